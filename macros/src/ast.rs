@@ -1,0 +1,158 @@
+//! The input as the derive sees it: borrowed from syn's tree (so every error
+//! can point at the original tokens) with the attributes parsed.
+
+use proc_macro2::Span;
+use syn::{DeriveInput, Ident, Member, Type};
+
+use crate::attr::{self, Attrs, Place};
+use crate::ctxt::Ctxt;
+
+pub(crate) struct Input<'a> {
+    pub(crate) original: &'a DeriveInput,
+    pub(crate) attrs: Attrs,
+    pub(crate) data: Data<'a>,
+}
+
+pub(crate) enum Data<'a> {
+    Enum(Vec<Variant<'a>>),
+    /// A struct is one error: its attributes hold both the type's keys and
+    /// the variant's, and this variant borrows them.
+    Struct(Variant<'a>),
+}
+
+pub(crate) struct Variant<'a> {
+    pub(crate) ident: &'a Ident,
+    /// Variant-level keys; for a struct, taken from the type's attribute.
+    pub(crate) attrs: Attrs,
+    pub(crate) fields: Vec<Field<'a>>,
+    pub(crate) docs: String,
+    /// thiserror's `#[error("...")]` text, for the catalog.
+    pub(crate) error_text: Option<String>,
+    pub(crate) is_enum_variant: bool,
+}
+
+pub(crate) struct Field<'a> {
+    pub(crate) member: Member,
+    pub(crate) attrs: Attrs,
+    pub(crate) ty: &'a Type,
+    /// A `#[source]`/`#[from]`/`source` field: never in details.
+    pub(crate) is_cause: bool,
+}
+
+impl<'a> Input<'a> {
+    pub(crate) fn from_syn(cx: &Ctxt, node: &'a DeriveInput) -> Self {
+        match &node.data {
+            syn::Data::Enum(data) => {
+                let attrs = attr::parse(cx, &node.attrs, Place::Enum);
+                let variants = data
+                    .variants
+                    .iter()
+                    .map(|v| Variant {
+                        ident: &v.ident,
+                        attrs: attr::parse(cx, &v.attrs, Place::Variant),
+                        fields: Field::multiple(cx, &v.fields),
+                        docs: attr::docs(&v.attrs),
+                        error_text: attr::error_text(&v.attrs),
+                        is_enum_variant: true,
+                    })
+                    .collect();
+                Input {
+                    original: node,
+                    attrs,
+                    data: Data::Enum(variants),
+                }
+            }
+            syn::Data::Struct(data) => {
+                let all = attr::parse(cx, &node.attrs, Place::Struct);
+                let (type_attrs, variant_attrs) = split_struct_attrs(all);
+                let variant = Variant {
+                    ident: &node.ident,
+                    attrs: variant_attrs,
+                    fields: Field::multiple(cx, &data.fields),
+                    docs: attr::docs(&node.attrs),
+                    error_text: attr::error_text(&node.attrs),
+                    is_enum_variant: false,
+                };
+                Input {
+                    original: node,
+                    attrs: type_attrs,
+                    data: Data::Struct(variant),
+                }
+            }
+            syn::Data::Union(data) => {
+                cx.error_spanned_by(
+                    &data.union_token,
+                    "`ApiError` cannot be derived for a union; use an enum (one error per variant) or a struct",
+                );
+                Input {
+                    original: node,
+                    attrs: Attrs::default(),
+                    data: Data::Enum(Vec::new()),
+                }
+            }
+        }
+    }
+
+    pub(crate) fn variants(&self) -> &[Variant<'a>] {
+        match &self.data {
+            Data::Enum(variants) => variants,
+            Data::Struct(variant) => core::slice::from_ref(variant),
+        }
+    }
+}
+
+/// Moves the variant-level keys of a struct's attribute into their own set.
+fn split_struct_attrs(mut all: Attrs) -> (Attrs, Attrs) {
+    let variant = Attrs {
+        status: all.status.take(),
+        code: all.code.take(),
+        message: all.message.take(),
+        retryable: all.retryable.take(),
+        ..Attrs::default()
+    };
+    (all, variant)
+}
+
+impl<'a> Field<'a> {
+    fn multiple(cx: &Ctxt, fields: &'a syn::Fields) -> Vec<Self> {
+        fields
+            .iter()
+            .enumerate()
+            .map(|(i, field)| Field {
+                member: match &field.ident {
+                    Some(ident) => Member::Named(ident.clone()),
+                    None => Member::Unnamed(syn::Index {
+                        index: u32::try_from(i).unwrap_or(u32::MAX),
+                        span: Span::call_site(),
+                    }),
+                },
+                attrs: attr::parse(cx, &field.attrs, Place::Field),
+                ty: &field.ty,
+                is_cause: attr::is_cause(field),
+            })
+            .collect()
+    }
+
+    /// The name the field is bound to in generated match arms.
+    pub(crate) fn binding(&self) -> Ident {
+        let name = match &self.member {
+            Member::Named(ident) => {
+                let s = ident.to_string();
+                format!("__rebuff_{}", s.strip_prefix("r#").unwrap_or(&s))
+            }
+            Member::Unnamed(index) => format!("__rebuff_{}", index.index),
+        };
+        Ident::new(&name, Span::mixed_site())
+    }
+
+    /// The field's name as written (`lead_id`, `0`).
+    pub(crate) fn name(&self) -> String {
+        match &self.member {
+            Member::Named(ident) => {
+                let s = ident.to_string();
+                s.strip_prefix("r#").map(str::to_owned).unwrap_or(s)
+            }
+            Member::Unnamed(index) => index.index.to_string(),
+        }
+    }
+}

@@ -1,0 +1,576 @@
+//! Parsing of `#[api(...)]` attributes, one key at a time, reporting each
+//! mistake at its key or value and carrying on with the next key.
+
+use proc_macro2::{Span, TokenStream};
+use quote::ToTokens;
+use syn::meta::ParseNestedMeta;
+use syn::parse::ParseStream;
+use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Token};
+
+use crate::case::Case;
+use crate::ctxt::Ctxt;
+use crate::status;
+use crate::symbol::*;
+
+/// Where an attribute was written; decides which keys it may hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Place {
+    Enum,
+    Struct,
+    Variant,
+    Field,
+}
+
+impl Place {
+    fn allows(self, key: &str) -> bool {
+        match self {
+            Place::Enum => TYPE_KEYS.contains(&key),
+            // A struct is a type and its one error at once; `transparent`
+            // only makes sense for a variant.
+            Place::Struct => {
+                TYPE_KEYS.contains(&key) || (VARIANT_KEYS.contains(&key) && key != TRANSPARENT)
+            }
+            Place::Variant => VARIANT_KEYS.contains(&key),
+            Place::Field => FIELD_KEYS.contains(&key),
+        }
+    }
+
+    fn keys(self) -> Vec<&'static str> {
+        let all = TYPE_KEYS.iter().chain(VARIANT_KEYS).chain(FIELD_KEYS);
+        all.copied().filter(|k| self.allows(k)).collect()
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Place::Enum => "an enum",
+            Place::Struct => "a struct",
+            Place::Variant => "a variant",
+            Place::Field => "a field",
+        }
+    }
+}
+
+/// Where a key belongs, for the message when it is written elsewhere.
+fn home_of(key: &str) -> &'static str {
+    if TYPE_KEYS.contains(&key) {
+        "belongs on the type (the enum or struct)"
+    } else if key == TRANSPARENT {
+        "belongs on an enum variant with a single field"
+    } else if VARIANT_KEYS.contains(&key) {
+        "belongs on a variant (or on a struct)"
+    } else {
+        "belongs on a field"
+    }
+}
+
+/// A key and what it was set to; the key's span is where mistakes about
+/// the key as a whole are reported.
+#[derive(Clone)]
+pub(crate) struct Keyed<T> {
+    pub(crate) key: Ident,
+    pub(crate) value: T,
+}
+
+impl<T> Keyed<T> {
+    pub(crate) fn span(&self) -> Span {
+        self.key.span()
+    }
+}
+
+#[derive(Clone)]
+pub(crate) struct Status {
+    pub(crate) code: u16,
+    /// The `StatusCode` constant of the status, if `http` has one.
+    pub(crate) constant: Option<&'static str>,
+    pub(crate) reason: Option<&'static str>,
+}
+
+#[derive(Default)]
+pub(crate) struct Attrs {
+    pub(crate) envelope: Option<Keyed<syn::Type>>,
+    pub(crate) code_case: Option<Keyed<Case>>,
+    pub(crate) rename_all: Option<Keyed<Case>>,
+    pub(crate) type_base: Option<Keyed<LitStr>>,
+
+    pub(crate) status: Option<Keyed<Status>>,
+    pub(crate) code: Option<Keyed<LitStr>>,
+    pub(crate) message: Option<Keyed<LitStr>>,
+    pub(crate) retryable: Option<Keyed<bool>>,
+    pub(crate) transparent: Option<Keyed<()>>,
+
+    pub(crate) skip: Option<Keyed<()>>,
+    pub(crate) rename: Option<Keyed<LitStr>>,
+    pub(crate) flatten: Option<Keyed<()>>,
+    pub(crate) retry_after: Option<Keyed<()>>,
+    pub(crate) rate_limit: Option<Keyed<()>>,
+    pub(crate) errors: Option<Keyed<()>>,
+    pub(crate) expose: Option<Keyed<()>>,
+}
+
+impl Attrs {
+    /// The keys that were set, with their spans, in declaration order of
+    /// the struct (not of the source).
+    pub(crate) fn set_keys(&self) -> Vec<(&'static str, Span)> {
+        let mut out = Vec::new();
+        macro_rules! push {
+            ($($field:ident => $name:expr),*) => {$(
+                if let Some(k) = &self.$field { out.push(($name, k.span())); }
+            )*};
+        }
+        push!(
+            envelope => ENVELOPE, code_case => CODE_CASE, rename_all => RENAME_ALL,
+            type_base => TYPE_BASE, status => STATUS, code => CODE, message => MESSAGE,
+            retryable => RETRYABLE, transparent => TRANSPARENT, skip => SKIP,
+            rename => RENAME, flatten => FLATTEN, retry_after => RETRY_AFTER,
+            rate_limit => RATE_LIMIT, errors => ERRORS, expose => EXPOSE
+        );
+        out
+    }
+}
+
+/// Parses every `#[api(...)]` among `attrs` written at `place`.
+pub(crate) fn parse(cx: &Ctxt, attrs: &[Attribute], place: Place) -> Attrs {
+    let mut out = Attrs::default();
+    for attr in attrs.iter().filter(|a| a.path().is_ident(API)) {
+        if let syn::Meta::Path(_) = attr.meta {
+            cx.error_spanned_by(
+                attr,
+                "expected `#[api(...)]` with at least one key, e.g. `#[api(status = 404)]`",
+            );
+            continue;
+        }
+        if let syn::Meta::NameValue(nv) = &attr.meta {
+            cx.error_spanned_by(&nv.eq_token, "expected `#[api(...)]`, not `#[api = ...]`");
+            continue;
+        }
+        let result = attr.parse_nested_meta(|meta| parse_key(cx, &meta, place, &mut out));
+        if let Err(err) = result {
+            cx.syn_error(err);
+        }
+    }
+    out
+}
+
+fn parse_key(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    place: Place,
+    out: &mut Attrs,
+) -> syn::Result<()> {
+    let Some(key) = meta.path.get_ident().cloned() else {
+        cx.error_spanned_by(
+            &meta.path,
+            format!(
+                "expected a key of `api`, not a path; expected one of {}",
+                list(&place.keys())
+            ),
+        );
+        return skip_value(meta);
+    };
+    let name = key.to_string();
+    let known = TYPE_KEYS.contains(&name.as_str())
+        || VARIANT_KEYS.contains(&name.as_str())
+        || FIELD_KEYS.contains(&name.as_str());
+    if !known {
+        let keys = place.keys();
+        let mut msg = format!(
+            "unknown `api` attribute `{name}`; expected one of {}",
+            list(&keys)
+        );
+        if let Some(close) = closest(&name, &keys) {
+            msg = format!(
+                "unknown `api` attribute `{name}`; did you mean `{close}`? (expected one of {})",
+                list(&keys)
+            );
+        }
+        cx.error_at(key.span(), msg);
+        return skip_value(meta);
+    }
+    if !place.allows(&name) {
+        cx.error_at(
+            key.span(),
+            format!(
+                "`{name}` cannot be used on {}: it {}",
+                place.name(),
+                home_of(&name)
+            ),
+        );
+        return skip_value(meta);
+    }
+
+    macro_rules! set {
+        ($field:ident, $value:expr) => {{
+            if out.$field.is_some() {
+                cx.error_at(
+                    key.span(),
+                    format!("duplicate `api` attribute `{name}`; remove one"),
+                );
+                return skip_value(meta);
+            }
+            match $value {
+                Some(value) => out.$field = Some(Keyed { key, value }),
+                None => {}
+            }
+        }};
+    }
+
+    match name.as_str() {
+        ENVELOPE => {
+            if out.envelope.is_some() {
+                cx.error_at(
+                    key.span(),
+                    format!("duplicate `api` attribute `{name}`; remove one"),
+                );
+                return skip_value(meta);
+            }
+            let ty: syn::Type = meta.value()?.parse()?;
+            out.envelope = Some(Keyed { key, value: ty });
+        }
+        CODE_CASE => set!(code_case, case_value(cx, meta, &name)?),
+        RENAME_ALL => set!(rename_all, case_value(cx, meta, &name)?),
+        TYPE_BASE => set!(type_base, type_base_value(cx, meta)?),
+        STATUS => set!(status, status_value(cx, meta)?),
+        CODE => set!(code, code_value(cx, meta)?),
+        MESSAGE => set!(
+            message,
+            string_value(cx, meta, "message = \"Lead not found\"")?
+        ),
+        RENAME => set!(rename, nonempty_string(cx, meta, "rename = \"leadId\"")?),
+        RETRYABLE => set!(retryable, bool_flag(cx, meta)?),
+        TRANSPARENT => set!(transparent, flag(cx, meta, &name)?),
+        SKIP => set!(skip, flag(cx, meta, &name)?),
+        FLATTEN => set!(flatten, flag(cx, meta, &name)?),
+        RETRY_AFTER => set!(retry_after, flag(cx, meta, &name)?),
+        RATE_LIMIT => set!(rate_limit, flag(cx, meta, &name)?),
+        ERRORS => set!(errors, flag(cx, meta, &name)?),
+        EXPOSE => set!(expose, flag(cx, meta, &name)?),
+        _ => unreachable!("every known key is matched"),
+    }
+    Ok(())
+}
+
+/// Consumes `= value` or `(...)` after a key that was already reported, so
+/// the keys after it are still checked.
+fn skip_value(meta: &ParseNestedMeta<'_>) -> syn::Result<()> {
+    if meta.input.peek(Token![=]) {
+        let _: Expr = meta.value()?.parse()?;
+    } else if meta.input.peek(syn::token::Paren) {
+        let _content;
+        syn::parenthesized!(_content in meta.input);
+    }
+    Ok(())
+}
+
+fn value_expr(meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Expr>> {
+    if meta.input.peek(Token![=]) {
+        Ok(Some(meta.value()?.parse()?))
+    } else {
+        Ok(None)
+    }
+}
+
+fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, name: &str) -> syn::Result<Option<()>> {
+    if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{name}` takes no value: write `#[api({name})]`"),
+        );
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    Ok(Some(()))
+}
+
+fn bool_flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<bool>> {
+    match value_expr(meta)? {
+        None => Ok(Some(true)),
+        Some(Expr::Lit(ExprLit {
+            lit: Lit::Bool(b), ..
+        })) => Ok(Some(b.value)),
+        Some(other) => {
+            cx.error_spanned_by(
+                other,
+                "expected `true` or `false`: `retryable = false`, or `retryable` alone for true",
+            );
+            Ok(None)
+        }
+    }
+}
+
+fn string_value(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    example: &str,
+) -> syn::Result<Option<LitStr>> {
+    let name = meta
+        .path
+        .get_ident()
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    match value_expr(meta)? {
+        Some(Expr::Lit(ExprLit {
+            lit: Lit::Str(s), ..
+        })) => Ok(Some(s)),
+        Some(other) => {
+            cx.error_spanned_by(other, format!("expected a string literal: `{example}`"));
+            Ok(None)
+        }
+        None => {
+            cx.error_spanned_by(&meta.path, format!("`{name}` needs a value: `{example}`"));
+            Ok(None)
+        }
+    }
+}
+
+fn nonempty_string(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    example: &str,
+) -> syn::Result<Option<LitStr>> {
+    let Some(lit) = string_value(cx, meta, example)? else {
+        return Ok(None);
+    };
+    if lit.value().is_empty() {
+        cx.error_spanned_by(&lit, format!("expected a non-empty string: `{example}`"));
+        return Ok(None);
+    }
+    Ok(Some(lit))
+}
+
+fn code_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<LitStr>> {
+    let Some(lit) = nonempty_string(cx, meta, "code = \"lead_not_found\"")? else {
+        return Ok(None);
+    };
+    if let Some(bad) = lit
+        .value()
+        .chars()
+        .find(|c| c.is_whitespace() || c.is_control() || *c == '"' || *c == '\\')
+    {
+        cx.error_spanned_by(
+            &lit,
+            format!("error codes are matched by machines: {bad:?} is not allowed; use letters, digits, `_`, `-` or `.`"),
+        );
+        return Ok(None);
+    }
+    Ok(Some(lit))
+}
+
+fn case_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>, name: &str) -> syn::Result<Option<Case>> {
+    let Some(lit) = string_value(cx, meta, &format!("{name} = \"camelCase\""))? else {
+        return Ok(None);
+    };
+    match Case::from_name(&lit.value()) {
+        Some(case) => Ok(Some(case)),
+        None => {
+            cx.error_spanned_by(
+                &lit,
+                format!(
+                    "unknown case `{}`; expected one of {}",
+                    lit.value(),
+                    Case::expected()
+                ),
+            );
+            Ok(None)
+        }
+    }
+}
+
+fn type_base_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<LitStr>> {
+    let example = "type_base = \"https://api.example.com/errors/\"";
+    let Some(lit) = nonempty_string(cx, meta, example)? else {
+        return Ok(None);
+    };
+    let value = lit.value();
+    let scheme_ok = value.split_once(':').is_some_and(|(scheme, _)| {
+        scheme
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic())
+            && scheme
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
+    });
+    if !scheme_ok || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        cx.error_spanned_by(
+            &lit,
+            format!("`type_base` must be an absolute URI without spaces: `{example}`"),
+        );
+        return Ok(None);
+    }
+    Ok(Some(lit))
+}
+
+fn status_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Status>> {
+    let help = "use a number such as `404` or an `http::StatusCode` constant such as `NOT_FOUND`";
+    let Some(expr) = value_expr(meta)? else {
+        cx.error_spanned_by(&meta.path, format!("`status` needs a value: {help}"));
+        return Ok(None);
+    };
+    match &expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Int(int), ..
+        }) => {
+            let Ok(code) = int.base10_parse::<u16>() else {
+                cx.error_spanned_by(int, format!("`{int}` is not an HTTP status; {help}"));
+                return Ok(None);
+            };
+            if !(400..=599).contains(&code) {
+                cx.error_spanned_by(int, format!(
+                    "status {code} is not an error status; an `ApiError` needs a 4xx or 5xx status (400..=599)"
+                ));
+                return Ok(None);
+            }
+            let known = status::by_code(code);
+            Ok(Some(Status {
+                code,
+                constant: known.map(|s| s.1),
+                reason: known.map(|s| s.2),
+            }))
+        }
+        Expr::Path(path) if path.qself.is_none() => {
+            let last = path
+                .path
+                .segments
+                .last()
+                .map(|s| s.ident.to_string())
+                .unwrap_or_default();
+            if let Some(&(code, constant, reason)) = status::by_name(&last) {
+                return Ok(Some(Status {
+                    code,
+                    constant: Some(constant),
+                    reason: Some(reason),
+                }));
+            }
+            let message = if NON_ERROR_CONSTANTS.contains(&last.as_str()) {
+                format!("`{last}` is not an error status; an `ApiError` needs a 4xx or 5xx status")
+            } else {
+                let names: Vec<&str> = status::STATUSES.iter().map(|s| s.1).collect();
+                match closest(&last, &names) {
+                    Some(close) => format!("unknown status `{last}`; did you mean `{close}`?"),
+                    None => format!("unknown status `{last}`; {help}"),
+                }
+            };
+            cx.error_spanned_by(path, message);
+            Ok(None)
+        }
+        other => {
+            cx.error_spanned_by(other, format!("expected a status: {help}"));
+            Ok(None)
+        }
+    }
+}
+
+/// `StatusCode` constants that are not errors, for a precise message.
+const NON_ERROR_CONSTANTS: &[&str] = &[
+    "CONTINUE",
+    "SWITCHING_PROTOCOLS",
+    "PROCESSING",
+    "OK",
+    "CREATED",
+    "ACCEPTED",
+    "NON_AUTHORITATIVE_INFORMATION",
+    "NO_CONTENT",
+    "RESET_CONTENT",
+    "PARTIAL_CONTENT",
+    "MULTI_STATUS",
+    "ALREADY_REPORTED",
+    "IM_USED",
+    "MULTIPLE_CHOICES",
+    "MOVED_PERMANENTLY",
+    "FOUND",
+    "SEE_OTHER",
+    "NOT_MODIFIED",
+    "USE_PROXY",
+    "TEMPORARY_REDIRECT",
+    "PERMANENT_REDIRECT",
+];
+
+/// The `#[error("...")]` text of thiserror on this item, if any: the
+/// catalog's message for a 4xx that shows its `Display`.
+pub(crate) fn error_text(attrs: &[Attribute]) -> Option<String> {
+    let attr = attrs.iter().find(|a| a.path().is_ident("error"))?;
+    attr.parse_args_with(|input: ParseStream<'_>| {
+        let lit: LitStr = input.parse()?;
+        let _rest: TokenStream = input.parse()?;
+        Ok(lit.value())
+    })
+    .ok()
+}
+
+/// The doc comment of an item, lines joined with single spaces.
+pub(crate) fn docs(attrs: &[Attribute]) -> String {
+    let mut lines = Vec::new();
+    for attr in attrs {
+        if !attr.path().is_ident("doc") {
+            continue;
+        }
+        if let syn::Meta::NameValue(nv) = &attr.meta {
+            if let Expr::Lit(ExprLit {
+                lit: Lit::Str(s), ..
+            }) = &nv.value
+            {
+                lines.push(s.value().trim().to_owned());
+            }
+        }
+    }
+    lines.retain(|l| !l.is_empty());
+    lines.join(" ")
+}
+
+/// Whether thiserror treats this field as the error's cause: its text must
+/// never reach `details`.
+pub(crate) fn is_cause(field: &syn::Field) -> bool {
+    field.attrs.iter().any(|a| {
+        a.path().is_ident("source") || a.path().is_ident("from") || a.path().is_ident("backtrace")
+    }) || field
+        .ident
+        .as_ref()
+        .is_some_and(|i| i == "source" || i == "backtrace")
+}
+
+fn list(keys: &[&str]) -> String {
+    keys.iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The candidate closest to `word`, if it is a plausible typo of it.
+pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
+    candidates
+        .iter()
+        .map(|c| (distance(word, c), *c))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// Levenshtein distance, for "did you mean" hints.
+fn distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != *cb);
+            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
+            prev = row[j + 1];
+            row[j + 1] = next;
+        }
+    }
+    row[b.len()]
+}
+
+impl ToTokens for Status {
+    fn to_tokens(&self, tokens: &mut TokenStream) {
+        let code = self.code;
+        match self.constant {
+            Some(name) => {
+                let ident = Ident::new(name, Span::call_site());
+                tokens.extend(quote::quote!(::rebuff::__private::StatusCode::#ident));
+            }
+            None => tokens.extend(quote::quote!(::rebuff::__private::status(#code))),
+        }
+    }
+}

@@ -1,0 +1,525 @@
+//! Code generation for `#[derive(ApiError)]`.
+//!
+//! Input:
+//!
+//! ```text
+//! #[derive(ApiError)]
+//! enum E {
+//!     #[api(status = 429, message = "Try again in {secs} seconds.")]
+//!     RateLimited { #[api(retry_after)] secs: u64 },
+//! }
+//! ```
+//!
+//! Output: one `impl ::rebuff::ApiError for E` whose methods each `match
+//! self` with one arm per variant, binding only the fields that method
+//! reads (`Self::RateLimited { secs: __rebuff_secs, .. } => ...`). Every
+//! path is absolute (`::core`, `::rebuff::__private`), so the impl compiles
+//! under `#![no_implicit_prelude]` and beside user types named `Result` or
+//! `Option`.
+
+use std::collections::BTreeSet;
+
+use proc_macro2::{Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::{DeriveInput, Ident, WherePredicate};
+
+use crate::ast::{Field, Input, Variant};
+use crate::case::Case;
+use crate::ctxt::Ctxt;
+use crate::fmt::{self, Template};
+use crate::{fallback, valid};
+
+pub(crate) fn derive(node: &DeriveInput) -> TokenStream {
+    match try_expand(node) {
+        Ok(tokens) => tokens,
+        Err(err) => {
+            let errors = err.to_compile_error();
+            let fallback = fallback::expand(node);
+            quote!(#errors #fallback)
+        }
+    }
+}
+
+fn try_expand(node: &DeriveInput) -> syn::Result<TokenStream> {
+    let cx = Ctxt::new();
+    let input = Input::from_syn(&cx, node);
+    valid::validate(&cx, &input);
+    let plans: Vec<Plan<'_, '_>> = input
+        .variants()
+        .iter()
+        .map(|v| plan(&cx, &input, v))
+        .collect();
+    cx.check()?;
+    Ok(expand(&input, &plans))
+}
+
+/// The code of a variant: explicit, or its name in the type's `code_case`.
+pub(crate) fn code_of(input: &Input<'_>, variant: &Variant<'_>) -> String {
+    if let Some(code) = &variant.attrs.code {
+        return code.value.value();
+    }
+    let case = input
+        .attrs
+        .code_case
+        .as_ref()
+        .map_or(Case::Snake, |c| c.value);
+    case.apply(&variant.ident.to_string())
+}
+
+/// What one variant renders, decided once and read by every method.
+struct Plan<'v, 'a> {
+    variant: &'v Variant<'a>,
+    code: String,
+    template: Option<Template>,
+    details: Vec<Detail<'v, 'a>>,
+    retryable: bool,
+}
+
+enum Detail<'v, 'a> {
+    Entry(String, &'v Field<'a>),
+    Flatten(&'v Field<'a>),
+}
+
+impl<'v, 'a> Detail<'v, 'a> {
+    fn field(&self) -> &'v Field<'a> {
+        match self {
+            Detail::Entry(_, f) | Detail::Flatten(f) => f,
+        }
+    }
+}
+
+fn plan<'v, 'a>(cx: &Ctxt, input: &Input<'a>, variant: &'v Variant<'a>) -> Plan<'v, 'a> {
+    let status = variant.attrs.status.as_ref().map(|s| s.value.code);
+    let server_error = status.is_some_and(|s| s >= 500);
+    let template = variant
+        .attrs
+        .message
+        .as_ref()
+        .and_then(|m| fmt::parse(cx, &m.value, &variant.ident.to_string(), &variant.fields));
+    let rename_all = input.attrs.rename_all.as_ref().map(|c| c.value);
+    let details = variant
+        .fields
+        .iter()
+        .filter(|_| variant.attrs.transparent.is_none())
+        .filter(|f| f.attrs.skip.is_none() && f.attrs.rate_limit.is_none() && !f.is_cause)
+        .filter(|f| !server_error || f.attrs.expose.is_some())
+        .filter_map(|f| {
+            if f.attrs.flatten.is_some() {
+                return Some(Detail::Flatten(f));
+            }
+            let key = match (&f.attrs.rename, &f.member, f.attrs.errors.is_some()) {
+                (Some(rename), _, _) => rename.value.value(),
+                (None, _, true) => "errors".to_owned(),
+                (None, syn::Member::Unnamed(_), false) => return None,
+                (None, syn::Member::Named(_), false) => match rename_all {
+                    Some(case) => case.apply(&f.name()),
+                    None => f.name(),
+                },
+            };
+            Some(Detail::Entry(key, f))
+        })
+        .collect();
+    let retryable = match (&variant.attrs.retryable, status) {
+        (Some(explicit), _) => explicit.value,
+        (None, Some(code)) => crate::status::retryable(code),
+        (None, None) => false,
+    };
+    Plan {
+        variant,
+        code: code_of(input, variant),
+        template,
+        details,
+        retryable,
+    }
+}
+
+fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
+    let node = input.original;
+    let ty = &node.ident;
+    let (impl_generics, ty_generics, where_clause) = node.generics.split_for_impl();
+    let params: BTreeSet<String> = node
+        .generics
+        .type_params()
+        .map(|p| p.ident.to_string())
+        .collect();
+    let mut bounds = Bounds {
+        params,
+        predicates: Vec::new(),
+        require_self_display: false,
+    };
+
+    let envelope = match &input.attrs.envelope {
+        Some(path) => path.value.to_token_stream(),
+        None => quote!(::rebuff::envelope::Nested),
+    };
+    let type_base = match &input.attrs.type_base {
+        Some(base) => {
+            let lit = &base.value;
+            quote!(::core::option::Option::Some(#lit))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+
+    let status = method(plans, |p| {
+        let status = p.variant.attrs.status.as_ref().map(|s| &s.value);
+        match transparent(p) {
+            Some(field) => arm(p, &[field], delegate(field, quote!(status), quote!())),
+            None => arm(p, &[], quote!(#status)),
+        }
+    });
+    let code = method(plans, |p| match transparent(p) {
+        Some(field) => arm(p, &[field], delegate(field, quote!(code), quote!())),
+        None => {
+            let code = &p.code;
+            arm(p, &[], quote!(#code))
+        }
+    });
+    let fmt_message = method(plans, |p| fmt_message_arm(p, &mut bounds));
+    let has_details = method(plans, |p| match transparent(p) {
+        Some(field) => arm(p, &[field], delegate(field, quote!(has_details), quote!())),
+        None => {
+            let any = !p.details.is_empty();
+            arm(p, &[], quote!(#any))
+        }
+    });
+    let serialize_details = method(plans, |p| serialize_details_arm(p, &mut bounds));
+    let retry_after = method(plans, |p| role_arm(p, &mut bounds, Role::RetryAfter));
+    let rate_limit = method(plans, |p| role_arm(p, &mut bounds, Role::RateLimit));
+    let has_errors = method(plans, |p| match transparent(p) {
+        Some(field) => arm(p, &[field], delegate(field, quote!(has_errors), quote!())),
+        None => {
+            let any = p.variant.fields.iter().any(|f| f.attrs.errors.is_some());
+            arm(p, &[], quote!(#any))
+        }
+    });
+    let serialize_errors = method(plans, |p| role_arm(p, &mut bounds, Role::Errors));
+    let retryable = method(plans, |p| match transparent(p) {
+        Some(field) => arm(p, &[field], delegate(field, quote!(retryable), quote!())),
+        None => {
+            let retryable = p.retryable;
+            arm(p, &[], quote!(#retryable))
+        }
+    });
+    let catalog: Vec<TokenStream> = plans
+        .iter()
+        .map(|p| catalog_entry(p, &mut bounds))
+        .collect();
+
+    for plan in plans {
+        if let Some(field) = transparent(plan) {
+            bounds.require(field.ty, quote!(::rebuff::ApiError));
+        }
+    }
+    let where_clause = bounds.extend(where_clause);
+
+    quote! {
+        #[automatically_derived]
+        #[allow(unused_qualifications, clippy::needless_lifetimes, clippy::match_same_arms)]
+        impl #impl_generics ::rebuff::ApiError for #ty #ty_generics #where_clause {
+            type Envelope = #envelope;
+            const CATALOG: &'static [::rebuff::__private::Entry] = &[#(#catalog),*];
+            const TYPE_BASE: ::core::option::Option<&'static str> = #type_base;
+
+            fn status(&self) -> ::rebuff::__private::StatusCode {
+                #status
+            }
+
+            fn code(&self) -> &str {
+                #code
+            }
+
+            fn fmt_message(&self, __rebuff_f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
+                #fmt_message
+            }
+
+            fn has_details(&self) -> bool {
+                #has_details
+            }
+
+            fn serialize_details<__RebuffMap: ::rebuff::__private::SerializeMap>(
+                &self,
+                __rebuff_map: &mut __RebuffMap,
+            ) -> ::core::result::Result<(), __RebuffMap::Error> {
+                #serialize_details
+            }
+
+            fn retry_after(&self) -> ::core::option::Option<::core::time::Duration> {
+                #retry_after
+            }
+
+            fn retryable(&self) -> bool {
+                #retryable
+            }
+
+            fn rate_limit(&self) -> ::core::option::Option<::rebuff::RateLimit> {
+                #rate_limit
+            }
+
+            fn has_errors(&self) -> bool {
+                #has_errors
+            }
+
+            fn serialize_errors<__RebuffSer: ::rebuff::__private::Serializer>(
+                &self,
+                __rebuff_ser: __RebuffSer,
+            ) -> ::core::result::Result<__RebuffSer::Ok, __RebuffSer::Error> {
+                #serialize_errors
+            }
+        }
+    }
+}
+
+/// `match self { arms }`, or the arm's body alone for a struct.
+fn method<'v, 'a>(
+    plans: &[Plan<'v, 'a>],
+    mut arm: impl FnMut(&Plan<'v, 'a>) -> TokenStream,
+) -> TokenStream {
+    if plans.is_empty() {
+        return quote!(match *self {});
+    }
+    let arms = plans.iter().map(&mut arm);
+    quote!(match self { #(#arms)* })
+}
+
+/// `Self::Variant { field: __rebuff_field, .. } => body,` binding `fields`.
+fn arm(plan: &Plan<'_, '_>, fields: &[&Field<'_>], body: TokenStream) -> TokenStream {
+    let path = if plan.variant.is_enum_variant {
+        let ident = plan.variant.ident;
+        quote!(Self::#ident)
+    } else {
+        quote!(Self)
+    };
+    let mut seen = BTreeSet::new();
+    let bindings = fields.iter().filter(|f| seen.insert(f.name())).map(|f| {
+        let member = &f.member;
+        let binding = f.binding();
+        quote!(#member: #binding)
+    });
+    quote!(#path { #(#bindings,)* .. } => { #body })
+}
+
+fn transparent<'v, 'a>(plan: &Plan<'v, 'a>) -> Option<&'v Field<'a>> {
+    plan.variant.attrs.transparent.as_ref()?;
+    plan.variant.fields.first()
+}
+
+/// `::rebuff::ApiError::method(__rebuff_0, args)`
+fn delegate(field: &Field<'_>, method: TokenStream, args: TokenStream) -> TokenStream {
+    let binding = field.binding();
+    quote!(::rebuff::ApiError::#method(#binding #args))
+}
+
+fn fmt_message_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
+    if let Some(field) = transparent(plan) {
+        return arm(
+            plan,
+            &[field],
+            delegate(field, quote!(fmt_message), quote!(, __rebuff_f)),
+        );
+    }
+    let fields = &plan.variant.fields;
+    match &plan.template {
+        Some(Template {
+            constant: Some(text),
+            ..
+        }) => arm(plan, &[], quote!(__rebuff_f.write_str(#text))),
+        Some(Template {
+            lit, args, uses, ..
+        }) => {
+            for (index, debug) in uses {
+                let trait_ = if *debug {
+                    quote!(::core::fmt::Debug)
+                } else {
+                    quote!(::core::fmt::Display)
+                };
+                bounds.require(fields[*index].ty, trait_);
+            }
+            let used: Vec<&Field<'_>> = args.iter().map(|(_, i)| &fields[*i]).collect();
+            let named = args.iter().map(|(name, index)| {
+                let name = Ident::new(name, Span::call_site());
+                let binding = fields[*index].binding();
+                quote!(#name = #binding)
+            });
+            arm(
+                plan,
+                &used,
+                quote!(::core::write!(__rebuff_f, #lit, #(#named),*)),
+            )
+        }
+        None => {
+            let status = plan.variant.attrs.status.as_ref().map(|s| &s.value);
+            match status {
+                Some(status) if status.code >= 500 => match status.reason {
+                    Some(reason) => arm(plan, &[], quote!(__rebuff_f.write_str(#reason))),
+                    None => arm(
+                        plan,
+                        &[],
+                        quote!(::rebuff::__private::fmt_reason(#status, __rebuff_f)),
+                    ),
+                },
+                _ => {
+                    // The 4xx default is the type's own `Display`; a type
+                    // without one gets rustc's error on this variant.
+                    bounds.require_self_display = true;
+                    let span = plan.variant.ident.span();
+                    arm(
+                        plan,
+                        &[],
+                        quote_spanned!(span=> ::core::fmt::Display::fmt(self, __rebuff_f)),
+                    )
+                }
+            }
+        }
+    }
+}
+
+fn serialize_details_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
+    if let Some(field) = transparent(plan) {
+        return arm(
+            plan,
+            &[field],
+            delegate(field, quote!(serialize_details), quote!(, __rebuff_map)),
+        );
+    }
+    let used: Vec<&Field<'_>> = plan.details.iter().map(Detail::field).collect();
+    let writes = plan.details.iter().map(|detail| {
+        let field = detail.field();
+        let binding = field.binding();
+        bounds.require(field.ty, quote!(::rebuff::__private::Serialize));
+        let span = syn::spanned::Spanned::span(field.ty);
+        match detail {
+            Detail::Entry(key, _) => quote_spanned! {span=>
+                ::rebuff::__private::SerializeMap::serialize_entry(__rebuff_map, #key, #binding)?;
+            },
+            Detail::Flatten(_) => quote_spanned! {span=>
+                ::rebuff::__private::flatten(__rebuff_map, #binding)?;
+            },
+        }
+    });
+    arm(
+        plan,
+        &used,
+        quote!(#(#writes)* ::core::result::Result::Ok(())),
+    )
+}
+
+#[derive(Clone, Copy)]
+enum Role {
+    RetryAfter,
+    RateLimit,
+    Errors,
+}
+
+/// The methods answered by the one field holding a role, or by a default.
+fn role_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds, role: Role) -> TokenStream {
+    let (method, args) = match role {
+        Role::RetryAfter => (quote!(retry_after), quote!()),
+        Role::RateLimit => (quote!(rate_limit), quote!()),
+        Role::Errors => (quote!(serialize_errors), quote!(, __rebuff_ser)),
+    };
+    if let Some(field) = transparent(plan) {
+        return arm(plan, &[field], delegate(field, method, args));
+    }
+    let holder = plan.variant.fields.iter().find(|f| match role {
+        Role::RetryAfter => f.attrs.retry_after.is_some(),
+        Role::RateLimit => f.attrs.rate_limit.is_some(),
+        Role::Errors => f.attrs.errors.is_some(),
+    });
+    let Some(field) = holder else {
+        let default = match role {
+            Role::RetryAfter | Role::RateLimit => quote!(::core::option::Option::None),
+            Role::Errors => quote! {
+                ::rebuff::__private::Serializer::collect_seq(__rebuff_ser, ::core::iter::empty::<&str>())
+            },
+        };
+        return arm(plan, &[], default);
+    };
+    let binding = field.binding();
+    let span = syn::spanned::Spanned::span(field.ty);
+    let body = match role {
+        Role::RetryAfter => {
+            bounds.require(field.ty, quote!(::rebuff::__private::RetryAfterField));
+            quote_spanned!(span=> ::rebuff::__private::RetryAfterField::__rebuff_retry_after(#binding))
+        }
+        Role::RateLimit => {
+            bounds.require(field.ty, quote!(::rebuff::__private::RateLimitField));
+            quote_spanned!(span=> ::rebuff::__private::RateLimitField::__rebuff_rate_limit(#binding))
+        }
+        Role::Errors => {
+            bounds.require(field.ty, quote!(::rebuff::__private::Serialize));
+            quote_spanned!(span=> ::rebuff::__private::Serialize::serialize(#binding, __rebuff_ser))
+        }
+    };
+    arm(plan, &[field], body)
+}
+
+fn catalog_entry(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
+    let variant = plan.variant;
+    let name = variant.ident.to_string();
+    let docs = &variant.docs;
+    if let Some(field) = transparent(plan) {
+        let ty = field.ty;
+        bounds.require(ty, quote!(::rebuff::ApiError));
+        return quote! {
+            ::rebuff::__private::Entry::transparent(#name, #docs, <#ty as ::rebuff::ApiError>::CATALOG)
+        };
+    }
+    let status = variant.attrs.status.as_ref().map(|s| &s.value);
+    let code = &plan.code;
+    let status_code = status.map_or(0, |s| s.code);
+    let message = match (&variant.attrs.message, status) {
+        (Some(message), _) => message.value.value(),
+        (None, Some(s)) if s.code >= 500 => s.reason.unwrap_or_default().to_owned(),
+        (None, _) => variant.error_text.clone().unwrap_or_default(),
+    };
+    let retryable = plan.retryable;
+    quote! {
+        ::rebuff::__private::Entry::new(#name, #code, #status_code, #message, #retryable, #docs)
+    }
+}
+
+/// The extra `where` predicates a generic type needs: one per field type
+/// that mentions a type parameter and is used through a trait.
+struct Bounds {
+    params: BTreeSet<String>,
+    predicates: Vec<TokenStream>,
+    require_self_display: bool,
+}
+
+impl Bounds {
+    fn require(&mut self, ty: &syn::Type, bound: TokenStream) {
+        if mentions(ty.to_token_stream(), &self.params) {
+            let predicate = quote!(#ty: #bound);
+            if !self
+                .predicates
+                .iter()
+                .any(|p| p.to_string() == predicate.to_string())
+            {
+                self.predicates.push(predicate);
+            }
+        }
+    }
+
+    fn extend(mut self, where_clause: Option<&syn::WhereClause>) -> TokenStream {
+        if self.require_self_display && !self.params.is_empty() {
+            self.predicates.push(quote!(Self: ::core::fmt::Display));
+        }
+        let existing: Vec<&WherePredicate> = where_clause
+            .map(|w| w.predicates.iter().collect())
+            .unwrap_or_default();
+        let added = &self.predicates;
+        if existing.is_empty() && added.is_empty() {
+            return TokenStream::new();
+        }
+        quote!(where #(#existing,)* #(#added,)*)
+    }
+}
+
+/// Whether the tokens of a type name one of the type parameters.
+fn mentions(tokens: TokenStream, params: &BTreeSet<String>) -> bool {
+    tokens.into_iter().any(|tt| match tt {
+        TokenTree::Ident(ident) => params.contains(&ident.to_string()),
+        TokenTree::Group(group) => mentions(group.stream(), params),
+        _ => false,
+    })
+}

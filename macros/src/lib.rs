@@ -1,0 +1,25 @@
+//! The macros of [rebuff](https://docs.rs/rebuff). Depend on `rebuff`, which
+//! re-exports them and documents every attribute; this crate holds no runtime
+//! code, and the code it generates names only `::rebuff::...` paths.
+#![forbid(unsafe_code)]
+
+mod ast;
+mod attr;
+mod case;
+mod ctxt;
+mod expand;
+mod fallback;
+mod fmt;
+mod status;
+mod symbol;
+mod valid;
+
+use proc_macro::TokenStream;
+use syn::{DeriveInput, parse_macro_input};
+
+/// Derives `rebuff::ApiError`; see its documentation in the `rebuff` crate.
+#[proc_macro_derive(ApiError, attributes(api))]
+pub fn derive_api_error(input: TokenStream) -> TokenStream {
+    let input = parse_macro_input!(input as DeriveInput);
+    expand::derive(&input).into()
+}

@@ -1,0 +1,167 @@
+use core::fmt;
+use std::time::Duration;
+
+use http::StatusCode;
+use serde::ser::SerializeMap;
+
+use crate::RateLimit;
+use crate::catalog::Entry;
+use crate::envelope::Envelope;
+
+/// An error that knows how to present itself to an HTTP client.
+///
+/// Each value answers the questions every error envelope asks: which HTTP
+/// status, which machine-readable code, which public message, which
+/// `details`, and whether (and when) the client should try again. Envelopes
+/// ([`crate::envelope`]) turn the answers into bytes; nothing here allocates.
+///
+/// Usually derived with [`macro@crate::ApiError`]. Implementing it by hand
+/// takes three required methods; the rest have defaults that describe an
+/// error without details, retry hints or rate limits:
+///
+/// ```
+/// use std::fmt;
+/// use rebuff::{ApiError, Context, envelope::Nested};
+/// use rebuff::StatusCode;
+///
+/// /// A quota that ran out.
+/// struct QuotaExceeded { remaining_credits: u32 }
+///
+/// impl ApiError for QuotaExceeded {
+///     type Envelope = Nested;
+///
+///     fn status(&self) -> StatusCode { StatusCode::PAYMENT_REQUIRED }
+///     fn code(&self) -> &str { "quota_exceeded" }
+///     fn fmt_message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+///         f.write_str("Insufficient credits")
+///     }
+///     fn has_details(&self) -> bool { true }
+///     fn serialize_details<M: serde::ser::SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+///         map.serialize_entry("remaining_credits", &self.remaining_credits)
+///     }
+/// }
+///
+/// let body = rebuff::to_vec(&QuotaExceeded { remaining_credits: 0 }, &Context::new());
+/// assert_eq!(
+///     body,
+///     br#"{"error":{"code":"quota_exceeded","message":"Insufficient credits","details":{"remaining_credits":0}}}"#,
+/// );
+/// ```
+pub trait ApiError {
+    /// The envelope [`crate::to_vec`] and [`crate::to_response`] render this
+    /// type in. Any other envelope can still be used explicitly, e.g.
+    /// [`crate::envelope::Problem::to_vec`].
+    type Envelope: Envelope;
+
+    /// Every error this type can be, for documentation and client
+    /// generation (see [`crate::catalog`]). Empty by default.
+    const CATALOG: &'static [Entry] = &[];
+
+    /// Base URI of the RFC 9457 `type` member: the code is appended to it.
+    /// `None` (the default) renders `"about:blank"`.
+    const TYPE_BASE: Option<&'static str> = None;
+
+    /// The HTTP status, always a 4xx or 5xx.
+    fn status(&self) -> StatusCode;
+
+    /// The machine-readable code, such as `"rate_limit_exceeded"`.
+    fn code(&self) -> &str;
+
+    /// Writes the public message: what the client may read. Never the
+    /// internal cause of a 5xx.
+    fn fmt_message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+
+    /// Whether [`ApiError::serialize_details`] writes at least one entry.
+    /// Envelopes leave out the `details` key when it is `false`.
+    fn has_details(&self) -> bool {
+        false
+    }
+
+    /// Writes the `details` entries into an open map, without building an
+    /// intermediate value.
+    fn serialize_details<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        let _ = map;
+        Ok(())
+    }
+
+    /// How long the client should wait before it tries again, if the error
+    /// says (the `Retry-After` header).
+    fn retry_after(&self) -> Option<Duration> {
+        None
+    }
+
+    /// Whether trying the same request again may succeed. Defaults to
+    /// [`retryable_status`] of [`ApiError::status`].
+    fn retryable(&self) -> bool {
+        retryable_status(self.status())
+    }
+
+    /// The rate-limit state to report in `X-RateLimit-*` headers.
+    fn rate_limit(&self) -> Option<RateLimit> {
+        None
+    }
+
+    /// Whether the error carries a list of messages (the `errors` field
+    /// attribute). [`crate::envelope::Plain`] renders it as
+    /// `{"errors":[...]}`.
+    fn has_errors(&self) -> bool {
+        false
+    }
+
+    /// Serializes the list of messages announced by [`ApiError::has_errors`].
+    fn serialize_errors<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serde::Serializer::collect_seq(serializer, core::iter::empty::<&str>())
+    }
+
+    /// The public message as a [`fmt::Display`] value: format it, compare
+    /// it or `to_string()` it.
+    ///
+    /// ```
+    /// # #[derive(Debug, rebuff::ApiError)]
+    /// # #[api(status = 404, message = "Lead not found")]
+    /// # struct LeadNotFound;
+    /// use rebuff::ApiError;
+    /// assert_eq!(LeadNotFound.message().to_string(), "Lead not found");
+    /// ```
+    fn message(&self) -> Message<'_, Self> {
+        Message(self)
+    }
+}
+
+/// The public message of an [`ApiError`], as returned by
+/// [`ApiError::message`].
+pub struct Message<'a, E: ?Sized>(pub &'a E);
+
+impl<E: ApiError + ?Sized> fmt::Display for Message<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt_message(f)
+    }
+}
+
+impl<E: ApiError + ?Sized> fmt::Debug for Message<'_, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Debug of a message is its quoted text, like a `&str`'s.
+        let mut text = String::new();
+        fmt::write(&mut text, format_args!("{self}"))?;
+        fmt::Debug::fmt(&text, f)
+    }
+}
+
+/// The statuses whose requests are worth repeating as they are: 408, 429,
+/// 500, 502, 503 and 504.
+///
+/// Every seed guide agrees that other 4xx "won't succeed" until the request
+/// changes, and that 429 and the transient 5xx should be retried with backoff.
+/// 501 (not implemented) and 505 (version not supported) are 5xx that never
+/// heal by themselves, so they are left out.
+///
+/// ```
+/// use rebuff::{retryable_status, StatusCode};
+/// assert!(retryable_status(StatusCode::TOO_MANY_REQUESTS));
+/// assert!(!retryable_status(StatusCode::NOT_FOUND));
+/// assert!(!retryable_status(StatusCode::NOT_IMPLEMENTED));
+/// ```
+#[must_use]
+pub const fn retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
+}

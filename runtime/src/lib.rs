@@ -1,0 +1,168 @@
+//! Typed, checked HTTP API errors.
+//!
+//! rebuff turns an ordinary Rust error enum into the error responses a good
+//! public API sends: the right status, a stable machine-readable code, a
+//! message safe to show, a `details` object, retry advice and the headers
+//! that go with it (`X-Request-Id`, `Retry-After`, `X-RateLimit-*`), in the
+//! JSON envelope your API documents, and without leaking internals on a 5xx.
+//!
+//! ```
+//! use rebuff::{ApiError, Context};
+//!
+//! #[derive(Debug, thiserror::Error, ApiError)]
+//! #[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE", rename_all = "camelCase")]
+//! pub enum LeadError {
+//!     /// The lead id names no lead of this workspace.
+//!     #[error("lead {lead_id} not found")]
+//!     #[api(status = 404, message = "Lead not found")]
+//!     LeadNotFound { lead_id: String, message: &'static str },
+//!
+//!     /// Too many requests.
+//!     #[error("rate limited")]
+//!     #[api(status = 429, message = "Rate limit exceeded. Please try again in {retry_after} seconds.")]
+//!     RateLimited { #[api(retry_after)] retry_after: u64 },
+//!
+//!     /// The database failed: nothing of it reaches the client.
+//!     #[error("database: {0}")]
+//!     #[api(status = 500)]
+//!     Database(#[source] std::io::Error),
+//! }
+//!
+//! let err = LeadError::LeadNotFound {
+//!     lead_id: "lead_nonexistent123".into(),
+//!     message: "No lead found with this ID in your workspace",
+//! };
+//! let ctx = Context::new().request_id("req_1234567890abcdef");
+//! assert_eq!(
+//!     String::from_utf8(rebuff::to_vec(&err, &ctx)).unwrap(),
+//!     r#"{"success":false,"error":"Lead not found","code":"LEAD_NOT_FOUND","details":{"leadId":"lead_nonexistent123","message":"No lead found with this ID in your workspace"},"requestId":"req_1234567890abcdef"}"#,
+//! );
+//!
+//! let err = LeadError::Database(std::io::Error::other("connection to 10.0.0.7 refused"));
+//! assert_eq!(
+//!     String::from_utf8(rebuff::to_vec(&err, &Context::new())).unwrap(),
+//!     r#"{"success":false,"error":"Internal Server Error","code":"DATABASE"}"#,
+//! );
+//!
+//! let response = rebuff::to_response(&LeadError::RateLimited { retry_after: 32 }, &ctx);
+//! assert_eq!(response.status(), 429);
+//! assert_eq!(response.headers()["retry-after"], "32");
+//! assert_eq!(response.headers()["x-request-id"], "req_1234567890abcdef");
+//! ```
+//!
+//! # Deriving `ApiError`
+//!
+//! [`#[derive(ApiError)]`](macro@ApiError) works on enums (one error per
+//! variant) and structs (one error). Every variant names its status; the rest
+//! has defaults that follow the seed guides rebuff implements:
+//!
+//! - the **code** comes from the variant name, in `code_case` (default
+//!   `snake_case`): `LeadNotFound` is `lead_not_found`;
+//! - the **message** is `message = "..."`, whose `{field}` placeholders are
+//!   checked by the compiler; without one, a 4xx shows the type's `Display`
+//!   and a 5xx its status's reason phrase ("Internal Server Error");
+//! - the **details** are the variant's fields, keyed by field name (`rename`,
+//!   `rename_all`, `skip` and `flatten` as in serde). A 5xx shows no details
+//!   but the fields marked `expose`;
+//! - the **retry advice** is "retry" for 408, 429, 500, 502, 503 and 504,
+//!   and a `retry_after` field gives the delay and the `Retry-After` header.
+//!
+//! The full attribute reference is on [the derive](macro@ApiError).
+//!
+//! # Envelopes
+//!
+//! The [`envelope`] module holds the five built-in JSON shapes (and the
+//! [`Envelope`](envelope::Envelope) trait for your own). `envelope = ...` on
+//! the type picks its default; every format can also be used explicitly:
+//!
+//! ```
+//! # #[derive(Debug, rebuff::ApiError)]
+//! # #[api(status = 404, message = "Lead not found")]
+//! # struct LeadNotFound;
+//! use rebuff::envelope::{Envelope, Problem};
+//! let body = Problem::to_vec(&LeadNotFound, &rebuff::Context::new());
+//! assert!(body.starts_with(br#"{"type":"about:blank","title":"Not Found","status":404"#));
+//! ```
+//!
+//! Rendering writes straight into the output buffer: no intermediate
+//! `serde_json::Value`, no `String` for the message, no allocation besides the
+//! buffer itself. It cannot fail either: a detail whose `Serialize` impl
+//! errors makes rebuff log the failure and send the status's generic message.
+//!
+//! # Request context
+//!
+//! A [`Context`] carries what the error itself does not know: the request id,
+//! the time, and the request path for RFC 9457's `instance`. Keys whose value
+//! the context lacks are left out of the body.
+//!
+//! # The error catalog
+//!
+//! [`catalog::markdown`] prints the table of every error a type can be, as
+//! API guides publish it, from the derive's codes, statuses, messages and doc
+//! comments.
+//!
+//! # Implementing `ApiError` by hand
+//!
+//! See [`ApiError`]: three methods and the envelope are required, everything
+//! else has a default.
+#![forbid(unsafe_code)]
+#![cfg_attr(docsrs, feature(doc_cfg))]
+
+mod api_error;
+pub mod catalog;
+mod context;
+pub mod envelope;
+mod rate_limit;
+mod ser;
+
+#[doc(hidden)]
+#[path = "private.rs"]
+pub mod __private;
+
+pub use api_error::{ApiError, Message, retryable_status};
+pub use context::Context;
+pub use rate_limit::RateLimit;
+
+/// The `http` crate rebuff speaks, for naming its types without a direct
+/// dependency.
+pub use http;
+pub use http::StatusCode;
+
+#[doc = include_str!("derive.md")]
+pub use rebuff_macros::ApiError;
+
+use bytes::Bytes;
+use http::{HeaderName, Response};
+
+use crate::envelope::Envelope;
+
+/// `X-Request-Id`: the id of the request an error answers.
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+/// `X-RateLimit-Limit`: requests allowed per window.
+pub const X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+/// `X-RateLimit-Remaining`: requests left in the window.
+pub const X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+/// `X-RateLimit-Reset`: when the window resets, in Unix seconds.
+pub const X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
+/// The body of `err` in its type's envelope, as JSON bytes.
+///
+/// Never fails; see [`Envelope::write_into`] for what happens when a detail
+/// cannot be serialized.
+#[must_use]
+pub fn to_vec<E: ApiError>(err: &E, ctx: &Context) -> Vec<u8> {
+    E::Envelope::to_vec(err, ctx)
+}
+
+/// Appends the body of `err` in its type's envelope to `out`, allocating
+/// only if `out` has to grow.
+pub fn write_into<E: ApiError>(err: &E, ctx: &Context, out: &mut Vec<u8>) {
+    E::Envelope::write_into(err, ctx, out);
+}
+
+/// `err` as a complete response in its type's envelope: status, headers
+/// (see [`Envelope::to_response`]) and body.
+#[must_use]
+pub fn to_response<E: ApiError>(err: &E, ctx: &Context) -> Response<Bytes> {
+    E::Envelope::to_response(err, ctx)
+}
