@@ -1,0 +1,381 @@
+//! `#[derive(ApiError)]` attribute by attribute, as a user would write it:
+//! derive, render, compare bytes.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use rebuff::envelope::{Envelope, Flat, Nested, Plain, Problem, Success};
+use rebuff::{ApiError, Context, RateLimit};
+
+fn render<E: ApiError>(err: &E) -> String {
+    String::from_utf8(rebuff::to_vec(err, &Context::new())).unwrap()
+}
+
+fn render_as<V: Envelope, E: ApiError>(err: &E, ctx: &Context) -> String {
+    String::from_utf8(V::to_vec(err, ctx)).unwrap()
+}
+
+#[derive(Debug, thiserror::Error, ApiError)]
+enum Internal {
+    #[error("database unreachable at {host}: {source}")]
+    #[api(status = 500)]
+    Database {
+        host: String,
+        source: std::io::Error,
+    },
+    #[error("upstream said {0}")]
+    #[api(status = BAD_GATEWAY)]
+    Upstream(String),
+    #[error("maintenance until {until}")]
+    #[api(status = 503, message = "Down for maintenance")]
+    Maintenance {
+        #[api(expose)]
+        until: &'static str,
+        #[api(retry_after)]
+        retry_after: Duration,
+        operator_note: &'static str,
+    },
+    #[error("exposed tuple")]
+    #[api(status = 500)]
+    Job(#[api(expose, rename = "job_id")] u32, String),
+}
+
+#[test]
+fn server_errors_leak_nothing_but_what_is_exposed() {
+    let err = Internal::Database {
+        host: "10.0.0.7".into(),
+        source: std::io::Error::other("password authentication failed for user admin"),
+    };
+    assert_eq!(
+        render(&err),
+        r#"{"error":{"code":"database","message":"Internal Server Error"}}"#
+    );
+    let response = rebuff::to_response(&err, &Context::new().request_id("req_1"));
+    for (name, value) in response.headers() {
+        let value = value.to_str().unwrap();
+        assert!(!value.contains("10.0.0.7") && !value.contains("password"), "{name}: {value}");
+    }
+    let body = String::from_utf8(response.body().to_vec()).unwrap();
+    assert!(!body.contains("10.0.0.7") && !body.contains("password"));
+    for envelope_body in [
+        render_as::<Success, _>(&err, &Context::new()),
+        render_as::<Flat, _>(&err, &Context::new()),
+        render_as::<Plain, _>(&err, &Context::new()),
+        render_as::<Problem, _>(&err, &Context::new()),
+    ] {
+        assert!(!envelope_body.contains("10.0.0.7"), "{envelope_body}");
+        assert!(!envelope_body.contains("password"), "{envelope_body}");
+    }
+
+    assert_eq!(
+        render(&Internal::Upstream("secret upstream body".into())),
+        r#"{"error":{"code":"upstream","message":"Bad Gateway"}}"#
+    );
+    assert_eq!(
+        render(&Internal::Maintenance {
+            until: "2025-01-01T13:00:00Z",
+            retry_after: Duration::from_millis(1500),
+            operator_note: "db migration",
+        }),
+        r#"{"error":{"code":"maintenance","message":"Down for maintenance","details":{"until":"2025-01-01T13:00:00Z"}}}"#
+    );
+    assert_eq!(
+        render(&Internal::Job(7, "stack trace".into())),
+        r#"{"error":{"code":"job","message":"Internal Server Error","details":{"job_id":7}}}"#
+    );
+}
+
+#[test]
+fn retry_after_is_whole_seconds_rounded_up() {
+    let err = Internal::Maintenance {
+        until: "soon",
+        retry_after: Duration::from_millis(1500),
+        operator_note: "",
+    };
+    assert_eq!(err.retry_after(), Some(Duration::from_millis(1500)));
+    let response = rebuff::to_response(&err, &Context::new());
+    assert_eq!(response.headers()["retry-after"], "2");
+    assert_eq!(render_as::<Plain, _>(&err, &Context::new()), r#"{"error":"Down for maintenance","retry_after":2}"#);
+}
+
+#[derive(Debug, thiserror::Error, ApiError)]
+#[api(rename_all = "camelCase", code_case = "kebab-case")]
+enum Shapes {
+    #[error("renamed")]
+    #[api(status = 400, message = "Renamed")]
+    Renamed {
+        #[api(rename = "the_id")]
+        lead_id: u32,
+        file_size_mb: u32,
+        #[api(skip)]
+        internal: u32,
+        r#type: &'static str,
+    },
+    #[error("flattened")]
+    #[api(status = 413, message = "Too large")]
+    Flattened {
+        kind: &'static str,
+        #[api(flatten)]
+        sizes: Sizes,
+        #[api(flatten)]
+        extra: BTreeMap<&'static str, u32>,
+    },
+    #[error("tuple {0}")]
+    #[api(status = 404, message = "No lead {0}")]
+    Tuple(String),
+    #[error("plain text {0}")]
+    #[api(status = 404)]
+    DisplayFallback(u32),
+    #[error("debug")]
+    #[api(status = 400, message = "Bad fields {fields:?}, padded [{name:>width$}]")]
+    Formatting {
+        fields: Vec<&'static str>,
+        name: &'static str,
+        #[api(skip)]
+        width: usize,
+    },
+    #[error("not retried")]
+    #[api(status = 503, retryable = false)]
+    NeverRetry,
+    #[error("retried")]
+    #[api(status = 409, retryable)]
+    AlwaysRetry,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Sizes {
+    file_size_mb: u32,
+    max_size_mb: u32,
+}
+
+#[test]
+fn details_keys_follow_rename_skip_and_flatten() {
+    assert_eq!(
+        render(&Shapes::Renamed { lead_id: 1, file_size_mb: 2, internal: 3, r#type: "audio" }),
+        r#"{"error":{"code":"renamed","message":"Renamed","details":{"the_id":1,"fileSizeMb":2,"type":"audio"}}}"#
+    );
+    assert_eq!(
+        render(&Shapes::Flattened {
+            kind: "audio",
+            sizes: Sizes { file_size_mb: 150, max_size_mb: 100 },
+            extra: [("a", 1)].into(),
+        }),
+        r#"{"error":{"code":"flattened","message":"Too large","details":{"kind":"audio","file_size_mb":150,"max_size_mb":100,"a":1}}}"#
+    );
+}
+
+#[test]
+fn messages_interpolate_format_and_fall_back_to_display() {
+    let tuple = Shapes::Tuple("lead_9".into());
+    assert_eq!(tuple.message().to_string(), "No lead lead_9");
+    // An unnamed field without `rename` has no key, so no details.
+    assert_eq!(render(&tuple), r#"{"error":{"code":"tuple","message":"No lead lead_9"}}"#);
+    assert_eq!(Shapes::DisplayFallback(3).message().to_string(), "plain text 3");
+    assert_eq!(
+        Shapes::Formatting { fields: vec!["a"], name: "x", width: 3 }.message().to_string(),
+        r#"Bad fields ["a"], padded [  x]"#
+    );
+    assert_eq!(format!("{:?}", Shapes::DisplayFallback(3).message()), r#""plain text 3""#);
+}
+
+#[test]
+fn codes_follow_code_case_and_retry_follows_overrides() {
+    assert_eq!(Shapes::DisplayFallback(1).code(), "display-fallback");
+    assert!(!Shapes::NeverRetry.retryable());
+    assert!(Shapes::AlwaysRetry.retryable());
+    assert!(!Shapes::Tuple(String::new()).retryable());
+}
+
+#[derive(Debug, thiserror::Error, ApiError)]
+#[api(envelope = rebuff::envelope::Success)]
+enum Outer {
+    #[error(transparent)]
+    #[api(transparent)]
+    Shapes(Shapes),
+    #[error(transparent)]
+    #[api(transparent)]
+    Named { inner: Internal },
+    #[error("own")]
+    #[api(status = 418, message = "Short and stout")]
+    Own,
+}
+
+#[test]
+fn transparent_variants_delegate_everything() {
+    let outer = Outer::Shapes(Shapes::Tuple("x".into()));
+    assert_eq!(outer.status(), 404);
+    assert_eq!(outer.code(), "tuple");
+    assert_eq!(outer.message().to_string(), "No lead x");
+    let ctx = Context::new().request_id("req_1");
+    let flattened = Outer::Shapes(Shapes::Flattened {
+        kind: "k",
+        sizes: Sizes { file_size_mb: 1, max_size_mb: 2 },
+        extra: BTreeMap::new(),
+    });
+    assert_eq!(
+        String::from_utf8(rebuff::to_vec(&flattened, &ctx)).unwrap(),
+        r#"{"success":false,"error":{"code":"flattened","message":"Too large","details":{"kind":"k","file_size_mb":1,"max_size_mb":2}},"request_id":"req_1"}"#
+    );
+    let retry = Outer::Named {
+        inner: Internal::Maintenance { until: "u", retry_after: Duration::from_secs(9), operator_note: "" },
+    };
+    assert_eq!(retry.retry_after(), Some(Duration::from_secs(9)));
+    assert!(retry.retryable());
+    assert_eq!(Outer::Own.status(), 418);
+    // The catalog inlines the delegated types' entries.
+    let codes: Vec<&str> = rebuff::catalog::entries::<Outer>().iter().map(|e| e.code).collect();
+    assert_eq!(
+        codes,
+        [
+            "renamed", "flattened", "tuple", "display-fallback", "formatting", "never-retry", "always-retry",
+            "database", "upstream", "maintenance", "job", "own"
+        ]
+    );
+}
+
+#[derive(Debug, thiserror::Error, ApiError)]
+#[api(status = 429, code = "rate_limit_exceeded", message = "Slow down, {who}")]
+#[error("rate limited")]
+struct RateLimited<'a, T: std::fmt::Display> {
+    who: T,
+    scope: &'a str,
+    #[api(retry_after)]
+    retry_after: Option<u64>,
+    #[api(rate_limit)]
+    limits: Option<RateLimit>,
+}
+
+#[test]
+fn structs_with_generics_lifetimes_and_optional_roles() {
+    let scope = String::from("leads");
+    let err = RateLimited { who: 42u8, scope: &scope, retry_after: None, limits: None };
+    assert_eq!(render(&err), r#"{"error":{"code":"rate_limit_exceeded","message":"Slow down, 42","details":{"who":42,"scope":"leads","retry_after":null}}}"#);
+    let response = rebuff::to_response(&err, &Context::new());
+    assert!(response.headers().get("retry-after").is_none());
+    assert!(response.headers().get("x-ratelimit-limit").is_none());
+
+    let err = RateLimited {
+        who: "you",
+        scope: "leads",
+        retry_after: Some(5),
+        limits: Some(RateLimit { limit: 300, remaining: 0, reset: 1_706_140_800 }),
+    };
+    let response = rebuff::to_response(&err, &Context::new());
+    assert_eq!(response.headers()["retry-after"], "5");
+    assert_eq!(response.headers()["x-ratelimit-limit"], "300");
+    assert_eq!(response.headers()["x-ratelimit-reset"], "1706140800");
+}
+
+#[derive(Debug, thiserror::Error, ApiError)]
+#[api(type_base = "https://api.example.com/errors", code_case = "SCREAMING_SNAKE_CASE")]
+enum WithProblem {
+    #[error("conflict")]
+    #[api(status = 409, message = "Email already exists")]
+    DuplicateEmail {
+        email: &'static str,
+        // Would shadow RFC 9457's own member: left out of the problem.
+        status: &'static str,
+    },
+}
+
+#[test]
+fn problem_details_with_type_base_and_instance() {
+    let err = WithProblem::DuplicateEmail { email: "a@b.c", status: "shadow" };
+    let ctx = Context::new().request_id("req_9").instance("/api/v1/leads");
+    let response = Problem::to_response(&err, &ctx);
+    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(response.headers()["x-request-id"], "req_9");
+    assert_eq!(
+        std::str::from_utf8(response.body()).unwrap(),
+        r#"{"type":"https://api.example.com/errors/DUPLICATE_EMAIL","title":"Conflict","status":409,"detail":"Email already exists","instance":"/api/v1/leads","code":"DUPLICATE_EMAIL","request_id":"req_9","email":"a@b.c"}"#
+    );
+}
+
+#[test]
+fn an_unsafe_request_id_is_not_sent_as_a_header() {
+    let ctx = Context::new().request_id("req_1\r\nSet-Cookie: x=1");
+    let response = rebuff::to_response(&Shapes::NeverRetry, &ctx);
+    assert!(response.headers().get("x-request-id").is_none());
+    // The body escapes it as JSON.
+    assert!(std::str::from_utf8(response.body()).unwrap().contains(r#"req_1\r\nSet-Cookie: x=1"#));
+}
+
+/// A detail whose serialization fails, as a map with non-string keys does.
+#[derive(Debug, thiserror::Error, ApiError)]
+#[api(envelope = rebuff::envelope::Flat)]
+enum Unserializable {
+    #[error("bad keys")]
+    #[api(status = 422, message = "Invalid {what}")]
+    BadKeys { what: &'static str, by_pair: BTreeMap<(u8, u8), u8> },
+}
+
+#[test]
+fn a_detail_that_fails_to_serialize_still_yields_a_valid_envelope() {
+    let err = Unserializable::BadKeys { what: "pairs", by_pair: [((1, 2), 3)].into() };
+    let ctx = Context::new().request_id("req_2");
+    let body = rebuff::to_vec(&err, &ctx);
+    assert_eq!(
+        std::str::from_utf8(&body).unwrap(),
+        r#"{"success":false,"error":"Unprocessable Entity","code":"bad_keys","requestId":"req_2"}"#
+    );
+    // Appending keeps what was in the buffer before.
+    let mut out = b"prefix:".to_vec();
+    rebuff::write_into(&err, &ctx, &mut out);
+    assert!(out.starts_with(b"prefix:{\"success\":false"));
+    let json: serde_json::Value = serde_json::from_slice(&out[7..]).unwrap();
+    assert_eq!(json["code"], "bad_keys");
+}
+
+#[test]
+fn every_envelope_omits_what_the_context_lacks() {
+    let err = Shapes::AlwaysRetry;
+    assert_eq!(render_as::<Nested, _>(&err, &Context::new()), r#"{"error":{"code":"always-retry","message":"retried"}}"#);
+    assert_eq!(render_as::<Success, _>(&err, &Context::new()), r#"{"success":false,"error":{"code":"always-retry","message":"retried"}}"#);
+    assert_eq!(render_as::<Flat, _>(&err, &Context::new()), r#"{"success":false,"error":"retried","code":"always-retry"}"#);
+    assert_eq!(
+        render_as::<Problem, _>(&err, &Context::new()),
+        r#"{"type":"about:blank","title":"Conflict","status":409,"detail":"retried","code":"always-retry"}"#
+    );
+}
+
+#[test]
+fn catalog_lists_codes_statuses_messages_and_docs() {
+    /// Errors of the leads API.
+    #[allow(dead_code)]
+    #[derive(Debug, thiserror::Error, ApiError)]
+    #[api(code_case = "SCREAMING_SNAKE_CASE")]
+    enum LeadError {
+        /// No lead has this id | not even a deleted one.
+        #[error("lead {0} not found")]
+        #[api(status = 404)]
+        LeadNotFound(String),
+        /// The database failed.
+        ///
+        /// Retried by clients.
+        #[error("db")]
+        #[api(status = 500)]
+        Database,
+        #[error("limited")]
+        #[api(status = 429, message = "Try again in {secs} seconds.")]
+        RateLimited { secs: u64 },
+    }
+    let entries = rebuff::catalog::entries::<LeadError>();
+    assert_eq!(entries[0].message, "lead {0} not found");
+    assert_eq!(entries[1].description, "The database failed. Retried by clients.");
+    assert_eq!(
+        rebuff::catalog::markdown::<LeadError>(),
+        "| Code | Status | Message | Retry? | Description |\n\
+         |---|---|---|---|---|\n\
+         | `LEAD_NOT_FOUND` | 404 Not Found | lead {0} not found | No | No lead has this id \\| not even a deleted one. |\n\
+         | `DATABASE` | 500 Internal Server Error | Internal Server Error | Yes | The database failed. Retried by clients. |\n\
+         | `RATE_LIMITED` | 429 Too Many Requests | Try again in {secs} seconds. | Yes |  |\n"
+    );
+}
+
+#[derive(Debug, ApiError)]
+enum Never {}
+
+#[test]
+fn an_empty_enum_derives() {
+    assert!(Never::CATALOG.is_empty());
+}
