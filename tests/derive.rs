@@ -53,7 +53,10 @@ fn server_errors_leak_nothing_but_what_is_exposed() {
     let response = rebuff::to_response(&err, &Context::new().request_id("req_1"));
     for (name, value) in response.headers() {
         let value = value.to_str().unwrap();
-        assert!(!value.contains("10.0.0.7") && !value.contains("password"), "{name}: {value}");
+        assert!(
+            !value.contains("10.0.0.7") && !value.contains("password"),
+            "{name}: {value}"
+        );
     }
     let body = String::from_utf8(response.body().to_vec()).unwrap();
     assert!(!body.contains("10.0.0.7") && !body.contains("password"));
@@ -95,7 +98,10 @@ fn retry_after_is_whole_seconds_rounded_up() {
     assert_eq!(err.retry_after(), Some(Duration::from_millis(1500)));
     let response = rebuff::to_response(&err, &Context::new());
     assert_eq!(response.headers()["retry-after"], "2");
-    assert_eq!(render_as::<Plain, _>(&err, &Context::new()), r#"{"error":"Down for maintenance","retry_after":2}"#);
+    assert_eq!(
+        render_as::<Plain, _>(&err, &Context::new()),
+        r#"{"error":"Down for maintenance","retry_after":2}"#
+    );
 }
 
 #[derive(Debug, thiserror::Error, ApiError)]
@@ -127,7 +133,10 @@ enum Shapes {
     #[api(status = 404)]
     DisplayFallback(u32),
     #[error("debug")]
-    #[api(status = 400, message = "Bad fields {fields:?}, padded [{name:>width$}]")]
+    #[api(
+        status = 400,
+        message = "Bad fields {fields:?}, padded [{name:>width$}]"
+    )]
     Formatting {
         fields: Vec<&'static str>,
         name: &'static str,
@@ -151,13 +160,21 @@ struct Sizes {
 #[test]
 fn details_keys_follow_rename_skip_and_flatten() {
     assert_eq!(
-        render(&Shapes::Renamed { lead_id: 1, file_size_mb: 2, internal: 3, r#type: "audio" }),
+        render(&Shapes::Renamed {
+            lead_id: 1,
+            file_size_mb: 2,
+            internal: 3,
+            r#type: "audio"
+        }),
         r#"{"error":{"code":"renamed","message":"Renamed","details":{"the_id":1,"fileSizeMb":2,"type":"audio"}}}"#
     );
     assert_eq!(
         render(&Shapes::Flattened {
             kind: "audio",
-            sizes: Sizes { file_size_mb: 150, max_size_mb: 100 },
+            sizes: Sizes {
+                file_size_mb: 150,
+                max_size_mb: 100
+            },
             extra: [("a", 1)].into(),
         }),
         r#"{"error":{"code":"flattened","message":"Too large","details":{"kind":"audio","file_size_mb":150,"max_size_mb":100,"a":1}}}"#
@@ -169,13 +186,28 @@ fn messages_interpolate_format_and_fall_back_to_display() {
     let tuple = Shapes::Tuple("lead_9".into());
     assert_eq!(tuple.message().to_string(), "No lead lead_9");
     // An unnamed field without `rename` has no key, so no details.
-    assert_eq!(render(&tuple), r#"{"error":{"code":"tuple","message":"No lead lead_9"}}"#);
-    assert_eq!(Shapes::DisplayFallback(3).message().to_string(), "plain text 3");
     assert_eq!(
-        Shapes::Formatting { fields: vec!["a"], name: "x", width: 3 }.message().to_string(),
+        render(&tuple),
+        r#"{"error":{"code":"tuple","message":"No lead lead_9"}}"#
+    );
+    assert_eq!(
+        Shapes::DisplayFallback(3).message().to_string(),
+        "plain text 3"
+    );
+    assert_eq!(
+        Shapes::Formatting {
+            fields: vec!["a"],
+            name: "x",
+            width: 3
+        }
+        .message()
+        .to_string(),
         r#"Bad fields ["a"], padded [  x]"#
     );
-    assert_eq!(format!("{:?}", Shapes::DisplayFallback(3).message()), r#""plain text 3""#);
+    assert_eq!(
+        format!("{:?}", Shapes::DisplayFallback(3).message()),
+        r#""plain text 3""#
+    );
 }
 
 #[test]
@@ -209,7 +241,10 @@ fn transparent_variants_delegate_everything() {
     let ctx = Context::new().request_id("req_1");
     let flattened = Outer::Shapes(Shapes::Flattened {
         kind: "k",
-        sizes: Sizes { file_size_mb: 1, max_size_mb: 2 },
+        sizes: Sizes {
+            file_size_mb: 1,
+            max_size_mb: 2,
+        },
         extra: BTreeMap::new(),
     });
     assert_eq!(
@@ -217,24 +252,45 @@ fn transparent_variants_delegate_everything() {
         r#"{"success":false,"error":{"code":"flattened","message":"Too large","details":{"kind":"k","file_size_mb":1,"max_size_mb":2}},"request_id":"req_1"}"#
     );
     let retry = Outer::Named {
-        inner: Internal::Maintenance { until: "u", retry_after: Duration::from_secs(9), operator_note: "" },
+        inner: Internal::Maintenance {
+            until: "u",
+            retry_after: Duration::from_secs(9),
+            operator_note: "",
+        },
     };
     assert_eq!(retry.retry_after(), Some(Duration::from_secs(9)));
     assert!(retry.retryable());
     assert_eq!(Outer::Own.status(), 418);
     // The catalog inlines the delegated types' entries.
-    let codes: Vec<&str> = rebuff::catalog::entries::<Outer>().iter().map(|e| e.code).collect();
+    let codes: Vec<&str> = rebuff::catalog::entries::<Outer>()
+        .iter()
+        .map(|e| e.code)
+        .collect();
     assert_eq!(
         codes,
         [
-            "renamed", "flattened", "tuple", "display-fallback", "formatting", "never-retry", "always-retry",
-            "database", "upstream", "maintenance", "job", "own"
+            "renamed",
+            "flattened",
+            "tuple",
+            "display-fallback",
+            "formatting",
+            "never-retry",
+            "always-retry",
+            "database",
+            "upstream",
+            "maintenance",
+            "job",
+            "own"
         ]
     );
 }
 
 #[derive(Debug, thiserror::Error, ApiError)]
-#[api(status = 429, code = "rate_limit_exceeded", message = "Slow down, {who}")]
+#[api(
+    status = 429,
+    code = "rate_limit_exceeded",
+    message = "Slow down, {who}"
+)]
 #[error("rate limited")]
 struct RateLimited<'a, T: std::fmt::Display> {
     who: T,
@@ -248,8 +304,16 @@ struct RateLimited<'a, T: std::fmt::Display> {
 #[test]
 fn structs_with_generics_lifetimes_and_optional_roles() {
     let scope = String::from("leads");
-    let err = RateLimited { who: 42u8, scope: &scope, retry_after: None, limits: None };
-    assert_eq!(render(&err), r#"{"error":{"code":"rate_limit_exceeded","message":"Slow down, 42","details":{"who":42,"scope":"leads","retry_after":null}}}"#);
+    let err = RateLimited {
+        who: 42u8,
+        scope: &scope,
+        retry_after: None,
+        limits: None,
+    };
+    assert_eq!(
+        render(&err),
+        r#"{"error":{"code":"rate_limit_exceeded","message":"Slow down, 42","details":{"who":42,"scope":"leads","retry_after":null}}}"#
+    );
     let response = rebuff::to_response(&err, &Context::new());
     assert!(response.headers().get("retry-after").is_none());
     assert!(response.headers().get("x-ratelimit-limit").is_none());
@@ -258,7 +322,11 @@ fn structs_with_generics_lifetimes_and_optional_roles() {
         who: "you",
         scope: "leads",
         retry_after: Some(5),
-        limits: Some(RateLimit { limit: 300, remaining: 0, reset: 1_706_140_800 }),
+        limits: Some(RateLimit {
+            limit: 300,
+            remaining: 0,
+            reset: 1_706_140_800,
+        }),
     };
     let response = rebuff::to_response(&err, &Context::new());
     assert_eq!(response.headers()["retry-after"], "5");
@@ -267,7 +335,10 @@ fn structs_with_generics_lifetimes_and_optional_roles() {
 }
 
 #[derive(Debug, thiserror::Error, ApiError)]
-#[api(type_base = "https://api.example.com/errors", code_case = "SCREAMING_SNAKE_CASE")]
+#[api(
+    type_base = "https://api.example.com/errors",
+    code_case = "SCREAMING_SNAKE_CASE"
+)]
 enum WithProblem {
     #[error("conflict")]
     #[api(status = 409, message = "Email already exists")]
@@ -280,10 +351,16 @@ enum WithProblem {
 
 #[test]
 fn problem_details_with_type_base_and_instance() {
-    let err = WithProblem::DuplicateEmail { email: "a@b.c", status: "shadow" };
+    let err = WithProblem::DuplicateEmail {
+        email: "a@b.c",
+        status: "shadow",
+    };
     let ctx = Context::new().request_id("req_9").instance("/api/v1/leads");
     let response = Problem::to_response(&err, &ctx);
-    assert_eq!(response.headers()["content-type"], "application/problem+json");
+    assert_eq!(
+        response.headers()["content-type"],
+        "application/problem+json"
+    );
     assert_eq!(response.headers()["x-request-id"], "req_9");
     assert_eq!(
         std::str::from_utf8(response.body()).unwrap(),
@@ -297,7 +374,11 @@ fn an_unsafe_request_id_is_not_sent_as_a_header() {
     let response = rebuff::to_response(&Shapes::NeverRetry, &ctx);
     assert!(response.headers().get("x-request-id").is_none());
     // The body escapes it as JSON.
-    assert!(std::str::from_utf8(response.body()).unwrap().contains(r#"req_1\r\nSet-Cookie: x=1"#));
+    assert!(
+        std::str::from_utf8(response.body())
+            .unwrap()
+            .contains(r"req_1\r\nSet-Cookie: x=1")
+    );
 }
 
 /// A detail whose serialization fails, as a map with non-string keys does.
@@ -306,12 +387,18 @@ fn an_unsafe_request_id_is_not_sent_as_a_header() {
 enum Unserializable {
     #[error("bad keys")]
     #[api(status = 422, message = "Invalid {what}")]
-    BadKeys { what: &'static str, by_pair: BTreeMap<(u8, u8), u8> },
+    BadKeys {
+        what: &'static str,
+        by_pair: BTreeMap<(u8, u8), u8>,
+    },
 }
 
 #[test]
 fn a_detail_that_fails_to_serialize_still_yields_a_valid_envelope() {
-    let err = Unserializable::BadKeys { what: "pairs", by_pair: [((1, 2), 3)].into() };
+    let err = Unserializable::BadKeys {
+        what: "pairs",
+        by_pair: [((1, 2), 3)].into(),
+    };
     let ctx = Context::new().request_id("req_2");
     let body = rebuff::to_vec(&err, &ctx);
     assert_eq!(
@@ -329,9 +416,18 @@ fn a_detail_that_fails_to_serialize_still_yields_a_valid_envelope() {
 #[test]
 fn every_envelope_omits_what_the_context_lacks() {
     let err = Shapes::AlwaysRetry;
-    assert_eq!(render_as::<Nested, _>(&err, &Context::new()), r#"{"error":{"code":"always-retry","message":"retried"}}"#);
-    assert_eq!(render_as::<Success, _>(&err, &Context::new()), r#"{"success":false,"error":{"code":"always-retry","message":"retried"}}"#);
-    assert_eq!(render_as::<Flat, _>(&err, &Context::new()), r#"{"success":false,"error":"retried","code":"always-retry"}"#);
+    assert_eq!(
+        render_as::<Nested, _>(&err, &Context::new()),
+        r#"{"error":{"code":"always-retry","message":"retried"}}"#
+    );
+    assert_eq!(
+        render_as::<Success, _>(&err, &Context::new()),
+        r#"{"success":false,"error":{"code":"always-retry","message":"retried"}}"#
+    );
+    assert_eq!(
+        render_as::<Flat, _>(&err, &Context::new()),
+        r#"{"success":false,"error":"retried","code":"always-retry"}"#
+    );
     assert_eq!(
         render_as::<Problem, _>(&err, &Context::new()),
         r#"{"type":"about:blank","title":"Conflict","status":409,"detail":"retried","code":"always-retry"}"#
@@ -361,7 +457,10 @@ fn catalog_lists_codes_statuses_messages_and_docs() {
     }
     let entries = rebuff::catalog::entries::<LeadError>();
     assert_eq!(entries[0].message, "lead {0} not found");
-    assert_eq!(entries[1].description, "The database failed. Retried by clients.");
+    assert_eq!(
+        entries[1].description,
+        "The database failed. Retried by clients."
+    );
     assert_eq!(
         rebuff::catalog::markdown::<LeadError>(),
         "| Code | Status | Message | Retry? | Description |\n\

@@ -54,22 +54,36 @@ mod seed_000 {
 
         /// The uploaded file is not audio in a supported format.
         #[error("invalid file format {provided_format}")]
-        #[api(status = 400, message = "Audio file must be in WAV, MP3, M4A, FLAC, or OGG format")]
+        #[api(
+            status = 400,
+            message = "Audio file must be in WAV, MP3, M4A, FLAC, or OGG format"
+        )]
         InvalidFileFormat { provided_format: String },
 
         /// Required form fields are missing.
         #[error("missing fields {missing_fields:?}")]
-        #[api(status = 400, code = "validation_error", message = "Missing required fields")]
+        #[api(
+            status = 400,
+            code = "validation_error",
+            message = "Missing required fields"
+        )]
         MissingFields { missing_fields: Vec<&'static str> },
 
         /// The upload exceeds the size limit.
         #[error("file too large")]
-        #[api(status = 413, message = "Audio file exceeds maximum size of {max_size_mb} MB")]
+        #[api(
+            status = 413,
+            message = "Audio file exceeds maximum size of {max_size_mb} MB"
+        )]
         FileTooLarge { file_size_mb: u64, max_size_mb: u64 },
 
         /// Too many requests for the plan.
         #[error("rate limited")]
-        #[api(status = 429, code = "rate_limit_exceeded", message = "Rate limit exceeded. Please try again in {retry_after} seconds.")]
+        #[api(
+            status = 429,
+            code = "rate_limit_exceeded",
+            message = "Rate limit exceeded. Please try again in {retry_after} seconds."
+        )]
         RateLimited {
             #[api(retry_after)]
             retry_after: u64,
@@ -80,14 +94,20 @@ mod seed_000 {
 
         /// The format section's placeholder example.
         #[error("example")]
-        #[api(status = 400, code = "error_code_here", message = "Human-readable error message")]
+        #[api(
+            status = 400,
+            code = "error_code_here",
+            message = "Human-readable error message"
+        )]
         Example { field: &'static str },
     }
 
     #[test]
     fn error_response_format() {
         assert_renders(
-            &CallError::Example { field: "additional_context" },
+            &CallError::Example {
+                field: "additional_context",
+            },
             &Context::new().request_id("req_1a2b3c4d5e"),
             r#"{
                 "error": {
@@ -115,7 +135,9 @@ mod seed_000 {
     #[test]
     fn invalid_file_format_400() {
         assert_renders(
-            &CallError::InvalidFileFormat { provided_format: "pdf".into() },
+            &CallError::InvalidFileFormat {
+                provided_format: "pdf".into(),
+            },
             &Context::new(),
             r#"{
                 "error": {
@@ -132,7 +154,9 @@ mod seed_000 {
     #[test]
     fn missing_required_field_400() {
         assert_renders(
-            &CallError::MissingFields { missing_fields: vec!["agent_id", "contact_id"] },
+            &CallError::MissingFields {
+                missing_fields: vec!["agent_id", "contact_id"],
+            },
             &Context::new(),
             r#"{
                 "error": {
@@ -148,7 +172,10 @@ mod seed_000 {
 
     #[test]
     fn file_too_large_413() {
-        let err = CallError::FileTooLarge { file_size_mb: 150, max_size_mb: 100 };
+        let err = CallError::FileTooLarge {
+            file_size_mb: 150,
+            max_size_mb: 100,
+        };
         assert_eq!(err.status(), 413);
         assert_renders(
             &err,
@@ -171,7 +198,11 @@ mod seed_000 {
         let err = CallError::RateLimited {
             retry_after: 32,
             limit: "60/minute",
-            limits: RateLimit { limit: 60, remaining: 0, reset: 1_699_564_832 },
+            limits: RateLimit {
+                limit: 60,
+                remaining: 0,
+                reset: 1_699_564_832,
+            },
         };
         assert_renders(
             &err,
@@ -225,7 +256,11 @@ mod seed_001 {
         NotFound,
         /// The API key is missing, invalid or expired.
         #[error("authentication")]
-        #[api(status = 401, code = "authentication_error", message = "Invalid or expired API key")]
+        #[api(
+            status = 401,
+            code = "authentication_error",
+            message = "Invalid or expired API key"
+        )]
         Authentication,
         /// The account has no credits left.
         #[error("quota")]
@@ -242,7 +277,9 @@ mod seed_001 {
     #[test]
     fn error_response_format() {
         assert_renders(
-            &AgentError::Validation { reason: "Agent name is already in use" },
+            &AgentError::Validation {
+                reason: "Agent name is already in use",
+            },
             &ctx(),
             r#"{
                 "success": false,
@@ -259,11 +296,31 @@ mod seed_001 {
     #[test]
     fn common_errors_table() {
         let rows: [(AgentError, &str, &str); 5] = [
-            (AgentError::Validation { reason: "Agent name is already in use" }, "validation_error", "Agent name is already in use"),
-            (AgentError::Validation { reason: "phone_number must be E.164 format" }, "validation_error", "phone_number must be E.164 format"),
+            (
+                AgentError::Validation {
+                    reason: "Agent name is already in use",
+                },
+                "validation_error",
+                "Agent name is already in use",
+            ),
+            (
+                AgentError::Validation {
+                    reason: "phone_number must be E.164 format",
+                },
+                "validation_error",
+                "phone_number must be E.164 format",
+            ),
             (AgentError::NotFound, "not_found", "Agent not found"),
-            (AgentError::Authentication, "authentication_error", "Invalid or expired API key"),
-            (AgentError::QuotaExceeded, "quota_exceeded", "Insufficient credits"),
+            (
+                AgentError::Authentication,
+                "authentication_error",
+                "Invalid or expired API key",
+            ),
+            (
+                AgentError::QuotaExceeded,
+                "quota_exceeded",
+                "Insufficient credits",
+            ),
         ];
         for (err, code, message) in rows {
             assert_renders(
@@ -280,7 +337,17 @@ mod seed_001 {
     fn retry_table_matches_the_default_advice() {
         // Seed 001's "Retry?" column: 400, 401, 404, 422 no; 429, 500, 502,
         // 503, 504 yes.
-        for (status, retry) in [(400, false), (401, false), (404, false), (422, false), (429, true), (500, true), (502, true), (503, true), (504, true)] {
+        for (status, retry) in [
+            (400, false),
+            (401, false),
+            (404, false),
+            (422, false),
+            (429, true),
+            (500, true),
+            (502, true),
+            (503, true),
+            (504, true),
+        ] {
             let status = rebuff::StatusCode::from_u16(status).unwrap();
             assert_eq!(rebuff::retryable_status(status), retry, "{status}");
         }
@@ -339,16 +406,66 @@ mod seed_002 {
     #[test]
     fn every_printed_body() {
         let cases: Vec<(RecordingError, u16, &str)> = vec![
-            (RecordingError::Generic, 400, r#"{ "error": "Description of what went wrong" }"#),
-            (RecordingError::Invalid { errors: vec!["Field 1 is invalid", "Field 2 is required"] }, 422, r#"{ "errors": ["Field 1 is invalid", "Field 2 is required"] }"#),
-            (RecordingError::Unauthorized, 401, r#"{ "error": "Invalid or expired API key" }"#),
-            (RecordingError::PermissionRequired { permission: "Read" }, 403, r#"{ "error": "Read permission required" }"#),
-            (RecordingError::PermissionRequired { permission: "Write" }, 403, r#"{ "error": "Write permission required" }"#),
-            (RecordingError::PermissionRequired { permission: "Delete" }, 403, r#"{ "error": "Delete permission required" }"#),
-            (RecordingError::NotFound, 404, r#"{ "error": "Resource not found" }"#),
-            (RecordingError::Unprocessable { reason: "file is required" }, 422, r#"{ "error": "file is required" }"#),
-            (RecordingError::Unprocessable { reason: "Transcription not available" }, 422, r#"{ "error": "Transcription not available" }"#),
-            (RecordingError::RateLimited { retry_after: 60 }, 429, r#"{ "error": "Rate limit exceeded", "retry_after": 60 }"#),
+            (
+                RecordingError::Generic,
+                400,
+                r#"{ "error": "Description of what went wrong" }"#,
+            ),
+            (
+                RecordingError::Invalid {
+                    errors: vec!["Field 1 is invalid", "Field 2 is required"],
+                },
+                422,
+                r#"{ "errors": ["Field 1 is invalid", "Field 2 is required"] }"#,
+            ),
+            (
+                RecordingError::Unauthorized,
+                401,
+                r#"{ "error": "Invalid or expired API key" }"#,
+            ),
+            (
+                RecordingError::PermissionRequired { permission: "Read" },
+                403,
+                r#"{ "error": "Read permission required" }"#,
+            ),
+            (
+                RecordingError::PermissionRequired {
+                    permission: "Write",
+                },
+                403,
+                r#"{ "error": "Write permission required" }"#,
+            ),
+            (
+                RecordingError::PermissionRequired {
+                    permission: "Delete",
+                },
+                403,
+                r#"{ "error": "Delete permission required" }"#,
+            ),
+            (
+                RecordingError::NotFound,
+                404,
+                r#"{ "error": "Resource not found" }"#,
+            ),
+            (
+                RecordingError::Unprocessable {
+                    reason: "file is required",
+                },
+                422,
+                r#"{ "error": "file is required" }"#,
+            ),
+            (
+                RecordingError::Unprocessable {
+                    reason: "Transcription not available",
+                },
+                422,
+                r#"{ "error": "Transcription not available" }"#,
+            ),
+            (
+                RecordingError::RateLimited { retry_after: 60 },
+                429,
+                r#"{ "error": "Rate limit exceeded", "retry_after": 60 }"#,
+            ),
         ];
         for (err, status, seed) in cases {
             assert_eq!(err.status(), status, "{err:?}");
@@ -359,7 +476,10 @@ mod seed_002 {
 
     #[test]
     fn rate_limit_sets_retry_after_header() {
-        let response = rebuff::to_response(&RecordingError::RateLimited { retry_after: 60 }, &Context::new());
+        let response = rebuff::to_response(
+            &RecordingError::RateLimited { retry_after: 60 },
+            &Context::new(),
+        );
         assert_eq!(response.headers()["retry-after"], "60");
     }
 }
@@ -372,35 +492,95 @@ mod seed_003 {
     #[derive(Debug, thiserror::Error, ApiError)]
     #[api(code_case = "SCREAMING_SNAKE_CASE")]
     enum JobError {
-        #[error("e")] #[api(status = 401, message = "Authentication failed")] AuthenticationFailed,
-        #[error("e")] #[api(status = 401, message = "The provided API key is invalid")] InvalidApiKey,
-        #[error("e")] #[api(status = 401, message = "The API key has expired")] ExpiredApiKey,
-        #[error("e")] #[api(status = 401, message = "The API key has been revoked")] RevokedApiKey,
-        #[error("e")] #[api(status = 403, message = "You do not have permission to access this resource")] AuthorizationFailed,
-        #[error("e")] #[api(status = 403, message = "The client account has been suspended")] SuspendedAccount,
-        #[error("e")] #[api(status = 403, message = "The API key does not have the required permissions")] InsufficientPermissions,
-        #[error("e")] #[api(status = 400, message = "The request is malformed or contains invalid parameters")] InvalidRequest,
-        #[error("e")] #[api(status = 400, message = "A required parameter is missing")] MissingParameter,
-        #[error("e")] #[api(status = 400, message = "A parameter has an invalid value")] InvalidParameter,
-        #[error("e")] #[api(status = 400, message = "The request format is invalid")] InvalidFormat,
-        #[error("e")] #[api(status = 400, message = "Account balance is below the minimum required")] InsufficientBalance,
-        #[error("e")] #[api(status = 404, message = "The requested resource was not found")] ResourceNotFound,
-        #[error("e")] #[api(status = 404, message = "The specified job was not found")] JobNotFound,
-        #[error("e")] #[api(status = 404, message = "The specified client was not found")] ClientNotFound,
-        #[error("e")] #[api(status = 404, message = "The specified API key was not found")] ApiKeyNotFound,
-        #[error("e")] #[api(status = 429, message = "Rate limit exceeded")] RateLimitExceeded,
-        #[error("e")] #[api(status = 500, message = "An internal server error occurred")] InternalError,
-        #[error("e")] #[api(status = 500, message = "Job processing failed")] ProcessingFailed,
-        #[error("e")] #[api(status = 500, message = "A database error occurred")] DatabaseError,
-        #[error("e")] #[api(status = 500, message = "An external service error occurred")] ExternalServiceError,
-        #[error("e")] #[api(status = 503, message = "The service is temporarily unavailable")] ServiceUnavailable,
+        #[error("e")]
+        #[api(status = 401, message = "Authentication failed")]
+        AuthenticationFailed,
+        #[error("e")]
+        #[api(status = 401, message = "The provided API key is invalid")]
+        InvalidApiKey,
+        #[error("e")]
+        #[api(status = 401, message = "The API key has expired")]
+        ExpiredApiKey,
+        #[error("e")]
+        #[api(status = 401, message = "The API key has been revoked")]
+        RevokedApiKey,
+        #[error("e")]
+        #[api(
+            status = 403,
+            message = "You do not have permission to access this resource"
+        )]
+        AuthorizationFailed,
+        #[error("e")]
+        #[api(status = 403, message = "The client account has been suspended")]
+        SuspendedAccount,
+        #[error("e")]
+        #[api(
+            status = 403,
+            message = "The API key does not have the required permissions"
+        )]
+        InsufficientPermissions,
+        #[error("e")]
+        #[api(
+            status = 400,
+            message = "The request is malformed or contains invalid parameters"
+        )]
+        InvalidRequest,
+        #[error("e")]
+        #[api(status = 400, message = "A required parameter is missing")]
+        MissingParameter,
+        #[error("e")]
+        #[api(status = 400, message = "A parameter has an invalid value")]
+        InvalidParameter,
+        #[error("e")]
+        #[api(status = 400, message = "The request format is invalid")]
+        InvalidFormat,
+        #[error("e")]
+        #[api(
+            status = 400,
+            message = "Account balance is below the minimum required"
+        )]
+        InsufficientBalance,
+        #[error("e")]
+        #[api(status = 404, message = "The requested resource was not found")]
+        ResourceNotFound,
+        #[error("e")]
+        #[api(status = 404, message = "The specified job was not found")]
+        JobNotFound,
+        #[error("e")]
+        #[api(status = 404, message = "The specified client was not found")]
+        ClientNotFound,
+        #[error("e")]
+        #[api(status = 404, message = "The specified API key was not found")]
+        ApiKeyNotFound,
+        #[error("e")]
+        #[api(status = 429, message = "Rate limit exceeded")]
+        RateLimitExceeded,
+        #[error("e")]
+        #[api(status = 500, message = "An internal server error occurred")]
+        InternalError,
+        #[error("e")]
+        #[api(status = 500, message = "Job processing failed")]
+        ProcessingFailed,
+        #[error("e")]
+        #[api(status = 500, message = "A database error occurred")]
+        DatabaseError,
+        #[error("e")]
+        #[api(status = 500, message = "An external service error occurred")]
+        ExternalServiceError,
+        #[error("e")]
+        #[api(status = 503, message = "The service is temporarily unavailable")]
+        ServiceUnavailable,
     }
 
     #[test]
     fn error_response_format() {
         #[derive(Debug, thiserror::Error, ApiError)]
         #[error("e")]
-        #[api(status = 400, code = "ERROR_CODE", message = "Human-readable error message")]
+        #[api(
+            status = 400,
+            code = "ERROR_CODE",
+            message = "Human-readable error message"
+        )]
         struct Example;
         assert_renders(
             &Example,
@@ -418,35 +598,149 @@ mod seed_003 {
     fn every_code_of_the_tables() {
         use JobError::*;
         let table = [
-            (AuthenticationFailed, "AUTHENTICATION_FAILED", 401, "Authentication failed"),
-            (InvalidApiKey, "INVALID_API_KEY", 401, "The provided API key is invalid"),
-            (ExpiredApiKey, "EXPIRED_API_KEY", 401, "The API key has expired"),
-            (RevokedApiKey, "REVOKED_API_KEY", 401, "The API key has been revoked"),
-            (AuthorizationFailed, "AUTHORIZATION_FAILED", 403, "You do not have permission to access this resource"),
-            (SuspendedAccount, "SUSPENDED_ACCOUNT", 403, "The client account has been suspended"),
-            (InsufficientPermissions, "INSUFFICIENT_PERMISSIONS", 403, "The API key does not have the required permissions"),
-            (InvalidRequest, "INVALID_REQUEST", 400, "The request is malformed or contains invalid parameters"),
-            (MissingParameter, "MISSING_PARAMETER", 400, "A required parameter is missing"),
-            (InvalidParameter, "INVALID_PARAMETER", 400, "A parameter has an invalid value"),
-            (InvalidFormat, "INVALID_FORMAT", 400, "The request format is invalid"),
-            (InsufficientBalance, "INSUFFICIENT_BALANCE", 400, "Account balance is below the minimum required"),
-            (ResourceNotFound, "RESOURCE_NOT_FOUND", 404, "The requested resource was not found"),
-            (JobNotFound, "JOB_NOT_FOUND", 404, "The specified job was not found"),
-            (ClientNotFound, "CLIENT_NOT_FOUND", 404, "The specified client was not found"),
-            (ApiKeyNotFound, "API_KEY_NOT_FOUND", 404, "The specified API key was not found"),
-            (RateLimitExceeded, "RATE_LIMIT_EXCEEDED", 429, "Rate limit exceeded"),
-            (InternalError, "INTERNAL_ERROR", 500, "An internal server error occurred"),
-            (ProcessingFailed, "PROCESSING_FAILED", 500, "Job processing failed"),
-            (DatabaseError, "DATABASE_ERROR", 500, "A database error occurred"),
-            (ExternalServiceError, "EXTERNAL_SERVICE_ERROR", 500, "An external service error occurred"),
-            (ServiceUnavailable, "SERVICE_UNAVAILABLE", 503, "The service is temporarily unavailable"),
+            (
+                AuthenticationFailed,
+                "AUTHENTICATION_FAILED",
+                401,
+                "Authentication failed",
+            ),
+            (
+                InvalidApiKey,
+                "INVALID_API_KEY",
+                401,
+                "The provided API key is invalid",
+            ),
+            (
+                ExpiredApiKey,
+                "EXPIRED_API_KEY",
+                401,
+                "The API key has expired",
+            ),
+            (
+                RevokedApiKey,
+                "REVOKED_API_KEY",
+                401,
+                "The API key has been revoked",
+            ),
+            (
+                AuthorizationFailed,
+                "AUTHORIZATION_FAILED",
+                403,
+                "You do not have permission to access this resource",
+            ),
+            (
+                SuspendedAccount,
+                "SUSPENDED_ACCOUNT",
+                403,
+                "The client account has been suspended",
+            ),
+            (
+                InsufficientPermissions,
+                "INSUFFICIENT_PERMISSIONS",
+                403,
+                "The API key does not have the required permissions",
+            ),
+            (
+                InvalidRequest,
+                "INVALID_REQUEST",
+                400,
+                "The request is malformed or contains invalid parameters",
+            ),
+            (
+                MissingParameter,
+                "MISSING_PARAMETER",
+                400,
+                "A required parameter is missing",
+            ),
+            (
+                InvalidParameter,
+                "INVALID_PARAMETER",
+                400,
+                "A parameter has an invalid value",
+            ),
+            (
+                InvalidFormat,
+                "INVALID_FORMAT",
+                400,
+                "The request format is invalid",
+            ),
+            (
+                InsufficientBalance,
+                "INSUFFICIENT_BALANCE",
+                400,
+                "Account balance is below the minimum required",
+            ),
+            (
+                ResourceNotFound,
+                "RESOURCE_NOT_FOUND",
+                404,
+                "The requested resource was not found",
+            ),
+            (
+                JobNotFound,
+                "JOB_NOT_FOUND",
+                404,
+                "The specified job was not found",
+            ),
+            (
+                ClientNotFound,
+                "CLIENT_NOT_FOUND",
+                404,
+                "The specified client was not found",
+            ),
+            (
+                ApiKeyNotFound,
+                "API_KEY_NOT_FOUND",
+                404,
+                "The specified API key was not found",
+            ),
+            (
+                RateLimitExceeded,
+                "RATE_LIMIT_EXCEEDED",
+                429,
+                "Rate limit exceeded",
+            ),
+            (
+                InternalError,
+                "INTERNAL_ERROR",
+                500,
+                "An internal server error occurred",
+            ),
+            (
+                ProcessingFailed,
+                "PROCESSING_FAILED",
+                500,
+                "Job processing failed",
+            ),
+            (
+                DatabaseError,
+                "DATABASE_ERROR",
+                500,
+                "A database error occurred",
+            ),
+            (
+                ExternalServiceError,
+                "EXTERNAL_SERVICE_ERROR",
+                500,
+                "An external service error occurred",
+            ),
+            (
+                ServiceUnavailable,
+                "SERVICE_UNAVAILABLE",
+                503,
+                "The service is temporarily unavailable",
+            ),
         ];
         assert_eq!(JobError::CATALOG.len(), table.len());
         for (err, code, status, message) in table {
             assert_eq!(err.status(), status);
             // Seed 003 retries 429, 500 and 503.
             assert_eq!(err.retryable(), matches!(status, 429 | 500 | 503), "{code}");
-            assert_renders(&err, &Context::new(), &format!(r#"{{"error":{{"code":"{code}","message":"{message}"}}}}"#));
+            assert_renders(
+                &err,
+                &Context::new(),
+                &format!(r#"{{"error":{{"code":"{code}","message":"{message}"}}}}"#),
+            );
         }
     }
 }
@@ -462,15 +756,26 @@ mod seed_004 {
         /// A field of the request is invalid.
         #[error("validation failed on {field}")]
         #[api(status = 400, message = "Validation failed")]
-        ValidationError { field: &'static str, value: String, message: &'static str },
+        ValidationError {
+            field: &'static str,
+            value: String,
+            message: &'static str,
+        },
         /// No lead has this id in the workspace.
         #[error("lead {lead_id} not found")]
         #[api(status = 404, message = "Lead not found")]
-        LeadNotFound { lead_id: String, message: &'static str },
+        LeadNotFound {
+            lead_id: String,
+            message: &'static str,
+        },
         /// A lead with this email exists already.
         #[error("duplicate email")]
         #[api(status = 409, message = "Email already exists")]
-        DuplicateEmail { email: String, existing_lead_id: String, message: &'static str },
+        DuplicateEmail {
+            email: String,
+            existing_lead_id: String,
+            message: &'static str,
+        },
         /// Too many requests.
         #[error("rate limited")]
         #[api(status = 429, message = "Rate limit exceeded")]
@@ -480,8 +785,16 @@ mod seed_004 {
         },
         /// The format section's placeholder.
         #[error("example")]
-        #[api(status = 400, code = "MACHINE_READABLE_ERROR_CODE", message = "Human-readable error message")]
-        Example { field: &'static str, value: &'static str, expected: &'static str },
+        #[api(
+            status = 400,
+            code = "MACHINE_READABLE_ERROR_CODE",
+            message = "Human-readable error message"
+        )]
+        Example {
+            field: &'static str,
+            value: &'static str,
+            expected: &'static str,
+        },
     }
 
     #[test]
@@ -514,7 +827,11 @@ mod seed_004 {
     #[test]
     fn validation_error_400() {
         assert_renders(
-            &LeadError::ValidationError { field: "email", value: "invalid-email".into(), message: "Must be a valid email address" },
+            &LeadError::ValidationError {
+                field: "email",
+                value: "invalid-email".into(),
+                message: "Must be a valid email address",
+            },
             &Context::new(),
             r#"{
                 "success": false,
@@ -532,7 +849,10 @@ mod seed_004 {
     #[test]
     fn lead_not_found_404() {
         assert_renders(
-            &LeadError::LeadNotFound { lead_id: "lead_nonexistent123".into(), message: "No lead found with this ID in your workspace" },
+            &LeadError::LeadNotFound {
+                lead_id: "lead_nonexistent123".into(),
+                message: "No lead found with this ID in your workspace",
+            },
             &Context::new(),
             r#"{
                 "success": false,

@@ -17,7 +17,7 @@ pub(crate) enum Data<'a> {
     Enum(Vec<Variant<'a>>),
     /// A struct is one error: its attributes hold both the type's keys and
     /// the variant's, and this variant borrows them.
-    Struct(Variant<'a>),
+    Struct(Box<Variant<'a>>),
 }
 
 pub(crate) struct Variant<'a> {
@@ -28,7 +28,7 @@ pub(crate) struct Variant<'a> {
     pub(crate) docs: String,
     /// thiserror's `#[error("...")]` text, for the catalog.
     pub(crate) error_text: Option<String>,
-    pub(crate) is_enum_variant: bool,
+    pub(crate) in_enum: bool,
 }
 
 pub(crate) struct Field<'a> {
@@ -53,7 +53,7 @@ impl<'a> Input<'a> {
                         fields: Field::multiple(cx, &v.fields),
                         docs: attr::docs(&v.attrs),
                         error_text: attr::error_text(&v.attrs),
-                        is_enum_variant: true,
+                        in_enum: true,
                     })
                     .collect();
                 Input {
@@ -71,17 +71,17 @@ impl<'a> Input<'a> {
                     fields: Field::multiple(cx, &data.fields),
                     docs: attr::docs(&node.attrs),
                     error_text: attr::error_text(&node.attrs),
-                    is_enum_variant: false,
+                    in_enum: false,
                 };
                 Input {
                     original: node,
                     attrs: type_attrs,
-                    data: Data::Struct(variant),
+                    data: Data::Struct(Box::new(variant)),
                 }
             }
             syn::Data::Union(data) => {
                 cx.error_spanned_by(
-                    &data.union_token,
+                    data.union_token,
                     "`ApiError` cannot be derived for a union; use an enum (one error per variant) or a struct",
                 );
                 Input {
@@ -96,14 +96,16 @@ impl<'a> Input<'a> {
     pub(crate) fn variants(&self) -> &[Variant<'a>] {
         match &self.data {
             Data::Enum(variants) => variants,
-            Data::Struct(variant) => core::slice::from_ref(variant),
+            Data::Struct(variant) => core::slice::from_ref(&**variant),
         }
     }
 }
 
 /// Moves the variant-level keys of a struct's attribute into their own set.
 fn split_struct_attrs(mut all: Attrs) -> (Attrs, Attrs) {
+    let written = all.written.clone();
     let variant = Attrs {
+        written,
         status: all.status.take(),
         code: all.code.take(),
         message: all.message.take(),

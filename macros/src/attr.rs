@@ -10,6 +10,7 @@ use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Token};
 use crate::case::Case;
 use crate::ctxt::Ctxt;
 use crate::status;
+#[allow(clippy::wildcard_imports)] // `symbol` is the list of keys this module parses
 use crate::symbol::*;
 
 /// Where an attribute was written; decides which keys it may hold.
@@ -105,6 +106,10 @@ pub(crate) struct Attrs {
     pub(crate) rate_limit: Option<Keyed<()>>,
     pub(crate) errors: Option<Keyed<()>>,
     pub(crate) expose: Option<Keyed<()>>,
+
+    /// Every key written, even one whose value was rejected, so a bad value
+    /// is not reported a second time as a missing key.
+    pub(crate) written: Vec<String>,
 }
 
 impl Attrs {
@@ -140,7 +145,7 @@ pub(crate) fn parse(cx: &Ctxt, attrs: &[Attribute], place: Place) -> Attrs {
             continue;
         }
         if let syn::Meta::NameValue(nv) = &attr.meta {
-            cx.error_spanned_by(&nv.eq_token, "expected `#[api(...)]`, not `#[api = ...]`");
+            cx.error_spanned_by(nv.eq_token, "expected `#[api(...)]`, not `#[api = ...]`");
             continue;
         }
         let result = attr.parse_nested_meta(|meta| parse_key(cx, &meta, place, &mut out));
@@ -178,6 +183,8 @@ fn parse_key(
             list(&keys)
         );
         if let Some(close) = closest(&name, &keys) {
+            // A misspelt key was still meant: don't also report it missing.
+            out.written.push(close.to_owned());
             msg = format!(
                 "unknown `api` attribute `{name}`; did you mean `{close}`? (expected one of {})",
                 list(&keys)
@@ -198,15 +205,17 @@ fn parse_key(
         return skip_value(meta);
     }
 
+    if out.written.contains(&name) {
+        cx.error_at(
+            key.span(),
+            format!("duplicate `api` attribute `{name}`; remove one"),
+        );
+        return skip_value(meta);
+    }
+    out.written.push(name.clone());
+
     macro_rules! set {
         ($field:ident, $value:expr) => {{
-            if out.$field.is_some() {
-                cx.error_at(
-                    key.span(),
-                    format!("duplicate `api` attribute `{name}`; remove one"),
-                );
-                return skip_value(meta);
-            }
             match $value {
                 Some(value) => out.$field = Some(Keyed { key, value }),
                 None => {}
@@ -216,13 +225,6 @@ fn parse_key(
 
     match name.as_str() {
         ENVELOPE => {
-            if out.envelope.is_some() {
-                cx.error_at(
-                    key.span(),
-                    format!("duplicate `api` attribute `{name}`; remove one"),
-                );
-                return skip_value(meta);
-            }
             let ty: syn::Type = meta.value()?.parse()?;
             out.envelope = Some(Keyed { key, value: ty });
         }

@@ -133,6 +133,8 @@ fn plan<'v, 'a>(cx: &Ctxt, input: &Input<'a>, variant: &'v Variant<'a>) -> Plan<
     }
 }
 
+// One `quote!` of the whole impl, so a reader sees the generated shape at once.
+#[allow(clippy::too_many_lines)]
 fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
     let node = input.original;
     let ty = &node.ident;
@@ -218,13 +220,13 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         impl #impl_generics ::rebuff::ApiError for #ty #ty_generics #where_clause {
             type Envelope = #envelope;
             const CATALOG: &'static [::rebuff::__private::Entry] = &[#(#catalog),*];
-            const TYPE_BASE: ::core::option::Option<&'static str> = #type_base;
+            const TYPE_BASE: ::core::option::Option<&'static ::core::primitive::str> = #type_base;
 
             fn status(&self) -> ::rebuff::__private::StatusCode {
                 #status
             }
 
-            fn code(&self) -> &str {
+            fn code(&self) -> &::core::primitive::str {
                 #code
             }
 
@@ -232,7 +234,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
                 #fmt_message
             }
 
-            fn has_details(&self) -> bool {
+            fn has_details(&self) -> ::core::primitive::bool {
                 #has_details
             }
 
@@ -247,7 +249,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
                 #retry_after
             }
 
-            fn retryable(&self) -> bool {
+            fn retryable(&self) -> ::core::primitive::bool {
                 #retryable
             }
 
@@ -255,7 +257,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
                 #rate_limit
             }
 
-            fn has_errors(&self) -> bool {
+            fn has_errors(&self) -> ::core::primitive::bool {
                 #has_errors
             }
 
@@ -283,7 +285,7 @@ fn method<'v, 'a>(
 
 /// `Self::Variant { field: __rebuff_field, .. } => body,` binding `fields`.
 fn arm(plan: &Plan<'_, '_>, fields: &[&Field<'_>], body: TokenStream) -> TokenStream {
-    let path = if plan.variant.is_enum_variant {
+    let path = if plan.variant.in_enum {
         let ident = plan.variant.ident;
         quote!(Self::#ident)
     } else {
@@ -429,7 +431,7 @@ fn role_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds, role: Role) -> TokenStream
         let default = match role {
             Role::RetryAfter | Role::RateLimit => quote!(::core::option::Option::None),
             Role::Errors => quote! {
-                ::rebuff::__private::Serializer::collect_seq(__rebuff_ser, ::core::iter::empty::<&str>())
+                ::rebuff::__private::Serializer::collect_seq(__rebuff_ser, ::core::iter::empty::<&::core::primitive::str>())
             },
         };
         return arm(plan, &[], default);
@@ -516,7 +518,7 @@ impl Bounds {
 }
 
 /// Whether the tokens of a type name one of the type parameters.
-fn mentions(tokens: TokenStream, params: &BTreeSet<String>) -> bool {
+fn mentions(tokens: TokenStream, params: &BTreeSet<String>) -> ::core::primitive::bool {
     tokens.into_iter().any(|tt| match tt {
         TokenTree::Ident(ident) => params.contains(&ident.to_string()),
         TokenTree::Group(group) => mentions(group.stream(), params),

@@ -18,7 +18,7 @@ pub(crate) fn expand(node: &DeriveInput) -> TokenStream {
                 ::core::unreachable!()
             }
 
-            fn code(&self) -> &str {
+            fn code(&self) -> &::core::primitive::str {
                 ::core::unreachable!()
             }
 

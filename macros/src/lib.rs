@@ -2,6 +2,9 @@
 //! re-exports them and documents every attribute; this crate holds no runtime
 //! code, and the code it generates names only `::rebuff::...` paths.
 #![forbid(unsafe_code)]
+// Token streams are built by one function and handed to the next, which
+// interpolates them by reference: taking them by value keeps call sites plain.
+#![allow(clippy::needless_pass_by_value)]
 
 mod ast;
 mod attr;

@@ -24,16 +24,18 @@ pub(crate) fn validate(cx: &Ctxt, input: &Input<'_>) {
 /// Every error needs a status; only a transparent variant borrows its
 /// field's.
 fn status_present(cx: &Ctxt, variant: &Variant<'_>) {
-    if variant.attrs.status.is_none() && variant.attrs.transparent.is_none() {
-        let what = if variant.is_enum_variant {
-            "variant"
+    let written = |key: &str| variant.attrs.written.iter().any(|k| k == key);
+    if !written("status") && !written("transparent") {
+        let hint = if variant.in_enum {
+            ", or `#[api(transparent)]` to delegate to its field"
         } else {
-            "struct"
+            ""
         };
+        let what = if variant.in_enum { "variant" } else { "struct" };
         cx.error_at(
             variant.ident.span(),
             format!(
-                "missing status on {what} `{}`; add `#[api(status = 404)]` (any 4xx or 5xx), or `#[api(transparent)]` to delegate to its field",
+                "missing status on {what} `{}`; add `#[api(status = 404)]` (any 4xx or 5xx){hint}",
                 variant.ident
             ),
         );
@@ -73,96 +75,62 @@ fn transparent_shape(cx: &Ctxt, variant: &Variant<'_>) {
 
 /// A variant has one delay, one rate limit and one list of messages.
 fn one_of_each_role(cx: &Ctxt, variant: &Variant<'_>) {
-    let roles: [(&str, fn(&Field<'_>) -> Option<Span>); 3] = [
-        ("retry_after", |f| {
-            f.attrs.retry_after.as_ref().map(|k| k.span())
-        }),
-        ("rate_limit", |f| {
-            f.attrs.rate_limit.as_ref().map(|k| k.span())
-        }),
-        ("errors", |f| f.attrs.errors.as_ref().map(|k| k.span())),
-    ];
-    for (role, get) in roles {
-        let spans: Vec<Span> = variant.fields.iter().filter_map(get).collect();
-        for span in spans.iter().skip(1) {
+    for role in ["retry_after", "rate_limit", "errors"] {
+        let spans = variant
+            .fields
+            .iter()
+            .filter_map(|f| key_span(&f.attrs, role));
+        for span in spans.skip(1) {
             cx.error_at(
-                *span,
+                span,
                 format!("only one field of `{}` can be `{role}`", variant.ident),
             );
         }
     }
 }
 
+fn key_span(attrs: &crate::attr::Attrs, key: &str) -> Option<Span> {
+    attrs
+        .set_keys()
+        .into_iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, span)| span)
+}
+
+/// Pairs of field keys that contradict each other, and why.
+const CONFLICTS: &[(&str, &str, &str)] = &[
+    ("skip", "rename", "a skipped field has no key"),
+    ("skip", "flatten", "a skipped field is not in details"),
+    ("skip", "expose", "a skipped field is never shown"),
+    (
+        "flatten",
+        "rename",
+        "a flattened field's entries keep their own keys",
+    ),
+    (
+        "rate_limit",
+        "rename",
+        "a rate limit goes to the `X-RateLimit-*` headers, not to details",
+    ),
+    (
+        "rate_limit",
+        "flatten",
+        "a rate limit goes to the `X-RateLimit-*` headers, not to details",
+    ),
+    (
+        "rate_limit",
+        "skip",
+        "a rate limit is never in details already",
+    ),
+    ("retry_after", "flatten", "a delay is a single value"),
+    ("errors", "flatten", "a list of messages is a single value"),
+];
+
 /// Field keys that contradict each other, or the variant's status.
 fn field_keys_agree(cx: &Ctxt, variant: &Variant<'_>, field: &Field<'_>) {
     let a = &field.attrs;
-    let conflicts: [(&str, Option<Span>, &str, Option<Span>, &str); 9] = [
-        (
-            "skip",
-            a.skip.as_ref().map(|k| k.span()),
-            "rename",
-            a.rename.as_ref().map(|k| k.span()),
-            "a skipped field has no key",
-        ),
-        (
-            "skip",
-            a.skip.as_ref().map(|k| k.span()),
-            "flatten",
-            a.flatten.as_ref().map(|k| k.span()),
-            "a skipped field is not in details",
-        ),
-        (
-            "skip",
-            a.skip.as_ref().map(|k| k.span()),
-            "expose",
-            a.expose.as_ref().map(|k| k.span()),
-            "a skipped field is never shown",
-        ),
-        (
-            "flatten",
-            a.flatten.as_ref().map(|k| k.span()),
-            "rename",
-            a.rename.as_ref().map(|k| k.span()),
-            "a flattened field's entries keep their own keys",
-        ),
-        (
-            "rate_limit",
-            a.rate_limit.as_ref().map(|k| k.span()),
-            "rename",
-            a.rename.as_ref().map(|k| k.span()),
-            "a rate limit goes to the `X-RateLimit-*` headers, not to details",
-        ),
-        (
-            "rate_limit",
-            a.rate_limit.as_ref().map(|k| k.span()),
-            "flatten",
-            a.flatten.as_ref().map(|k| k.span()),
-            "a rate limit goes to the `X-RateLimit-*` headers, not to details",
-        ),
-        (
-            "rate_limit",
-            a.rate_limit.as_ref().map(|k| k.span()),
-            "skip",
-            a.skip.as_ref().map(|k| k.span()),
-            "a rate limit is never in details already",
-        ),
-        (
-            "retry_after",
-            a.retry_after.as_ref().map(|k| k.span()),
-            "flatten",
-            a.flatten.as_ref().map(|k| k.span()),
-            "a delay is a single value",
-        ),
-        (
-            "errors",
-            a.errors.as_ref().map(|k| k.span()),
-            "flatten",
-            a.flatten.as_ref().map(|k| k.span()),
-            "a list of messages is a single value",
-        ),
-    ];
-    for (first, first_span, second, second_span, why) in conflicts {
-        if let (Some(_), Some(span)) = (first_span, second_span) {
+    for (first, second, why) in CONFLICTS {
+        if let (Some(_), Some(span)) = (key_span(a, first), key_span(a, second)) {
             cx.error_at(
                 span,
                 format!("`{second}` cannot be combined with `{first}`: {why}"),

@@ -104,6 +104,13 @@ impl<T: RateLimitField + ?Sized> RateLimitField for &T {
     }
 }
 
+/// The status of a code `http` has no constant for (`status = 499`). The
+/// derive only accepts 400..=599, which `from_u16` always takes.
+#[must_use]
+pub fn status(code: u16) -> StatusCode {
+    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -121,11 +128,4 @@ mod tests {
         );
         assert_eq!(None::<u32>.__rebuff_retry_after(), None);
     }
-}
-
-/// The status of a code `http` has no constant for (`status = 499`). The
-/// derive only accepts 400..=599, which `from_u16` always takes.
-#[must_use]
-pub fn status(code: u16) -> StatusCode {
-    StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }

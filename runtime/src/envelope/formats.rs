@@ -9,7 +9,7 @@ use crate::{ApiError, Context};
 
 /// `{"error":{"code":...,"message":...,"details":{...},"request_id":...}}`
 ///
-/// The format of seeds 000 (CallCov) and 003. `details` is left out when the
+/// The format of seeds 000 (`CallCov`) and 003. `details` is left out when the
 /// error has none, `request_id` when the context has none. No timestamp: the
 /// guides of this shape print none.
 ///
@@ -212,7 +212,7 @@ impl Envelope for Problem {
         let mut map = serializer.serialize_map(None)?;
         match E::TYPE_BASE {
             Some(base) => {
-                map.serialize_entry("type", &format_args!("{}", TypeUri(base, err.code())))?
+                map.serialize_entry("type", &format_args!("{}", TypeUri(base, err.code())))?;
             }
             None => map.serialize_entry("type", "about:blank")?,
         }

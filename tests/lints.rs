@@ -1,0 +1,56 @@
+//! The derive's output is warning-free under the strictest lints a user may
+//! turn on (clippy's run over `--all-targets` checks the pedantic ones).
+#![deny(warnings, unused_qualifications, missing_docs, rust_2018_idioms)]
+#![deny(clippy::all, clippy::pedantic)]
+
+use std::time::Duration;
+
+use rebuff::{ApiError, Context, RateLimit};
+
+/// Errors of a strict crate.
+#[derive(Debug, thiserror::Error, ApiError)]
+#[api(envelope = rebuff::envelope::Problem, type_base = "https://example.com/errors/")]
+pub enum StrictError {
+    /// Missing lead.
+    #[error("lead {0} not found")]
+    #[api(status = 404)]
+    NotFound(u64),
+    /// Limited.
+    #[error("limited")]
+    #[api(status = 429, message = "Again in {after:?}")]
+    Limited {
+        /// Delay.
+        #[api(retry_after)]
+        after: Duration,
+        /// Limits.
+        #[api(rate_limit)]
+        limits: RateLimit,
+    },
+    /// Broken.
+    #[error("broken: {0}")]
+    #[api(status = 500)]
+    Broken(#[source] std::io::Error),
+}
+
+/// A generic error.
+#[derive(Debug, thiserror::Error, ApiError)]
+#[error("bad {value}")]
+#[api(status = 400, message = "Bad value {value}")]
+pub struct BadValue<T: std::fmt::Display + serde::Serialize> {
+    /// The value.
+    pub value: T,
+}
+
+#[test]
+fn strict_code_renders() {
+    let err = StrictError::NotFound(4);
+    let body = rebuff::to_vec(&err, &Context::new());
+    assert!(body.starts_with(br#"{"type":"https://example.com/errors/not_found""#));
+    assert_eq!(BadValue { value: 3 }.message().to_string(), "Bad value 3");
+    let limited = StrictError::Limited {
+        after: Duration::from_secs(1),
+        limits: RateLimit::default(),
+    };
+    assert_eq!(limited.message().to_string(), "Again in 1s");
+    assert!(StrictError::Broken(std::io::Error::other("x")).retryable());
+}

@@ -1,0 +1,8 @@
+#[derive(Debug, thiserror::Error, rebuff::ApiError)]
+enum E {
+    #[error("x")]
+    #[api(status = 404, code = "not found")]
+    NotFound,
+}
+
+fn main() {}

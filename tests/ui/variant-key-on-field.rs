@@ -1,0 +1,11 @@
+#[derive(Debug, thiserror::Error, rebuff::ApiError)]
+enum E {
+    #[error("x")]
+    #[api(status = 404)]
+    NotFound {
+        #[api(status = 410)]
+        id: u32,
+    },
+}
+
+fn main() {}
