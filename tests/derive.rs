@@ -8,6 +8,13 @@ use rebuff::envelope::{Envelope, Flat, Nested, Plain, Problem, Success};
 use rebuff::{ApiError, Context, RateLimit};
 
 fn render<E: ApiError>(err: &E) -> String {
+    if let Some(fixed) = err.message_str() {
+        assert_eq!(
+            fixed,
+            err.message().to_string(),
+            "message_str agrees with fmt_message"
+        );
+    }
     String::from_utf8(rebuff::to_vec(err, &Context::new())).unwrap()
 }
 

@@ -36,6 +36,13 @@ fn minify(json: &str) -> String {
 
 #[track_caller]
 fn assert_renders<E: ApiError>(err: &E, ctx: &Context, seed: &str) {
+    if let Some(fixed) = err.message_str() {
+        assert_eq!(
+            fixed,
+            err.message().to_string(),
+            "message_str agrees with fmt_message"
+        );
+    }
     let body = String::from_utf8(rebuff::to_vec(err, ctx)).expect("rendered JSON is UTF-8");
     assert_eq!(body, minify(seed));
 }

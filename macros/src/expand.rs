@@ -177,6 +177,26 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         }
     });
     let fmt_message = method(plans, |p| fmt_message_arm(p, &mut bounds));
+    let message_str = method(plans, |p| match transparent(p) {
+        Some(field) => arm(p, &[field], delegate(field, quote!(message_str), quote!())),
+        None => {
+            let text = constant_message(p);
+            match text {
+                Some(text) => arm(p, &[], quote!(::core::option::Option::Some(#text))),
+                None => arm(p, &[], quote!(::core::option::Option::None)),
+            }
+        }
+    });
+    let type_uri = method(plans, |p| match (transparent(p), &input.attrs.type_base) {
+        (Some(field), _) => arm(p, &[field], delegate(field, quote!(type_uri), quote!())),
+        (None, Some(base)) => {
+            let base = base.value.value();
+            let sep = if base.ends_with('/') { "" } else { "/" };
+            let uri = format!("{base}{sep}{}", p.code);
+            arm(p, &[], quote!(::core::option::Option::Some(#uri)))
+        }
+        (None, None) => arm(p, &[], quote!(::core::option::Option::None)),
+    });
     let has_details = method(plans, |p| match transparent(p) {
         Some(field) => arm(p, &[field], delegate(field, quote!(has_details), quote!())),
         None => {
@@ -232,6 +252,14 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
 
             fn fmt_message(&self, __rebuff_f: &mut ::core::fmt::Formatter<'_>) -> ::core::fmt::Result {
                 #fmt_message
+            }
+
+            fn message_str(&self) -> ::core::option::Option<&::core::primitive::str> {
+                #message_str
+            }
+
+            fn type_uri(&self) -> ::core::option::Option<&::core::primitive::str> {
+                #type_uri
             }
 
             fn has_details(&self) -> ::core::primitive::bool {
@@ -370,6 +398,22 @@ fn fmt_message_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
                         quote_spanned!(span=> ::core::fmt::Display::fmt(self, __rebuff_f)),
                     )
                 }
+            }
+        }
+    }
+}
+
+/// The message of a variant when it needs no formatting: a template without
+/// placeholders, or the reason phrase of a 5xx without `message`.
+fn constant_message(plan: &Plan<'_, '_>) -> Option<String> {
+    match &plan.template {
+        Some(template) => template.constant.clone(),
+        None => {
+            let status = &plan.variant.attrs.status.as_ref()?.value;
+            if status.code >= 500 {
+                status.reason.map(str::to_owned)
+            } else {
+                None
             }
         }
     }

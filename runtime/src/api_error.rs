@@ -71,6 +71,21 @@ pub trait ApiError {
     /// internal cause of a 5xx.
     fn fmt_message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
 
+    /// The public message when it is a fixed string, so envelopes can write
+    /// it without going through [`fmt`]. Must agree with
+    /// [`ApiError::fmt_message`]; `None` (the default) is always correct.
+    fn message_str(&self) -> Option<&str> {
+        None
+    }
+
+    /// The RFC 9457 `type` URI of this error, when it is known in full.
+    /// `None` (the default) makes [`crate::envelope::Problem`] build it from
+    /// [`ApiError::TYPE_BASE`] and the code; the derive returns the URI it
+    /// assembled at compile time.
+    fn type_uri(&self) -> Option<&str> {
+        None
+    }
+
     /// Whether [`ApiError::serialize_details`] writes at least one entry.
     /// Envelopes leave out the `details` key when it is `false`.
     fn has_details(&self) -> bool {

@@ -210,11 +210,12 @@ impl Envelope for Problem {
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        match E::TYPE_BASE {
-            Some(base) => {
+        match (err.type_uri(), E::TYPE_BASE) {
+            (Some(uri), _) => map.serialize_entry("type", uri)?,
+            (None, Some(base)) => {
                 map.serialize_entry("type", &format_args!("{}", TypeUri(base, err.code())))?;
             }
-            None => map.serialize_entry("type", "about:blank")?,
+            (None, None) => map.serialize_entry("type", "about:blank")?,
         }
         map.serialize_entry("title", reason_phrase(err.status()))?;
         map.serialize_entry("status", &err.status().as_u16())?;

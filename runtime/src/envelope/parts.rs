@@ -15,7 +15,10 @@ pub struct Message<'a, E>(pub &'a E);
 
 impl<E: ApiError> Serialize for Message<'_, E> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        serializer.collect_str(&self.0.message())
+        match self.0.message_str() {
+            Some(text) => serializer.serialize_str(text),
+            None => serializer.collect_str(&self.0.message()),
+        }
     }
 }
 
@@ -80,6 +83,14 @@ impl<E: ApiError> ApiError for Generic<'_, E> {
 
     fn fmt_message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(reason_phrase(self.0.status()))
+    }
+
+    fn message_str(&self) -> Option<&str> {
+        Some(reason_phrase(self.0.status()))
+    }
+
+    fn type_uri(&self) -> Option<&str> {
+        self.0.type_uri()
     }
 
     fn retry_after(&self) -> Option<std::time::Duration> {
