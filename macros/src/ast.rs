@@ -147,6 +147,15 @@ impl<'a> Field<'a> {
         Ident::new(&name, Span::mixed_site())
     }
 
+    /// The binding, reported at the field's type: a trait error on the value
+    /// points at the type that lacks the trait.
+    pub(crate) fn binding_at_type(&self) -> Ident {
+        let mut binding = self.binding();
+        let at = syn::spanned::Spanned::span(self.ty);
+        binding.set_span(Span::mixed_site().located_at(at));
+        binding
+    }
+
     /// The field's name as written (`lead_id`, `0`).
     pub(crate) fn name(&self) -> String {
         match &self.member {

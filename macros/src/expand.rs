@@ -395,7 +395,7 @@ fn fmt_message_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
                     arm(
                         plan,
                         &[],
-                        quote_spanned!(span=> ::core::fmt::Display::fmt(self, __rebuff_f)),
+                        quote_spanned!(span=> ::rebuff::__private::DisplayMessage::__rebuff_fmt(self, __rebuff_f)),
                     )
                 }
             }
@@ -430,15 +430,15 @@ fn serialize_details_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStrea
     let used: Vec<&Field<'_>> = plan.details.iter().map(Detail::field).collect();
     let writes = plan.details.iter().map(|detail| {
         let field = detail.field();
-        let binding = field.binding();
+        let binding = field.binding_at_type();
         bounds.require(field.ty, quote!(::rebuff::__private::Serialize));
         let span = syn::spanned::Spanned::span(field.ty);
         match detail {
             Detail::Entry(key, _) => quote_spanned! {span=>
-                ::rebuff::__private::SerializeMap::serialize_entry(__rebuff_map, #key, #binding)?;
+                ::rebuff::__private::Detail::__rebuff_entry(#binding, __rebuff_map, #key)?;
             },
             Detail::Flatten(_) => quote_spanned! {span=>
-                ::rebuff::__private::flatten(__rebuff_map, #binding)?;
+                ::rebuff::__private::Detail::__rebuff_flatten(#binding, __rebuff_map)?;
             },
         }
     });
@@ -480,7 +480,7 @@ fn role_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds, role: Role) -> TokenStream
         };
         return arm(plan, &[], default);
     };
-    let binding = field.binding();
+    let binding = field.binding_at_type();
     let span = syn::spanned::Spanned::span(field.ty);
     let body = match role {
         Role::RetryAfter => {

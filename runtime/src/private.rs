@@ -111,6 +111,56 @@ pub fn status(code: u16) -> StatusCode {
     StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
 }
 
+/// A 4xx variant without `message = "..."` shows the type's `Display`.
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` has no `Display` to use as the message of a 4xx variant without `message = \"...\"`",
+    label = "this variant has no `message`",
+    note = "add `message = \"...\"` to the variant's `#[api(...)]`, or give the type a `Display` (e.g. thiserror's `#[error(\"...\")]`)"
+)]
+pub trait DisplayMessage {
+    #[doc(hidden)]
+    fn __rebuff_fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result;
+}
+
+impl<T: fmt::Display + ?Sized> DisplayMessage for T {
+    fn __rebuff_fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+/// A field shown in `details` is serialized with serde.
+#[diagnostic::on_unimplemented(
+    message = "the field type `{Self}` cannot be shown in `details`: it does not implement `serde::Serialize`",
+    label = "this field goes to `details`",
+    note = "derive or implement `serde::Serialize` for it, or mark the field `#[api(skip)]` to keep it out of the response"
+)]
+pub trait Detail {
+    #[doc(hidden)]
+    fn __rebuff_entry<M: SerializeMap>(
+        &self,
+        map: &mut M,
+        key: &'static str,
+    ) -> Result<(), M::Error>;
+    #[doc(hidden)]
+    fn __rebuff_flatten<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error>;
+}
+
+impl<T: Serialize + ?Sized> Detail for T {
+    #[inline]
+    fn __rebuff_entry<M: SerializeMap>(
+        &self,
+        map: &mut M,
+        key: &'static str,
+    ) -> Result<(), M::Error> {
+        map.serialize_entry(key, self)
+    }
+
+    #[inline]
+    fn __rebuff_flatten<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        flatten(map, self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
