@@ -80,8 +80,8 @@ impl<'a> Input<'a> {
                 }
             }
             syn::Data::Union(data) => {
-                cx.error_spanned_by(
-                    data.union_token,
+                cx.error_at(
+                    data.union_token.span,
                     "`ApiError` cannot be derived for a union; use an enum (one error per variant) or a struct",
                 );
                 Input {

@@ -113,6 +113,8 @@ pub mod catalog;
 mod context;
 pub mod envelope;
 mod rate_limit;
+pub mod retry;
+mod retryable;
 mod ser;
 
 #[doc(hidden)]
@@ -122,6 +124,8 @@ pub mod __private;
 pub use api_error::{ApiError, Message, retryable_status};
 pub use context::Context;
 pub use rate_limit::RateLimit;
+pub use retry::{Jitter, Policy};
+pub use retryable::{Advice, Retryable};
 
 /// The `http` crate rebuff speaks, for naming its types without a direct
 /// dependency.

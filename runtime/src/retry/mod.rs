@@ -1,0 +1,702 @@
+//! Retrying failed calls: backoff, jitter, server hints, deadlines.
+//!
+//! The usual entry point is the [`#[retry]`](macro@crate::retry) attribute;
+//! the functions here are the same engine for code that cannot carry an
+//! attribute:
+//!
+//! ```no_run
+//! # async fn fetch(_: &str) -> Result<String, std::io::Error> { Ok(String::new()) }
+//! # async fn demo() -> Result<(), std::io::Error> {
+//! use rebuff::{Policy, retry};
+//!
+//! let url = "https://api.example.com/v1/leads";
+//! let body = retry::run(&Policy::DEFAULT, async || fetch(url).await).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! After each failed attempt the error's [`Retryable`] advice decides:
+//!
+//! 1. [`Advice::Stop`]: the error returns at once;
+//! 2. out of retries ([`Policy::max_retries`]): the error returns;
+//! 3. otherwise the delay is the policy's backoff with jitter, raised to the
+//!    server's hint if it gave one ([`Advice::RetryAfter`], capped at
+//!    [`Policy::max_retry_after`]) and to the status's minimum wait
+//!    ([`Policy::min_wait`]);
+//! 4. if that sleep would end past the [`Policy::deadline`], the error
+//!    returns now instead of after a pointless wait.
+//!
+//! Every retry and every give-up is a `tracing` event (target
+//! `rebuff::retry`) with the attempt, the delay, the advice, the error and
+//! the server's request id; [`Retry::on_retry`] and [`Retry::on_give_up`]
+//! hook the same moments, and [`Retry::run_report`] returns the whole
+//! history. Nothing is allocated unless an attempt fails.
+
+mod hint;
+mod policy;
+pub mod presets;
+pub mod testing;
+
+use core::fmt;
+use core::future::Future;
+use core::pin::pin;
+use core::task::Poll;
+use core::time::Duration;
+use std::time::Instant;
+
+pub use hint::parse_retry_after;
+pub use policy::{Backoff, Jitter, Policy, RetryAfter};
+
+use crate::{Advice, Retryable};
+
+/// An attempt cut off by [`Policy::attempt_timeout`] (or by the deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedOut {
+    /// How long the attempt was allowed.
+    pub limit: Duration,
+}
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "attempt timed out after {}", humantime::format_duration(self.limit))
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+/// Why the engine stopped retrying.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum StopReason {
+    /// The error's advice was [`Advice::Stop`].
+    NotRetryable,
+    /// [`Policy::max_retries`] retries were made.
+    OutOfAttempts,
+    /// The next sleep would have ended past [`Policy::deadline`].
+    Deadline,
+    /// The server asked to wait longer than the deadline leaves.
+    HintBeyondDeadline,
+}
+
+impl fmt::Display for StopReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            StopReason::NotRetryable => "the error is not retryable",
+            StopReason::OutOfAttempts => "out of attempts",
+            StopReason::Deadline => "the next retry would end past the deadline",
+            StopReason::HintBeyondDeadline => "the server asked to wait past the deadline",
+        })
+    }
+}
+
+/// What an attempt is told about itself (`#[retry(attempt = name)]`,
+/// [`Retry::run_with_attempt`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    number: u32,
+    elapsed: Duration,
+    key: IdempotencyKey,
+}
+
+impl Attempt {
+    /// 1 for the first call, 2 for the first retry, and so on.
+    #[must_use]
+    pub const fn number(&self) -> u32 {
+        self.number
+    }
+
+    /// Whether this is a retry rather than the first call.
+    #[must_use]
+    pub const fn is_retry(&self) -> bool {
+        self.number > 1
+    }
+
+    /// Time since the first attempt began (including skipped sleeps in test
+    /// mode).
+    #[must_use]
+    pub const fn elapsed(&self) -> Duration {
+        self.elapsed
+    }
+
+    /// A random key, the same for every attempt of one call: send it as
+    /// `Idempotency-Key` so the server can tell a retry from a new request.
+    #[must_use]
+    pub const fn idempotency_key(&self) -> IdempotencyKey {
+        self.key
+    }
+}
+
+/// A random version 4 UUID naming one logical call across its attempts.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct IdempotencyKey([u8; 16]);
+
+impl IdempotencyKey {
+    fn random(rng: &mut fastrand::Rng) -> Self {
+        let mut bytes = rng.u128(..).to_be_bytes();
+        bytes[6] = (bytes[6] & 0x0f) | 0x40; // version 4
+        bytes[8] = (bytes[8] & 0x3f) | 0x80; // RFC 4122 variant
+        Self(bytes)
+    }
+
+    /// The key as 36 ASCII bytes, `xxxxxxxx-xxxx-4xxx-yxxx-xxxxxxxxxxxx`.
+    #[must_use]
+    pub fn to_ascii(&self) -> [u8; 36] {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        let mut out = [b'-'; 36];
+        let mut at = 0;
+        for (i, byte) in self.0.iter().enumerate() {
+            if matches!(i, 4 | 6 | 8 | 10) {
+                at += 1;
+            }
+            out[at] = HEX[usize::from(byte >> 4)];
+            out[at + 1] = HEX[usize::from(byte & 0x0f)];
+            at += 2;
+        }
+        out
+    }
+}
+
+impl fmt::Display for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ascii = self.to_ascii();
+        f.write_str(core::str::from_utf8(&ascii).map_err(|_| fmt::Error)?)
+    }
+}
+
+impl fmt::Debug for IdempotencyKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "IdempotencyKey({self})")
+    }
+}
+
+/// A failed attempt about to be retried, as [`Retry::on_retry`] sees it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct RetryEvent<'a, E> {
+    /// The attempt that failed (1 for the first call).
+    pub attempt: u32,
+    /// Its error.
+    pub error: &'a E,
+    /// What the error advised.
+    pub advice: Advice,
+    /// How long the engine sleeps before the next attempt.
+    pub delay: Duration,
+}
+
+/// The last failed attempt, as [`Retry::on_give_up`] sees it.
+#[derive(Debug)]
+#[non_exhaustive]
+pub struct GiveUp<'a, E> {
+    /// Attempts made in all.
+    pub attempts: u32,
+    /// The error returned to the caller.
+    pub error: &'a E,
+    /// Why no further attempt is made.
+    pub reason: StopReason,
+}
+
+/// One failed attempt in a [`Report`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AttemptRecord {
+    /// 1 for the first call.
+    pub number: u32,
+    /// What the error advised.
+    pub advice: Advice,
+    /// The error's HTTP status, if it has one.
+    pub status: Option<http::StatusCode>,
+    /// The error's `Display` text.
+    pub error: String,
+    /// The sleep that followed, or `None` for the last attempt.
+    pub delay: Option<Duration>,
+}
+
+/// The history of a call, from [`Retry::run_report`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Report {
+    /// Attempts made in all.
+    pub attempts: u32,
+    /// Why the engine stopped, or `None` if the last attempt succeeded.
+    pub stop: Option<StopReason>,
+    /// Every failed attempt, in order.
+    pub failures: Vec<AttemptRecord>,
+}
+
+/// Sleeps for the async engine: tokio's timer by default, anything else by
+/// implementing this.
+pub trait Sleeper {
+    /// Waits `delay`.
+    fn sleep(&self, delay: Duration) -> impl Future<Output = ()>;
+    /// The current time on this sleeper's clock.
+    fn now(&self) -> Instant;
+}
+
+/// tokio's timer: honours `tokio::time::pause`, so tests on a paused clock run
+/// instantly and deterministically.
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Tokio;
+
+#[cfg(feature = "tokio")]
+impl Sleeper for Tokio {
+    fn sleep(&self, delay: Duration) -> impl Future<Output = ()> {
+        tokio::time::sleep(delay)
+    }
+
+    fn now(&self) -> Instant {
+        tokio::time::Instant::now().into_std()
+    }
+}
+
+/// The blocking engine's clock: the thread sleeps.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ThreadSleep;
+
+/// A retry run being configured: a policy plus optional overrides and hooks.
+///
+/// ```
+/// # #[cfg(feature = "tokio")]
+/// # async fn demo() {
+/// use rebuff::{Advice, Policy, retry::{Retry, RetryEvent}};
+///
+/// fn log(event: &RetryEvent<'_, std::io::Error>) {
+///     eprintln!("attempt {} failed: {}; again in {:?}", event.attempt, event.error, event.delay);
+/// }
+///
+/// let result = Retry::new(&Policy::DEFAULT)
+///     .when(|err: &std::io::Error| if err.kind() == std::io::ErrorKind::NotFound { Advice::Retry } else { Advice::Stop })
+///     .on_retry(log)
+///     .seed(42)
+///     .run(async || std::fs::read_to_string("/tmp/appears-soon"))
+///     .await;
+/// # let _ = result;
+/// # }
+/// ```
+#[derive(Debug)]
+#[must_use = "a retry does nothing until run"]
+pub struct Retry<'p, E, S = DefaultSleeper> {
+    policy: &'p Policy,
+    when: Option<fn(&E) -> Advice>,
+    on_retry: Option<fn(&RetryEvent<'_, E>)>,
+    on_give_up: Option<fn(&GiveUp<'_, E>)>,
+    seed: Option<u64>,
+    sleeper: S,
+}
+
+/// The sleeper [`Retry::new`] uses: [`Tokio`] with the `tokio` feature.
+#[cfg(feature = "tokio")]
+pub type DefaultSleeper = Tokio;
+/// The sleeper [`Retry::new`] uses: [`ThreadSleep`] without the `tokio`
+/// feature (async runs then need [`Retry::sleeper`]).
+#[cfg(not(feature = "tokio"))]
+pub type DefaultSleeper = ThreadSleep;
+
+impl<'p, E> Retry<'p, E> {
+    /// A run with `policy` and the default sleeper.
+    pub fn new(policy: &'p Policy) -> Self {
+        Retry {
+            policy,
+            when: None,
+            on_retry: None,
+            on_give_up: None,
+            seed: None,
+            sleeper: DefaultSleeper::default(),
+        }
+    }
+}
+
+impl<'p, E, S> Retry<'p, E, S> {
+    /// Decides retries with `when` instead of the error's own
+    /// [`Retryable::retry_advice`].
+    pub fn when(mut self, when: fn(&E) -> Advice) -> Self {
+        self.when = Some(when);
+        self
+    }
+
+    /// Called before each sleep between attempts.
+    pub fn on_retry(mut self, hook: fn(&RetryEvent<'_, E>)) -> Self {
+        self.on_retry = Some(hook);
+        self
+    }
+
+    /// Called once when the engine stops retrying and returns an error.
+    pub fn on_give_up(mut self, hook: fn(&GiveUp<'_, E>)) -> Self {
+        self.on_give_up = Some(hook);
+        self
+    }
+
+    /// Seeds the jitter, so the delays are the same on every run (tests).
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// Sleeps with `sleeper` instead of the default.
+    pub fn sleeper<S2: Sleeper>(self, sleeper: S2) -> Retry<'p, E, S2> {
+        Retry {
+            policy: self.policy,
+            when: self.when,
+            on_retry: self.on_retry,
+            on_give_up: self.on_give_up,
+            seed: self.seed,
+            sleeper,
+        }
+    }
+}
+
+impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
+    /// Calls `f` until it succeeds or the policy says stop.
+    pub async fn run<T, F>(self, mut f: F) -> Result<T, E>
+    where
+        F: AsyncFnMut() -> Result<T, E>,
+    {
+        self.drive(false, false, async |_| f().await).await.0
+    }
+
+    /// Like [`Retry::run`], telling each call which attempt it is.
+    pub async fn run_with_attempt<T, F>(self, f: F) -> Result<T, E>
+    where
+        F: AsyncFnMut(Attempt) -> Result<T, E>,
+    {
+        self.drive(true, false, f).await.0
+    }
+
+    /// Like [`Retry::run_with_attempt`], also returning every failed
+    /// attempt and why the engine stopped.
+    pub async fn run_report<T, F>(self, f: F) -> (Result<T, E>, Report)
+    where
+        F: AsyncFnMut(Attempt) -> Result<T, E>,
+    {
+        let (result, report) = self.drive(true, true, f).await;
+        (result, report.unwrap_or_default())
+    }
+
+    async fn drive<T, F>(self, track: bool, report: bool, mut f: F) -> (Result<T, E>, Option<Report>)
+    where
+        F: AsyncFnMut(Attempt) -> Result<T, E>,
+    {
+        let clock = |sleeper: &S| sleeper.now();
+        let mut state = State::new(self.policy, self.seed, track, report, || clock(&self.sleeper));
+        let timeout = E::timeout_error();
+        if timeout.is_none() && self.policy.get_attempt_timeout().is_some() {
+            warn_timeout_unsupported::<E>();
+        }
+        loop {
+            let attempt = state.begin(|| clock(&self.sleeper));
+            let limit = timeout.and_then(|_| state.attempt_limit(self.policy, || clock(&self.sleeper)));
+            let result = match (limit, timeout) {
+                (Some(limit), Some(make)) => {
+                    match race(f(attempt), self.sleeper.sleep(limit)).await {
+                        Some(result) => result,
+                        None => Err(make(TimedOut { limit })),
+                    }
+                }
+                _ => f(attempt).await,
+            };
+            let err = match result {
+                Ok(value) => return (Ok(value), state.finish(None)),
+                Err(err) => err,
+            };
+            match state.after_failure(&err, self.when, self.on_retry, || clock(&self.sleeper)) {
+                Step::Sleep(delay) => {
+                    if testing::record_sleep(delay) {
+                        state.skipped += delay;
+                    } else {
+                        self.sleeper.sleep(delay).await;
+                    }
+                }
+                Step::GiveUp(reason) => {
+                    if let Some(hook) = self.on_give_up {
+                        hook(&GiveUp { attempts: state.attempt, error: &err, reason });
+                    }
+                    let report = state.finish(Some(reason));
+                    return (Err(err), report);
+                }
+            }
+        }
+    }
+}
+
+impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
+    /// Calls `f` on this thread until it succeeds or the policy says stop,
+    /// sleeping the thread between attempts. (The attempt timeout does not
+    /// apply: a blocking call cannot be cancelled.)
+    pub fn run_blocking<T, F>(self, mut f: F) -> Result<T, E>
+    where
+        F: FnMut() -> Result<T, E>,
+    {
+        self.drive_blocking(false, false, |_| f()).0
+    }
+
+    /// Like [`Retry::run_blocking`], telling each call which attempt it is.
+    pub fn run_blocking_with_attempt<T, F>(self, f: F) -> Result<T, E>
+    where
+        F: FnMut(Attempt) -> Result<T, E>,
+    {
+        self.drive_blocking(true, false, f).0
+    }
+
+    /// Like [`Retry::run_blocking_with_attempt`], also returning every failed
+    /// attempt and why the engine stopped.
+    pub fn run_blocking_report<T, F>(self, f: F) -> (Result<T, E>, Report)
+    where
+        F: FnMut(Attempt) -> Result<T, E>,
+    {
+        let (result, report) = self.drive_blocking(true, true, f);
+        (result, report.unwrap_or_default())
+    }
+
+    fn drive_blocking<T, F>(self, track: bool, report: bool, mut f: F) -> (Result<T, E>, Option<Report>)
+    where
+        F: FnMut(Attempt) -> Result<T, E>,
+    {
+        let mut state = State::new(self.policy, self.seed, track, report, Instant::now);
+        loop {
+            let attempt = state.begin(Instant::now);
+            let err = match f(attempt) {
+                Ok(value) => return (Ok(value), state.finish(None)),
+                Err(err) => err,
+            };
+            match state.after_failure(&err, self.when, self.on_retry, Instant::now) {
+                Step::Sleep(delay) => {
+                    if testing::record_sleep(delay) {
+                        state.skipped += delay;
+                    } else {
+                        std::thread::sleep(delay);
+                    }
+                }
+                Step::GiveUp(reason) => {
+                    if let Some(hook) = self.on_give_up {
+                        hook(&GiveUp { attempts: state.attempt, error: &err, reason });
+                    }
+                    let report = state.finish(Some(reason));
+                    return (Err(err), report);
+                }
+            }
+        }
+    }
+}
+
+/// Retries `f` under `policy` with the default sleeper (tokio's timer with
+/// the `tokio` feature). Shorthand for `Retry::new(policy).run(f)`.
+pub async fn run<T, E, F>(policy: &Policy, f: F) -> Result<T, E>
+where
+    E: Retryable + fmt::Display,
+    F: AsyncFnMut() -> Result<T, E>,
+    DefaultSleeper: Sleeper,
+{
+    Retry::new(policy).run(f).await
+}
+
+/// Retries `f` under `policy`, sleeping the thread between attempts.
+/// Shorthand for `Retry::new(policy).run_blocking(f)`.
+pub fn run_blocking<T, E, F>(policy: &Policy, f: F) -> Result<T, E>
+where
+    E: Retryable + fmt::Display,
+    F: FnMut() -> Result<T, E>,
+{
+    Retry::new(policy).run_blocking(f)
+}
+
+/// Polls `work` and `timer` together: `Some` of the work's output if it
+/// finished first, `None` if the timer did.
+async fn race<T>(work: impl Future<Output = T>, timer: impl Future<Output = ()>) -> Option<T> {
+    let mut work = pin!(work);
+    let mut timer = pin!(timer);
+    core::future::poll_fn(|cx| {
+        if let Poll::Ready(value) = work.as_mut().poll(cx) {
+            return Poll::Ready(Some(value));
+        }
+        if timer.as_mut().poll(cx).is_ready() {
+            return Poll::Ready(None);
+        }
+        Poll::Pending
+    })
+    .await
+}
+
+fn warn_timeout_unsupported<E>() {
+    tracing::warn!(
+        target: "rebuff::retry",
+        error_type = core::any::type_name::<E>(),
+        "the policy sets an attempt timeout, but the error type cannot represent a timeout \
+         (Retryable::timeout_error returns None): attempts run to completion"
+    );
+}
+
+enum Step {
+    Sleep(Duration),
+    GiveUp(StopReason),
+}
+
+/// The decisions shared by the async and blocking engines.
+struct State<'p> {
+    policy: &'p Policy,
+    /// The attempt under way, from 1.
+    attempt: u32,
+    start: Option<Instant>,
+    /// Sleeps skipped in test mode, counted as elapsed time.
+    skipped: Duration,
+    previous_delay: Duration,
+    seed: Option<u64>,
+    rng: Option<fastrand::Rng>,
+    key: IdempotencyKey,
+    report: Option<Report>,
+}
+
+impl<'p> State<'p> {
+    fn new(policy: &'p Policy, seed: Option<u64>, track: bool, report: bool, now: impl FnOnce() -> Instant) -> Self {
+        // The clock is read only when something needs elapsed time: a
+        // first-attempt success then costs no syscall.
+        let start = (track || policy.get_deadline().is_some()).then(now);
+        let mut state = State {
+            policy,
+            attempt: 0,
+            start,
+            skipped: Duration::ZERO,
+            previous_delay: Duration::ZERO,
+            seed,
+            rng: None,
+            key: IdempotencyKey([0; 16]),
+            report: report.then(Report::default),
+        };
+        if track {
+            state.key = IdempotencyKey::random(state.rng());
+        }
+        state
+    }
+
+    fn rng(&mut self) -> &mut fastrand::Rng {
+        let seed = self.seed;
+        self.rng.get_or_insert_with(|| match seed {
+            Some(seed) => fastrand::Rng::with_seed(seed),
+            None => fastrand::Rng::new(),
+        })
+    }
+
+    fn elapsed(&self, now: impl FnOnce() -> Instant) -> Option<Duration> {
+        self.start.map(|start| now().saturating_duration_since(start) + self.skipped)
+    }
+
+    fn begin(&mut self, now: impl FnOnce() -> Instant) -> Attempt {
+        self.attempt += 1;
+        testing::record_attempt();
+        Attempt {
+            number: self.attempt,
+            elapsed: self.elapsed(now).unwrap_or_default(),
+            key: self.key,
+        }
+    }
+
+    /// How long this attempt may run: the attempt timeout, shortened to what
+    /// the deadline leaves.
+    fn attempt_limit(&self, policy: &Policy, now: impl FnOnce() -> Instant) -> Option<Duration> {
+        let left = policy
+            .get_deadline()
+            .zip(self.elapsed(now))
+            .map(|(deadline, elapsed)| deadline.saturating_sub(elapsed));
+        match (policy.get_attempt_timeout(), left) {
+            (Some(timeout), Some(left)) => Some(timeout.min(left)),
+            (timeout, left) => timeout.or(left),
+        }
+    }
+
+    fn after_failure<E: Retryable + fmt::Display>(
+        &mut self,
+        err: &E,
+        when: Option<fn(&E) -> Advice>,
+        on_retry: Option<fn(&RetryEvent<'_, E>)>,
+        now: impl FnOnce() -> Instant,
+    ) -> Step {
+        let advice = when.map_or_else(|| err.retry_advice(), |when| when(err));
+        let step = self.decide(err, advice, now);
+        let delay = match step {
+            Step::Sleep(delay) => Some(delay),
+            Step::GiveUp(_) => None,
+        };
+        if let Some(report) = &mut self.report {
+            report.failures.push(AttemptRecord {
+                number: self.attempt,
+                advice,
+                status: err.retry_status(),
+                error: err.to_string(),
+                delay,
+            });
+        }
+        match step {
+            Step::Sleep(delay) => {
+                tracing::warn!(
+                    target: "rebuff::retry",
+                    attempt = self.attempt,
+                    delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+                    advice = ?advice,
+                    status = err.retry_status().map(|s| s.as_u16()),
+                    request_id = err.request_id(),
+                    error = %err,
+                    "attempt failed; retrying"
+                );
+                if let Some(hook) = on_retry {
+                    hook(&RetryEvent { attempt: self.attempt, error: err, advice, delay });
+                }
+                self.previous_delay = delay;
+            }
+            Step::GiveUp(reason) => {
+                let level_is_warn = reason != StopReason::NotRetryable;
+                if level_is_warn {
+                    tracing::warn!(
+                        target: "rebuff::retry",
+                        attempts = self.attempt,
+                        reason = %reason,
+                        status = err.retry_status().map(|s| s.as_u16()),
+                        request_id = err.request_id(),
+                        error = %err,
+                        "giving up"
+                    );
+                } else {
+                    tracing::debug!(
+                        target: "rebuff::retry",
+                        attempts = self.attempt,
+                        reason = %reason,
+                        error = %err,
+                        "not retrying"
+                    );
+                }
+            }
+        }
+        step
+    }
+
+    fn decide<E: Retryable>(&mut self, err: &E, advice: Advice, now: impl FnOnce() -> Instant) -> Step {
+        if !advice.is_retry() {
+            return Step::GiveUp(StopReason::NotRetryable);
+        }
+        let retry = self.attempt - 1;
+        if retry >= self.policy.get_max_retries() {
+            return Step::GiveUp(StopReason::OutOfAttempts);
+        }
+        let previous = self.previous_delay;
+        let policy = self.policy;
+        let backoff = policy.backoff_delay(retry, previous, self.rng());
+        let hint = match policy.get_retry_after() {
+            RetryAfter::Floor => advice.after().map(|h| h.min(policy.get_max_retry_after())),
+            RetryAfter::Ignore => None,
+        };
+        let floor = err.retry_status().and_then(|s| policy.get_min_wait(s));
+        let delay = backoff.max(hint.unwrap_or_default()).max(floor.unwrap_or_default());
+        if let (Some(deadline), Some(elapsed)) = (policy.get_deadline(), self.elapsed(now)) {
+            if elapsed.saturating_add(delay) >= deadline {
+                let hinted = hint.is_some_and(|h| elapsed.saturating_add(h) >= deadline);
+                return Step::GiveUp(if hinted { StopReason::HintBeyondDeadline } else { StopReason::Deadline });
+            }
+        }
+        Step::Sleep(delay)
+    }
+
+    fn finish(&mut self, stop: Option<StopReason>) -> Option<Report> {
+        let mut report = self.report.take()?;
+        report.attempts = self.attempt;
+        report.stop = stop;
+        Some(report)
+    }
+}
