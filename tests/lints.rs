@@ -41,6 +41,47 @@ pub struct BadValue<T: std::fmt::Display + serde::Serialize> {
     pub value: T,
 }
 
+/// Retried under the strictest lints.
+///
+/// # Errors
+///
+/// When every attempt fails.
+#[rebuff::retry(max_retries = 2, initial_delay = "10ms", jitter = "none")]
+pub fn strict_retry(
+    value: String,
+    count: &std::sync::atomic::AtomicU32,
+) -> Result<String, StrictError> {
+    if count.fetch_add(1, std::sync::atomic::Ordering::SeqCst) == 0 {
+        return Err(StrictError::Broken(std::io::Error::other("first")));
+    }
+    Ok(value)
+}
+
+/// Async and retried under the strictest lints.
+///
+/// # Errors
+///
+/// When every attempt fails.
+#[rebuff::retry(policy = rebuff::Policy::DEFAULT, attempt = attempt)]
+pub async fn strict_async_retry(value: u64) -> Result<u64, StrictError> {
+    if attempt.number() > 10 {
+        return Err(StrictError::NotFound(value));
+    }
+    Ok(value + u64::from(attempt.number()))
+}
+
+#[test]
+fn strict_retry_runs() {
+    let _test_mode = rebuff::retry::testing::enable();
+    let count = std::sync::atomic::AtomicU32::new(0);
+    assert_eq!(strict_retry("v".to_owned(), &count).unwrap(), "v");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
+    assert_eq!(runtime.block_on(strict_async_retry(1)).unwrap(), 2);
+}
+
 #[test]
 fn strict_code_renders() {
     let err = StrictError::NotFound(4);

@@ -18,7 +18,10 @@ struct Fail {
 
 impl Fail {
     fn retry() -> Self {
-        Fail { advice: Advice::Retry, status: Some(503) }
+        Fail {
+            advice: Advice::Retry,
+            status: Some(503),
+        }
     }
 }
 
@@ -43,14 +46,23 @@ impl Retryable for Fail {
 /// Runs `policy` against a call that fails `failures` times with `fail`
 /// then succeeds, and returns the gaps between attempts on the paused
 /// clock, plus the result.
-async fn gaps(policy: &Policy, seed: u64, failures: usize, fail: Fail) -> (Vec<Duration>, Result<usize, Fail>) {
+async fn gaps(
+    policy: &Policy,
+    seed: u64,
+    failures: usize,
+    fail: Fail,
+) -> (Vec<Duration>, Result<usize, Fail>) {
     let starts = Mutex::new(Vec::new());
     let result = Retry::new(policy)
         .seed(seed)
         .run(async || {
             let mut starts = starts.lock().unwrap();
             starts.push(Instant::now());
-            if starts.len() <= failures { Err(fail.clone()) } else { Ok(starts.len()) }
+            if starts.len() <= failures {
+                Err(fail.clone())
+            } else {
+                Ok(starts.len())
+            }
         })
         .await;
     let starts = starts.into_inner().unwrap();
@@ -63,7 +75,10 @@ fn secs(values: &[f64]) -> Vec<Duration> {
 
 #[tokio::test(start_paused = true)]
 async fn exponential_without_jitter_doubles_to_the_cap() {
-    let policy = Policy::exponential().jitter(Jitter::None).max_retries(6).max_delay(Duration::from_secs(10));
+    let policy = Policy::exponential()
+        .jitter(Jitter::None)
+        .max_retries(6)
+        .max_delay(Duration::from_secs(10));
     let (seen, result) = gaps(&policy, 0, 6, Fail::retry()).await;
     assert_eq!(result, Ok(7));
     assert_eq!(seen, secs(&[1.0, 2.0, 4.0, 8.0, 10.0, 10.0]));
@@ -72,14 +87,24 @@ async fn exponential_without_jitter_doubles_to_the_cap() {
 #[tokio::test(start_paused = true)]
 async fn constant_and_linear_backoff() {
     let constant = Policy::constant(Duration::from_millis(250)).max_retries(3);
-    assert_eq!(gaps(&constant, 0, 3, Fail::retry()).await.0, secs(&[0.25, 0.25, 0.25]));
-    let linear = Policy::linear(Duration::from_secs(1), Duration::from_millis(500)).jitter(Jitter::None).max_retries(4);
-    assert_eq!(gaps(&linear, 0, 4, Fail::retry()).await.0, secs(&[1.0, 1.5, 2.0, 2.5]));
+    assert_eq!(
+        gaps(&constant, 0, 3, Fail::retry()).await.0,
+        secs(&[0.25, 0.25, 0.25])
+    );
+    let linear = Policy::linear(Duration::from_secs(1), Duration::from_millis(500))
+        .jitter(Jitter::None)
+        .max_retries(4);
+    assert_eq!(
+        gaps(&linear, 0, 4, Fail::retry()).await.0,
+        secs(&[1.0, 1.5, 2.0, 2.5])
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn seeded_jitter_is_exact_and_in_bounds() {
-    let base = Policy::exponential().max_retries(5).max_delay(Duration::from_secs(30));
+    let base = Policy::exponential()
+        .max_retries(5)
+        .max_delay(Duration::from_secs(30));
     let bases = [1.0, 2.0, 4.0, 8.0, 16.0];
     for jitter in [Jitter::Full, Jitter::Equal, Jitter::Decorrelated] {
         let policy = base.jitter(jitter);
@@ -95,7 +120,10 @@ async fn seeded_jitter_is_exact_and_in_bounds() {
                 Jitter::Full => assert!(*gap <= base, "{gap:?} > {base:?}"),
                 Jitter::Equal => assert!(*gap >= base / 2 && *gap <= base, "{gap:?} vs {base:?}"),
                 Jitter::Decorrelated => {
-                    assert!(*gap >= Duration::from_secs(1) && *gap <= (previous * 3).min(Duration::from_secs(30)));
+                    assert!(
+                        *gap >= Duration::from_secs(1)
+                            && *gap <= (previous * 3).min(Duration::from_secs(30))
+                    );
                     previous = *gap;
                 }
                 Jitter::None => unreachable!(),
@@ -109,11 +137,17 @@ async fn seeded_jitter_is_exact_and_in_bounds() {
     let expected: [(Jitter, [u64; 3]); 3] = [
         (Jitter::Full, [718_290_409, 962_253_811, 465_922_364]),
         (Jitter::Equal, [859_145_205, 1_481_126_905, 2_232_961_182]),
-        (Jitter::Decorrelated, [2_436_580_819, 4_035_786_862, 2_293_791_925]),
+        (
+            Jitter::Decorrelated,
+            [2_436_580_819, 4_035_786_862, 2_293_791_925],
+        ),
     ];
     for (jitter, nanos) in expected {
         let policy = base.jitter(jitter).max_retries(3);
-        let (_, report) = Retry::new(&policy).seed(7).run_report(async |_| Err::<(), _>(Fail::retry())).await;
+        let (_, report) = Retry::new(&policy)
+            .seed(7)
+            .run_report(async |_| Err::<(), _>(Fail::retry()))
+            .await;
         let delays: Vec<Duration> = report.failures.iter().filter_map(|f| f.delay).collect();
         assert_eq!(delays, nanos.map(Duration::from_nanos), "{jitter:?}");
     }
@@ -121,28 +155,43 @@ async fn seeded_jitter_is_exact_and_in_bounds() {
 
 #[tokio::test(start_paused = true)]
 async fn retry_after_is_a_floor_above_backoff_and_max_delay() {
-    let policy = Policy::exponential().jitter(Jitter::None).max_delay(Duration::from_secs(2));
-    let hinted = Fail { advice: Advice::RetryAfter(Duration::from_secs(32)), status: Some(429) };
+    let policy = Policy::exponential()
+        .jitter(Jitter::None)
+        .max_delay(Duration::from_secs(2));
+    let hinted = Fail {
+        advice: Advice::RetryAfter(Duration::from_secs(32)),
+        status: Some(429),
+    };
     let (seen, result) = gaps(&policy, 0, 2, hinted).await;
     assert!(result.is_ok());
     // max_delay (2 s) caps the backoff, not the server's 32 s.
     assert_eq!(seen, secs(&[32.0, 32.0]));
 
     // A shorter hint than the backoff does not shorten the backoff.
-    let short = Fail { advice: Advice::RetryAfter(Duration::from_millis(10)), status: Some(429) };
+    let short = Fail {
+        advice: Advice::RetryAfter(Duration::from_millis(10)),
+        status: Some(429),
+    };
     let (seen, _) = gaps(&Policy::exponential().jitter(Jitter::None), 0, 2, short).await;
     assert_eq!(seen, secs(&[1.0, 2.0]));
 
     // Ignoring hints.
-    let ignoring = Policy::exponential().jitter(Jitter::None).retry_after(retry::RetryAfter::Ignore);
-    let hinted = Fail { advice: Advice::RetryAfter(Duration::from_secs(32)), status: Some(429) };
+    let ignoring = Policy::exponential()
+        .jitter(Jitter::None)
+        .retry_after(retry::RetryAfter::Ignore);
+    let hinted = Fail {
+        advice: Advice::RetryAfter(Duration::from_secs(32)),
+        status: Some(429),
+    };
     assert_eq!(gaps(&ignoring, 0, 1, hinted).await.0, secs(&[1.0]));
 }
 
 #[tokio::test(start_paused = true)]
 async fn hostile_retry_after_values_are_clamped_never_a_panic() {
     let now = UNIX_EPOCH + Duration::from_secs(1_445_412_450);
-    let policy = Policy::exponential().jitter(Jitter::None).max_retry_after(Duration::from_secs(120));
+    let policy = Policy::exponential()
+        .jitter(Jitter::None)
+        .max_retry_after(Duration::from_secs(120));
     let cases: [(&str, Option<f64>); 7] = [
         ("30", Some(30.0)),
         ("Wed, 21 Oct 2015 07:28:00 GMT", Some(30.0)), // an HTTP-date 30 s ahead
@@ -157,7 +206,16 @@ async fn hostile_retry_after_values_are_clamped_never_a_panic() {
             Some(delay) => Advice::RetryAfter(delay),
             None => Advice::Retry,
         };
-        let (seen, result) = gaps(&policy, 0, 1, Fail { advice, status: Some(429) }).await;
+        let (seen, result) = gaps(
+            &policy,
+            0,
+            1,
+            Fail {
+                advice,
+                status: Some(429),
+            },
+        )
+        .await;
         assert!(result.is_ok(), "{header}");
         assert_eq!(seen, secs(&[expected.unwrap()]), "{header}");
     }
@@ -166,9 +224,14 @@ async fn hostile_retry_after_values_are_clamped_never_a_panic() {
 #[tokio::test(start_paused = true)]
 async fn a_hint_past_the_deadline_returns_at_once() {
     let policy = Policy::DEFAULT.deadline(Duration::from_secs(10));
-    let hinted = Fail { advice: Advice::RetryAfter(Duration::from_secs(30)), status: Some(429) };
+    let hinted = Fail {
+        advice: Advice::RetryAfter(Duration::from_secs(30)),
+        status: Some(429),
+    };
     let start = Instant::now();
-    let (result, report) = Retry::new(&policy).run_report(async |_| Err::<(), _>(hinted.clone())).await;
+    let (result, report) = Retry::new(&policy)
+        .run_report(async |_| Err::<(), _>(hinted.clone()))
+        .await;
     assert_eq!(result, Err(hinted));
     assert_eq!(Instant::now(), start, "no sleep on the paused clock");
     assert_eq!(report.attempts, 1);
@@ -177,22 +240,37 @@ async fn a_hint_past_the_deadline_returns_at_once() {
 
 #[tokio::test(start_paused = true)]
 async fn deadlines_cut_a_sequence_short() {
-    let policy = Policy::exponential().jitter(Jitter::None).max_retries(10).deadline(Duration::from_secs(5));
+    let policy = Policy::exponential()
+        .jitter(Jitter::None)
+        .max_retries(10)
+        .deadline(Duration::from_secs(5));
     let start = Instant::now();
-    let (result, report) = Retry::new(&policy).run_report(async |_| Err::<(), _>(Fail::retry())).await;
+    let (result, report) = Retry::new(&policy)
+        .run_report(async |_| Err::<(), _>(Fail::retry()))
+        .await;
     assert!(result.is_err());
     // Sleeps of 1 s and 2 s fit in 5 s; the next 4 s would end at 7 s.
     assert_eq!(report.attempts, 3);
     assert_eq!(report.stop, Some(StopReason::Deadline));
     assert_eq!(Instant::now() - start, Duration::from_secs(3));
     let delays: Vec<Option<Duration>> = report.failures.iter().map(|f| f.delay).collect();
-    assert_eq!(delays, [Some(Duration::from_secs(1)), Some(Duration::from_secs(2)), None]);
+    assert_eq!(
+        delays,
+        [
+            Some(Duration::from_secs(1)),
+            Some(Duration::from_secs(2)),
+            None
+        ]
+    );
 }
 
 #[tokio::test(start_paused = true)]
 async fn non_retryable_errors_return_after_exactly_one_attempt() {
     let mut calls = 0;
-    let stop = Fail { advice: Advice::Stop, status: Some(404) };
+    let stop = Fail {
+        advice: Advice::Stop,
+        status: Some(404),
+    };
     let (result, report) = Retry::new(&Policy::DEFAULT)
         .run_report(async |_| {
             calls += 1;
@@ -209,7 +287,10 @@ async fn non_retryable_errors_return_after_exactly_one_attempt() {
 #[tokio::test(start_paused = true)]
 async fn out_of_attempts_after_max_retries() {
     let policy = Policy::DEFAULT.max_retries(2);
-    let (result, report) = Retry::new(&policy).seed(1).run_report(async |_| Err::<(), _>(Fail::retry())).await;
+    let (result, report) = Retry::new(&policy)
+        .seed(1)
+        .run_report(async |_| Err::<(), _>(Fail::retry()))
+        .await;
     assert!(result.is_err());
     assert_eq!(report.attempts, 3);
     assert_eq!(report.stop, Some(StopReason::OutOfAttempts));
@@ -221,15 +302,35 @@ async fn per_status_minimum_waits() {
     let policy = Policy::exponential()
         .jitter(Jitter::None)
         .min_wait(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30));
-    let (seen, _) = gaps(&policy, 0, 1, Fail { advice: Advice::Retry, status: Some(503) }).await;
+    let (seen, _) = gaps(
+        &policy,
+        0,
+        1,
+        Fail {
+            advice: Advice::Retry,
+            status: Some(503),
+        },
+    )
+    .await;
     assert_eq!(seen, secs(&[30.0]));
-    let (seen, _) = gaps(&policy, 0, 1, Fail { advice: Advice::Retry, status: Some(500) }).await;
+    let (seen, _) = gaps(
+        &policy,
+        0,
+        1,
+        Fail {
+            advice: Advice::Retry,
+            status: Some(500),
+        },
+    )
+    .await;
     assert_eq!(seen, secs(&[1.0]));
 }
 
 #[tokio::test(start_paused = true)]
 async fn attempts_time_out_and_are_retried() {
-    let policy = Policy::exponential().jitter(Jitter::None).attempt_timeout(Duration::from_secs(2));
+    let policy = Policy::exponential()
+        .jitter(Jitter::None)
+        .attempt_timeout(Duration::from_secs(2));
     let mut calls = 0;
     let start = Instant::now();
     let result: Result<u32, std::io::Error> = Retry::new(&policy)
@@ -264,7 +365,10 @@ async fn when_overrides_the_advice_and_hooks_see_each_retry() {
     fn on_retry(event: &RetryEvent<'_, Fail>) {
         EVENTS.lock().unwrap().push((event.attempt, event.delay));
     }
-    let stop = Fail { advice: Advice::Stop, status: Some(400) };
+    let stop = Fail {
+        advice: Advice::Stop,
+        status: Some(400),
+    };
     let result = Retry::new(&Policy::DEFAULT.jitter(Jitter::None).max_retries(2))
         .when(|_: &Fail| Advice::Retry)
         .on_retry(on_retry)
@@ -272,8 +376,14 @@ async fn when_overrides_the_advice_and_hooks_see_each_retry() {
         .run(async || Err::<(), _>(stop.clone()))
         .await;
     assert!(result.is_err());
-    assert_eq!(*EVENTS.lock().unwrap(), [(1, Duration::from_secs(1)), (2, Duration::from_secs(2))]);
-    assert_eq!(*GAVE_UP.lock().unwrap(), Some((3, StopReason::OutOfAttempts)));
+    assert_eq!(
+        *EVENTS.lock().unwrap(),
+        [(1, Duration::from_secs(1)), (2, Duration::from_secs(2))]
+    );
+    assert_eq!(
+        *GAVE_UP.lock().unwrap(),
+        Some((3, StopReason::OutOfAttempts))
+    );
 }
 
 #[tokio::test(start_paused = true)]
@@ -281,8 +391,16 @@ async fn the_idempotency_key_is_stable_across_attempts() {
     let mut seen = Vec::new();
     let _ = Retry::new(&Policy::DEFAULT)
         .run_with_attempt(async |attempt| {
-            seen.push((attempt.number(), attempt.idempotency_key(), attempt.elapsed()));
-            if attempt.number() < 3 { Err(Fail::retry()) } else { Ok(()) }
+            seen.push((
+                attempt.number(),
+                attempt.idempotency_key(),
+                attempt.elapsed(),
+            ));
+            if attempt.number() < 3 {
+                Err(Fail::retry())
+            } else {
+                Ok(())
+            }
         })
         .await;
     assert_eq!(seen.len(), 3);
@@ -303,12 +421,16 @@ async fn the_idempotency_key_is_stable_across_attempts() {
 #[test]
 fn test_mode_records_instead_of_sleeping() {
     let test_mode = retry::testing::enable();
-    let policy = Policy::exponential().jitter(Jitter::None).max_retries(3).deadline(Duration::from_secs(6));
+    let policy = Policy::exponential()
+        .jitter(Jitter::None)
+        .max_retries(3)
+        .deadline(Duration::from_secs(6));
     let mut calls = 0;
-    let (result, report): (Result<(), Fail>, Report) = Retry::new(&policy).run_blocking_report(|_| {
-        calls += 1;
-        Err(Fail::retry())
-    });
+    let (result, report): (Result<(), Fail>, Report) =
+        Retry::new(&policy).run_blocking_report(|_| {
+            calls += 1;
+            Err(Fail::retry())
+        });
     assert!(result.is_err());
     // 1 s + 2 s skipped count as elapsed: the next 4 s would pass 6 s.
     assert_eq!(report.stop, Some(StopReason::Deadline));
@@ -322,11 +444,18 @@ fn test_mode_records_instead_of_sleeping() {
 #[test]
 fn test_mode_in_an_async_runtime() {
     let test_mode = retry::testing::enable();
-    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().build().unwrap();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     let started = SystemTime::now();
-    let result = runtime.block_on(retry::run(&Policy::DEFAULT.jitter(Jitter::None).max_delay(Duration::from_secs(3600)).max_retries(3), async || {
-        Err::<(), _>(Fail::retry())
-    }));
+    let result = runtime.block_on(retry::run(
+        &Policy::DEFAULT
+            .jitter(Jitter::None)
+            .max_delay(Duration::from_secs(3600))
+            .max_retries(3),
+        async || Err::<(), _>(Fail::retry()),
+    ));
     assert!(result.is_err());
     assert_eq!(test_mode.attempts(), 4);
     assert_eq!(test_mode.sleeps(), secs(&[1.0, 2.0, 4.0]));
@@ -339,7 +468,11 @@ fn blocking_engine_retries_io_errors_by_kind() {
     let mut calls = 0;
     let result = retry::run_blocking(&Policy::DEFAULT, || {
         calls += 1;
-        if calls < 3 { Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset)) } else { Ok(calls) }
+        if calls < 3 {
+            Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+        } else {
+            Ok(calls)
+        }
     });
     assert_eq!(result.unwrap(), 3);
     let mut calls = 0;

@@ -145,7 +145,10 @@ pub(crate) fn parse(cx: &Ctxt, attrs: &[Attribute], place: Place) -> Attrs {
             continue;
         }
         if let syn::Meta::NameValue(nv) = &attr.meta {
-            cx.error_at(nv.eq_token.spans[0], "expected `#[api(...)]`, not `#[api = ...]`");
+            cx.error_at(
+                nv.eq_token.spans[0],
+                "expected `#[api(...)]`, not `#[api = ...]`",
+            );
             continue;
         }
         let result = attr.parse_nested_meta(|meta| parse_key(cx, &meta, place, &mut out));

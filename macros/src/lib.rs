@@ -13,6 +13,7 @@ mod ctxt;
 mod expand;
 mod fallback;
 mod fmt;
+mod retry;
 mod status;
 mod symbol;
 mod valid;
@@ -25,4 +26,10 @@ use syn::{DeriveInput, parse_macro_input};
 pub fn derive_api_error(input: TokenStream) -> TokenStream {
     let input = parse_macro_input!(input as DeriveInput);
     expand::derive(&input).into()
+}
+
+/// Retries the function; see its documentation in the `rebuff` crate.
+#[proc_macro_attribute]
+pub fn retry(args: TokenStream, item: TokenStream) -> TokenStream {
+    retry::expand(args.into(), item.into()).into()
 }

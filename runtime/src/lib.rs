@@ -135,6 +135,9 @@ pub use http::StatusCode;
 #[doc = include_str!("derive.md")]
 pub use rebuff_macros::ApiError;
 
+#[doc = include_str!("retry.md")]
+pub use rebuff_macros::retry;
+
 use bytes::Bytes;
 use http::{HeaderName, Response};
 

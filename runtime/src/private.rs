@@ -5,6 +5,14 @@ use core::fmt;
 use core::time::Duration;
 
 pub use crate::catalog::Entry;
+pub use crate::retry::{Attempt, Driver, Next, typed};
+
+/// Calls `f`: runs a blocking attempt's closure, whose return type annotation
+/// gives the body the function's expected type.
+#[inline]
+pub fn call<T>(f: impl FnOnce() -> T) -> T {
+    f()
+}
 pub use crate::envelope::parts::reason_phrase;
 pub use crate::ser::flatten;
 pub use core::result::Result;
@@ -158,6 +166,51 @@ impl<T: Serialize + ?Sized> Detail for T {
     #[inline]
     fn __rebuff_flatten<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
         flatten(map, self)
+    }
+}
+
+/// A by-value argument of a `#[retry]` function, cloned for each attempt.
+#[diagnostic::on_unimplemented(
+    message = "`#[retry]` clones this argument for each attempt, but `{Self}` is not `Clone`",
+    label = "taken by value, so every attempt needs its own copy",
+    note = "take it by reference (`&{Self}`), or make it `Clone`"
+)]
+pub trait RetryArg: Sized {
+    #[doc(hidden)]
+    #[must_use]
+    fn __rebuff_clone(&self) -> Self;
+}
+
+impl<T: Clone> RetryArg for T {
+    #[inline]
+    fn __rebuff_clone(&self) -> Self {
+        self.clone()
+    }
+}
+
+/// `policy = EXPR` of `#[retry]` takes a `Policy` (a `const`) or a
+/// `&Policy` (a reference to a `static`); both end up as the longest-lived
+/// reference available.
+#[diagnostic::on_unimplemented(
+    message = "`policy = ...` needs a `rebuff::Policy` or a `&rebuff::Policy`, not `{Self}`",
+    label = "not a retry policy"
+)]
+pub trait PolicyRef<'a> {
+    #[doc(hidden)]
+    fn __rebuff_policy(self) -> &'a crate::Policy;
+}
+
+impl<'a> PolicyRef<'a> for &'a crate::Policy {
+    #[inline]
+    fn __rebuff_policy(self) -> &'a crate::Policy {
+        self
+    }
+}
+
+impl<'a> PolicyRef<'a> for &&'a crate::Policy {
+    #[inline]
+    fn __rebuff_policy(self) -> &'a crate::Policy {
+        self
     }
 }
 

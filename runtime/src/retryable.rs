@@ -59,6 +59,11 @@ impl Advice {
 /// }
 /// # assert!(FetchError::Offline.retry_advice().is_retry());
 /// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` does not say whether a failed call is worth retrying",
+    label = "the retry engine needs `{Self}: rebuff::Retryable`",
+    note = "derive `rebuff::ApiError` for it, implement `rebuff::Retryable`, or pick the advice per call with `when = ...`"
+)]
 pub trait Retryable {
     /// Whether to try again, and when.
     fn retry_advice(&self) -> Advice;
@@ -133,15 +138,33 @@ mod tests {
 
     #[test]
     fn io_errors_retry_by_kind() {
-        let retry = [io::ErrorKind::TimedOut, io::ErrorKind::ConnectionReset, io::ErrorKind::ConnectionRefused];
+        let retry = [
+            io::ErrorKind::TimedOut,
+            io::ErrorKind::ConnectionReset,
+            io::ErrorKind::ConnectionRefused,
+        ];
         for kind in retry {
-            assert_eq!(io::Error::from(kind).retry_advice(), Advice::Retry, "{kind:?}");
+            assert_eq!(
+                io::Error::from(kind).retry_advice(),
+                Advice::Retry,
+                "{kind:?}"
+            );
         }
-        let stop = [io::ErrorKind::NotFound, io::ErrorKind::PermissionDenied, io::ErrorKind::InvalidData];
+        let stop = [
+            io::ErrorKind::NotFound,
+            io::ErrorKind::PermissionDenied,
+            io::ErrorKind::InvalidData,
+        ];
         for kind in stop {
-            assert_eq!(io::Error::from(kind).retry_advice(), Advice::Stop, "{kind:?}");
+            assert_eq!(
+                io::Error::from(kind).retry_advice(),
+                Advice::Stop,
+                "{kind:?}"
+            );
         }
-        let timeout = io::Error::timeout_error().unwrap()(TimedOut { limit: Duration::from_secs(1) });
+        let timeout = io::Error::timeout_error().unwrap()(TimedOut {
+            limit: Duration::from_secs(1),
+        });
         assert_eq!(timeout.kind(), io::ErrorKind::TimedOut);
     }
 }

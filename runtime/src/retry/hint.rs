@@ -72,22 +72,55 @@ mod tests {
     #[test]
     fn delta_seconds() {
         assert_eq!(parse_retry_after("0", now()), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after(" 32 ", now()), Some(Duration::from_secs(32)));
-        assert_eq!(parse_retry_after("1.5", now()), Some(Duration::from_millis(1500)));
-        assert_eq!(parse_retry_after("0.0001234567891", now()), Some(Duration::from_nanos(123_456)));
-        assert_eq!(parse_retry_after("99999999999999999999999", now()), Some(Duration::from_secs(u64::MAX)));
+        assert_eq!(
+            parse_retry_after(" 32 ", now()),
+            Some(Duration::from_secs(32))
+        );
+        assert_eq!(
+            parse_retry_after("1.5", now()),
+            Some(Duration::from_millis(1500))
+        );
+        assert_eq!(
+            parse_retry_after("0.0001234567891", now()),
+            Some(Duration::from_nanos(123_456))
+        );
+        assert_eq!(
+            parse_retry_after("99999999999999999999999", now()),
+            Some(Duration::from_secs(u64::MAX))
+        );
     }
 
     #[test]
     fn dates_past_and_future() {
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now()), Some(Duration::from_secs(30)));
-        assert_eq!(parse_retry_after("Tue, 20 Oct 2015 07:28:00 GMT", now()), Some(Duration::ZERO));
-        assert_eq!(parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now()), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT", now()),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(
+            parse_retry_after("Tue, 20 Oct 2015 07:28:00 GMT", now()),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("Sunday, 06-Nov-94 08:49:37 GMT", now()),
+            Some(Duration::ZERO)
+        );
     }
 
     #[test]
     fn garbage_is_none() {
-        for value in ["", "-5", "+5", "1e3", "5s", "1.", ".5", "soon", "1.5.2", "Wed, 99 Oct 2015 07:28:00 GMT", &"9".repeat(100)] {
+        for value in [
+            "",
+            "-5",
+            "+5",
+            "1e3",
+            "5s",
+            "1.",
+            ".5",
+            "soon",
+            "1.5.2",
+            "Wed, 99 Oct 2015 07:28:00 GMT",
+            &"9".repeat(100),
+        ] {
             assert_eq!(parse_retry_after(value, now()), None, "{value:?}");
         }
     }

@@ -57,7 +57,11 @@ pub struct TimedOut {
 
 impl fmt::Display for TimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "attempt timed out after {}", humantime::format_duration(self.limit))
+        write!(
+            f,
+            "attempt timed out after {}",
+            humantime::format_duration(self.limit)
+        )
     }
 }
 
@@ -222,13 +226,17 @@ pub struct Report {
     pub failures: Vec<AttemptRecord>,
 }
 
+/// A clock the engine reads to measure elapsed time against the deadline.
+pub trait Clock {
+    /// The current time on this clock.
+    fn now(&self) -> Instant;
+}
+
 /// Sleeps for the async engine: tokio's timer by default, anything else by
 /// implementing this.
-pub trait Sleeper {
+pub trait Sleeper: Clock {
     /// Waits `delay`.
     fn sleep(&self, delay: Duration) -> impl Future<Output = ()>;
-    /// The current time on this sleeper's clock.
-    fn now(&self) -> Instant;
 }
 
 /// tokio's timer: honours `tokio::time::pause`, so tests on a paused clock run
@@ -239,19 +247,36 @@ pub trait Sleeper {
 pub struct Tokio;
 
 #[cfg(feature = "tokio")]
-impl Sleeper for Tokio {
-    fn sleep(&self, delay: Duration) -> impl Future<Output = ()> {
-        tokio::time::sleep(delay)
-    }
-
+impl Clock for Tokio {
     fn now(&self) -> Instant {
         tokio::time::Instant::now().into_std()
     }
 }
 
-/// The blocking engine's clock: the thread sleeps.
+#[cfg(feature = "tokio")]
+impl Sleeper for Tokio {
+    fn sleep(&self, delay: Duration) -> impl Future<Output = ()> {
+        tokio::time::sleep(delay)
+    }
+}
+
+/// The blocking engine's clock: `std::time::Instant`, and the thread sleeps.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ThreadSleep;
+
+impl Clock for ThreadSleep {
+    fn now(&self) -> Instant {
+        Instant::now()
+    }
+}
+
+/// The sleeper [`Retry::new`] uses: [`Tokio`] with the `tokio` feature.
+#[cfg(feature = "tokio")]
+pub type DefaultSleeper = Tokio;
+/// The sleeper [`Retry::new`] uses: [`ThreadSleep`] without the `tokio`
+/// feature (async runs then need [`Retry::sleeper`]).
+#[cfg(not(feature = "tokio"))]
+pub type DefaultSleeper = ThreadSleep;
 
 /// A retry run being configured: a policy plus optional overrides and hooks.
 ///
@@ -277,29 +302,50 @@ pub struct ThreadSleep;
 #[must_use = "a retry does nothing until run"]
 pub struct Retry<'p, E, S = DefaultSleeper> {
     policy: &'p Policy,
-    when: Option<fn(&E) -> Advice>,
-    on_retry: Option<fn(&RetryEvent<'_, E>)>,
-    on_give_up: Option<fn(&GiveUp<'_, E>)>,
+    hooks: Hooks<E>,
     seed: Option<u64>,
     sleeper: S,
 }
 
-/// The sleeper [`Retry::new`] uses: [`Tokio`] with the `tokio` feature.
-#[cfg(feature = "tokio")]
-pub type DefaultSleeper = Tokio;
-/// The sleeper [`Retry::new`] uses: [`ThreadSleep`] without the `tokio`
-/// feature (async runs then need [`Retry::sleeper`]).
-#[cfg(not(feature = "tokio"))]
-pub type DefaultSleeper = ThreadSleep;
+/// The overrides and hooks of a run.
+struct Hooks<E> {
+    when: Option<fn(&E) -> Advice>,
+    on_retry: Option<fn(&RetryEvent<'_, E>)>,
+    on_give_up: Option<fn(&GiveUp<'_, E>)>,
+}
+
+impl<E> fmt::Debug for Hooks<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hooks")
+            .field("when", &self.when.is_some())
+            .field("on_retry", &self.on_retry.is_some())
+            .field("on_give_up", &self.on_give_up.is_some())
+            .finish()
+    }
+}
+
+impl<E> Clone for Hooks<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Hooks<E> {}
+
+impl<E> Hooks<E> {
+    const NONE: Self = Hooks {
+        when: None,
+        on_retry: None,
+        on_give_up: None,
+    };
+}
 
 impl<'p, E> Retry<'p, E> {
     /// A run with `policy` and the default sleeper.
     pub fn new(policy: &'p Policy) -> Self {
         Retry {
             policy,
-            when: None,
-            on_retry: None,
-            on_give_up: None,
+            hooks: Hooks::NONE,
             seed: None,
             sleeper: DefaultSleeper::default(),
         }
@@ -310,19 +356,19 @@ impl<'p, E, S> Retry<'p, E, S> {
     /// Decides retries with `when` instead of the error's own
     /// [`Retryable::retry_advice`].
     pub fn when(mut self, when: fn(&E) -> Advice) -> Self {
-        self.when = Some(when);
+        self.hooks.when = Some(when);
         self
     }
 
     /// Called before each sleep between attempts.
     pub fn on_retry(mut self, hook: fn(&RetryEvent<'_, E>)) -> Self {
-        self.on_retry = Some(hook);
+        self.hooks.on_retry = Some(hook);
         self
     }
 
     /// Called once when the engine stops retrying and returns an error.
     pub fn on_give_up(mut self, hook: fn(&GiveUp<'_, E>)) -> Self {
-        self.on_give_up = Some(hook);
+        self.hooks.on_give_up = Some(hook);
         self
     }
 
@@ -336,22 +382,50 @@ impl<'p, E, S> Retry<'p, E, S> {
     pub fn sleeper<S2: Sleeper>(self, sleeper: S2) -> Retry<'p, E, S2> {
         Retry {
             policy: self.policy,
-            when: self.when,
-            on_retry: self.on_retry,
-            on_give_up: self.on_give_up,
+            hooks: self.hooks,
             seed: self.seed,
             sleeper,
         }
+    }
+
+    fn driver(self, track: bool, report: bool) -> Driver<'p, E, S>
+    where
+        S: Clock,
+        E: Retryable,
+    {
+        let mut driver = Driver::with_clock(self.policy, self.sleeper, track, report);
+        driver.hooks = self.hooks;
+        if let Some(seed) = self.seed {
+            driver.state.seed = Some(seed);
+            driver.state.rng = None;
+            if track {
+                driver.state.key = IdempotencyKey::random(driver.state.rng());
+            }
+        }
+        driver
     }
 }
 
 impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
     /// Calls `f` until it succeeds or the policy says stop.
+    ///
+    /// `f` is an async closure, so its body may borrow from the caller. (A
+    /// current compiler limitation makes the future of a borrowing async
+    /// closure not `Send`; inside a spawned task use `#[retry]` or
+    /// [`Retry::run_futures`].)
     pub async fn run<T, F>(self, mut f: F) -> Result<T, E>
     where
         F: AsyncFnMut() -> Result<T, E>,
     {
-        self.drive(false, false, async |_| f().await).await.0
+        let mut driver = self.driver(false, false);
+        loop {
+            driver.begin();
+            let result = driver.attempt(f()).await;
+            match driver.step(result) {
+                Next::Done(result) => return result,
+                Next::Retry(delay) => driver.sleep(delay).await,
+            }
+        }
     }
 
     /// Like [`Retry::run`], telling each call which attempt it is.
@@ -359,60 +433,41 @@ impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
     where
         F: AsyncFnMut(Attempt) -> Result<T, E>,
     {
-        self.drive(true, false, f).await.0
+        self.run_report(f).await.0
     }
 
     /// Like [`Retry::run_with_attempt`], also returning every failed
     /// attempt and why the engine stopped.
-    pub async fn run_report<T, F>(self, f: F) -> (Result<T, E>, Report)
+    pub async fn run_report<T, F>(self, mut f: F) -> (Result<T, E>, Report)
     where
         F: AsyncFnMut(Attempt) -> Result<T, E>,
     {
-        let (result, report) = self.drive(true, true, f).await;
-        (result, report.unwrap_or_default())
+        let mut driver = self.driver(true, true);
+        loop {
+            let attempt = driver.begin();
+            let result = driver.attempt(f(attempt)).await;
+            match driver.step(result) {
+                Next::Done(result) => return (result, driver.report()),
+                Next::Retry(delay) => driver.sleep(delay).await,
+            }
+        }
     }
 
-    async fn drive<T, F>(self, track: bool, report: bool, mut f: F) -> (Result<T, E>, Option<Report>)
+    /// Calls `f` for a new future per attempt until one succeeds or the
+    /// policy says stop. The futures own what they use (`async move`), so
+    /// the run is `Send` whenever they are.
+    pub async fn run_futures<T, F, Fut>(self, mut f: F) -> Result<T, E>
     where
-        F: AsyncFnMut(Attempt) -> Result<T, E>,
+        F: FnMut(Attempt) -> Fut,
+        Fut: Future<Output = Result<T, E>>,
     {
-        let clock = |sleeper: &S| sleeper.now();
-        let mut state = State::new(self.policy, self.seed, track, report, || clock(&self.sleeper));
-        let timeout = E::timeout_error();
-        if timeout.is_none() && self.policy.get_attempt_timeout().is_some() {
-            warn_timeout_unsupported::<E>();
-        }
+        let mut driver = self.driver(true, false);
         loop {
-            let attempt = state.begin(|| clock(&self.sleeper));
-            let limit = timeout.and_then(|_| state.attempt_limit(self.policy, || clock(&self.sleeper)));
-            let result = match (limit, timeout) {
-                (Some(limit), Some(make)) => {
-                    match race(f(attempt), self.sleeper.sleep(limit)).await {
-                        Some(result) => result,
-                        None => Err(make(TimedOut { limit })),
-                    }
-                }
-                _ => f(attempt).await,
-            };
-            let err = match result {
-                Ok(value) => return (Ok(value), state.finish(None)),
-                Err(err) => err,
-            };
-            match state.after_failure(&err, self.when, self.on_retry, || clock(&self.sleeper)) {
-                Step::Sleep(delay) => {
-                    if testing::record_sleep(delay) {
-                        state.skipped += delay;
-                    } else {
-                        self.sleeper.sleep(delay).await;
-                    }
-                }
-                Step::GiveUp(reason) => {
-                    if let Some(hook) = self.on_give_up {
-                        hook(&GiveUp { attempts: state.attempt, error: &err, reason });
-                    }
-                    let report = state.finish(Some(reason));
-                    return (Err(err), report);
-                }
+            let attempt = driver.begin();
+            let result = driver.attempt(f(attempt)).await;
+            match driver.step(result) {
+                Next::Done(result) => return result,
+                Next::Retry(delay) => driver.sleep(delay).await,
             }
         }
     }
@@ -426,7 +481,7 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
     where
         F: FnMut() -> Result<T, E>,
     {
-        self.drive_blocking(false, false, |_| f()).0
+        self.run_blocking_report(|_| f()).0
     }
 
     /// Like [`Retry::run_blocking`], telling each call which attempt it is.
@@ -434,45 +489,27 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
     where
         F: FnMut(Attempt) -> Result<T, E>,
     {
-        self.drive_blocking(true, false, f).0
+        self.run_blocking_report(f).0
     }
 
     /// Like [`Retry::run_blocking_with_attempt`], also returning every failed
     /// attempt and why the engine stopped.
-    pub fn run_blocking_report<T, F>(self, f: F) -> (Result<T, E>, Report)
+    pub fn run_blocking_report<T, F>(self, mut f: F) -> (Result<T, E>, Report)
     where
         F: FnMut(Attempt) -> Result<T, E>,
     {
-        let (result, report) = self.drive_blocking(true, true, f);
-        (result, report.unwrap_or_default())
-    }
-
-    fn drive_blocking<T, F>(self, track: bool, report: bool, mut f: F) -> (Result<T, E>, Option<Report>)
-    where
-        F: FnMut(Attempt) -> Result<T, E>,
-    {
-        let mut state = State::new(self.policy, self.seed, track, report, Instant::now);
+        let retry = Retry {
+            policy: self.policy,
+            hooks: self.hooks,
+            seed: self.seed,
+            sleeper: ThreadSleep,
+        };
+        let mut driver = retry.driver(true, true);
         loop {
-            let attempt = state.begin(Instant::now);
-            let err = match f(attempt) {
-                Ok(value) => return (Ok(value), state.finish(None)),
-                Err(err) => err,
-            };
-            match state.after_failure(&err, self.when, self.on_retry, Instant::now) {
-                Step::Sleep(delay) => {
-                    if testing::record_sleep(delay) {
-                        state.skipped += delay;
-                    } else {
-                        std::thread::sleep(delay);
-                    }
-                }
-                Step::GiveUp(reason) => {
-                    if let Some(hook) = self.on_give_up {
-                        hook(&GiveUp { attempts: state.attempt, error: &err, reason });
-                    }
-                    let report = state.finish(Some(reason));
-                    return (Err(err), report);
-                }
+            let attempt = driver.begin();
+            match driver.step(f(attempt)) {
+                Next::Done(result) => return (result, driver.report()),
+                Next::Retry(delay) => driver.sleep_blocking(delay),
             }
         }
     }
@@ -497,6 +534,169 @@ where
     F: FnMut() -> Result<T, E>,
 {
     Retry::new(policy).run_blocking(f)
+}
+
+/// What to do after an attempt.
+#[doc(hidden)]
+pub enum Next<T, E> {
+    /// Return this.
+    Done(Result<T, E>),
+    /// Sleep this long, then try again.
+    Retry(Duration),
+}
+
+/// The engine as a loop body, for the code `#[retry]` generates and for
+/// [`Retry`]'s own runs: `begin`, run the attempt, `step`, sleep.
+#[doc(hidden)]
+pub struct Driver<'p, E, C = DefaultSleeper> {
+    state: State<'p>,
+    hooks: Hooks<E>,
+    clock: C,
+    timeout: Option<fn(TimedOut) -> E>,
+}
+
+impl<'p, E: Retryable> Driver<'p, E> {
+    /// A driver for an async function, on the default sleeper.
+    #[must_use]
+    pub fn new(policy: &'p Policy, track: bool) -> Self {
+        Self::with_clock(policy, DefaultSleeper::default(), track, false)
+    }
+}
+
+impl<'p, E: Retryable> Driver<'p, E, ThreadSleep> {
+    /// A driver for a blocking function.
+    #[must_use]
+    pub fn blocking(policy: &'p Policy, track: bool) -> Self {
+        Self::with_clock(policy, ThreadSleep, track, false)
+    }
+}
+
+impl<E, C> Driver<'_, E, C> {
+    /// Decides retries with `when` instead of the error's advice.
+    #[must_use]
+    pub fn when(mut self, when: fn(&E) -> Advice) -> Self {
+        self.hooks.when = Some(when);
+        self
+    }
+
+    /// Called before each sleep.
+    #[must_use]
+    pub fn on_retry(mut self, hook: fn(&RetryEvent<'_, E>)) -> Self {
+        self.hooks.on_retry = Some(hook);
+        self
+    }
+
+    /// Called when the engine gives up.
+    #[must_use]
+    pub fn on_give_up(mut self, hook: fn(&GiveUp<'_, E>)) -> Self {
+        self.hooks.on_give_up = Some(hook);
+        self
+    }
+}
+
+impl<'p, E: Retryable, C: Clock> Driver<'p, E, C> {
+    fn with_clock(policy: &'p Policy, clock: C, track: bool, report: bool) -> Self {
+        let timeout = if policy.get_attempt_timeout().is_some() || policy.get_deadline().is_some() {
+            let timeout = E::timeout_error();
+            if timeout.is_none() && policy.get_attempt_timeout().is_some() {
+                warn_timeout_unsupported::<E>();
+            }
+            timeout
+        } else {
+            None
+        };
+        let state = State::new(policy, None, track, report, || clock.now());
+        Driver {
+            state,
+            hooks: Hooks::NONE,
+            clock,
+            timeout,
+        }
+    }
+
+    /// Starts the next attempt.
+    pub fn begin(&mut self) -> Attempt {
+        let clock = &self.clock;
+        self.state.begin(|| clock.now())
+    }
+
+    /// Decides what follows an attempt's result.
+    pub fn step<T>(&mut self, result: Result<T, E>) -> Next<T, E>
+    where
+        E: fmt::Display,
+    {
+        let err = match result {
+            Ok(value) => return Next::Done(Ok(value)),
+            Err(err) => err,
+        };
+        let clock = &self.clock;
+        match self
+            .state
+            .after_failure(&err, self.hooks.when, self.hooks.on_retry, || clock.now())
+        {
+            Step::Sleep(delay) => Next::Retry(delay),
+            Step::GiveUp(reason) => {
+                if let Some(hook) = self.hooks.on_give_up {
+                    hook(&GiveUp {
+                        attempts: self.state.attempt,
+                        error: &err,
+                        reason,
+                    });
+                }
+                self.state.stop = Some(reason);
+                Next::Done(Err(err))
+            }
+        }
+    }
+
+    /// Sleeps the thread for `delay` (or records it in test mode).
+    pub fn sleep_blocking(&mut self, delay: Duration) {
+        if testing::record_sleep(delay) {
+            self.state.skipped += delay;
+        } else {
+            std::thread::sleep(delay);
+        }
+    }
+
+    fn report(&mut self) -> Report {
+        let stop = self.state.stop;
+        self.state.finish(stop).unwrap_or_default()
+    }
+}
+
+impl<E: Retryable, C: Sleeper> Driver<'_, E, C> {
+    /// Runs one attempt, cut off at the attempt timeout (or what the
+    /// deadline leaves) when the error type can say "timed out".
+    pub async fn attempt<T>(&self, work: impl Future<Output = Result<T, E>>) -> Result<T, E> {
+        let Some(make) = self.timeout else {
+            return work.await;
+        };
+        let clock = &self.clock;
+        let Some(limit) = self.state.attempt_limit(|| clock.now()) else {
+            return work.await;
+        };
+        match race(work, self.clock.sleep(limit)).await {
+            Some(result) => result,
+            None => Err(make(TimedOut { limit })),
+        }
+    }
+
+    /// Sleeps `delay` on the sleeper (or records it in test mode).
+    pub async fn sleep(&mut self, delay: Duration) {
+        if testing::record_sleep(delay) {
+            self.state.skipped += delay;
+        } else {
+            self.clock.sleep(delay).await;
+        }
+    }
+}
+
+/// Gives an async block the output type of the function it stands for, so
+/// `?` and `return` inside it infer as they did in the function.
+#[doc(hidden)]
+#[inline]
+pub fn typed<T, F: Future<Output = T>>(future: F) -> F {
+    future
 }
 
 /// Polls `work` and `timer` together: `Some` of the work's output if it
@@ -543,10 +743,17 @@ struct State<'p> {
     rng: Option<fastrand::Rng>,
     key: IdempotencyKey,
     report: Option<Report>,
+    stop: Option<StopReason>,
 }
 
 impl<'p> State<'p> {
-    fn new(policy: &'p Policy, seed: Option<u64>, track: bool, report: bool, now: impl FnOnce() -> Instant) -> Self {
+    fn new(
+        policy: &'p Policy,
+        seed: Option<u64>,
+        track: bool,
+        report: bool,
+        now: impl FnOnce() -> Instant,
+    ) -> Self {
         // The clock is read only when something needs elapsed time: a
         // first-attempt success then costs no syscall.
         let start = (track || policy.get_deadline().is_some()).then(now);
@@ -560,6 +767,7 @@ impl<'p> State<'p> {
             rng: None,
             key: IdempotencyKey([0; 16]),
             report: report.then(Report::default),
+            stop: None,
         };
         if track {
             state.key = IdempotencyKey::random(state.rng());
@@ -576,7 +784,8 @@ impl<'p> State<'p> {
     }
 
     fn elapsed(&self, now: impl FnOnce() -> Instant) -> Option<Duration> {
-        self.start.map(|start| now().saturating_duration_since(start) + self.skipped)
+        self.start
+            .map(|start| now().saturating_duration_since(start) + self.skipped)
     }
 
     fn begin(&mut self, now: impl FnOnce() -> Instant) -> Attempt {
@@ -591,7 +800,8 @@ impl<'p> State<'p> {
 
     /// How long this attempt may run: the attempt timeout, shortened to what
     /// the deadline leaves.
-    fn attempt_limit(&self, policy: &Policy, now: impl FnOnce() -> Instant) -> Option<Duration> {
+    fn attempt_limit(&self, now: impl FnOnce() -> Instant) -> Option<Duration> {
+        let policy = self.policy;
         let left = policy
             .get_deadline()
             .zip(self.elapsed(now))
@@ -637,7 +847,12 @@ impl<'p> State<'p> {
                     "attempt failed; retrying"
                 );
                 if let Some(hook) = on_retry {
-                    hook(&RetryEvent { attempt: self.attempt, error: err, advice, delay });
+                    hook(&RetryEvent {
+                        attempt: self.attempt,
+                        error: err,
+                        advice,
+                        delay,
+                    });
                 }
                 self.previous_delay = delay;
             }
@@ -667,7 +882,12 @@ impl<'p> State<'p> {
         step
     }
 
-    fn decide<E: Retryable>(&mut self, err: &E, advice: Advice, now: impl FnOnce() -> Instant) -> Step {
+    fn decide<E: Retryable>(
+        &mut self,
+        err: &E,
+        advice: Advice,
+        now: impl FnOnce() -> Instant,
+    ) -> Step {
         if !advice.is_retry() {
             return Step::GiveUp(StopReason::NotRetryable);
         }
@@ -683,11 +903,17 @@ impl<'p> State<'p> {
             RetryAfter::Ignore => None,
         };
         let floor = err.retry_status().and_then(|s| policy.get_min_wait(s));
-        let delay = backoff.max(hint.unwrap_or_default()).max(floor.unwrap_or_default());
+        let delay = backoff
+            .max(hint.unwrap_or_default())
+            .max(floor.unwrap_or_default());
         if let (Some(deadline), Some(elapsed)) = (policy.get_deadline(), self.elapsed(now)) {
             if elapsed.saturating_add(delay) >= deadline {
                 let hinted = hint.is_some_and(|h| elapsed.saturating_add(h) >= deadline);
-                return Step::GiveUp(if hinted { StopReason::HintBeyondDeadline } else { StopReason::Deadline });
+                return Step::GiveUp(if hinted {
+                    StopReason::HintBeyondDeadline
+                } else {
+                    StopReason::Deadline
+                });
             }
         }
         Step::Sleep(delay)

@@ -128,7 +128,10 @@ impl Policy {
             attempt_timeout: None,
             retry_after: RetryAfter::Floor,
             max_retry_after: Duration::from_secs(300),
-            min_waits: [MinWait { status: 0, at_least: Duration::ZERO }; MIN_WAITS],
+            min_waits: [MinWait {
+                status: 0,
+                at_least: Duration::ZERO,
+            }; MIN_WAITS],
             min_waits_len: 0,
         }
     }
@@ -252,7 +255,10 @@ impl Policy {
         } else {
             MIN_WAITS - 1
         };
-        self.min_waits[slot] = MinWait { status: code, at_least };
+        self.min_waits[slot] = MinWait {
+            status: code,
+            at_least,
+        };
         self
     }
 
@@ -326,8 +332,11 @@ impl Policy {
         let delay = match self.backoff {
             Backoff::Constant => return self.initial_delay,
             Backoff::Exponential => {
-                let growth = self.factor.checked_pow(retry).unwrap_or(u32::MAX);
-                self.initial_delay.saturating_mul(growth)
+                match self.factor.checked_pow(retry) {
+                    Some(growth) => self.initial_delay.saturating_mul(growth),
+                    None if self.initial_delay.is_zero() => Duration::ZERO,
+                    None => Duration::MAX,
+                }
             }
             Backoff::Linear => self
                 .initial_delay
@@ -339,14 +348,19 @@ impl Policy {
     /// The jittered delay before retry number `retry`, drawing from `rng`;
     /// `previous` is the delay slept before the last retry (decorrelated
     /// jitter grows from it).
-    pub(crate) fn backoff_delay(&self, retry: u32, previous: Duration, rng: &mut fastrand::Rng) -> Duration {
+    pub(crate) fn backoff_delay(
+        &self,
+        retry: u32,
+        previous: Duration,
+        rng: &mut fastrand::Rng,
+    ) -> Duration {
         let base = self.base_delay(retry);
         match self.jitter {
             Jitter::None => base,
             Jitter::Full => uniform(rng, Duration::ZERO, base),
             Jitter::Equal => {
                 let half = base / 2;
-                half + uniform(rng, Duration::ZERO, base - half)
+                half + uniform(rng, Duration::ZERO, base.saturating_sub(half))
             }
             Jitter::Decorrelated => {
                 let low = self.initial_delay.min(self.max_delay);
@@ -377,13 +391,16 @@ mod tests {
         let delays: Vec<u64> = (0..6).map(|n| policy.base_delay(n).as_secs()).collect();
         assert_eq!(delays, [1, 2, 4, 8, 10, 10]);
         assert_eq!(policy.base_delay(u32::MAX), Duration::from_secs(10));
-        let huge = Policy::exponential().max_delay(Duration::MAX).factor(u32::MAX);
+        let huge = Policy::exponential()
+            .max_delay(Duration::MAX)
+            .factor(u32::MAX);
         assert_eq!(huge.base_delay(1000), Duration::MAX);
     }
 
     #[test]
     fn linear_and_constant_curves() {
-        let linear = Policy::linear(Duration::from_secs(1), Duration::from_secs(2)).max_delay(Duration::from_secs(6));
+        let linear = Policy::linear(Duration::from_secs(1), Duration::from_secs(2))
+            .max_delay(Duration::from_secs(6));
         let delays: Vec<u64> = (0..5).map(|n| linear.base_delay(n).as_secs()).collect();
         assert_eq!(delays, [1, 3, 5, 6, 6]);
         let constant = Policy::constant(Duration::from_millis(250));
@@ -396,14 +413,23 @@ mod tests {
             .min_wait(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30))
             .min_wait(StatusCode::BAD_GATEWAY, Duration::from_secs(1))
             .min_wait(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(31));
-        assert_eq!(policy.get_min_wait(StatusCode::SERVICE_UNAVAILABLE), Some(Duration::from_secs(31)));
-        assert_eq!(policy.get_min_wait(StatusCode::BAD_GATEWAY), Some(Duration::from_secs(1)));
+        assert_eq!(
+            policy.get_min_wait(StatusCode::SERVICE_UNAVAILABLE),
+            Some(Duration::from_secs(31))
+        );
+        assert_eq!(
+            policy.get_min_wait(StatusCode::BAD_GATEWAY),
+            Some(Duration::from_secs(1))
+        );
         assert_eq!(policy.get_min_wait(StatusCode::GATEWAY_TIMEOUT), None);
         let full = policy
             .min_wait(StatusCode::from_u16(520).unwrap(), Duration::from_secs(1))
             .min_wait(StatusCode::from_u16(521).unwrap(), Duration::from_secs(2))
             .min_wait(StatusCode::from_u16(522).unwrap(), Duration::from_secs(3));
-        assert_eq!(full.get_min_wait(StatusCode::from_u16(522).unwrap()), Some(Duration::from_secs(3)));
+        assert_eq!(
+            full.get_min_wait(StatusCode::from_u16(522).unwrap()),
+            Some(Duration::from_secs(3))
+        );
         assert_eq!(full.get_min_wait(StatusCode::from_u16(521).unwrap()), None);
     }
 
@@ -413,12 +439,18 @@ mod tests {
         let policy = Policy::DEFAULT;
         for retry in 0..8 {
             let base = policy.base_delay(retry);
-            let full = policy.jitter(Jitter::Full).backoff_delay(retry, Duration::ZERO, &mut rng);
+            let full = policy
+                .jitter(Jitter::Full)
+                .backoff_delay(retry, Duration::ZERO, &mut rng);
             assert!(full <= base);
-            let equal = policy.jitter(Jitter::Equal).backoff_delay(retry, Duration::ZERO, &mut rng);
+            let equal = policy
+                .jitter(Jitter::Equal)
+                .backoff_delay(retry, Duration::ZERO, &mut rng);
             assert!(equal >= base / 2 && equal <= base);
             let previous = Duration::from_secs(3);
-            let decorrelated = policy.jitter(Jitter::Decorrelated).backoff_delay(retry, previous, &mut rng);
+            let decorrelated = policy
+                .jitter(Jitter::Decorrelated)
+                .backoff_delay(retry, previous, &mut rng);
             assert!(decorrelated >= policy.get_initial_delay());
             assert!(decorrelated <= Duration::from_secs(9).max(policy.get_initial_delay() * 3));
         }

@@ -65,18 +65,26 @@ pub struct TestMode {
 pub fn enable() -> TestMode {
     LOCAL.with(|local| *local.borrow_mut() = Some(Record::default()));
     ACTIVE.fetch_add(1, Ordering::SeqCst);
-    TestMode { scope: Scope::Thread, _not_send: core::marker::PhantomData }
+    TestMode {
+        scope: Scope::Thread,
+        _not_send: core::marker::PhantomData,
+    }
 }
 
 /// Turns test mode on for every thread of the process.
 pub fn enable_globally() -> TestMode {
     *lock() = Some(Record::default());
     ACTIVE.fetch_add(1, Ordering::SeqCst);
-    TestMode { scope: Scope::Global, _not_send: core::marker::PhantomData }
+    TestMode {
+        scope: Scope::Global,
+        _not_send: core::marker::PhantomData,
+    }
 }
 
 fn lock() -> std::sync::MutexGuard<'static, Option<Record>> {
-    GLOBAL.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    GLOBAL
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl TestMode {
@@ -99,7 +107,9 @@ impl TestMode {
 
     fn with<R>(&self, f: impl FnOnce(&mut Record) -> R) -> R {
         match self.scope {
-            Scope::Thread => LOCAL.with(|local| f(local.borrow_mut().get_or_insert_with(Record::default))),
+            Scope::Thread => {
+                LOCAL.with(|local| f(local.borrow_mut().get_or_insert_with(Record::default)))
+            }
             Scope::Global => f(lock().get_or_insert_with(Record::default)),
         }
     }
@@ -122,12 +132,17 @@ fn with_active<R>(f: impl FnOnce(&mut Record) -> R) -> Option<R> {
     }
     let mut f = Some(f);
     let local = LOCAL.with(|local| {
-        local.borrow_mut().as_mut().map(|record| (f.take().expect("called once"))(record))
+        local
+            .borrow_mut()
+            .as_mut()
+            .map(|record| (f.take().expect("called once"))(record))
     });
     if local.is_some() {
         return local;
     }
-    lock().as_mut().map(|record| (f.take().expect("called once"))(record))
+    lock()
+        .as_mut()
+        .map(|record| (f.take().expect("called once"))(record))
 }
 
 /// Counts an attempt; true if test mode is on.

@@ -1,0 +1,507 @@
+//! `#[retry(...)]`: wraps a function body in the retry engine.
+//!
+//! Input:
+//!
+//! ```text
+//! #[retry(policy = STANDARD)]
+//! async fn fetch(client: &Client, id: String) -> Result<Lead, ClientError> { BODY }
+//! ```
+//!
+//! Output: the same attributes and signature, with the body replaced by a
+//! loop over the runtime's driver:
+//!
+//! ```text
+//! {
+//!     let mut __rebuff_driver = ::rebuff::__private::Driver::new(PolicyRef::__rebuff_policy(&(STANDARD)), false);
+//!     loop {
+//!         let _ = __rebuff_driver.begin();
+//!         let __rebuff_result = __rebuff_driver
+//!             .attempt(::rebuff::__private::typed::<Result<Lead, ClientError>, _>(async {
+//!                 let id = ::rebuff::__private::RetryArg::__rebuff_clone(&id);
+//!                 BODY
+//!             }))
+//!             .await;
+//!         match __rebuff_driver.step(__rebuff_result) {
+//!             Next::Done(result) => break result,
+//!             Next::Retry(delay) => __rebuff_driver.sleep(delay).await,
+//!         }
+//!     }
+//! }
+//! ```
+//!
+//! The body keeps its tokens and spans: `return` and `?` end one attempt, as
+//! they ended the call before. Arguments taken by value are cloned for each
+//! attempt; references and `&self`/`&mut self` are captured as they are; a
+//! by-value `self` is cloned and the body's `self` renamed to the clone.
+//! Blocking functions use `run_blocking` with a plain closure; functions
+//! returning `impl Future<Output = Result<..>>` build a fresh future per
+//! attempt.
+
+mod args;
+mod duration;
+
+use proc_macro2::{Delimiter, Group, Ident, Span, TokenStream, TokenTree};
+use quote::{ToTokens, quote, quote_spanned};
+use syn::parse::{Parse, ParseStream};
+use syn::spanned::Spanned;
+use syn::visit_mut::VisitMut;
+use syn::{Attribute, FnArg, Pat, ReturnType, Signature, Type, Visibility};
+
+use crate::ctxt::Ctxt;
+use args::Args;
+
+/// A function as `#[retry]` sees it: the body is kept as tokens.
+struct RetryFn {
+    attrs: Vec<Attribute>,
+    vis: Visibility,
+    sig: Signature,
+    body: Group,
+}
+
+impl Parse for RetryFn {
+    fn parse(input: ParseStream<'_>) -> syn::Result<Self> {
+        let attrs = input.call(Attribute::parse_outer)?;
+        let vis: Visibility = input.parse()?;
+        let sig: Signature = input.parse()?;
+        if input.peek(syn::Token![;]) {
+            return Err(syn::Error::new(
+                sig.ident.span(),
+                "`#[retry]` needs a function with a body; put it on the function's definition (in the `impl`), not on a declaration",
+            ));
+        }
+        let body: Group = input.parse()?;
+        if body.delimiter() != Delimiter::Brace {
+            return Err(syn::Error::new(
+                body.span(),
+                "expected the function body in braces",
+            ));
+        }
+        Ok(RetryFn {
+            attrs,
+            vis,
+            sig,
+            body,
+        })
+    }
+}
+
+/// How the function produces its result.
+enum Kind {
+    Async,
+    /// A non-async function returning `impl Future<Output = ...>`.
+    Future,
+    Blocking,
+}
+
+pub(crate) fn expand(args: TokenStream, item: TokenStream) -> TokenStream {
+    let function: RetryFn = match syn::parse2(item.clone()) {
+        Ok(function) => function,
+        Err(err) => return with_error(err, item),
+    };
+    match try_expand(args, function) {
+        Ok(tokens) => tokens,
+        Err(err) => with_error(err, item),
+    }
+}
+
+/// The function unchanged beside the error, so callers and IDEs keep working.
+fn with_error(err: syn::Error, item: TokenStream) -> TokenStream {
+    let error = err.to_compile_error();
+    quote!(#error #item)
+}
+
+fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStream> {
+    let cx = Ctxt::new();
+    let args = args::parse(&cx, args);
+    args.validate(&cx);
+    check_signature(&cx, &function.sig);
+    let kind = kind_of(&function.sig);
+    let output = result_type(&cx, &function.sig, &kind);
+    let prelude = per_attempt_bindings(&cx, &mut function.sig);
+    cx.check()?;
+    let output = output.expect("checked");
+
+    let RetryFn {
+        attrs,
+        vis,
+        sig,
+        body,
+    } = function;
+    let body = if prelude.rebinds_self {
+        rename_self(body.stream())
+    } else {
+        body.stream()
+    };
+    let clones = prelude.clones;
+    let policy = policy_expr(&args);
+    let hooks = hooks(&args);
+    let track = args.attempt.is_some();
+    let span = output.span();
+    let mut erased = output.clone();
+    EraseImplTrait.visit_type_mut(&mut erased);
+    let attempt = match &args.attempt {
+        Some(attempt) => attempt.value.to_token_stream(),
+        None => quote!(_),
+    };
+
+    let new_body = match kind {
+        // The attempt is an `async` block, not an async closure: its future
+        // borrows the arguments for one attempt only, so the function's
+        // future stays `Send` when its parts are.
+        Kind::Async => quote_spanned! {span=>
+            let mut __rebuff_driver = ::rebuff::__private::Driver::new(#policy, #track)#hooks;
+            loop {
+                let #attempt = __rebuff_driver.begin();
+                let __rebuff_result = __rebuff_driver
+                    .attempt(::rebuff::__private::typed::<#erased, _>(async {
+                        #(#clones)*
+                        #body
+                    }))
+                    .await;
+                match __rebuff_driver.step(__rebuff_result) {
+                    ::rebuff::__private::Next::Done(__rebuff_done) => break __rebuff_done,
+                    ::rebuff::__private::Next::Retry(__rebuff_delay) => __rebuff_driver.sleep(__rebuff_delay).await,
+                }
+            }
+        },
+        Kind::Blocking => quote_spanned! {span=>
+            let mut __rebuff_driver = ::rebuff::__private::Driver::blocking(#policy, #track)#hooks;
+            loop {
+                let #attempt = __rebuff_driver.begin();
+                let __rebuff_result = ::rebuff::__private::call(|| -> #erased {
+                    #(#clones)*
+                    #body
+                });
+                match __rebuff_driver.step(__rebuff_result) {
+                    ::rebuff::__private::Next::Done(__rebuff_done) => break __rebuff_done,
+                    ::rebuff::__private::Next::Retry(__rebuff_delay) => __rebuff_driver.sleep_blocking(__rebuff_delay),
+                }
+            }
+        },
+        Kind::Future => quote_spanned! {span=>
+            #[allow(unused_mut)]
+            let mut __rebuff_make = move |#attempt: ::rebuff::__private::Attempt| {
+                #(#clones)*
+                #body
+            };
+            async move {
+                let mut __rebuff_driver = ::rebuff::__private::Driver::new(#policy, #track)#hooks;
+                loop {
+                    let __rebuff_attempt = __rebuff_driver.begin();
+                    let __rebuff_result = __rebuff_driver.attempt(__rebuff_make(__rebuff_attempt)).await;
+                    match __rebuff_driver.step(__rebuff_result) {
+                        ::rebuff::__private::Next::Done(__rebuff_done) => break __rebuff_done,
+                        ::rebuff::__private::Next::Retry(__rebuff_delay) => __rebuff_driver.sleep(__rebuff_delay).await,
+                    }
+                }
+            }
+        },
+    };
+    Ok(quote! {
+        #(#attrs)*
+        #vis #sig {
+            #new_body
+        }
+    })
+}
+
+/// Function shapes the engine cannot wrap.
+fn check_signature(cx: &Ctxt, sig: &Signature) {
+    if let Some(constness) = &sig.constness {
+        cx.error_at(
+            constness.span,
+            "`#[retry]` cannot wrap a `const fn`: retrying sleeps at run time",
+        );
+    }
+    if let Some(abi) = &sig.abi {
+        cx.error_spanned_by(
+            abi,
+            "`#[retry]` cannot wrap an `extern` function; wrap a Rust function that calls it",
+        );
+    }
+    if let Some(variadic) = &sig.variadic {
+        cx.error_spanned_by(variadic, "`#[retry]` cannot wrap a variadic function");
+    }
+}
+
+fn kind_of(sig: &Signature) -> Kind {
+    if sig.asyncness.is_some() {
+        return Kind::Async;
+    }
+    match &sig.output {
+        ReturnType::Type(_, ty) if future_output(ty).is_some() => Kind::Future,
+        _ => Kind::Blocking,
+    }
+}
+
+/// `Output` of `impl Future<Output = T> + ...`.
+fn future_output(ty: &Type) -> Option<&Type> {
+    let Type::ImplTrait(imp) = ty else {
+        return None;
+    };
+    imp.bounds.iter().find_map(|bound| {
+        let syn::TypeParamBound::Trait(bound) = bound else {
+            return None;
+        };
+        let last = bound.path.segments.last()?;
+        if last.ident != "Future" {
+            return None;
+        }
+        let syn::PathArguments::AngleBracketed(args) = &last.arguments else {
+            return None;
+        };
+        args.args.iter().find_map(|arg| match arg {
+            syn::GenericArgument::AssocType(assoc) if assoc.ident == "Output" => Some(&assoc.ty),
+            _ => None,
+        })
+    })
+}
+
+/// The `Result` type each attempt produces, or an error saying why the
+/// function cannot be retried.
+fn result_type(cx: &Ctxt, sig: &Signature, kind: &Kind) -> Option<Type> {
+    let ReturnType::Type(_, ty) = &sig.output else {
+        cx.error_at(
+            sig.ident.span(),
+            format!("`#[retry]` needs a function returning `Result<T, E>` (the error decides whether to retry); `{}` returns nothing", sig.ident),
+        );
+        return None;
+    };
+    let ty = match kind {
+        Kind::Future => future_output(ty).expect("checked by kind_of"),
+        Kind::Async | Kind::Blocking => ty,
+    };
+    if !could_be_result(ty) {
+        let found = ty.to_token_stream().to_string();
+        cx.error_spanned_by(
+            ty,
+            format!("`#[retry]` needs a function returning `Result<T, E>` (the error decides whether to retry), not `{found}`"),
+        );
+        return None;
+    }
+    Some(ty.clone())
+}
+
+/// False for types that are certainly not a `Result` (aliases of one pass).
+fn could_be_result(ty: &Type) -> bool {
+    match ty {
+        Type::Path(path) => {
+            let Some(last) = path.path.segments.last() else {
+                return false;
+            };
+            let name = last.ident.to_string();
+            !matches!(
+                name.as_str(),
+                "Option"
+                    | "bool"
+                    | "char"
+                    | "str"
+                    | "String"
+                    | "Vec"
+                    | "Box"
+                    | "u8"
+                    | "u16"
+                    | "u32"
+                    | "u64"
+                    | "u128"
+                    | "usize"
+                    | "i8"
+                    | "i16"
+                    | "i32"
+                    | "i64"
+                    | "i128"
+                    | "isize"
+                    | "f32"
+                    | "f64"
+            )
+        }
+        Type::Paren(inner) => could_be_result(&inner.elem),
+        Type::Group(inner) => could_be_result(&inner.elem),
+        Type::Macro(_) => true,
+        _ => false,
+    }
+}
+
+struct Prelude {
+    /// `let name = RetryArg::__rebuff_clone(&name);` per by-value argument.
+    clones: Vec<TokenStream>,
+    /// The body's `self` becomes `__rebuff_self`.
+    rebinds_self: bool,
+}
+
+/// One clone per by-value argument; `mut` moves from the parameter (where
+/// it would now be unused) to the per-attempt binding.
+fn per_attempt_bindings(cx: &Ctxt, sig: &mut Signature) -> Prelude {
+    let mut prelude = Prelude {
+        clones: Vec::new(),
+        rebinds_self: false,
+    };
+    for input in &mut sig.inputs {
+        match input {
+            FnArg::Receiver(receiver) => {
+                if receiver.reference.is_some() || matches!(&*receiver.ty, Type::Reference(_)) {
+                    continue;
+                }
+                let mutability = receiver.mutability.take();
+                let span = receiver.self_token.span;
+                let binding = Ident::new("__rebuff_self", Span::call_site());
+                prelude.clones.push(quote_spanned! {span=>
+                    let #mutability #binding = ::rebuff::__private::RetryArg::__rebuff_clone(&self);
+                });
+                prelude.rebinds_self = true;
+            }
+            FnArg::Typed(typed) => {
+                if matches!(&*typed.ty, Type::Reference(_)) {
+                    continue;
+                }
+                match &mut *typed.pat {
+                    Pat::Wild(_) => {}
+                    Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
+                        let mutability = pat.mutability.take();
+                        let ident = &pat.ident;
+                        let span = typed.ty.span();
+                        prelude.clones.push(quote_spanned! {span=>
+                            let #mutability #ident = ::rebuff::__private::RetryArg::__rebuff_clone(&#ident);
+                        });
+                    }
+                    other => cx.error_spanned_by(
+                        &*other,
+                        "`#[retry]` clones by-value arguments for each attempt, which needs a name: bind this argument to a name (`arg: T`) and destructure it in the body",
+                    ),
+                }
+            }
+        }
+    }
+    prelude
+}
+
+/// The `&Policy` the run uses.
+fn policy_expr(args: &Args) -> TokenStream {
+    if let Some(policy) = &args.policy {
+        let expr = &policy.value;
+        return quote!(::rebuff::__private::PolicyRef::__rebuff_policy(&(#expr)));
+    }
+    if args.inline_written.is_empty() {
+        return quote!(&::rebuff::Policy::DEFAULT);
+    }
+    let duration = |nanos: u64| quote!(::core::time::Duration::from_nanos(#nanos));
+    let initial = args.initial_delay.as_ref().map(|d| duration(d.value.nanos));
+    let one_second = duration(1_000_000_000);
+    let mut chain = match args.backoff.as_ref().map(|b| b.value.value()).as_deref() {
+        Some("constant") => {
+            let delay = initial.clone().unwrap_or_else(|| one_second.clone());
+            quote!(::rebuff::Policy::constant(#delay))
+        }
+        Some("linear") => {
+            let delay = initial.clone().unwrap_or_else(|| one_second.clone());
+            let step = args
+                .step
+                .as_ref()
+                .map_or(one_second, |s| duration(s.value.nanos));
+            quote!(::rebuff::Policy::linear(#delay, #step))
+        }
+        _ => match &initial {
+            Some(initial) => quote!(::rebuff::Policy::exponential().initial_delay(#initial)),
+            None => quote!(::rebuff::Policy::exponential()),
+        },
+    };
+    if let Some(retries) = &args.max_retries {
+        let value = &retries.value;
+        chain.extend(quote!(.max_retries(#value)));
+    }
+    if let Some(factor) = &args.factor {
+        let value = &factor.value;
+        chain.extend(quote!(.factor(#value)));
+    }
+    for (setter, value) in [
+        ("max_delay", &args.max_delay),
+        ("deadline", &args.deadline),
+        ("attempt_timeout", &args.attempt_timeout),
+        ("max_retry_after", &args.max_retry_after),
+    ] {
+        if let Some(value) = value {
+            let setter = Ident::new(setter, Span::call_site());
+            let value = duration(value.value.nanos);
+            chain.extend(quote!(.#setter(#value)));
+        }
+    }
+    if let Some(jitter) = &args.jitter {
+        let variant = match jitter.value.value().as_str() {
+            "none" => quote!(None),
+            "equal" => quote!(Equal),
+            "decorrelated" => quote!(Decorrelated),
+            _ => quote!(Full),
+        };
+        chain.extend(quote!(.jitter(::rebuff::Jitter::#variant)));
+    }
+    quote!({
+        const __REBUFF_POLICY: ::rebuff::Policy = #chain;
+        &__REBUFF_POLICY
+    })
+}
+
+/// `.when(...)`, `.on_retry(...)`, `.on_give_up(...)` as the arguments ask.
+fn hooks(args: &Args) -> TokenStream {
+    let mut hooks = TokenStream::new();
+    if let Some(when) = &args.when {
+        let path = &when.value;
+        hooks.extend(quote!(.when(#path)));
+    }
+    if let Some(hook) = &args.on_retry {
+        let path = &hook.value;
+        hooks.extend(quote!(.on_retry(#path)));
+    }
+    if let Some(hook) = &args.on_give_up {
+        let path = &hook.value;
+        hooks.extend(quote!(.on_give_up(#path)));
+    }
+    hooks
+}
+
+/// Replaces `impl Trait` with `_` in the closure's return type, where
+/// `impl Trait` may not be written.
+struct EraseImplTrait;
+
+impl VisitMut for EraseImplTrait {
+    fn visit_type_mut(&mut self, ty: &mut Type) {
+        if let Type::ImplTrait(imp) = ty {
+            *ty = Type::Infer(syn::TypeInfer {
+                underscore_token: syn::Token![_](imp.impl_token.span),
+            });
+            return;
+        }
+        syn::visit_mut::visit_type_mut(self, ty);
+    }
+}
+
+/// Renames `self` to `__rebuff_self` in a body, leaving nested items
+/// (`fn`, `impl`, `trait`, `mod`), whose `self` is another one, untouched.
+fn rename_self(tokens: TokenStream) -> TokenStream {
+    let mut out = Vec::new();
+    let mut in_item = false;
+    for token in tokens {
+        match token {
+            TokenTree::Ident(ident)
+                if ident == "fn" || ident == "impl" || ident == "trait" || ident == "mod" =>
+            {
+                in_item = true;
+                out.push(TokenTree::Ident(ident));
+            }
+            TokenTree::Ident(ident) if ident == "self" && !in_item => {
+                out.push(TokenTree::Ident(Ident::new("__rebuff_self", ident.span())));
+            }
+            TokenTree::Group(group) if in_item && group.delimiter() == Delimiter::Brace => {
+                // The nested item's body ends the item.
+                in_item = false;
+                out.push(TokenTree::Group(group));
+            }
+            TokenTree::Group(group) if !in_item => {
+                let mut renamed = Group::new(group.delimiter(), rename_self(group.stream()));
+                renamed.set_span(group.span());
+                out.push(TokenTree::Group(renamed));
+            }
+            other => out.push(other),
+        }
+    }
+    out.into_iter().collect()
+}
