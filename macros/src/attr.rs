@@ -545,7 +545,7 @@ pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str>
     candidates
         .iter()
         .map(|c| (distance(word, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 4))
+        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c)
 }
@@ -577,5 +577,22 @@ impl ToTokens for Status {
             }
             None => tokens.extend(quote::quote!(::rebuff::__private::status(#code))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{closest, distance};
+
+    #[test]
+    fn typo_suggestions() {
+        assert_eq!(distance("max_retry", "max_retries"), 3);
+        assert_eq!(distance("stauts", "status"), 2);
+        assert_eq!(
+            closest("max_retry", &["policy", "max_retries", "max_delay"]),
+            Some("max_retries")
+        );
+        assert_eq!(closest("stauts", &["status", "code"]), Some("status"));
+        assert_eq!(closest("zzz", &["status", "code"]), None);
     }
 }

@@ -179,12 +179,8 @@ fn set_value(cx: &Ctxt, args: &mut Args, key: Ident, name: &str, value: Expr) {
             }
         }
         JITTER => {
-            if let Some(lit) = one_of(
-                cx,
-                name,
-                &value,
-                &["none", "full", "equal", "decorrelated"],
-            ) {
+            if let Some(lit) = one_of(cx, name, &value, &["none", "full", "equal", "decorrelated"])
+            {
                 args.jitter = Some(Set { key, value: lit });
             }
         }

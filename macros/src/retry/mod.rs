@@ -272,10 +272,9 @@ fn result_type(cx: &Ctxt, sig: &Signature, kind: &Kind) -> Option<Type> {
         Kind::Async | Kind::Blocking => ty,
     };
     if !could_be_result(ty) {
-        let found = ty.to_token_stream().to_string();
         cx.error_spanned_by(
             ty,
-            format!("`#[retry]` needs a function returning `Result<T, E>` (the error decides whether to retry), not `{found}`"),
+            "`#[retry]` needs a function returning `Result<T, E>`: the error decides whether to retry",
         );
         return None;
     }
@@ -379,7 +378,8 @@ fn per_attempt_bindings(cx: &Ctxt, sig: &mut Signature) -> Prelude {
 fn policy_expr(args: &Args) -> TokenStream {
     if let Some(policy) = &args.policy {
         let expr = &policy.value;
-        return quote!(::rebuff::__private::PolicyRef::__rebuff_policy(&(#expr)));
+        let span = expr.span();
+        return quote_spanned!(span=> ::rebuff::__private::PolicyRef::__rebuff_policy(&(#expr)));
     }
     if args.inline_written.is_empty() {
         return quote!(&::rebuff::Policy::DEFAULT);

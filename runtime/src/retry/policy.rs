@@ -331,13 +331,11 @@ impl Policy {
     pub fn base_delay(&self, retry: u32) -> Duration {
         let delay = match self.backoff {
             Backoff::Constant => return self.initial_delay,
-            Backoff::Exponential => {
-                match self.factor.checked_pow(retry) {
-                    Some(growth) => self.initial_delay.saturating_mul(growth),
-                    None if self.initial_delay.is_zero() => Duration::ZERO,
-                    None => Duration::MAX,
-                }
-            }
+            Backoff::Exponential => match self.factor.checked_pow(retry) {
+                Some(growth) => self.initial_delay.saturating_mul(growth),
+                None if self.initial_delay.is_zero() => Duration::ZERO,
+                None => Duration::MAX,
+            },
             Backoff::Linear => self
                 .initial_delay
                 .saturating_add(self.step.saturating_mul(retry)),

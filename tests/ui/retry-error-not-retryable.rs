@@ -1,0 +1,6 @@
+#[rebuff::retry]
+fn fetch() -> Result<u32, String> {
+    Err("no".to_owned())
+}
+
+fn main() {}

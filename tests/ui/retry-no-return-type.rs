@@ -1,0 +1,4 @@
+#[rebuff::retry]
+fn fetch() {}
+
+fn main() {}

@@ -1,0 +1,6 @@
+#[rebuff::retry(jitter = "random")]
+fn fetch() -> Result<u32, std::io::Error> {
+    Ok(1)
+}
+
+fn main() {}
