@@ -101,6 +101,37 @@
 //! API guides publish it, from the derive's codes, statuses, messages and doc
 //! comments.
 //!
+//! # Retrying
+//!
+//! [`#[retry]`](macro@retry) wraps a function in exponential backoff with
+//! jitter, honours the server's `Retry-After` (as a floor, bounded by the
+//! policy), respects a deadline, and logs every retry with `tracing`. Whether
+//! an error is worth retrying is the error's own answer ([`Retryable`]): a
+//! derived `ApiError` retries 408, 429 and the transient 5xx, never a 404.
+//!
+//! ```
+//! use rebuff::{retry, ApiError, Policy};
+//!
+//! #[derive(Debug, thiserror::Error, ApiError)]
+//! enum CallError {
+//!     #[error("unavailable")]
+//!     #[api(status = 503)]
+//!     Unavailable,
+//! }
+//!
+//! #[retry(max_retries = 2, initial_delay = "10ms")]
+//! fn call(attempts: &mut u32) -> Result<u32, CallError> {
+//!     *attempts += 1;
+//!     if *attempts < 3 { Err(CallError::Unavailable) } else { Ok(*attempts) }
+//! }
+//!
+//! let mut attempts = 0;
+//! assert_eq!(call(&mut attempts).unwrap(), 3);
+//! ```
+//!
+//! [`retry::run`] and [`retry::Retry`] are the same engine for closures, and
+//! [`retry::testing`] turns sleeping off in your tests.
+//!
 //! # Implementing `ApiError` by hand
 //!
 //! See [`ApiError`]: three methods and the envelope are required, everything

@@ -152,12 +152,16 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
             let mut __rebuff_driver = ::rebuff::__private::Driver::new(#policy, #track)#hooks;
             loop {
                 let #attempt = __rebuff_driver.begin();
-                let __rebuff_result = __rebuff_driver
-                    .attempt(::rebuff::__private::typed::<#erased, _>(async {
-                        #(#clones)*
-                        #body
-                    }))
-                    .await;
+                let mut __rebuff_work = ::core::pin::pin!(::rebuff::__private::typed::<#erased, _>(async {
+                    #(#clones)*
+                    #body
+                }));
+                let __rebuff_result = match __rebuff_driver.limit() {
+                    ::core::option::Option::None => __rebuff_work.await,
+                    ::core::option::Option::Some(__rebuff_limit) => {
+                        __rebuff_driver.timed(__rebuff_work.as_mut(), __rebuff_limit).await
+                    }
+                };
                 match __rebuff_driver.step(__rebuff_result) {
                     ::rebuff::__private::Next::Done(__rebuff_done) => break __rebuff_done,
                     ::rebuff::__private::Next::Retry(__rebuff_delay) => __rebuff_driver.sleep(__rebuff_delay).await,
@@ -188,7 +192,13 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
                 let mut __rebuff_driver = ::rebuff::__private::Driver::new(#policy, #track)#hooks;
                 loop {
                     let __rebuff_attempt = __rebuff_driver.begin();
-                    let __rebuff_result = __rebuff_driver.attempt(__rebuff_make(__rebuff_attempt)).await;
+                    let mut __rebuff_work = ::core::pin::pin!(__rebuff_make(__rebuff_attempt));
+                    let __rebuff_result = match __rebuff_driver.limit() {
+                        ::core::option::Option::None => __rebuff_work.await,
+                        ::core::option::Option::Some(__rebuff_limit) => {
+                            __rebuff_driver.timed(__rebuff_work.as_mut(), __rebuff_limit).await
+                        }
+                    };
                     match __rebuff_driver.step(__rebuff_result) {
                         ::rebuff::__private::Next::Done(__rebuff_done) => break __rebuff_done,
                         ::rebuff::__private::Next::Retry(__rebuff_delay) => __rebuff_driver.sleep(__rebuff_delay).await,
@@ -379,6 +389,11 @@ fn policy_expr(args: &Args) -> TokenStream {
     if let Some(policy) = &args.policy {
         let expr = &policy.value;
         let span = expr.span();
+        // `policy = &STATIC` is a reference already: borrowing it again would
+        // be a needless borrow in the user's own tokens.
+        if let syn::Expr::Reference(_) = expr {
+            return quote_spanned!(span=> ::rebuff::__private::PolicyRef::__rebuff_policy(#expr));
+        }
         return quote_spanned!(span=> ::rebuff::__private::PolicyRef::__rebuff_policy(&(#expr)));
     }
     if args.inline_written.is_empty() {

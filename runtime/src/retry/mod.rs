@@ -38,7 +38,7 @@ pub mod testing;
 
 use core::fmt;
 use core::future::Future;
-use core::pin::pin;
+use core::pin::{Pin, pin};
 use core::task::Poll;
 use core::time::Duration;
 use std::time::Instant;
@@ -388,19 +388,29 @@ impl<'p, E, S> Retry<'p, E, S> {
         }
     }
 
+    #[inline]
     fn driver(self, track: bool, report: bool) -> Driver<'p, E, S>
     where
         S: Clock,
         E: Retryable,
     {
-        let mut driver = Driver::with_clock(self.policy, self.sleeper, track, report);
-        driver.hooks = self.hooks;
-        if let Some(seed) = self.seed {
-            driver.state.seed = Some(seed);
-            driver.state.rng = None;
-            if track {
-                driver.state.key = IdempotencyKey::random(driver.state.rng());
-            }
+        let timed =
+            self.policy.get_attempt_timeout().is_some() || self.policy.get_deadline().is_some();
+        let mut driver = Driver {
+            policy: self.policy,
+            attempts: 0,
+            state: None,
+            hooks: self.hooks,
+            clock: self.sleeper,
+            timeout: if timed {
+                timeout_for::<E>(self.policy)
+            } else {
+                None
+            },
+            seed: self.seed,
+        };
+        if track || report || timed {
+            driver.start(track, report);
         }
         driver
     }
@@ -413,6 +423,7 @@ impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
     /// current compiler limitation makes the future of a borrowing async
     /// closure not `Send`; inside a spawned task use `#[retry]` or
     /// [`Retry::run_futures`].)
+    #[inline]
     pub async fn run<T, F>(self, mut f: F) -> Result<T, E>
     where
         F: AsyncFnMut() -> Result<T, E>,
@@ -420,7 +431,11 @@ impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
         let mut driver = self.driver(false, false);
         loop {
             driver.begin();
-            let result = driver.attempt(f()).await;
+            let mut work = pin!(f());
+            let result = match driver.limit() {
+                None => work.await,
+                Some(limit) => driver.timed(work.as_mut(), limit).await,
+            };
             match driver.step(result) {
                 Next::Done(result) => return result,
                 Next::Retry(delay) => driver.sleep(delay).await,
@@ -477,11 +492,25 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
     /// Calls `f` on this thread until it succeeds or the policy says stop,
     /// sleeping the thread between attempts. (The attempt timeout does not
     /// apply: a blocking call cannot be cancelled.)
+    #[inline]
     pub fn run_blocking<T, F>(self, mut f: F) -> Result<T, E>
     where
         F: FnMut() -> Result<T, E>,
     {
-        self.run_blocking_report(|_| f()).0
+        let retry = Retry {
+            policy: self.policy,
+            hooks: self.hooks,
+            seed: self.seed,
+            sleeper: ThreadSleep,
+        };
+        let mut driver = retry.driver(false, false);
+        loop {
+            driver.begin();
+            match driver.step(f()) {
+                Next::Done(result) => return result,
+                Next::Retry(delay) => driver.sleep_blocking(delay),
+            }
+        }
     }
 
     /// Like [`Retry::run_blocking`], telling each call which attempt it is.
@@ -489,12 +518,19 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
     where
         F: FnMut(Attempt) -> Result<T, E>,
     {
-        self.run_blocking_report(f).0
+        self.drive_blocking(true, false, f).0
     }
 
     /// Like [`Retry::run_blocking_with_attempt`], also returning every failed
     /// attempt and why the engine stopped.
-    pub fn run_blocking_report<T, F>(self, mut f: F) -> (Result<T, E>, Report)
+    pub fn run_blocking_report<T, F>(self, f: F) -> (Result<T, E>, Report)
+    where
+        F: FnMut(Attempt) -> Result<T, E>,
+    {
+        self.drive_blocking(true, true, f)
+    }
+
+    fn drive_blocking<T, F>(self, track: bool, report: bool, mut f: F) -> (Result<T, E>, Report)
     where
         F: FnMut(Attempt) -> Result<T, E>,
     {
@@ -504,7 +540,7 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
             seed: self.seed,
             sleeper: ThreadSleep,
         };
-        let mut driver = retry.driver(true, true);
+        let mut driver = retry.driver(track, report);
         loop {
             let attempt = driver.begin();
             match driver.step(f(attempt)) {
@@ -547,17 +583,26 @@ pub enum Next<T, E> {
 
 /// The engine as a loop body, for the code `#[retry]` generates and for
 /// [`Retry`]'s own runs: `begin`, run the attempt, `step`, sleep.
+///
+/// Nothing is computed before it is needed: without a deadline, a timeout or
+/// an attempt binding, the clock is not read, the random generator not
+/// seeded and the retry state not built until an attempt fails, so a call
+/// that succeeds at once costs a counter and a branch.
 #[doc(hidden)]
 pub struct Driver<'p, E, C = DefaultSleeper> {
-    state: State<'p>,
+    policy: &'p Policy,
+    attempts: u32,
+    state: Option<State<'p>>,
     hooks: Hooks<E>,
     clock: C,
     timeout: Option<fn(TimedOut) -> E>,
+    seed: Option<u64>,
 }
 
 impl<'p, E: Retryable> Driver<'p, E> {
     /// A driver for an async function, on the default sleeper.
     #[must_use]
+    #[inline]
     pub fn new(policy: &'p Policy, track: bool) -> Self {
         Self::with_clock(policy, DefaultSleeper::default(), track, false)
     }
@@ -566,6 +611,7 @@ impl<'p, E: Retryable> Driver<'p, E> {
 impl<'p, E: Retryable> Driver<'p, E, ThreadSleep> {
     /// A driver for a blocking function.
     #[must_use]
+    #[inline]
     pub fn blocking(policy: &'p Policy, track: bool) -> Self {
         Self::with_clock(policy, ThreadSleep, track, false)
     }
@@ -595,55 +641,100 @@ impl<E, C> Driver<'_, E, C> {
 }
 
 impl<'p, E: Retryable, C: Clock> Driver<'p, E, C> {
+    #[inline]
     fn with_clock(policy: &'p Policy, clock: C, track: bool, report: bool) -> Self {
-        let timeout = if policy.get_attempt_timeout().is_some() || policy.get_deadline().is_some() {
-            let timeout = E::timeout_error();
-            if timeout.is_none() && policy.get_attempt_timeout().is_some() {
-                warn_timeout_unsupported::<E>();
-            }
-            timeout
+        let timed = policy.get_attempt_timeout().is_some() || policy.get_deadline().is_some();
+        let timeout = if timed {
+            timeout_for::<E>(policy)
         } else {
             None
         };
-        let state = State::new(policy, None, track, report, || clock.now());
-        Driver {
-            state,
+        let mut driver = Driver {
+            policy,
+            attempts: 0,
+            state: None,
             hooks: Hooks::NONE,
             clock,
             timeout,
+            seed: None,
+        };
+        if track || report || timed {
+            driver.start(track, report);
         }
+        driver
+    }
+
+    /// Builds the retry state now: the clock starts and, when `track`, the
+    /// idempotency key is drawn.
+    fn start(&mut self, track: bool, report: bool) -> &mut State<'p> {
+        let clock = &self.clock;
+        let mut state = State::new(self.policy, self.seed, track, report, || clock.now());
+        state.attempt = self.attempts;
+        self.state.insert(state)
     }
 
     /// Starts the next attempt.
+    #[inline]
     pub fn begin(&mut self) -> Attempt {
-        let clock = &self.clock;
-        self.state.begin(|| clock.now())
+        self.attempts += 1;
+        testing::record_attempt();
+        match &mut self.state {
+            None => Attempt {
+                number: self.attempts,
+                elapsed: Duration::ZERO,
+                key: IdempotencyKey([0; 16]),
+            },
+            Some(state) => {
+                state.attempt = self.attempts;
+                let clock = &self.clock;
+                Attempt {
+                    number: self.attempts,
+                    elapsed: state.elapsed(|| clock.now()).unwrap_or_default(),
+                    key: state.key,
+                }
+            }
+        }
     }
 
     /// Decides what follows an attempt's result.
+    #[inline]
     pub fn step<T>(&mut self, result: Result<T, E>) -> Next<T, E>
     where
         E: fmt::Display,
     {
-        let err = match result {
-            Ok(value) => return Next::Done(Ok(value)),
-            Err(err) => err,
-        };
-        let clock = &self.clock;
-        match self
-            .state
-            .after_failure(&err, self.hooks.when, self.hooks.on_retry, || clock.now())
-        {
+        match result {
+            Ok(value) => Next::Done(Ok(value)),
+            Err(err) => self.failed(err),
+        }
+    }
+
+    #[cold]
+    fn failed<T>(&mut self, err: E) -> Next<T, E>
+    where
+        E: fmt::Display,
+    {
+        if self.state.is_none() {
+            self.start(false, false);
+        }
+        let Driver {
+            state,
+            hooks,
+            clock,
+            attempts,
+            ..
+        } = self;
+        let state = state.as_mut().expect("started above");
+        match state.after_failure(&err, hooks.when, hooks.on_retry, || clock.now()) {
             Step::Sleep(delay) => Next::Retry(delay),
             Step::GiveUp(reason) => {
-                if let Some(hook) = self.hooks.on_give_up {
+                if let Some(hook) = hooks.on_give_up {
                     hook(&GiveUp {
-                        attempts: self.state.attempt,
+                        attempts: *attempts,
                         error: &err,
                         reason,
                     });
                 }
-                self.state.stop = Some(reason);
+                state.stop = Some(reason);
                 Next::Done(Err(err))
             }
         }
@@ -652,43 +743,87 @@ impl<'p, E: Retryable, C: Clock> Driver<'p, E, C> {
     /// Sleeps the thread for `delay` (or records it in test mode).
     pub fn sleep_blocking(&mut self, delay: Duration) {
         if testing::record_sleep(delay) {
-            self.state.skipped += delay;
+            if let Some(state) = &mut self.state {
+                state.skipped += delay;
+            }
         } else {
             std::thread::sleep(delay);
         }
     }
 
     fn report(&mut self) -> Report {
-        let stop = self.state.stop;
-        self.state.finish(stop).unwrap_or_default()
+        match &mut self.state {
+            Some(state) => {
+                let stop = state.stop;
+                state.finish(stop).unwrap_or_default()
+            }
+            None => Report {
+                attempts: self.attempts,
+                ..Report::default()
+            },
+        }
+    }
+
+    /// How long the next attempt may run, if it is cut off at all.
+    #[inline]
+    pub fn limit(&self) -> Option<Duration> {
+        self.timeout?;
+        let clock = &self.clock;
+        self.state.as_ref()?.attempt_limit(|| clock.now())
     }
 }
 
 impl<E: Retryable, C: Sleeper> Driver<'_, E, C> {
-    /// Runs one attempt, cut off at the attempt timeout (or what the
-    /// deadline leaves) when the error type can say "timed out".
+    /// Runs one attempt cut off after `limit` (see [`Driver::limit`]). The
+    /// attempt stays where it was pinned: this future holds only a reference
+    /// to it and the timer.
+    pub fn timed<'w, T, F>(
+        &self,
+        work: Pin<&'w mut F>,
+        limit: Duration,
+    ) -> Timed<'w, F, impl Future<Output = ()>, E>
+    where
+        F: Future<Output = Result<T, E>>,
+    {
+        Timed {
+            work,
+            timer: self.clock.sleep(limit),
+            make: self.timeout,
+            limit,
+        }
+    }
+
+    /// Runs one attempt, cut off when the policy says so.
     pub async fn attempt<T>(&self, work: impl Future<Output = Result<T, E>>) -> Result<T, E> {
-        let Some(make) = self.timeout else {
-            return work.await;
-        };
-        let clock = &self.clock;
-        let Some(limit) = self.state.attempt_limit(|| clock.now()) else {
-            return work.await;
-        };
-        match race(work, self.clock.sleep(limit)).await {
-            Some(result) => result,
-            None => Err(make(TimedOut { limit })),
+        let work = pin!(work);
+        match self.limit() {
+            None => work.await,
+            Some(limit) => self.timed(work, limit).await,
         }
     }
 
     /// Sleeps `delay` on the sleeper (or records it in test mode).
+    ///
+    /// The timer is boxed: this path runs only after a failure, and keeping
+    /// the timer out of line keeps every retried future (and so every call
+    /// that succeeds at once) smaller.
     pub async fn sleep(&mut self, delay: Duration) {
         if testing::record_sleep(delay) {
-            self.state.skipped += delay;
+            if let Some(state) = &mut self.state {
+                state.skipped += delay;
+            }
         } else {
-            self.clock.sleep(delay).await;
+            Box::pin(self.clock.sleep(delay)).await;
         }
     }
+}
+
+fn timeout_for<E: Retryable>(policy: &Policy) -> Option<fn(TimedOut) -> E> {
+    let timeout = E::timeout_error();
+    if timeout.is_none() && policy.get_attempt_timeout().is_some() {
+        warn_timeout_unsupported::<E>();
+    }
+    timeout
 }
 
 /// Gives an async block the output type of the function it stands for, so
@@ -699,21 +834,38 @@ pub fn typed<T, F: Future<Output = T>>(future: F) -> F {
     future
 }
 
-/// Polls `work` and `timer` together: `Some` of the work's output if it
-/// finished first, `None` if the timer did.
-async fn race<T>(work: impl Future<Output = T>, timer: impl Future<Output = ()>) -> Option<T> {
-    let mut work = pin!(work);
-    let mut timer = pin!(timer);
-    core::future::poll_fn(|cx| {
-        if let Poll::Ready(value) = work.as_mut().poll(cx) {
-            return Poll::Ready(Some(value));
+pin_project_lite::pin_project! {
+    /// One attempt racing its timer: the attempt's result, or a timeout error
+    /// when the timer fires first.
+    #[doc(hidden)]
+    pub struct Timed<'w, F, S, E> {
+        work: Pin<&'w mut F>,
+        #[pin]
+        timer: S,
+        make: Option<fn(TimedOut) -> E>,
+        limit: Duration,
+    }
+}
+
+impl<T, E, F, S> Future for Timed<'_, F, S, E>
+where
+    F: Future<Output = Result<T, E>>,
+    S: Future<Output = ()>,
+{
+    type Output = Result<T, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(result) = this.work.as_mut().poll(cx) {
+            return Poll::Ready(result);
         }
-        if timer.as_mut().poll(cx).is_ready() {
-            return Poll::Ready(None);
+        if this.timer.poll(cx).is_ready() {
+            if let Some(make) = this.make {
+                return Poll::Ready(Err(make(TimedOut { limit: *this.limit })));
+            }
         }
         Poll::Pending
-    })
-    .await
+    }
 }
 
 fn warn_timeout_unsupported<E>() {
@@ -742,7 +894,8 @@ struct State<'p> {
     seed: Option<u64>,
     rng: Option<fastrand::Rng>,
     key: IdempotencyKey,
-    report: Option<Report>,
+    /// Only for `run_report`: boxed so the common case carries no space for it.
+    report: Option<Box<Report>>,
     stop: Option<StopReason>,
 }
 
@@ -766,7 +919,7 @@ impl<'p> State<'p> {
             seed,
             rng: None,
             key: IdempotencyKey([0; 16]),
-            report: report.then(Report::default),
+            report: report.then(Box::default),
             stop: None,
         };
         if track {
@@ -786,16 +939,6 @@ impl<'p> State<'p> {
     fn elapsed(&self, now: impl FnOnce() -> Instant) -> Option<Duration> {
         self.start
             .map(|start| now().saturating_duration_since(start) + self.skipped)
-    }
-
-    fn begin(&mut self, now: impl FnOnce() -> Instant) -> Attempt {
-        self.attempt += 1;
-        testing::record_attempt();
-        Attempt {
-            number: self.attempt,
-            elapsed: self.elapsed(now).unwrap_or_default(),
-            key: self.key,
-        }
     }
 
     /// How long this attempt may run: the attempt timeout, shortened to what
@@ -920,7 +1063,7 @@ impl<'p> State<'p> {
     }
 
     fn finish(&mut self, stop: Option<StopReason>) -> Option<Report> {
-        let mut report = self.report.take()?;
+        let mut report = *self.report.take()?;
         report.attempts = self.attempt;
         report.stop = stop;
         Some(report)

@@ -126,10 +126,8 @@ impl Drop for TestMode {
 }
 
 /// Runs `f` on the active record: the thread's, else the process's.
+#[cold]
 fn with_active<R>(f: impl FnOnce(&mut Record) -> R) -> Option<R> {
-    if ACTIVE.load(Ordering::Relaxed) == 0 {
-        return None;
-    }
     let mut f = Some(f);
     let local = LOCAL.with(|local| {
         local
@@ -146,11 +144,13 @@ fn with_active<R>(f: impl FnOnce(&mut Record) -> R) -> Option<R> {
 }
 
 /// Counts an attempt; true if test mode is on.
+#[inline]
 pub(crate) fn record_attempt() -> bool {
-    with_active(|r| r.attempts += 1).is_some()
+    ACTIVE.load(Ordering::Relaxed) != 0 && with_active(|r| r.attempts += 1).is_some()
 }
 
 /// Records a sleep instead of sleeping; true if test mode is on.
+#[inline]
 pub(crate) fn record_sleep(delay: Duration) -> bool {
-    with_active(|r| r.sleeps.push(delay)).is_some()
+    ACTIVE.load(Ordering::Relaxed) != 0 && with_active(|r| r.sleeps.push(delay)).is_some()
 }

@@ -1,0 +1,90 @@
+//! A call that succeeds on its first attempt, four ways side by side: called
+//! directly, through `#[retry]`, through `rebuff::retry::run`, and through
+//! backon. The gap to the direct call is what retrying costs when nothing
+//! fails, which is nearly every call.
+//!
+//! Futures are polled with a no-op waker: every one here is ready on its
+//! first poll, so no runtime's scheduling is measured.
+//!
+//! Run: `cargo bench --bench retry`
+
+use std::future::Future;
+use std::hint::black_box;
+use std::pin::pin;
+use std::task::{Context, Poll, Waker};
+use std::time::Duration;
+
+use backon::{BlockingRetryable, ExponentialBuilder, Retryable as _};
+use criterion::{Criterion, criterion_group, criterion_main};
+use rebuff::{Policy, retry};
+
+const POLICY: Policy = Policy::DEFAULT;
+
+fn block_on<F: Future>(future: F) -> F::Output {
+    let mut future = pin!(future);
+    let mut cx = Context::from_waker(Waker::noop());
+    loop {
+        if let Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+    }
+}
+
+#[inline(never)]
+async fn op(x: u64) -> Result<u64, std::io::Error> {
+    Ok(black_box(x) + 1)
+}
+
+#[inline(never)]
+fn op_blocking(x: u64) -> Result<u64, std::io::Error> {
+    Ok(black_box(x) + 1)
+}
+
+#[retry(policy = POLICY)]
+async fn op_retried(x: u64) -> Result<u64, std::io::Error> {
+    op(x).await
+}
+
+#[retry(policy = POLICY)]
+fn op_blocking_retried(x: u64) -> Result<u64, std::io::Error> {
+    op_blocking(x)
+}
+
+fn first_attempt_success(c: &mut Criterion) {
+    let mut group = c.benchmark_group("async_first_attempt");
+    group.bench_function("direct", |b| b.iter(|| block_on(op(black_box(1)))));
+    group.bench_function("rebuff_attribute", |b| {
+        b.iter(|| block_on(op_retried(black_box(1))))
+    });
+    group.bench_function("rebuff_run", |b| {
+        b.iter(|| block_on(retry::run(&POLICY, async || op(black_box(1)).await)));
+    });
+    group.bench_function("backon", |b| {
+        b.iter(|| block_on((|| op(black_box(1))).retry(ExponentialBuilder::default())));
+    });
+    group.finish();
+
+    let mut group = c.benchmark_group("blocking_first_attempt");
+    group.bench_function("direct", |b| b.iter(|| op_blocking(black_box(1))));
+    group.bench_function("rebuff_attribute", |b| {
+        b.iter(|| op_blocking_retried(black_box(1)))
+    });
+    group.bench_function("rebuff_run", |b| {
+        b.iter(|| retry::run_blocking(&POLICY, || op_blocking(black_box(1))));
+    });
+    group.bench_function("backon", |b| {
+        b.iter(|| {
+            (|| op_blocking(black_box(1)))
+                .retry(ExponentialBuilder::default())
+                .call()
+        });
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(1)).measurement_time(Duration::from_secs(3));
+    targets = first_attempt_success
+}
+criterion_main!(benches);
