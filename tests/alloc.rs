@@ -1,5 +1,6 @@
-//! Rendering allocates nothing but the output buffer: a counting global
-//! allocator proves it for every envelope.
+//! Rendering allocates nothing but the output buffer, and a retried call
+//! that succeeds at once allocates nothing: a counting global allocator
+//! proves both.
 //!
 //! This binary holds a single test, so no other test thread allocates while
 //! it counts.
@@ -151,6 +152,15 @@ fn rendering_allocates_only_the_output_buffer() {
         assert_eq!(count, 0, "message of {err:?}");
     }
 
+    // A retried call that succeeds at once allocates nothing either.
+    assert_eq!(allocations_during(|| assert_eq!(retried_blocking(1).unwrap(), 2)), 0);
+    assert_eq!(allocations_during(|| assert_eq!(block_on(retried_async(1)).unwrap(), 2)), 0);
+    let policy = rebuff::Policy::DEFAULT.deadline(Duration::from_secs(5));
+    let count = allocations_during(|| {
+        assert_eq!(rebuff::retry::run_blocking(&policy, || Ok::<_, std::io::Error>(1)).unwrap(), 1);
+    });
+    assert_eq!(count, 0, "with a deadline too");
+
     // `to_vec` allocates its buffer once when the body fits its initial
     // capacity.
     let small = Everything::Gone { lead_id: "lead_1" };
@@ -158,6 +168,26 @@ fn rendering_allocates_only_the_output_buffer() {
     let count = allocations_during(|| body = rebuff::to_vec(&small, &ctx));
     assert_eq!(count, 1);
     assert!(!body.is_empty());
+}
+
+#[rebuff::retry]
+fn retried_blocking(x: u32) -> Result<u32, std::io::Error> {
+    Ok(x + 1)
+}
+
+#[rebuff::retry(max_retries = 2)]
+async fn retried_async(x: u32) -> Result<u32, std::io::Error> {
+    Ok(x + 1)
+}
+
+fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    let mut future = std::pin::pin!(future);
+    let mut cx = std::task::Context::from_waker(std::task::Waker::noop());
+    loop {
+        if let std::task::Poll::Ready(value) = future.as_mut().poll(&mut cx) {
+            return value;
+        }
+    }
 }
 
 /// A `fmt::Write` into a fixed array: formatting into it allocates nothing.
