@@ -153,11 +153,20 @@ fn rendering_allocates_only_the_output_buffer() {
     }
 
     // A retried call that succeeds at once allocates nothing either.
-    assert_eq!(allocations_during(|| assert_eq!(retried_blocking(1).unwrap(), 2)), 0);
-    assert_eq!(allocations_during(|| assert_eq!(block_on(retried_async(1)).unwrap(), 2)), 0);
+    assert_eq!(
+        allocations_during(|| assert_eq!(retried_blocking(1).unwrap(), 2)),
+        0
+    );
+    assert_eq!(
+        allocations_during(|| assert_eq!(block_on(retried_async(1)).unwrap(), 2)),
+        0
+    );
     let policy = rebuff::Policy::DEFAULT.deadline(Duration::from_secs(5));
     let count = allocations_during(|| {
-        assert_eq!(rebuff::retry::run_blocking(&policy, || Ok::<_, std::io::Error>(1)).unwrap(), 1);
+        assert_eq!(
+            rebuff::retry::run_blocking(&policy, || Ok::<_, std::io::Error>(1)).unwrap(),
+            1
+        );
     });
     assert_eq!(count, 0, "with a deadline too");
 

@@ -116,6 +116,12 @@ pub trait ApiError {
         None
     }
 
+    /// A request id the error carries itself, such as an upstream's (the
+    /// request being answered has its own, in the [`crate::Context`]).
+    fn request_id(&self) -> Option<&str> {
+        None
+    }
+
     /// Whether the error carries a list of messages (the `errors` field
     /// attribute). [`crate::envelope::Plain`] renders it as
     /// `{"errors":[...]}`.

@@ -141,6 +141,7 @@
 
 mod api_error;
 pub mod catalog;
+pub mod client;
 mod context;
 pub mod envelope;
 mod rate_limit;

@@ -110,6 +110,10 @@ impl<E: ApiError> Retryable for E {
     fn retry_status(&self) -> Option<StatusCode> {
         Some(self.status())
     }
+
+    fn request_id(&self) -> Option<&str> {
+        ApiError::request_id(self)
+    }
 }
 
 impl Retryable for io::Error {

@@ -1,0 +1,335 @@
+//! The client side: any error response as a typed error.
+//!
+//! [`RemoteError::parse`] reads what a server (or the proxy in front of it)
+//! answered; [`ClientError`] is the one error type a client call returns,
+//! saying what happened (the API's error, typed or not, a rate limit, a
+//! timeout, a network failure, an unreadable success body) and whether and
+//! when to retry. A derived [`ApiError`](trait@crate::ApiError) with
+//! `#[api(decode)]` rebuilds its own variant from a [`RemoteError`]
+//! ([`FromRemote`]), so one enum serves the server and its clients.
+//!
+//! ```
+//! use rebuff::client::{ClientError, FromRemote, RemoteError};
+//! use rebuff::http::{HeaderMap, StatusCode};
+//!
+//! #[derive(Debug, PartialEq, thiserror::Error, rebuff::ApiError)]
+//! #[api(decode)]
+//! enum LeadError {
+//!     #[error("lead {lead_id} not found")]
+//!     #[api(status = 404, message = "Lead not found")]
+//!     LeadNotFound { lead_id: String },
+//! }
+//!
+//! // What a rebuff server (or any server of this shape) answered:
+//! let body = br#"{"error":{"code":"lead_not_found","message":"Lead not found","details":{"lead_id":"lead_9"}}}"#;
+//! let remote = RemoteError::parse(StatusCode::NOT_FOUND, &HeaderMap::new(), body);
+//! assert_eq!(LeadError::from_remote(&remote), Some(LeadError::LeadNotFound { lead_id: "lead_9".into() }));
+//!
+//! let err: ClientError<LeadError> = ClientError::from_remote(remote);
+//! assert!(matches!(err.api(), Some(LeadError::LeadNotFound { .. })));
+//! ```
+
+mod remote;
+mod text;
+
+#[cfg(feature = "reqwest")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
+pub mod reqwest;
+
+use core::fmt;
+use core::time::Duration;
+use std::error::Error as StdError;
+
+use http::StatusCode;
+
+pub use remote::{Format, RemoteError};
+
+use crate::retry::TimedOut;
+use crate::{Advice, ApiError, RateLimit, Retryable};
+
+/// Rebuilding a typed error from what a server answered.
+///
+/// Derived by `#[derive(ApiError)]` with `#[api(decode)]`: the variant is
+/// chosen by code and its fields read from the details (and from
+/// `Retry-After` and the rate-limit headers for `retry_after` and
+/// `rate_limit` fields). `None` when no variant has the code and no variant
+/// is marked `#[api(other)]`.
+pub trait FromRemote: Sized {
+    /// The typed error `remote` stands for, if this type has one.
+    fn from_remote(remote: &RemoteError) -> Option<Self>;
+}
+
+impl FromRemote for RemoteError {
+    fn from_remote(remote: &RemoteError) -> Option<Self> {
+        Some(remote.clone())
+    }
+}
+
+/// What failed below HTTP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum NetworkKind {
+    /// The connection could not be made (refused, DNS, unreachable).
+    Connect,
+    /// The connection broke mid-request or mid-response.
+    Reset,
+    /// Any other transport failure.
+    Other,
+}
+
+impl fmt::Display for NetworkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NetworkKind::Connect => "connect",
+            NetworkKind::Reset => "connection reset",
+            NetworkKind::Other => "transport",
+        })
+    }
+}
+
+/// Everything a client call can fail with.
+///
+/// `E` is the API's own error type, decoded from the response when it can
+/// be ([`FromRemote`]); by default [`RemoteError`], which reads any API.
+///
+/// It implements [`Retryable`] (network failures and timeouts retry; API
+/// errors by their status and the server's hints) and its `Display` carries
+/// the server's request id, so a logged error can be traced by the API's
+/// support.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum ClientError<E = RemoteError> {
+    /// The API answered with an error `E` understands.
+    Api {
+        /// The typed error.
+        error: E,
+        /// The response it came from: status, request id, hints, raw body.
+        remote: RemoteError,
+    },
+    /// The API (or a proxy in front of it) answered 429 with an error `E`
+    /// does not model.
+    RateLimited(RemoteError),
+    /// An error response `E` could not decode: an unknown code, an HTML page
+    /// from a proxy, an empty body.
+    Unrecognized(RemoteError),
+    /// The call, or one attempt of it, took too long.
+    Timeout {
+        /// The limit that was reached, if known.
+        after: Option<Duration>,
+    },
+    /// The request never got an answer.
+    Network {
+        /// What failed.
+        kind: NetworkKind,
+        /// The transport's error.
+        source: Box<dyn StdError + Send + Sync>,
+    },
+    /// The request could not be built or sent as given (a bad URL, a body
+    /// that failed to serialize): retrying cannot help.
+    Request(Box<dyn StdError + Send + Sync>),
+    /// A success response whose body could not be decoded.
+    Decode {
+        /// The response's status.
+        status: StatusCode,
+        /// Why decoding failed.
+        source: Box<dyn StdError + Send + Sync>,
+    },
+}
+
+impl<E: FromRemote> ClientError<E> {
+    /// The error for an error response: `E`'s own if it decodes, else
+    /// [`ClientError::RateLimited`] for a 429 and
+    /// [`ClientError::Unrecognized`] for the rest.
+    #[must_use]
+    pub fn from_remote(remote: RemoteError) -> Self {
+        match E::from_remote(&remote) {
+            Some(error) => ClientError::Api { error, remote },
+            None if remote.status() == StatusCode::TOO_MANY_REQUESTS => {
+                ClientError::RateLimited(remote)
+            }
+            None => ClientError::Unrecognized(remote),
+        }
+    }
+}
+
+impl<E> ClientError<E> {
+    /// The typed API error, if the response decoded into one.
+    #[must_use]
+    pub fn api(&self) -> Option<&E> {
+        match self {
+            ClientError::Api { error, .. } => Some(error),
+            _ => None,
+        }
+    }
+
+    /// The error response, if there was one.
+    #[must_use]
+    pub fn remote(&self) -> Option<&RemoteError> {
+        match self {
+            ClientError::Api { remote, .. }
+            | ClientError::RateLimited(remote)
+            | ClientError::Unrecognized(remote) => Some(remote),
+            _ => None,
+        }
+    }
+
+    /// The response's status, if there was a response.
+    #[must_use]
+    pub fn status(&self) -> Option<StatusCode> {
+        match self {
+            ClientError::Decode { status, .. } => Some(*status),
+            other => other.remote().map(RemoteError::status),
+        }
+    }
+
+    /// The server's request id, if the response had one.
+    #[must_use]
+    pub fn request_id(&self) -> Option<&str> {
+        self.remote().and_then(RemoteError::request_id)
+    }
+
+    /// How long the server asked to wait, if it did.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.remote().and_then(RemoteError::retry_after)
+    }
+
+    /// The rate-limit state the response reported.
+    #[must_use]
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.remote().and_then(RemoteError::rate_limit)
+    }
+
+    /// Whether the call timed out.
+    #[must_use]
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, ClientError::Timeout { .. })
+    }
+}
+
+impl<E> fmt::Display for ClientError<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Api { remote, .. } => write!(f, "API error {remote}"),
+            ClientError::RateLimited(remote) => {
+                write!(f, "rate limited: {remote}")?;
+                if let Some(delay) = remote.retry_after() {
+                    write!(f, "; retry after {}", humantime::format_duration(delay))?;
+                }
+                Ok(())
+            }
+            ClientError::Unrecognized(remote) => write!(f, "error response {remote}"),
+            ClientError::Timeout { after: Some(limit) } => {
+                write!(f, "timed out after {}", humantime::format_duration(*limit))
+            }
+            ClientError::Timeout { after: None } => f.write_str("timed out"),
+            ClientError::Network { kind, source } => write!(f, "network error ({kind}): {source}"),
+            ClientError::Request(source) => write!(f, "invalid request: {source}"),
+            ClientError::Decode { status, source } => write!(
+                f,
+                "could not decode the {} response body: {source}",
+                status.as_u16()
+            ),
+        }
+    }
+}
+
+impl<E: fmt::Debug> StdError for ClientError<E> {
+    fn source(&self) -> Option<&(dyn StdError + 'static)> {
+        match self {
+            ClientError::Api { remote, .. }
+            | ClientError::RateLimited(remote)
+            | ClientError::Unrecognized(remote) => Some(remote),
+            ClientError::Network { source, .. }
+            | ClientError::Request(source)
+            | ClientError::Decode { source, .. } => Some(&**source),
+            ClientError::Timeout { .. } => None,
+        }
+    }
+}
+
+impl<E: Retryable> Retryable for ClientError<E> {
+    fn retry_advice(&self) -> Advice {
+        match self {
+            ClientError::Api { error, remote } => {
+                match (error.retry_advice(), remote.retry_after()) {
+                    (Advice::Stop, _) => Advice::Stop,
+                    (Advice::RetryAfter(ours), Some(theirs)) => {
+                        Advice::RetryAfter(ours.max(theirs))
+                    }
+                    (Advice::Retry, Some(theirs)) => Advice::RetryAfter(theirs),
+                    (advice, None) => advice,
+                }
+            }
+            ClientError::RateLimited(remote) | ClientError::Unrecognized(remote) => {
+                remote.retry_advice()
+            }
+            ClientError::Timeout { .. } | ClientError::Network { .. } => Advice::Retry,
+            ClientError::Request(_) | ClientError::Decode { .. } => Advice::Stop,
+        }
+    }
+
+    fn retry_status(&self) -> Option<StatusCode> {
+        self.status()
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        ClientError::request_id(self)
+    }
+
+    fn timeout_error() -> Option<fn(TimedOut) -> Self> {
+        Some(|timeout| ClientError::Timeout {
+            after: Some(timeout.limit),
+        })
+    }
+}
+
+/// A remote error is an [`ApiError`] too, so a gateway can pass an upstream
+/// failure on in its own envelope: status, code (`"error"` if the upstream
+/// gave none), message, details, `Retry-After` and rate limits. The upstream's
+/// request id is not forwarded as the error's own.
+impl ApiError for RemoteError {
+    type Envelope = crate::envelope::Nested;
+
+    fn status(&self) -> StatusCode {
+        RemoteError::status(self)
+    }
+
+    fn code(&self) -> &str {
+        RemoteError::code(self).unwrap_or("error")
+    }
+
+    fn fmt_message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.message())
+    }
+
+    fn message_str(&self) -> Option<&str> {
+        Some(self.message())
+    }
+
+    fn has_details(&self) -> bool {
+        self.details()
+            .is_some_and(|d| d.as_object().is_some_and(|o| !o.is_empty()))
+    }
+
+    fn serialize_details<M: serde::ser::SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        if let Some(serde_json::Value::Object(details)) = self.details() {
+            for (key, value) in details {
+                map.serialize_entry(key, value)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        RemoteError::retry_after(self)
+    }
+
+    fn rate_limit(&self) -> Option<RateLimit> {
+        RemoteError::rate_limit(self)
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        RemoteError::request_id(self)
+    }
+}

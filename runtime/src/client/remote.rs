@@ -1,0 +1,820 @@
+use core::fmt;
+use core::time::Duration;
+use std::borrow::Cow;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode, header};
+use serde::Deserialize;
+use serde_json::value::RawValue;
+
+use super::text;
+use crate::RateLimit;
+use crate::retry::parse_retry_after;
+
+/// Bodies longer than this are not parsed as JSON: their first bytes are
+/// kept and read as text.
+const MAX_JSON: usize = 1 << 20;
+/// How much of the raw body a [`RemoteError`] keeps.
+const KEPT_BODY: usize = 4096;
+/// Longest code, message or request id kept, in bytes.
+const MAX_FIELD: usize = 1024;
+
+/// The shape an error body was recognised as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Format {
+    /// `{"error":{"code","message","details",...}}`: seeds 000 and 003,
+    /// Stripe, OpenAI, Anthropic, Google, Microsoft Graph.
+    Nested,
+    /// `{"success":false,"error":{...},"request_id",...}`: seed 001.
+    Success,
+    /// `{"error":"..."}` or `{"errors":["..."]}`: seed 002.
+    Plain,
+    /// `{"success":false,"error":"...","code":...}`: seed 004.
+    Flat,
+    /// RFC 9457 problem details.
+    Problem,
+    /// `{"message":...,"code"?:...}`: GitHub, GitLab, DigitalOcean, Discord,
+    /// PayPal.
+    Message,
+    /// `{"errors":[{"status","code","title","detail"}]}`: JSON:API.
+    JsonApi,
+    /// `{"errors":[{"message","extensions":{"code"}}]}`: GraphQL.
+    GraphQl,
+    /// `{"success":false,"errors":[{"code","message"}]}`: Cloudflare's API.
+    ErrorList,
+    /// `{"ok":false,"error":"code"}`: Slack.
+    Slack,
+    /// `{"__type":"...#Code","message":...}`: AWS JSON protocols.
+    Aws,
+    /// Any other JSON.
+    Json,
+    /// An XML error document (S3, Twilio's legacy API).
+    Xml,
+    /// An HTML page, usually from a proxy or load balancer.
+    Html,
+    /// Plain text.
+    Text,
+    /// No body.
+    Empty,
+}
+
+/// An error response from any HTTP API, read as well as its shape allows.
+///
+/// [`RemoteError::parse`] never fails and never panics: whatever the status,
+/// headers and body, it returns the status and what it could find of a code,
+/// a message, details, the server's request id, when to retry and the
+/// rate-limit state, plus the recognised [`Format`] and the first 4 KiB of
+/// the body.
+///
+/// ```
+/// use rebuff::client::{Format, RemoteError};
+/// use rebuff::http::{HeaderMap, StatusCode};
+///
+/// let mut headers = HeaderMap::new();
+/// headers.insert("retry-after", "32".parse().unwrap());
+/// let body = br#"{"error":{"code":"rate_limit_exceeded","message":"Rate limit exceeded. Please try again in 32 seconds.","details":{"retry_after":32,"limit":"60/minute"},"request_id":"req_1a2b3c4d5e"}}"#;
+/// let err = RemoteError::parse(StatusCode::TOO_MANY_REQUESTS, &headers, body);
+///
+/// assert_eq!(err.format(), Format::Nested);
+/// assert_eq!(err.code(), Some("rate_limit_exceeded"));
+/// assert_eq!(err.message(), "Rate limit exceeded. Please try again in 32 seconds.");
+/// assert_eq!(err.request_id(), Some("req_1a2b3c4d5e"));
+/// assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(32)));
+/// assert_eq!(err.details().unwrap()["limit"], "60/minute");
+/// ```
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemoteError {
+    status: StatusCode,
+    format: Format,
+    code: Option<Box<str>>,
+    message: Option<Box<str>>,
+    details: Option<serde_json::Value>,
+    errors: Vec<String>,
+    request_id: Option<Box<str>>,
+    retry_after: Option<Duration>,
+    rate_limit: Option<RateLimit>,
+    body: Bytes,
+    body_len: usize,
+}
+
+impl RemoteError {
+    /// Reads an error response. See the type's documentation.
+    #[must_use]
+    pub fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
+        Self::parse_at(status, headers, body, SystemTime::now())
+    }
+
+    /// [`RemoteError::parse`] with the current time given, for HTTP-dates and
+    /// epoch reset times (tests).
+    #[must_use]
+    pub fn parse_at(status: StatusCode, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Self {
+        let mut found = Found::default();
+        let format = read_body(headers, body, &mut found);
+        let request_id = found
+            .request_id
+            .take()
+            .or_else(|| header_request_id(headers));
+        let (retry_after, rate_limit) = read_timing(status, headers, &found, now);
+        RemoteError {
+            status,
+            format,
+            code: found.code.map(|c| cap(&c).into()),
+            message: found
+                .message
+                .map(|m| cap(m.trim()).into())
+                .filter(|m: &Box<str>| !m.is_empty()),
+            details: found.details,
+            errors: found.errors,
+            request_id: request_id.map(|r| cap(&r).into()),
+            retry_after,
+            rate_limit,
+            body: Bytes::copy_from_slice(&body[..body.len().min(KEPT_BODY)]),
+            body_len: body.len(),
+        }
+    }
+
+    /// A remote error built from its parts, as a client that got no body (or
+    /// a test) would make it.
+    #[must_use]
+    pub fn new(status: StatusCode, code: Option<&str>, message: Option<&str>) -> Self {
+        RemoteError {
+            status,
+            format: Format::Empty,
+            code: code.map(Into::into),
+            message: message.map(Into::into),
+            details: None,
+            errors: Vec::new(),
+            request_id: None,
+            retry_after: None,
+            rate_limit: None,
+            body: Bytes::new(),
+            body_len: 0,
+        }
+    }
+
+    /// The HTTP status.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+
+    /// The machine-readable code, if the body had one.
+    #[must_use]
+    pub fn code(&self) -> Option<&str> {
+        self.code.as_deref()
+    }
+
+    /// The human-readable message: the body's, else the code, else the
+    /// status's reason phrase.
+    #[must_use]
+    pub fn message(&self) -> &str {
+        self.message
+            .as_deref()
+            .or(self.code.as_deref())
+            .unwrap_or_else(|| crate::envelope::parts::reason_phrase(self.status))
+    }
+
+    /// Whether the body carried a message of its own (rather than
+    /// [`RemoteError::message`] falling back).
+    #[must_use]
+    pub fn has_message(&self) -> bool {
+        self.message.is_some()
+    }
+
+    /// The `details` of the error, if any.
+    #[must_use]
+    pub fn details(&self) -> Option<&serde_json::Value> {
+        self.details.as_ref()
+    }
+
+    /// A list of messages, when the body had one (`{"errors":[...]}`).
+    #[must_use]
+    pub fn errors(&self) -> &[String] {
+        &self.errors
+    }
+
+    /// The server's request id, from the body or a header (`X-Request-Id`,
+    /// `Request-Id`, AWS's, GitHub's, Twilio's, Microsoft's, Cloudflare's
+    /// `CF-Ray`, ...): quote it to the API's support.
+    #[must_use]
+    pub fn request_id(&self) -> Option<&str> {
+        self.request_id.as_deref()
+    }
+
+    /// How long to wait before retrying, if the response said:
+    /// `Retry-After` (seconds or HTTP-date), a body's `retry_after`, or the
+    /// rate-limit reset of an exhausted limit.
+    #[must_use]
+    pub fn retry_after(&self) -> Option<Duration> {
+        self.retry_after
+    }
+
+    /// The rate-limit state from `X-RateLimit-*` (or `RateLimit-*`) headers,
+    /// with the reset as Unix seconds.
+    #[must_use]
+    pub fn rate_limit(&self) -> Option<RateLimit> {
+        self.rate_limit
+    }
+
+    /// The shape the body was recognised as.
+    #[must_use]
+    pub fn format(&self) -> Format {
+        self.format
+    }
+
+    /// The first 4 KiB of the body, as received.
+    #[must_use]
+    pub fn body(&self) -> &Bytes {
+        &self.body
+    }
+
+    /// Whether the body was longer than what [`RemoteError::body`] keeps.
+    #[must_use]
+    pub fn body_truncated(&self) -> bool {
+        self.body_len > self.body.len()
+    }
+
+    /// Sets the request id (e.g. one the client generated itself).
+    #[must_use]
+    pub fn with_request_id(mut self, id: &str) -> Self {
+        self.request_id = Some(cap(id).into());
+        self
+    }
+
+    /// Sets the details.
+    #[must_use]
+    pub fn with_details(mut self, details: serde_json::Value) -> Self {
+        self.details = Some(details);
+        self
+    }
+}
+
+impl fmt::Display for RemoteError {
+    /// `404 Not Found lead_not_found: Lead not found (request id req_123)`
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.status.as_u16())?;
+        if let Some(reason) = self.status.canonical_reason() {
+            write!(f, " {reason}")?;
+        }
+        match (&self.code, &self.message) {
+            (Some(code), Some(message)) => write!(f, " {code}: {message}")?,
+            (Some(code), None) => write!(f, " {code}")?,
+            (None, Some(message)) => write!(f, ": {message}")?,
+            (None, None) => {}
+        }
+        if let Some(id) = &self.request_id {
+            write!(f, " (request id {id})")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for RemoteError {}
+
+/// What the body yielded.
+#[derive(Default)]
+struct Found<'a> {
+    code: Option<Cow<'a, str>>,
+    message: Option<Cow<'a, str>>,
+    details: Option<serde_json::Value>,
+    errors: Vec<String>,
+    request_id: Option<Cow<'a, str>>,
+    retry_after: Option<Duration>,
+}
+
+fn cap(text: &str) -> &str {
+    if text.len() <= MAX_FIELD {
+        return text;
+    }
+    let mut end = MAX_FIELD;
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+fn read_body<'a>(headers: &HeaderMap, body: &'a [u8], found: &mut Found<'a>) -> Format {
+    let trimmed = body.trim_ascii();
+    if trimmed.is_empty() {
+        return Format::Empty;
+    }
+    if trimmed.len() <= MAX_JSON && matches!(trimmed[0], b'{' | b'[') {
+        if let Some(format) = read_json(headers, trimmed, found) {
+            return format;
+        }
+        if trimmed[0] == b'{' && text::lenient_object(trimmed, found_setter(found)) {
+            return Format::Json;
+        }
+    }
+    let content = String::from_utf8_lossy(&trimmed[..trimmed.len().min(64 * 1024)]);
+    let lower_start: String = content
+        .chars()
+        .take(256)
+        .collect::<String>()
+        .to_ascii_lowercase();
+    if lower_start.starts_with("<?xml")
+        || lower_start.starts_with("<error")
+        || lower_start.starts_with("<twilioresponse")
+    {
+        let content = content.into_owned();
+        found.code = text::tag(&content, "Code").map(Cow::Owned);
+        found.message = text::tag(&content, "Message").map(Cow::Owned);
+        found.request_id = text::tag(&content, "RequestId").map(Cow::Owned);
+        return Format::Xml;
+    }
+    if lower_start.contains("<html")
+        || lower_start.starts_with("<!doctype")
+        || lower_start.starts_with("<head")
+        || lower_start.starts_with("<body")
+    {
+        let page = text::html_error(&content);
+        found.code = page.code.map(Cow::Owned);
+        found.message = page.message.map(Cow::Owned);
+        return Format::Html;
+    }
+    found.message = text::first_line(&content).map(|l| Cow::Owned(l.to_owned()));
+    Format::Text
+}
+
+/// Lets the lenient reader fill the same fields.
+fn found_setter<'f, 'a>(found: &'f mut Found<'a>) -> impl FnMut(&str, String) + 'f {
+    move |key, value| match key {
+        "code" | "id" | "error_code" | "errorCode" => {
+            found.code.get_or_insert(Cow::Owned(value));
+        }
+        "message" | "error" | "detail" => {
+            found.message.get_or_insert(Cow::Owned(value));
+        }
+        "request_id" | "requestId" => {
+            found.request_id.get_or_insert(Cow::Owned(value));
+        }
+        _ => {}
+    }
+}
+
+/// The top-level keys error bodies use, borrowed unparsed.
+#[derive(Deserialize, Default)]
+struct Top<'a> {
+    #[serde(borrow)]
+    error: Option<&'a RawValue>,
+    #[serde(borrow)]
+    errors: Option<&'a RawValue>,
+    #[serde(borrow)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow, rename = "Message")]
+    message_aws: Option<&'a RawValue>,
+    #[serde(borrow)]
+    code: Option<&'a RawValue>,
+    #[serde(borrow)]
+    id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    name: Option<&'a RawValue>,
+    #[serde(borrow)]
+    error_code: Option<&'a RawValue>,
+    #[serde(borrow, rename = "errorCode")]
+    error_code_camel: Option<&'a RawValue>,
+    #[serde(borrow)]
+    error_description: Option<&'a RawValue>,
+    #[serde(borrow, rename = "errorMessages")]
+    error_messages: Option<&'a RawValue>,
+    #[serde(borrow)]
+    detail: Option<&'a RawValue>,
+    #[serde(borrow)]
+    title: Option<&'a RawValue>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow, rename = "__type")]
+    aws_type: Option<&'a RawValue>,
+    #[serde(borrow)]
+    status: Option<&'a RawValue>,
+    #[serde(borrow)]
+    success: Option<&'a RawValue>,
+    #[serde(borrow)]
+    ok: Option<&'a RawValue>,
+    #[serde(borrow)]
+    details: Option<&'a RawValue>,
+    #[serde(borrow)]
+    request_id: Option<&'a RawValue>,
+    #[serde(borrow, rename = "requestId")]
+    request_id_camel: Option<&'a RawValue>,
+    #[serde(borrow)]
+    debug_id: Option<&'a RawValue>,
+    #[serde(borrow, rename = "traceId")]
+    trace_id: Option<&'a RawValue>,
+    #[serde(borrow)]
+    retry_after: Option<&'a RawValue>,
+    #[serde(borrow, rename = "retryAfter")]
+    retry_after_camel: Option<&'a RawValue>,
+}
+
+/// The keys of a nested `error` object or of one entry of an `errors` list.
+#[derive(Deserialize, Default)]
+struct Inner<'a> {
+    #[serde(borrow)]
+    code: Option<&'a RawValue>,
+    #[serde(borrow)]
+    status: Option<&'a RawValue>,
+    #[serde(borrow, rename = "type")]
+    kind: Option<&'a RawValue>,
+    #[serde(borrow)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow)]
+    title: Option<&'a RawValue>,
+    #[serde(borrow)]
+    detail: Option<&'a RawValue>,
+    #[serde(borrow)]
+    details: Option<&'a RawValue>,
+    #[serde(borrow)]
+    issue: Option<&'a RawValue>,
+    #[serde(borrow)]
+    extensions: Option<&'a RawValue>,
+    #[serde(borrow)]
+    locations: Option<&'a RawValue>,
+    #[serde(borrow)]
+    path: Option<&'a RawValue>,
+    #[serde(borrow)]
+    request_id: Option<&'a RawValue>,
+    #[serde(borrow, rename = "requestId")]
+    request_id_camel: Option<&'a RawValue>,
+    #[serde(borrow, rename = "innerError")]
+    inner_error: Option<&'a RawValue>,
+    #[serde(borrow, rename = "request-id")]
+    request_id_dash: Option<&'a RawValue>,
+    #[serde(borrow)]
+    retry_after: Option<&'a RawValue>,
+}
+
+/// A raw JSON value as a string: strings as themselves, numbers as written,
+/// anything else `None`.
+fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    let raw = raw?.get();
+    match raw.as_bytes().first()? {
+        b'"' => serde_json::from_str::<Cow<'_, str>>(raw).ok(),
+        b'-' | b'0'..=b'9' => Some(Cow::Borrowed(raw)),
+        _ => None,
+    }
+}
+
+fn is_false(raw: Option<&RawValue>) -> bool {
+    raw.is_some_and(|r| r.get() == "false")
+}
+
+fn object<'a>(raw: Option<&'a RawValue>) -> Option<Inner<'a>> {
+    let raw = raw?;
+    if !raw.get().starts_with('{') {
+        return None;
+    }
+    serde_json::from_str(raw.get()).ok()
+}
+
+fn value(raw: Option<&RawValue>) -> Option<serde_json::Value> {
+    let raw = raw?;
+    if raw.get() == "null" {
+        return None;
+    }
+    serde_json::from_str(raw.get()).ok()
+}
+
+fn seconds(raw: Option<&RawValue>) -> Option<Duration> {
+    let raw = raw?.get();
+    let number = raw.trim_matches('"');
+    let secs: f64 = number.parse().ok()?;
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+fn read_json<'a>(headers: &HeaderMap, body: &'a [u8], found: &mut Found<'a>) -> Option<Format> {
+    let text = core::str::from_utf8(body).ok()?;
+    if text.starts_with('[') {
+        // A list at the top: read its first object, if any.
+        let list: Vec<&RawValue> = serde_json::from_str(text).ok()?;
+        let first = list.first()?.get();
+        return read_json(headers, first.as_bytes(), found).or(Some(Format::Json));
+    }
+    let top: Top<'a> = serde_json::from_str(text).ok()?;
+    found.request_id = string(top.request_id)
+        .or_else(|| string(top.request_id_camel))
+        .or_else(|| string(top.debug_id))
+        .or_else(|| string(top.trace_id));
+    found.retry_after = seconds(top.retry_after).or_else(|| seconds(top.retry_after_camel));
+
+    // AWS JSON: `__type` names the exception, maybe behind a namespace.
+    if let Some(kind) = string(top.aws_type) {
+        let code = kind
+            .rsplit('#')
+            .next()
+            .unwrap_or(&kind)
+            .split(':')
+            .next()
+            .unwrap_or(&kind)
+            .to_owned();
+        found.code = Some(Cow::Owned(code));
+        found.message = string(top.message).or_else(|| string(top.message_aws));
+        return Some(Format::Aws);
+    }
+
+    // `error` is an object: the nested family.
+    if let Some(inner) = object(top.error) {
+        found.code = string(inner.code)
+            .filter(|c| !c.starts_with(|ch: char| ch.is_ascii_digit()))
+            .or_else(|| {
+                string(inner.status).filter(|s| !s.starts_with(|ch: char| ch.is_ascii_digit()))
+            })
+            .or_else(|| string(inner.kind))
+            .or_else(|| string(inner.code));
+        found.message = string(inner.message);
+        found.details = value(inner.details).or_else(|| value(top.details));
+        let inner_request_id = object(inner.inner_error)
+            .and_then(|e| string(e.request_id_dash).or_else(|| string(e.request_id)));
+        found.request_id = string(inner.request_id)
+            .or_else(|| string(inner.request_id_camel))
+            .or(inner_request_id)
+            .or(found.request_id.take());
+        found.retry_after = seconds(inner.retry_after)
+            .or_else(|| {
+                found
+                    .details
+                    .as_ref()
+                    .and_then(|d| d.get("retry_after"))
+                    .and_then(json_seconds)
+            })
+            .or(found.retry_after);
+        return Some(if is_false(top.success) {
+            Format::Success
+        } else {
+            Format::Nested
+        });
+    }
+
+    // `error` is a string.
+    if let Some(error) = string(top.error) {
+        if is_false(top.ok) {
+            found.code = Some(error);
+            return Some(Format::Slack);
+        }
+        if top.code.is_some() {
+            found.code = string(top.code);
+            found.message = Some(error);
+            found.details = value(top.details);
+            return Some(Format::Flat);
+        }
+        if let Some(description) = string(top.error_description) {
+            found.code = Some(error);
+            found.message = Some(description);
+            return Some(Format::Plain);
+        }
+        found.message = Some(error);
+        return Some(Format::Plain);
+    }
+
+    // A list of errors.
+    if let Some(errors) = top.errors.filter(|e| e.get().starts_with('[')) {
+        if let Some(format) = read_error_list(&top, errors, found) {
+            return Some(format);
+        }
+    }
+
+    // RFC 9457: by content type, or by its members.
+    let problem_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| {
+            v.to_ascii_lowercase()
+                .starts_with("application/problem+json")
+        });
+    if problem_type
+        || ((top.kind.is_some() || top.title.is_some())
+            && (top.detail.is_some() || top.status.is_some()))
+    {
+        let kind = string(top.kind).filter(|k| k != "about:blank");
+        found.code = string(top.code).or(kind);
+        found.message = string(top.detail).or_else(|| string(top.title));
+        found.details = problem_extensions(text);
+        return Some(Format::Problem);
+    }
+
+    if let Some(message) = top.message.or(top.message_aws) {
+        found.message = message_text(message);
+        found.code = string(top.code)
+            .or_else(|| string(top.id))
+            .or_else(|| string(top.error_code))
+            .or_else(|| string(top.error_code_camel));
+        found.details = value(top.details);
+        if found.code.is_none() {
+            // PayPal: the class in `name`, the specific issue in details.
+            let issue = top
+                .details
+                .filter(|d| d.get().starts_with('['))
+                .and_then(|d| serde_json::from_str::<Vec<&RawValue>>(d.get()).ok())
+                .and_then(|list| list.first().copied().and_then(|first| object(Some(first))))
+                .and_then(|first| string(first.issue).map(|i| Cow::Owned(i.into_owned())));
+            found.code = issue.or_else(|| string(top.name));
+        }
+        return Some(Format::Message);
+    }
+
+    if let Some(messages) = top.error_messages {
+        if let Ok(list) = serde_json::from_str::<Vec<String>>(messages.get()) {
+            found.message = list.first().cloned().map(Cow::Owned);
+            found.errors = list;
+        }
+        return Some(Format::Message);
+    }
+    found.message = string(top.detail).or_else(|| string(top.title));
+    found.code = string(top.code).or_else(|| string(top.error_code));
+    Some(Format::Json)
+}
+
+fn json_seconds(value: &serde_json::Value) -> Option<Duration> {
+    let secs = value.as_f64().or_else(|| value.as_str()?.parse().ok())?;
+    Duration::try_from_secs_f64(secs).ok()
+}
+
+/// `{"errors":[...]}`: strings (seed 002), JSON:API, GraphQL, Cloudflare,
+/// GitHub validation.
+fn read_error_list<'a>(
+    top: &Top<'a>,
+    errors: &'a RawValue,
+    found: &mut Found<'a>,
+) -> Option<Format> {
+    if let Ok(list) = serde_json::from_str::<Vec<String>>(errors.get()) {
+        found.message = if list.is_empty() {
+            None
+        } else {
+            Some(Cow::Owned(list.join("; ")))
+        };
+        found.errors = list;
+        return Some(Format::Plain);
+    }
+    let list: Vec<&'a RawValue> = serde_json::from_str(errors.get()).ok()?;
+    let first = object(list.first().copied())?;
+    let top_message = top.message.and_then(message_text);
+    if first.title.is_some() || first.detail.is_some() || string(first.status).is_some() {
+        found.code = string(first.code).or_else(|| string(first.title));
+        found.message = string(first.detail).or_else(|| string(first.title));
+        found.errors = collect(&list, |e| string(e.detail).or_else(|| string(e.title)));
+        return Some(Format::JsonApi);
+    }
+    if first.message.is_some()
+        && (first.extensions.is_some() || first.locations.is_some() || first.path.is_some())
+    {
+        found.code = object(first.extensions).and_then(|ext| string(ext.code));
+        found.message = string(first.message);
+        found.errors = collect(&list, |e| string(e.message));
+        return Some(Format::GraphQl);
+    }
+    found.code = string(first.code);
+    found.message = top_message.or_else(|| string(first.message));
+    found.errors = collect(&list, |e| string(e.message));
+    Some(if top.message.is_some() {
+        Format::Message
+    } else {
+        Format::ErrorList
+    })
+}
+
+fn collect<'a>(
+    list: &[&'a RawValue],
+    get: impl Fn(Inner<'a>) -> Option<Cow<'a, str>>,
+) -> Vec<String> {
+    list.iter()
+        .take(64)
+        .filter_map(|raw| object(Some(raw)))
+        .filter_map(get)
+        .map(Cow::into_owned)
+        .collect()
+}
+
+/// A `message` that is a string, a list of strings, or GitLab's map of
+/// field to messages (`{"bio":["is too long"]}` reads "bio is too long").
+fn message_text(raw: &RawValue) -> Option<Cow<'_, str>> {
+    if let Some(text) = string(Some(raw)) {
+        return Some(text);
+    }
+    match serde_json::from_str::<serde_json::Value>(raw.get()).ok()? {
+        serde_json::Value::Array(items) => {
+            let texts: Vec<&str> = items.iter().filter_map(serde_json::Value::as_str).collect();
+            (!texts.is_empty()).then(|| Cow::Owned(texts.join("; ")))
+        }
+        serde_json::Value::Object(map) => {
+            let (field, messages) = map.into_iter().next()?;
+            let first = match messages {
+                serde_json::Value::String(text) => text,
+                serde_json::Value::Array(items) => items
+                    .into_iter()
+                    .find_map(|i| i.as_str().map(str::to_owned))?,
+                _ => return None,
+            };
+            Some(Cow::Owned(format!("{field} {first}")))
+        }
+        _ => None,
+    }
+}
+
+/// RFC 9457 extension members: everything but the standard ones, which is
+/// what rebuff's own `Problem` envelope puts its details in.
+fn problem_extensions(text: &str) -> Option<serde_json::Value> {
+    const STANDARD: &[&str] = &[
+        "type",
+        "title",
+        "status",
+        "detail",
+        "instance",
+        "code",
+        "request_id",
+    ];
+    let serde_json::Value::Object(mut map) = serde_json::from_str(text).ok()? else {
+        return None;
+    };
+    map.retain(|key, _| !STANDARD.contains(&key.as_str()));
+    (!map.is_empty()).then_some(serde_json::Value::Object(map))
+}
+
+/// Request-id headers, most specific first.
+const REQUEST_ID_HEADERS: &[&str] = &[
+    "x-request-id",
+    "request-id",
+    "x-amzn-requestid",
+    "x-amz-request-id",
+    "x-github-request-id",
+    "twilio-request-id",
+    "x-ms-request-id",
+    "paypal-debug-id",
+    "x-slack-req-id",
+    "x-correlation-id",
+    "x-trace-id",
+    "cf-ray",
+];
+
+fn header_request_id(headers: &HeaderMap) -> Option<Cow<'static, str>> {
+    REQUEST_ID_HEADERS.iter().find_map(|name| {
+        let value = headers.get(*name)?.to_str().ok()?.trim();
+        (!value.is_empty()).then(|| Cow::Owned(value.to_owned()))
+    })
+}
+
+fn header_str<'h>(headers: &'h HeaderMap, names: &[&str]) -> Option<&'h str> {
+    names
+        .iter()
+        .find_map(|name| headers.get(*name)?.to_str().ok())
+        .map(str::trim)
+}
+
+/// A reset time: Unix seconds (possibly fractional, possibly milliseconds)
+/// or, for small values, seconds from now. Returns Unix seconds.
+fn reset_epoch(value: &str, reference: SystemTime) -> Option<u64> {
+    let number: f64 = value.trim().parse().ok()?;
+    if !number.is_finite() || number < 0.0 {
+        return None;
+    }
+    let now = reference
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+    let number = number as u64;
+    Some(match number {
+        n if n > 100_000_000_000 => n / 1000, // milliseconds
+        n if n > 1_000_000_000 => n,          // seconds since the epoch
+        n => now.saturating_add(n),           // seconds from now
+    })
+}
+
+fn read_timing(
+    status: StatusCode,
+    headers: &HeaderMap,
+    found: &Found<'_>,
+    now: SystemTime,
+) -> (Option<Duration>, Option<RateLimit>) {
+    // The server's clock, when it says, for epoch resets.
+    let server_now = header_str(headers, &["date"])
+        .and_then(|d| httpdate::parse_http_date(d).ok())
+        .unwrap_or(now);
+    let limit = header_str(headers, &["x-ratelimit-limit", "ratelimit-limit"])
+        .and_then(|v| v.split([',', ';']).next()?.trim().parse::<u64>().ok());
+    let remaining = header_str(headers, &["x-ratelimit-remaining", "ratelimit-remaining"])
+        .and_then(|v| v.split([',', ';']).next()?.trim().parse::<u64>().ok());
+    let reset = header_str(headers, &["x-ratelimit-reset", "ratelimit-reset"])
+        .and_then(|v| reset_epoch(v, server_now));
+    let rate_limit = (limit.is_some() || remaining.is_some()).then(|| RateLimit {
+        limit: limit.unwrap_or(0),
+        remaining: remaining.unwrap_or(0),
+        reset: reset.unwrap_or(0),
+    });
+
+    let header_hint = header_str(headers, &["retry-after"]).and_then(|v| parse_retry_after(v, now));
+    let reset_after = header_str(headers, &["x-ratelimit-reset-after"]).and_then(|v| {
+        let secs: f64 = v.parse().ok()?;
+        Duration::try_from_secs_f64(secs).ok()
+    });
+    let exhausted = status == StatusCode::TOO_MANY_REQUESTS || remaining == Some(0);
+    let reset_hint = reset.filter(|_| exhausted).map(|reset| {
+        let at = UNIX_EPOCH + Duration::from_secs(reset);
+        at.duration_since(server_now).unwrap_or(Duration::ZERO)
+    });
+    let retry_after = header_hint
+        .or(found.retry_after)
+        .or(reset_after.filter(|_| exhausted))
+        .or(reset_hint);
+    (retry_after, rate_limit)
+}

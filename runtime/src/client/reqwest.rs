@@ -1,0 +1,169 @@
+//! reqwest, checked: send a request, get the success body decoded or a
+//! [`ClientError`] that says what went wrong.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), rebuff::client::ClientError> {
+//! use rebuff::client::reqwest::RequestBuilderExt;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Lead { id: String }
+//!
+//! let client = reqwest::Client::new();
+//! let lead: Lead = client
+//!     .get("http://127.0.0.1:3000/api/v1/leads/lead_1")
+//!     .bearer_auth("demo-key")
+//!     .send_api()
+//!     .await?;
+//! # let _ = lead.id; Ok(()) }
+//! ```
+
+use core::future::Future;
+
+use serde::de::DeserializeOwned;
+
+use super::{ClientError, FromRemote, NetworkKind, RemoteError};
+use crate::{Advice, Retryable};
+
+/// How much of an error body is read by default: enough for any real error
+/// document, little enough that a hostile server cannot exhaust memory.
+pub const DEFAULT_ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// Checking and decoding a [`reqwest::Response`].
+pub trait ResponseExt: Sized {
+    /// The success body as `T`, or the error response as
+    /// [`ClientError<E>`], reading at most [`DEFAULT_ERROR_BODY_LIMIT`] bytes
+    /// of an error body.
+    fn api<T, E>(self) -> impl Future<Output = Result<T, ClientError<E>>> + Send
+    where
+        T: DeserializeOwned,
+        E: FromRemote + Send;
+
+    /// The response itself if its status is a success, else the error
+    /// response as [`ClientError<E>`] (reading at most `limit` bytes of it).
+    fn check<E>(
+        self,
+        limit: usize,
+    ) -> impl Future<Output = Result<reqwest::Response, ClientError<E>>> + Send
+    where
+        E: FromRemote + Send;
+}
+
+impl ResponseExt for reqwest::Response {
+    async fn api<T, E>(self) -> Result<T, ClientError<E>>
+    where
+        T: DeserializeOwned,
+        E: FromRemote + Send,
+    {
+        let response = self.check(DEFAULT_ERROR_BODY_LIMIT).await?;
+        let status = response.status();
+        let body = response.bytes().await.map_err(from_reqwest)?;
+        serde_json::from_slice(&body).map_err(|source| ClientError::Decode {
+            status,
+            source: Box::new(source),
+        })
+    }
+
+    async fn check<E>(mut self, limit: usize) -> Result<reqwest::Response, ClientError<E>>
+    where
+        E: FromRemote + Send,
+    {
+        let status = self.status();
+        if status.is_success() || status.is_informational() || status.is_redirection() {
+            return Ok(self);
+        }
+        let headers = self.headers().clone();
+        let mut body = Vec::new();
+        while body.len() < limit {
+            match self.chunk().await {
+                Ok(Some(chunk)) => {
+                    let room = limit - body.len();
+                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+                }
+                // The status and headers are in: a body cut short still says
+                // what it can.
+                Ok(None) | Err(_) => break,
+            }
+        }
+        Err(ClientError::from_remote(RemoteError::parse(
+            status, &headers, &body,
+        )))
+    }
+}
+
+/// Sending a [`reqwest::RequestBuilder`] and decoding its answer in one call.
+pub trait RequestBuilderExt {
+    /// Sends the request; see [`ResponseExt::api`].
+    fn send_api<T, E>(self) -> impl Future<Output = Result<T, ClientError<E>>> + Send
+    where
+        T: DeserializeOwned,
+        E: FromRemote + Send;
+}
+
+impl RequestBuilderExt for reqwest::RequestBuilder {
+    async fn send_api<T, E>(self) -> Result<T, ClientError<E>>
+    where
+        T: DeserializeOwned,
+        E: FromRemote + Send,
+    {
+        let response = self.send().await.map_err(from_reqwest)?;
+        response.api().await
+    }
+}
+
+/// A reqwest failure as a [`ClientError`].
+pub fn from_reqwest<E>(err: reqwest::Error) -> ClientError<E> {
+    if err.is_timeout() {
+        return ClientError::Timeout { after: None };
+    }
+    if err.is_builder() {
+        return ClientError::Request(Box::new(err));
+    }
+    if err.is_decode() {
+        let status = err.status().unwrap_or(http::StatusCode::OK);
+        return ClientError::Decode {
+            status,
+            source: Box::new(err),
+        };
+    }
+    let kind = if err.is_connect() {
+        NetworkKind::Connect
+    } else if err.is_body() || err.is_request() {
+        NetworkKind::Reset
+    } else {
+        NetworkKind::Other
+    };
+    ClientError::Network {
+        kind,
+        source: Box::new(err),
+    }
+}
+
+impl<E> From<reqwest::Error> for ClientError<E> {
+    fn from(err: reqwest::Error) -> Self {
+        from_reqwest(err)
+    }
+}
+
+/// Timeouts, refused connections and broken transfers are worth retrying;
+/// a request that could not be built, a redirect loop or an undecodable body
+/// are not; a status error by its status.
+impl Retryable for reqwest::Error {
+    fn retry_advice(&self) -> Advice {
+        if let Some(status) = self.status() {
+            return if crate::retryable_status(status) {
+                Advice::Retry
+            } else {
+                Advice::Stop
+            };
+        }
+        if self.is_timeout() || self.is_connect() || self.is_request() || self.is_body() {
+            Advice::Retry
+        } else {
+            Advice::Stop
+        }
+    }
+
+    fn retry_status(&self) -> Option<http::StatusCode> {
+        self.status()
+    }
+}
