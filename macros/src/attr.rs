@@ -29,7 +29,8 @@ impl Place {
             // A struct is a type and its one error at once; `transparent`
             // only makes sense for a variant.
             Place::Struct => {
-                TYPE_KEYS.contains(&key) || (VARIANT_KEYS.contains(&key) && key != TRANSPARENT)
+                TYPE_KEYS.contains(&key)
+                    || (VARIANT_KEYS.contains(&key) && key != TRANSPARENT && key != OTHER)
             }
             Place::Variant => VARIANT_KEYS.contains(&key),
             Place::Field => FIELD_KEYS.contains(&key),
@@ -57,6 +58,8 @@ fn home_of(key: &str) -> &'static str {
         "belongs on the type (the enum or struct)"
     } else if key == TRANSPARENT {
         "belongs on an enum variant with a single field"
+    } else if key == OTHER {
+        "belongs on the enum variant that stands for unknown codes"
     } else if VARIANT_KEYS.contains(&key) {
         "belongs on a variant (or on a struct)"
     } else {
@@ -92,12 +95,14 @@ pub(crate) struct Attrs {
     pub(crate) code_case: Option<Keyed<Case>>,
     pub(crate) rename_all: Option<Keyed<Case>>,
     pub(crate) type_base: Option<Keyed<LitStr>>,
+    pub(crate) decode: Option<Keyed<()>>,
 
     pub(crate) status: Option<Keyed<Status>>,
     pub(crate) code: Option<Keyed<LitStr>>,
     pub(crate) message: Option<Keyed<LitStr>>,
     pub(crate) retryable: Option<Keyed<bool>>,
     pub(crate) transparent: Option<Keyed<()>>,
+    pub(crate) other: Option<Keyed<()>>,
 
     pub(crate) skip: Option<Keyed<()>>,
     pub(crate) rename: Option<Keyed<LitStr>>,
@@ -124,7 +129,9 @@ impl Attrs {
         }
         push!(
             envelope => ENVELOPE, code_case => CODE_CASE, rename_all => RENAME_ALL,
-            type_base => TYPE_BASE, status => STATUS, code => CODE, message => MESSAGE,
+            type_base => TYPE_BASE,
+            decode => DECODE,
+            other => OTHER, status => STATUS, code => CODE, message => MESSAGE,
             retryable => RETRYABLE, transparent => TRANSPARENT, skip => SKIP,
             rename => RENAME, flatten => FLATTEN, retry_after => RETRY_AFTER,
             rate_limit => RATE_LIMIT, errors => ERRORS, expose => EXPOSE
@@ -243,6 +250,8 @@ fn parse_key(
         RENAME => set!(rename, nonempty_string(cx, meta, "rename = \"leadId\"")?),
         RETRYABLE => set!(retryable, bool_flag(cx, meta)?),
         TRANSPARENT => set!(transparent, flag(cx, meta, &name)?),
+        DECODE => set!(decode, flag(cx, meta, &name)?),
+        OTHER => set!(other, flag(cx, meta, &name)?),
         SKIP => set!(skip, flag(cx, meta, &name)?),
         FLATTEN => set!(flatten, flag(cx, meta, &name)?),
         RETRY_AFTER => set!(retry_after, flag(cx, meta, &name)?),

@@ -7,6 +7,7 @@ pub(crate) const ENVELOPE: &str = "envelope";
 pub(crate) const CODE_CASE: &str = "code_case";
 pub(crate) const RENAME_ALL: &str = "rename_all";
 pub(crate) const TYPE_BASE: &str = "type_base";
+pub(crate) const DECODE: &str = "decode";
 
 // variant (or struct)
 pub(crate) const STATUS: &str = "status";
@@ -14,6 +15,7 @@ pub(crate) const CODE: &str = "code";
 pub(crate) const MESSAGE: &str = "message";
 pub(crate) const RETRYABLE: &str = "retryable";
 pub(crate) const TRANSPARENT: &str = "transparent";
+pub(crate) const OTHER: &str = "other";
 
 // field
 pub(crate) const SKIP: &str = "skip";
@@ -24,8 +26,8 @@ pub(crate) const RATE_LIMIT: &str = "rate_limit";
 pub(crate) const ERRORS: &str = "errors";
 pub(crate) const EXPOSE: &str = "expose";
 
-pub(crate) const TYPE_KEYS: &[&str] = &[ENVELOPE, CODE_CASE, RENAME_ALL, TYPE_BASE];
-pub(crate) const VARIANT_KEYS: &[&str] = &[STATUS, CODE, MESSAGE, RETRYABLE, TRANSPARENT];
+pub(crate) const TYPE_KEYS: &[&str] = &[ENVELOPE, CODE_CASE, RENAME_ALL, TYPE_BASE, DECODE];
+pub(crate) const VARIANT_KEYS: &[&str] = &[STATUS, CODE, MESSAGE, RETRYABLE, TRANSPARENT, OTHER];
 pub(crate) const FIELD_KEYS: &[&str] = &[
     SKIP,
     RENAME,

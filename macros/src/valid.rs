@@ -19,6 +19,39 @@ pub(crate) fn validate(cx: &Ctxt, input: &Input<'_>) {
         }
     }
     codes_unique(cx, input);
+    other_variant(cx, input);
+}
+
+/// `other` is the one variant unknown codes decode into: a unit variant, or
+/// a transparent one holding the `RemoteError`; and it needs `decode`.
+fn other_variant(cx: &Ctxt, input: &Input<'_>) {
+    let others: Vec<&Variant<'_>> = input
+        .variants()
+        .iter()
+        .filter(|v| v.attrs.other.is_some())
+        .collect();
+    for extra in others.iter().skip(1) {
+        let key = extra.attrs.other.as_ref().expect("filtered");
+        cx.error_at(
+            key.span(),
+            "only one variant can be `other`: unknown codes decode into a single variant",
+        );
+    }
+    for variant in &others {
+        let key = variant.attrs.other.as_ref().expect("filtered");
+        if input.attrs.decode.is_none() {
+            cx.error_at(
+                key.span(),
+                "`other` only matters when decoding: add `#[api(decode)]` to the type",
+            );
+        }
+        if !variant.fields.is_empty() && variant.attrs.transparent.is_none() {
+            cx.error_at(
+                key.span(),
+                "an `other` variant is a unit variant, or `#[api(transparent, other)]` with one field that holds the `rebuff::client::RemoteError`",
+            );
+        }
+    }
 }
 
 /// Every error needs a status; only a transparent variant borrows its
@@ -59,7 +92,7 @@ fn transparent_shape(cx: &Ctxt, variant: &Variant<'_>) {
         );
     }
     for (key, span) in variant.attrs.set_keys() {
-        if key != "transparent" {
+        if key != "transparent" && key != "other" {
             cx.error_at(span, format!("`{key}` cannot be combined with `transparent`: a transparent variant takes everything from its field"));
         }
     }

@@ -214,6 +214,131 @@ impl<'a> PolicyRef<'a> for &&'a crate::Policy {
     }
 }
 
+/// A field read back from a response's details by `#[api(decode)]`.
+#[diagnostic::on_unimplemented(
+    message = "`#[api(decode)]` cannot read a `{Self}` from the response's details",
+    label = "decoded from the details",
+    note = "decoded fields must own their data (`String`, not `&str`) and implement `serde::Deserialize`"
+)]
+pub trait DecodeField: Sized {
+    #[doc(hidden)]
+    fn __rebuff_from_detail(remote: &crate::client::RemoteError, key: &str) -> Option<Self>;
+    /// The details minus the keys other fields of the variant claim.
+    #[doc(hidden)]
+    fn __rebuff_from_details(remote: &crate::client::RemoteError, claimed: &[&str])
+    -> Option<Self>;
+    #[doc(hidden)]
+    fn __rebuff_from_errors(remote: &crate::client::RemoteError) -> Option<Self>;
+}
+
+impl<T: serde::de::DeserializeOwned> DecodeField for T {
+    fn __rebuff_from_detail(remote: &crate::client::RemoteError, key: &str) -> Option<Self> {
+        let value = remote
+            .details()
+            .and_then(|d| d.get(key))
+            .unwrap_or(&serde_json::Value::Null);
+        T::deserialize(value).ok()
+    }
+
+    fn __rebuff_from_details(
+        remote: &crate::client::RemoteError,
+        claimed: &[&str],
+    ) -> Option<Self> {
+        let mut rest = match remote.details() {
+            Some(serde_json::Value::Object(map)) => map.clone(),
+            _ => serde_json::Map::new(),
+        };
+        rest.retain(|key, _| !claimed.contains(&key.as_str()));
+        T::deserialize(serde_json::Value::Object(rest)).ok()
+    }
+
+    fn __rebuff_from_errors(remote: &crate::client::RemoteError) -> Option<Self> {
+        let list = serde_json::Value::from(remote.errors().to_vec());
+        T::deserialize(&list).ok()
+    }
+}
+
+/// A `retry_after` field read back from `Retry-After`.
+#[diagnostic::on_unimplemented(
+    message = "`#[api(decode)]` cannot read a `{Self}` from `Retry-After`",
+    label = "decoded from the retry delay",
+    note = "use whole seconds (an integer), a `Duration`, or an `Option` of one"
+)]
+pub trait DecodeRetryAfter: Sized {
+    #[doc(hidden)]
+    fn __rebuff_from_retry_after(remote: &crate::client::RemoteError) -> Option<Self>;
+}
+
+fn whole_secs(remote: &crate::client::RemoteError) -> Option<u64> {
+    remote.retry_after().map(crate::envelope::ceil_secs)
+}
+
+macro_rules! decode_secs {
+    ($($t:ty),*) => {$(
+        impl DecodeRetryAfter for $t {
+            fn __rebuff_from_retry_after(remote: &crate::client::RemoteError) -> Option<Self> {
+                whole_secs(remote).and_then(|secs| <$t>::try_from(secs).ok())
+            }
+        }
+    )*};
+}
+
+decode_secs!(
+    u8, u16, u32, u64, u128, usize, i8, i16, i32, i64, i128, isize
+);
+
+impl DecodeRetryAfter for Duration {
+    fn __rebuff_from_retry_after(remote: &crate::client::RemoteError) -> Option<Self> {
+        remote.retry_after()
+    }
+}
+
+impl<T: DecodeRetryAfter> DecodeRetryAfter for Option<T> {
+    fn __rebuff_from_retry_after(remote: &crate::client::RemoteError) -> Option<Self> {
+        Some(T::__rebuff_from_retry_after(remote))
+    }
+}
+
+/// A `rate_limit` field read back from the rate-limit headers.
+#[diagnostic::on_unimplemented(
+    message = "`#[api(decode)]` cannot read a `{Self}` from the rate-limit headers",
+    label = "decoded from `X-RateLimit-*`",
+    note = "use `rebuff::RateLimit` or `Option<rebuff::RateLimit>`"
+)]
+pub trait DecodeRateLimit: Sized {
+    #[doc(hidden)]
+    fn __rebuff_from_rate_limit(remote: &crate::client::RemoteError) -> Option<Self>;
+}
+
+impl DecodeRateLimit for crate::RateLimit {
+    fn __rebuff_from_rate_limit(remote: &crate::client::RemoteError) -> Option<Self> {
+        remote.rate_limit()
+    }
+}
+
+impl DecodeRateLimit for Option<crate::RateLimit> {
+    fn __rebuff_from_rate_limit(remote: &crate::client::RemoteError) -> Option<Self> {
+        Some(remote.rate_limit())
+    }
+}
+
+/// A field the response does not carry, filled with its default.
+#[diagnostic::on_unimplemented(
+    message = "`#[api(decode)]` has no value for a field of type `{Self}`: it is not in the response",
+    label = "skipped, hidden on a 5xx, or the error's cause, so decoding needs `{Self}: Default`",
+    note = "implement `Default` for it, show it in the details, or drop `decode`"
+)]
+pub trait DecodeDefault {
+    #[doc(hidden)]
+    fn __rebuff_default() -> Self;
+}
+
+impl<T: Default> DecodeDefault for T {
+    fn __rebuff_default() -> Self {
+        T::default()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

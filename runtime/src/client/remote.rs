@@ -568,13 +568,6 @@ fn read_json<'a>(headers: &HeaderMap, body: &'a [u8], found: &mut Found<'a>) -> 
         return Some(Format::Plain);
     }
 
-    // A list of errors.
-    if let Some(errors) = top.errors.filter(|e| e.get().starts_with('[')) {
-        if let Some(format) = read_error_list(&top, errors, found) {
-            return Some(format);
-        }
-    }
-
     // RFC 9457: by content type, or by its members.
     let problem_type = headers
         .get(header::CONTENT_TYPE)
@@ -592,6 +585,13 @@ fn read_json<'a>(headers: &HeaderMap, body: &'a [u8], found: &mut Found<'a>) -> 
         found.message = string(top.detail).or_else(|| string(top.title));
         found.details = problem_extensions(text);
         return Some(Format::Problem);
+    }
+
+    // A list of errors.
+    if let Some(errors) = top.errors.filter(|e| e.get().starts_with('[')) {
+        if let Some(format) = read_error_list(&top, errors, found) {
+            return Some(format);
+        }
     }
 
     if let Some(message) = top.message.or(top.message_aws) {

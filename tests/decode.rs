@@ -1,0 +1,248 @@
+//! One enum on both sides of the wire: a server renders it, a client parses
+//! the response and `#[api(decode)]` rebuilds the same value.
+
+use std::collections::BTreeMap;
+use std::fmt::Debug;
+use std::time::Duration;
+
+use rebuff::client::{ClientError, FromRemote, RemoteError};
+use rebuff::envelope::{Envelope, Flat, Nested, Plain, Problem, Success};
+use rebuff::{Advice, ApiError, Context, RateLimit, Retryable};
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error, ApiError)]
+#[api(decode, code_case = "SCREAMING_SNAKE_CASE", rename_all = "camelCase")]
+enum LeadError {
+    #[error("validation failed on {field}")]
+    #[api(status = 400, message = "Validation failed")]
+    ValidationError {
+        field: String,
+        value: String,
+        message: String,
+    },
+    #[error("lead {lead_id} not found")]
+    #[api(status = 404, message = "Lead not found")]
+    LeadNotFound { lead_id: String },
+    #[error("duplicate")]
+    #[api(status = 409, message = "Email already exists")]
+    DuplicateEmail {
+        email: String,
+        existing_lead_id: Option<String>,
+    },
+    #[error("rate limited")]
+    #[api(
+        status = 429,
+        message = "Rate limit exceeded. Try again in {retry_after} seconds."
+    )]
+    RateLimited {
+        #[api(retry_after)]
+        retry_after: u64,
+        #[api(rate_limit)]
+        limits: RateLimit,
+    },
+    #[error("hidden {0}")]
+    #[api(status = 500)]
+    Internal(#[source] Cause),
+    #[error("invalid")]
+    #[api(status = 422, message = "Invalid input")]
+    Invalid {
+        #[api(errors)]
+        errors: Vec<String>,
+        #[api(flatten)]
+        extra: BTreeMap<String, u32>,
+    },
+    #[error("quiet")]
+    #[api(status = 503, message = "Maintenance")]
+    Maintenance {
+        #[api(retry_after, skip)]
+        wait: Duration,
+    },
+    #[error("unknown: {0}")]
+    #[api(transparent, other)]
+    Unknown(RemoteError),
+}
+
+/// An internal cause: never sent, so a client rebuilds it as the default.
+#[derive(Debug, Clone, Default, PartialEq, thiserror::Error)]
+#[error("cause: {0}")]
+struct Cause(String);
+
+fn round_trip<V: Envelope, E: ApiError + FromRemote + Debug>(err: &E) -> Option<E> {
+    let ctx = Context::new().request_id("req_rt").now().instance("/leads");
+    let response = V::to_response(err, &ctx);
+    let remote = RemoteError::parse(response.status(), response.headers(), response.body());
+    assert_eq!(remote.request_id(), Some("req_rt"), "{err:?}");
+    E::from_remote(&remote)
+}
+
+fn limits() -> RateLimit {
+    RateLimit {
+        limit: 60,
+        remaining: 0,
+        reset: 1_699_564_832,
+    }
+}
+
+#[test]
+fn every_coded_envelope_round_trips() {
+    let errors = [
+        LeadError::ValidationError {
+            field: "email".into(),
+            value: "x".into(),
+            message: "Must be a valid email address".into(),
+        },
+        LeadError::LeadNotFound {
+            lead_id: "lead_1".into(),
+        },
+        LeadError::DuplicateEmail {
+            email: "a@b.c".into(),
+            existing_lead_id: None,
+        },
+        LeadError::DuplicateEmail {
+            email: "a@b.c".into(),
+            existing_lead_id: Some("lead_2".into()),
+        },
+        LeadError::RateLimited {
+            retry_after: 32,
+            limits: limits(),
+        },
+        LeadError::Invalid {
+            errors: vec!["a".into(), "b".into()],
+            extra: [("max".to_owned(), 3)].into(),
+        },
+        LeadError::Maintenance {
+            wait: Duration::from_secs(30),
+        },
+    ];
+    for err in &errors {
+        assert_eq!(round_trip::<Nested, _>(err).as_ref(), Some(err), "Nested");
+        assert_eq!(round_trip::<Success, _>(err).as_ref(), Some(err), "Success");
+        assert_eq!(round_trip::<Flat, _>(err).as_ref(), Some(err), "Flat");
+        assert_eq!(round_trip::<Problem, _>(err).as_ref(), Some(err), "Problem");
+    }
+}
+
+#[test]
+fn plain_has_no_code_so_fixed_messages_decode_by_status_and_text() {
+    let err = LeadError::LeadNotFound {
+        lead_id: "lead_1".into(),
+    };
+    // `lead_id` is not in a Plain body: the variant is found, its field is not.
+    let decoded = round_trip::<Plain, _>(&err).unwrap();
+    assert!(matches!(decoded, LeadError::Unknown(_)), "{decoded:?}");
+
+    #[derive(Debug, PartialEq, thiserror::Error, ApiError)]
+    #[api(envelope = rebuff::envelope::Plain, decode)]
+    enum RecordingError {
+        #[error("unauthorized")]
+        #[api(status = 401, message = "Invalid or expired API key")]
+        Unauthorized,
+        #[error("rate limited")]
+        #[api(status = 429, message = "Rate limit exceeded")]
+        RateLimited {
+            #[api(retry_after)]
+            retry_after: u32,
+        },
+        #[error("invalid")]
+        #[api(status = 422, message = "Invalid")]
+        Invalid {
+            #[api(errors)]
+            errors: Vec<String>,
+        },
+    }
+    for err in [
+        RecordingError::Unauthorized,
+        RecordingError::RateLimited { retry_after: 60 },
+    ] {
+        assert_eq!(round_trip::<Plain, _>(&err), Some(err));
+    }
+    // A list of messages has no code and no fixed message: not decodable.
+    assert_eq!(
+        round_trip::<Plain, _>(&RecordingError::Invalid {
+            errors: vec!["x".into()]
+        }),
+        None
+    );
+}
+
+#[test]
+fn hidden_fields_decode_to_their_default_and_unknown_codes_to_other() {
+    let err = LeadError::Internal(Cause("secret".into()));
+    assert_eq!(
+        round_trip::<Nested, _>(&err),
+        Some(LeadError::Internal(Cause::default()))
+    );
+
+    let body = br#"{"error":{"code":"BRAND_NEW","message":"Something new"}}"#;
+    let remote = RemoteError::parse(rebuff::StatusCode::IM_A_TEAPOT, &Default::default(), body);
+    let decoded = LeadError::from_remote(&remote).unwrap();
+    let LeadError::Unknown(inner) = &decoded else {
+        panic!("{decoded:?}")
+    };
+    assert_eq!(inner.code(), Some("BRAND_NEW"));
+    assert_eq!(
+        decoded.status(),
+        418,
+        "the other variant renders as the remote did"
+    );
+}
+
+#[test]
+fn client_errors_carry_request_ids_and_retry_advice() {
+    let err = LeadError::RateLimited {
+        retry_after: 7,
+        limits: limits(),
+    };
+    let response = rebuff::to_response(&err, &Context::new().request_id("req_42"));
+    let remote = RemoteError::parse(response.status(), response.headers(), response.body());
+    let client: ClientError<LeadError> = ClientError::from_remote(remote);
+    assert_eq!(client.api(), Some(&err));
+    assert_eq!(client.request_id(), Some("req_42"));
+    assert_eq!(client.rate_limit(), Some(limits()));
+    assert_eq!(
+        client.retry_advice(),
+        Advice::RetryAfter(Duration::from_secs(7))
+    );
+    let text = client.to_string();
+    assert!(text.contains("req_42") && text.contains("429"), "{text}");
+
+    let untyped: ClientError = ClientError::from_remote(RemoteError::parse(
+        rebuff::StatusCode::NOT_FOUND,
+        &Default::default(),
+        b"<html><title>404 Not Found</title></html>",
+    ));
+    assert_eq!(untyped.retry_advice(), Advice::Stop);
+    assert_eq!(untyped.status(), Some(rebuff::StatusCode::NOT_FOUND));
+
+    #[derive(Debug, PartialEq, thiserror::Error, ApiError)]
+    #[api(decode)]
+    enum Narrow {
+        #[error("nf")]
+        #[api(status = 404)]
+        NotFound,
+    }
+    let limited: ClientError<Narrow> = ClientError::from_remote(RemoteError::new(
+        rebuff::StatusCode::TOO_MANY_REQUESTS,
+        None,
+        None,
+    ));
+    assert!(matches!(limited, ClientError::RateLimited(_)));
+    assert_eq!(limited.retry_advice(), Advice::Retry);
+    let timeout =
+        <ClientError<Narrow> as Retryable>::timeout_error().unwrap()(rebuff::retry::TimedOut {
+            limit: Duration::from_secs(1),
+        });
+    assert!(timeout.is_timeout());
+    assert_eq!(timeout.retry_advice(), Advice::Retry);
+}
+
+#[test]
+fn a_remote_error_passes_through_a_gateway() {
+    let body = br#"{"error":{"code":"quota_exceeded","message":"Insufficient credits","details":{"credits":0}}}"#;
+    let remote = RemoteError::parse(
+        rebuff::StatusCode::PAYMENT_REQUIRED,
+        &Default::default(),
+        body,
+    );
+    let forwarded = rebuff::to_vec(&remote, &Context::new());
+    assert_eq!(forwarded, body);
+}
