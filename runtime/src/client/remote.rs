@@ -4,7 +4,7 @@ use std::borrow::Cow;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::{HeaderMap, StatusCode, header};
+use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
@@ -103,28 +103,38 @@ impl RemoteError {
     /// Reads an error response. See the type's documentation.
     #[must_use]
     pub fn parse(status: StatusCode, headers: &HeaderMap, body: &[u8]) -> Self {
-        Self::parse_at(status, headers, body, SystemTime::now())
+        Self::parse_with(status, headers, body, SystemTime::now)
     }
 
     /// [`RemoteError::parse`] with the current time given, for HTTP-dates and
     /// epoch reset times (tests).
     #[must_use]
     pub fn parse_at(status: StatusCode, headers: &HeaderMap, body: &[u8], now: SystemTime) -> Self {
+        Self::parse_with(status, headers, body, || now)
+    }
+
+    fn parse_with(
+        status: StatusCode,
+        headers: &HeaderMap,
+        body: &[u8],
+        now: impl Fn() -> SystemTime,
+    ) -> Self {
+        let seen = Seen::read(headers);
         let mut found = Found::default();
-        let format = read_body(headers, body, &mut found);
+        let format = read_body(&seen, body, &mut found);
         let request_id = found
             .request_id
             .take()
-            .or_else(|| header_request_id(headers));
-        let (retry_after, rate_limit) = read_timing(status, headers, &found, now);
+            .or_else(|| seen.request_id.map(|id| Cow::Owned(id.to_owned())));
+        let (retry_after, rate_limit) = read_timing(status, &seen, &found, now);
         RemoteError {
             status,
             format,
             code: found.code.map(|c| cap(&c).into()),
             message: found
                 .message
-                .map(|m| cap(m.trim()).into())
-                .filter(|m: &Box<str>| !m.is_empty()),
+                .map(|m| -> Box<str> { cap(m.trim()).into() })
+                .filter(|m| !m.is_empty()),
             details: found.details,
             errors: found.errors,
             request_id: request_id.map(|r| cap(&r).into()),
@@ -295,13 +305,13 @@ fn cap(text: &str) -> &str {
     &text[..end]
 }
 
-fn read_body<'a>(headers: &HeaderMap, body: &'a [u8], found: &mut Found<'a>) -> Format {
+fn read_body<'a>(seen: &Seen<'_>, body: &'a [u8], found: &mut Found<'a>) -> Format {
     let trimmed = body.trim_ascii();
     if trimmed.is_empty() {
         return Format::Empty;
     }
     if trimmed.len() <= MAX_JSON && matches!(trimmed[0], b'{' | b'[') {
-        if let Some(format) = read_json(headers, trimmed, found) {
+        if let Some(format) = read_json(seen, trimmed, found) {
             return format;
         }
         if trimmed[0] == b'{' && text::lenient_object(trimmed, found_setter(found)) {
@@ -339,7 +349,7 @@ fn read_body<'a>(headers: &HeaderMap, body: &'a [u8], found: &mut Found<'a>) -> 
 }
 
 /// Lets the lenient reader fill the same fields.
-fn found_setter<'f, 'a>(found: &'f mut Found<'a>) -> impl FnMut(&str, String) + 'f {
+fn found_setter<'f>(found: &'f mut Found<'_>) -> impl FnMut(&str, String) + 'f {
     move |key, value| match key {
         "code" | "id" | "error_code" | "errorCode" => {
             found.code.get_or_insert(Cow::Owned(value));
@@ -355,58 +365,102 @@ fn found_setter<'f, 'a>(found: &'f mut Found<'a>) -> impl FnMut(&str, String) + 
 }
 
 /// The top-level keys error bodies use, borrowed unparsed.
-#[derive(Deserialize, Default)]
+#[derive(Default)]
 struct Top<'a> {
-    #[serde(borrow)]
     error: Option<&'a RawValue>,
-    #[serde(borrow)]
     errors: Option<&'a RawValue>,
-    #[serde(borrow)]
     message: Option<&'a RawValue>,
-    #[serde(borrow, rename = "Message")]
     message_aws: Option<&'a RawValue>,
-    #[serde(borrow)]
     code: Option<&'a RawValue>,
-    #[serde(borrow)]
     id: Option<&'a RawValue>,
-    #[serde(borrow)]
     name: Option<&'a RawValue>,
-    #[serde(borrow)]
     error_code: Option<&'a RawValue>,
-    #[serde(borrow, rename = "errorCode")]
     error_code_camel: Option<&'a RawValue>,
-    #[serde(borrow)]
     error_description: Option<&'a RawValue>,
-    #[serde(borrow, rename = "errorMessages")]
     error_messages: Option<&'a RawValue>,
-    #[serde(borrow)]
     detail: Option<&'a RawValue>,
-    #[serde(borrow)]
     title: Option<&'a RawValue>,
-    #[serde(borrow, rename = "type")]
     kind: Option<&'a RawValue>,
-    #[serde(borrow, rename = "__type")]
     aws_type: Option<&'a RawValue>,
-    #[serde(borrow)]
     status: Option<&'a RawValue>,
-    #[serde(borrow)]
     success: Option<&'a RawValue>,
-    #[serde(borrow)]
     ok: Option<&'a RawValue>,
-    #[serde(borrow)]
     details: Option<&'a RawValue>,
-    #[serde(borrow)]
     request_id: Option<&'a RawValue>,
-    #[serde(borrow, rename = "requestId")]
     request_id_camel: Option<&'a RawValue>,
-    #[serde(borrow)]
     debug_id: Option<&'a RawValue>,
-    #[serde(borrow, rename = "traceId")]
     trace_id: Option<&'a RawValue>,
-    #[serde(borrow)]
     retry_after: Option<&'a RawValue>,
-    #[serde(borrow, rename = "retryAfter")]
     retry_after_camel: Option<&'a RawValue>,
+}
+
+impl<'a> Top<'a> {
+    /// The slot of a member, or `None` for a member no format reads.
+    fn slot(&mut self, key: &str) -> Option<&mut Option<&'a RawValue>> {
+        Some(match key {
+            "error" => &mut self.error,
+            "errors" => &mut self.errors,
+            "message" => &mut self.message,
+            "Message" => &mut self.message_aws,
+            "code" => &mut self.code,
+            "id" => &mut self.id,
+            "name" => &mut self.name,
+            "error_code" => &mut self.error_code,
+            "errorCode" => &mut self.error_code_camel,
+            "error_description" => &mut self.error_description,
+            "errorMessages" => &mut self.error_messages,
+            "detail" => &mut self.detail,
+            "title" => &mut self.title,
+            "type" => &mut self.kind,
+            "__type" => &mut self.aws_type,
+            "status" => &mut self.status,
+            "success" => &mut self.success,
+            "ok" => &mut self.ok,
+            "details" => &mut self.details,
+            "request_id" => &mut self.request_id,
+            "requestId" => &mut self.request_id_camel,
+            "debug_id" => &mut self.debug_id,
+            "traceId" => &mut self.trace_id,
+            "retry_after" => &mut self.retry_after,
+            "retryAfter" => &mut self.retry_after_camel,
+            _ => return None,
+        })
+    }
+}
+
+/// Reads a top-level object in one pass, straight into [`Top`], counting
+/// the members it does not know (RFC 9457 extension members).
+struct TopSeed<'a>(Top<'a>, usize);
+
+impl<'de> Deserialize<'de> for TopSeed<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = TopSeed<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Self::Value, M::Error> {
+                let mut top = Top::default();
+                let mut unknown = 0;
+                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+                    let value: &'de RawValue = map.next_value()?;
+                    match top.slot(&key) {
+                        Some(slot) => {
+                            slot.get_or_insert(value);
+                        }
+                        None if key == "instance" => {}
+                        None => unknown += 1,
+                    }
+                }
+                Ok(TopSeed(top, unknown))
+            }
+        }
+        deserializer.deserialize_map(Visit)
+    }
 }
 
 /// The keys of a nested `error` object or of one entry of an `errors` list.
@@ -439,7 +493,7 @@ struct Inner<'a> {
     #[serde(borrow, rename = "requestId")]
     request_id_camel: Option<&'a RawValue>,
     #[serde(borrow, rename = "innerError")]
-    inner_error: Option<&'a RawValue>,
+    ms_inner_error: Option<&'a RawValue>,
     #[serde(borrow, rename = "request-id")]
     request_id_dash: Option<&'a RawValue>,
     #[serde(borrow)]
@@ -451,6 +505,10 @@ struct Inner<'a> {
 fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
     let raw = raw?.get();
     match raw.as_bytes().first()? {
+        // A string without escapes is its own text: no second parse.
+        b'"' if raw.len() >= 2 && !raw.contains('\\') => {
+            Some(Cow::Borrowed(&raw[1..raw.len() - 1]))
+        }
         b'"' => serde_json::from_str::<Cow<'_, str>>(raw).ok(),
         b'-' | b'0'..=b'9' => Some(Cow::Borrowed(raw)),
         _ => None,
@@ -461,7 +519,7 @@ fn is_false(raw: Option<&RawValue>) -> bool {
     raw.is_some_and(|r| r.get() == "false")
 }
 
-fn object<'a>(raw: Option<&'a RawValue>) -> Option<Inner<'a>> {
+fn object(raw: Option<&RawValue>) -> Option<Inner<'_>> {
     let raw = raw?;
     if !raw.get().starts_with('{') {
         return None;
@@ -484,15 +542,17 @@ fn seconds(raw: Option<&RawValue>) -> Option<Duration> {
     Duration::try_from_secs_f64(secs).ok()
 }
 
-fn read_json<'a>(headers: &HeaderMap, body: &'a [u8], found: &mut Found<'a>) -> Option<Format> {
+// One cascade, in the order shapes are told apart: reads best in one place.
+#[allow(clippy::too_many_lines)]
+fn read_json<'a>(seen: &Seen<'_>, body: &'a [u8], found: &mut Found<'a>) -> Option<Format> {
     let text = core::str::from_utf8(body).ok()?;
     if text.starts_with('[') {
         // A list at the top: read its first object, if any.
         let list: Vec<&RawValue> = serde_json::from_str(text).ok()?;
         let first = list.first()?.get();
-        return read_json(headers, first.as_bytes(), found).or(Some(Format::Json));
+        return read_json(seen, first.as_bytes(), found).or(Some(Format::Json));
     }
-    let top: Top<'a> = serde_json::from_str(text).ok()?;
+    let TopSeed(top, unknown) = serde_json::from_str(text).ok()?;
     found.request_id = string(top.request_id)
         .or_else(|| string(top.request_id_camel))
         .or_else(|| string(top.debug_id))
@@ -525,7 +585,7 @@ fn read_json<'a>(headers: &HeaderMap, body: &'a [u8], found: &mut Found<'a>) -> 
             .or_else(|| string(inner.code));
         found.message = string(inner.message);
         found.details = value(inner.details).or_else(|| value(top.details));
-        let inner_request_id = object(inner.inner_error)
+        let inner_request_id = object(inner.ms_inner_error)
             .and_then(|e| string(e.request_id_dash).or_else(|| string(e.request_id)));
         found.request_id = string(inner.request_id)
             .or_else(|| string(inner.request_id_camel))
@@ -569,13 +629,9 @@ fn read_json<'a>(headers: &HeaderMap, body: &'a [u8], found: &mut Found<'a>) -> 
     }
 
     // RFC 9457: by content type, or by its members.
-    let problem_type = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| {
-            v.to_ascii_lowercase()
-                .starts_with("application/problem+json")
-        });
+    let problem_type = seen
+        .content_type
+        .is_some_and(|v| v.len() >= 24 && v[..24].eq_ignore_ascii_case("application/problem+json"));
     if problem_type
         || ((top.kind.is_some() || top.title.is_some())
             && (top.detail.is_some() || top.status.is_some()))
@@ -583,7 +639,11 @@ fn read_json<'a>(headers: &HeaderMap, body: &'a [u8], found: &mut Found<'a>) -> 
         let kind = string(top.kind).filter(|k| k != "about:blank");
         found.code = string(top.code).or(kind);
         found.message = string(top.detail).or_else(|| string(top.title));
-        found.details = problem_extensions(text);
+        found.details = if unknown > 0 {
+            problem_extensions(text)
+        } else {
+            None
+        };
         return Some(Format::Problem);
     }
 
@@ -747,70 +807,108 @@ const REQUEST_ID_HEADERS: &[&str] = &[
     "cf-ray",
 ];
 
-fn header_request_id(headers: &HeaderMap) -> Option<Cow<'static, str>> {
-    REQUEST_ID_HEADERS.iter().find_map(|name| {
-        let value = headers.get(*name)?.to_str().ok()?.trim();
-        (!value.is_empty()).then(|| Cow::Owned(value.to_owned()))
-    })
+/// The headers the parser reads, found in one pass over the map (looking
+/// each name up would parse and hash it, twenty times per response).
+#[derive(Default)]
+struct Seen<'h> {
+    content_type: Option<&'h str>,
+    retry_after: Option<&'h str>,
+    date: Option<&'h str>,
+    limit: Option<&'h str>,
+    remaining: Option<&'h str>,
+    reset: Option<&'h str>,
+    reset_after: Option<&'h str>,
+    request_id: Option<&'h str>,
+    /// Rank of `request_id` in [`REQUEST_ID_HEADERS`].
+    request_id_rank: usize,
 }
 
-fn header_str<'h>(headers: &'h HeaderMap, names: &[&str]) -> Option<&'h str> {
-    names
-        .iter()
-        .find_map(|name| headers.get(*name)?.to_str().ok())
-        .map(str::trim)
+impl<'h> Seen<'h> {
+    fn read(headers: &'h HeaderMap) -> Self {
+        let mut seen = Seen {
+            request_id_rank: usize::MAX,
+            ..Seen::default()
+        };
+        for (name, value) in headers {
+            let Ok(value) = value.to_str() else { continue };
+            let value = value.trim();
+            let slot = match name.as_str() {
+                "content-type" => &mut seen.content_type,
+                "retry-after" => &mut seen.retry_after,
+                "date" => &mut seen.date,
+                "x-ratelimit-limit" | "ratelimit-limit" => &mut seen.limit,
+                "x-ratelimit-remaining" | "ratelimit-remaining" => &mut seen.remaining,
+                "x-ratelimit-reset" | "ratelimit-reset" => &mut seen.reset,
+                "x-ratelimit-reset-after" => &mut seen.reset_after,
+                other => {
+                    if let Some(rank) = REQUEST_ID_HEADERS.iter().position(|n| *n == other) {
+                        if rank < seen.request_id_rank && !value.is_empty() {
+                            seen.request_id = Some(value);
+                            seen.request_id_rank = rank;
+                        }
+                    }
+                    continue;
+                }
+            };
+            slot.get_or_insert(value);
+        }
+        seen
+    }
 }
 
 /// A reset time: Unix seconds (possibly fractional, possibly milliseconds)
 /// or, for small values, seconds from now. Returns Unix seconds.
-fn reset_epoch(value: &str, reference: SystemTime) -> Option<u64> {
+fn reset_epoch(value: &str, reference: impl FnOnce() -> SystemTime) -> Option<u64> {
     let number: f64 = value.trim().parse().ok()?;
     if !number.is_finite() || number < 0.0 {
         return None;
     }
-    let now = reference
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
     #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
     let number = number as u64;
     Some(match number {
         n if n > 100_000_000_000 => n / 1000, // milliseconds
         n if n > 1_000_000_000 => n,          // seconds since the epoch
-        n => now.saturating_add(n),           // seconds from now
+        n => reference()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs())
+            .saturating_add(n),
     })
+}
+
+fn first_number(value: Option<&str>) -> Option<u64> {
+    value?.split([',', ';']).next()?.trim().parse().ok()
 }
 
 fn read_timing(
     status: StatusCode,
-    headers: &HeaderMap,
+    seen: &Seen<'_>,
     found: &Found<'_>,
-    now: SystemTime,
+    now: impl Fn() -> SystemTime,
 ) -> (Option<Duration>, Option<RateLimit>) {
     // The server's clock, when it says, for epoch resets.
-    let server_now = header_str(headers, &["date"])
-        .and_then(|d| httpdate::parse_http_date(d).ok())
-        .unwrap_or(now);
-    let limit = header_str(headers, &["x-ratelimit-limit", "ratelimit-limit"])
-        .and_then(|v| v.split([',', ';']).next()?.trim().parse::<u64>().ok());
-    let remaining = header_str(headers, &["x-ratelimit-remaining", "ratelimit-remaining"])
-        .and_then(|v| v.split([',', ';']).next()?.trim().parse::<u64>().ok());
-    let reset = header_str(headers, &["x-ratelimit-reset", "ratelimit-reset"])
-        .and_then(|v| reset_epoch(v, server_now));
+    let server_now = || {
+        seen.date
+            .and_then(|d| httpdate::parse_http_date(d).ok())
+            .unwrap_or_else(&now)
+    };
+    let limit = first_number(seen.limit);
+    let remaining = first_number(seen.remaining);
+    let reset = seen.reset.and_then(|v| reset_epoch(v, server_now));
     let rate_limit = (limit.is_some() || remaining.is_some()).then(|| RateLimit {
         limit: limit.unwrap_or(0),
         remaining: remaining.unwrap_or(0),
         reset: reset.unwrap_or(0),
     });
 
-    let header_hint = header_str(headers, &["retry-after"]).and_then(|v| parse_retry_after(v, now));
-    let reset_after = header_str(headers, &["x-ratelimit-reset-after"]).and_then(|v| {
+    let header_hint = seen.retry_after.and_then(|v| parse_retry_after(v, now()));
+    let reset_after = seen.reset_after.and_then(|v| {
         let secs: f64 = v.parse().ok()?;
         Duration::try_from_secs_f64(secs).ok()
     });
     let exhausted = status == StatusCode::TOO_MANY_REQUESTS || remaining == Some(0);
     let reset_hint = reset.filter(|_| exhausted).map(|reset| {
         let at = UNIX_EPOCH + Duration::from_secs(reset);
-        at.duration_since(server_now).unwrap_or(Duration::ZERO)
+        at.duration_since(server_now()).unwrap_or(Duration::ZERO)
     });
     let retry_after = header_hint
         .or(found.retry_after)

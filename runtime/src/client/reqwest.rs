@@ -111,6 +111,7 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
 }
 
 /// A reqwest failure as a [`ClientError`].
+#[must_use]
 pub fn from_reqwest<E>(err: reqwest::Error) -> ClientError<E> {
     if err.is_timeout() {
         return ClientError::Timeout { after: None };

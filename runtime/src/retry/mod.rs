@@ -640,9 +640,12 @@ impl<E, C> Driver<'_, E, C> {
     }
 }
 
-impl<'p, E: Retryable, C: Clock> Driver<'p, E, C> {
+impl<'p, E, C: Clock> Driver<'p, E, C> {
     #[inline]
-    fn with_clock(policy: &'p Policy, clock: C, track: bool, report: bool) -> Self {
+    fn with_clock(policy: &'p Policy, clock: C, track: bool, report: bool) -> Self
+    where
+        E: Retryable,
+    {
         let timed = policy.get_attempt_timeout().is_some() || policy.get_deadline().is_some();
         let timeout = if timed {
             timeout_for::<E>(policy)
@@ -700,7 +703,7 @@ impl<'p, E: Retryable, C: Clock> Driver<'p, E, C> {
     #[inline]
     pub fn step<T>(&mut self, result: Result<T, E>) -> Next<T, E>
     where
-        E: fmt::Display,
+        E: Retryable + fmt::Display,
     {
         match result {
             Ok(value) => Next::Done(Ok(value)),
@@ -711,7 +714,7 @@ impl<'p, E: Retryable, C: Clock> Driver<'p, E, C> {
     #[cold]
     fn failed<T>(&mut self, err: E) -> Next<T, E>
     where
-        E: fmt::Display,
+        E: Retryable + fmt::Display,
     {
         if self.state.is_none() {
             self.start(false, false);
@@ -773,7 +776,7 @@ impl<'p, E: Retryable, C: Clock> Driver<'p, E, C> {
     }
 }
 
-impl<E: Retryable, C: Sleeper> Driver<'_, E, C> {
+impl<E, C: Sleeper> Driver<'_, E, C> {
     /// Runs one attempt cut off after `limit` (see [`Driver::limit`]). The
     /// attempt stays where it was pinned: this future holds only a reference
     /// to it and the timer.

@@ -1,0 +1,259 @@
+//! `RemoteError::parse` against arbitrary and hostile input: never a panic,
+//! bounded memory; and random errors of a derived type survive render,
+//! parse and decode unchanged in every envelope that carries a code.
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use proptest::prelude::*;
+use rebuff::client::{FromRemote, RemoteError};
+use rebuff::envelope::{Envelope, Flat, Nested, Problem, Success};
+use rebuff::http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use rebuff::{ApiError, Context, RateLimit};
+
+const HEADER_NAMES: &[&str] = &[
+    "retry-after",
+    "x-ratelimit-limit",
+    "x-ratelimit-remaining",
+    "x-ratelimit-reset",
+    "x-ratelimit-reset-after",
+    "ratelimit-reset",
+    "date",
+    "content-type",
+    "x-request-id",
+    "request-id",
+    "cf-ray",
+];
+
+fn headers() -> impl Strategy<Value = HeaderMap> {
+    prop::collection::vec(
+        (
+            prop::sample::select(HEADER_NAMES),
+            prop::collection::vec(32u8..127, 0..40),
+        ),
+        0..6,
+    )
+    .prop_map(|pairs| {
+        let mut map = HeaderMap::new();
+        for (name, value) in pairs {
+            if let Ok(value) = HeaderValue::from_bytes(&value) {
+                map.append(HeaderName::from_static(name), value);
+            }
+        }
+        map
+    })
+}
+
+/// Bytes that look like error bodies often enough to reach every branch.
+fn bodies() -> impl Strategy<Value = Vec<u8>> {
+    let fragments = prop::sample::select(vec![
+        "{",
+        "}",
+        "[",
+        "]",
+        ",",
+        ":",
+        "\"error\"",
+        "\"errors\"",
+        "\"message\"",
+        "\"code\"",
+        "\"detail\"",
+        "\"title\"",
+        "\"type\"",
+        "\"__type\"",
+        "\"details\"",
+        "\"retry_after\"",
+        "\"success\"",
+        "false",
+        "null",
+        "1.5",
+        "-3",
+        "1e999",
+        "\"x\"",
+        "\"\\u0000\"",
+        "<html>",
+        "<title>",
+        "</title>",
+        "<h1>",
+        "<?xml",
+        "<Code>",
+        "</Code>",
+        "\n",
+        " ",
+        "é",
+        "\u{fffd}",
+    ]);
+    prop_oneof![
+        prop::collection::vec(any::<u8>(), 0..512),
+        prop::collection::vec(fragments, 0..64).prop_map(|parts| parts.concat().into_bytes()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
+
+    #[test]
+    fn parse_never_panics(status in 100u16..1000, headers in headers(), body in bodies()) {
+        let status = StatusCode::from_u16(status).unwrap();
+        let err = RemoteError::parse(status, &headers, &body);
+        prop_assert_eq!(err.status(), status);
+        prop_assert!(err.body().len() <= 4096);
+        prop_assert!(err.code().is_none_or(|c| c.len() <= 1024));
+        prop_assert!(err.request_id().is_none_or(|c| c.len() <= 1024));
+        prop_assert!(!err.message().is_empty() || status.canonical_reason().is_none());
+        let _ = err.to_string();
+        let _ = rebuff::to_vec(&err, &Context::new());
+    }
+}
+
+#[test]
+fn huge_and_deeply_nested_bodies_are_bounded() {
+    let cases: Vec<(&str, Vec<u8>)> = vec![
+        ("100 MB of text", vec![b'a'; 100 * 1024 * 1024]),
+        ("100 MB JSON string", {
+            let mut body = br#"{"message":""#.to_vec();
+            body.resize(100 * 1024 * 1024, b'x');
+            body.extend_from_slice(br#""}"#);
+            body
+        }),
+        ("100,000 nested arrays", "[".repeat(100_000).into_bytes()),
+        (
+            "100,000 nested objects",
+            r#"{"error":"#.repeat(100_000).into_bytes(),
+        ),
+        ("100,000 nested errors, closed", {
+            let mut body = r#"{"error":"#.repeat(100_000);
+            body.push('1');
+            body.push_str(&"}".repeat(100_000));
+            body.into_bytes()
+        }),
+        (
+            "100,000 nested HTML tags",
+            "<html><b>".repeat(100_000).into_bytes(),
+        ),
+    ];
+    for (name, body) in cases {
+        let started = Instant::now();
+        let err = RemoteError::parse(StatusCode::BAD_GATEWAY, &HeaderMap::new(), &body);
+        assert!(err.body().len() <= 4096, "{name}");
+        assert!(err.body_truncated(), "{name}");
+        assert!(err.message().len() <= 1024, "{name}");
+        // Not a timing assertion: a sanity bound far above any machine's
+        // speed, which only catches quadratic blow-ups.
+        assert!(started.elapsed() < Duration::from_secs(60), "{name}");
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, thiserror::Error, ApiError)]
+#[api(
+    decode,
+    code_case = "SCREAMING_SNAKE_CASE",
+    rename_all = "camelCase",
+    type_base = "https://errors.example.com/"
+)]
+enum Lead {
+    #[error("validation")]
+    #[api(status = 400, message = "Validation failed on {field}")]
+    Validation {
+        field: String,
+        value: String,
+        hint: Option<String>,
+    },
+    #[error("not found")]
+    #[api(status = 404)]
+    NotFound { lead_id: String, attempts: u32 },
+    #[error("conflict")]
+    #[api(status = CONFLICT, message = "Email already exists")]
+    Duplicate {
+        email: String,
+        existing_lead_id: String,
+        tags: Vec<String>,
+    },
+    #[error("limited")]
+    #[api(status = 429, message = "Slow down")]
+    Limited {
+        #[api(retry_after)]
+        retry_after: u64,
+        #[api(rate_limit)]
+        limits: RateLimit,
+        scope: String,
+    },
+    #[error("gone")]
+    #[api(status = 410, code = "lead.gone")]
+    Gone,
+    #[error("flat")]
+    #[api(status = 422, message = "Invalid")]
+    Invalid {
+        #[api(flatten)]
+        fields: BTreeMap<String, String>,
+    },
+    #[error("down")]
+    #[api(status = 503)]
+    Down {
+        #[api(expose)]
+        region: String,
+        #[api(retry_after, skip)]
+        wait: u32,
+    },
+}
+
+fn text() -> impl Strategy<Value = String> {
+    "\\PC{0,24}"
+}
+
+fn leads() -> impl Strategy<Value = Lead> {
+    prop_oneof![
+        (text(), text(), prop::option::of(text()))
+            .prop_map(|(field, value, hint)| Lead::Validation { field, value, hint }),
+        (text(), any::<u32>()).prop_map(|(lead_id, attempts)| Lead::NotFound { lead_id, attempts }),
+        (text(), text(), prop::collection::vec(text(), 0..4)).prop_map(
+            |(email, existing_lead_id, tags)| Lead::Duplicate {
+                email,
+                existing_lead_id,
+                tags
+            }
+        ),
+        (
+            0u64..1_000_000,
+            any::<u32>(),
+            any::<u32>(),
+            1_000_000_000u64..4_000_000_000,
+            text()
+        )
+            .prop_map(
+                |(retry_after, limit, remaining, reset, scope)| Lead::Limited {
+                    retry_after,
+                    limits: RateLimit {
+                        limit: limit.into(),
+                        remaining: remaining.into(),
+                        reset
+                    },
+                    scope,
+                }
+            ),
+        Just(Lead::Gone),
+        // Flattened keys must not collide with the envelope's own members.
+        prop::collection::btree_map("[a-z]{1,8}_f", text(), 0..4)
+            .prop_map(|fields| Lead::Invalid { fields }),
+        (text(), 0u32..100_000).prop_map(|(region, wait)| Lead::Down { region, wait }),
+    ]
+}
+
+fn round_trip<V: Envelope>(err: &Lead, ctx: &Context) -> Option<Lead> {
+    let response = V::to_response(err, ctx);
+    let remote = RemoteError::parse(response.status(), response.headers(), response.body());
+    Lead::from_remote(&remote)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 500, ..ProptestConfig::default() })]
+
+    #[test]
+    fn render_parse_decode_is_lossless(err in leads(), id in "[a-zA-Z0-9_]{1,20}") {
+        let ctx = Context::new().request_id(id).now().instance("/api/v1/leads");
+        prop_assert_eq!(round_trip::<Nested>(&err, &ctx), Some(err.clone()), "Nested");
+        prop_assert_eq!(round_trip::<Success>(&err, &ctx), Some(err.clone()), "Success");
+        prop_assert_eq!(round_trip::<Flat>(&err, &ctx), Some(err.clone()), "Flat");
+        prop_assert_eq!(round_trip::<Problem>(&err, &ctx), Some(err.clone()), "Problem");
+    }
+}
