@@ -1,0 +1,162 @@
+//! A `#[retry]`-wrapped reqwest client against a local server over loopback:
+//! typed errors, request ids in `Display`, Retry-After honoured.
+
+#[path = "support/scripted.rs"]
+mod scripted;
+
+use std::time::Duration;
+
+use rebuff::client::reqwest::RequestBuilderExt;
+use rebuff::client::{ClientError, NetworkKind};
+use rebuff::retry::testing;
+use rebuff::{ApiError, Retryable, retry};
+use scripted::Reply;
+
+#[derive(Debug, PartialEq, serde::Deserialize)]
+struct Lead {
+    id: String,
+}
+
+#[derive(Debug, PartialEq, thiserror::Error, ApiError)]
+#[api(decode, envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE", rename_all = "camelCase")]
+enum LeadError {
+    #[error("lead {lead_id} not found")]
+    #[api(status = 404, message = "Lead not found")]
+    LeadNotFound { lead_id: String },
+    #[error("unavailable")]
+    #[api(status = 503, message = "Service unavailable")]
+    Unavailable,
+}
+
+#[retry(max_retries = 4, initial_delay = "100ms", jitter = "none")]
+async fn get_lead(
+    client: &reqwest::Client,
+    base: &str,
+    id: &str,
+) -> Result<Lead, ClientError<LeadError>> {
+    client
+        .get(format!("{base}/api/v1/leads/{id}"))
+        .bearer_auth("demo-key")
+        .send_api()
+        .await
+}
+
+fn flat(status: u16, code: &str, message: &str, request_id: &str) -> Reply {
+    Reply::json(
+        status,
+        &format!(
+            r#"{{"success":false,"error":"{message}","code":"{code}","requestId":"{request_id}"}}"#
+        ),
+    )
+    .header("x-request-id", request_id)
+}
+
+#[tokio::test]
+async fn retries_503_then_429_then_succeeds() {
+    let test_mode = testing::enable();
+    let (base, log) = scripted::start(vec![
+        flat(503, "UNAVAILABLE", "Service unavailable", "req_1"),
+        Reply::json(429, r#"{"error":"Rate limit exceeded","retry_after":2}"#)
+            .header("retry-after", "2"),
+        Reply::json(200, r#"{"id":"lead_1"}"#),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let lead = get_lead(&client, &base, "lead_1").await.unwrap();
+    assert_eq!(
+        lead,
+        Lead {
+            id: "lead_1".into()
+        }
+    );
+    assert_eq!(test_mode.attempts(), 3);
+    // The backoff's 100 ms, then the server's Retry-After of 2 s.
+    assert_eq!(
+        test_mode.sleeps(),
+        [Duration::from_millis(100), Duration::from_secs(2)]
+    );
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 3);
+    assert!(
+        log.iter()
+            .all(|seen| seen.line == "GET /api/v1/leads/lead_1 HTTP/1.1")
+    );
+    assert_eq!(log[0].header("authorization"), Some("Bearer demo-key"));
+}
+
+#[tokio::test]
+async fn a_404_is_typed_not_retried_and_shows_its_request_id() {
+    let test_mode = testing::enable();
+    let body = r#"{"success":false,"error":"Lead not found","code":"LEAD_NOT_FOUND","details":{"leadId":"lead_9"},"requestId":"req_77"}"#;
+    let (base, log) = scripted::start(vec![Reply::json(404, body)]).await;
+    let err = get_lead(&reqwest::Client::new(), &base, "lead_9")
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.api(),
+        Some(&LeadError::LeadNotFound {
+            lead_id: "lead_9".into()
+        })
+    );
+    assert_eq!(err.request_id(), Some("req_77"));
+    let text = err.to_string();
+    assert!(
+        text.contains("req_77") && text.contains("LEAD_NOT_FOUND"),
+        "{text}"
+    );
+    assert_eq!(test_mode.attempts(), 1);
+    assert_eq!(log.lock().unwrap().len(), 1);
+}
+
+#[tokio::test]
+async fn a_proxy_page_and_an_unreachable_host() {
+    let _test_mode = testing::enable();
+    let page = "<html><head><title>502 Bad Gateway</title></head><body>nginx</body></html>";
+    let (base, _) = scripted::start(vec![Reply {
+        status: 502,
+        headers: vec![("content-type", "text/html".into())],
+        body: page.into(),
+    }])
+    .await;
+    let err = get_lead(&reqwest::Client::new(), &base, "x")
+        .await
+        .unwrap_err();
+    let ClientError::Unrecognized(remote) = &err else {
+        panic!("{err:?}")
+    };
+    assert_eq!(remote.message(), "502 Bad Gateway");
+    assert!(err.retry_advice().is_retry());
+
+    // Nothing listens on port 9 of loopback: connection refused, retried.
+    let err = get_lead(&reqwest::Client::new(), "http://127.0.0.1:9", "x")
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Network {
+                kind: NetworkKind::Connect,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn error_bodies_are_read_up_to_the_cap() {
+    let huge = format!(
+        r#"{{"success":false,"error":"Lead not found","code":"LEAD_NOT_FOUND","pad":"{}"}}"#,
+        "x".repeat(1 << 20)
+    );
+    let (base, _) = scripted::start(vec![Reply::json(404, &huge)]).await;
+    let response = reqwest::get(format!("{base}/api/v1/leads/1"))
+        .await
+        .unwrap();
+    use rebuff::client::reqwest::ResponseExt;
+    let err = response.check::<LeadError>(64 * 1024).await.unwrap_err();
+    let remote = err.remote().unwrap();
+    assert_eq!(remote.status(), 404);
+    // The cut body is no longer JSON: read as text, the status still known.
+    assert!(remote.body().len() <= 4096);
+}
