@@ -257,3 +257,43 @@ proptest! {
         prop_assert_eq!(round_trip::<Problem>(&err, &ctx), Some(err.clone()), "Problem");
     }
 }
+
+/// Seed 002's format carries no code or details: a client can still tell
+/// apart the variants whose message is fixed, by status and message.
+#[derive(Debug, Clone, PartialEq, thiserror::Error, ApiError)]
+#[api(envelope = rebuff::envelope::Plain, decode)]
+enum Recording {
+    #[error("unauthorized")]
+    #[api(status = 401, message = "Invalid or expired API key")]
+    Unauthorized,
+    #[error("read")]
+    #[api(status = 403, message = "Read permission required")]
+    ReadPermission,
+    #[error("not found")]
+    #[api(status = 404, message = "Resource not found")]
+    NotFound,
+    #[error("limited")]
+    #[api(status = 429, message = "Rate limit exceeded")]
+    RateLimited {
+        #[api(retry_after)]
+        retry_after: u32,
+    },
+}
+
+fn recordings() -> impl Strategy<Value = Recording> {
+    prop_oneof![
+        Just(Recording::Unauthorized),
+        Just(Recording::ReadPermission),
+        Just(Recording::NotFound),
+        (0u32..100_000).prop_map(|retry_after| Recording::RateLimited { retry_after }),
+    ]
+}
+
+proptest! {
+    #[test]
+    fn plain_round_trips_fixed_messages(err in recordings()) {
+        let response = rebuff::envelope::Plain::to_response(&err, &Context::new().request_id("req_p"));
+        let remote = RemoteError::parse(response.status(), response.headers(), response.body());
+        prop_assert_eq!(Recording::from_remote(&remote), Some(err));
+    }
+}

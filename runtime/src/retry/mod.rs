@@ -553,13 +553,15 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
 
 /// Retries `f` under `policy` with the default sleeper (tokio's timer with
 /// the `tokio` feature). Shorthand for `Retry::new(policy).run(f)`.
-pub async fn run<T, E, F>(policy: &Policy, f: F) -> Result<T, E>
+pub fn run<T, E, F>(policy: &Policy, f: F) -> impl Future<Output = Result<T, E>>
 where
     E: Retryable + fmt::Display,
     F: AsyncFnMut() -> Result<T, E>,
     DefaultSleeper: Sleeper,
 {
-    Retry::new(policy).run(f).await
+    // Not an `async fn`: the run's own future is returned as is, without a
+    // second state machine around it.
+    Retry::new(policy).run(f)
 }
 
 /// Retries `f` under `policy`, sleeping the thread between attempts.
