@@ -22,6 +22,8 @@ pub(crate) enum Data<'a> {
 
 pub(crate) struct Variant<'a> {
     pub(crate) ident: &'a Ident,
+    /// The variant's own attributes (the struct's, for a struct).
+    pub(crate) original_attrs: &'a [syn::Attribute],
     /// Variant-level keys; for a struct, taken from the type's attribute.
     pub(crate) attrs: Attrs,
     pub(crate) fields: Vec<Field<'a>>,
@@ -49,6 +51,7 @@ impl<'a> Input<'a> {
                     .iter()
                     .map(|v| Variant {
                         ident: &v.ident,
+                        original_attrs: &v.attrs,
                         attrs: attr::parse(cx, &v.attrs, Place::Variant),
                         fields: Field::multiple(cx, &v.fields),
                         docs: attr::docs(&v.attrs),
@@ -67,6 +70,7 @@ impl<'a> Input<'a> {
                 let (type_attrs, variant_attrs) = split_struct_attrs(all);
                 let variant = Variant {
                     ident: &node.ident,
+                    original_attrs: &node.attrs,
                     attrs: variant_attrs,
                     fields: Field::multiple(cx, &data.fields),
                     docs: attr::docs(&node.attrs),

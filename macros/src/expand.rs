@@ -21,7 +21,7 @@ use std::collections::BTreeSet;
 
 use proc_macro2::{Span, TokenStream, TokenTree};
 use quote::{ToTokens, quote, quote_spanned};
-use syn::{DeriveInput, Ident, WherePredicate};
+use syn::{DeriveInput, Ident};
 
 use crate::ast::{Field, Input, Variant};
 use crate::case::Case;
@@ -232,7 +232,33 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
             bounds.require(field.ty, quote!(::rebuff::ApiError));
         }
     }
-    let where_clause = bounds.extend(where_clause);
+    let (where_clause, predicates) = bounds.extend(where_clause);
+    // thiserror's `#[error]` means the type has `Display` and `Error`, which
+    // actix-web's `ResponseError` requires of it.
+    let has_display = node
+        .attrs
+        .iter()
+        .chain(
+            input
+                .variants()
+                .iter()
+                .flat_map(|v| v.original_attrs.iter()),
+        )
+        .any(|a| a.path().is_ident("error"));
+    let display = if has_display {
+        quote!(display)
+    } else {
+        quote!()
+    };
+    // A generic type is `Debug` and `Display` only for some parameters: say
+    // so, as the framework traits need both.
+    let mut predicates = predicates;
+    if has_display && !node.generics.params.is_empty() {
+        predicates.push(quote!(Self: ::core::fmt::Debug + ::core::fmt::Display));
+    }
+    let frameworks = quote! {
+        ::rebuff::__rebuff_frameworks! { [#display] [#impl_generics] [#ty #ty_generics] [#(#predicates,)*] }
+    };
 
     let decode = if input.attrs.decode.is_some() {
         decode_impl(input, plans)
@@ -242,6 +268,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
 
     quote! {
         #decode
+        #frameworks
 
         #[automatically_derived]
         #[allow(unused_qualifications, clippy::needless_lifetimes, clippy::match_same_arms)]
@@ -608,7 +635,7 @@ fn decode_impl(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
             });
         }
     }
-    let where_clause = bounds.extend(where_clause);
+    let (where_clause, _) = bounds.extend(where_clause);
     quote! {
         #[automatically_derived]
         #[allow(unused_qualifications, clippy::needless_lifetimes, clippy::match_single_binding, clippy::unnecessary_lazy_evaluations)]
@@ -733,18 +760,23 @@ impl Bounds {
         }
     }
 
-    fn extend(mut self, where_clause: Option<&syn::WhereClause>) -> TokenStream {
+    /// The `where` clause of the impl, and its predicates alone (for the
+    /// framework impls, which add their own).
+    fn extend(
+        mut self,
+        where_clause: Option<&syn::WhereClause>,
+    ) -> (TokenStream, Vec<TokenStream>) {
         if self.require_self_display && !self.params.is_empty() {
             self.predicates.push(quote!(Self: ::core::fmt::Display));
         }
-        let existing: Vec<&WherePredicate> = where_clause
-            .map(|w| w.predicates.iter().collect())
+        let mut all: Vec<TokenStream> = where_clause
+            .map(|w| w.predicates.iter().map(ToTokens::to_token_stream).collect())
             .unwrap_or_default();
-        let added = &self.predicates;
-        if existing.is_empty() && added.is_empty() {
-            return TokenStream::new();
+        all.extend(self.predicates);
+        if all.is_empty() {
+            return (TokenStream::new(), all);
         }
-        quote!(where #(#existing,)* #(#added,)*)
+        (quote!(where #(#all,)*), all)
     }
 }
 

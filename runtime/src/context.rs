@@ -24,6 +24,26 @@ pub struct Context {
     request_id: Option<Arc<str>>,
     timestamp: Option<SystemTime>,
     instance: Option<Arc<str>>,
+    problem: bool,
+    envelope: Builtin,
+}
+
+/// The built-in envelopes, chosen at run time: the format the server's own
+/// errors (framework rejections, unknown routes, panics) are rendered in, so
+/// they leave in the same envelope as the application's.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Builtin {
+    /// [`crate::envelope::Nested`].
+    #[default]
+    Nested,
+    /// [`crate::envelope::Success`].
+    Success,
+    /// [`crate::envelope::Plain`].
+    Plain,
+    /// [`crate::envelope::Flat`].
+    Flat,
+    /// [`crate::envelope::Problem`].
+    Problem,
 }
 
 /// The latest instant RFC 3339 can write: 9999-12-31T23:59:59.999Z.
@@ -37,7 +57,38 @@ impl Context {
             request_id: None,
             timestamp: None,
             instance: None,
+            problem: false,
+            envelope: Builtin::Nested,
         }
+    }
+
+    /// Asks for RFC 9457 problem details whatever the error type's own
+    /// envelope (set by the server layer when content negotiation is on and
+    /// the client sent `Accept: application/problem+json`).
+    #[must_use]
+    pub const fn prefer_problem(mut self, problem: bool) -> Self {
+        self.problem = problem;
+        self
+    }
+
+    /// The envelope for errors that have none of their own: the server's
+    /// rejections (bad JSON, unknown route, a panic).
+    #[must_use]
+    pub const fn envelope(mut self, envelope: Builtin) -> Self {
+        self.envelope = envelope;
+        self
+    }
+
+    /// Whether problem details were asked for.
+    #[must_use]
+    pub const fn prefers_problem(&self) -> bool {
+        self.problem
+    }
+
+    /// The envelope for the server's own errors.
+    #[must_use]
+    pub const fn get_envelope(&self) -> Builtin {
+        self.envelope
     }
 
     /// Sets the request id clients quote to support (`request_id`,

@@ -139,6 +139,10 @@
 #![forbid(unsafe_code)]
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
+// Lets the runtime derive its own `ApiError`s (`::rebuff::...` paths).
+#[allow(unused_extern_crates)]
+extern crate self as rebuff;
+
 mod api_error;
 pub mod catalog;
 pub mod client;
@@ -148,13 +152,16 @@ mod rate_limit;
 pub mod retry;
 mod retryable;
 mod ser;
+#[cfg(any(feature = "axum", feature = "actix"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "actix"))))]
+pub mod server;
 
 #[doc(hidden)]
 #[path = "private.rs"]
 pub mod __private;
 
 pub use api_error::{ApiError, Message, retryable_status};
-pub use context::Context;
+pub use context::{Builtin, Context};
 pub use rate_limit::RateLimit;
 pub use retry::{Jitter, Policy};
 pub use retryable::{Advice, Retryable};
@@ -199,9 +206,100 @@ pub fn write_into<E: ApiError>(err: &E, ctx: &Context, out: &mut Vec<u8>) {
     E::Envelope::write_into(err, ctx, out);
 }
 
-/// `err` as a complete response in its type's envelope: status, headers
-/// (see [`Envelope::to_response`]) and body.
+/// `err` as a complete response in its type's envelope (or as RFC 9457
+/// problem details, if the context [prefers them](Context::prefer_problem)):
+/// status, headers (see [`Envelope::to_response`]) and body.
 #[must_use]
 pub fn to_response<E: ApiError>(err: &E, ctx: &Context) -> Response<Bytes> {
-    E::Envelope::to_response(err, ctx)
+    if ctx.prefers_problem() {
+        envelope::Problem::to_response(err, ctx)
+    } else {
+        E::Envelope::to_response(err, ctx)
+    }
+}
+
+/// `err` as a complete response in `envelope`, one of the built-in formats
+/// chosen at run time (or problem details, if the context prefers them).
+#[must_use]
+pub fn to_response_in<E: ApiError>(envelope: Builtin, err: &E, ctx: &Context) -> Response<Bytes> {
+    use envelope::{Flat, Nested, Plain, Problem, Success};
+    match (ctx.prefers_problem(), envelope) {
+        (true, _) | (false, Builtin::Problem) => Problem::to_response(err, ctx),
+        (false, Builtin::Nested) => Nested::to_response(err, ctx),
+        (false, Builtin::Success) => Success::to_response(err, ctx),
+        (false, Builtin::Plain) => Plain::to_response(err, ctx),
+        (false, Builtin::Flat) => Flat::to_response(err, ctx),
+    }
+}
+
+/// Framework impls for a derived type: the derive calls this with whether
+/// the type has thiserror's `Display` (`[display]`), the impl's generics, the
+/// type and its `where` predicates; each enabled framework feature adds its
+/// impl.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rebuff_frameworks {
+    ($($tokens:tt)*) => {
+        $crate::__rebuff_axum! { $($tokens)* }
+        $crate::__rebuff_actix! { $($tokens)* }
+    };
+}
+
+#[cfg(feature = "axum")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rebuff_axum {
+    ([$($display:ident)?] [$($generics:tt)*] [$($ty:tt)*] [$($predicates:tt)*]) => {
+        #[automatically_derived]
+        impl $($generics)* $crate::__private::axum::response::IntoResponse for $($ty)*
+        where
+            $($predicates)*
+        {
+            fn into_response(self) -> $crate::__private::axum::response::Response {
+                #[allow(unused_imports)]
+                use $crate::__private::{ViaError as _, ViaOther as _};
+                let chain = (&$crate::__private::Probe(&self)).__rebuff_chain();
+                $crate::server::axum::into_response_with(&self, chain)
+            }
+        }
+    };
+}
+
+#[cfg(not(feature = "axum"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rebuff_axum {
+    ($($tokens:tt)*) => {};
+}
+
+#[cfg(feature = "actix")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rebuff_actix {
+    ([display] [$($generics:tt)*] [$($ty:tt)*] [$($predicates:tt)*]) => {
+        #[automatically_derived]
+        impl $($generics)* $crate::__private::actix_web::ResponseError for $($ty)*
+        where
+            $($predicates)*
+        {
+            fn status_code(&self) -> $crate::__private::actix_web::http::StatusCode {
+                $crate::server::actix::status_code(self)
+            }
+
+            fn error_response(&self) -> $crate::__private::actix_web::HttpResponse {
+                #[allow(unused_imports)]
+                use $crate::__private::{ViaError as _, ViaOther as _};
+                let chain = (&$crate::__private::Probe(self)).__rebuff_chain();
+                $crate::server::actix::error_response_with(self, chain)
+            }
+        }
+    };
+    ([] $($tokens:tt)*) => {};
+}
+
+#[cfg(not(feature = "actix"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rebuff_actix {
+    ($($tokens:tt)*) => {};
 }

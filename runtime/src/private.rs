@@ -17,6 +17,11 @@ pub use crate::envelope::parts::reason_phrase;
 pub use crate::ser::flatten;
 pub use core::result::Result;
 pub use http::StatusCode;
+
+#[cfg(feature = "actix")]
+pub use actix_web;
+#[cfg(feature = "axum")]
+pub use axum;
 pub use serde::ser::{Serialize, SerializeMap, Serializer};
 
 /// Writes the reason phrase of `status`: the public message of a 5xx that
@@ -336,6 +341,35 @@ pub trait DecodeDefault {
 impl<T: Default> DecodeDefault for T {
     fn __rebuff_default() -> Self {
         T::default()
+    }
+}
+
+/// The error of a derived type as `dyn Error`, when it is one: chosen at
+/// the derive's expansion site by method resolution (autoref
+/// specialisation), so types without `std::error::Error` still derive.
+pub struct Probe<'a, T>(pub &'a T);
+
+/// Chosen when the type implements `std::error::Error`.
+pub trait ViaError<'a> {
+    #[doc(hidden)]
+    fn __rebuff_chain(&self) -> Option<&'a (dyn std::error::Error + 'a)>;
+}
+
+impl<'a, T: std::error::Error> ViaError<'a> for Probe<'a, T> {
+    fn __rebuff_chain(&self) -> Option<&'a (dyn std::error::Error + 'a)> {
+        Some(self.0)
+    }
+}
+
+/// Chosen otherwise.
+pub trait ViaOther<'a> {
+    #[doc(hidden)]
+    fn __rebuff_chain(&self) -> Option<&'a (dyn std::error::Error + 'a)>;
+}
+
+impl<'a, T> ViaOther<'a> for &Probe<'a, T> {
+    fn __rebuff_chain(&self) -> Option<&'a (dyn std::error::Error + 'a)> {
+        None
     }
 }
 

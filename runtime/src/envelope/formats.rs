@@ -237,3 +237,29 @@ impl Envelope for Problem {
         map.end()
     }
 }
+
+/// The envelope the request context names ([`Context::envelope`]): for
+/// errors that belong to no one format, such as the server's own
+/// rejections, so they render like the application's errors.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FromContext;
+
+impl Envelope for FromContext {
+    fn serialize<E: ApiError, S: Serializer>(
+        err: &E,
+        ctx: &Context,
+        serializer: S,
+    ) -> Result<S::Ok, S::Error> {
+        match ctx.get_envelope() {
+            crate::Builtin::Nested => Nested::serialize(err, ctx, serializer),
+            crate::Builtin::Success => Success::serialize(err, ctx, serializer),
+            crate::Builtin::Plain => Plain::serialize(err, ctx, serializer),
+            crate::Builtin::Flat => Flat::serialize(err, ctx, serializer),
+            crate::Builtin::Problem => Problem::serialize(err, ctx, serializer),
+        }
+    }
+
+    fn to_response<E: ApiError>(err: &E, ctx: &Context) -> http::Response<bytes::Bytes> {
+        crate::to_response_in(ctx.get_envelope(), err, ctx)
+    }
+}

@@ -45,7 +45,7 @@
 mod formats;
 pub mod parts;
 
-pub use formats::{Flat, Nested, Plain, Problem, Success};
+pub use formats::{Flat, FromContext, Nested, Plain, Problem, Success};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, header};

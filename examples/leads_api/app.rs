@@ -1,0 +1,393 @@
+//! The lead-management API of seed 004, served by axum or actix-web: the
+//! domain (validation, storage, keys, rate limits) once, and a thin front end
+//! per framework. Included by `main.rs` and by the integration tests.
+
+use std::collections::{HashMap, HashSet};
+use std::num::NonZeroU32;
+use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use governor::clock::{Clock, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use rebuff::{ApiError, RateLimit};
+use serde::{Deserialize, Serialize};
+
+/// Errors of the leads API, in seed 004's flat envelope.
+#[derive(Debug, thiserror::Error, ApiError)]
+#[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE", rename_all = "camelCase")]
+pub enum LeadError {
+    /// The `Authorization: Bearer` key is missing or unknown.
+    #[error("unauthorized")]
+    #[api(status = 401, message = "Invalid or missing API key")]
+    Unauthorized,
+
+    /// A field of the request is missing or invalid.
+    #[error("validation failed on {field}")]
+    #[api(status = 400, message = "Validation failed")]
+    ValidationError {
+        field: &'static str,
+        value: String,
+        message: &'static str,
+    },
+
+    /// No lead has this id in the workspace.
+    #[error("lead {lead_id} not found")]
+    #[api(status = 404, message = "Lead not found")]
+    LeadNotFound {
+        lead_id: String,
+        message: &'static str,
+    },
+
+    /// A lead with this email exists already.
+    #[error("duplicate email {email}")]
+    #[api(status = 409, message = "Email already exists")]
+    DuplicateEmail {
+        email: String,
+        existing_lead_id: String,
+        message: &'static str,
+    },
+
+    /// The key sent more requests than its plan allows.
+    #[error("rate limited")]
+    #[api(status = 429, message = "Rate limit exceeded")]
+    RateLimitExceeded {
+        #[api(retry_after, skip)]
+        retry_after: u64,
+        #[api(rate_limit)]
+        limits: RateLimit,
+    },
+}
+
+/// A stored lead.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct Lead {
+    pub id: String,
+    pub name: String,
+    pub email: String,
+}
+
+/// `POST /api/v1/leads` body; fields are optional so that a missing one is a
+/// validation error, not a JSON error.
+#[derive(Debug, Deserialize)]
+pub struct NewLead {
+    pub name: Option<String>,
+    pub email: Option<String>,
+}
+
+/// `{"success":true,"data":...}`, seed 004's success shape.
+#[derive(Debug, Serialize)]
+pub struct Success<T> {
+    pub success: bool,
+    pub data: T,
+}
+
+impl<T> Success<T> {
+    pub fn of(data: T) -> Self {
+        Success {
+            success: true,
+            data,
+        }
+    }
+}
+
+/// What the server is started with.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub keys: HashSet<String>,
+    pub per_minute: NonZeroU32,
+}
+
+impl Config {
+    /// `demo-key` plus `REBUFF_API_KEYS` (comma separated); 60 requests a
+    /// minute per key (seed 001's free plan), or `REBUFF_RATE_LIMIT`.
+    pub fn from_env() -> Self {
+        let mut keys: HashSet<String> = HashSet::from(["demo-key".to_owned()]);
+        if let Ok(more) = std::env::var("REBUFF_API_KEYS") {
+            keys.extend(
+                more.split(',')
+                    .map(str::trim)
+                    .filter(|k| !k.is_empty())
+                    .map(str::to_owned),
+            );
+        }
+        let per_minute = std::env::var("REBUFF_RATE_LIMIT")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .and_then(NonZeroU32::new)
+            .unwrap_or(NonZeroU32::new(60).expect("60 is not zero"));
+        Config { keys, per_minute }
+    }
+}
+
+/// The server's state, shared by every request.
+pub struct State {
+    config: Config,
+    limiter: DefaultKeyedRateLimiter<String>,
+    leads: Mutex<Store>,
+}
+
+#[derive(Default)]
+struct Store {
+    by_id: HashMap<String, Lead>,
+    by_email: HashMap<String, String>,
+}
+
+impl State {
+    pub fn new(config: Config) -> Arc<Self> {
+        let limiter = RateLimiter::keyed(Quota::per_minute(config.per_minute));
+        Arc::new(State {
+            config,
+            limiter,
+            leads: Mutex::new(Store::default()),
+        })
+    }
+
+    /// Checks the bearer key and the key's rate limit.
+    pub fn authorize(&self, authorization: Option<&str>) -> Result<(), LeadError> {
+        let key = authorization
+            .and_then(|value| value.strip_prefix("Bearer "))
+            .map(str::trim)
+            .filter(|key| self.config.keys.contains(*key))
+            .ok_or(LeadError::Unauthorized)?;
+        self.limiter
+            .check_key(&key.to_owned())
+            .map_err(|not_until| {
+                let wait = not_until.wait_time_from(DefaultClock::default().now());
+                let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+                let now = SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .map_or(0, |d| d.as_secs());
+                LeadError::RateLimitExceeded {
+                    retry_after,
+                    limits: RateLimit {
+                        limit: self.config.per_minute.get().into(),
+                        remaining: 0,
+                        reset: now + retry_after,
+                    },
+                }
+            })
+    }
+
+    /// Validates and stores a new lead.
+    pub fn create(&self, input: NewLead) -> Result<Lead, LeadError> {
+        let name = input.name.unwrap_or_default().trim().to_owned();
+        if name.is_empty() {
+            return Err(LeadError::ValidationError {
+                field: "name",
+                value: name,
+                message: "Name is required",
+            });
+        }
+        let email = input.email.unwrap_or_default().trim().to_owned();
+        if email.is_empty() {
+            return Err(LeadError::ValidationError {
+                field: "email",
+                value: email,
+                message: "Email is required",
+            });
+        }
+        if !is_email(&email) {
+            return Err(LeadError::ValidationError {
+                field: "email",
+                value: email,
+                message: "Must be a valid email address",
+            });
+        }
+        let mut store = self.leads.lock().expect("store lock");
+        let key = email.to_ascii_lowercase();
+        if let Some(existing) = store.by_email.get(&key) {
+            return Err(LeadError::DuplicateEmail {
+                email,
+                existing_lead_id: existing.clone(),
+                message: "A lead with this email already exists in your workspace",
+            });
+        }
+        let lead = Lead {
+            id: format!("lead_{:016x}", fastrand::u64(..)),
+            name,
+            email,
+        };
+        store.by_email.insert(key, lead.id.clone());
+        store.by_id.insert(lead.id.clone(), lead.clone());
+        Ok(lead)
+    }
+
+    /// A stored lead.
+    pub fn get(&self, id: &str) -> Result<Lead, LeadError> {
+        let store = self.leads.lock().expect("store lock");
+        store
+            .by_id
+            .get(id)
+            .cloned()
+            .ok_or_else(|| LeadError::LeadNotFound {
+                lead_id: id.to_owned(),
+                message: "No lead found with this ID in your workspace",
+            })
+    }
+}
+
+/// One `@`, something before it, a dot in what follows.
+fn is_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.split('.').count() >= 2
+        && domain.split('.').all(|part| !part.is_empty())
+        && !email.chars().any(char::is_whitespace)
+}
+
+/// The axum front end.
+pub mod axum_app {
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::extract::State as Shared;
+    use axum::http::{HeaderMap, StatusCode, header};
+    use axum::routing::{get, post};
+    use rebuff::Builtin;
+    use rebuff::server::axum::{ContextLayer, Json, Path};
+    use tower_http::catch_panic::CatchPanicLayer;
+
+    use super::{Lead, LeadError, NewLead, State, Success};
+
+    fn authorization(headers: &HeaderMap) -> Option<&str> {
+        headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+    }
+
+    async fn create(
+        Shared(state): Shared<Arc<State>>,
+        headers: HeaderMap,
+        Json(input): Json<NewLead>,
+    ) -> Result<(StatusCode, Json<Success<Lead>>), LeadError> {
+        state.authorize(authorization(&headers))?;
+        Ok((StatusCode::CREATED, Json(Success::of(state.create(input)?))))
+    }
+
+    async fn get_lead(
+        Shared(state): Shared<Arc<State>>,
+        headers: HeaderMap,
+        Path(id): Path<String>,
+    ) -> Result<Json<Success<Lead>>, LeadError> {
+        state.authorize(authorization(&headers))?;
+        Ok(Json(Success::of(state.get(&id)?)))
+    }
+
+    /// Routes, fallbacks and layers: every failure leaves in the flat
+    /// envelope with the request's id.
+    pub fn router(state: Arc<State>) -> Router {
+        Router::new()
+            .route("/api/v1/leads", post(create))
+            .route("/api/v1/leads/{id}", get(get_lead))
+            .fallback(rebuff::server::axum::not_found)
+            .method_not_allowed_fallback(rebuff::server::axum::method_not_allowed)
+            .with_state(state)
+            .layer(CatchPanicLayer::custom(
+                rebuff::server::axum::panic_response,
+            ))
+            .layer(
+                ContextLayer::new()
+                    .envelope(Builtin::Flat)
+                    .negotiate(true)
+                    .body_limit(1 << 20),
+            )
+    }
+}
+
+/// The actix-web front end.
+pub mod actix_app {
+    use std::sync::Arc;
+
+    use actix_web::{HttpRequest, HttpResponse, web};
+    use rebuff::Builtin;
+    use rebuff::server::actix as rebuff_actix;
+
+    use super::{LeadError, NewLead, State, Success};
+
+    fn authorization(req: &HttpRequest) -> Option<&str> {
+        req.headers()
+            .get("authorization")
+            .and_then(|v| v.to_str().ok())
+    }
+
+    async fn create(
+        state: web::Data<Arc<State>>,
+        req: HttpRequest,
+        input: web::Json<NewLead>,
+    ) -> Result<HttpResponse, LeadError> {
+        state.authorize(authorization(&req))?;
+        Ok(HttpResponse::Created().json(Success::of(state.create(input.into_inner())?)))
+    }
+
+    async fn get_lead(
+        state: web::Data<Arc<State>>,
+        req: HttpRequest,
+        id: web::Path<String>,
+    ) -> Result<HttpResponse, LeadError> {
+        state.authorize(authorization(&req))?;
+        Ok(HttpResponse::Ok().json(Success::of(state.get(&id)?)))
+    }
+
+    /// Routes, extractor configurations and default services.
+    pub fn configure(state: Arc<State>) -> impl FnOnce(&mut web::ServiceConfig) {
+        move |cfg| {
+            cfg.app_data(web::Data::new(state))
+                .app_data(rebuff_actix::json_config().limit(1 << 20))
+                .app_data(rebuff_actix::path_config())
+                .service(
+                    web::resource("/api/v1/leads")
+                        .route(web::post().to(create))
+                        .default_service(web::to(rebuff_actix::method_not_allowed)),
+                )
+                .service(
+                    web::resource("/api/v1/leads/{id}")
+                        .route(web::get().to(get_lead))
+                        .default_service(web::to(rebuff_actix::method_not_allowed)),
+                )
+                .default_service(web::to(rebuff_actix::not_found));
+        }
+    }
+
+    /// The middleware, configured as the axum layer is.
+    pub fn context() -> rebuff_actix::RequestContext {
+        rebuff_actix::RequestContext::new()
+            .envelope(Builtin::Flat)
+            .negotiate(true)
+    }
+}
+
+/// Which framework serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Framework {
+    Axum,
+    Actix,
+}
+
+/// Serves on `listener` until the process ends.
+pub async fn serve_axum(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+) -> std::io::Result<()> {
+    axum::serve(listener, axum_app::router(state)).await
+}
+
+/// Serves on `listener` until the process ends (actix-web runs its own
+/// workers; call from within a `tokio` runtime).
+pub fn serve_actix(
+    listener: std::net::TcpListener,
+    state: Arc<State>,
+) -> std::io::Result<actix_web::dev::Server> {
+    use actix_web::{App, HttpServer};
+    Ok(HttpServer::new(move || {
+        App::new()
+            .configure(actix_app::configure(state.clone()))
+            .wrap(actix_app::context())
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run())
+}

@@ -1,0 +1,35 @@
+//! Serves seed 004's lead-management API (`POST /api/v1/leads`,
+//! `GET /api/v1/leads/{id}`) with rebuff's flat error envelope: validation,
+//! duplicate emails, unknown leads, bearer keys and per-key rate limits, each
+//! failure with its status, code, details, request id and headers.
+//!
+//! Run: `cargo run --example leads_api` (axum), or with
+//! `REBUFF_FRAMEWORK=actix` (actix-web). `REBUFF_ADDR` sets the address
+//! (default `127.0.0.1:3000`), `REBUFF_API_KEYS` adds keys to `demo-key`,
+//! `REBUFF_RATE_LIMIT` sets requests per minute per key (default 60).
+//!
+//! ```text
+//! curl -s -X POST localhost:3000/api/v1/leads -H 'Authorization: Bearer demo-key' \
+//!      -H 'Content-Type: application/json' -d '{"name":"Ada","email":"invalid-email"}'
+//! ```
+
+mod app;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::var("REBUFF_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let framework = match std::env::var("REBUFF_FRAMEWORK").as_deref() {
+        Ok("actix") => app::Framework::Actix,
+        _ => app::Framework::Axum,
+    };
+    let state = app::State::new(app::Config::from_env());
+    let listener = std::net::TcpListener::bind(&addr)?;
+    println!("listening on http://{}", listener.local_addr()?);
+    match framework {
+        app::Framework::Axum => {
+            listener.set_nonblocking(true)?;
+            app::serve_axum(tokio::net::TcpListener::from_std(listener)?, state).await
+        }
+        app::Framework::Actix => app::serve_actix(listener, state)?.await,
+    }
+}
