@@ -14,7 +14,10 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn start(framework: app::Framework, per_minute: u32) -> String {
-    let config = app::Config { keys: HashSet::from(["demo-key".to_owned()]), per_minute: NonZeroU32::new(per_minute).unwrap() };
+    let config = app::Config {
+        keys: HashSet::from(["demo-key".to_owned()]),
+        per_minute: NonZeroU32::new(per_minute).unwrap(),
+    };
     let state = app::State::new(config);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -43,7 +46,10 @@ async fn flat_body(response: reqwest::Response) -> (StatusCode, reqwest::header:
     let id = headers["x-request-id"].to_str().unwrap().to_owned();
     assert_eq!(body["requestId"], id, "{body}");
     let timestamp = body["timestamp"].as_str().unwrap().to_owned();
-    assert!(humantime::parse_rfc3339(&timestamp).is_ok() && timestamp.len() == 24, "{timestamp}");
+    assert!(
+        humantime::parse_rfc3339(&timestamp).is_ok() && timestamp.len() == 24,
+        "{timestamp}"
+    );
     let map = body.as_object_mut().unwrap();
     map.remove("requestId");
     map.remove("timestamp");
@@ -55,7 +61,13 @@ fn client() -> reqwest::Client {
 }
 
 async fn post_lead(base: &str, body: &Value) -> reqwest::Response {
-    client().post(format!("{base}/api/v1/leads")).bearer_auth("demo-key").json(body).send().await.unwrap()
+    client()
+        .post(format!("{base}/api/v1/leads"))
+        .bearer_auth("demo-key")
+        .json(body)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -64,15 +76,24 @@ async fn seed_errors_byte_for_byte_in_both_frameworks() {
         let base = start(framework, 1000).await;
 
         // Success: seed 004's `{"success":true,"data":{...}}`.
-        let response = post_lead(&base, &json!({"name": "John Doe", "email": "john.doe@example.com"})).await;
+        let response = post_lead(
+            &base,
+            &json!({"name": "John Doe", "email": "john.doe@example.com"}),
+        )
+        .await;
         assert_eq!(response.status(), StatusCode::CREATED, "{framework:?}");
         let created: Value = response.json().await.unwrap();
         assert_eq!(created["success"], true);
         let id = created["data"]["id"].as_str().unwrap().to_owned();
-        assert_eq!(created["data"], json!({"id": id, "name": "John Doe", "email": "john.doe@example.com"}));
+        assert_eq!(
+            created["data"],
+            json!({"id": id, "name": "John Doe", "email": "john.doe@example.com"})
+        );
 
         // VALIDATION_ERROR, exactly as the seed prints it.
-        let (status, _, body) = flat_body(post_lead(&base, &json!({"name": "Ada", "email": "invalid-email"})).await).await;
+        let (status, _, body) =
+            flat_body(post_lead(&base, &json!({"name": "Ada", "email": "invalid-email"})).await)
+                .await;
         assert_eq!(status, 400);
         assert_eq!(
             body,
@@ -80,12 +101,21 @@ async fn seed_errors_byte_for_byte_in_both_frameworks() {
                    "details": {"field": "email", "value": "invalid-email", "message": "Must be a valid email address"}}),
             "{framework:?}"
         );
-        let (status, _, body) = flat_body(post_lead(&base, &json!({"email": "a@b.co"})).await).await;
+        let (status, _, body) =
+            flat_body(post_lead(&base, &json!({"email": "a@b.co"})).await).await;
         assert_eq!(status, 400);
-        assert_eq!(body["details"], json!({"field": "name", "value": "", "message": "Name is required"}));
+        assert_eq!(
+            body["details"],
+            json!({"field": "name", "value": "", "message": "Name is required"})
+        );
 
         // LEAD_NOT_FOUND.
-        let response = client().get(format!("{base}/api/v1/leads/lead_nonexistent123")).bearer_auth("demo-key").send().await.unwrap();
+        let response = client()
+            .get(format!("{base}/api/v1/leads/lead_nonexistent123"))
+            .bearer_auth("demo-key")
+            .send()
+            .await
+            .unwrap();
         let (status, _, body) = flat_body(response).await;
         assert_eq!(status, 404);
         assert_eq!(
@@ -95,7 +125,14 @@ async fn seed_errors_byte_for_byte_in_both_frameworks() {
         );
 
         // DUPLICATE_EMAIL names the existing lead.
-        let (status, _, body) = flat_body(post_lead(&base, &json!({"name": "J", "email": "john.doe@example.com"})).await).await;
+        let (status, _, body) = flat_body(
+            post_lead(
+                &base,
+                &json!({"name": "J", "email": "john.doe@example.com"}),
+            )
+            .await,
+        )
+        .await;
         assert_eq!(status, 409);
         assert_eq!(
             body,
@@ -105,14 +142,27 @@ async fn seed_errors_byte_for_byte_in_both_frameworks() {
         );
 
         // The stored lead is served.
-        let response = client().get(format!("{base}/api/v1/leads/{id}")).bearer_auth("demo-key").send().await.unwrap();
+        let response = client()
+            .get(format!("{base}/api/v1/leads/{id}"))
+            .bearer_auth("demo-key")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 200);
 
         // 401 for a missing or unknown key.
-        for request in [client().get(format!("{base}/api/v1/leads/{id}")), client().get(format!("{base}/api/v1/leads/{id}")).bearer_auth("nope")] {
+        for request in [
+            client().get(format!("{base}/api/v1/leads/{id}")),
+            client()
+                .get(format!("{base}/api/v1/leads/{id}"))
+                .bearer_auth("nope"),
+        ] {
             let (status, _, body) = flat_body(request.send().await.unwrap()).await;
             assert_eq!(status, 401);
-            assert_eq!(body, json!({"success": false, "error": "Invalid or missing API key", "code": "UNAUTHORIZED"}));
+            assert_eq!(
+                body,
+                json!({"success": false, "error": "Invalid or missing API key", "code": "UNAUTHORIZED"})
+            );
         }
     }
 }
@@ -121,21 +171,38 @@ async fn seed_errors_byte_for_byte_in_both_frameworks() {
 async fn rate_limits_answer_429_with_retry_after_and_limits() {
     for framework in FRAMEWORKS {
         let base = start(framework, 2).await;
-        let get = || client().get(format!("{base}/api/v1/leads/x")).bearer_auth("demo-key").send();
+        let get = || {
+            client()
+                .get(format!("{base}/api/v1/leads/x"))
+                .bearer_auth("demo-key")
+                .send()
+        };
         assert_eq!(get().await.unwrap().status(), 404);
         assert_eq!(get().await.unwrap().status(), 404);
         let (status, headers, body) = flat_body(get().await.unwrap()).await;
         assert_eq!(status, 429, "{framework:?}");
-        assert_eq!(body, json!({"success": false, "error": "Rate limit exceeded", "code": "RATE_LIMIT_EXCEEDED"}));
+        assert_eq!(
+            body,
+            json!({"success": false, "error": "Rate limit exceeded", "code": "RATE_LIMIT_EXCEEDED"})
+        );
         let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
         assert!((1..=60).contains(&retry_after), "{retry_after}");
         assert_eq!(headers["x-ratelimit-limit"], "2");
         assert_eq!(headers["x-ratelimit-remaining"], "0");
-        let reset: u64 = headers["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
+        let reset: u64 = headers["x-ratelimit-reset"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
         assert!(reset > 1_700_000_000);
         // Another key has its own budget... but only demo-key exists: a bad
         // key is still 401, not 429.
-        let other = client().get(format!("{base}/api/v1/leads/x")).bearer_auth("nope").send().await.unwrap();
+        let other = client()
+            .get(format!("{base}/api/v1/leads/x"))
+            .bearer_auth("nope")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(other.status(), 401);
     }
 }
@@ -147,23 +214,47 @@ async fn the_servers_own_rejections_use_the_same_envelope() {
         let leads = format!("{base}/api/v1/leads");
 
         // Malformed JSON.
-        let response = client().post(&leads).bearer_auth("demo-key").header("content-type", "application/json").body("{bad").send().await.unwrap();
+        let response = client()
+            .post(&leads)
+            .bearer_auth("demo-key")
+            .header("content-type", "application/json")
+            .body("{bad")
+            .send()
+            .await
+            .unwrap();
         let (status, _, body) = flat_body(response).await;
         assert_eq!(status, 400, "{framework:?}");
         assert_eq!(body["code"], "invalid_json");
         assert_eq!(body["error"], "Invalid JSON body");
-        assert!(body["details"]["reason"].as_str().unwrap().contains("line 1"), "{body}");
+        assert!(
+            body["details"]["reason"]
+                .as_str()
+                .unwrap()
+                .contains("line 1"),
+            "{body}"
+        );
 
         // Wrong content type.
-        let response = client().post(&leads).bearer_auth("demo-key").header("content-type", "text/plain").body("name=x").send().await.unwrap();
+        let response = client()
+            .post(&leads)
+            .bearer_auth("demo-key")
+            .header("content-type", "text/plain")
+            .body("name=x")
+            .send()
+            .await
+            .unwrap();
         let (status, _, body) = flat_body(response).await;
         assert_eq!(status, 415, "{framework:?}");
         assert_eq!(body["code"], "unsupported_media_type");
 
         // Unknown route, wrong method.
-        let (status, _, body) = flat_body(client().get(format!("{base}/nope")).send().await.unwrap()).await;
+        let (status, _, body) =
+            flat_body(client().get(format!("{base}/nope")).send().await.unwrap()).await;
         assert_eq!(status, 404);
-        assert_eq!(body, json!({"success": false, "error": "Resource not found", "code": "not_found", "details": {"path": "/nope"}}));
+        assert_eq!(
+            body,
+            json!({"success": false, "error": "Resource not found", "code": "not_found", "details": {"path": "/nope"}})
+        );
         let (status, _, body) = flat_body(client().delete(&leads).send().await.unwrap()).await;
         assert_eq!(status, 405);
         assert_eq!(body["code"], "method_not_allowed");
@@ -176,16 +267,28 @@ async fn the_servers_own_rejections_use_the_same_envelope() {
             2 << 20
         );
         let response = raw(&base, head.as_bytes()).await;
-        assert!(response.starts_with("HTTP/1.1 413"), "{framework:?}: {response}");
-        let body: Value = serde_json::from_str(&response[response.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+        assert!(
+            response.starts_with("HTTP/1.1 413"),
+            "{framework:?}: {response}"
+        );
+        let body: Value =
+            serde_json::from_str(&response[response.find("\r\n\r\n").unwrap() + 4..]).unwrap();
         assert_eq!(body["code"], "payload_too_large");
         assert_eq!(body["details"]["max_size"], 1 << 20);
         assert_eq!(body["details"]["file_size"], 2 << 20);
 
         // Problem details for clients that ask.
-        let response = client().get(format!("{base}/api/v1/leads/x")).header("accept", "application/problem+json").send().await.unwrap();
+        let response = client()
+            .get(format!("{base}/api/v1/leads/x"))
+            .header("accept", "application/problem+json")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 401);
-        assert_eq!(response.headers()["content-type"], "application/problem+json");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json"
+        );
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["type"], "about:blank");
         assert_eq!(body["status"], 401);
@@ -201,7 +304,11 @@ async fn raw(base: &str, request: &[u8]) -> String {
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
     stream.write_all(request).await.unwrap();
     let mut out = Vec::new();
-    let _ = tokio::time::timeout(std::time::Duration::from_secs(5), stream.read_to_end(&mut out)).await;
+    let _ = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        stream.read_to_end(&mut out),
+    )
+    .await;
     String::from_utf8_lossy(&out).into_owned()
 }
 
@@ -211,21 +318,56 @@ async fn hostile_request_ids_are_replaced_and_the_server_keeps_serving() {
         let base = start(framework, 1000).await;
         let url = format!("{base}/api/v1/leads/x");
         // A safe id is echoed in the header and the body.
-        let response = client().get(&url).header("x-request-id", "client-id_42").send().await.unwrap();
+        let response = client()
+            .get(&url)
+            .header("x-request-id", "client-id_42")
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.headers()["x-request-id"], "client-id_42");
-        assert_eq!(response.json::<Value>().await.unwrap()["requestId"], "client-id_42");
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["requestId"],
+            "client-id_42"
+        );
         // 10 KB, spaces, and other unsafe ids get a fresh one.
-        for hostile in ["x".repeat(10 * 1024), "has space".to_owned(), "tab\there".to_owned()] {
-            let response = client().get(&url).header("x-request-id", hostile.as_str()).send().await.unwrap();
-            let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
-            assert!(id.starts_with("req_") && id.len() == 20, "{framework:?}: {id}");
+        for hostile in [
+            "x".repeat(10 * 1024),
+            "has space".to_owned(),
+            "tab\there".to_owned(),
+        ] {
+            let response = client()
+                .get(&url)
+                .header("x-request-id", hostile.as_str())
+                .send()
+                .await
+                .unwrap();
+            let id = response.headers()["x-request-id"]
+                .to_str()
+                .unwrap()
+                .to_owned();
+            assert!(
+                id.starts_with("req_") && id.len() == 20,
+                "{framework:?}: {id}"
+            );
         }
         // Non-ASCII bytes and a bare CR, which reqwest refuses to send.
         let response = raw(&base, b"GET /api/v1/leads/x HTTP/1.1\r\nHost: x\r\nX-Request-Id: caf\xc3\xa9\r\nConnection: close\r\n\r\n").await;
-        assert!(response.contains("x-request-id: req_"), "{framework:?}: {response}");
+        assert!(
+            response.contains("x-request-id: req_"),
+            "{framework:?}: {response}"
+        );
         let response = raw(&base, b"GET /api/v1/leads/x HTTP/1.1\r\nHost: x\r\nX-Request-Id: a\rb\r\nConnection: close\r\n\r\n").await;
         assert!(!response.contains("a\rb"), "{framework:?}: {response}");
         // Still serving.
-        assert_eq!(client().get(&url).bearer_auth("demo-key").send().await.unwrap().status(), 404);
+        assert_eq!(
+            client()
+                .get(&url)
+                .bearer_auth("demo-key")
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            404
+        );
     }
 }

@@ -49,51 +49,101 @@ impl<S: tracing::Subscriber> tracing_subscriber::Layer<S> for Events {
 
 fn app() -> Router {
     Router::new()
-        .route("/db", get(|| async { Err::<(), _>(AppError::Database(DbCause)) }))
+        .route(
+            "/db",
+            get(|| async { Err::<(), _>(AppError::Database(DbCause)) }),
+        )
         .route("/bad", get(|| async { Err::<(), _>(AppError::BadInput) }))
-        .route("/panic", get(|| async {
-            if std::hint::black_box(true) {
-                panic!("secret panic text");
-            }
-            "unreachable"
-        }))
-        .route("/page", get(|Query(query): Query<std::collections::HashMap<String, u32>>| async move { format!("{}", query.len()) }))
-        .route("/ctx", get(|ctx: Context| async move { ctx.get_request_id().unwrap_or_default().to_owned() }))
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(rebuff::server::axum::panic_response))
+        .route(
+            "/panic",
+            get(|| async {
+                if std::hint::black_box(true) {
+                    panic!("secret panic text");
+                }
+                "unreachable"
+            }),
+        )
+        .route(
+            "/page",
+            get(
+                |Query(query): Query<std::collections::HashMap<String, u32>>| async move {
+                    format!("{}", query.len())
+                },
+            ),
+        )
+        .route(
+            "/ctx",
+            get(|ctx: Context| async move { ctx.get_request_id().unwrap_or_default().to_owned() }),
+        )
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
+            rebuff::server::axum::panic_response,
+        ))
         .layer(ContextLayer::new().envelope(Builtin::Success))
 }
 
 async fn call(app: Router, uri: &str) -> (http::StatusCode, http::HeaderMap, String) {
-    let response = app.oneshot(Request::get(uri).header("x-request-id", "req_test1").body(Body::empty()).unwrap()).await.unwrap();
+    let response = app
+        .oneshot(
+            Request::get(uri)
+                .header("x-request-id", "req_test1")
+                .body(Body::empty())
+                .unwrap(),
+        )
+        .await
+        .unwrap();
     let (parts, body) = response.into_parts();
     let bytes = axum::body::to_bytes(body, 1 << 20).await.unwrap();
-    (parts.status, parts.headers, String::from_utf8(bytes.to_vec()).unwrap())
+    (
+        parts.status,
+        parts.headers,
+        String::from_utf8(bytes.to_vec()).unwrap(),
+    )
 }
 
 #[tokio::test]
 async fn a_5xx_is_logged_once_with_its_cause_and_the_client_sees_none_of_it() {
     let events = Events::default();
-    let subscriber = tracing_subscriber::layer::SubscriberExt::with(tracing_subscriber::registry(), events.clone());
+    let subscriber = tracing_subscriber::layer::SubscriberExt::with(
+        tracing_subscriber::registry(),
+        events.clone(),
+    );
     let _guard = tracing::subscriber::set_default(subscriber);
 
     let (status, headers, body) = call(app(), "/db").await;
     assert_eq!(status, 503);
     assert_eq!(body, r#"{"success":false,"error":{"code":"database","message":"Service Unavailable"},"request_id":"req_test1","timestamp":"#.to_owned() + &body[body.find(r#""timestamp":"#).unwrap() + 12..]);
-    for text in std::iter::once(body.as_str()).chain(headers.values().map(|v| v.to_str().unwrap())) {
-        assert!(!text.contains("hunter2") && !text.contains("10.0.0.7") && !text.contains("postgres"), "{text}");
+    for text in std::iter::once(body.as_str()).chain(headers.values().map(|v| v.to_str().unwrap()))
+    {
+        assert!(
+            !text.contains("hunter2") && !text.contains("10.0.0.7") && !text.contains("postgres"),
+            "{text}"
+        );
     }
     let logged = events.0.lock().unwrap().clone();
     let errors: Vec<&String> = logged.iter().filter(|e| e.starts_with("ERROR")).collect();
     assert_eq!(errors.len(), 1, "{logged:?}");
-    assert!(errors[0].contains("hunter2") && errors[0].contains("database unavailable"), "the full chain: {}", errors[0]);
-    assert!(errors[0].contains("req_test1") && errors[0].contains("status=503"), "{}", errors[0]);
+    assert!(
+        errors[0].contains("hunter2") && errors[0].contains("database unavailable"),
+        "the full chain: {}",
+        errors[0]
+    );
+    assert!(
+        errors[0].contains("req_test1") && errors[0].contains("status=503"),
+        "{}",
+        errors[0]
+    );
 
     events.0.lock().unwrap().clear();
     let (status, _, _) = call(app(), "/bad").await;
     assert_eq!(status, 400);
     let logged = events.0.lock().unwrap().clone();
     assert!(logged.iter().all(|e| !e.starts_with("ERROR")), "{logged:?}");
-    assert!(logged.iter().any(|e| e.starts_with("INFO") && e.contains("code=\"bad_input\"")), "{logged:?}");
+    assert!(
+        logged
+            .iter()
+            .any(|e| e.starts_with("INFO") && e.contains("code=\"bad_input\"")),
+        "{logged:?}"
+    );
 }
 
 #[tokio::test]
@@ -122,10 +172,18 @@ async fn extractor_rejections_and_the_context_extractor() {
 #[tokio::test]
 async fn without_the_layer_an_error_still_gets_an_id_and_a_time() {
     let app = Router::new().route("/bad", get(|| async { Err::<(), _>(AppError::BadInput) }));
-    let response = app.oneshot(Request::get("/bad").body(Body::empty()).unwrap()).await.unwrap();
-    let id = response.headers()["x-request-id"].to_str().unwrap().to_owned();
+    let response = app
+        .oneshot(Request::get("/bad").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let id = response.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(id.starts_with("req_"));
-    let body = axum::body::to_bytes(response.into_body(), 1 << 16).await.unwrap();
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
     let json: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(json["request_id"], id);
     assert!(json["timestamp"].as_str().is_some());
@@ -138,14 +196,19 @@ async fn tower_http_request_ids_are_used() {
     struct Fixed;
     impl MakeRequestId for Fixed {
         fn make_request_id<B>(&mut self, _: &Request<B>) -> Option<RequestId> {
-            Some(RequestId::new(http::HeaderValue::from_static("from-tower-http")))
+            Some(RequestId::new(http::HeaderValue::from_static(
+                "from-tower-http",
+            )))
         }
     }
     let app = Router::new()
         .route("/bad", get(|| async { Err::<(), _>(AppError::BadInput) }))
         .layer(ContextLayer::new())
         .layer(SetRequestIdLayer::x_request_id(Fixed));
-    let response = app.oneshot(Request::get("/bad").body(Body::empty()).unwrap()).await.unwrap();
+    let response = app
+        .oneshot(Request::get("/bad").body(Body::empty()).unwrap())
+        .await
+        .unwrap();
     assert_eq!(response.headers()["x-request-id"], "from-tower-http");
 }
 
@@ -167,7 +230,9 @@ async fn any_api_error_through_the_wrapper() {
             f.write_str("Insufficient credits")
         }
     }
-    let app = Router::new().route("/q", get(|| async { Err::<(), _>(Api(Quota)) })).layer(ContextLayer::new());
+    let app = Router::new()
+        .route("/q", get(|| async { Err::<(), _>(Api(Quota)) }))
+        .layer(ContextLayer::new());
     let (status, _, body) = call(app, "/q").await;
     assert_eq!(status, 402);
     assert_eq!(body, r#"{"error":"Insufficient credits"}"#);

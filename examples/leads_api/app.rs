@@ -2,13 +2,9 @@
 //! domain (validation, storage, keys, rate limits) once, and a thin front end
 //! per framework. Included by `main.rs` and by the integration tests.
 
-use std::collections::{HashMap, HashSet};
-use std::num::NonZeroU32;
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use rebuff::{ApiError, RateLimit};
 use serde::{Deserialize, Serialize};
 
@@ -90,39 +86,14 @@ impl<T> Success<T> {
     }
 }
 
-/// What the server is started with.
-#[derive(Debug, Clone)]
-pub struct Config {
-    pub keys: HashSet<String>,
-    pub per_minute: NonZeroU32,
-}
+pub use keys::Config;
 
-impl Config {
-    /// `demo-key` plus `REBUFF_API_KEYS` (comma separated); 60 requests a
-    /// minute per key (seed 001's free plan), or `REBUFF_RATE_LIMIT`.
-    pub fn from_env() -> Self {
-        let mut keys: HashSet<String> = HashSet::from(["demo-key".to_owned()]);
-        if let Ok(more) = std::env::var("REBUFF_API_KEYS") {
-            keys.extend(
-                more.split(',')
-                    .map(str::trim)
-                    .filter(|k| !k.is_empty())
-                    .map(str::to_owned),
-            );
-        }
-        let per_minute = std::env::var("REBUFF_RATE_LIMIT")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .and_then(NonZeroU32::new)
-            .unwrap_or(NonZeroU32::new(60).expect("60 is not zero"));
-        Config { keys, per_minute }
-    }
-}
+#[path = "../support/keys.rs"]
+mod keys;
 
 /// The server's state, shared by every request.
 pub struct State {
-    config: Config,
-    limiter: DefaultKeyedRateLimiter<String>,
+    keys: keys::Keys,
     leads: Mutex<Store>,
 }
 
@@ -134,38 +105,22 @@ struct Store {
 
 impl State {
     pub fn new(config: Config) -> Arc<Self> {
-        let limiter = RateLimiter::keyed(Quota::per_minute(config.per_minute));
         Arc::new(State {
-            config,
-            limiter,
+            keys: keys::Keys::new(config),
             leads: Mutex::new(Store::default()),
         })
     }
 
     /// Checks the bearer key and the key's rate limit.
     pub fn authorize(&self, authorization: Option<&str>) -> Result<(), LeadError> {
-        let key = authorization
-            .and_then(|value| value.strip_prefix("Bearer "))
-            .map(str::trim)
-            .filter(|key| self.config.keys.contains(*key))
-            .ok_or(LeadError::Unauthorized)?;
-        self.limiter
-            .check_key(&key.to_owned())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                LeadError::RateLimitExceeded {
-                    retry_after,
-                    limits: RateLimit {
-                        limit: self.config.per_minute.get().into(),
-                        remaining: 0,
-                        reset: now + retry_after,
-                    },
-                }
-            })
+        let key = authorization.and_then(|value| value.strip_prefix("Bearer "));
+        self.keys.admit(key).map_err(|refusal| match refusal {
+            keys::Refusal::Unknown => LeadError::Unauthorized,
+            keys::Refusal::Limited(retry_after, limits) => LeadError::RateLimitExceeded {
+                retry_after,
+                limits,
+            },
+        })
     }
 
     /// Validates and stores a new lead.

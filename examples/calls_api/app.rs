@@ -1,0 +1,367 @@
+//! The call-analysis API of seed 000, served by axum or actix-web: one
+//! multipart upload endpoint with key checks, rate limits, required fields,
+//! audio formats and a size cap. Included by `main.rs` and by the tests.
+
+use std::sync::Arc;
+
+use rebuff::{ApiError, RateLimit};
+use serde::Serialize;
+
+/// One megabyte, as the seed counts them.
+pub const MB: u64 = 1024 * 1024;
+
+/// Errors of the calls API, in seed 000's nested envelope.
+#[derive(Debug, thiserror::Error, ApiError)]
+pub enum CallError {
+    /// The `X-API-Key` header is missing or names no active key.
+    #[error("unauthorized")]
+    #[api(status = 401, message = "Invalid or missing API key")]
+    Unauthorized,
+
+    /// The uploaded file is not audio in a supported format.
+    #[error("invalid file format {provided_format}")]
+    #[api(
+        status = 400,
+        message = "Audio file must be in WAV, MP3, M4A, FLAC, or OGG format"
+    )]
+    InvalidFileFormat { provided_format: String },
+
+    /// Required form fields are missing.
+    #[error("missing fields {missing_fields:?}")]
+    #[api(
+        status = 400,
+        code = "validation_error",
+        message = "Missing required fields"
+    )]
+    MissingFields { missing_fields: Vec<&'static str> },
+
+    /// The upload exceeds the size limit.
+    #[error("file too large")]
+    #[api(
+        status = 413,
+        message = "Audio file exceeds maximum size of {max_size_mb} MB"
+    )]
+    FileTooLarge { file_size_mb: u64, max_size_mb: u64 },
+
+    /// The key sent more requests than its plan allows.
+    #[error("rate limited")]
+    #[api(
+        status = 429,
+        code = "rate_limit_exceeded",
+        message = "Rate limit exceeded. Please try again in {retry_after} seconds."
+    )]
+    RateLimited {
+        #[api(retry_after)]
+        retry_after: u64,
+        limit: String,
+        #[api(rate_limit)]
+        limits: RateLimit,
+    },
+
+    /// The upload broke off or was not valid multipart.
+    #[error("bad upload: {0}")]
+    #[api(
+        status = 400,
+        code = "invalid_request",
+        message = "The upload could not be read"
+    )]
+    BadUpload(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+pub use keys::Config;
+
+#[path = "../support/keys.rs"]
+mod keys;
+
+/// `{"analysis_id":...,"status":"queued"}`
+#[derive(Debug, Serialize)]
+pub struct Analysis {
+    pub analysis_id: String,
+    pub status: &'static str,
+}
+
+/// What was received of the form.
+#[derive(Debug, Default)]
+pub struct Form {
+    pub file_name: Option<String>,
+    pub file_type: Option<String>,
+    pub file_bytes: u64,
+    pub agent_id: Option<String>,
+    pub contact_id: Option<String>,
+}
+
+/// The server's state.
+pub struct State {
+    keys: keys::Keys,
+    pub max_upload_mb: u64,
+}
+
+const FORMATS: &[&str] = &["wav", "mp3", "m4a", "flac", "ogg"];
+
+impl State {
+    /// 100 MB uploads at most, as seed 000 says.
+    pub fn new(config: Config) -> Arc<Self> {
+        Self::with_limit(config, 100)
+    }
+
+    pub fn with_limit(config: Config, max_upload_mb: u64) -> Arc<Self> {
+        Arc::new(State {
+            keys: keys::Keys::new(config),
+            max_upload_mb,
+        })
+    }
+
+    pub fn max_bytes(&self) -> u64 {
+        self.max_upload_mb * MB
+    }
+
+    /// Checks the `X-API-Key` and its rate limit.
+    pub fn authorize(&self, key: Option<&str>) -> Result<(), CallError> {
+        self.keys.admit(key).map_err(|refusal| match refusal {
+            keys::Refusal::Unknown => CallError::Unauthorized,
+            keys::Refusal::Limited(retry_after, limits) => CallError::RateLimited {
+                retry_after,
+                limit: format!("{}/minute", self.keys.per_minute()),
+                limits,
+            },
+        })
+    }
+
+    /// A body declared larger than the cap, refused before it is read.
+    pub fn check_declared(&self, content_length: Option<u64>) -> Result<(), CallError> {
+        match content_length {
+            Some(length) if length > self.max_bytes() + MB => Err(self.too_large(length)),
+            _ => Ok(()),
+        }
+    }
+
+    /// The 413 for an upload of `bytes` (rounded to whole megabytes, and
+    /// always above the limit it broke).
+    pub fn too_large(&self, bytes: u64) -> CallError {
+        let file_size_mb = ((bytes + MB / 2) / MB).max(self.max_upload_mb + 1);
+        CallError::FileTooLarge {
+            file_size_mb,
+            max_size_mb: self.max_upload_mb,
+        }
+    }
+
+    /// Counts a chunk of the audio file against the cap.
+    pub fn count(&self, form: &mut Form, chunk: usize) -> Result<(), CallError> {
+        form.file_bytes += chunk as u64;
+        if form.file_bytes > self.max_bytes() {
+            Err(self.too_large(form.file_bytes))
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Checks the completed form and queues the analysis.
+    pub fn analyze(&self, form: Form) -> Result<Analysis, CallError> {
+        let mut missing = Vec::new();
+        if form.agent_id.as_deref().is_none_or(str::is_empty) {
+            missing.push("agent_id");
+        }
+        if form.contact_id.as_deref().is_none_or(str::is_empty) {
+            missing.push("contact_id");
+        }
+        if form.file_name.is_none() && form.file_bytes == 0 {
+            missing.push("audio_file");
+        }
+        if !missing.is_empty() {
+            return Err(CallError::MissingFields {
+                missing_fields: missing,
+            });
+        }
+        let extension = form
+            .file_name
+            .as_deref()
+            .and_then(|name| name.rsplit_once('.'))
+            .map(|(_, ext)| ext.to_ascii_lowercase())
+            .or_else(|| {
+                form.file_type
+                    .as_deref()
+                    .and_then(|t| t.rsplit('/').next())
+                    .map(str::to_ascii_lowercase)
+            })
+            .unwrap_or_default();
+        if !FORMATS.contains(&extension.as_str()) {
+            return Err(CallError::InvalidFileFormat {
+                provided_format: extension,
+            });
+        }
+        Ok(Analysis {
+            analysis_id: format!("an_{:016x}", fastrand::u64(..)),
+            status: "queued",
+        })
+    }
+}
+
+/// The axum front end.
+pub mod axum_app {
+    use std::sync::Arc;
+
+    use axum::Router;
+    use axum::extract::{DefaultBodyLimit, Multipart, State as Shared};
+    use axum::http::HeaderMap;
+    use axum::routing::post;
+    use rebuff::server::axum::{ContextLayer, Json};
+    use tower_http::catch_panic::CatchPanicLayer;
+
+    use super::{Analysis, CallError, Form, State};
+
+    async fn analyze(
+        Shared(state): Shared<Arc<State>>,
+        headers: HeaderMap,
+        multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
+    ) -> Result<Json<Analysis>, CallError> {
+        state.authorize(headers.get("x-api-key").and_then(|v| v.to_str().ok()))?;
+        let length = headers
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        state.check_declared(length)?;
+        let mut multipart =
+            multipart.map_err(|err| CallError::BadUpload(err.body_text().into()))?;
+        let mut form = Form::default();
+        while let Some(mut field) = multipart
+            .next_field()
+            .await
+            .map_err(|err| upload_error(&state, &form, err))?
+        {
+            match field.name().unwrap_or_default() {
+                "audio_file" => {
+                    form.file_name = field.file_name().map(str::to_owned);
+                    form.file_type = field.content_type().map(str::to_owned);
+                    while let Some(chunk) = field
+                        .chunk()
+                        .await
+                        .map_err(|err| upload_error(&state, &form, err))?
+                    {
+                        state.count(&mut form, chunk.len())?;
+                    }
+                }
+                "agent_id" => form.agent_id = field.text().await.ok(),
+                "contact_id" => form.contact_id = field.text().await.ok(),
+                _ => {}
+            }
+        }
+        Ok(Json(state.analyze(form)?))
+    }
+
+    /// A multipart error: the body limit reached is the file being too big.
+    fn upload_error(
+        state: &State,
+        form: &Form,
+        err: axum::extract::multipart::MultipartError,
+    ) -> CallError {
+        if err.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
+            state.too_large(form.file_bytes.max(state.max_bytes() + 1))
+        } else {
+            CallError::BadUpload(Box::new(err))
+        }
+    }
+
+    pub fn router(state: Arc<State>) -> Router {
+        let limit = usize::try_from(state.max_bytes() + super::MB).unwrap_or(usize::MAX);
+        Router::new()
+            .route("/api/v1/calls/analyze", post(analyze))
+            .fallback(rebuff::server::axum::not_found)
+            .method_not_allowed_fallback(rebuff::server::axum::method_not_allowed)
+            .with_state(state)
+            .layer(DefaultBodyLimit::max(limit))
+            .layer(CatchPanicLayer::custom(
+                rebuff::server::axum::panic_response,
+            ))
+            .layer(ContextLayer::new().negotiate(true))
+    }
+}
+
+/// The actix-web front end.
+pub mod actix_app {
+    use std::sync::Arc;
+
+    use actix_multipart::Multipart;
+    use actix_web::{HttpRequest, HttpResponse, web};
+    use futures_util::StreamExt;
+    use rebuff::server::actix as rebuff_actix;
+
+    use super::{CallError, Form, State};
+
+    async fn analyze(
+        state: web::Data<Arc<State>>,
+        req: HttpRequest,
+        mut multipart: Multipart,
+    ) -> Result<HttpResponse, CallError> {
+        state.authorize(req.headers().get("x-api-key").and_then(|v| v.to_str().ok()))?;
+        let length = req
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+        state.check_declared(length)?;
+        let mut form = Form::default();
+        while let Some(field) = multipart.next().await {
+            let mut field = field.map_err(|err| CallError::BadUpload(err.to_string().into()))?;
+            let name = field.name().unwrap_or_default().to_owned();
+            let mut text = Vec::new();
+            if name == "audio_file" {
+                form.file_name = field
+                    .content_disposition()
+                    .and_then(|d| d.get_filename())
+                    .map(str::to_owned);
+                form.file_type = field.content_type().map(ToString::to_string);
+            }
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(|err| CallError::BadUpload(err.to_string().into()))?;
+                if name == "audio_file" {
+                    state.count(&mut form, chunk.len())?;
+                } else if text.len() < 4096 {
+                    text.extend_from_slice(&chunk);
+                }
+            }
+            match name.as_str() {
+                "agent_id" => form.agent_id = String::from_utf8(text).ok(),
+                "contact_id" => form.contact_id = String::from_utf8(text).ok(),
+                _ => {}
+            }
+        }
+        Ok(HttpResponse::Ok().json(state.analyze(form)?))
+    }
+
+    pub fn configure(state: Arc<State>) -> impl FnOnce(&mut web::ServiceConfig) {
+        move |cfg| {
+            cfg.app_data(web::Data::new(state))
+                .service(
+                    web::resource("/api/v1/calls/analyze")
+                        .route(web::post().to(analyze))
+                        .default_service(web::to(rebuff_actix::method_not_allowed)),
+                )
+                .default_service(web::to(rebuff_actix::not_found));
+        }
+    }
+}
+
+/// Serves with axum on `listener` until the process ends.
+pub async fn serve_axum(
+    listener: tokio::net::TcpListener,
+    state: Arc<State>,
+) -> std::io::Result<()> {
+    axum::serve(listener, axum_app::router(state)).await
+}
+
+/// Serves with actix-web on `listener` (call within a tokio runtime).
+pub fn serve_actix(
+    listener: std::net::TcpListener,
+    state: Arc<State>,
+) -> std::io::Result<actix_web::dev::Server> {
+    use actix_web::{App, HttpServer};
+    Ok(HttpServer::new(move || {
+        App::new()
+            .configure(actix_app::configure(state.clone()))
+            .wrap(rebuff::server::actix::RequestContext::new().negotiate(true))
+    })
+    .workers(1)
+    .disable_signals()
+    .listen(listener)?
+    .run())
+}

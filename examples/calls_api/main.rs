@@ -1,0 +1,30 @@
+//! Serves seed 000's call-analysis API (`POST /api/v1/calls/analyze`, a
+//! multipart upload of `audio_file`, `agent_id` and `contact_id`, with an
+//! `X-API-Key`) with rebuff's nested error envelope: invalid formats,
+//! missing fields, files over 100 MB, unknown keys and rate limits.
+//!
+//! Run: `cargo run --example calls_api` (axum), or with
+//! `REBUFF_FRAMEWORK=actix` (actix-web). `REBUFF_ADDR` sets the address
+//! (default `127.0.0.1:3000`), `REBUFF_API_KEYS` adds keys to `demo-key`,
+//! `REBUFF_RATE_LIMIT` sets requests per minute per key (default 60).
+//!
+//! ```text
+//! curl -s localhost:3000/api/v1/calls/analyze -H 'X-API-Key: demo-key' \
+//!      -F audio_file=@call.wav -F agent_id=AGENT_001 -F contact_id=CONTACT_001
+//! ```
+
+mod app;
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let addr = std::env::var("REBUFF_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
+    let state = app::State::new(app::Config::from_env());
+    let listener = std::net::TcpListener::bind(&addr)?;
+    println!("listening on http://{}", listener.local_addr()?);
+    if std::env::var("REBUFF_FRAMEWORK").as_deref() == Ok("actix") {
+        app::serve_actix(listener, state)?.await
+    } else {
+        listener.set_nonblocking(true)?;
+        app::serve_axum(tokio::net::TcpListener::from_std(listener)?, state).await
+    }
+}

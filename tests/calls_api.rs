@@ -1,0 +1,238 @@
+//! Seed 000's call-analysis API (`examples/calls_api`) over loopback, in
+//! axum and actix-web: a multipart upload as the seed's Python snippet sends
+//! it, and every error the seed prints, byte for byte but for the request id.
+
+#[allow(dead_code)]
+#[path = "../examples/calls_api/app.rs"]
+mod app;
+
+use std::collections::HashSet;
+use std::num::NonZeroU32;
+
+use reqwest::multipart::{Form, Part};
+use serde_json::{Value, json};
+
+#[derive(Clone, Copy, Debug)]
+enum Framework {
+    Axum,
+    Actix,
+}
+
+async fn start(framework: Framework, per_minute: u32, max_upload_mb: u64) -> String {
+    let config = app::Config {
+        keys: HashSet::from(["demo-key".to_owned()]),
+        per_minute: NonZeroU32::new(per_minute).unwrap(),
+    };
+    let state = app::State::with_limit(config, max_upload_mb);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    match framework {
+        Framework::Axum => {
+            listener.set_nonblocking(true).unwrap();
+            tokio::spawn(app::serve_axum(
+                tokio::net::TcpListener::from_std(listener).unwrap(),
+                state,
+            ));
+        }
+        Framework::Actix => {
+            tokio::spawn(app::serve_actix(listener, state).unwrap());
+        }
+    }
+    format!("http://{addr}")
+}
+
+const FRAMEWORKS: [Framework; 2] = [Framework::Axum, Framework::Actix];
+
+/// What the seed's `requests.post(..., files=..., data=...)` sends.
+fn upload(file_name: &str, bytes: usize, agent: Option<&str>, contact: Option<&str>) -> Form {
+    let mut form = Form::new().part(
+        "audio_file",
+        Part::bytes(vec![7u8; bytes]).file_name(file_name.to_owned()),
+    );
+    if let Some(agent) = agent {
+        form = form.text("agent_id", agent.to_owned());
+    }
+    if let Some(contact) = contact {
+        form = form.text("contact_id", contact.to_owned());
+    }
+    form
+}
+
+async fn post(base: &str, key: Option<&str>, form: Form) -> reqwest::Response {
+    let mut request = reqwest::Client::new()
+        .post(format!("{base}/api/v1/calls/analyze"))
+        .multipart(form);
+    if let Some(key) = key {
+        request = request.header("X-API-Key", key);
+    }
+    request.send().await.unwrap()
+}
+
+/// The nested body with its request id checked against the header and
+/// taken out.
+async fn nested(response: reqwest::Response) -> (u16, reqwest::header::HeaderMap, Value) {
+    let status = response.status().as_u16();
+    let headers = response.headers().clone();
+    let mut body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["error"]["request_id"],
+        headers["x-request-id"].to_str().unwrap(),
+        "{body}"
+    );
+    body["error"].as_object_mut().unwrap().remove("request_id");
+    (status, headers, body)
+}
+
+#[tokio::test]
+async fn uploads_and_every_seed_error() {
+    for framework in FRAMEWORKS {
+        let base = start(framework, 1000, 100).await;
+
+        let response = post(
+            &base,
+            Some("demo-key"),
+            upload("call.wav", 4096, Some("AGENT_001"), Some("CONTACT_001")),
+        )
+        .await;
+        assert_eq!(response.status(), 200, "{framework:?}");
+        let analysis: Value = response.json().await.unwrap();
+        assert!(analysis["analysis_id"].as_str().unwrap().starts_with("an_"));
+
+        let (status, _, body) =
+            nested(post(&base, None, upload("call.wav", 10, Some("a"), Some("c"))).await).await;
+        assert_eq!(status, 401);
+        assert_eq!(
+            body,
+            json!({"error": {"code": "unauthorized", "message": "Invalid or missing API key"}})
+        );
+
+        let (status, _, body) = nested(
+            post(
+                &base,
+                Some("demo-key"),
+                upload("call.pdf", 10, Some("a"), Some("c")),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 400, "{framework:?}");
+        assert_eq!(
+            body,
+            json!({"error": {"code": "invalid_file_format", "message": "Audio file must be in WAV, MP3, M4A, FLAC, or OGG format",
+                             "details": {"provided_format": "pdf"}}})
+        );
+
+        let (status, _, body) =
+            nested(post(&base, Some("demo-key"), upload("call.wav", 10, None, None)).await).await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            body,
+            json!({"error": {"code": "validation_error", "message": "Missing required fields",
+                             "details": {"missing_fields": ["agent_id", "contact_id"]}}})
+        );
+    }
+}
+
+#[tokio::test]
+async fn files_over_the_cap_are_413_with_sizes() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    for framework in FRAMEWORKS {
+        let base = start(framework, 1000, 100).await;
+        // A 150 MB upload is refused from its declared length, before any of
+        // it is read (the client sends the head and waits for the answer).
+        let head = format!(
+            "POST /api/v1/calls/analyze HTTP/1.1\r\nHost: x\r\nX-API-Key: demo-key\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            150 * app::MB + 300
+        );
+        let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
+            .await
+            .unwrap();
+        stream.write_all(head.as_bytes()).await.unwrap();
+        let mut response = Vec::new();
+        let _ = tokio::time::timeout(
+            std::time::Duration::from_secs(5),
+            stream.read_to_end(&mut response),
+        )
+        .await;
+        let response = String::from_utf8_lossy(&response);
+        assert!(
+            response.starts_with("HTTP/1.1 413"),
+            "{framework:?}: {response}"
+        );
+        let mut body: Value =
+            serde_json::from_str(&response[response.find("\r\n\r\n").unwrap() + 4..]).unwrap();
+        body["error"].as_object_mut().unwrap().remove("request_id");
+        assert_eq!(
+            body,
+            json!({"error": {"code": "file_too_large", "message": "Audio file exceeds maximum size of 100 MB",
+                             "details": {"file_size_mb": 150, "max_size_mb": 100}}})
+        );
+    }
+}
+
+#[test]
+fn a_streamed_file_is_counted_against_the_cap() {
+    let state = app::State::with_limit(
+        app::Config {
+            keys: HashSet::new(),
+            per_minute: NonZeroU32::new(1).unwrap(),
+        },
+        1,
+    );
+    let mut form = app::Form::default();
+    assert!(state.count(&mut form, 512 * 1024).is_ok());
+    assert!(state.count(&mut form, 512 * 1024).is_ok());
+    let err = state.count(&mut form, 1).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            app::CallError::FileTooLarge {
+                file_size_mb: 2,
+                max_size_mb: 1
+            }
+        ),
+        "{err:?}"
+    );
+}
+
+#[tokio::test]
+async fn rate_limits_answer_429_with_the_seed_body_and_headers() {
+    for framework in FRAMEWORKS {
+        let base = start(framework, 1, 100).await;
+        let ok = post(
+            &base,
+            Some("demo-key"),
+            upload("call.mp3", 10, Some("a"), Some("c")),
+        )
+        .await;
+        assert_eq!(ok.status(), 200);
+        let (status, headers, body) = nested(
+            post(
+                &base,
+                Some("demo-key"),
+                upload("call.mp3", 10, Some("a"), Some("c")),
+            )
+            .await,
+        )
+        .await;
+        assert_eq!(status, 429, "{framework:?}");
+        let retry_after: u64 = headers["retry-after"].to_str().unwrap().parse().unwrap();
+        assert!((1..=60).contains(&retry_after));
+        assert_eq!(
+            body,
+            json!({"error": {"code": "rate_limit_exceeded",
+                             "message": format!("Rate limit exceeded. Please try again in {retry_after} seconds."),
+                             "details": {"retry_after": retry_after, "limit": "1/minute"}}})
+        );
+        assert_eq!(headers["x-ratelimit-limit"], "1");
+        assert_eq!(headers["x-ratelimit-remaining"], "0");
+        assert!(
+            headers["x-ratelimit-reset"]
+                .to_str()
+                .unwrap()
+                .parse::<u64>()
+                .unwrap()
+                > 1_700_000_000
+        );
+    }
+}
