@@ -1,0 +1,161 @@
+//! One error response through a full axum router (`tower::ServiceExt::oneshot`):
+//! the derived `IntoResponse` against a hand-written one that builds the same
+//! JSON (seed 004's flat envelope with a fresh request id and a millisecond
+//! timestamp) and the same headers. Both routers are otherwise identical.
+//!
+//! Run: `cargo bench --bench server`
+
+use std::hint::black_box;
+use std::time::{Duration, SystemTime};
+
+use axum::Router;
+use axum::body::Body;
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{HeaderValue, Request, StatusCode, header};
+use rebuff::ApiError;
+use serde::Serialize;
+use tower::ServiceExt;
+
+#[derive(Debug, thiserror::Error, ApiError)]
+#[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE", rename_all = "camelCase")]
+enum LeadError {
+    #[error("lead {lead_id} not found")]
+    #[api(status = 404, message = "Lead not found")]
+    LeadNotFound {
+        lead_id: String,
+        message: &'static str,
+    },
+}
+
+/// The hand-written twin.
+#[derive(Debug)]
+struct HandLeadNotFound {
+    lead_id: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HandBody<'a> {
+    success: bool,
+    error: &'a str,
+    code: &'a str,
+    details: HandDetails<'a>,
+    timestamp: Ts,
+    request_id: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct HandDetails<'a> {
+    lead_id: &'a str,
+    message: &'a str,
+}
+
+struct Ts(SystemTime);
+
+impl Serialize for Ts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(&humantime::format_rfc3339_millis(self.0))
+    }
+}
+
+impl IntoResponse for HandLeadNotFound {
+    fn into_response(self) -> Response {
+        let request_id = rebuff::server::new_request_id();
+        let body = HandBody {
+            success: false,
+            error: "Lead not found",
+            code: "LEAD_NOT_FOUND",
+            details: HandDetails {
+                lead_id: &self.lead_id,
+                message: "No lead found with this ID in your workspace",
+            },
+            timestamp: Ts(SystemTime::now()),
+            request_id: &request_id,
+        };
+        let mut response = Response::new(Body::from(serde_json::to_vec(&body).unwrap()));
+        *response.status_mut() = StatusCode::NOT_FOUND;
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        response
+            .headers_mut()
+            .insert("x-request-id", HeaderValue::from_str(&request_id).unwrap());
+        response
+    }
+}
+
+fn derived_router() -> Router {
+    Router::new().route(
+        "/api/v1/leads/{id}",
+        get(
+            |axum::extract::Path(id): axum::extract::Path<String>| async move {
+                Err::<(), _>(LeadError::LeadNotFound {
+                    lead_id: id,
+                    message: "No lead found with this ID in your workspace",
+                })
+            },
+        ),
+    )
+}
+
+fn hand_router() -> Router {
+    Router::new().route(
+        "/api/v1/leads/{id}",
+        get(
+            |axum::extract::Path(id): axum::extract::Path<String>| async move {
+                Err::<(), _>(HandLeadNotFound { lead_id: id })
+            },
+        ),
+    )
+}
+
+fn server(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let request = || {
+        Request::get("/api/v1/leads/lead_nonexistent123")
+            .body(Body::empty())
+            .unwrap()
+    };
+    let run = |router: &Router| {
+        let router = router.clone();
+        runtime.block_on(async move {
+            let response = router.oneshot(request()).await.unwrap();
+            let body = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .unwrap();
+            black_box(body)
+        })
+    };
+    // Same shape on both sides (the request id and time differ per call).
+    let ours: serde_json::Value = serde_json::from_slice(&run(&derived_router())).unwrap();
+    let theirs: serde_json::Value = serde_json::from_slice(&run(&hand_router())).unwrap();
+    assert_eq!(
+        ours.as_object().unwrap().keys().collect::<Vec<_>>(),
+        theirs.as_object().unwrap().keys().collect::<Vec<_>>()
+    );
+    assert_eq!(ours["details"], theirs["details"]);
+
+    let derived = derived_router();
+    let hand = hand_router();
+    let layered = derived_router().layer(rebuff::server::axum::ContextLayer::new());
+    let mut group = c.benchmark_group("axum_error_response");
+    group.bench_function("rebuff_derived", |b| b.iter(|| run(&derived)));
+    group.bench_function("hand_written", |b| b.iter(|| run(&hand)));
+    group.bench_function("rebuff_derived_with_context_layer", |b| {
+        b.iter(|| run(&layered))
+    });
+    group.finish();
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(8)).sample_size(200);
+    targets = server
+}
+criterion_main!(benches);
