@@ -551,13 +551,14 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
     }
 }
 
-/// Retries `f` under `policy` with the default sleeper (tokio's timer with
-/// the `tokio` feature). Shorthand for `Retry::new(policy).run(f)`.
+/// Retries `f` under `policy` on tokio's timer. Shorthand for
+/// `Retry::new(policy).run(f)`.
+#[cfg(feature = "tokio")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tokio")))]
 pub fn run<T, E, F>(policy: &Policy, f: F) -> impl Future<Output = Result<T, E>>
 where
     E: Retryable + fmt::Display,
     F: AsyncFnMut() -> Result<T, E>,
-    DefaultSleeper: Sleeper,
 {
     // Not an `async fn`: the run's own future is returned as is, without a
     // second state machine around it.
