@@ -20,6 +20,32 @@ pub(crate) fn validate(cx: &Ctxt, input: &Input<'_>) {
     }
     codes_unique(cx, input);
     other_variant(cx, input);
+    decoded_fields_own_their_data(cx, input);
+}
+
+/// A decoded value is built from the response, so it cannot borrow: a
+/// `&str` detail cannot be read back.
+fn decoded_fields_own_their_data(cx: &Ctxt, input: &Input<'_>) {
+    if input.attrs.decode.is_none() {
+        return;
+    }
+    for variant in input
+        .variants()
+        .iter()
+        .filter(|v| v.attrs.transparent.is_none())
+    {
+        for field in &variant.fields {
+            if field.attrs.skip.is_some() || field.is_cause {
+                continue;
+            }
+            if let syn::Type::Reference(reference) = field.ty {
+                cx.error_spanned_by(
+                    reference,
+                    "`#[api(decode)]` reads this field back from a response, so it must own its data: use an owned type (`String`, not `&str`), or `#[api(skip)]` it",
+                );
+            }
+        }
+    }
 }
 
 /// `other` is the one variant unknown codes decode into: a unit variant, or

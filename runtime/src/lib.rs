@@ -72,7 +72,7 @@
 //! # Envelopes
 //!
 //! The [`envelope`] module holds the five built-in JSON shapes (and the
-//! [`Envelope`](envelope::Envelope) trait for your own). `envelope = ...` on
+//! [`envelope::Envelope`] trait for your own). `envelope = ...` on
 //! the type picks its default; every format can also be used explicitly:
 //!
 //! ```
@@ -131,6 +131,46 @@
 //!
 //! [`retry::run`] and [`retry::Retry`] are the same engine for closures, and
 //! [`retry::testing`] turns sleeping off in your tests.
+//!
+//! # Serving errors (axum, actix-web)
+//!
+//! With the `axum` or `actix` feature, a derived error is also a response
+//! (`IntoResponse`, `ResponseError`): handlers return `Result<T, MyError>`.
+//! [`server::axum::ContextLayer`] (or [`server::actix::RequestContext`])
+//! gives every error of a request its request id, time and path, negotiates
+//! RFC 9457 on `Accept: application/problem+json`, logs every 5xx once with
+//! its source chain, and renders the framework's own rejections (malformed
+//! JSON, unknown routes, wrong methods, oversized bodies, panics) in your
+//! envelope. See [`server`].
+//!
+//! # Reading errors (any API)
+//!
+//! [`client::RemoteError::parse`] reads any error response, from rebuff or
+//! not: the five seed envelopes, RFC 9457, the shapes of the large public
+//! APIs, and the HTML and text pages of proxies, with the request id,
+//! `Retry-After` and rate limits. `#[api(decode)]` rebuilds a derived error
+//! from it, [`client::ClientError`] is the one error a client call returns,
+//! and with the `reqwest` feature [`client::reqwest`] sends, checks and
+//! decodes in one call. See [`client`].
+//!
+//! ```
+//! use rebuff::client::RemoteError;
+//! use rebuff::http::{HeaderMap, StatusCode};
+//!
+//! let page = b"<html><head><title>502 Bad Gateway</title></head></html>";
+//! let err = RemoteError::parse(StatusCode::BAD_GATEWAY, &HeaderMap::new(), page);
+//! assert_eq!(err.message(), "502 Bad Gateway");
+//! assert_eq!(err.format(), rebuff::client::Format::Html);
+//! ```
+//!
+//! # Features
+//!
+//! | feature | gives |
+//! |---|---|
+//! | `tokio` (default) | the async retry engine on tokio's timer |
+//! | `reqwest` | [`client::reqwest`]: checked requests, typed errors |
+//! | `axum` | derived errors as axum responses, [`server::axum`] |
+//! | `actix` | derived errors as actix-web responses, [`server::actix`] |
 //!
 //! # Implementing `ApiError` by hand
 //!

@@ -38,7 +38,7 @@ impl Advice {
 /// An error that knows whether the operation that failed is worth
 /// repeating.
 ///
-/// The retry engine ([`crate::retry`], `#[retry]`) asks it after each failed
+/// The retry engine ([`crate::retry`](mod@crate::retry), `#[retry]`) asks it after each failed
 /// attempt. Every [`ApiError`] is `Retryable` (its status and `retry_after`
 /// decide), and so is [`std::io::Error`] (by kind: timeouts, resets and
 /// refused connections retry; the rest does not).
