@@ -184,6 +184,8 @@
 extern crate self as rebuff;
 
 mod api_error;
+pub mod breaker;
+pub mod budget;
 pub mod catalog;
 pub mod client;
 mod context;
@@ -201,6 +203,8 @@ pub mod server;
 pub mod __private;
 
 pub use api_error::{ApiError, Message, retryable_status};
+pub use breaker::{Breaker, CircuitOpen};
+pub use budget::Budget;
 pub use context::{Builtin, Context};
 pub use rate_limit::RateLimit;
 pub use retry::{Jitter, Policy};

@@ -14,6 +14,8 @@ pub(crate) const WHEN: &str = "when";
 pub(crate) const ON_RETRY: &str = "on_retry";
 pub(crate) const ON_GIVE_UP: &str = "on_give_up";
 pub(crate) const ATTEMPT: &str = "attempt";
+pub(crate) const BREAKER: &str = "breaker";
+pub(crate) const BUDGET: &str = "budget";
 pub(crate) const BACKOFF: &str = "backoff";
 pub(crate) const MAX_RETRIES: &str = "max_retries";
 pub(crate) const INITIAL_DELAY: &str = "initial_delay";
@@ -38,7 +40,7 @@ pub(crate) const INLINE_KEYS: &[&str] = &[
     ATTEMPT_TIMEOUT,
     MAX_RETRY_AFTER,
 ];
-const OTHER_KEYS: &[&str] = &[POLICY, WHEN, ON_RETRY, ON_GIVE_UP, ATTEMPT];
+const OTHER_KEYS: &[&str] = &[POLICY, WHEN, ON_RETRY, ON_GIVE_UP, ATTEMPT, BREAKER, BUDGET];
 
 /// A value with the span of the key that set it.
 pub(crate) struct Set<T> {
@@ -59,6 +61,8 @@ pub(crate) struct Args {
     pub(crate) on_retry: Option<Set<ExprPath>>,
     pub(crate) on_give_up: Option<Set<ExprPath>>,
     pub(crate) attempt: Option<Set<Ident>>,
+    pub(crate) breaker: Option<Set<Expr>>,
+    pub(crate) budget: Option<Set<Expr>>,
     pub(crate) backoff: Option<Set<LitStr>>,
     pub(crate) max_retries: Option<Set<LitInt>>,
     pub(crate) initial_delay: Option<Set<Dur>>,
@@ -146,6 +150,8 @@ pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> Args {
 fn set_value(cx: &Ctxt, args: &mut Args, key: Ident, name: &str, value: Expr) {
     match name {
         POLICY => args.policy = Some(Set { key, value }),
+        BREAKER => args.breaker = Some(Set { key, value }),
+        BUDGET => args.budget = Some(Set { key, value }),
         WHEN | ON_RETRY | ON_GIVE_UP => {
             let Expr::Path(path) = value else {
                 cx.error_spanned_by(
@@ -265,6 +271,8 @@ fn example(name: &str) -> &'static str {
             "`on_give_up = log_give_up` with `fn log_give_up(event: &rebuff::retry::GiveUp<'_, MyError>)`"
         }
         ATTEMPT => "`attempt = attempt`",
+        BREAKER => "`breaker = UPSTREAM` (a `static rebuff::Breaker`)",
+        BUDGET => "`budget = RETRIES` (a `static rebuff::Budget`)",
         MAX_RETRIES => "`max_retries = 3`",
         FACTOR => "`factor = 2`",
         JITTER => "`jitter = \"full\"`",

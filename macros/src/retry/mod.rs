@@ -110,6 +110,8 @@ fn with_error(err: syn::Error, item: TokenStream) -> TokenStream {
     quote!(#error #item)
 }
 
+// The three expansions (async, blocking, future) read best side by side.
+#[allow(clippy::too_many_lines)]
 fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStream> {
     let cx = Ctxt::new();
     let args = args::parse(&cx, args);
@@ -144,6 +146,8 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
         None => quote!(_),
     };
 
+    let gate_async = gate(quote!(__rebuff_driver.sleep(__rebuff_delay).await));
+    let gate_blocking = gate(quote!(__rebuff_driver.sleep_blocking(__rebuff_delay)));
     let new_body = match kind {
         // The attempt is an `async` block, not an async closure: its future
         // borrows the arguments for one attempt only, so the function's
@@ -151,6 +155,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
         Kind::Async => quote_spanned! {span=>
             let mut __rebuff_driver = ::rebuff::__private::Driver::new(#policy, #track)#hooks;
             loop {
+                #gate_async
                 let #attempt = __rebuff_driver.begin();
                 let mut __rebuff_work = ::core::pin::pin!(::rebuff::__private::typed::<#erased, _>(async {
                     #(#clones)*
@@ -171,6 +176,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
         Kind::Blocking => quote_spanned! {span=>
             let mut __rebuff_driver = ::rebuff::__private::Driver::blocking(#policy, #track)#hooks;
             loop {
+                #gate_blocking
                 let #attempt = __rebuff_driver.begin();
                 let __rebuff_result = ::rebuff::__private::call(|| -> #erased {
                     #(#clones)*
@@ -191,6 +197,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
             async move {
                 let mut __rebuff_driver = ::rebuff::__private::Driver::new(#policy, #track)#hooks;
                 loop {
+                    #gate_async
                     let __rebuff_attempt = __rebuff_driver.begin();
                     let mut __rebuff_work = ::core::pin::pin!(__rebuff_make(__rebuff_attempt));
                     let __rebuff_result = match __rebuff_driver.limit() {
@@ -213,6 +220,23 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
             #new_body
         }
     })
+}
+
+/// Asks the driver whether the next attempt may start (its breaker may
+/// refuse, or ask to wait out a host's pause with `sleep`).
+fn gate(sleep: TokenStream) -> TokenStream {
+    quote! {
+        match __rebuff_driver.gate() {
+            ::rebuff::__private::Gate::Go => {}
+            ::rebuff::__private::Gate::Wait(__rebuff_delay) => {
+                #sleep;
+                continue;
+            }
+            ::rebuff::__private::Gate::Refuse(__rebuff_refused) => {
+                break ::core::result::Result::Err(__rebuff_refused);
+            }
+        }
+    }
 }
 
 /// Function shapes the engine cannot wrap.
@@ -469,6 +493,20 @@ fn hooks(args: &Args) -> TokenStream {
     if let Some(hook) = &args.on_give_up {
         let path = &hook.value;
         hooks.extend(quote!(.on_give_up(#path)));
+    }
+    for (method, shared) in [("breaker", &args.breaker), ("budget", &args.budget)] {
+        if let Some(shared) = shared {
+            let method = Ident::new(method, Span::call_site());
+            let expr = &shared.value;
+            let span = expr.span();
+            // A `static` is borrowed; `&STATIC` is taken as it is.
+            let reference = if let syn::Expr::Reference(_) = expr {
+                quote!(#expr)
+            } else {
+                quote_spanned!(span=> &#expr)
+            };
+            hooks.extend(quote_spanned!(span=> .#method(#reference)));
+        }
     }
     hooks
 }

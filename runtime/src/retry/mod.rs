@@ -46,6 +46,9 @@ use std::time::Instant;
 pub use hint::parse_retry_after;
 pub use policy::{Backoff, Jitter, Policy, RetryAfter};
 
+use crate::breaker::{Breaker, CircuitOpen, Permit};
+use crate::budget::Budget;
+
 use crate::{Advice, Retryable};
 
 /// An attempt cut off by [`Policy::attempt_timeout`] (or by the deadline).
@@ -79,6 +82,10 @@ pub enum StopReason {
     Deadline,
     /// The server asked to wait longer than the deadline leaves.
     HintBeyondDeadline,
+    /// The shared [`Budget`](crate::Budget) had no retry left.
+    BudgetExhausted,
+    /// The [`Breaker`](crate::Breaker) is open: the call was refused at once.
+    CircuitOpen,
 }
 
 impl fmt::Display for StopReason {
@@ -88,6 +95,8 @@ impl fmt::Display for StopReason {
             StopReason::OutOfAttempts => "out of attempts",
             StopReason::Deadline => "the next retry would end past the deadline",
             StopReason::HintBeyondDeadline => "the server asked to wait past the deadline",
+            StopReason::BudgetExhausted => "the retry budget is spent",
+            StopReason::CircuitOpen => "the circuit breaker is open",
         })
     }
 }
@@ -305,6 +314,8 @@ pub struct Retry<'p, E, S = DefaultSleeper> {
     hooks: Hooks<E>,
     seed: Option<u64>,
     sleeper: S,
+    breaker: Option<(&'p Breaker, fn(CircuitOpen) -> E)>,
+    budget: Option<&'p Budget>,
 }
 
 /// The overrides and hooks of a run.
@@ -348,6 +359,8 @@ impl<'p, E> Retry<'p, E> {
             hooks: Hooks::NONE,
             seed: None,
             sleeper: DefaultSleeper::default(),
+            breaker: None,
+            budget: None,
         }
     }
 }
@@ -378,6 +391,24 @@ impl<'p, E, S> Retry<'p, E, S> {
         self
     }
 
+    /// Calls only while `breaker` lets them through: an open breaker fails
+    /// the call at once with [`CircuitOpen`] (converted into `E`), and each
+    /// outcome is recorded with it.
+    pub fn breaker(mut self, breaker: &'p Breaker) -> Self
+    where
+        E: From<CircuitOpen>,
+    {
+        self.breaker = Some((breaker, E::from));
+        self
+    }
+
+    /// Draws every retry from `budget`; when it is spent, the error returns
+    /// instead of being retried.
+    pub fn budget(mut self, budget: &'p Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
     /// Sleeps with `sleeper` instead of the default.
     pub fn sleeper<S2: Sleeper>(self, sleeper: S2) -> Retry<'p, E, S2> {
         Retry {
@@ -385,6 +416,8 @@ impl<'p, E, S> Retry<'p, E, S> {
             hooks: self.hooks,
             seed: self.seed,
             sleeper,
+            breaker: self.breaker,
+            budget: self.budget,
         }
     }
 
@@ -408,6 +441,10 @@ impl<'p, E, S> Retry<'p, E, S> {
                 None
             },
             seed: self.seed,
+            breaker: self.breaker,
+            permit: None,
+            budget: self.budget,
+            past_pause: false,
         };
         if track || report || timed {
             driver.start(track, report);
@@ -430,6 +467,14 @@ impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
     {
         let mut driver = self.driver(false, false);
         loop {
+            match driver.gate() {
+                Gate::Go => {}
+                Gate::Wait(delay) => {
+                    driver.sleep(delay).await;
+                    continue;
+                }
+                Gate::Refuse(err) => return Err(err),
+            }
             driver.begin();
             let mut work = pin!(f());
             let result = match driver.limit() {
@@ -459,6 +504,14 @@ impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
     {
         let mut driver = self.driver(true, true);
         loop {
+            match driver.gate() {
+                Gate::Go => {}
+                Gate::Wait(delay) => {
+                    driver.sleep(delay).await;
+                    continue;
+                }
+                Gate::Refuse(err) => return (Err(err), driver.report()),
+            }
             let attempt = driver.begin();
             let result = driver.attempt(f(attempt)).await;
             match driver.step(result) {
@@ -478,6 +531,14 @@ impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
     {
         let mut driver = self.driver(true, false);
         loop {
+            match driver.gate() {
+                Gate::Go => {}
+                Gate::Wait(delay) => {
+                    driver.sleep(delay).await;
+                    continue;
+                }
+                Gate::Refuse(err) => return Err(err),
+            }
             let attempt = driver.begin();
             let result = driver.attempt(f(attempt)).await;
             match driver.step(result) {
@@ -502,9 +563,19 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
             hooks: self.hooks,
             seed: self.seed,
             sleeper: ThreadSleep,
+            breaker: self.breaker,
+            budget: self.budget,
         };
         let mut driver = retry.driver(false, false);
         loop {
+            match driver.gate() {
+                Gate::Go => {}
+                Gate::Wait(delay) => {
+                    driver.sleep_blocking(delay);
+                    continue;
+                }
+                Gate::Refuse(err) => return Err(err),
+            }
             driver.begin();
             match driver.step(f()) {
                 Next::Done(result) => return result,
@@ -539,9 +610,19 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
             hooks: self.hooks,
             seed: self.seed,
             sleeper: ThreadSleep,
+            breaker: self.breaker,
+            budget: self.budget,
         };
         let mut driver = retry.driver(track, report);
         loop {
+            match driver.gate() {
+                Gate::Go => {}
+                Gate::Wait(delay) => {
+                    driver.sleep_blocking(delay);
+                    continue;
+                }
+                Gate::Refuse(err) => return (Err(err), driver.report()),
+            }
             let attempt = driver.begin();
             match driver.step(f(attempt)) {
                 Next::Done(result) => return (result, driver.report()),
@@ -600,6 +681,22 @@ pub struct Driver<'p, E, C = DefaultSleeper> {
     clock: C,
     timeout: Option<fn(TimedOut) -> E>,
     seed: Option<u64>,
+    breaker: Option<(&'p Breaker, fn(CircuitOpen) -> E)>,
+    permit: Option<Permit>,
+    budget: Option<&'p Budget>,
+    /// This call has waited out the host's pause: do not wait again.
+    past_pause: bool,
+}
+
+/// Whether an attempt may start, from [`Driver::gate`].
+#[doc(hidden)]
+pub enum Gate<E> {
+    /// Go ahead.
+    Go,
+    /// The host asked every caller to wait: sleep this long, then ask again.
+    Wait(Duration),
+    /// Refused: return this error.
+    Refuse(E),
 }
 
 impl<'p, E: Retryable> Driver<'p, E> {
@@ -620,7 +717,7 @@ impl<'p, E: Retryable> Driver<'p, E, ThreadSleep> {
     }
 }
 
-impl<E, C> Driver<'_, E, C> {
+impl<'p, E, C> Driver<'p, E, C> {
     /// Decides retries with `when` instead of the error's advice.
     #[must_use]
     pub fn when(mut self, when: fn(&E) -> Advice) -> Self {
@@ -639,6 +736,26 @@ impl<E, C> Driver<'_, E, C> {
     #[must_use]
     pub fn on_give_up(mut self, hook: fn(&GiveUp<'_, E>)) -> Self {
         self.hooks.on_give_up = Some(hook);
+        self
+    }
+
+    /// Gates every attempt through `breaker`.
+    #[must_use]
+    pub fn breaker(mut self, breaker: &'p Breaker) -> Self
+    where
+        E: crate::__private::FromCircuitOpen,
+    {
+        self.breaker = Some((
+            breaker,
+            <E as crate::__private::FromCircuitOpen>::__rebuff_from,
+        ));
+        self
+    }
+
+    /// Draws every retry from `budget`.
+    #[must_use]
+    pub fn budget(mut self, budget: &'p Budget) -> Self {
+        self.budget = Some(budget);
         self
     }
 }
@@ -663,6 +780,10 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
             clock,
             timeout,
             seed: None,
+            breaker: None,
+            permit: None,
+            budget: None,
+            past_pause: false,
         };
         if track || report || timed {
             driver.start(track, report);
@@ -676,7 +797,58 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
         let clock = &self.clock;
         let mut state = State::new(self.policy, self.seed, track, report, || clock.now());
         state.attempt = self.attempts;
+        state.budget = self.budget;
         self.state.insert(state)
+    }
+
+    /// Whether the next attempt may start: always, without a breaker; with
+    /// one, as it says. A host-wide pause (a 429 seen by any caller) is
+    /// waited out if the deadline allows it.
+    #[inline]
+    pub fn gate(&mut self) -> Gate<E> {
+        let Some((breaker, refuse)) = self.breaker else {
+            return Gate::Go;
+        };
+        let allowed = if core::mem::take(&mut self.past_pause) {
+            breaker.allow_after_pause()
+        } else {
+            breaker.allow()
+        };
+        match allowed {
+            Ok(permit) => {
+                self.permit = Some(permit);
+                Gate::Go
+            }
+            Err(open) => self.refused(breaker, refuse, open),
+        }
+    }
+
+    #[cold]
+    fn refused(
+        &mut self,
+        breaker: &Breaker,
+        refuse: fn(CircuitOpen) -> E,
+        open: CircuitOpen,
+    ) -> Gate<E> {
+        if let (true, Some(wait)) = (breaker.is_paused(), open.retry_after) {
+            let clock = &self.clock;
+            let elapsed = self.state.as_ref().and_then(|s| s.elapsed(|| clock.now()));
+            let fits = match (self.policy.get_deadline(), elapsed) {
+                (Some(deadline), Some(elapsed)) => elapsed.saturating_add(wait) < deadline,
+                (Some(deadline), None) => wait < deadline,
+                (None, _) => wait <= self.policy.get_max_retry_after(),
+            };
+            if fits {
+                tracing::debug!(target: "rebuff::retry", wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "host paused; waiting");
+                self.past_pause = true;
+                return Gate::Wait(wait);
+            }
+        }
+        tracing::debug!(target: "rebuff::retry", "circuit open; failing fast");
+        if let Some(state) = &mut self.state {
+            state.stop = Some(StopReason::CircuitOpen);
+        }
+        Gate::Refuse(refuse(open))
     }
 
     /// Starts the next attempt.
@@ -684,6 +856,11 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
     pub fn begin(&mut self) -> Attempt {
         self.attempts += 1;
         testing::record_attempt();
+        if self.attempts == 1 {
+            if let Some(budget) = self.budget {
+                budget.deposit();
+            }
+        }
         match &mut self.state {
             None => Attempt {
                 number: self.attempts,
@@ -708,6 +885,21 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
     where
         E: Retryable + fmt::Display,
     {
+        if let Some((breaker, _)) = self.breaker {
+            if let Some(permit) = self.permit.take() {
+                breaker.record(permit, &result);
+            }
+            if let Err(err) = &result {
+                // A rate limit with a reset: everyone calling this host waits.
+                if err.retry_status() == Some(http::StatusCode::TOO_MANY_REQUESTS) {
+                    if let Advice::RetryAfter(delay) = err.retry_advice() {
+                        breaker.pause_for(delay.min(self.policy.get_max_retry_after()));
+                        // This call's own retry sleep honours the same hint.
+                        self.past_pause = true;
+                    }
+                }
+            }
+        }
         match result {
             Ok(value) => Next::Done(Ok(value)),
             Err(err) => self.failed(err),
@@ -903,6 +1095,7 @@ struct State<'p> {
     /// Only for `run_report`: boxed so the common case carries no space for it.
     report: Option<Box<Report>>,
     stop: Option<StopReason>,
+    budget: Option<&'p Budget>,
 }
 
 impl<'p> State<'p> {
@@ -927,6 +1120,7 @@ impl<'p> State<'p> {
             key: IdempotencyKey([0; 16]),
             report: report.then(Box::default),
             stop: None,
+            budget: None,
         };
         if track {
             state.key = IdempotencyKey::random(state.rng());
@@ -1063,6 +1257,11 @@ impl<'p> State<'p> {
                 } else {
                     StopReason::Deadline
                 });
+            }
+        }
+        if let Some(budget) = self.budget {
+            if !budget.try_withdraw() {
+                return Step::GiveUp(StopReason::BudgetExhausted);
             }
         }
         Step::Sleep(delay)

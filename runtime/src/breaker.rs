@@ -1,0 +1,511 @@
+//! A lock-free circuit breaker: closed, open, half-open, as seed 000
+//! describes it, const-constructible for a `static`.
+
+use core::fmt;
+use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
+use core::time::Duration;
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use crate::{Advice, Retryable};
+
+const CLOSED: u8 = 0;
+const OPEN: u8 = 1;
+const HALF_OPEN: u8 = 2;
+
+/// Buckets of the failure-rate window.
+const BUCKETS: usize = 8;
+
+/// Milliseconds since the first time any breaker looked at the clock. A
+/// `static` cannot hold an `Instant`, so the base is set once, lazily.
+fn now_ms() -> u64 {
+    static BASE: OnceLock<Instant> = OnceLock::new();
+    let base = *BASE.get_or_init(Instant::now);
+    u64::try_from(base.elapsed().as_millis()).unwrap_or(u64::MAX)
+}
+
+/// The state of a [`Breaker`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Calls go through; failures are counted.
+    Closed,
+    /// Calls fail at once until the cooldown ends.
+    Open,
+    /// A limited number of probe calls test whether the service is back.
+    HalfOpen,
+}
+
+/// A call refused because the circuit is open (or the host asked everyone
+/// to wait). Functions under `#[retry(breaker = ...)]` need
+/// `E: From<CircuitOpen>` to return it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CircuitOpen {
+    /// How long until the breaker lets a probe through, if known.
+    pub retry_after: Option<Duration>,
+}
+
+impl fmt::Display for CircuitOpen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("circuit open: the service is failing, calls are refused")?;
+        if let Some(delay) = self.retry_after {
+            write!(f, " for {}", humantime::format_duration(delay))?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for CircuitOpen {}
+
+impl Retryable for CircuitOpen {
+    fn retry_advice(&self) -> Advice {
+        match self.retry_after {
+            Some(delay) => Advice::RetryAfter(delay),
+            None => Advice::Retry,
+        }
+    }
+}
+
+/// Leave to make one call, from [`Breaker::allow`]; hand it back to
+/// [`Breaker::record`] with the outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "record the outcome with Breaker::record"]
+pub struct Permit {
+    probe: bool,
+}
+
+struct Bucket {
+    /// The bucket's slot number (time / bucket width); stale slots are reset.
+    slot: AtomicU64,
+    successes: AtomicU32,
+    failures: AtomicU32,
+}
+
+impl Bucket {
+    const fn new() -> Self {
+        Bucket {
+            slot: AtomicU64::new(0),
+            successes: AtomicU32::new(0),
+            failures: AtomicU32::new(0),
+        }
+    }
+}
+
+/// A circuit breaker.
+///
+/// - **Closed**: calls go through. After `failures` consecutive failures
+///   (or, if set, a failure rate over the time window), it opens.
+/// - **Open**: [`Breaker::allow`] refuses at once with [`CircuitOpen`] until
+///   `cooldown` has passed, then half-opens.
+/// - **Half-open**: up to `probes` calls at a time go through; a success
+///   closes the breaker, a failure opens it again.
+///
+/// What counts as a failure is the error's [`Retryable`] advice: an error
+/// worth retrying (a 5xx, a timeout, a reset connection) says the service
+/// struggles; a 404 or a validation error says nothing about its health.
+///
+/// Lock-free: `allow` and `record` are a few atomic operations, and a closed
+/// breaker reads no clock.
+///
+/// ```
+/// use std::time::Duration;
+/// use rebuff::breaker::Breaker;
+///
+/// // Seed 000: open after 5 failures, try again after 60 s.
+/// static UPSTREAM: Breaker = Breaker::new().failures(5).cooldown(Duration::from_secs(60));
+///
+/// let permit = UPSTREAM.allow().expect("closed");
+/// UPSTREAM.record_success(permit);
+/// ```
+pub struct Breaker {
+    failure_threshold: u32,
+    rate_permille: u32,
+    min_calls: u32,
+    window_ms: u64,
+    cooldown_ms: u64,
+    max_probes: u32,
+    state: AtomicU8,
+    consecutive: AtomicU32,
+    opened_at: AtomicU64,
+    probes: AtomicU32,
+    paused_until: AtomicU64,
+    opened: AtomicU64,
+    buckets: [Bucket; BUCKETS],
+}
+
+impl fmt::Debug for Breaker {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Breaker")
+            .field("state", &self.state())
+            .field(
+                "consecutive_failures",
+                &self.consecutive.load(Ordering::Relaxed),
+            )
+            .field("times_opened", &self.times_opened())
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for Breaker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Breaker {
+    /// Seed 000's breaker: open after 5 consecutive failures, half-open
+    /// after 60 s, one probe at a time, no failure-rate threshold.
+    #[must_use]
+    pub const fn new() -> Self {
+        Breaker {
+            failure_threshold: 5,
+            rate_permille: 0,
+            min_calls: 0,
+            window_ms: 60_000,
+            cooldown_ms: 60_000,
+            max_probes: 1,
+            state: AtomicU8::new(CLOSED),
+            consecutive: AtomicU32::new(0),
+            opened_at: AtomicU64::new(0),
+            probes: AtomicU32::new(0),
+            paused_until: AtomicU64::new(0),
+            opened: AtomicU64::new(0),
+            buckets: [const { Bucket::new() }; BUCKETS],
+        }
+    }
+
+    /// Consecutive failures that open the breaker (at least 1).
+    #[must_use]
+    pub const fn failures(mut self, threshold: u32) -> Self {
+        self.failure_threshold = if threshold == 0 { 1 } else { threshold };
+        self
+    }
+
+    /// Also open when at least `percent` of the calls in the last `window`
+    /// failed, once there were `min_calls` of them.
+    #[must_use]
+    pub const fn failure_rate(mut self, percent: u32, min_calls: u32, window: Duration) -> Self {
+        self.rate_permille = if percent > 100 { 1000 } else { percent * 10 };
+        self.min_calls = min_calls;
+        let ms = window.as_millis();
+        self.window_ms = if ms == 0 {
+            1
+        } else if ms > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            ms as u64
+        };
+        self
+    }
+
+    /// How long the breaker stays open before it lets a probe through.
+    #[must_use]
+    pub const fn cooldown(mut self, cooldown: Duration) -> Self {
+        let ms = cooldown.as_millis();
+        self.cooldown_ms = if ms > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            ms as u64
+        };
+        self
+    }
+
+    /// How many probe calls may be under way at once while half-open.
+    #[must_use]
+    pub const fn probes(mut self, probes: u32) -> Self {
+        self.max_probes = if probes == 0 { 1 } else { probes };
+        self
+    }
+
+    /// The current state.
+    #[must_use]
+    pub fn state(&self) -> State {
+        match self.state.load(Ordering::Acquire) {
+            CLOSED => State::Closed,
+            OPEN => State::Open,
+            _ => State::HalfOpen,
+        }
+    }
+
+    /// How many times the breaker has opened.
+    #[must_use]
+    pub fn times_opened(&self) -> u64 {
+        self.opened.load(Ordering::Relaxed)
+    }
+
+    /// Leave to make a call, or [`CircuitOpen`] with how long until a probe
+    /// (or until a [pause](Breaker::pause_for) ends).
+    pub fn allow(&self) -> Result<Permit, CircuitOpen> {
+        let state = self.state.load(Ordering::Acquire);
+        let paused = self.paused_until.load(Ordering::Relaxed);
+        if state == CLOSED && paused == 0 {
+            return Ok(Permit { probe: false });
+        }
+        self.allow_slow(state, paused)
+    }
+
+    /// [`Breaker::allow`] for a caller that has waited out the pause
+    /// already (in test mode, only on paper).
+    pub fn allow_after_pause(&self) -> Result<Permit, CircuitOpen> {
+        let state = self.state.load(Ordering::Acquire);
+        if state == CLOSED {
+            return Ok(Permit { probe: false });
+        }
+        self.allow_slow(state, 0)
+    }
+
+    #[cold]
+    fn allow_slow(&self, mut state: u8, paused: u64) -> Result<Permit, CircuitOpen> {
+        let now = now_ms();
+        if paused != 0 {
+            if now < paused {
+                return Err(CircuitOpen {
+                    retry_after: Some(Duration::from_millis(paused - now)),
+                });
+            }
+            let _ =
+                self.paused_until
+                    .compare_exchange(paused, 0, Ordering::Relaxed, Ordering::Relaxed);
+        }
+        if state == CLOSED {
+            return Ok(Permit { probe: false });
+        }
+        if state == OPEN {
+            let opened_at = self.opened_at.load(Ordering::Acquire);
+            let ready_at = opened_at.saturating_add(self.cooldown_ms);
+            if now < ready_at {
+                return Err(CircuitOpen {
+                    retry_after: Some(Duration::from_millis(ready_at - now)),
+                });
+            }
+            // One caller moves the breaker to half-open; every caller then
+            // competes for a probe slot.
+            if self
+                .state
+                .compare_exchange(OPEN, HALF_OPEN, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                tracing::info!(target: "rebuff::breaker", "circuit half-open: probing");
+            }
+            state = self.state.load(Ordering::Acquire);
+            if state == CLOSED {
+                return Ok(Permit { probe: false });
+            }
+            if state == OPEN {
+                return Err(CircuitOpen { retry_after: None });
+            }
+        }
+        // Half-open: take a probe slot if one is free.
+        let mut probes = self.probes.load(Ordering::Acquire);
+        loop {
+            if probes >= self.max_probes {
+                return Err(CircuitOpen { retry_after: None });
+            }
+            match self.probes.compare_exchange_weak(
+                probes,
+                probes + 1,
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return Ok(Permit { probe: true }),
+                Err(current) => probes = current,
+            }
+        }
+    }
+
+    /// Records a call that worked (or failed in a way that says nothing of
+    /// the service's health).
+    pub fn record_success(&self, permit: Permit) {
+        if permit.probe {
+            self.probes.fetch_sub(1, Ordering::AcqRel);
+            if self
+                .state
+                .compare_exchange(HALF_OPEN, CLOSED, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                self.consecutive.store(0, Ordering::Release);
+                for bucket in &self.buckets {
+                    bucket.failures.store(0, Ordering::Relaxed);
+                    bucket.successes.store(0, Ordering::Relaxed);
+                }
+                tracing::info!(target: "rebuff::breaker", "circuit closed: the service recovered");
+            }
+            return;
+        }
+        if self.consecutive.load(Ordering::Relaxed) != 0 {
+            self.consecutive.store(0, Ordering::Relaxed);
+        }
+        if self.rate_permille != 0 {
+            self.bucket(now_ms())
+                .successes
+                .fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// Records a call that failed in a way that says the service is
+    /// struggling.
+    pub fn record_failure(&self, permit: Permit) {
+        let now = now_ms();
+        if permit.probe {
+            self.probes.fetch_sub(1, Ordering::AcqRel);
+            self.opened_at.store(now, Ordering::Release);
+            if self
+                .state
+                .compare_exchange(HALF_OPEN, OPEN, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                self.opened.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(target: "rebuff::breaker", "circuit opened again: the probe failed");
+            }
+            return;
+        }
+        let consecutive = self
+            .consecutive
+            .fetch_add(1, Ordering::AcqRel)
+            .saturating_add(1);
+        let mut trip = consecutive >= self.failure_threshold;
+        if self.rate_permille != 0 {
+            self.bucket(now).failures.fetch_add(1, Ordering::Relaxed);
+            trip |= self.rate_exceeded(now);
+        }
+        if trip && self.state.load(Ordering::Acquire) == CLOSED {
+            self.opened_at.store(now, Ordering::Release);
+            if self
+                .state
+                .compare_exchange(CLOSED, OPEN, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+            {
+                self.opened.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(target: "rebuff::breaker", consecutive_failures = consecutive, "circuit opened");
+            }
+        }
+    }
+
+    /// Records the outcome of a call by its error's advice: `Ok` and errors
+    /// not worth retrying are successes, the rest failures.
+    pub fn record<T, E: Retryable>(&self, permit: Permit, outcome: &Result<T, E>) {
+        match outcome {
+            Err(err) if err.retry_advice().is_retry() => self.record_failure(permit),
+            _ => self.record_success(permit),
+        }
+    }
+
+    /// Refuses every call until `delay` from now: a server said it is over
+    /// its limit for everyone (a 429 with a reset time), so no call needs to
+    /// find out on its own.
+    pub fn pause_for(&self, delay: Duration) {
+        let until = now_ms()
+            .saturating_add(u64::try_from(delay.as_millis()).unwrap_or(u64::MAX))
+            .max(1);
+        self.paused_until.fetch_max(until, Ordering::Relaxed);
+    }
+
+    /// Whether a [`Breaker::pause_for`] is in force.
+    #[must_use]
+    pub fn is_paused(&self) -> bool {
+        let until = self.paused_until.load(Ordering::Relaxed);
+        until != 0 && now_ms() < until
+    }
+
+    /// The bucket of `now`, reset if it held an older slot.
+    fn bucket(&self, now: u64) -> &Bucket {
+        let width = (self.window_ms / BUCKETS as u64).max(1);
+        let slot = now / width;
+        let bucket = &self.buckets[usize::try_from(slot % BUCKETS as u64).unwrap_or(0)];
+        let old = bucket.slot.load(Ordering::Acquire);
+        if old != slot
+            && bucket
+                .slot
+                .compare_exchange(old, slot, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        {
+            bucket.successes.store(0, Ordering::Relaxed);
+            bucket.failures.store(0, Ordering::Relaxed);
+        }
+        bucket
+    }
+
+    /// Whether the failure rate over the window reached the threshold.
+    fn rate_exceeded(&self, now: u64) -> bool {
+        let width = (self.window_ms / BUCKETS as u64).max(1);
+        let current = now / width;
+        let (mut calls, mut failures) = (0u64, 0u64);
+        for bucket in &self.buckets {
+            let slot = bucket.slot.load(Ordering::Acquire);
+            if current.saturating_sub(slot) < BUCKETS as u64 {
+                let f = u64::from(bucket.failures.load(Ordering::Relaxed));
+                failures += f;
+                calls += f + u64::from(bucket.successes.load(Ordering::Relaxed));
+            }
+        }
+        calls >= u64::from(self.min_calls.max(1))
+            && failures * 1000 >= calls * u64::from(self.rate_permille)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn opens_after_consecutive_failures_and_recovers_through_a_probe() {
+        let breaker = Breaker::new()
+            .failures(3)
+            .cooldown(Duration::from_millis(30));
+        for _ in 0..2 {
+            breaker.record_failure(breaker.allow().unwrap());
+        }
+        breaker.record_success(breaker.allow().unwrap());
+        for _ in 0..3 {
+            breaker.record_failure(breaker.allow().unwrap());
+        }
+        assert_eq!(breaker.state(), State::Open);
+        let refused = breaker.allow().unwrap_err();
+        assert!(refused.retry_after.unwrap() <= Duration::from_millis(30));
+        std::thread::sleep(Duration::from_millis(40));
+        let probe = breaker.allow().unwrap();
+        assert_eq!(breaker.state(), State::HalfOpen);
+        assert!(breaker.allow().is_err(), "one probe at a time");
+        breaker.record_success(probe);
+        assert_eq!(breaker.state(), State::Closed);
+        assert_eq!(breaker.times_opened(), 1);
+    }
+
+    #[test]
+    fn a_failed_probe_opens_again() {
+        let breaker = Breaker::new()
+            .failures(1)
+            .cooldown(Duration::from_millis(10));
+        breaker.record_failure(breaker.allow().unwrap());
+        std::thread::sleep(Duration::from_millis(15));
+        breaker.record_failure(breaker.allow().unwrap());
+        assert_eq!(breaker.state(), State::Open);
+        assert_eq!(breaker.times_opened(), 2);
+    }
+
+    #[test]
+    fn failure_rate_over_the_window() {
+        let breaker = Breaker::new()
+            .failures(1000)
+            .failure_rate(50, 10, Duration::from_secs(60));
+        for i in 0..10 {
+            let permit = breaker.allow().unwrap();
+            if i % 2 == 0 {
+                breaker.record_success(permit)
+            } else {
+                breaker.record_failure(permit)
+            }
+        }
+        assert_eq!(breaker.state(), State::Open, "5 of 10 failed");
+    }
+
+    #[test]
+    fn a_pause_refuses_everyone_until_it_ends() {
+        let breaker = Breaker::new();
+        breaker.pause_for(Duration::from_millis(20));
+        let refused = breaker.allow().unwrap_err();
+        assert!(refused.retry_after.is_some());
+        std::thread::sleep(Duration::from_millis(25));
+        assert!(breaker.allow().is_ok());
+        assert_eq!(breaker.state(), State::Closed);
+    }
+}
