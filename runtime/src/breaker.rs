@@ -183,6 +183,8 @@ impl Breaker {
     /// Also open when at least `percent` of the calls in the last `window`
     /// failed, once there were `min_calls` of them.
     #[must_use]
+    // `const fn` cannot use `try_from`; each cast is after a range check.
+    #[allow(clippy::cast_possible_truncation)]
     pub const fn failure_rate(mut self, percent: u32, min_calls: u32, window: Duration) -> Self {
         self.rate_permille = if percent > 100 { 1000 } else { percent * 10 };
         self.min_calls = min_calls;
@@ -199,6 +201,7 @@ impl Breaker {
 
     /// How long the breaker stays open before it lets a probe through.
     #[must_use]
+    #[allow(clippy::cast_possible_truncation)] // after a range check, in a `const fn`
     pub const fn cooldown(mut self, cooldown: Duration) -> Self {
         let ms = cooldown.as_millis();
         self.cooldown_ms = if ms > u64::MAX as u128 {
@@ -490,9 +493,9 @@ mod tests {
         for i in 0..10 {
             let permit = breaker.allow().unwrap();
             if i % 2 == 0 {
-                breaker.record_success(permit)
+                breaker.record_success(permit);
             } else {
-                breaker.record_failure(permit)
+                breaker.record_failure(permit);
             }
         }
         assert_eq!(breaker.state(), State::Open, "5 of 10 failed");

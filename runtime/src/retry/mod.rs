@@ -314,7 +314,7 @@ pub struct Retry<'p, E, S = DefaultSleeper> {
     hooks: Hooks<E>,
     seed: Option<u64>,
     sleeper: S,
-    breaker: Option<(&'p Breaker, fn(CircuitOpen) -> E)>,
+    breaker: Option<BreakerRef<'p, E>>,
     budget: Option<&'p Budget>,
 }
 
@@ -656,6 +656,9 @@ where
     Retry::new(policy).run_blocking(f)
 }
 
+/// A breaker and how to turn its refusal into the function's error.
+type BreakerRef<'p, E> = (&'p Breaker, fn(CircuitOpen) -> E);
+
 /// What to do after an attempt.
 #[doc(hidden)]
 pub enum Next<T, E> {
@@ -681,7 +684,7 @@ pub struct Driver<'p, E, C = DefaultSleeper> {
     clock: C,
     timeout: Option<fn(TimedOut) -> E>,
     seed: Option<u64>,
-    breaker: Option<(&'p Breaker, fn(CircuitOpen) -> E)>,
+    breaker: Option<BreakerRef<'p, E>>,
     permit: Option<Permit>,
     budget: Option<&'p Budget>,
     /// This call has waited out the host's pause: do not wait again.
