@@ -445,6 +445,98 @@ impl Breaker {
     }
 }
 
+/// One breaker per key (per host, for a client talking to many), made on
+/// first use from a template, so one failing host does not stop calls to
+/// the others and one host's 429 pauses only its own callers.
+///
+/// Breakers are kept for the life of the set (they are handed out as plain
+/// references, for `#[retry(breaker = ...)]`): key it by something bounded,
+/// such as the host. Past 1024 keys, the rest share one breaker.
+///
+/// ```
+/// use std::time::Duration;
+/// use rebuff::breaker::{Breaker, Breakers};
+///
+/// static HOSTS: Breakers = Breakers::new(Breaker::new().failures(3).cooldown(Duration::from_secs(30)));
+///
+/// let api = HOSTS.get("api.example.com");
+/// let permit = api.allow().unwrap();
+/// api.record_success(permit);
+/// assert!(std::ptr::eq(api, HOSTS.get("api.example.com")));
+/// ```
+pub struct Breakers {
+    template: Breaker,
+    map: std::sync::RwLock<std::collections::BTreeMap<Box<str>, &'static Breaker>>,
+    overflow: OnceLock<&'static Breaker>,
+}
+
+/// The most keys a [`Breakers`] gives breakers of their own.
+const MAX_KEYS: usize = 1024;
+
+impl fmt::Debug for Breakers {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let keys = self.map.read().map_or(0, |map| map.len());
+        f.debug_struct("Breakers")
+            .field("keys", &keys)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Breakers {
+    /// A set whose breakers are configured like `template`.
+    #[must_use]
+    pub const fn new(template: Breaker) -> Self {
+        Breakers {
+            template,
+            map: std::sync::RwLock::new(std::collections::BTreeMap::new()),
+            overflow: OnceLock::new(),
+        }
+    }
+
+    /// The breaker of `key`, made on first use.
+    pub fn get(&self, key: &str) -> &'static Breaker {
+        if let Some(breaker) = self
+            .map
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get(key)
+        {
+            return breaker;
+        }
+        let mut map = self
+            .map
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(breaker) = map.get(key) {
+            return breaker;
+        }
+        if map.len() >= MAX_KEYS {
+            return self
+                .overflow
+                .get_or_init(|| Box::leak(Box::new(self.template.fresh())));
+        }
+        let breaker: &'static Breaker = Box::leak(Box::new(self.template.fresh()));
+        map.insert(key.into(), breaker);
+        breaker
+    }
+}
+
+impl Breaker {
+    /// A closed breaker with this one's configuration.
+    #[must_use]
+    pub fn fresh(&self) -> Breaker {
+        Breaker {
+            failure_threshold: self.failure_threshold,
+            rate_permille: self.rate_permille,
+            min_calls: self.min_calls,
+            window_ms: self.window_ms,
+            cooldown_ms: self.cooldown_ms,
+            max_probes: self.max_probes,
+            ..Breaker::new()
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -499,6 +591,16 @@ mod tests {
             }
         }
         assert_eq!(breaker.state(), State::Open, "5 of 10 failed");
+    }
+
+    #[test]
+    fn keyed_breakers_are_independent() {
+        static HOSTS: Breakers = Breakers::new(Breaker::new().failures(1));
+        let a = HOSTS.get("a.example.com");
+        a.record_failure(a.allow().unwrap());
+        assert_eq!(a.state(), State::Open);
+        assert_eq!(HOSTS.get("b.example.com").state(), State::Closed);
+        assert!(core::ptr::eq(a, HOSTS.get("a.example.com")));
     }
 
     #[test]

@@ -127,6 +127,9 @@ pub enum ClientError<E = RemoteError> {
     /// The request could not be built or sent as given (a bad URL, a body
     /// that failed to serialize): retrying cannot help.
     Request(Box<dyn StdError + Send + Sync>),
+    /// A [`Breaker`](crate::Breaker) refused the call: the service has been
+    /// failing.
+    CircuitOpen(crate::CircuitOpen),
     /// A success response whose body could not be decoded.
     Decode {
         /// The response's status.
@@ -207,6 +210,12 @@ impl<E> ClientError<E> {
     }
 }
 
+impl<E> From<crate::CircuitOpen> for ClientError<E> {
+    fn from(open: crate::CircuitOpen) -> Self {
+        ClientError::CircuitOpen(open)
+    }
+}
+
 impl<E> fmt::Display for ClientError<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -225,6 +234,7 @@ impl<E> fmt::Display for ClientError<E> {
             ClientError::Timeout { after: None } => f.write_str("timed out"),
             ClientError::Network { kind, source } => write!(f, "network error ({kind}): {source}"),
             ClientError::Request(source) => write!(f, "invalid request: {source}"),
+            ClientError::CircuitOpen(open) => write!(f, "{open}"),
             ClientError::Decode { status, source } => write!(
                 f,
                 "could not decode the {} response body: {source}",
@@ -243,6 +253,7 @@ impl<E: fmt::Debug> StdError for ClientError<E> {
             ClientError::Network { source, .. }
             | ClientError::Request(source)
             | ClientError::Decode { source, .. } => Some(&**source),
+            ClientError::CircuitOpen(open) => Some(open),
             ClientError::Timeout { .. } => None,
         }
     }
@@ -265,6 +276,7 @@ impl<E: Retryable> Retryable for ClientError<E> {
                 remote.retry_advice()
             }
             ClientError::Timeout { .. } | ClientError::Network { .. } => Advice::Retry,
+            ClientError::CircuitOpen(open) => open.retry_advice(),
             ClientError::Request(_) | ClientError::Decode { .. } => Advice::Stop,
         }
     }
@@ -323,6 +335,11 @@ impl ApiError for RemoteError {
 
     fn retry_after(&self) -> Option<Duration> {
         RemoteError::retry_after(self)
+    }
+
+    /// A retryable status, or any response that says when to retry.
+    fn retryable(&self) -> bool {
+        crate::retryable_status(self.status()) || self.retry_after().is_some()
     }
 
     fn rate_limit(&self) -> Option<RateLimit> {

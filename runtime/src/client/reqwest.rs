@@ -22,7 +22,8 @@ use core::future::Future;
 use serde::de::DeserializeOwned;
 
 use super::{ClientError, FromRemote, NetworkKind, RemoteError};
-use crate::{Advice, Retryable};
+use crate::retry::{Driver, Gate, Next};
+use crate::{Advice, Breaker, Policy, Retryable};
 
 /// How much of an error body is read by default: enough for any real error
 /// document, little enough that a hostile server cannot exhaust memory.
@@ -166,5 +167,101 @@ impl Retryable for reqwest::Error {
 
     fn retry_status(&self) -> Option<http::StatusCode> {
         self.status()
+    }
+}
+
+/// Whether RFC 9110 calls `method` idempotent: repeating it has the effect
+/// of sending it once (GET, HEAD, PUT, DELETE, OPTIONS, TRACE).
+#[must_use]
+pub fn is_idempotent(method: &reqwest::Method) -> bool {
+    matches!(
+        method.as_str(),
+        "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE"
+    )
+}
+
+/// The header that lets a server tell a retry from a new request.
+pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+
+/// Sends the request `build` makes, retrying under `policy` (and through
+/// `breaker`, if given), and decodes the answer like [`ResponseExt::api`].
+///
+/// Retrying is safe by construction:
+///
+/// - idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) retry as
+///   their errors advise;
+/// - other methods (POST, PATCH) retry only if the request carries an
+///   `Idempotency-Key`, which `auto_key` adds (the same key on every attempt
+///   of the call, from [`Attempt::idempotency_key`](crate::retry::Attempt::idempotency_key)),
+///   or if the request never reached the server (the connection failed).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), rebuff::client::ClientError> {
+/// use rebuff::Policy;
+/// use rebuff::client::reqwest::send_retrying;
+///
+/// let client = reqwest::Client::new();
+/// let created: serde_json::Value = send_retrying(&Policy::DEFAULT, None, true, || {
+///     client.post("http://127.0.0.1:3000/api/v1/leads").json(&serde_json::json!({"name": "Ada"}))
+/// })
+/// .await?;
+/// # let _ = created; Ok(()) }
+/// ```
+pub async fn send_retrying<T, E>(
+    policy: &Policy,
+    breaker: Option<&Breaker>,
+    auto_key: bool,
+    mut build: impl FnMut() -> reqwest::RequestBuilder,
+) -> Result<T, ClientError<E>>
+where
+    T: DeserializeOwned,
+    E: FromRemote + Retryable + Send,
+{
+    let mut driver = Driver::new(policy, true);
+    if let Some(breaker) = breaker {
+        driver = driver.breaker(breaker);
+    }
+    loop {
+        match driver.gate() {
+            Gate::Go => {}
+            Gate::Wait(delay) => {
+                driver.sleep(delay).await;
+                continue;
+            }
+            Gate::Refuse(err) => return Err(err),
+        }
+        let attempt = driver.begin();
+        let (client, request) = build().build_split();
+        let mut request = request.map_err(|err| ClientError::Request(Box::new(err)))?;
+        let idempotent = is_idempotent(request.method());
+        if !idempotent && auto_key && !request.headers().contains_key(IDEMPOTENCY_KEY) {
+            let key = attempt.idempotency_key().to_ascii();
+            if let Ok(value) = http::HeaderValue::from_bytes(&key) {
+                request.headers_mut().insert(IDEMPOTENCY_KEY, value);
+            }
+        }
+        let keyed = request.headers().contains_key(IDEMPOTENCY_KEY);
+        let result = match client.execute(request).await {
+            Ok(response) => response.api().await,
+            Err(err) => Err(from_reqwest(err)),
+        };
+        // A non-idempotent request without a key is repeated only if it
+        // never reached the server.
+        if let Err(err) = &result {
+            let unsent = matches!(
+                err,
+                ClientError::Network {
+                    kind: NetworkKind::Connect,
+                    ..
+                }
+            );
+            if !idempotent && !keyed && !unsent {
+                return result;
+            }
+        }
+        match driver.step(result) {
+            Next::Done(result) => return result,
+            Next::Retry(delay) => driver.sleep(delay).await,
+        }
     }
 }

@@ -82,9 +82,9 @@ pub enum StopReason {
     Deadline,
     /// The server asked to wait longer than the deadline leaves.
     HintBeyondDeadline,
-    /// The shared [`Budget`](crate::Budget) had no retry left.
+    /// The shared [`Budget`] had no retry left.
     BudgetExhausted,
-    /// The [`Breaker`](crate::Breaker) is open: the call was refused at once.
+    /// The [`Breaker`] is open: the call was refused at once.
     CircuitOpen,
 }
 

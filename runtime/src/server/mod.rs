@@ -33,6 +33,10 @@ pub mod axum;
 #[cfg_attr(docsrs, doc(cfg(feature = "actix")))]
 pub mod actix;
 
+#[cfg(feature = "axum")]
+#[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
+pub mod idempotency;
+
 use core::fmt;
 use std::error::Error as StdError;
 
@@ -206,6 +210,18 @@ pub enum Rejection {
     /// A handler panicked. Nothing of the panic reaches the client.
     #[api(status = 500)]
     Panic,
+    /// A request with this `Idempotency-Key` is still being served: send it
+    /// again shortly.
+    #[api(
+        status = 409,
+        retryable,
+        message = "A request with this idempotency key is in progress"
+    )]
+    RequestInProgress {
+        /// Seconds to wait.
+        #[api(retry_after)]
+        retry_after: u64,
+    },
 }
 
 impl fmt::Display for Rejection {
@@ -222,6 +238,9 @@ impl fmt::Display for Rejection {
             Rejection::InvalidQuery { reason } => write!(f, "invalid query: {reason}"),
             Rejection::BadRequest { reason } => write!(f, "bad request: {reason}"),
             Rejection::Panic => f.write_str("a handler panicked"),
+            Rejection::RequestInProgress { .. } => {
+                f.write_str("a request with this idempotency key is in progress")
+            }
         }
     }
 }

@@ -1,0 +1,284 @@
+//! Idempotent requests: a retried request (same `Idempotency-Key`) gets the
+//! stored response of the first one instead of doing the work again.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use axum::{Router, routing::post};
+//! use rebuff::server::idempotency::{IdempotencyLayer, MemoryStore};
+//!
+//! let app: Router = Router::new()
+//!     .route("/api/v1/orders", post(|| async { "created" }))
+//!     .layer(IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(24 * 3600))));
+//! # let _ = app;
+//! ```
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context as TaskContext, Poll};
+use core::time::Duration;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use axum::body::Body;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+/// The longest key taken; longer ones are passed through unremembered.
+const MAX_KEY: usize = 255;
+/// The largest response body remembered.
+const MAX_BODY: usize = 1 << 20;
+/// How long a duplicate waits for the first request to finish.
+const WAIT: Duration = Duration::from_secs(5);
+
+/// A response kept for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// Its status.
+    pub status: StatusCode,
+    /// Its headers.
+    pub headers: HeaderMap,
+    /// Its body.
+    pub body: Bytes,
+}
+
+/// What a store knows of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Unknown: the caller now owns the key and must complete or release it.
+    New,
+    /// Another request with the key is being served.
+    InFlight,
+    /// Served already: replay this.
+    Done(StoredResponse),
+}
+
+/// Where keys and their responses are kept: in memory by default
+/// ([`MemoryStore`]), or a shared store (Redis, a database) for several
+/// server instances.
+pub trait IdempotencyStore: Send + Sync + 'static {
+    /// Claims `key` for a request, or says what is known of it.
+    fn claim(&self, key: &str) -> Claim;
+    /// Stores the response of the request that claimed `key`.
+    fn complete(&self, key: &str, response: StoredResponse);
+    /// Forgets `key` (its request failed in a way worth repeating).
+    fn release(&self, key: &str);
+}
+
+/// Keys and responses in this process's memory, each kept for `ttl`.
+#[derive(Debug)]
+pub struct MemoryStore {
+    ttl: Duration,
+    entries: Mutex<HashMap<String, (Instant, Option<StoredResponse>)>>,
+}
+
+impl MemoryStore {
+    /// A store keeping responses for `ttl`.
+    #[must_use]
+    pub fn new(ttl: Duration) -> Self {
+        MemoryStore {
+            ttl,
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn lock(
+        &self,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, Option<StoredResponse>)>> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+impl IdempotencyStore for MemoryStore {
+    fn claim(&self, key: &str) -> Claim {
+        let mut entries = self.lock();
+        let now = Instant::now();
+        if entries.len() > 10_000 {
+            let ttl = self.ttl;
+            entries.retain(|_, (at, _)| now.duration_since(*at) < ttl);
+        }
+        match entries.get(key) {
+            Some((at, _)) if now.duration_since(*at) >= self.ttl => {
+                entries.insert(key.to_owned(), (now, None));
+                Claim::New
+            }
+            Some((_, Some(done))) => Claim::Done(done.clone()),
+            Some((_, None)) => Claim::InFlight,
+            None => {
+                entries.insert(key.to_owned(), (now, None));
+                Claim::New
+            }
+        }
+    }
+
+    fn complete(&self, key: &str, response: StoredResponse) {
+        self.lock()
+            .insert(key.to_owned(), (Instant::now(), Some(response)));
+    }
+
+    fn release(&self, key: &str) {
+        self.lock().remove(key);
+    }
+}
+
+/// The tower layer: requests with an `Idempotency-Key` are served once and
+/// replayed after (with `Idempotent-Replayed: true`); a duplicate that
+/// arrives while the first is still being served waits for it (up to 5 s,
+/// then a retryable 409). A 5xx is not remembered, so a retry repeats the
+/// work; neither is a request that was cancelled midway.
+#[derive(Debug)]
+pub struct IdempotencyLayer<St> {
+    store: Arc<St>,
+}
+
+impl<St> Clone for IdempotencyLayer<St> {
+    fn clone(&self) -> Self {
+        IdempotencyLayer {
+            store: Arc::clone(&self.store),
+        }
+    }
+}
+
+impl<St: IdempotencyStore> IdempotencyLayer<St> {
+    /// A layer over `store`.
+    pub fn new(store: St) -> Self {
+        IdempotencyLayer {
+            store: Arc::new(store),
+        }
+    }
+}
+
+impl<S, St> tower::Layer<S> for IdempotencyLayer<St> {
+    type Service = IdempotencyService<S, St>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        IdempotencyService {
+            inner,
+            store: Arc::clone(&self.store),
+        }
+    }
+}
+
+/// The service of [`IdempotencyLayer`].
+#[derive(Debug)]
+pub struct IdempotencyService<S, St> {
+    inner: S,
+    store: Arc<St>,
+}
+
+impl<S: Clone, St> Clone for IdempotencyService<S, St> {
+    fn clone(&self) -> Self {
+        IdempotencyService {
+            inner: self.inner.clone(),
+            store: Arc::clone(&self.store),
+        }
+    }
+}
+
+/// Releases a claimed key if the request ends without completing it.
+struct Claimed<St: IdempotencyStore> {
+    store: Arc<St>,
+    key: Option<String>,
+}
+
+impl<St: IdempotencyStore> Drop for Claimed<St> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.store.release(&key);
+        }
+    }
+}
+
+fn replay(stored: StoredResponse) -> http::Response<Body> {
+    let mut response = http::Response::new(Body::from(stored.body));
+    *response.status_mut() = stored.status;
+    *response.headers_mut() = stored.headers;
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+impl<S, St, B> tower::Service<http::Request<B>> for IdempotencyService<S, St>
+where
+    S: tower::Service<http::Request<B>, Response = http::Response<Body>> + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    St: IdempotencyStore,
+    B: Send + 'static,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+        let key = req
+            .headers()
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY)
+            .map(str::to_owned);
+        let Some(key) = key else {
+            let inner = self.inner.call(req);
+            return Box::pin(inner);
+        };
+        let store = Arc::clone(&self.store);
+        let claim = store.claim(&key);
+        let inner = matches!(claim, Claim::New).then(|| self.inner.call(req));
+        Box::pin(async move {
+            match claim {
+                Claim::Done(stored) => return Ok(replay(stored)),
+                Claim::InFlight => {
+                    let started = Instant::now();
+                    while started.elapsed() < WAIT {
+                        tokio::time::sleep(Duration::from_millis(20)).await;
+                        match store.claim(&key) {
+                            Claim::Done(stored) => return Ok(replay(stored)),
+                            Claim::InFlight => {}
+                            // The first request gave the key up: this one
+                            // owns it now, but its request was not kept;
+                            // ask the client to send it again.
+                            Claim::New => {
+                                store.release(&key);
+                                break;
+                            }
+                        }
+                    }
+                    let busy = super::Rejection::RequestInProgress { retry_after: 1 };
+                    return Ok(super::axum::into_response(&busy));
+                }
+                Claim::New => {}
+            }
+            let mut guard = Claimed {
+                store: Arc::clone(&store),
+                key: Some(key),
+            };
+            let response = inner.expect("claimed: the request was sent on").await?;
+            if response.status().is_server_error() {
+                return Ok(response);
+            }
+            let (parts, body) = response.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+                // Unreadable or too large to keep: not remembered.
+                return Ok(http::Response::from_parts(parts, Body::empty()));
+            };
+            if let Some(key) = guard.key.take() {
+                store.complete(
+                    &key,
+                    StoredResponse {
+                        status: parts.status,
+                        headers: parts.headers.clone(),
+                        body: bytes.clone(),
+                    },
+                );
+            }
+            Ok(http::Response::from_parts(parts, Body::from(bytes)))
+        })
+    }
+}

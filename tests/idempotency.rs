@@ -1,0 +1,233 @@
+//! Idempotent retries: the server layer replays a key's stored response,
+//! and the reqwest helper retries POST only with a key (or when the request
+//! never left), so a lost response does not repeat the work.
+
+#[allow(dead_code)]
+#[path = "support/scripted.rs"]
+mod scripted;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::post;
+use http::{Request, StatusCode};
+use rebuff::client::ClientError;
+use rebuff::client::reqwest::send_retrying;
+use rebuff::retry::testing;
+use rebuff::server::idempotency::{IdempotencyLayer, MemoryStore};
+use rebuff::{Jitter, Policy};
+use scripted::Reply;
+use tower::ServiceExt;
+
+fn orders(effects: Arc<AtomicU32>, fail_first: bool) -> Router {
+    Router::new()
+        .route(
+            "/orders",
+            post(move || {
+                let effects = effects.clone();
+                async move {
+                    let n = effects.fetch_add(1, Ordering::SeqCst) + 1;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    if fail_first && n == 1 {
+                        return Err((StatusCode::INTERNAL_SERVER_ERROR, "boom".to_owned()));
+                    }
+                    Ok(format!("order #{n}"))
+                }
+            }),
+        )
+        .layer(IdempotencyLayer::new(MemoryStore::new(
+            Duration::from_secs(60),
+        )))
+}
+
+async fn send(app: &Router, key: Option<&str>) -> (StatusCode, Option<String>, String) {
+    let mut request = Request::post("/orders");
+    if let Some(key) = key {
+        request = request.header("idempotency-key", key);
+    }
+    let response = app
+        .clone()
+        .oneshot(request.body(Body::empty()).unwrap())
+        .await
+        .unwrap();
+    let status = response.status();
+    let replayed = response
+        .headers()
+        .get("idempotent-replayed")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    (status, replayed, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn a_key_is_served_once_and_replayed() {
+    let effects = Arc::new(AtomicU32::new(0));
+    let app = orders(effects.clone(), false);
+    assert_eq!(
+        send(&app, Some("k1")).await,
+        (StatusCode::OK, None, "order #1".into())
+    );
+    assert_eq!(
+        send(&app, Some("k1")).await,
+        (StatusCode::OK, Some("true".into()), "order #1".into())
+    );
+    assert_eq!(effects.load(Ordering::SeqCst), 1);
+    assert_eq!(send(&app, Some("k2")).await.2, "order #2");
+    assert_eq!(send(&app, None).await.2, "order #3");
+    assert_eq!(send(&app, None).await.2, "order #4");
+}
+
+#[tokio::test]
+async fn concurrent_duplicates_wait_for_the_first() {
+    let effects = Arc::new(AtomicU32::new(0));
+    let app = orders(effects.clone(), false);
+    let (a, b) = tokio::join!(send(&app, Some("same")), send(&app, Some("same")));
+    assert_eq!(a.2, "order #1");
+    assert_eq!(b.2, "order #1");
+    assert_eq!(effects.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_server_error_is_not_remembered() {
+    let effects = Arc::new(AtomicU32::new(0));
+    let app = orders(effects.clone(), true);
+    assert_eq!(
+        send(&app, Some("k")).await.0,
+        StatusCode::INTERNAL_SERVER_ERROR
+    );
+    assert_eq!(
+        send(&app, Some("k")).await,
+        (StatusCode::OK, None, "order #2".into())
+    );
+    assert_eq!(send(&app, Some("k")).await.1.as_deref(), Some("true"));
+}
+
+fn quick() -> Policy {
+    Policy::constant(Duration::from_millis(1))
+        .jitter(Jitter::None)
+        .max_retries(3)
+}
+
+#[tokio::test]
+async fn post_is_retried_with_one_key_for_every_attempt() {
+    let _test_mode = testing::enable();
+    let (base, log) = scripted::start(vec![
+        Reply::json(503, "{}"),
+        Reply::json(503, "{}"),
+        Reply::json(200, r#"{"id":1}"#),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let created: serde_json::Value =
+        send_retrying::<_, rebuff::client::RemoteError>(&quick(), None, true, || {
+            client.post(format!("{base}/orders"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(created["id"], 1);
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 3);
+    let key = log[0].header("idempotency-key").unwrap().to_owned();
+    assert_eq!(key.len(), 36);
+    assert!(
+        log.iter()
+            .all(|seen| seen.header("idempotency-key") == Some(key.as_str()))
+    );
+}
+
+#[tokio::test]
+async fn post_without_a_key_is_not_repeated_once_sent_but_get_is() {
+    let _test_mode = testing::enable();
+    let (base, log) = scripted::start(vec![Reply::json(503, "{}"), Reply::json(200, "{}")]).await;
+    let client = reqwest::Client::new();
+    let result = send_retrying::<serde_json::Value, rebuff::client::RemoteError>(
+        &quick(),
+        None,
+        false,
+        || client.post(format!("{base}/orders")),
+    )
+    .await;
+    let err = result.unwrap_err();
+    assert_eq!(
+        err.status(),
+        Some(StatusCode::SERVICE_UNAVAILABLE),
+        "{err:?}"
+    );
+    assert_eq!(
+        log.lock().unwrap().len(),
+        1,
+        "the POST reached the server: not repeated"
+    );
+    let ok = send_retrying::<serde_json::Value, rebuff::client::RemoteError>(
+        &quick(),
+        None,
+        false,
+        || client.get(format!("{base}/orders")),
+    )
+    .await;
+    assert!(ok.is_ok());
+    assert!(
+        log.lock().unwrap()[1].header("idempotency-key").is_none(),
+        "GET needs no key"
+    );
+    // Refused connections never reached a server: even a key-less POST is retried.
+    let refused = send_retrying::<serde_json::Value, rebuff::client::RemoteError>(
+        &quick(),
+        None,
+        false,
+        || client.post("http://127.0.0.1:9/orders"),
+    )
+    .await;
+    assert!(matches!(refused, Err(ClientError::Network { .. })));
+}
+
+#[tokio::test]
+async fn a_lost_response_does_not_repeat_the_work() {
+    let _test_mode = testing::enable();
+    let effects = Arc::new(AtomicU32::new(0));
+    let served = Arc::new(AtomicU32::new(0));
+    // The work is done, then the first response is lost on the way out (a
+    // proxy answers 502 instead): the retry carries the same key and gets
+    // the stored response.
+    let lose_first = {
+        let served = served.clone();
+        axum::middleware::from_fn(
+            move |request: axum::extract::Request, next: axum::middleware::Next| {
+                let served = served.clone();
+                async move {
+                    let response = next.run(request).await;
+                    if served.fetch_add(1, Ordering::SeqCst) == 0 {
+                        return axum::response::IntoResponse::into_response(
+                            StatusCode::BAD_GATEWAY,
+                        );
+                    }
+                    response
+                }
+            },
+        )
+    };
+    let app = orders(effects.clone(), false).layer(lose_first);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let client = reqwest::Client::new();
+    let result = send_retrying::<serde_json::Value, rebuff::client::RemoteError>(
+        &quick(),
+        None,
+        true,
+        || client.post(format!("{base}/orders")),
+    )
+    .await;
+    // The body is plain text, not JSON: a decode error, but the point is the count.
+    assert!(
+        matches!(result, Err(ClientError::Decode { .. })),
+        "{result:?}"
+    );
+    assert_eq!(served.load(Ordering::SeqCst), 2, "one retry");
+    assert_eq!(effects.load(Ordering::SeqCst), 1, "the work ran once");
+}
