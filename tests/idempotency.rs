@@ -15,7 +15,7 @@ use axum::body::Body;
 use axum::routing::post;
 use http::{Request, StatusCode};
 use rebuff::client::ClientError;
-use rebuff::client::reqwest::send_retrying;
+use rebuff::client::reqwest::SendRetrying;
 use rebuff::retry::testing;
 use rebuff::server::idempotency::{IdempotencyLayer, MemoryStore};
 use rebuff::{Jitter, Policy};
@@ -123,10 +123,8 @@ async fn post_is_retried_with_one_key_for_every_attempt() {
     ])
     .await;
     let client = reqwest::Client::new();
-    let created: serde_json::Value =
-        send_retrying::<_, rebuff::client::RemoteError>(&quick(), None, true, || {
-            client.post(format!("{base}/orders"))
-        })
+    let created: serde_json::Value = SendRetrying::new(&quick())
+        .send::<_, rebuff::client::RemoteError>(|| client.post(format!("{base}/orders")))
         .await
         .unwrap();
     assert_eq!(created["id"], 1);
@@ -145,13 +143,12 @@ async fn post_without_a_key_is_not_repeated_once_sent_but_get_is() {
     let _test_mode = testing::enable();
     let (base, log) = scripted::start(vec![Reply::json(503, "{}"), Reply::json(200, "{}")]).await;
     let client = reqwest::Client::new();
-    let result = send_retrying::<serde_json::Value, rebuff::client::RemoteError>(
-        &quick(),
-        None,
-        false,
-        || client.post(format!("{base}/orders")),
-    )
-    .await;
+    let result = SendRetrying::new(&quick())
+        .auto_key(false)
+        .send::<serde_json::Value, rebuff::client::RemoteError>(|| {
+            client.post(format!("{base}/orders"))
+        })
+        .await;
     let err = result.unwrap_err();
     assert_eq!(
         err.status(),
@@ -163,26 +160,24 @@ async fn post_without_a_key_is_not_repeated_once_sent_but_get_is() {
         1,
         "the POST reached the server: not repeated"
     );
-    let ok = send_retrying::<serde_json::Value, rebuff::client::RemoteError>(
-        &quick(),
-        None,
-        false,
-        || client.get(format!("{base}/orders")),
-    )
-    .await;
+    let ok = SendRetrying::new(&quick())
+        .auto_key(false)
+        .send::<serde_json::Value, rebuff::client::RemoteError>(|| {
+            client.get(format!("{base}/orders"))
+        })
+        .await;
     assert!(ok.is_ok());
     assert!(
         log.lock().unwrap()[1].header("idempotency-key").is_none(),
         "GET needs no key"
     );
     // Refused connections never reached a server: even a key-less POST is retried.
-    let refused = send_retrying::<serde_json::Value, rebuff::client::RemoteError>(
-        &quick(),
-        None,
-        false,
-        || client.post("http://127.0.0.1:9/orders"),
-    )
-    .await;
+    let refused = SendRetrying::new(&quick())
+        .auto_key(false)
+        .send::<serde_json::Value, rebuff::client::RemoteError>(|| {
+            client.post("http://127.0.0.1:9/orders")
+        })
+        .await;
     assert!(matches!(refused, Err(ClientError::Network { .. })));
 }
 
@@ -216,13 +211,11 @@ async fn a_lost_response_does_not_repeat_the_work() {
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     let client = reqwest::Client::new();
-    let result = send_retrying::<serde_json::Value, rebuff::client::RemoteError>(
-        &quick(),
-        None,
-        true,
-        || client.post(format!("{base}/orders")),
-    )
-    .await;
+    let result = SendRetrying::new(&quick())
+        .send::<serde_json::Value, rebuff::client::RemoteError>(|| {
+            client.post(format!("{base}/orders"))
+        })
+        .await;
     // The body is plain text, not JSON: a decode error, but the point is the count.
     assert!(
         matches!(result, Err(ClientError::Decode { .. })),

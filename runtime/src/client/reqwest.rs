@@ -23,7 +23,7 @@ use serde::de::DeserializeOwned;
 
 use super::{ClientError, FromRemote, NetworkKind, RemoteError};
 use crate::retry::{Driver, Gate, Next};
-use crate::{Advice, Breaker, Policy, Retryable};
+use crate::{Advice, Breaker, Budget, Policy, Retryable};
 
 /// How much of an error body is read by default: enough for any real error
 /// document, little enough that a hostile server cannot exhaust memory.
@@ -57,7 +57,18 @@ impl ResponseExt for reqwest::Response {
     {
         let response = self.check(DEFAULT_ERROR_BODY_LIMIT).await?;
         let status = response.status();
-        let body = response.bytes().await.map_err(from_reqwest)?;
+        // A body cut off mid-way is a transport failure, worth retrying,
+        // not a body that failed to decode.
+        let body = response
+            .bytes()
+            .await
+            .map_err(|err| match from_reqwest::<E>(err) {
+                ClientError::Decode { source, .. } => ClientError::Network {
+                    kind: NetworkKind::Reset,
+                    source,
+                },
+                other => other,
+            })?;
         serde_json::from_slice(&body).map_err(|source| ClientError::Decode {
             status,
             source: Box::new(source),
@@ -183,85 +194,134 @@ pub fn is_idempotent(method: &reqwest::Method) -> bool {
 /// The header that lets a server tell a retry from a new request.
 pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 
-/// Sends the request `build` makes, retrying under `policy` (and through
-/// `breaker`, if given), and decodes the answer like [`ResponseExt::api`].
-///
-/// Retrying is safe by construction:
-///
-/// - idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) retry as
-///   their errors advise;
-/// - other methods (POST, PATCH) retry only if the request carries an
-///   `Idempotency-Key`, which `auto_key` adds (the same key on every attempt
-///   of the call, from [`Attempt::idempotency_key`](crate::retry::Attempt::idempotency_key)),
-///   or if the request never reached the server (the connection failed).
+/// Sends a request with retries made safe: see [`SendRetrying::send`].
 ///
 /// ```no_run
 /// # async fn demo() -> Result<(), rebuff::client::ClientError> {
-/// use rebuff::Policy;
-/// use rebuff::client::reqwest::send_retrying;
+/// use rebuff::{Breaker, Budget, Policy};
+/// use rebuff::client::reqwest::SendRetrying;
+///
+/// static UPSTREAM: Breaker = Breaker::new();
+/// static RETRIES: Budget = Budget::new();
 ///
 /// let client = reqwest::Client::new();
-/// let created: serde_json::Value = send_retrying(&Policy::DEFAULT, None, true, || {
-///     client.post("http://127.0.0.1:3000/api/v1/leads").json(&serde_json::json!({"name": "Ada"}))
-/// })
-/// .await?;
+/// let created: serde_json::Value = SendRetrying::new(&Policy::DEFAULT)
+///     .breaker(&UPSTREAM)
+///     .budget(&RETRIES)
+///     .send(|| client.post("http://127.0.0.1:3000/api/v1/leads").json(&serde_json::json!({"name": "Ada"})))
+///     .await?;
 /// # let _ = created; Ok(()) }
 /// ```
-pub async fn send_retrying<T, E>(
-    policy: &Policy,
-    breaker: Option<&Breaker>,
+#[derive(Debug, Clone, Copy)]
+#[must_use = "nothing is sent until `send`"]
+pub struct SendRetrying<'p> {
+    policy: &'p Policy,
+    breaker: Option<&'p Breaker>,
+    budget: Option<&'p Budget>,
     auto_key: bool,
-    mut build: impl FnMut() -> reqwest::RequestBuilder,
-) -> Result<T, ClientError<E>>
-where
-    T: DeserializeOwned,
-    E: FromRemote + Retryable + Send,
-{
-    let mut driver = Driver::new(policy, true);
-    if let Some(breaker) = breaker {
-        driver = driver.breaker(breaker);
+}
+
+impl<'p> SendRetrying<'p> {
+    /// Retries under `policy`, adding an `Idempotency-Key` to
+    /// non-idempotent requests.
+    pub fn new(policy: &'p Policy) -> Self {
+        SendRetrying {
+            policy,
+            breaker: None,
+            budget: None,
+            auto_key: true,
+        }
     }
-    loop {
-        match driver.gate() {
-            Gate::Go => {}
-            Gate::Wait(delay) => {
-                driver.sleep(delay).await;
-                continue;
-            }
-            Gate::Refuse(err) => return Err(err),
+
+    /// Goes through `breaker`: refused at once while it is open, paused
+    /// while the host asked everyone to wait.
+    pub fn breaker(mut self, breaker: &'p Breaker) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// Draws every retry from `budget`.
+    pub fn budget(mut self, budget: &'p Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Whether to add an `Idempotency-Key` to POST and PATCH requests that
+    /// have none (default: yes). Without one, they are repeated only when the
+    /// request never reached the server.
+    pub fn auto_key(mut self, on: bool) -> Self {
+        self.auto_key = on;
+        self
+    }
+
+    /// Sends the request `build` makes, retrying as the policy and the
+    /// errors say, and decodes the answer like [`ResponseExt::api`].
+    ///
+    /// Retrying is safe by construction:
+    ///
+    /// - idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) retry as
+    ///   their errors advise;
+    /// - other methods (POST, PATCH) retry only if the request carries an
+    ///   `Idempotency-Key` (the same on every attempt of the call, from
+    ///   [`Attempt::idempotency_key`](crate::retry::Attempt::idempotency_key))
+    ///   or if it never reached the server (the connection failed).
+    pub async fn send<T, E>(
+        self,
+        mut build: impl FnMut() -> reqwest::RequestBuilder,
+    ) -> Result<T, ClientError<E>>
+    where
+        T: DeserializeOwned,
+        E: FromRemote + Retryable + Send,
+    {
+        let mut driver = Driver::new(self.policy, true);
+        if let Some(breaker) = self.breaker {
+            driver = driver.breaker(breaker);
         }
-        let attempt = driver.begin();
-        let (client, request) = build().build_split();
-        let mut request = request.map_err(|err| ClientError::Request(Box::new(err)))?;
-        let idempotent = is_idempotent(request.method());
-        if !idempotent && auto_key && !request.headers().contains_key(IDEMPOTENCY_KEY) {
-            let key = attempt.idempotency_key().to_ascii();
-            if let Ok(value) = http::HeaderValue::from_bytes(&key) {
-                request.headers_mut().insert(IDEMPOTENCY_KEY, value);
-            }
+        if let Some(budget) = self.budget {
+            driver = driver.budget(budget);
         }
-        let keyed = request.headers().contains_key(IDEMPOTENCY_KEY);
-        let result = match client.execute(request).await {
-            Ok(response) => response.api().await,
-            Err(err) => Err(from_reqwest(err)),
-        };
-        // A non-idempotent request without a key is repeated only if it
-        // never reached the server.
-        if let Err(err) = &result {
-            let unsent = matches!(
-                err,
-                ClientError::Network {
-                    kind: NetworkKind::Connect,
-                    ..
+        loop {
+            match driver.gate() {
+                Gate::Go => {}
+                Gate::Wait(delay) => {
+                    driver.sleep(delay).await;
+                    continue;
                 }
-            );
-            if !idempotent && !keyed && !unsent {
-                return result;
+                Gate::Refuse(err) => return Err(err),
             }
-        }
-        match driver.step(result) {
-            Next::Done(result) => return result,
-            Next::Retry(delay) => driver.sleep(delay).await,
+            let attempt = driver.begin();
+            let (client, request) = build().build_split();
+            let mut request = request.map_err(|err| ClientError::Request(Box::new(err)))?;
+            let idempotent = is_idempotent(request.method());
+            if !idempotent && self.auto_key && !request.headers().contains_key(IDEMPOTENCY_KEY) {
+                let key = attempt.idempotency_key().to_ascii();
+                if let Ok(value) = http::HeaderValue::from_bytes(&key) {
+                    request.headers_mut().insert(IDEMPOTENCY_KEY, value);
+                }
+            }
+            let keyed = request.headers().contains_key(IDEMPOTENCY_KEY);
+            let result = match client.execute(request).await {
+                Ok(response) => response.api().await,
+                Err(err) => Err(from_reqwest(err)),
+            };
+            // A non-idempotent request without a key is repeated only if it
+            // never reached the server.
+            if let Err(err) = &result {
+                let unsent = matches!(
+                    err,
+                    ClientError::Network {
+                        kind: NetworkKind::Connect,
+                        ..
+                    }
+                );
+                if !idempotent && !keyed && !unsent {
+                    return result;
+                }
+            }
+            match driver.step(result) {
+                Next::Done(result) => return result,
+                Next::Retry(delay) => driver.sleep(delay).await,
+            }
         }
     }
 }
