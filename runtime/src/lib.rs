@@ -132,6 +132,46 @@
 //! [`retry::run`] and [`retry::Retry`] are the same engine for closures, and
 //! [`retry::testing`] turns sleeping off in your tests.
 //!
+//! ## Circuit breaker and retry budget
+//!
+//! Retries help one caller and can hurt a struggling service. A
+//! [`Breaker`] stops calling a service that keeps failing (closed → open →
+//! half-open probes → closed) and a [`Budget`] caps retries at a share of
+//! first attempts, so an outage never multiplies the load. Both are
+//! lock-free and `const`-constructible for a `static` shared by every call:
+//!
+//! ```
+//! use std::time::Duration;
+//! use rebuff::{retry, ApiError, Breaker, Budget, CircuitOpen};
+//!
+//! static UPSTREAM: Breaker = Breaker::new().failures(5).cooldown(Duration::from_secs(10));
+//! static RETRIES: Budget = Budget::new().ratio_percent(20);
+//!
+//! #[derive(Debug, thiserror::Error, ApiError)]
+//! enum CallError {
+//!     #[error("unavailable")]
+//!     #[api(status = 503)]
+//!     Unavailable,
+//!     #[error(transparent)]
+//!     #[api(status = 503)]
+//!     Open(#[from] CircuitOpen),
+//! }
+//!
+//! #[retry(max_retries = 3, initial_delay = "1ms", breaker = UPSTREAM, budget = RETRIES)]
+//! fn call() -> Result<u32, CallError> {
+//!     Ok(7)
+//! }
+//!
+//! assert_eq!(call().unwrap(), 7);
+//! ```
+//!
+//! [`breaker::Breakers`] keeps one breaker per host. With the `reqwest`
+//! feature, [`client::reqwest::SendRetrying`] retries only what is safe to
+//! repeat (idempotent methods, or a `POST` carrying an `Idempotency-Key`,
+//! which it can add), and on the server
+//! [`server::idempotency::IdempotencyLayer`] replays the stored answer to a
+//! repeated key instead of doing the work twice.
+//!
 //! # Serving errors (axum, actix-web)
 //!
 //! With the `axum` or `actix` feature, a derived error is also a response

@@ -208,7 +208,12 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// let created: serde_json::Value = SendRetrying::new(&Policy::DEFAULT)
 ///     .breaker(&UPSTREAM)
 ///     .budget(&RETRIES)
-///     .send(|| client.post("http://127.0.0.1:3000/api/v1/leads").json(&serde_json::json!({"name": "Ada"})))
+///     .send(|| {
+///         client
+///             .post("http://127.0.0.1:3000/api/v1/leads")
+///             .header("content-type", "application/json")
+///             .body(r#"{"name":"Ada"}"#)
+///     })
 ///     .await?;
 /// # let _ = created; Ok(()) }
 /// ```
