@@ -1,5 +1,6 @@
 //! A call that succeeds on its first attempt, four ways side by side: called
-//! directly, through `#[retry]`, through `rebuff::retry::run`, and through
+//! directly, through `#[retry]`, through `rebuff::retry::run` (and, async, `Retry::run_futures`,
+//! the closure-returning-a-future form backon also takes), and through
 //! backon. The gap to the direct call is what retrying costs when nothing
 //! fails, which is nearly every call.
 //!
@@ -58,6 +59,9 @@ fn first_attempt_success(c: &mut Criterion) {
     });
     group.bench_function("rebuff_run", |b| {
         b.iter(|| block_on(retry::run(&POLICY, async || op(black_box(1)).await)));
+    });
+    group.bench_function("rebuff_run_futures", |b| {
+        b.iter(|| block_on(retry::Retry::new(&POLICY).run_futures(|_| op(black_box(1)))));
     });
     group.bench_function("backon", |b| {
         b.iter(|| block_on((|| op(black_box(1))).retry(ExponentialBuilder::default())));

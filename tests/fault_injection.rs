@@ -7,6 +7,7 @@
 //! in the outage and closes after it, and the load stays within the budget.
 
 use std::collections::HashMap;
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -295,10 +296,14 @@ async fn a_thousand_posts_through_faults() {
         }
     }
 
-    println!(
+    let summary = format!(
         "fault-injection: calls={CALLS} succeeded={succeeded} failed={failed} lost={lost} duplicated={duplicated} breaker_opened={opened} server_load_ratio={ratio:.2}"
     );
-    println!("faults injected: {:?}", server.faults.lock().unwrap());
+    // Captured, so shown with a failure.
+    println!(
+        "{summary}\nfaults injected: {:?}",
+        server.faults.lock().unwrap()
+    );
     assert_eq!(lost, 0);
     assert_eq!(duplicated, 0);
     assert!(opened >= 1, "the breaker opened in the outage");
@@ -311,4 +316,7 @@ async fn a_thousand_posts_through_faults() {
         succeeded >= CALLS / 2,
         "most calls get through: {succeeded}"
     );
+    // Written past the test harness's capture, so every run's log (CI's
+    // included) ends with the figures.
+    writeln!(std::io::stdout(), "{summary}").unwrap();
 }
