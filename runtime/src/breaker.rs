@@ -73,6 +73,15 @@ pub struct Permit {
     probe: bool,
 }
 
+impl Permit {
+    /// Whether this call is one of the half-open probes that decide if the
+    /// circuit closes again (worth a log line, or a metric).
+    #[must_use]
+    pub const fn is_probe(&self) -> bool {
+        self.probe
+    }
+}
+
 struct Bucket {
     /// The bucket's slot number (time / bucket width); stale slots are reset.
     slot: AtomicU64,
