@@ -196,3 +196,34 @@ fn the_state_machine_holds_under_contention() {
     }
     assert_eq!(breaker.state(), State::Closed);
 }
+
+static HANGING: Breaker = Breaker::new()
+    .failures(1)
+    .cooldown(Duration::from_millis(20))
+    .probes(1);
+
+#[retry(max_retries = 0, breaker = HANGING)]
+async fn hang() -> Result<(), UpstreamError> {
+    std::future::pending().await
+}
+
+#[tokio::test]
+async fn a_cancelled_probe_gives_its_slot_back() {
+    let permit = HANGING.allow().unwrap();
+    HANGING.record_failure(permit);
+    assert_eq!(HANGING.state(), State::Open);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+
+    // The only probe hangs, and its caller gives up on it.
+    let timed_out = tokio::time::timeout(Duration::from_millis(10), hang()).await;
+    assert!(timed_out.is_err());
+    assert_eq!(HANGING.state(), State::HalfOpen);
+
+    // Its slot was handed back: the next caller probes, and closes it.
+    let permit = HANGING
+        .allow()
+        .expect("the cancelled probe's slot was given back");
+    assert!(permit.is_probe());
+    HANGING.record_success(permit);
+    assert_eq!(HANGING.state(), State::Closed);
+}

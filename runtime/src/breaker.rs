@@ -66,9 +66,10 @@ impl Retryable for CircuitOpen {
 }
 
 /// Leave to make one call, from [`Breaker::allow`]; hand it back to
-/// [`Breaker::record`] with the outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[must_use = "record the outcome with Breaker::record"]
+/// [`Breaker::record`] with the outcome, or to [`Breaker::release`] if the
+/// call never finished. Not `Copy`: a permit is handed back once.
+#[derive(Debug, PartialEq, Eq)]
+#[must_use = "record the outcome with Breaker::record, or give it back with Breaker::release"]
 pub struct Permit {
     probe: bool,
 }
@@ -326,9 +327,11 @@ impl Breaker {
 
     /// Records a call that worked (or failed in a way that says nothing of
     /// the service's health).
+    #[expect(clippy::needless_pass_by_value, reason = "the permit is used up: handed back once")]
     pub fn record_success(&self, permit: Permit) {
         if permit.probe {
-            self.probes.fetch_sub(1, Ordering::AcqRel);
+            // The state moves before the slot is freed, so no other probe
+            // slips in between.
             if self
                 .state
                 .compare_exchange(HALF_OPEN, CLOSED, Ordering::AcqRel, Ordering::Acquire)
@@ -341,6 +344,7 @@ impl Breaker {
                 }
                 tracing::info!(target: "rebuff::breaker", "circuit closed: the service recovered");
             }
+            self.probes.fetch_sub(1, Ordering::AcqRel);
             return;
         }
         if self.consecutive.load(Ordering::Relaxed) != 0 {
@@ -355,10 +359,13 @@ impl Breaker {
 
     /// Records a call that failed in a way that says the service is
     /// struggling.
+    #[expect(clippy::needless_pass_by_value, reason = "the permit is used up: handed back once")]
     pub fn record_failure(&self, permit: Permit) {
         let now = now_ms();
         if permit.probe {
-            self.probes.fetch_sub(1, Ordering::AcqRel);
+            // `opened_at` is written before the state says open, so nobody
+            // reads an old cooldown; the slot is freed only after the state
+            // moved, so no other probe slips in between.
             self.opened_at.store(now, Ordering::Release);
             if self
                 .state
@@ -368,6 +375,7 @@ impl Breaker {
                 self.opened.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(target: "rebuff::breaker", "circuit opened again: the probe failed");
             }
+            self.probes.fetch_sub(1, Ordering::AcqRel);
             return;
         }
         let consecutive = self
@@ -389,6 +397,16 @@ impl Breaker {
                 self.opened.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(target: "rebuff::breaker", consecutive_failures = consecutive, "circuit opened");
             }
+        }
+    }
+
+    /// Gives back a permit whose call never finished (its future was
+    /// dropped, it panicked): a probe's slot is freed for another caller and
+    /// nothing is counted. The retry engine does this itself.
+    #[expect(clippy::needless_pass_by_value, reason = "the permit is used up: handed back once")]
+    pub fn release(&self, permit: Permit) {
+        if permit.probe {
+            self.probes.fetch_sub(1, Ordering::AcqRel);
         }
     }
 

@@ -320,6 +320,7 @@ impl<'p> SendRetrying<'p> {
                     }
                 );
                 if !idempotent && !keyed && !unsent {
+                    driver.record(&result);
                     return result;
                 }
             }

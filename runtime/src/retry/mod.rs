@@ -691,6 +691,17 @@ pub struct Driver<'p, E, C = DefaultSleeper> {
     past_pause: bool,
 }
 
+impl<E, C> Drop for Driver<'_, E, C> {
+    /// An attempt that never reported back (its future was dropped by a
+    /// timeout or `select!`, or it panicked) gives its breaker permit back,
+    /// so a half-open breaker's probe slot is not lost.
+    fn drop(&mut self) {
+        if let (Some((breaker, _)), Some(permit)) = (self.breaker, self.permit.take()) {
+            breaker.release(permit);
+        }
+    }
+}
+
 /// Whether an attempt may start, from [`Driver::gate`].
 #[doc(hidden)]
 pub enum Gate<E> {
@@ -882,16 +893,27 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
         }
     }
 
+    /// Reports an attempt's result to the breaker, if one gave this
+    /// attempt its permit (`step` does it; this is for a result returned
+    /// without `step`).
+    #[inline]
+    pub fn record<T>(&mut self, result: &Result<T, E>)
+    where
+        E: Retryable,
+    {
+        if let (Some((breaker, _)), Some(permit)) = (self.breaker, self.permit.take()) {
+            breaker.record(permit, result);
+        }
+    }
+
     /// Decides what follows an attempt's result.
     #[inline]
     pub fn step<T>(&mut self, result: Result<T, E>) -> Next<T, E>
     where
         E: Retryable + fmt::Display,
     {
+        self.record(&result);
         if let Some((breaker, _)) = self.breaker {
-            if let Some(permit) = self.permit.take() {
-                breaker.record(permit, &result);
-            }
             if let Err(err) = &result {
                 // A rate limit with a reset: everyone calling this host waits.
                 if err.retry_status() == Some(http::StatusCode::TOO_MANY_REQUESTS) {
