@@ -224,3 +224,107 @@ async fn a_lost_response_does_not_repeat_the_work() {
     assert_eq!(served.load(Ordering::SeqCst), 2, "one retry");
     assert_eq!(effects.load(Ordering::SeqCst), 1, "the work ran once");
 }
+
+/// A handler answering `first` to its first call and 200 afterwards.
+fn answering_first(effects: Arc<AtomicU32>, first: StatusCode) -> Router {
+    Router::new()
+        .route(
+            "/orders",
+            post(move || {
+                let effects = effects.clone();
+                async move {
+                    let n = effects.fetch_add(1, Ordering::SeqCst) + 1;
+                    if n == 1 {
+                        return (first, "try again".to_owned());
+                    }
+                    (StatusCode::OK, format!("order #{n}"))
+                }
+            }),
+        )
+        .layer(IdempotencyLayer::new(MemoryStore::new(
+            Duration::from_secs(60),
+        )))
+}
+
+#[tokio::test]
+async fn an_answer_asking_for_a_retry_is_not_remembered() {
+    for first in [StatusCode::TOO_MANY_REQUESTS, StatusCode::REQUEST_TIMEOUT] {
+        let effects = Arc::new(AtomicU32::new(0));
+        let app = answering_first(effects.clone(), first);
+        assert_eq!(send(&app, Some("k")).await.0, first);
+        // The retry with the same key does the work rather than replaying
+        // the 429 until the key expires.
+        assert_eq!(
+            send(&app, Some("k")).await,
+            (StatusCode::OK, None, "order #2".into())
+        );
+        assert_eq!(effects.load(Ordering::SeqCst), 2);
+    }
+}
+
+#[tokio::test]
+async fn a_request_dropped_before_it_ran_gives_its_key_back() {
+    use tower::{Layer as _, Service as _};
+    let effects = Arc::new(AtomicU32::new(0));
+    let counted = effects.clone();
+    let mut service = IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(60))).layer(
+        tower::service_fn(move |_request: Request<Body>| {
+            let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+            async move {
+                Ok::<_, std::convert::Infallible>(http::Response::new(Body::from(format!(
+                    "order #{n}"
+                ))))
+            }
+        }),
+    );
+    let request = || {
+        Request::post("/orders")
+            .header("idempotency-key", "dropped")
+            .body(Body::empty())
+            .unwrap()
+    };
+    // A timeout or load-shedding layer drops the future before polling it.
+    let unpolled = service.ready().await.unwrap().call(request());
+    drop(unpolled);
+    // The key is free again: no "request in progress" for the retry.
+    let response = service
+        .ready()
+        .await
+        .unwrap()
+        .call(request())
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let body = axum::body::to_bytes(response.into_body(), 1024)
+        .await
+        .unwrap();
+    assert_eq!(&body[..], b"order #2");
+}
+
+#[tokio::test]
+async fn a_streamed_body_passes_through_whole_and_unremembered() {
+    let effects = Arc::new(AtomicU32::new(0));
+    let counted = effects.clone();
+    let app = Router::new()
+        .route(
+            "/orders",
+            post(move || {
+                let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+                async move {
+                    let chunks: Vec<Result<String, std::io::Error>> =
+                        vec![Ok("order ".to_owned()), Ok(format!("#{n}"))];
+                    Body::from_stream(futures_util::stream::iter(chunks))
+                }
+            }),
+        )
+        .layer(IdempotencyLayer::new(MemoryStore::new(
+            Duration::from_secs(60),
+        )));
+    // Of unknown length, so it is not buffered: it arrives whole, and a
+    // retry does the work again instead of getting an empty body.
+    assert_eq!(
+        send(&app, Some("s")).await,
+        (StatusCode::OK, None, "order #1".into())
+    );
+    assert_eq!(send(&app, Some("s")).await.2, "order #2");
+}

@@ -327,7 +327,10 @@ impl Breaker {
 
     /// Records a call that worked (or failed in a way that says nothing of
     /// the service's health).
-    #[expect(clippy::needless_pass_by_value, reason = "the permit is used up: handed back once")]
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "the permit is used up: handed back once"
+    )]
     pub fn record_success(&self, permit: Permit) {
         if permit.probe {
             // The state moves before the slot is freed, so no other probe
@@ -359,7 +362,10 @@ impl Breaker {
 
     /// Records a call that failed in a way that says the service is
     /// struggling.
-    #[expect(clippy::needless_pass_by_value, reason = "the permit is used up: handed back once")]
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "the permit is used up: handed back once"
+    )]
     pub fn record_failure(&self, permit: Permit) {
         let now = now_ms();
         if permit.probe {
@@ -403,7 +409,10 @@ impl Breaker {
     /// Gives back a permit whose call never finished (its future was
     /// dropped, it panicked): a probe's slot is freed for another caller and
     /// nothing is counted. The retry engine does this itself.
-    #[expect(clippy::needless_pass_by_value, reason = "the permit is used up: handed back once")]
+    #[expect(
+        clippy::needless_pass_by_value,
+        reason = "the permit is used up: handed back once"
+    )]
     pub fn release(&self, permit: Permit) {
         if permit.probe {
             self.probes.fetch_sub(1, Ordering::AcqRel);

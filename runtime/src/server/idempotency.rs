@@ -126,8 +126,13 @@ impl IdempotencyStore for MemoryStore {
 /// The tower layer: requests with an `Idempotency-Key` are served once and
 /// replayed after (with `Idempotent-Replayed: true`); a duplicate that
 /// arrives while the first is still being served waits for it (up to 5 s,
-/// then a retryable 409). A 5xx is not remembered, so a retry repeats the
-/// work; neither is a request that was cancelled midway.
+/// then a retryable 409).
+///
+/// Not remembered, so a retry with the key does the work again: a 5xx, an
+/// answer that asks to be retried (408, 429, any `Retry-After`), a request
+/// cancelled midway, and a response body of unknown length or over 1 MiB
+/// (streamed through as it is). Keys are not scoped to a route or a caller:
+/// put the layer where keys are unique, and give clients random keys.
 #[derive(Debug)]
 pub struct IdempotencyLayer<St> {
     store: Arc<St>,
@@ -230,7 +235,14 @@ where
         };
         let store = Arc::clone(&self.store);
         let claim = store.claim(&key);
-        let inner = matches!(claim, Claim::New).then(|| self.inner.call(req));
+        // The claim is guarded from here, not from the future's first poll:
+        // a future dropped unpolled (a timeout or load-shedding layer)
+        // still gives the key back.
+        let mut guard = matches!(claim, Claim::New).then(|| Claimed {
+            store: Arc::clone(&store),
+            key: Some(key.clone()),
+        });
+        let inner = guard.is_some().then(|| self.inner.call(req));
         Box::pin(async move {
             match claim {
                 Claim::Done(stored) => return Ok(replay(stored)),
@@ -255,20 +267,30 @@ where
                 }
                 Claim::New => {}
             }
-            let mut guard = Claimed {
-                store: Arc::clone(&store),
-                key: Some(key),
-            };
             let response = inner.expect("claimed: the request was sent on").await?;
-            if response.status().is_server_error() {
+            // Not remembered (the key is given back, so a retry runs the
+            // work again): a server error, an answer that asks to be retried
+            // (429, 408, `Retry-After`), and a body too large or too long
+            // to keep, which streams through untouched.
+            let status = response.status();
+            let too_large = axum::body::HttpBody::size_hint(response.body())
+                .upper()
+                .is_none_or(|upper| upper > MAX_BODY as u64);
+            if status.is_server_error()
+                || crate::retryable_status(status)
+                || response.headers().contains_key(http::header::RETRY_AFTER)
+                || too_large
+            {
                 return Ok(response);
             }
-            let (parts, body) = response.into_parts();
+            let (mut parts, body) = response.into_parts();
             let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
-                // Unreadable or too large to keep: not remembered.
+                // The handler's body failed mid-way: nothing to replay, and
+                // the length it announced no longer holds.
+                parts.headers.remove(http::header::CONTENT_LENGTH);
                 return Ok(http::Response::from_parts(parts, Body::empty()));
             };
-            if let Some(key) = guard.key.take() {
+            if let Some(key) = guard.as_mut().and_then(|guard| guard.key.take()) {
                 store.complete(
                     &key,
                     StoredResponse {
