@@ -227,3 +227,19 @@ async fn a_cancelled_probe_gives_its_slot_back() {
     HANGING.record_success(permit);
     assert_eq!(HANGING.state(), State::Closed);
 }
+
+#[test]
+fn rate_limits_say_the_service_is_up_and_do_not_open_the_breaker() {
+    let breaker = Breaker::new().failures(2);
+    for _ in 0..10 {
+        let permit = breaker.allow().unwrap();
+        let limited: Result<(), _> = Err(UpstreamError::RateLimited { retry_after: 1 });
+        breaker.record(permit, &limited);
+    }
+    assert_eq!(breaker.state(), State::Closed);
+    for _ in 0..2 {
+        let permit = breaker.allow().unwrap();
+        breaker.record(permit, &Err::<(), _>(UpstreamError::Unavailable));
+    }
+    assert_eq!(breaker.state(), State::Open);
+}

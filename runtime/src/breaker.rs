@@ -420,10 +420,19 @@ impl Breaker {
     }
 
     /// Records the outcome of a call by its error's advice: `Ok` and errors
-    /// not worth retrying are successes, the rest failures.
+    /// not worth retrying are successes; errors worth retrying are failures
+    /// (5xx, timeouts, network errors), except a retryable 4xx (429, 408,
+    /// a 409 "in progress"), which says the service is up and busy: it
+    /// counts as neither (a 429's wait is [`Breaker::pause_for`]'s job).
     pub fn record<T, E: Retryable>(&self, permit: Permit, outcome: &Result<T, E>) {
         match outcome {
-            Err(err) if err.retry_advice().is_retry() => self.record_failure(permit),
+            Err(err) if err.retry_advice().is_retry() => {
+                if err.retry_status().is_some_and(|s| s.is_client_error()) {
+                    self.release(permit);
+                } else {
+                    self.record_failure(permit);
+                }
+            }
             _ => self.record_success(permit),
         }
     }

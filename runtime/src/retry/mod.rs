@@ -919,8 +919,11 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
                 if err.retry_status() == Some(http::StatusCode::TOO_MANY_REQUESTS) {
                     if let Advice::RetryAfter(delay) = err.retry_advice() {
                         breaker.pause_for(delay.min(self.policy.get_max_retry_after()));
-                        // This call's own retry sleep honours the same hint.
-                        self.past_pause = true;
+                        // This call's own retry sleep honours the same hint
+                        // (unless its policy ignores hints: then it waits
+                        // out the pause like everyone else).
+                        self.past_pause =
+                            matches!(self.policy.get_retry_after(), RetryAfter::Floor);
                     }
                 }
             }
