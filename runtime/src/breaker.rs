@@ -494,9 +494,10 @@ impl Breaker {
 /// first use from a template, so one failing host does not stop calls to
 /// the others and one host's 429 pauses only its own callers.
 ///
-/// Breakers are kept for the life of the set (they are handed out as plain
-/// references, for `#[retry(breaker = ...)]`): key it by something bounded,
-/// such as the host. Past 1024 keys, the rest share one breaker.
+/// Each breaker lives as long as the program (they are handed out as
+/// `&'static` references, for `#[retry(breaker = ...)]`), so make the set a
+/// `static` too, not one per client, and key it by something bounded, such
+/// as the host. Past 1024 keys, the rest share one breaker.
 ///
 /// ```
 /// use std::time::Duration;

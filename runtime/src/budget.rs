@@ -23,7 +23,10 @@ fn now_ms() -> u64 {
 /// On top, `floor` retries per second are always allowed, so a client that
 /// makes few calls can still retry. With the default (10% and 1/s, the
 /// proportions of Finagle's budgets and gRPC's throttling), an outage turns
-/// 100 calls into at most about 110 requests, not 100 × (1 + retries).
+/// 100 calls into at most about 110 requests, not 100 × (1 + retries),
+/// plus what was saved before it: unspent retries accumulate up to
+/// [`Budget::max_saved`] (default 100), so an outage right after a quiet
+/// spell may spend those first. Lower `max_saved` for a tighter bound.
 ///
 /// ```
 /// use rebuff::budget::Budget;
