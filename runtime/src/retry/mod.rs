@@ -695,6 +695,7 @@ impl<E, C> Drop for Driver<'_, E, C> {
     /// An attempt that never reported back (its future was dropped by a
     /// timeout or `select!`, or it panicked) gives its breaker permit back,
     /// so a half-open breaker's probe slot is not lost.
+    #[inline]
     fn drop(&mut self) {
         if let (Some((breaker, _)), Some(permit)) = (self.breaker, self.permit.take()) {
             breaker.release(permit);
