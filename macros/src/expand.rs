@@ -139,16 +139,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
     let node = input.original;
     let ty = &node.ident;
     let (impl_generics, ty_generics, where_clause) = node.generics.split_for_impl();
-    let params: BTreeSet<String> = node
-        .generics
-        .type_params()
-        .map(|p| p.ident.to_string())
-        .collect();
-    let mut bounds = Bounds {
-        params,
-        predicates: Vec::new(),
-        require_self_display: false,
-    };
+    let mut bounds = Bounds::new(&node.generics);
 
     let envelope = match &input.attrs.envelope {
         Some(path) => path.value.to_token_stream(),
@@ -557,16 +548,7 @@ fn decode_impl(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
     let node = input.original;
     let ty = &node.ident;
     let (impl_generics, ty_generics, where_clause) = node.generics.split_for_impl();
-    let params: BTreeSet<String> = node
-        .generics
-        .type_params()
-        .map(|p| p.ident.to_string())
-        .collect();
-    let mut bounds = Bounds {
-        params,
-        predicates: Vec::new(),
-        require_self_display: false,
-    };
+    let mut bounds = Bounds::new(&node.generics);
     let mut arms = Vec::new();
     let mut by_message = Vec::new();
     let mut delegates = Vec::new();
@@ -747,6 +729,18 @@ struct Bounds {
 }
 
 impl Bounds {
+    /// No bounds yet, over the type parameters of `generics`.
+    fn new(generics: &syn::Generics) -> Self {
+        Bounds {
+            params: generics
+                .type_params()
+                .map(|p| p.ident.to_string())
+                .collect(),
+            predicates: Vec::new(),
+            require_self_display: false,
+        }
+    }
+
     fn require(&mut self, ty: &syn::Type, bound: TokenStream) {
         if mentions(ty.to_token_stream(), &self.params) {
             let predicate = quote!(#ty: #bound);

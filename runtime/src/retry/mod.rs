@@ -549,7 +549,7 @@ impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
     }
 }
 
-impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
+impl<'p, E: Retryable + fmt::Display, S> Retry<'p, E, S> {
     /// Calls `f` on this thread until it succeeds or the policy says stop,
     /// sleeping the thread between attempts. (The attempt timeout does not
     /// apply: a blocking call cannot be cancelled.)
@@ -558,30 +558,8 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
     where
         F: FnMut() -> Result<T, E>,
     {
-        let retry = Retry {
-            policy: self.policy,
-            hooks: self.hooks,
-            seed: self.seed,
-            sleeper: ThreadSleep,
-            breaker: self.breaker,
-            budget: self.budget,
-        };
-        let mut driver = retry.driver(false, false);
-        loop {
-            match driver.gate() {
-                Gate::Go => {}
-                Gate::Wait(delay) => {
-                    driver.sleep_blocking(delay);
-                    continue;
-                }
-                Gate::Refuse(err) => return Err(err),
-            }
-            driver.begin();
-            match driver.step(f()) {
-                Next::Done(result) => return result,
-                Next::Retry(delay) => driver.sleep_blocking(delay),
-            }
-        }
+        let mut driver = self.blocking_driver(false, false);
+        drive_blocking(&mut driver, |_| f())
     }
 
     /// Like [`Retry::run_blocking`], telling each call which attempt it is.
@@ -589,7 +567,8 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
     where
         F: FnMut(Attempt) -> Result<T, E>,
     {
-        self.drive_blocking(true, false, f).0
+        let mut driver = self.blocking_driver(true, false);
+        drive_blocking(&mut driver, f)
     }
 
     /// Like [`Retry::run_blocking_with_attempt`], also returning every failed
@@ -598,36 +577,46 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
     where
         F: FnMut(Attempt) -> Result<T, E>,
     {
-        self.drive_blocking(true, true, f)
+        let mut driver = self.blocking_driver(true, true);
+        let result = drive_blocking(&mut driver, f);
+        (result, driver.report())
     }
 
-    fn drive_blocking<T, F>(self, track: bool, report: bool, mut f: F) -> (Result<T, E>, Report)
-    where
-        F: FnMut(Attempt) -> Result<T, E>,
-    {
-        let retry = Retry {
+    /// The run's driver, sleeping the thread.
+    #[inline]
+    fn blocking_driver(self, track: bool, report: bool) -> Driver<'p, E, ThreadSleep> {
+        Retry {
             policy: self.policy,
             hooks: self.hooks,
             seed: self.seed,
             sleeper: ThreadSleep,
             breaker: self.breaker,
             budget: self.budget,
-        };
-        let mut driver = retry.driver(track, report);
-        loop {
-            match driver.gate() {
-                Gate::Go => {}
-                Gate::Wait(delay) => {
-                    driver.sleep_blocking(delay);
-                    continue;
-                }
-                Gate::Refuse(err) => return (Err(err), driver.report()),
+        }
+        .driver(track, report)
+    }
+}
+
+/// The blocking engine's loop: attempts and sleeps until `driver` says done.
+#[inline]
+fn drive_blocking<T, E, F>(driver: &mut Driver<'_, E, ThreadSleep>, mut f: F) -> Result<T, E>
+where
+    E: Retryable + fmt::Display,
+    F: FnMut(Attempt) -> Result<T, E>,
+{
+    loop {
+        match driver.gate() {
+            Gate::Go => {}
+            Gate::Wait(delay) => {
+                driver.sleep_blocking(delay);
+                continue;
             }
-            let attempt = driver.begin();
-            match driver.step(f(attempt)) {
-                Next::Done(result) => return (result, driver.report()),
-                Next::Retry(delay) => driver.sleep_blocking(delay),
-            }
+            Gate::Refuse(err) => return Err(err),
+        }
+        let attempt = driver.begin();
+        match driver.step(f(attempt)) {
+            Next::Done(result) => return result,
+            Next::Retry(delay) => driver.sleep_blocking(delay),
         }
     }
 }
