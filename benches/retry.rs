@@ -1,8 +1,9 @@
-//! A call that succeeds on its first attempt, four ways side by side: called
-//! directly, through `#[retry]`, through `rebuff::retry::run` (and, async, `Retry::run_futures`,
-//! the closure-returning-a-future form backon also takes), and through
-//! backon. The gap to the direct call is what retrying costs when nothing
-//! fails, which is nearly every call.
+//! A call that succeeds on its first attempt, side by side: called
+//! directly, through `#[retry]`, through `rebuff::retry::run` (and, async,
+//! `Retry::run_futures`, the closure-returning-a-future form backon also
+//! takes), through backon, and (async) through the least a hand-written
+//! retry loop can be. The gap to the direct call is what retrying costs when
+//! nothing fails, which is nearly every call.
 //!
 //! Futures are polled with a no-op waker: every one here is ready on its
 //! first poll, so no runtime's scheduling is measured.
@@ -51,11 +52,32 @@ fn op_blocking_retried(x: u64) -> Result<u64, std::io::Error> {
     op_blocking(x)
 }
 
+/// The least an async retry loop can be: a counter, a policy reference, and
+/// a boxed sleep it never reaches on success. Not a usable retrier (no
+/// jitter, no advice, no deadline); it shows what merely wrapping an async
+/// call in a loop that may sleep costs in this harness, as a floor for the
+/// real ones.
+async fn op_handwritten_loop(x: u64) -> Result<u64, std::io::Error> {
+    let policy = black_box(&POLICY);
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        match op(x).await {
+            Ok(value) => break Ok(value),
+            Err(err) if attempts > policy.get_max_retries() => break Err(err),
+            Err(_) => Box::pin(tokio::time::sleep(Duration::from_secs(1))).await,
+        }
+    }
+}
+
 fn first_attempt_success(c: &mut Criterion) {
     let mut group = c.benchmark_group("async_first_attempt");
     group.bench_function("direct", |b| b.iter(|| block_on(op(black_box(1)))));
     group.bench_function("rebuff_attribute", |b| {
         b.iter(|| block_on(op_retried(black_box(1))))
+    });
+    group.bench_function("handwritten_loop", |b| {
+        b.iter(|| block_on(op_handwritten_loop(black_box(1))))
     });
     group.bench_function("rebuff_run", |b| {
         b.iter(|| block_on(retry::run(&POLICY, async || op(black_box(1)).await)));

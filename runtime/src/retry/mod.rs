@@ -29,7 +29,13 @@
 //! `rebuff::retry`) with the attempt, the delay, the advice, the error and
 //! the server's request id; [`Retry::on_retry`] and [`Retry::on_give_up`]
 //! hook the same moments, and [`Retry::run_report`] returns the whole
-//! history. Nothing is allocated unless an attempt fails.
+//! history.
+//!
+//! Nothing is allocated unless an attempt fails, with one exception: an
+//! async attempt cut off by an attempt timeout or a deadline keeps its timer
+//! in a box of its own, so that every other retrying future (the common
+//! case) carries no room for one. A failed attempt builds the retry state
+//! (jitter, previous delay) in a box too, for the same reason.
 
 mod hint;
 mod policy;
@@ -427,28 +433,10 @@ impl<'p, E, S> Retry<'p, E, S> {
         S: Clock,
         E: Retryable,
     {
-        let timed =
-            self.policy.get_attempt_timeout().is_some() || self.policy.get_deadline().is_some();
-        let mut driver = Driver {
-            policy: self.policy,
-            attempts: 0,
-            state: None,
-            hooks: self.hooks,
-            clock: self.sleeper,
-            timeout: if timed {
-                timeout_for::<E>(self.policy)
-            } else {
-                None
-            },
-            seed: self.seed,
-            breaker: self.breaker,
-            permit: None,
-            budget: self.budget,
-            past_pause: false,
-        };
-        if track || report || timed {
-            driver.start(track, report);
-        }
+        let mut driver = Driver::with_clock(self.policy, self.sleeper, track, report, self.seed);
+        driver.hooks = self.hooks;
+        driver.breaker = self.breaker;
+        driver.budget = self.budget;
         driver
     }
 }
@@ -660,24 +648,31 @@ pub enum Next<T, E> {
 /// The engine as a loop body, for the code `#[retry]` generates and for
 /// [`Retry`]'s own runs: `begin`, run the attempt, `step`, sleep.
 ///
-/// Nothing is computed before it is needed: without a deadline, a timeout or
-/// an attempt binding, the clock is not read, the random generator not
-/// seeded and the retry state not built until an attempt fails, so a call
-/// that succeeds at once costs a counter and a branch.
+/// Nothing is computed before it is needed: without a deadline or an
+/// attempt binding, the clock is not read, the random generator not seeded
+/// and the retry state not built until an attempt fails, so a call that
+/// succeeds at once costs a counter and a branch. The state an attempt's
+/// failure needs (jitter, previous delay, report) lives in a box built on
+/// the first failure: every retrying future stays small, and moving or
+/// starting one stays cheap.
 #[doc(hidden)]
 pub struct Driver<'p, E, C = DefaultSleeper> {
     policy: &'p Policy,
     attempts: u32,
-    state: Option<State<'p>>,
-    hooks: Hooks<E>,
-    clock: C,
-    timeout: Option<fn(TimedOut) -> E>,
-    seed: Option<u64>,
-    breaker: Option<BreakerRef<'p, E>>,
-    permit: Option<Permit>,
-    budget: Option<&'p Budget>,
     /// This call has waited out the host's pause: do not wait again.
     past_pause: bool,
+    permit: Option<Permit>,
+    breaker: Option<BreakerRef<'p, E>>,
+    budget: Option<&'p Budget>,
+    hooks: Hooks<E>,
+    /// When the run started, if elapsed time matters (a deadline, or an
+    /// attempt binding that reports it).
+    start: Option<Instant>,
+    /// The run's idempotency key (drawn only when an attempt binding asks).
+    key: IdempotencyKey,
+    /// Built on the first failure (or at once for a report or a seed).
+    state: Option<Box<State>>,
+    clock: C,
 }
 
 impl<E, C> Drop for Driver<'_, E, C> {
@@ -708,7 +703,7 @@ impl<'p, E: Retryable> Driver<'p, E> {
     #[must_use]
     #[inline]
     pub fn new(policy: &'p Policy, track: bool) -> Self {
-        Self::with_clock(policy, DefaultSleeper::default(), track, false)
+        Self::with_clock(policy, DefaultSleeper::default(), track, false, None)
     }
 }
 
@@ -717,7 +712,7 @@ impl<'p, E: Retryable> Driver<'p, E, ThreadSleep> {
     #[must_use]
     #[inline]
     pub fn blocking(policy: &'p Policy, track: bool) -> Self {
-        Self::with_clock(policy, ThreadSleep, track, false)
+        Self::with_clock(policy, ThreadSleep, track, false, None)
     }
 }
 
@@ -766,43 +761,71 @@ impl<'p, E, C> Driver<'p, E, C> {
 
 impl<'p, E, C: Clock> Driver<'p, E, C> {
     #[inline]
-    fn with_clock(policy: &'p Policy, clock: C, track: bool, report: bool) -> Self
+    fn with_clock(
+        policy: &'p Policy,
+        clock: C,
+        track: bool,
+        report: bool,
+        seed: Option<u64>,
+    ) -> Self
     where
         E: Retryable,
     {
-        let timed = policy.get_attempt_timeout().is_some() || policy.get_deadline().is_some();
-        let timeout = if timed {
-            timeout_for::<E>(policy)
-        } else {
-            None
-        };
         let mut driver = Driver {
             policy,
             attempts: 0,
-            state: None,
-            hooks: Hooks::NONE,
-            clock,
-            timeout,
-            seed: None,
-            breaker: None,
-            permit: None,
-            budget: None,
             past_pause: false,
+            permit: None,
+            breaker: None,
+            budget: None,
+            hooks: Hooks::NONE,
+            start: None,
+            key: IdempotencyKey([0; 16]),
+            state: None,
+            clock,
         };
-        if track || report || timed {
-            driver.start(track, report);
+        if track
+            || report
+            || seed.is_some()
+            || policy.get_deadline().is_some()
+            || policy.get_attempt_timeout().is_some()
+        {
+            driver.start(track, report, seed);
         }
         driver
     }
 
-    /// Builds the retry state now: the clock starts and, when `track`, the
-    /// idempotency key is drawn.
-    fn start(&mut self, track: bool, report: bool) -> &mut State<'p> {
-        let clock = &self.clock;
-        let mut state = State::new(self.policy, self.seed, track, report, || clock.now());
-        state.attempt = self.attempts;
-        state.budget = self.budget;
-        self.state.insert(state)
+    /// Sets up what a run needs from its start: the clock (for a deadline
+    /// or an attempt binding), the idempotency key (for a binding), and the
+    /// retry state at once for a report or a seeded run.
+    #[cold]
+    fn start(&mut self, track: bool, report: bool, seed: Option<u64>)
+    where
+        E: Retryable,
+    {
+        if self.policy.get_attempt_timeout().is_some() && E::timeout_error().is_none() {
+            warn_timeout_unsupported::<E>();
+        }
+        if track || self.policy.get_deadline().is_some() {
+            self.start = Some(self.clock.now());
+        }
+        if report || seed.is_some() {
+            self.state = Some(Box::new(State::new(seed, report)));
+        }
+        if track {
+            self.key = match &mut self.state {
+                Some(state) => IdempotencyKey::random(state.rng()),
+                None => IdempotencyKey::random(&mut fastrand::Rng::new()),
+            };
+        }
+    }
+
+    /// Time since the run started (sleeps skipped in test mode included),
+    /// if the run keeps time.
+    fn elapsed(&self) -> Option<Duration> {
+        let start = self.start?;
+        let skipped = self.state.as_ref().map_or(Duration::ZERO, |s| s.skipped);
+        Some(self.clock.now().saturating_duration_since(start) + skipped)
     }
 
     /// Whether the next attempt may start: always, without a breaker; with
@@ -835,9 +858,7 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
         open: CircuitOpen,
     ) -> Gate<E> {
         if let (true, Some(wait)) = (breaker.is_paused(), open.retry_after) {
-            let clock = &self.clock;
-            let elapsed = self.state.as_ref().and_then(|s| s.elapsed(|| clock.now()));
-            let fits = match (self.policy.get_deadline(), elapsed) {
+            let fits = match (self.policy.get_deadline(), self.elapsed()) {
                 (Some(deadline), Some(elapsed)) => elapsed.saturating_add(wait) < deadline,
                 (Some(deadline), None) => wait < deadline,
                 (None, _) => wait <= self.policy.get_max_retry_after(),
@@ -865,21 +886,10 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
                 budget.deposit();
             }
         }
-        match &mut self.state {
-            None => Attempt {
-                number: self.attempts,
-                elapsed: Duration::ZERO,
-                key: IdempotencyKey([0; 16]),
-            },
-            Some(state) => {
-                state.attempt = self.attempts;
-                let clock = &self.clock;
-                Attempt {
-                    number: self.attempts,
-                    elapsed: state.elapsed(|| clock.now()).unwrap_or_default(),
-                    key: state.key,
-                }
-            }
+        Attempt {
+            number: self.attempts,
+            elapsed: self.elapsed().unwrap_or_default(),
+            key: self.key,
         }
     }
 
@@ -929,18 +939,23 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
     where
         E: Retryable + fmt::Display,
     {
-        if self.state.is_none() {
-            self.start(false, false);
-        }
+        let elapsed = self.elapsed();
         let Driver {
+            policy,
             state,
             hooks,
-            clock,
             attempts,
+            budget,
             ..
         } = self;
-        let state = state.as_mut().expect("started above");
-        match state.after_failure(&err, hooks.when, hooks.on_retry, || clock.now()) {
+        let state = state.get_or_insert_with(|| Box::new(State::new(None, false)));
+        let failure = Failure {
+            policy,
+            attempt: *attempts,
+            elapsed,
+            budget: *budget,
+        };
+        match state.after_failure(&failure, &err, hooks.when, hooks.on_retry) {
             Step::Sleep(delay) => Next::Retry(delay),
             Step::GiveUp(reason) => {
                 if let Some(hook) = hooks.on_give_up {
@@ -956,43 +971,74 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
         }
     }
 
+    /// Counts a sleep skipped in test mode as elapsed time.
+    fn skipped(&mut self, delay: Duration) {
+        let state = self
+            .state
+            .get_or_insert_with(|| Box::new(State::new(None, false)));
+        state.skipped += delay;
+    }
+
     /// Sleeps the thread for `delay` (or records it in test mode).
     pub fn sleep_blocking(&mut self, delay: Duration) {
         if testing::record_sleep(delay) {
-            if let Some(state) = &mut self.state {
-                state.skipped += delay;
-            }
+            self.skipped(delay);
         } else {
             std::thread::sleep(delay);
         }
     }
 
     fn report(&mut self) -> Report {
+        let attempts = self.attempts;
         match &mut self.state {
             Some(state) => {
                 let stop = state.stop;
-                state.finish(stop).unwrap_or_default()
+                state.finish(attempts, stop).unwrap_or_default()
             }
             None => Report {
-                attempts: self.attempts,
+                attempts,
                 ..Report::default()
             },
         }
     }
 
-    /// How long the next attempt may run, if it is cut off at all.
+    /// How long the next attempt may run, if it is cut off at all: the
+    /// attempt timeout, shortened to what the deadline leaves. `None` too
+    /// when the error type cannot represent a timeout.
     #[inline]
-    pub fn limit(&self) -> Option<Duration> {
-        self.timeout?;
-        let clock = &self.clock;
-        self.state.as_ref()?.attempt_limit(|| clock.now())
+    pub fn limit(&self) -> Option<Duration>
+    where
+        E: Retryable,
+    {
+        let policy = self.policy;
+        if policy.get_attempt_timeout().is_none() && policy.get_deadline().is_none() {
+            return None;
+        }
+        self.timed_limit()
+    }
+
+    fn timed_limit(&self) -> Option<Duration>
+    where
+        E: Retryable,
+    {
+        let policy = self.policy;
+        E::timeout_error()?;
+        let left = policy
+            .get_deadline()
+            .zip(self.elapsed())
+            .map(|(deadline, elapsed)| deadline.saturating_sub(elapsed));
+        match (policy.get_attempt_timeout(), left) {
+            (Some(timeout), Some(left)) => Some(timeout.min(left)),
+            (timeout, left) => timeout.or(left),
+        }
     }
 }
 
-impl<E, C: Sleeper> Driver<'_, E, C> {
+impl<E: Retryable, C: Sleeper> Driver<'_, E, C> {
     /// Runs one attempt cut off after `limit` (see [`Driver::limit`]). The
     /// attempt stays where it was pinned: this future holds only a reference
-    /// to it and the timer.
+    /// to it and the timer. The timer is boxed: only timed runs pay for it,
+    /// and every other retrying future stays small.
     pub fn timed<'w, T, F>(
         &self,
         work: Pin<&'w mut F>,
@@ -1003,8 +1049,8 @@ impl<E, C: Sleeper> Driver<'_, E, C> {
     {
         Timed {
             work,
-            timer: self.clock.sleep(limit),
-            make: self.timeout,
+            timer: Box::pin(self.clock.sleep(limit)),
+            make: E::timeout_error(),
             limit,
         }
     }
@@ -1025,21 +1071,11 @@ impl<E, C: Sleeper> Driver<'_, E, C> {
     /// that succeeds at once) smaller.
     pub async fn sleep(&mut self, delay: Duration) {
         if testing::record_sleep(delay) {
-            if let Some(state) = &mut self.state {
-                state.skipped += delay;
-            }
+            self.skipped(delay);
         } else {
             Box::pin(self.clock.sleep(delay)).await;
         }
     }
-}
-
-fn timeout_for<E: Retryable>(policy: &Policy) -> Option<fn(TimedOut) -> E> {
-    let timeout = E::timeout_error();
-    if timeout.is_none() && policy.get_attempt_timeout().is_some() {
-        warn_timeout_unsupported::<E>();
-    }
-    timeout
 }
 
 /// Gives an async block the output type of the function it stands for, so
@@ -1099,51 +1135,36 @@ enum Step {
 }
 
 /// The decisions shared by the async and blocking engines.
-struct State<'p> {
-    policy: &'p Policy,
-    /// The attempt under way, from 1.
-    attempt: u32,
-    start: Option<Instant>,
+struct State {
     /// Sleeps skipped in test mode, counted as elapsed time.
     skipped: Duration,
     previous_delay: Duration,
     seed: Option<u64>,
     rng: Option<fastrand::Rng>,
-    key: IdempotencyKey,
-    /// Only for `run_report`: boxed so the common case carries no space for it.
+    /// Only for `run_report`.
     report: Option<Box<Report>>,
     stop: Option<StopReason>,
-    budget: Option<&'p Budget>,
 }
 
-impl<'p> State<'p> {
-    fn new(
-        policy: &'p Policy,
-        seed: Option<u64>,
-        track: bool,
-        report: bool,
-        now: impl FnOnce() -> Instant,
-    ) -> Self {
-        // The clock is read only when something needs elapsed time: a
-        // first-attempt success then costs no syscall.
-        let start = (track || policy.get_deadline().is_some()).then(now);
-        let mut state = State {
-            policy,
-            attempt: 0,
-            start,
+/// What deciding after a failure reads from the driver.
+struct Failure<'a> {
+    policy: &'a Policy,
+    /// The attempt that failed, from 1.
+    attempt: u32,
+    elapsed: Option<Duration>,
+    budget: Option<&'a Budget>,
+}
+
+impl State {
+    fn new(seed: Option<u64>, report: bool) -> Self {
+        State {
             skipped: Duration::ZERO,
             previous_delay: Duration::ZERO,
             seed,
             rng: None,
-            key: IdempotencyKey([0; 16]),
             report: report.then(Box::default),
             stop: None,
-            budget: None,
-        };
-        if track {
-            state.key = IdempotencyKey::random(state.rng());
         }
-        state
     }
 
     fn rng(&mut self) -> &mut fastrand::Rng {
@@ -1154,41 +1175,22 @@ impl<'p> State<'p> {
         })
     }
 
-    fn elapsed(&self, now: impl FnOnce() -> Instant) -> Option<Duration> {
-        self.start
-            .map(|start| now().saturating_duration_since(start) + self.skipped)
-    }
-
-    /// How long this attempt may run: the attempt timeout, shortened to what
-    /// the deadline leaves.
-    fn attempt_limit(&self, now: impl FnOnce() -> Instant) -> Option<Duration> {
-        let policy = self.policy;
-        let left = policy
-            .get_deadline()
-            .zip(self.elapsed(now))
-            .map(|(deadline, elapsed)| deadline.saturating_sub(elapsed));
-        match (policy.get_attempt_timeout(), left) {
-            (Some(timeout), Some(left)) => Some(timeout.min(left)),
-            (timeout, left) => timeout.or(left),
-        }
-    }
-
     fn after_failure<E: Retryable + fmt::Display>(
         &mut self,
+        failure: &Failure<'_>,
         err: &E,
         when: Option<fn(&E) -> Advice>,
         on_retry: Option<fn(&RetryEvent<'_, E>)>,
-        now: impl FnOnce() -> Instant,
     ) -> Step {
         let advice = when.map_or_else(|| err.retry_advice(), |when| when(err));
-        let step = self.decide(err, advice, now);
+        let step = self.decide(failure, err, advice);
         let delay = match step {
             Step::Sleep(delay) => Some(delay),
             Step::GiveUp(_) => None,
         };
         if let Some(report) = &mut self.report {
             report.failures.push(AttemptRecord {
-                number: self.attempt,
+                number: failure.attempt,
                 advice,
                 status: err.retry_status(),
                 error: err.to_string(),
@@ -1199,7 +1201,7 @@ impl<'p> State<'p> {
             Step::Sleep(delay) => {
                 tracing::warn!(
                     target: "rebuff::retry",
-                    attempt = self.attempt,
+                    attempt = failure.attempt,
                     delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
                     advice = ?advice,
                     status = err.retry_status().map(|s| s.as_u16()),
@@ -1209,7 +1211,7 @@ impl<'p> State<'p> {
                 );
                 if let Some(hook) = on_retry {
                     hook(&RetryEvent {
-                        attempt: self.attempt,
+                        attempt: failure.attempt,
                         error: err,
                         advice,
                         delay,
@@ -1222,7 +1224,7 @@ impl<'p> State<'p> {
                 if level_is_warn {
                     tracing::warn!(
                         target: "rebuff::retry",
-                        attempts = self.attempt,
+                        attempts = failure.attempt,
                         reason = %reason,
                         status = err.retry_status().map(|s| s.as_u16()),
                         request_id = err.request_id(),
@@ -1232,7 +1234,7 @@ impl<'p> State<'p> {
                 } else {
                     tracing::debug!(
                         target: "rebuff::retry",
-                        attempts = self.attempt,
+                        attempts = failure.attempt,
                         reason = %reason,
                         error = %err,
                         "not retrying"
@@ -1243,21 +1245,16 @@ impl<'p> State<'p> {
         step
     }
 
-    fn decide<E: Retryable>(
-        &mut self,
-        err: &E,
-        advice: Advice,
-        now: impl FnOnce() -> Instant,
-    ) -> Step {
+    fn decide<E: Retryable>(&mut self, failure: &Failure<'_>, err: &E, advice: Advice) -> Step {
         if !advice.is_retry() {
             return Step::GiveUp(StopReason::NotRetryable);
         }
-        let retry = self.attempt - 1;
-        if retry >= self.policy.get_max_retries() {
+        let retry = failure.attempt - 1;
+        let policy = failure.policy;
+        if retry >= policy.get_max_retries() {
             return Step::GiveUp(StopReason::OutOfAttempts);
         }
         let previous = self.previous_delay;
-        let policy = self.policy;
         let backoff = policy.backoff_delay(retry, previous, self.rng());
         let hint = match policy.get_retry_after() {
             RetryAfter::Floor => advice.after().map(|h| h.min(policy.get_max_retry_after())),
@@ -1267,7 +1264,7 @@ impl<'p> State<'p> {
         let delay = backoff
             .max(hint.unwrap_or_default())
             .max(floor.unwrap_or_default());
-        if let (Some(deadline), Some(elapsed)) = (policy.get_deadline(), self.elapsed(now)) {
+        if let (Some(deadline), Some(elapsed)) = (policy.get_deadline(), failure.elapsed) {
             if elapsed.saturating_add(delay) >= deadline {
                 let hinted = hint.is_some_and(|h| elapsed.saturating_add(h) >= deadline);
                 return Step::GiveUp(if hinted {
@@ -1277,7 +1274,7 @@ impl<'p> State<'p> {
                 });
             }
         }
-        if let Some(budget) = self.budget {
+        if let Some(budget) = failure.budget {
             if !budget.try_withdraw() {
                 return Step::GiveUp(StopReason::BudgetExhausted);
             }
@@ -1285,9 +1282,9 @@ impl<'p> State<'p> {
         Step::Sleep(delay)
     }
 
-    fn finish(&mut self, stop: Option<StopReason>) -> Option<Report> {
+    fn finish(&mut self, attempts: u32, stop: Option<StopReason>) -> Option<Report> {
         let mut report = *self.report.take()?;
-        report.attempts = self.attempt;
+        report.attempts = attempts;
         report.stop = stop;
         Some(report)
     }
