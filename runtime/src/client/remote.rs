@@ -84,15 +84,15 @@ pub enum Format {
 /// assert_eq!(err.retry_after(), Some(std::time::Duration::from_secs(32)));
 /// assert_eq!(err.details().unwrap()["limit"], "60/minute");
 /// ```
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Clone)]
 pub struct RemoteError {
     status: StatusCode,
     format: Format,
-    code: Option<Box<str>>,
-    message: Option<Box<str>>,
+    code: Option<Text>,
+    message: Option<Text>,
     details: Option<serde_json::Value>,
     errors: Vec<String>,
-    request_id: Option<Box<str>>,
+    request_id: Option<Text>,
     retry_after: Option<Duration>,
     rate_limit: Option<RateLimit>,
     body: Bytes,
@@ -127,20 +127,21 @@ impl RemoteError {
             .take()
             .or_else(|| seen.request_id.map(|id| Cow::Owned(id.to_owned())));
         let (retry_after, rate_limit) = read_timing(status, &seen, &found, now);
+        let kept = &body[..body.len().min(KEPT_BODY)];
         RemoteError {
             status,
             format,
-            code: found.code.map(|c| cap(&c).into()),
+            code: found.code.map(|c| Text::keep(cap(&c), kept)),
             message: found
                 .message
-                .map(|m| -> Box<str> { cap(m.trim()).into() })
+                .map(|m| Text::keep(cap(m.trim()), kept))
                 .filter(|m| !m.is_empty()),
             details: found.details,
             errors: found.errors,
-            request_id: request_id.map(|r| cap(&r).into()),
+            request_id: request_id.map(|r| Text::keep(cap(&r), kept)),
             retry_after,
             rate_limit,
-            body: Bytes::copy_from_slice(&body[..body.len().min(KEPT_BODY)]),
+            body: Bytes::copy_from_slice(kept),
             body_len: body.len(),
         }
     }
@@ -152,8 +153,8 @@ impl RemoteError {
         RemoteError {
             status,
             format: Format::Empty,
-            code: code.map(Into::into),
-            message: message.map(Into::into),
+            code: code.map(Text::owned),
+            message: message.map(Text::owned),
             details: None,
             errors: Vec::new(),
             request_id: None,
@@ -173,16 +174,24 @@ impl RemoteError {
     /// The machine-readable code, if the body had one.
     #[must_use]
     pub fn code(&self) -> Option<&str> {
-        self.code.as_deref()
+        self.text(self.code.as_ref())
+    }
+
+    fn text<'s>(&'s self, text: Option<&'s Text>) -> Option<&'s str> {
+        match text? {
+            Text::Kept(range) => {
+                core::str::from_utf8(self.body.get(range.start as usize..range.end as usize)?).ok()
+            }
+            Text::Owned(text) => Some(text),
+        }
     }
 
     /// The human-readable message: the body's, else the code, else the
     /// status's reason phrase.
     #[must_use]
     pub fn message(&self) -> &str {
-        self.message
-            .as_deref()
-            .or(self.code.as_deref())
+        self.text(self.message.as_ref())
+            .or_else(|| self.code())
             .unwrap_or_else(|| crate::envelope::parts::reason_phrase(self.status))
     }
 
@@ -210,7 +219,7 @@ impl RemoteError {
     /// `CF-Ray`, ...): quote it to the API's support.
     #[must_use]
     pub fn request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.text(self.request_id.as_ref())
     }
 
     /// How long to wait before retrying, if the response said:
@@ -249,7 +258,7 @@ impl RemoteError {
     /// Sets the request id (e.g. one the client generated itself).
     #[must_use]
     pub fn with_request_id(mut self, id: &str) -> Self {
-        self.request_id = Some(cap(id).into());
+        self.request_id = Some(Text::owned(cap(id)));
         self
     }
 
@@ -268,13 +277,13 @@ impl fmt::Display for RemoteError {
         if let Some(reason) = self.status.canonical_reason() {
             write!(f, " {reason}")?;
         }
-        match (&self.code, &self.message) {
+        match (self.code(), self.text(self.message.as_ref())) {
             (Some(code), Some(message)) => write!(f, " {code}: {message}")?,
             (Some(code), None) => write!(f, " {code}")?,
             (None, Some(message)) => write!(f, ": {message}")?,
             (None, None) => {}
         }
-        if let Some(id) = &self.request_id {
+        if let Some(id) = self.request_id() {
             write!(f, " (request id {id})")?;
         }
         Ok(())
@@ -282,6 +291,79 @@ impl fmt::Display for RemoteError {
 }
 
 impl std::error::Error for RemoteError {}
+
+impl fmt::Debug for RemoteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RemoteError")
+            .field("status", &self.status)
+            .field("format", &self.format)
+            .field("code", &self.code())
+            .field("message", &self.text(self.message.as_ref()))
+            .field("details", &self.details)
+            .field("errors", &self.errors)
+            .field("request_id", &self.request_id())
+            .field("retry_after", &self.retry_after)
+            .field("rate_limit", &self.rate_limit)
+            .field("body", &self.body)
+            .field("body_len", &self.body_len)
+            .finish()
+    }
+}
+
+/// Equal when everything the accessors show is equal, however each string
+/// is stored.
+impl PartialEq for RemoteError {
+    fn eq(&self, other: &Self) -> bool {
+        self.status == other.status
+            && self.format == other.format
+            && self.code() == other.code()
+            && self.text(self.message.as_ref()) == other.text(other.message.as_ref())
+            && self.details == other.details
+            && self.errors == other.errors
+            && self.request_id() == other.request_id()
+            && self.retry_after == other.retry_after
+            && self.rate_limit == other.rate_limit
+            && self.body == other.body
+            && self.body_len == other.body_len
+    }
+}
+
+/// A string of a [`RemoteError`]: most are slices of the body it keeps, so
+/// parsing allocates once for the body instead of once per string.
+#[derive(Clone)]
+enum Text {
+    /// This range of the kept body.
+    Kept(core::ops::Range<u32>),
+    /// Unescaped, or read from beyond the kept body or from a header.
+    Owned(Box<str>),
+}
+
+impl Text {
+    fn owned(text: &str) -> Self {
+        Text::Owned(text.into())
+    }
+
+    /// `text` as a range of `kept` when it is a slice of it, else a copy.
+    fn keep(text: &str, kept: &[u8]) -> Self {
+        // Address arithmetic only: a slice of `kept` starts within it and
+        // ends by its end; any other string (an unescaped copy, a header)
+        // fails the test and is copied.
+        let start = (text.as_ptr() as usize).wrapping_sub(kept.as_ptr() as usize);
+        if start <= kept.len() && text.len() <= kept.len() - start {
+            if let (Ok(from), Ok(to)) = (u32::try_from(start), u32::try_from(start + text.len())) {
+                return Text::Kept(from..to);
+            }
+        }
+        Text::owned(text)
+    }
+
+    fn is_empty(&self) -> bool {
+        match self {
+            Text::Kept(range) => range.is_empty(),
+            Text::Owned(text) => text.is_empty(),
+        }
+    }
+}
 
 /// What the body yielded.
 #[derive(Default)]
@@ -367,7 +449,9 @@ fn found_setter<'f>(found: &'f mut Found<'_>) -> impl FnMut(&str, String) + 'f {
 /// The top-level keys error bodies use, borrowed unparsed.
 #[derive(Default)]
 struct Top<'a> {
-    error: Option<&'a RawValue>,
+    /// Read as it comes: the nested family's object is read into its slots
+    /// in the same pass over the body.
+    error: Option<ErrorMember<'a>>,
     errors: Option<&'a RawValue>,
     message: Option<&'a RawValue>,
     message_aws: Option<&'a RawValue>,
@@ -398,7 +482,6 @@ impl<'a> Top<'a> {
     /// The slot of a member, or `None` for a member no format reads.
     fn slot(&mut self, key: &str) -> Option<&mut Option<&'a RawValue>> {
         Some(match key {
-            "error" => &mut self.error,
             "errors" => &mut self.errors,
             "message" => &mut self.message,
             "Message" => &mut self.message_aws,
@@ -428,76 +511,183 @@ impl<'a> Top<'a> {
     }
 }
 
-/// Reads a top-level object in one pass, straight into [`Top`], counting
-/// the members it does not know (RFC 9457 extension members).
-struct TopSeed<'a>(Top<'a>, usize);
+/// Reads a top-level object in one pass, straight into the slots of a
+/// [`Top`] (written in place: it is a few hundred bytes), and returns how
+/// many members no slot takes (RFC 9457 extension members).
+struct TopSeed<'t, 'a>(&'t mut Top<'a>);
 
-impl<'de> Deserialize<'de> for TopSeed<'de> {
+impl<'de> serde::de::DeserializeSeed<'de> for TopSeed<'_, 'de> {
+    type Value = usize;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<usize, D::Error> {
+        deserializer.deserialize_map(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for TopSeed<'_, 'de> {
+    type Value = usize;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object")
+    }
+
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<usize, M::Error> {
+        let mut unknown = 0;
+        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+            if key == "error" {
+                if self.0.error.is_none() {
+                    self.0.error = Some(map.next_value()?);
+                } else {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
+                continue;
+            }
+            let value: &'de RawValue = map.next_value()?;
+            match self.0.slot(&key) {
+                Some(slot) => {
+                    slot.get_or_insert(value);
+                }
+                None if key == "instance" => {}
+                None => unknown += 1,
+            }
+        }
+        Ok(unknown)
+    }
+}
+
+/// The keys of a nested `error` object or of one entry of an `errors` list.
+#[derive(Default)]
+struct Inner<'a> {
+    code: Option<&'a RawValue>,
+    status: Option<&'a RawValue>,
+    kind: Option<&'a RawValue>,
+    message: Option<&'a RawValue>,
+    title: Option<&'a RawValue>,
+    detail: Option<&'a RawValue>,
+    details: Option<&'a RawValue>,
+    issue: Option<&'a RawValue>,
+    extensions: Option<&'a RawValue>,
+    locations: Option<&'a RawValue>,
+    path: Option<&'a RawValue>,
+    request_id: Option<&'a RawValue>,
+    request_id_camel: Option<&'a RawValue>,
+    ms_inner_error: Option<&'a RawValue>,
+    request_id_dash: Option<&'a RawValue>,
+    retry_after: Option<&'a RawValue>,
+}
+
+impl<'a> Inner<'a> {
+    fn slot(&mut self, key: &str) -> Option<&mut Option<&'a RawValue>> {
+        Some(match key {
+            "code" => &mut self.code,
+            "status" => &mut self.status,
+            "type" => &mut self.kind,
+            "message" => &mut self.message,
+            "title" => &mut self.title,
+            "detail" => &mut self.detail,
+            "details" => &mut self.details,
+            "issue" => &mut self.issue,
+            "extensions" => &mut self.extensions,
+            "locations" => &mut self.locations,
+            "path" => &mut self.path,
+            "request_id" => &mut self.request_id,
+            "requestId" => &mut self.request_id_camel,
+            "innerError" => &mut self.ms_inner_error,
+            "request-id" => &mut self.request_id_dash,
+            "retry_after" => &mut self.retry_after,
+            _ => return None,
+        })
+    }
+
+    /// Reads an object's members into the slots; the first of a repeated
+    /// key wins, as at the top level.
+    fn read<M: serde::de::MapAccess<'a>>(mut map: M) -> Result<Self, M::Error> {
+        let mut inner = Inner::default();
+        while let Some(key) = map.next_key::<Cow<'a, str>>()? {
+            let value: &'a RawValue = map.next_value()?;
+            if let Some(slot) = inner.slot(&key) {
+                slot.get_or_insert(value);
+            }
+        }
+        Ok(inner)
+    }
+}
+
+impl<'de> Deserialize<'de> for Inner<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visit;
         impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = TopSeed<'de>;
+            type Value = Inner<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a JSON object")
             }
             fn visit_map<M: serde::de::MapAccess<'de>>(
                 self,
-                mut map: M,
-            ) -> Result<Self::Value, M::Error> {
-                let mut top = Top::default();
-                let mut unknown = 0;
-                while let Some(key) = map.next_key::<Cow<'de, str>>()? {
-                    let value: &'de RawValue = map.next_value()?;
-                    match top.slot(&key) {
-                        Some(slot) => {
-                            slot.get_or_insert(value);
-                        }
-                        None if key == "instance" => {}
-                        None => unknown += 1,
-                    }
-                }
-                Ok(TopSeed(top, unknown))
+                map: M,
+            ) -> Result<Inner<'de>, M::Error> {
+                Inner::read(map)
             }
         }
         deserializer.deserialize_map(Visit)
     }
 }
 
-/// The keys of a nested `error` object or of one entry of an `errors` list.
-#[derive(Deserialize, Default)]
-struct Inner<'a> {
-    #[serde(borrow)]
-    code: Option<&'a RawValue>,
-    #[serde(borrow)]
-    status: Option<&'a RawValue>,
-    #[serde(borrow, rename = "type")]
-    kind: Option<&'a RawValue>,
-    #[serde(borrow)]
-    message: Option<&'a RawValue>,
-    #[serde(borrow)]
-    title: Option<&'a RawValue>,
-    #[serde(borrow)]
-    detail: Option<&'a RawValue>,
-    #[serde(borrow)]
-    details: Option<&'a RawValue>,
-    #[serde(borrow)]
-    issue: Option<&'a RawValue>,
-    #[serde(borrow)]
-    extensions: Option<&'a RawValue>,
-    #[serde(borrow)]
-    locations: Option<&'a RawValue>,
-    #[serde(borrow)]
-    path: Option<&'a RawValue>,
-    #[serde(borrow)]
-    request_id: Option<&'a RawValue>,
-    #[serde(borrow, rename = "requestId")]
-    request_id_camel: Option<&'a RawValue>,
-    #[serde(borrow, rename = "innerError")]
-    ms_inner_error: Option<&'a RawValue>,
-    #[serde(borrow, rename = "request-id")]
-    request_id_dash: Option<&'a RawValue>,
-    #[serde(borrow)]
-    retry_after: Option<&'a RawValue>,
+/// A top-level `error` member: an object (the nested family), a string or
+/// number (its message or code), or anything else.
+// It lives in place inside `Top`, on the stack: boxing the large variant
+// would cost an allocation per parse to save stack space nobody needs.
+#[allow(clippy::large_enum_variant)]
+enum ErrorMember<'a> {
+    Object(Inner<'a>),
+    Text(Cow<'a, str>),
+    Other,
+}
+
+impl<'de> Deserialize<'de> for ErrorMember<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = ErrorMember<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                map: M,
+            ) -> Result<Self::Value, M::Error> {
+                Inner::read(map).map(ErrorMember::Object)
+            }
+            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
+                Ok(ErrorMember::Text(Cow::Borrowed(text)))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
+                Ok(ErrorMember::Text(Cow::Owned(text.to_owned())))
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
+                Ok(ErrorMember::Text(Cow::Owned(n.to_string())))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
+                Ok(ErrorMember::Text(Cow::Owned(n.to_string())))
+            }
+            fn visit_f64<E>(self, n: f64) -> Result<Self::Value, E> {
+                Ok(ErrorMember::Text(Cow::Owned(n.to_string())))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+                Ok(ErrorMember::Other)
+            }
+            fn visit_unit<E>(self) -> Result<Self::Value, E> {
+                Ok(ErrorMember::Other)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Self::Value, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(ErrorMember::Other)
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
 }
 
 /// A raw JSON value as a string: strings as themselves, numbers as written,
@@ -537,7 +727,13 @@ fn value(raw: Option<&RawValue>) -> Option<serde_json::Value> {
 
 fn seconds(raw: Option<&RawValue>) -> Option<Duration> {
     let raw = raw?.get();
-    let number = raw.trim_matches('"');
+    let number = raw
+        .strip_prefix('"')
+        .and_then(|n| n.strip_suffix('"'))
+        .unwrap_or(raw);
+    if let Ok(secs) = number.parse::<u64>() {
+        return Some(Duration::from_secs(secs));
+    }
     let secs: f64 = number.parse().ok()?;
     Duration::try_from_secs_f64(secs).ok()
 }
@@ -552,7 +748,10 @@ fn read_json<'a>(seen: &Seen<'_>, body: &'a [u8], found: &mut Found<'a>) -> Opti
         let first = list.first()?.get();
         return read_json(seen, first.as_bytes(), found).or(Some(Format::Json));
     }
-    let TopSeed(top, unknown) = serde_json::from_str(text).ok()?;
+    let mut top = Top::default();
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let unknown = serde::de::DeserializeSeed::deserialize(TopSeed(&mut top), &mut reader).ok()?;
+    reader.end().ok()?;
     found.request_id = string(top.request_id)
         .or_else(|| string(top.request_id_camel))
         .or_else(|| string(top.debug_id))
@@ -575,7 +774,12 @@ fn read_json<'a>(seen: &Seen<'_>, body: &'a [u8], found: &mut Found<'a>) -> Opti
     }
 
     // `error` is an object: the nested family.
-    if let Some(inner) = object(top.error) {
+    let (error_object, error_text) = match top.error.take() {
+        Some(ErrorMember::Object(inner)) => (Some(inner), None),
+        Some(ErrorMember::Text(text)) => (None, Some(text)),
+        Some(ErrorMember::Other) | None => (None, None),
+    };
+    if let Some(inner) = error_object {
         found.code = string(inner.code)
             .filter(|c| !c.starts_with(|ch: char| ch.is_ascii_digit()))
             .or_else(|| {
@@ -608,7 +812,7 @@ fn read_json<'a>(seen: &Seen<'_>, body: &'a [u8], found: &mut Found<'a>) -> Opti
     }
 
     // `error` is a string.
-    if let Some(error) = string(top.error) {
+    if let Some(error) = error_text {
         if is_false(top.ok) {
             found.code = Some(error);
             return Some(Format::Slack);
