@@ -574,6 +574,9 @@ struct Inner<'a> {
     ms_inner_error: Option<&'a RawValue>,
     request_id_dash: Option<&'a RawValue>,
     retry_after: Option<&'a RawValue>,
+    /// `details`, already parsed: set when the object is the nested
+    /// family's `error`, whose details are always kept.
+    details_value: Option<serde_json::Value>,
 }
 
 impl<'a> Inner<'a> {
@@ -600,10 +603,21 @@ impl<'a> Inner<'a> {
     }
 
     /// Reads an object's members into the slots; the first of a repeated
-    /// key wins, as at the top level.
-    fn read<M: serde::de::MapAccess<'a>>(mut map: M) -> Result<Self, M::Error> {
+    /// key wins, as at the top level. With `parse_details`, `details` is
+    /// parsed in the same pass instead of kept raw.
+    fn read<M: serde::de::MapAccess<'a>>(
+        mut map: M,
+        parse_details: bool,
+    ) -> Result<Self, M::Error> {
         let mut inner = Inner::default();
         while let Some(key) = map.next_key::<Cow<'a, str>>()? {
+            if parse_details && key == "details" && inner.details.is_none() {
+                let value: serde_json::Value = map.next_value()?;
+                if !value.is_null() {
+                    inner.details_value.get_or_insert(value);
+                }
+                continue;
+            }
             let value: &'a RawValue = map.next_value()?;
             if let Some(slot) = inner.slot(&key) {
                 slot.get_or_insert(value);
@@ -625,7 +639,7 @@ impl<'de> Deserialize<'de> for Inner<'de> {
                 self,
                 map: M,
             ) -> Result<Inner<'de>, M::Error> {
-                Inner::read(map)
+                Inner::read(map, false)
             }
         }
         deserializer.deserialize_map(Visit)
@@ -655,7 +669,7 @@ impl<'de> Deserialize<'de> for ErrorMember<'de> {
                 self,
                 map: M,
             ) -> Result<Self::Value, M::Error> {
-                Inner::read(map).map(ErrorMember::Object)
+                Inner::read(map, true).map(ErrorMember::Object)
             }
             fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
                 Ok(ErrorMember::Text(Cow::Borrowed(text)))
@@ -774,12 +788,8 @@ fn read_json<'a>(seen: &Seen<'_>, body: &'a [u8], found: &mut Found<'a>) -> Opti
     }
 
     // `error` is an object: the nested family.
-    let (error_object, error_text) = match top.error.take() {
-        Some(ErrorMember::Object(inner)) => (Some(inner), None),
-        Some(ErrorMember::Text(text)) => (None, Some(text)),
-        Some(ErrorMember::Other) | None => (None, None),
-    };
-    if let Some(inner) = error_object {
+    // Matched in place: the object's slots are a few hundred bytes.
+    if let Some(ErrorMember::Object(inner)) = &mut top.error {
         found.code = string(inner.code)
             .filter(|c| !c.starts_with(|ch: char| ch.is_ascii_digit()))
             .or_else(|| {
@@ -788,7 +798,7 @@ fn read_json<'a>(seen: &Seen<'_>, body: &'a [u8], found: &mut Found<'a>) -> Opti
             .or_else(|| string(inner.kind))
             .or_else(|| string(inner.code));
         found.message = string(inner.message);
-        found.details = value(inner.details).or_else(|| value(top.details));
+        found.details = inner.details_value.take().or_else(|| value(top.details));
         let inner_request_id = object(inner.ms_inner_error)
             .and_then(|e| string(e.request_id_dash).or_else(|| string(e.request_id)));
         found.request_id = string(inner.request_id)
@@ -812,7 +822,8 @@ fn read_json<'a>(seen: &Seen<'_>, body: &'a [u8], found: &mut Found<'a>) -> Opti
     }
 
     // `error` is a string.
-    if let Some(error) = error_text {
+    if let Some(ErrorMember::Text(error)) = &mut top.error {
+        let error = core::mem::take(error);
         if is_false(top.ok) {
             found.code = Some(error);
             return Some(Format::Slack);
