@@ -297,3 +297,41 @@ proptest! {
         prop_assert_eq!(Recording::from_remote(&remote), Some(err));
     }
 }
+
+/// Strings are kept as slices of the body copy when they can be; the ones
+/// that cannot (escaped, past the kept 4 KiB, from a header) still read
+/// back whole, and equality looks at what the accessors show.
+#[test]
+fn strings_read_back_wherever_they_were_found() {
+    let padding = "x".repeat(5000);
+    let body = format!(
+        r#"{{"error":{{"details":{{"pad":"{padding}"}},"code":"late_code","message":"  said \"late\"\n","request_id":"req_late"}}}}"#
+    );
+    let err = RemoteError::parse(StatusCode::BAD_REQUEST, &HeaderMap::new(), body.as_bytes());
+    assert_eq!(err.code(), Some("late_code"));
+    assert_eq!(err.message(), "said \"late\"");
+    assert_eq!(err.request_id(), Some("req_late"));
+    assert!(err.body_truncated());
+    assert_eq!(err.body().len(), 4096);
+    assert_eq!(
+        err.details().unwrap()["pad"].as_str().map(str::len),
+        Some(5000)
+    );
+    assert_eq!(err.clone(), err);
+
+    let mut headers = HeaderMap::new();
+    headers.insert("x-request-id", HeaderValue::from_static("req_from_header"));
+    let short = br#"{"error":{"code":"early","message":"in the kept body"}}"#;
+    let early = RemoteError::parse(StatusCode::BAD_REQUEST, &headers, short);
+    assert_eq!(early.code(), Some("early"));
+    assert_eq!(early.message(), "in the kept body");
+    assert_eq!(early.request_id(), Some("req_from_header"));
+    assert!(early.to_string().contains("(request id req_from_header)"));
+    let again = RemoteError::parse(StatusCode::BAD_REQUEST, &headers, short);
+    assert_eq!(again, early);
+    assert_ne!(
+        early.clone().with_request_id("other"),
+        early,
+        "a different request id makes a different error"
+    );
+}
