@@ -483,3 +483,32 @@ fn blocking_engine_retries_io_errors_by_kind() {
     assert!(result.is_err());
     assert_eq!(calls, 1);
 }
+
+/// `run_futures` promises a `Send` run whenever the attempts' futures are
+/// `Send`: it can be spawned on a multi-threaded runtime.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_futures_can_be_spawned() {
+    let calls = std::sync::Arc::new(std::sync::atomic::AtomicU32::new(0));
+    let counted = calls.clone();
+    let task = tokio::spawn(async move {
+        Retry::new(
+            &Policy::DEFAULT
+                .jitter(Jitter::None)
+                .initial_delay(Duration::from_millis(1)),
+        )
+        .run_futures(move |attempt| {
+            let counted = counted.clone();
+            async move {
+                counted.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                if attempt.number() < 2 {
+                    Err(std::io::Error::from(std::io::ErrorKind::ConnectionReset))
+                } else {
+                    Ok(attempt.number())
+                }
+            }
+        })
+        .await
+    });
+    assert_eq!(task.await.unwrap().unwrap(), 2);
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 2);
+}

@@ -517,6 +517,9 @@ impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
         F: FnMut(Attempt) -> Fut,
         Fut: Future<Output = Result<T, E>>,
     {
+        // Its own loop, not `run_report`'s: passing `f` on as an async
+        // closure would make the run's future not `Send` (a compiler
+        // limitation; `tests/retry.rs` spawns one to hold this).
         let mut driver = self.driver(true, false);
         loop {
             match driver.gate() {
