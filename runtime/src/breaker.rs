@@ -426,14 +426,19 @@ impl Breaker {
     /// counts as neither (a 429's wait is [`Breaker::pause_for`]'s job).
     pub fn record<T, E: Retryable>(&self, permit: Permit, outcome: &Result<T, E>) {
         match outcome {
-            Err(err) if err.retry_advice().is_retry() => {
-                if err.retry_status().is_some_and(|s| s.is_client_error()) {
-                    self.release(permit);
-                } else {
-                    self.record_failure(permit);
-                }
-            }
-            _ => self.record_success(permit),
+            Ok(_) => self.record_success(permit),
+            Err(err) => self.record_error(permit, err),
+        }
+    }
+
+    /// [`Breaker::record`] of a call that returned `err`.
+    pub(crate) fn record_error<E: Retryable>(&self, permit: Permit, err: &E) {
+        if !err.retry_advice().is_retry() {
+            self.record_success(permit);
+        } else if err.retry_status().is_some_and(|s| s.is_client_error()) {
+            self.release(permit);
+        } else {
+            self.record_failure(permit);
         }
     }
 

@@ -16,7 +16,7 @@
 //!     loop {
 //!         let _ = __rebuff_driver.begin();
 //!         let __rebuff_result = __rebuff_driver
-//!             .attempt(::rebuff::__private::typed::<Result<Lead, ClientError>, _>(async {
+//!             .limited(::rebuff::__private::typed::<Result<Lead, ClientError>, _>(async {
 //!                 let id = ::rebuff::__private::RetryArg::__rebuff_clone(&id);
 //!                 BODY
 //!             }))
@@ -157,16 +157,12 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
             loop {
                 #gate_async
                 let #attempt = __rebuff_driver.begin();
-                let mut __rebuff_work = ::core::pin::pin!(::rebuff::__private::typed::<#erased, _>(async {
-                    #(#clones)*
-                    #body
-                }));
-                let __rebuff_result = match __rebuff_driver.limit() {
-                    ::core::option::Option::None => __rebuff_work.await,
-                    ::core::option::Option::Some(__rebuff_limit) => {
-                        __rebuff_driver.timed(__rebuff_work.as_mut(), __rebuff_limit).await
-                    }
-                };
+                let __rebuff_result = __rebuff_driver
+                    .limited(::rebuff::__private::typed::<#erased, _>(async {
+                        #(#clones)*
+                        #body
+                    }))
+                    .await;
                 match __rebuff_driver.step(__rebuff_result) {
                     ::rebuff::__private::Next::Done(__rebuff_done) => break __rebuff_done,
                     ::rebuff::__private::Next::Retry(__rebuff_delay) => __rebuff_driver.sleep(__rebuff_delay).await,
@@ -199,13 +195,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
                 loop {
                     #gate_async
                     let __rebuff_attempt = __rebuff_driver.begin();
-                    let mut __rebuff_work = ::core::pin::pin!(__rebuff_make(__rebuff_attempt));
-                    let __rebuff_result = match __rebuff_driver.limit() {
-                        ::core::option::Option::None => __rebuff_work.await,
-                        ::core::option::Option::Some(__rebuff_limit) => {
-                            __rebuff_driver.timed(__rebuff_work.as_mut(), __rebuff_limit).await
-                        }
-                    };
+                    let __rebuff_result = __rebuff_driver.limited(__rebuff_make(__rebuff_attempt)).await;
                     match __rebuff_driver.step(__rebuff_result) {
                         ::rebuff::__private::Next::Done(__rebuff_done) => break __rebuff_done,
                         ::rebuff::__private::Next::Retry(__rebuff_delay) => __rebuff_driver.sleep(__rebuff_delay).await,

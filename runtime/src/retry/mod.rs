@@ -44,7 +44,7 @@ pub mod testing;
 
 use core::fmt;
 use core::future::Future;
-use core::pin::{Pin, pin};
+use core::pin::Pin;
 use core::task::Poll;
 use core::time::Duration;
 use std::time::Instant;
@@ -464,11 +464,7 @@ impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
                 Gate::Refuse(err) => return Err(err),
             }
             driver.begin();
-            let mut work = pin!(f());
-            let result = match driver.limit() {
-                None => work.await,
-                Some(limit) => driver.timed(work.as_mut(), limit).await,
-            };
+            let result = driver.limited(f()).await;
             match driver.step(result) {
                 Next::Done(result) => return result,
                 Next::Retry(delay) => driver.sleep(delay).await,
@@ -501,7 +497,7 @@ impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
                 Gate::Refuse(err) => return (Err(err), driver.report()),
             }
             let attempt = driver.begin();
-            let result = driver.attempt(f(attempt)).await;
+            let result = driver.limited(f(attempt)).await;
             match driver.step(result) {
                 Next::Done(result) => return (result, driver.report()),
                 Next::Retry(delay) => driver.sleep(delay).await,
@@ -531,7 +527,7 @@ impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
                 Gate::Refuse(err) => return Err(err),
             }
             let attempt = driver.begin();
-            let result = driver.attempt(f(attempt)).await;
+            let result = driver.limited(f(attempt)).await;
             match driver.step(result) {
                 Next::Done(result) => return result,
                 Next::Retry(delay) => driver.sleep(delay).await,
@@ -915,33 +911,39 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
     where
         E: Retryable + fmt::Display,
     {
-        self.record(&result);
-        if let Some((breaker, _)) = self.breaker {
-            if let Err(err) = &result {
-                // A rate limit with a reset: everyone calling this host waits.
-                if err.retry_status() == Some(http::StatusCode::TOO_MANY_REQUESTS) {
-                    if let Advice::RetryAfter(delay) = err.retry_advice() {
-                        breaker.pause_for(delay.min(self.policy.get_max_retry_after()));
-                        // This call's own retry sleep honours the same hint
-                        // (unless its policy ignores hints: then it waits
-                        // out the pause like everyone else).
-                        self.past_pause =
-                            matches!(self.policy.get_retry_after(), RetryAfter::Floor);
-                    }
-                }
-            }
-        }
         match result {
-            Ok(value) => Next::Done(Ok(value)),
+            Ok(value) => {
+                if let (Some((breaker, _)), Some(permit)) = (self.breaker, self.permit.take()) {
+                    breaker.record_success(permit);
+                }
+                Next::Done(Ok(value))
+            }
             Err(err) => self.failed(err),
         }
     }
 
+    /// A failed attempt: reported to the breaker (a rate limit pauses every
+    /// caller of the host), then retried or returned.
     #[cold]
     fn failed<T>(&mut self, err: E) -> Next<T, E>
     where
         E: Retryable + fmt::Display,
     {
+        if let (Some((breaker, _)), Some(permit)) = (self.breaker, self.permit.take()) {
+            breaker.record_error(permit, &err);
+        }
+        if let Some((breaker, _)) = self.breaker {
+            // A rate limit with a reset: everyone calling this host waits.
+            if err.retry_status() == Some(http::StatusCode::TOO_MANY_REQUESTS) {
+                if let Advice::RetryAfter(delay) = err.retry_advice() {
+                    breaker.pause_for(delay.min(self.policy.get_max_retry_after()));
+                    // This call's own retry sleep honours the same hint
+                    // (unless its policy ignores hints: then it waits out
+                    // the pause like everyone else).
+                    self.past_pause = matches!(self.policy.get_retry_after(), RetryAfter::Floor);
+                }
+            }
+        }
         let elapsed = self.elapsed();
         let Driver {
             policy,
@@ -1038,32 +1040,22 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
 }
 
 impl<E: Retryable, C: Sleeper> Driver<'_, E, C> {
-    /// Runs one attempt cut off after `limit` (see [`Driver::limit`]). The
-    /// attempt stays where it was pinned: this future holds only a reference
-    /// to it and the timer. The timer is boxed: only timed runs pay for it,
-    /// and every other retrying future stays small.
-    pub fn timed<'w, T, F>(
-        &self,
-        work: Pin<&'w mut F>,
-        limit: Duration,
-    ) -> Timed<'w, F, impl Future<Output = ()>, E>
+    /// One attempt, cut off when the policy says so (see
+    /// [`Driver::limit`]). The attempt runs inside the returned future, so a
+    /// retrying function has one suspension point per attempt; the timer,
+    /// only for timed attempts, is boxed so that every other retrying
+    /// future stays small.
+    #[inline]
+    pub fn limited<T, F>(&self, work: F) -> Limited<F, impl Future<Output = ()>, E>
     where
         F: Future<Output = Result<T, E>>,
     {
-        Timed {
+        let limit = self.limit();
+        Limited {
             work,
-            timer: Box::pin(self.clock.sleep(limit)),
-            make: E::timeout_error(),
-            limit,
-        }
-    }
-
-    /// Runs one attempt, cut off when the policy says so.
-    pub async fn attempt<T>(&self, work: impl Future<Output = Result<T, E>>) -> Result<T, E> {
-        let work = pin!(work);
-        match self.limit() {
-            None => work.await,
-            Some(limit) => self.timed(work, limit).await,
+            timer: limit.map(|limit| Box::pin(self.clock.sleep(limit))),
+            limit: limit.unwrap_or_default(),
+            _error: core::marker::PhantomData,
         }
     }
 
@@ -1090,33 +1082,38 @@ pub fn typed<T, F: Future<Output = T>>(future: F) -> F {
 }
 
 pin_project_lite::pin_project! {
-    /// One attempt racing its timer: the attempt's result, or a timeout error
-    /// when the timer fires first.
+    /// One attempt, racing its timer when it has one: the attempt's result,
+    /// or a timeout error when the timer fires first.
     #[doc(hidden)]
-    pub struct Timed<'w, F, S, E> {
-        work: Pin<&'w mut F>,
+    pub struct Limited<F, S, E> {
         #[pin]
-        timer: S,
-        make: Option<fn(TimedOut) -> E>,
+        work: F,
+        timer: Option<Pin<Box<S>>>,
         limit: Duration,
+        _error: core::marker::PhantomData<fn() -> E>,
     }
 }
 
-impl<T, E, F, S> Future for Timed<'_, F, S, E>
+impl<T, E, F, S> Future for Limited<F, S, E>
 where
+    E: Retryable,
     F: Future<Output = Result<T, E>>,
     S: Future<Output = ()>,
 {
     type Output = Result<T, E>;
 
+    #[inline]
     fn poll(self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<Self::Output> {
         let this = self.project();
-        if let Poll::Ready(result) = this.work.as_mut().poll(cx) {
+        if let Poll::Ready(result) = this.work.poll(cx) {
             return Poll::Ready(result);
         }
-        if this.timer.poll(cx).is_ready() {
-            if let Some(make) = this.make {
-                return Poll::Ready(Err(make(TimedOut { limit: *this.limit })));
+        if let Some(timer) = this.timer {
+            if timer.as_mut().poll(cx).is_ready() {
+                // `limit` gives a timer only to errors that can say so.
+                if let Some(make) = E::timeout_error() {
+                    return Poll::Ready(Err(make(TimedOut { limit: *this.limit })));
+                }
             }
         }
         Poll::Pending
