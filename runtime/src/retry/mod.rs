@@ -686,6 +686,51 @@ impl<E, C> Drop for Driver<'_, E, C> {
     }
 }
 
+/// What a run sets up before its first attempt, when it needs anything.
+struct Setup {
+    start: Option<Instant>,
+    key: IdempotencyKey,
+    state: Option<Box<State>>,
+}
+
+impl Setup {
+    const NONE: Setup = Setup {
+        start: None,
+        key: IdempotencyKey([0; 16]),
+        state: None,
+    };
+
+    /// The clock (for a deadline or an attempt binding), the idempotency
+    /// key (for a binding), and the retry state at once for a report or a
+    /// seeded run.
+    #[cold]
+    fn new<E: Retryable>(
+        policy: &Policy,
+        clock: &impl Clock,
+        track: bool,
+        report: bool,
+        seed: Option<u64>,
+    ) -> Self {
+        if policy.get_attempt_timeout().is_some() && E::timeout_error().is_none() {
+            warn_timeout_unsupported::<E>();
+        }
+        let mut state = (report || seed.is_some()).then(|| Box::new(State::new(seed, report)));
+        let key = if track {
+            match &mut state {
+                Some(state) => IdempotencyKey::random(state.rng()),
+                None => IdempotencyKey::random(&mut fastrand::Rng::new()),
+            }
+        } else {
+            IdempotencyKey([0; 16])
+        };
+        Setup {
+            start: (track || policy.get_deadline().is_some()).then(|| clock.now()),
+            key,
+            state,
+        }
+    }
+}
+
 /// Whether an attempt may start, from [`Driver::gate`].
 #[doc(hidden)]
 pub enum Gate<E> {
@@ -770,7 +815,20 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
     where
         E: Retryable,
     {
-        let mut driver = Driver {
+        // Built in one expression, the cold setup returning its parts: the
+        // driver's address is never taken, so it is built where it lives
+        // (in a retrying future) instead of on the stack and then moved.
+        let Setup { start, key, state } = if track
+            || report
+            || seed.is_some()
+            || policy.get_deadline().is_some()
+            || policy.get_attempt_timeout().is_some()
+        {
+            Setup::new::<E>(policy, &clock, track, report, seed)
+        } else {
+            Setup::NONE
+        };
+        Driver {
             policy,
             attempts: 0,
             past_pause: false,
@@ -778,44 +836,10 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
             breaker: None,
             budget: None,
             hooks: Hooks::NONE,
-            start: None,
-            key: IdempotencyKey([0; 16]),
-            state: None,
+            start,
+            key,
+            state,
             clock,
-        };
-        if track
-            || report
-            || seed.is_some()
-            || policy.get_deadline().is_some()
-            || policy.get_attempt_timeout().is_some()
-        {
-            driver.start(track, report, seed);
-        }
-        driver
-    }
-
-    /// Sets up what a run needs from its start: the clock (for a deadline
-    /// or an attempt binding), the idempotency key (for a binding), and the
-    /// retry state at once for a report or a seeded run.
-    #[cold]
-    fn start(&mut self, track: bool, report: bool, seed: Option<u64>)
-    where
-        E: Retryable,
-    {
-        if self.policy.get_attempt_timeout().is_some() && E::timeout_error().is_none() {
-            warn_timeout_unsupported::<E>();
-        }
-        if track || self.policy.get_deadline().is_some() {
-            self.start = Some(self.clock.now());
-        }
-        if report || seed.is_some() {
-            self.state = Some(Box::new(State::new(seed, report)));
-        }
-        if track {
-            self.key = match &mut self.state {
-                Some(state) => IdempotencyKey::random(state.rng()),
-                None => IdempotencyKey::random(&mut fastrand::Rng::new()),
-            };
         }
     }
 
