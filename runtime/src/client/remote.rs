@@ -542,13 +542,18 @@ impl<'de> serde::de::Visitor<'de> for TopSeed<'_, 'de> {
                 }
                 continue;
             }
-            let value: &'de RawValue = map.next_value()?;
+            // A member no slot takes is skipped, not borrowed.
             match self.0.slot(&key) {
                 Some(slot) => {
+                    let value: &'de RawValue = map.next_value()?;
                     slot.get_or_insert(value);
                 }
-                None if key == "instance" => {}
-                None => unknown += 1,
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    if key != "instance" {
+                        unknown += 1;
+                    }
+                }
             }
         }
         Ok(unknown)
@@ -618,9 +623,14 @@ impl<'a> Inner<'a> {
                 }
                 continue;
             }
-            let value: &'a RawValue = map.next_value()?;
-            if let Some(slot) = inner.slot(&key) {
-                slot.get_or_insert(value);
+            match inner.slot(&key) {
+                Some(slot) => {
+                    let value: &'a RawValue = map.next_value()?;
+                    slot.get_or_insert(value);
+                }
+                None => {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                }
             }
         }
         Ok(inner)
