@@ -329,6 +329,11 @@ fn strings_read_back_wherever_they_were_found() {
     assert!(early.to_string().contains("(request id req_from_header)"));
     let again = RemoteError::parse(StatusCode::BAD_REQUEST, &headers, short);
     assert_eq!(again, early);
+    // Keys with escapes are read as well as plain ones.
+    let escaped = br#"{"error":{"co\u0064e":"escaped_key","message":"m"}}"#;
+    let err = RemoteError::parse(StatusCode::BAD_REQUEST, &HeaderMap::new(), escaped);
+    assert_eq!(err.code(), Some("escaped_key"));
+
     assert_ne!(
         early.clone().with_request_id("other"),
         early,

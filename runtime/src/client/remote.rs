@@ -511,6 +511,29 @@ impl<'a> Top<'a> {
     }
 }
 
+/// An object's key, borrowed from the body unless it had escapes. (Serde's
+/// own `Cow<str>` always copies: every key would be an allocation.)
+struct Key<'de>(Cow<'de, str>);
+
+impl<'de> Deserialize<'de> for Key<'de> {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Key<'de>;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an object key")
+            }
+            fn visit_borrowed_str<E>(self, key: &'de str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Borrowed(key)))
+            }
+            fn visit_str<E>(self, key: &str) -> Result<Key<'de>, E> {
+                Ok(Key(Cow::Owned(key.to_owned())))
+            }
+        }
+        deserializer.deserialize_str(Visit)
+    }
+}
+
 /// Reads a top-level object in one pass, straight into the slots of a
 /// [`Top`] (written in place: it is a few hundred bytes), and returns how
 /// many members no slot takes (RFC 9457 extension members).
@@ -533,7 +556,7 @@ impl<'de> serde::de::Visitor<'de> for TopSeed<'_, 'de> {
 
     fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<usize, M::Error> {
         let mut unknown = 0;
-        while let Some(key) = map.next_key::<Cow<'de, str>>()? {
+        while let Some(Key(key)) = map.next_key()? {
             if key == "error" {
                 if self.0.error.is_none() {
                     self.0.error = Some(map.next_value()?);
@@ -615,7 +638,7 @@ impl<'a> Inner<'a> {
         parse_details: bool,
     ) -> Result<Self, M::Error> {
         let mut inner = Inner::default();
-        while let Some(key) = map.next_key::<Cow<'a, str>>()? {
+        while let Some(Key(key)) = map.next_key()? {
             if parse_details && key == "details" && inner.details.is_none() {
                 let value: serde_json::Value = map.next_value()?;
                 if !value.is_null() {
