@@ -559,7 +559,7 @@ impl<'de> serde::de::Visitor<'de> for TopSeed<'_, 'de> {
         while let Some(Key(key)) = map.next_key()? {
             if key == "error" {
                 if self.0.error.is_none() {
-                    self.0.error = Some(map.next_value()?);
+                    map.next_value_seed(ErrorSeed(&mut self.0.error))?;
                 } else {
                     map.next_value::<serde::de::IgnoredAny>()?;
                 }
@@ -634,10 +634,11 @@ impl<'a> Inner<'a> {
     /// key wins, as at the top level. With `parse_details`, `details` is
     /// parsed in the same pass instead of kept raw.
     fn read<M: serde::de::MapAccess<'a>>(
+        &mut self,
         mut map: M,
         parse_details: bool,
-    ) -> Result<Self, M::Error> {
-        let mut inner = Inner::default();
+    ) -> Result<(), M::Error> {
+        let inner = self;
         while let Some(Key(key)) = map.next_key()? {
             if parse_details && key == "details" && inner.details.is_none() {
                 let value: serde_json::Value = map.next_value()?;
@@ -656,7 +657,7 @@ impl<'a> Inner<'a> {
                 }
             }
         }
-        Ok(inner)
+        Ok(())
     }
 }
 
@@ -672,7 +673,9 @@ impl<'de> Deserialize<'de> for Inner<'de> {
                 self,
                 map: M,
             ) -> Result<Inner<'de>, M::Error> {
-                Inner::read(map, false)
+                let mut inner = Inner::default();
+                inner.read(map, false)?;
+                Ok(inner)
             }
         }
         deserializer.deserialize_map(Visit)
@@ -690,50 +693,72 @@ enum ErrorMember<'a> {
     Other,
 }
 
-impl<'de> Deserialize<'de> for ErrorMember<'de> {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct Visit;
-        impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = ErrorMember<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("any JSON value")
-            }
-            fn visit_map<M: serde::de::MapAccess<'de>>(
-                self,
-                map: M,
-            ) -> Result<Self::Value, M::Error> {
-                Inner::read(map, true).map(ErrorMember::Object)
-            }
-            fn visit_borrowed_str<E>(self, text: &'de str) -> Result<Self::Value, E> {
-                Ok(ErrorMember::Text(Cow::Borrowed(text)))
-            }
-            fn visit_str<E>(self, text: &str) -> Result<Self::Value, E> {
-                Ok(ErrorMember::Text(Cow::Owned(text.to_owned())))
-            }
-            fn visit_u64<E>(self, n: u64) -> Result<Self::Value, E> {
-                Ok(ErrorMember::Text(Cow::Owned(n.to_string())))
-            }
-            fn visit_i64<E>(self, n: i64) -> Result<Self::Value, E> {
-                Ok(ErrorMember::Text(Cow::Owned(n.to_string())))
-            }
-            fn visit_f64<E>(self, n: f64) -> Result<Self::Value, E> {
-                Ok(ErrorMember::Text(Cow::Owned(n.to_string())))
-            }
-            fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
-                Ok(ErrorMember::Other)
-            }
-            fn visit_unit<E>(self) -> Result<Self::Value, E> {
-                Ok(ErrorMember::Other)
-            }
-            fn visit_seq<A: serde::de::SeqAccess<'de>>(
-                self,
-                mut seq: A,
-            ) -> Result<Self::Value, A::Error> {
-                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(ErrorMember::Other)
-            }
+/// Reads the `error` member into its place in [`Top`] (the object's slots
+/// are a few hundred bytes: built where they stay, not moved there).
+struct ErrorSeed<'t, 'de>(&'t mut Option<ErrorMember<'de>>);
+
+impl<'de> serde::de::DeserializeSeed<'de> for ErrorSeed<'_, 'de> {
+    type Value = ();
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for ErrorSeed<'_, 'de> {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, map: M) -> Result<(), M::Error> {
+        match self.0.insert(ErrorMember::Object(Inner::default())) {
+            ErrorMember::Object(inner) => inner.read(map, true),
+            // Not reached: the object was just put there.
+            ErrorMember::Text(_) | ErrorMember::Other => Ok(()),
         }
-        deserializer.deserialize_any(Visit)
+    }
+
+    fn visit_borrowed_str<E>(self, text: &'de str) -> Result<(), E> {
+        *self.0 = Some(ErrorMember::Text(Cow::Borrowed(text)));
+        Ok(())
+    }
+
+    fn visit_str<E>(self, text: &str) -> Result<(), E> {
+        *self.0 = Some(ErrorMember::Text(Cow::Owned(text.to_owned())));
+        Ok(())
+    }
+
+    fn visit_u64<E>(self, n: u64) -> Result<(), E> {
+        *self.0 = Some(ErrorMember::Text(Cow::Owned(n.to_string())));
+        Ok(())
+    }
+
+    fn visit_i64<E>(self, n: i64) -> Result<(), E> {
+        *self.0 = Some(ErrorMember::Text(Cow::Owned(n.to_string())));
+        Ok(())
+    }
+
+    fn visit_f64<E>(self, n: f64) -> Result<(), E> {
+        *self.0 = Some(ErrorMember::Text(Cow::Owned(n.to_string())));
+        Ok(())
+    }
+
+    fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+        *self.0 = Some(ErrorMember::Other);
+        Ok(())
+    }
+
+    fn visit_unit<E>(self) -> Result<(), E> {
+        *self.0 = Some(ErrorMember::Other);
+        Ok(())
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+        *self.0 = Some(ErrorMember::Other);
+        Ok(())
     }
 }
 
