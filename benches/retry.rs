@@ -6,7 +6,15 @@
 //! nothing fails, which is nearly every call.
 //!
 //! Futures are polled with a no-op waker: every one here is ready on its
-//! first poll, so no runtime's scheduling is measured.
+//! first poll, so no runtime's scheduling is measured. Async calls are
+//! measured two ways:
+//!
+//! - `async_first_attempt`: awaited inside a caller's `async` block, as code
+//!   calls them (and as criterion's own `to_async` measures), the future
+//!   built in the caller's state;
+//! - `async_own_task`: each call's future built, moved into an executor's
+//!   slot and polled there, as a task spawned per call would be. The move
+//!   of a future larger than a direct call's shows up here.
 //!
 //! Run: `cargo bench --bench retry`
 
@@ -14,7 +22,7 @@ use std::future::Future;
 use std::hint::black_box;
 use std::pin::pin;
 use std::task::{Context, Poll, Waker};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use backon::{BlockingRetryable, ExponentialBuilder, Retryable as _};
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -70,8 +78,47 @@ async fn op_handwritten_loop(x: u64) -> Result<u64, std::io::Error> {
     }
 }
 
+/// Benchmarks `$call` (a future) awaited inside one caller's `async` block,
+/// `iters` times.
+macro_rules! bench_awaited {
+    ($group:ident, $name:literal, $call:expr) => {
+        $group.bench_function($name, |b| {
+            b.iter_custom(|iters| {
+                block_on(async {
+                    let start = Instant::now();
+                    for _ in 0..iters {
+                        black_box($call.await.ok());
+                    }
+                    start.elapsed()
+                })
+            })
+        });
+    };
+}
+
 fn first_attempt_success(c: &mut Criterion) {
     let mut group = c.benchmark_group("async_first_attempt");
+    bench_awaited!(group, "direct", op(black_box(1)));
+    bench_awaited!(group, "rebuff_attribute", op_retried(black_box(1)));
+    bench_awaited!(group, "handwritten_loop", op_handwritten_loop(black_box(1)));
+    bench_awaited!(
+        group,
+        "rebuff_run",
+        retry::run(&POLICY, async || op(black_box(1)).await)
+    );
+    bench_awaited!(
+        group,
+        "rebuff_run_futures",
+        retry::Retry::new(&POLICY).run_futures(|_| op(black_box(1)))
+    );
+    bench_awaited!(
+        group,
+        "backon",
+        (|| op(black_box(1))).retry(ExponentialBuilder::default())
+    );
+    group.finish();
+
+    let mut group = c.benchmark_group("async_own_task");
     group.bench_function("direct", |b| b.iter(|| block_on(op(black_box(1)))));
     group.bench_function("rebuff_attribute", |b| {
         b.iter(|| block_on(op_retried(black_box(1))))

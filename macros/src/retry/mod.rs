@@ -14,7 +14,7 @@
 //! {
 //!     let mut __rebuff_driver = ::rebuff::__private::Driver::new(PolicyRef::__rebuff_policy(&(STANDARD)), false);
 //!     loop {
-//!         let _ = __rebuff_driver.begin();
+//!         __rebuff_driver.count(); // `let NAME = __rebuff_driver.begin();` with `attempt = NAME`
 //!         let __rebuff_result = __rebuff_driver
 //!             .limited(::rebuff::__private::typed::<Result<Lead, ClientError>, _>(async {
 //!                 let id = ::rebuff::__private::RetryArg::__rebuff_clone(&id);
@@ -28,6 +28,10 @@
 //!     }
 //! }
 //! ```
+//!
+//! With `when`, `on_retry`, `on_give_up`, `breaker` or `budget`, the driver
+//! is built as `Driver::new(..).with(Full::NONE.when(..)...)`; without them
+//! it stays `Plain`, and their checks compile away.
 //!
 //! The body keeps its tokens and spans: `return` and `?` end one attempt, as
 //! they ended the call before. Arguments taken by value are cloned for each
@@ -141,9 +145,17 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
     let span = output.span();
     let mut erased = output.clone();
     EraseImplTrait.visit_type_mut(&mut erased);
-    let attempt = match &args.attempt {
+    let attempt_pat = match &args.attempt {
         Some(attempt) => attempt.value.to_token_stream(),
         None => quote!(_),
+    };
+    // Without a binding, the attempt is only counted.
+    let begin = match &args.attempt {
+        Some(attempt) => {
+            let name = &attempt.value;
+            quote!(let #name = __rebuff_driver.begin();)
+        }
+        None => quote!(__rebuff_driver.count();),
     };
 
     let gate_async = gate(quote!(__rebuff_driver.sleep(__rebuff_delay).await));
@@ -156,7 +168,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
             let mut __rebuff_driver = ::rebuff::__private::Driver::new(#policy, #track)#hooks;
             loop {
                 #gate_async
-                let #attempt = __rebuff_driver.begin();
+                #begin
                 let __rebuff_result = __rebuff_driver
                     .limited(::rebuff::__private::typed::<#erased, _>(async {
                         #(#clones)*
@@ -173,7 +185,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
             let mut __rebuff_driver = ::rebuff::__private::Driver::blocking(#policy, #track)#hooks;
             loop {
                 #gate_blocking
-                let #attempt = __rebuff_driver.begin();
+                #begin
                 let __rebuff_result = ::rebuff::__private::call(|| -> #erased {
                     #(#clones)*
                     #body
@@ -186,7 +198,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
         },
         Kind::Future => quote_spanned! {span=>
             #[allow(unused_mut)]
-            let mut __rebuff_make = move |#attempt: ::rebuff::__private::Attempt| {
+            let mut __rebuff_make = move |#attempt_pat: ::rebuff::__private::Attempt| {
                 #(#clones)*
                 #body
             };
@@ -469,7 +481,8 @@ fn policy_expr(args: &Args) -> TokenStream {
     })
 }
 
-/// `.when(...)`, `.on_retry(...)`, `.on_give_up(...)` as the arguments ask.
+/// `.with(Full::NONE.when(...).on_retry(...)...)` as the arguments ask;
+/// nothing without hooks, breaker or budget, so the driver stays `Plain`.
 fn hooks(args: &Args) -> TokenStream {
     let mut hooks = TokenStream::new();
     if let Some(when) = &args.when {
@@ -498,7 +511,11 @@ fn hooks(args: &Args) -> TokenStream {
             hooks.extend(quote_spanned!(span=> .#method(#reference)));
         }
     }
-    hooks
+    if hooks.is_empty() {
+        hooks
+    } else {
+        quote!(.with(::rebuff::__private::Full::NONE #hooks))
+    }
 }
 
 /// Replaces `impl Trait` with `_` in the closure's return type, where

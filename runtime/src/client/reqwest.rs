@@ -22,7 +22,7 @@ use core::future::Future;
 use serde::de::DeserializeOwned;
 
 use super::{ClientError, FromRemote, NetworkKind, RemoteError};
-use crate::retry::{Driver, Gate, Next};
+use crate::retry::{Driver, Full, Gate, Next};
 use crate::{Advice, Breaker, Budget, Policy, Retryable};
 
 /// How much of an error body is read by default: enough for any real error
@@ -278,13 +278,14 @@ impl<'p> SendRetrying<'p> {
         T: DeserializeOwned,
         E: FromRemote + Retryable + Send,
     {
-        let mut driver = Driver::new(self.policy, true);
+        let mut extras = Full::NONE;
         if let Some(breaker) = self.breaker {
-            driver = driver.breaker(breaker);
+            extras = extras.breaker(breaker);
         }
         if let Some(budget) = self.budget {
-            driver = driver.budget(budget);
+            extras = extras.budget(budget);
         }
+        let mut driver = Driver::new(self.policy, true).with(extras);
         loop {
             match driver.gate() {
                 Gate::Go => {}

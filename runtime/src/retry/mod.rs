@@ -428,16 +428,19 @@ impl<'p, E, S> Retry<'p, E, S> {
     }
 
     #[inline]
-    fn driver(self, track: bool, report: bool) -> Driver<'p, E, S>
+    fn driver(self, track: bool, report: bool) -> Driver<'p, E, S, Full<'p, E>>
     where
         S: Clock,
         E: Retryable,
     {
-        let mut driver = Driver::with_clock(self.policy, self.sleeper, track, report, self.seed);
-        driver.hooks = self.hooks;
-        driver.breaker = self.breaker;
-        driver.budget = self.budget;
-        driver
+        let extras = Full {
+            hooks: self.hooks,
+            breaker: self.breaker,
+            budget: self.budget,
+            permit: None,
+            past_pause: false,
+        };
+        Driver::with_clock(self.policy, self.sleeper, track, report, self.seed).with(extras)
     }
 }
 
@@ -449,27 +452,11 @@ impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
     /// closure not `Send`; inside a spawned task use `#[retry]` or
     /// [`Retry::run_futures`].)
     #[inline]
-    pub async fn run<T, F>(self, mut f: F) -> Result<T, E>
+    pub fn run<T, F>(self, f: F) -> impl Future<Output = Result<T, E>>
     where
         F: AsyncFnMut() -> Result<T, E>,
     {
-        let mut driver = self.driver(false, false);
-        loop {
-            match driver.gate() {
-                Gate::Go => {}
-                Gate::Wait(delay) => {
-                    driver.sleep(delay).await;
-                    continue;
-                }
-                Gate::Refuse(err) => return Err(err),
-            }
-            driver.begin();
-            let result = driver.limited(f()).await;
-            match driver.step(result) {
-                Next::Done(result) => return result,
-                Next::Retry(delay) => driver.sleep(delay).await,
-            }
-        }
+        drive(move || self.driver(false, false), f)
     }
 
     /// Like [`Retry::run`], telling each call which attempt it is.
@@ -536,6 +523,42 @@ impl<E: Retryable + fmt::Display, S: Sleeper> Retry<'_, E, S> {
     }
 }
 
+/// The async engine's loop for [`Retry::run`] and [`run`]: attempts and
+/// sleeps until the driver says done.
+///
+/// The driver is built inside the run's future (by `driver`), not passed
+/// in: passed in, it would be built on the caller's stack and then copied
+/// into the future.
+#[inline]
+async fn drive<'p, T, E, S, X, F>(
+    driver: impl FnOnce() -> Driver<'p, E, S, X>,
+    mut f: F,
+) -> Result<T, E>
+where
+    E: Retryable + fmt::Display,
+    S: Sleeper,
+    X: Extras<'p, E>,
+    F: AsyncFnMut() -> Result<T, E>,
+{
+    let mut driver = driver();
+    loop {
+        match driver.gate() {
+            Gate::Go => {}
+            Gate::Wait(delay) => {
+                driver.sleep(delay).await;
+                continue;
+            }
+            Gate::Refuse(err) => return Err(err),
+        }
+        driver.count();
+        let result = driver.limited(f()).await;
+        match driver.step(result) {
+            Next::Done(result) => return result,
+            Next::Retry(delay) => driver.sleep(delay).await,
+        }
+    }
+}
+
 impl<'p, E: Retryable + fmt::Display, S> Retry<'p, E, S> {
     /// Calls `f` on this thread until it succeeds or the policy says stop,
     /// sleeping the thread between attempts. (The attempt timeout does not
@@ -571,7 +594,7 @@ impl<'p, E: Retryable + fmt::Display, S> Retry<'p, E, S> {
 
     /// The run's driver, sleeping the thread.
     #[inline]
-    fn blocking_driver(self, track: bool, report: bool) -> Driver<'p, E, ThreadSleep> {
+    fn blocking_driver(self, track: bool, report: bool) -> Driver<'p, E, ThreadSleep, Full<'p, E>> {
         Retry {
             policy: self.policy,
             hooks: self.hooks,
@@ -586,9 +609,13 @@ impl<'p, E: Retryable + fmt::Display, S> Retry<'p, E, S> {
 
 /// The blocking engine's loop: attempts and sleeps until `driver` says done.
 #[inline]
-fn drive_blocking<T, E, F>(driver: &mut Driver<'_, E, ThreadSleep>, mut f: F) -> Result<T, E>
+fn drive_blocking<'p, T, E, X, F>(
+    driver: &mut Driver<'p, E, ThreadSleep, X>,
+    mut f: F,
+) -> Result<T, E>
 where
     E: Retryable + fmt::Display,
+    X: Extras<'p, E>,
     F: FnMut(Attempt) -> Result<T, E>,
 {
     loop {
@@ -618,18 +645,23 @@ where
     F: AsyncFnMut() -> Result<T, E>,
 {
     // Not an `async fn`: the run's own future is returned as is, without a
-    // second state machine around it.
-    Retry::new(policy).run(f)
+    // second state machine around it. Without hooks, a breaker or a budget
+    // (`Plain`), their checks compile away.
+    drive(
+        move || Driver::with_clock(policy, Tokio, false, false, None),
+        f,
+    )
 }
 
 /// Retries `f` under `policy`, sleeping the thread between attempts.
 /// Shorthand for `Retry::new(policy).run_blocking(f)`.
-pub fn run_blocking<T, E, F>(policy: &Policy, f: F) -> Result<T, E>
+pub fn run_blocking<T, E, F>(policy: &Policy, mut f: F) -> Result<T, E>
 where
     E: Retryable + fmt::Display,
     F: FnMut() -> Result<T, E>,
 {
-    Retry::new(policy).run_blocking(f)
+    let mut driver = Driver::with_clock(policy, ThreadSleep, false, false, None);
+    drive_blocking(&mut driver, |_| f())
 }
 
 /// A breaker and how to turn its refusal into the function's error.
@@ -645,7 +677,7 @@ pub enum Next<T, E> {
 }
 
 /// The engine as a loop body, for the code `#[retry]` generates and for
-/// [`Retry`]'s own runs: `begin`, run the attempt, `step`, sleep.
+/// [`Retry`]'s own runs: `begin` (or `count`), run the attempt, `step`, sleep.
 ///
 /// Nothing is computed before it is needed: without a deadline or an
 /// attempt binding, the clock is not read, the random generator not seeded
@@ -653,17 +685,16 @@ pub enum Next<T, E> {
 /// succeeds at once costs a counter and a branch. The state an attempt's
 /// failure needs (jitter, previous delay, report) lives in a box built on
 /// the first failure: every retrying future stays small, and moving or
-/// starting one stays cheap.
+/// starting one stays cheap. Hooks, a breaker and a budget are carried by
+/// `X`: a run without them ([`Plain`]) has none of their checks to make.
 #[doc(hidden)]
-pub struct Driver<'p, E, C = DefaultSleeper> {
+pub struct Driver<'p, E, C = DefaultSleeper, X = Plain> {
     policy: &'p Policy,
     attempts: u32,
-    /// This call has waited out the host's pause: do not wait again.
-    past_pause: bool,
-    permit: Option<Permit>,
-    breaker: Option<BreakerRef<'p, E>>,
-    budget: Option<&'p Budget>,
-    hooks: Hooks<E>,
+    /// The policy cuts attempts off (a deadline or an attempt timeout),
+    /// read once here so that an untimed attempt checks one flag.
+    timed: bool,
+    extras: X,
     /// When the run started, if elapsed time matters (a deadline, or an
     /// attempt binding that reports it).
     start: Option<Instant>,
@@ -672,9 +703,138 @@ pub struct Driver<'p, E, C = DefaultSleeper> {
     /// Built on the first failure (or at once for a report or a seed).
     state: Option<Box<State>>,
     clock: C,
+    _error: core::marker::PhantomData<fn() -> E>,
 }
 
-impl<E, C> Drop for Driver<'_, E, C> {
+/// What a run adds to its policy: hooks, a breaker and a budget, with the
+/// breaker's per-call state. Implemented by [`Plain`] (none of them: every
+/// method a constant, so their checks compile away) and [`Full`].
+#[doc(hidden)]
+pub trait Extras<'p, E> {
+    /// The breaker gating every attempt.
+    fn breaker(&self) -> Option<BreakerRef<'p, E>>;
+    /// The budget every retry draws from.
+    fn budget(&self) -> Option<&'p Budget>;
+    /// Overrides the error's advice.
+    fn when(&self) -> Option<fn(&E) -> Advice>;
+    /// Called before each sleep.
+    fn on_retry(&self) -> Option<fn(&RetryEvent<'_, E>)>;
+    /// Called when the engine gives up.
+    fn on_give_up(&self) -> Option<fn(&GiveUp<'_, E>)>;
+    /// The breaker's permit for the running attempt, taken to report it.
+    fn take_permit(&mut self) -> Option<Permit>;
+    /// Keeps the running attempt's permit.
+    fn set_permit(&mut self, permit: Permit);
+    /// Whether this call has waited out the host's pause (and so does not
+    /// wait again), clearing it.
+    fn take_past_pause(&mut self) -> bool;
+    /// Marks that the next gate follows the host's pause.
+    fn set_past_pause(&mut self, past: bool);
+}
+
+/// No hooks, breaker or budget.
+#[doc(hidden)]
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Plain;
+
+impl<'p, E> Extras<'p, E> for Plain {
+    #[inline]
+    fn breaker(&self) -> Option<BreakerRef<'p, E>> {
+        None
+    }
+    #[inline]
+    fn budget(&self) -> Option<&'p Budget> {
+        None
+    }
+    #[inline]
+    fn when(&self) -> Option<fn(&E) -> Advice> {
+        None
+    }
+    #[inline]
+    fn on_retry(&self) -> Option<fn(&RetryEvent<'_, E>)> {
+        None
+    }
+    #[inline]
+    fn on_give_up(&self) -> Option<fn(&GiveUp<'_, E>)> {
+        None
+    }
+    #[inline]
+    fn take_permit(&mut self) -> Option<Permit> {
+        None
+    }
+    #[inline]
+    fn set_permit(&mut self, _: Permit) {}
+    #[inline]
+    fn take_past_pause(&mut self) -> bool {
+        false
+    }
+    #[inline]
+    fn set_past_pause(&mut self, _: bool) {}
+}
+
+/// Hooks, a breaker and a budget, each optional, built like [`Retry`].
+#[doc(hidden)]
+pub struct Full<'p, E> {
+    hooks: Hooks<E>,
+    breaker: Option<BreakerRef<'p, E>>,
+    budget: Option<&'p Budget>,
+    permit: Option<Permit>,
+    past_pause: bool,
+}
+
+impl<'p, E> Full<'p, E> {
+    /// None set yet.
+    pub const NONE: Self = Full {
+        hooks: Hooks::NONE,
+        breaker: None,
+        budget: None,
+        permit: None,
+        past_pause: false,
+    };
+
+    /// Decides retries with `when` instead of the error's advice.
+    #[must_use]
+    pub fn when(mut self, when: fn(&E) -> Advice) -> Self {
+        self.hooks.when = Some(when);
+        self
+    }
+
+    /// Called before each sleep.
+    #[must_use]
+    pub fn on_retry(mut self, hook: fn(&RetryEvent<'_, E>)) -> Self {
+        self.hooks.on_retry = Some(hook);
+        self
+    }
+
+    /// Called when the engine gives up.
+    #[must_use]
+    pub fn on_give_up(mut self, hook: fn(&GiveUp<'_, E>)) -> Self {
+        self.hooks.on_give_up = Some(hook);
+        self
+    }
+
+    /// Gates every attempt through `breaker`.
+    #[must_use]
+    pub fn breaker(mut self, breaker: &'p Breaker) -> Self
+    where
+        E: crate::__private::FromCircuitOpen,
+    {
+        self.breaker = Some((
+            breaker,
+            <E as crate::__private::FromCircuitOpen>::__rebuff_from,
+        ));
+        self
+    }
+
+    /// Draws every retry from `budget`.
+    #[must_use]
+    pub fn budget(mut self, budget: &'p Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+}
+
+impl<E> Drop for Full<'_, E> {
     /// An attempt that never reported back (its future was dropped by a
     /// timeout or `select!`, or it panicked) gives its breaker permit back,
     /// so a half-open breaker's probe slot is not lost.
@@ -683,6 +843,45 @@ impl<E, C> Drop for Driver<'_, E, C> {
         if let (Some((breaker, _)), Some(permit)) = (self.breaker, self.permit.take()) {
             breaker.release(permit);
         }
+    }
+}
+
+impl<'p, E> Extras<'p, E> for Full<'p, E> {
+    #[inline]
+    fn breaker(&self) -> Option<BreakerRef<'p, E>> {
+        self.breaker
+    }
+    #[inline]
+    fn budget(&self) -> Option<&'p Budget> {
+        self.budget
+    }
+    #[inline]
+    fn when(&self) -> Option<fn(&E) -> Advice> {
+        self.hooks.when
+    }
+    #[inline]
+    fn on_retry(&self) -> Option<fn(&RetryEvent<'_, E>)> {
+        self.hooks.on_retry
+    }
+    #[inline]
+    fn on_give_up(&self) -> Option<fn(&GiveUp<'_, E>)> {
+        self.hooks.on_give_up
+    }
+    #[inline]
+    fn take_permit(&mut self) -> Option<Permit> {
+        self.permit.take()
+    }
+    #[inline]
+    fn set_permit(&mut self, permit: Permit) {
+        self.permit = Some(permit);
+    }
+    #[inline]
+    fn take_past_pause(&mut self) -> bool {
+        core::mem::take(&mut self.past_pause)
+    }
+    #[inline]
+    fn set_past_pause(&mut self, past: bool) {
+        self.past_pause = past;
     }
 }
 
@@ -761,45 +960,21 @@ impl<'p, E: Retryable> Driver<'p, E, ThreadSleep> {
 }
 
 impl<'p, E, C> Driver<'p, E, C> {
-    /// Decides retries with `when` instead of the error's advice.
+    /// The same driver with hooks, a breaker or a budget.
     #[must_use]
-    pub fn when(mut self, when: fn(&E) -> Advice) -> Self {
-        self.hooks.when = Some(when);
-        self
-    }
-
-    /// Called before each sleep.
-    #[must_use]
-    pub fn on_retry(mut self, hook: fn(&RetryEvent<'_, E>)) -> Self {
-        self.hooks.on_retry = Some(hook);
-        self
-    }
-
-    /// Called when the engine gives up.
-    #[must_use]
-    pub fn on_give_up(mut self, hook: fn(&GiveUp<'_, E>)) -> Self {
-        self.hooks.on_give_up = Some(hook);
-        self
-    }
-
-    /// Gates every attempt through `breaker`.
-    #[must_use]
-    pub fn breaker(mut self, breaker: &'p Breaker) -> Self
-    where
-        E: crate::__private::FromCircuitOpen,
-    {
-        self.breaker = Some((
-            breaker,
-            <E as crate::__private::FromCircuitOpen>::__rebuff_from,
-        ));
-        self
-    }
-
-    /// Draws every retry from `budget`.
-    #[must_use]
-    pub fn budget(mut self, budget: &'p Budget) -> Self {
-        self.budget = Some(budget);
-        self
+    #[inline]
+    pub fn with<X: Extras<'p, E>>(self, extras: X) -> Driver<'p, E, C, X> {
+        Driver {
+            policy: self.policy,
+            attempts: self.attempts,
+            timed: self.timed,
+            extras,
+            start: self.start,
+            key: self.key,
+            state: self.state,
+            clock: self.clock,
+            _error: core::marker::PhantomData,
+        }
     }
 }
 
@@ -818,12 +993,8 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
         // Built in one expression, the cold setup returning its parts: the
         // driver's address is never taken, so it is built where it lives
         // (in a retrying future) instead of on the stack and then moved.
-        let Setup { start, key, state } = if track
-            || report
-            || seed.is_some()
-            || policy.get_deadline().is_some()
-            || policy.get_attempt_timeout().is_some()
-        {
+        let timed = policy.get_deadline().is_some() || policy.get_attempt_timeout().is_some();
+        let Setup { start, key, state } = if track || report || seed.is_some() || timed {
             Setup::new::<E>(policy, &clock, track, report, seed)
         } else {
             Setup::NONE
@@ -831,18 +1002,18 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
         Driver {
             policy,
             attempts: 0,
-            past_pause: false,
-            permit: None,
-            breaker: None,
-            budget: None,
-            hooks: Hooks::NONE,
+            timed,
+            extras: Plain,
             start,
             key,
             state,
             clock,
+            _error: core::marker::PhantomData,
         }
     }
+}
 
+impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
     /// Time since the run started (sleeps skipped in test mode included),
     /// if the run keeps time.
     fn elapsed(&self) -> Option<Duration> {
@@ -856,17 +1027,17 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
     /// waited out if the deadline allows it.
     #[inline]
     pub fn gate(&mut self) -> Gate<E> {
-        let Some((breaker, refuse)) = self.breaker else {
+        let Some((breaker, refuse)) = self.extras.breaker() else {
             return Gate::Go;
         };
-        let allowed = if core::mem::take(&mut self.past_pause) {
+        let allowed = if self.extras.take_past_pause() {
             breaker.allow_after_pause()
         } else {
             breaker.allow()
         };
         match allowed {
             Ok(permit) => {
-                self.permit = Some(permit);
+                self.extras.set_permit(permit);
                 Gate::Go
             }
             Err(open) => self.refused(breaker, refuse, open),
@@ -888,7 +1059,7 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
             };
             if fits {
                 tracing::debug!(target: "rebuff::retry", wait_ms = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX), "host paused; waiting");
-                self.past_pause = true;
+                self.extras.set_past_pause(true);
                 return Gate::Wait(wait);
             }
         }
@@ -902,17 +1073,24 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
     /// Starts the next attempt.
     #[inline]
     pub fn begin(&mut self) -> Attempt {
-        self.attempts += 1;
-        testing::record_attempt();
-        if self.attempts == 1 {
-            if let Some(budget) = self.budget {
-                budget.deposit();
-            }
-        }
+        self.count();
         Attempt {
             number: self.attempts,
             elapsed: self.elapsed().unwrap_or_default(),
             key: self.key,
+        }
+    }
+
+    /// Starts the next attempt, for a caller that does not look at it
+    /// (skipping the clock read an [`Attempt`] may need).
+    #[inline]
+    pub fn count(&mut self) {
+        self.attempts += 1;
+        testing::record_attempt();
+        if self.attempts == 1 {
+            if let Some(budget) = self.extras.budget() {
+                budget.deposit();
+            }
         }
     }
 
@@ -924,7 +1102,9 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
     where
         E: Retryable,
     {
-        if let (Some((breaker, _)), Some(permit)) = (self.breaker, self.permit.take()) {
+        if let (Some((breaker, _)), Some(permit)) =
+            (self.extras.breaker(), self.extras.take_permit())
+        {
             breaker.record(permit, result);
         }
     }
@@ -937,7 +1117,9 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
     {
         match result {
             Ok(value) => {
-                if let (Some((breaker, _)), Some(permit)) = (self.breaker, self.permit.take()) {
+                if let (Some((breaker, _)), Some(permit)) =
+                    (self.extras.breaker(), self.extras.take_permit())
+                {
                     breaker.record_success(permit);
                 }
                 Next::Done(Ok(value))
@@ -953,10 +1135,12 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
     where
         E: Retryable + fmt::Display,
     {
-        if let (Some((breaker, _)), Some(permit)) = (self.breaker, self.permit.take()) {
+        if let (Some((breaker, _)), Some(permit)) =
+            (self.extras.breaker(), self.extras.take_permit())
+        {
             breaker.record_error(permit, &err);
         }
-        if let Some((breaker, _)) = self.breaker {
+        if let Some((breaker, _)) = self.extras.breaker() {
             // A rate limit with a reset: everyone calling this host waits.
             if err.retry_status() == Some(http::StatusCode::TOO_MANY_REQUESTS) {
                 if let Advice::RetryAfter(delay) = err.retry_advice() {
@@ -964,32 +1148,29 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
                     // This call's own retry sleep honours the same hint
                     // (unless its policy ignores hints: then it waits out
                     // the pause like everyone else).
-                    self.past_pause = matches!(self.policy.get_retry_after(), RetryAfter::Floor);
+                    self.extras
+                        .set_past_pause(matches!(self.policy.get_retry_after(), RetryAfter::Floor));
                 }
             }
         }
         let elapsed = self.elapsed();
-        let Driver {
-            policy,
-            state,
-            hooks,
-            attempts,
-            budget,
-            ..
-        } = self;
-        let state = state.get_or_insert_with(|| Box::new(State::new(None, false)));
+        let extras = &self.extras;
+        let attempts = self.attempts;
+        let state = self
+            .state
+            .get_or_insert_with(|| Box::new(State::new(None, false)));
         let failure = Failure {
-            policy,
-            attempt: *attempts,
+            policy: self.policy,
+            attempt: attempts,
             elapsed,
-            budget: *budget,
+            budget: extras.budget(),
         };
-        match state.after_failure(&failure, &err, hooks.when, hooks.on_retry) {
+        match state.after_failure(&failure, &err, extras.when(), extras.on_retry()) {
             Step::Sleep(delay) => Next::Retry(delay),
             Step::GiveUp(reason) => {
-                if let Some(hook) = hooks.on_give_up {
+                if let Some(hook) = extras.on_give_up() {
                     hook(&GiveUp {
-                        attempts: *attempts,
+                        attempts,
                         error: &err,
                         reason,
                     });
@@ -1039,8 +1220,7 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
     where
         E: Retryable,
     {
-        let policy = self.policy;
-        if policy.get_attempt_timeout().is_none() && policy.get_deadline().is_none() {
+        if !self.timed {
             return None;
         }
         self.timed_limit()
@@ -1063,7 +1243,7 @@ impl<'p, E, C: Clock> Driver<'p, E, C> {
     }
 }
 
-impl<E: Retryable, C: Sleeper> Driver<'_, E, C> {
+impl<'p, E: Retryable, C: Sleeper, X: Extras<'p, E>> Driver<'p, E, C, X> {
     /// One attempt, cut off when the policy says so (see
     /// [`Driver::limit`]). The attempt runs inside the returned future, so a
     /// retrying function has one suspension point per attempt; the timer,
@@ -1074,11 +1254,14 @@ impl<E: Retryable, C: Sleeper> Driver<'_, E, C> {
     where
         F: Future<Output = Result<T, E>>,
     {
-        let limit = self.limit();
         Limited {
             work,
-            timer: limit.map(|limit| Box::pin(self.clock.sleep(limit))),
-            limit: limit.unwrap_or_default(),
+            timer: self.limit().map(|limit| {
+                Box::pin(Timer {
+                    sleep: self.clock.sleep(limit),
+                    limit,
+                })
+            }),
             _error: core::marker::PhantomData,
         }
     }
@@ -1112,9 +1295,20 @@ pin_project_lite::pin_project! {
     pub struct Limited<F, S, E> {
         #[pin]
         work: F,
-        timer: Option<Pin<Box<S>>>,
-        limit: Duration,
+        // Boxed with the limit it stands for: an untimed attempt (nearly
+        // every one) carries one empty pointer.
+        timer: Option<Pin<Box<Timer<S>>>>,
         _error: core::marker::PhantomData<fn() -> E>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An attempt's timer and the limit it enforces.
+    #[doc(hidden)]
+    pub struct Timer<S> {
+        #[pin]
+        sleep: S,
+        limit: Duration,
     }
 }
 
@@ -1133,10 +1327,13 @@ where
             return Poll::Ready(result);
         }
         if let Some(timer) = this.timer {
-            if timer.as_mut().poll(cx).is_ready() {
+            let timer = timer.as_mut().project();
+            if timer.sleep.poll(cx).is_ready() {
                 // `limit` gives a timer only to errors that can say so.
                 if let Some(make) = E::timeout_error() {
-                    return Poll::Ready(Err(make(TimedOut { limit: *this.limit })));
+                    return Poll::Ready(Err(make(TimedOut {
+                        limit: *timer.limit,
+                    })));
                 }
             }
         }
