@@ -340,3 +340,51 @@ fn strings_read_back_wherever_they_were_found() {
         "a different request id makes a different error"
     );
 }
+
+/// A body's own retry-after, in every form it comes in: read where it is
+/// found, never failing the parse, the first of a repeated key winning.
+#[test]
+fn body_retry_after_in_every_form() {
+    let secs = |s: f64| Some(std::time::Duration::from_secs_f64(s));
+    let cases: &[(&str, Option<std::time::Duration>)] = &[
+        (r#"{"error":"slow down","retry_after":60}"#, secs(60.0)),
+        (r#"{"error":"slow down","retry_after":"60"}"#, secs(60.0)),
+        (r#"{"error":"slow down","retry_after":1.5}"#, secs(1.5)),
+        (r#"{"error":"slow down","retry_after":"1.5"}"#, secs(1.5)),
+        (r#"{"error":"slow down","retry_after":"\u0036"}"#, secs(6.0)),
+        (r#"{"error":"slow down","retryAfter":7}"#, secs(7.0)),
+        (
+            r#"{"error":"slow down","retry_after":3,"retry_after":9}"#,
+            secs(3.0),
+        ),
+        (
+            r#"{"error":"slow down","retry_after":"soon","retry_after":9}"#,
+            None,
+        ),
+        (r#"{"error":"slow down","retry_after":-5}"#, None),
+        (r#"{"error":"slow down","retry_after":null}"#, None),
+        (r#"{"error":"slow down","retry_after":true}"#, None),
+        (r#"{"error":"slow down","retry_after":[1,2]}"#, None),
+        (r#"{"error":"slow down","retry_after":{"s":1}}"#, None),
+        (r#"{"error":"slow down","retry_after":1e400}"#, None),
+        (
+            r#"{"error":"slow down","retry_after":99999999999999999999999}"#,
+            None,
+        ),
+        (
+            r#"{"error":{"code":"x","message":"slow down","retry_after":4}}"#,
+            secs(4.0),
+        ),
+        (
+            r#"{"error":{"code":"x","message":"slow down","retry_after":1e999}}"#,
+            None,
+        ),
+    ];
+    for (body, expected) in cases {
+        let err = RemoteError::parse(StatusCode::BAD_REQUEST, &HeaderMap::new(), body.as_bytes());
+        assert_eq!(err.retry_after(), *expected, "{body}");
+        // The rest of the body is read whatever the hint was.
+        assert_eq!(err.message(), "slow down", "{body}");
+        assert_ne!(err.format(), rebuff::client::Format::Json, "{body}");
+    }
+}

@@ -134,7 +134,7 @@ impl RemoteError {
             code: found.code.map(|c| Text::keep(cap(&c), kept)),
             message: found
                 .message
-                .map(|m| Text::keep(cap(m.trim()), kept))
+                .map(|m| Text::keep(cap(trim(&m)), kept))
                 .filter(|m| !m.is_empty()),
             details: found.details,
             errors: found.errors,
@@ -376,6 +376,16 @@ struct Found<'a> {
     retry_after: Option<Duration>,
 }
 
+/// `text` without surrounding whitespace; most messages have none, and
+/// are returned after a look at their first and last bytes.
+#[inline]
+fn trim(text: &str) -> &str {
+    match (text.as_bytes().first(), text.as_bytes().last()) {
+        (Some(first), Some(last)) if first.is_ascii_graphic() && last.is_ascii_graphic() => text,
+        _ => text.trim(),
+    }
+}
+
 fn cap(text: &str) -> &str {
     if text.len() <= MAX_FIELD {
         return text;
@@ -474,14 +484,14 @@ struct Top<'a> {
     request_id_camel: Option<&'a RawValue>,
     debug_id: Option<&'a RawValue>,
     trace_id: Option<&'a RawValue>,
-    retry_after: Option<&'a RawValue>,
-    retry_after_camel: Option<&'a RawValue>,
+    retry_after: Option<Seconds>,
+    retry_after_camel: Option<Seconds>,
 }
 
 impl<'a> Top<'a> {
     /// The slot of a member, or `None` for a member no format reads.
-    fn slot(&mut self, key: &str) -> Option<&mut Option<&'a RawValue>> {
-        Some(match key {
+    fn slot(&mut self, key: &str) -> Option<Slot<'_, 'a>> {
+        Some(Slot::Raw(match key {
             "errors" => &mut self.errors,
             "message" => &mut self.message,
             "Message" => &mut self.message_aws,
@@ -504,11 +514,140 @@ impl<'a> Top<'a> {
             "requestId" => &mut self.request_id_camel,
             "debug_id" => &mut self.debug_id,
             "traceId" => &mut self.trace_id,
-            "retry_after" => &mut self.retry_after,
-            "retryAfter" => &mut self.retry_after_camel,
+            "retry_after" => return Some(Slot::Seconds(&mut self.retry_after)),
+            "retryAfter" => return Some(Slot::Seconds(&mut self.retry_after_camel)),
             _ => return None,
-        })
+        }))
     }
+}
+
+/// Where a member read goes: most are kept raw (borrowed from the body,
+/// interpreted once the shape is known); retry-after values are read as
+/// durations where they are found.
+enum Slot<'s, 'a> {
+    Raw(&'s mut Option<&'a RawValue>),
+    Seconds(&'s mut Option<Seconds>),
+}
+
+impl<'a> Slot<'_, 'a> {
+    /// Reads the member's value into the slot unless an earlier member of
+    /// the same name filled it (the first wins). With [`Read::Raw`], a
+    /// retry-after value is taken as written and then read.
+    // Always inlined: called from two readers, it would stay out of line,
+    // and it runs for every member a shape reads.
+    #[allow(clippy::inline_always)]
+    #[inline(always)]
+    fn fill<M: serde::de::MapAccess<'a>>(self, map: &mut M, read: Read) -> Result<(), M::Error> {
+        match self {
+            Slot::Raw(slot) => {
+                let value: &'a RawValue = map.next_value()?;
+                slot.get_or_insert(value);
+            }
+            Slot::Seconds(slot @ None) => {
+                *slot = Some(match read {
+                    Read::Fast => map.next_value()?,
+                    Read::Raw => Seconds::from_raw(map.next_value()?),
+                });
+            }
+            Slot::Seconds(Some(_)) => {
+                map.next_value::<serde::de::IgnoredAny>()?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// How retry-after values are read.
+#[derive(Clone, Copy)]
+enum Read {
+    /// As numbers, where they are found.
+    Fast,
+    /// Kept as written, then read. Slower, but a number too large for a
+    /// float (`1e400`), which the fast read rejects along with the whole
+    /// body, reads as no hint here.
+    Raw,
+}
+
+/// A retry-after member: whole or fractional seconds, as a number or a
+/// numeric string. Anything else (negative, not a number) reads as no
+/// hint; it never fails the parse.
+#[derive(Clone, Copy)]
+struct Seconds(Option<Duration>);
+
+impl Seconds {
+    /// A raw JSON value: a number, or a string without escapes.
+    fn from_raw(raw: &RawValue) -> Self {
+        let raw = raw.get();
+        let text = raw
+            .strip_prefix('"')
+            .and_then(|n| n.strip_suffix('"'))
+            .unwrap_or(raw);
+        Seconds::from_text(text)
+    }
+
+    fn from_text(text: &str) -> Self {
+        if let Ok(secs) = text.parse::<u64>() {
+            return Seconds(Some(Duration::from_secs(secs)));
+        }
+        Seconds(
+            text.parse::<f64>()
+                .ok()
+                .and_then(|secs| Duration::try_from_secs_f64(secs).ok()),
+        )
+    }
+}
+
+impl<'de> Deserialize<'de> for Seconds {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visit;
+        impl<'de> serde::de::Visitor<'de> for Visit {
+            type Value = Seconds;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a number of seconds")
+            }
+            fn visit_u64<E>(self, secs: u64) -> Result<Seconds, E> {
+                Ok(Seconds(Some(Duration::from_secs(secs))))
+            }
+            fn visit_i64<E>(self, secs: i64) -> Result<Seconds, E> {
+                Ok(Seconds(u64::try_from(secs).ok().map(Duration::from_secs)))
+            }
+            fn visit_f64<E>(self, secs: f64) -> Result<Seconds, E> {
+                Ok(Seconds(Duration::try_from_secs_f64(secs).ok()))
+            }
+            fn visit_str<E>(self, text: &str) -> Result<Seconds, E> {
+                Ok(Seconds::from_text(text))
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Seconds, E> {
+                Ok(Seconds(None))
+            }
+            fn visit_unit<E>(self) -> Result<Seconds, E> {
+                Ok(Seconds(None))
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(
+                self,
+                mut seq: A,
+            ) -> Result<Seconds, A::Error> {
+                while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
+                Ok(Seconds(None))
+            }
+            fn visit_map<M: serde::de::MapAccess<'de>>(
+                self,
+                mut map: M,
+            ) -> Result<Seconds, M::Error> {
+                while map
+                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+                    .is_some()
+                {}
+                Ok(Seconds(None))
+            }
+        }
+        deserializer.deserialize_any(Visit)
+    }
+}
+
+/// The duration a retry-after slot holds, if it was there and readable.
+fn seconds(slot: Option<Seconds>) -> Option<Duration> {
+    slot.and_then(|s| s.0)
 }
 
 /// An object's key, borrowed from the body unless it had escapes. (Serde's
@@ -537,7 +676,7 @@ impl<'de> Deserialize<'de> for Key<'de> {
 /// Reads a top-level object in one pass, straight into the slots of a
 /// [`Top`] (written in place: it is a few hundred bytes), and returns how
 /// many members no slot takes (RFC 9457 extension members).
-struct TopSeed<'t, 'a>(&'t mut Top<'a>);
+struct TopSeed<'t, 'a>(&'t mut Top<'a>, Read);
 
 impl<'de> serde::de::DeserializeSeed<'de> for TopSeed<'_, 'de> {
     type Value = usize;
@@ -559,7 +698,7 @@ impl<'de> serde::de::Visitor<'de> for TopSeed<'_, 'de> {
         while let Some(Key(key)) = map.next_key()? {
             if key == "error" {
                 if self.0.error.is_none() {
-                    map.next_value_seed(ErrorSeed(&mut self.0.error))?;
+                    map.next_value_seed(ErrorSeed(&mut self.0.error, self.1))?;
                 } else {
                     map.next_value::<serde::de::IgnoredAny>()?;
                 }
@@ -567,10 +706,7 @@ impl<'de> serde::de::Visitor<'de> for TopSeed<'_, 'de> {
             }
             // A member no slot takes is skipped, not borrowed.
             match self.0.slot(&key) {
-                Some(slot) => {
-                    let value: &'de RawValue = map.next_value()?;
-                    slot.get_or_insert(value);
-                }
+                Some(slot) => slot.fill(&mut map, self.1)?,
                 None => {
                     map.next_value::<serde::de::IgnoredAny>()?;
                     if key != "instance" {
@@ -601,15 +737,15 @@ struct Inner<'a> {
     request_id_camel: Option<&'a RawValue>,
     ms_inner_error: Option<&'a RawValue>,
     request_id_dash: Option<&'a RawValue>,
-    retry_after: Option<&'a RawValue>,
+    retry_after: Option<Seconds>,
     /// `details`, already parsed: set when the object is the nested
     /// family's `error`, whose details are always kept.
     details_value: Option<serde_json::Value>,
 }
 
 impl<'a> Inner<'a> {
-    fn slot(&mut self, key: &str) -> Option<&mut Option<&'a RawValue>> {
-        Some(match key {
+    fn slot(&mut self, key: &str) -> Option<Slot<'_, 'a>> {
+        Some(Slot::Raw(match key {
             "code" => &mut self.code,
             "status" => &mut self.status,
             "type" => &mut self.kind,
@@ -625,9 +761,9 @@ impl<'a> Inner<'a> {
             "requestId" => &mut self.request_id_camel,
             "innerError" => &mut self.ms_inner_error,
             "request-id" => &mut self.request_id_dash,
-            "retry_after" => &mut self.retry_after,
+            "retry_after" => return Some(Slot::Seconds(&mut self.retry_after)),
             _ => return None,
-        })
+        }))
     }
 
     /// Reads an object's members into the slots; the first of a repeated
@@ -637,6 +773,7 @@ impl<'a> Inner<'a> {
         &mut self,
         mut map: M,
         parse_details: bool,
+        read: Read,
     ) -> Result<(), M::Error> {
         let inner = self;
         while let Some(Key(key)) = map.next_key()? {
@@ -648,10 +785,7 @@ impl<'a> Inner<'a> {
                 continue;
             }
             match inner.slot(&key) {
-                Some(slot) => {
-                    let value: &'a RawValue = map.next_value()?;
-                    slot.get_or_insert(value);
-                }
+                Some(slot) => slot.fill(&mut map, read)?,
                 None => {
                     map.next_value::<serde::de::IgnoredAny>()?;
                 }
@@ -673,8 +807,9 @@ impl<'de> Deserialize<'de> for Inner<'de> {
                 self,
                 map: M,
             ) -> Result<Inner<'de>, M::Error> {
+                // Read from a raw value, on the slow paths: robust first.
                 let mut inner = Inner::default();
-                inner.read(map, false)?;
+                inner.read(map, false, Read::Raw)?;
                 Ok(inner)
             }
         }
@@ -695,7 +830,7 @@ enum ErrorMember<'a> {
 
 /// Reads the `error` member into its place in [`Top`] (the object's slots
 /// are a few hundred bytes: built where they stay, not moved there).
-struct ErrorSeed<'t, 'de>(&'t mut Option<ErrorMember<'de>>);
+struct ErrorSeed<'t, 'de>(&'t mut Option<ErrorMember<'de>>, Read);
 
 impl<'de> serde::de::DeserializeSeed<'de> for ErrorSeed<'_, 'de> {
     type Value = ();
@@ -714,7 +849,7 @@ impl<'de> serde::de::Visitor<'de> for ErrorSeed<'_, 'de> {
 
     fn visit_map<M: serde::de::MapAccess<'de>>(self, map: M) -> Result<(), M::Error> {
         match self.0.insert(ErrorMember::Object(Inner::default())) {
-            ErrorMember::Object(inner) => inner.read(map, true),
+            ErrorMember::Object(inner) => inner.read(map, true, self.1),
             // Not reached: the object was just put there.
             ErrorMember::Text(_) | ErrorMember::Other => Ok(()),
         }
@@ -764,8 +899,14 @@ impl<'de> serde::de::Visitor<'de> for ErrorSeed<'_, 'de> {
 
 /// A raw JSON value as a string: strings as themselves, numbers as written,
 /// anything else `None`.
+#[inline]
 fn string(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
-    let raw = raw?.get();
+    // Most slots are empty: that check is inlined, the rest is not.
+    string_of(raw?)
+}
+
+fn string_of(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let raw = raw.get();
     match raw.as_bytes().first()? {
         // A string without escapes is its own text: no second parse.
         b'"' if raw.len() >= 2 && !raw.contains('\\') => {
@@ -797,19 +938,6 @@ fn value(raw: Option<&RawValue>) -> Option<serde_json::Value> {
     serde_json::from_str(raw.get()).ok()
 }
 
-fn seconds(raw: Option<&RawValue>) -> Option<Duration> {
-    let raw = raw?.get();
-    let number = raw
-        .strip_prefix('"')
-        .and_then(|n| n.strip_suffix('"'))
-        .unwrap_or(raw);
-    if let Ok(secs) = number.parse::<u64>() {
-        return Some(Duration::from_secs(secs));
-    }
-    let secs: f64 = number.parse().ok()?;
-    Duration::try_from_secs_f64(secs).ok()
-}
-
 // One cascade, in the order shapes are told apart: reads best in one place.
 #[allow(clippy::too_many_lines)]
 fn read_json<'a>(seen: &Seen<'_>, body: &'a [u8], found: &mut Found<'a>) -> Option<Format> {
@@ -821,9 +949,16 @@ fn read_json<'a>(seen: &Seen<'_>, body: &'a [u8], found: &mut Found<'a>) -> Opti
         return read_json(seen, first.as_bytes(), found).or(Some(Format::Json));
     }
     let mut top = Top::default();
-    let mut reader = serde_json::Deserializer::from_str(text);
-    let unknown = serde::de::DeserializeSeed::deserialize(TopSeed(&mut top), &mut reader).ok()?;
-    reader.end().ok()?;
+    let unknown = match read_top(text, &mut top, Read::Fast) {
+        Some(unknown) => unknown,
+        // Not JSON, or a retry-after number out of a float's range: read
+        // again taking retry-after values as written, so that such a
+        // number costs the hint and not the body.
+        None => {
+            top = Top::default();
+            read_top(text, &mut top, Read::Raw)?
+        }
+    };
     found.request_id = string(top.request_id)
         .or_else(|| string(top.request_id_camel))
         .or_else(|| string(top.debug_id))
@@ -957,6 +1092,18 @@ fn read_json<'a>(seen: &Seen<'_>, body: &'a [u8], found: &mut Found<'a>) -> Opti
     found.message = string(top.detail).or_else(|| string(top.title));
     found.code = string(top.code).or_else(|| string(top.error_code));
     Some(Format::Json)
+}
+
+/// Reads a top-level object into `top`; how many members no slot takes.
+// Always inlined: the fast read is a quarter of a small body's parse, and
+// the compiler keeps a function called twice out of line.
+#[allow(clippy::inline_always)]
+#[inline(always)]
+fn read_top<'a>(text: &'a str, top: &mut Top<'a>, read: Read) -> Option<usize> {
+    let mut reader = serde_json::Deserializer::from_str(text);
+    let unknown = serde::de::DeserializeSeed::deserialize(TopSeed(top, read), &mut reader).ok()?;
+    reader.end().ok()?;
+    Some(unknown)
 }
 
 fn json_seconds(value: &serde_json::Value) -> Option<Duration> {
@@ -1148,8 +1295,13 @@ fn reset_epoch(value: &str, reference: impl FnOnce() -> SystemTime) -> Option<u6
     })
 }
 
+#[inline]
 fn first_number(value: Option<&str>) -> Option<u64> {
-    value?.split([',', ';']).next()?.trim().parse().ok()
+    value.and_then(first_number_of)
+}
+
+fn first_number_of(value: &str) -> Option<u64> {
+    value.split([',', ';']).next()?.trim().parse().ok()
 }
 
 fn read_timing(
