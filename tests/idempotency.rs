@@ -263,7 +263,8 @@ async fn an_answer_asking_for_a_retry_is_not_remembered() {
 }
 
 #[tokio::test]
-async fn a_request_dropped_before_it_ran_gives_its_key_back() {
+async fn a_request_dropped_midway_gives_its_key_back() {
+    use std::task::Poll;
     use tower::{Layer as _, Service as _};
     let effects = Arc::new(AtomicU32::new(0));
     let counted = effects.clone();
@@ -271,6 +272,10 @@ async fn a_request_dropped_before_it_ran_gives_its_key_back() {
         tower::service_fn(move |_request: Request<Body>| {
             let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
             async move {
+                if n == 1 {
+                    // The first request hangs until it is given up on.
+                    tokio::time::sleep(Duration::from_secs(3600)).await;
+                }
                 Ok::<_, std::convert::Infallible>(http::Response::new(Body::from(format!(
                     "order #{n}"
                 ))))
@@ -283,9 +288,16 @@ async fn a_request_dropped_before_it_ran_gives_its_key_back() {
             .body(Body::empty())
             .unwrap()
     };
-    // A timeout or load-shedding layer drops the future before polling it.
-    let unpolled = service.ready().await.unwrap().call(request());
-    drop(unpolled);
+    // A timeout or load-shedding layer drops a future before polling it:
+    // nothing was claimed, nothing ran.
+    drop(service.ready().await.unwrap().call(request()));
+    assert_eq!(effects.load(Ordering::SeqCst), 0);
+    // Or after its work started: the key was claimed, then given back.
+    let mut first = service.ready().await.unwrap().call(request());
+    let polled = std::future::poll_fn(|cx| Poll::Ready(first.as_mut().poll(cx).is_pending())).await;
+    assert!(polled, "the first request is still being served");
+    assert_eq!(effects.load(Ordering::SeqCst), 1);
+    drop(first);
     // The key is free again: no "request in progress" for the retry.
     let response = service
         .ready()
@@ -327,4 +339,134 @@ async fn a_streamed_body_passes_through_whole_and_unremembered() {
         (StatusCode::OK, None, "order #1".into())
     );
     assert_eq!(send(&app, Some("s")).await.2, "order #2");
+}
+
+/// Two endpoints behind one layer, counting the work done.
+fn two_endpoints(effects: Arc<AtomicU32>) -> Router {
+    let handler = move || {
+        let effects = effects.clone();
+        async move { format!("done #{}", effects.fetch_add(1, Ordering::SeqCst) + 1) }
+    };
+    Router::new()
+        .route("/orders", post(handler.clone()))
+        .route("/payments", post(handler))
+        .layer(IdempotencyLayer::new(MemoryStore::new(
+            Duration::from_secs(60),
+        )))
+}
+
+async fn send_to(
+    app: &Router,
+    uri: &str,
+    auth: &str,
+    key: &str,
+    body: &'static str,
+) -> (StatusCode, Option<String>, String) {
+    let request = Request::post(uri)
+        .header("idempotency-key", key)
+        .header("authorization", auth)
+        .body(Body::from(body))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    let status = response.status();
+    let replayed = response
+        .headers()
+        .get("idempotent-replayed")
+        .map(|v| v.to_str().unwrap().to_owned());
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    (status, replayed, String::from_utf8(body.to_vec()).unwrap())
+}
+
+#[tokio::test]
+async fn a_key_sent_again_with_another_request_is_refused() {
+    let effects = Arc::new(AtomicU32::new(0));
+    let app = two_endpoints(effects.clone());
+    let first = send_to(&app, "/orders", "Bearer a", "k", r#"{"qty":1}"#).await;
+    assert_eq!(first, (StatusCode::OK, None, "done #1".into()));
+
+    // Another body, or another query: not the request the key stands for.
+    for (uri, body) in [
+        ("/orders", r#"{"qty":2}"#),
+        ("/orders?dry_run=1", r#"{"qty":1}"#),
+    ] {
+        let (status, replayed, text) = send_to(&app, uri, "Bearer a", "k", body).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{uri} {body}");
+        assert_eq!(replayed, None);
+        assert!(text.contains("idempotency_key_reused"), "{text}");
+    }
+    // The same request still replays.
+    assert_eq!(
+        send_to(&app, "/orders", "Bearer a", "k", r#"{"qty":1}"#).await,
+        (StatusCode::OK, Some("true".into()), "done #1".into())
+    );
+    assert_eq!(effects.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn keys_are_scoped_to_the_caller_and_the_endpoint() {
+    let effects = Arc::new(AtomicU32::new(0));
+    let app = two_endpoints(effects.clone());
+    let body = r#"{"qty":1}"#;
+    assert_eq!(
+        send_to(&app, "/orders", "Bearer alice", "k", body).await.2,
+        "done #1"
+    );
+    // Another caller's request with the same key is its own, not a replay
+    // of Alice's answer.
+    assert_eq!(
+        send_to(&app, "/orders", "Bearer bob", "k", body).await,
+        (StatusCode::OK, None, "done #2".into())
+    );
+    // And so is the same key on another endpoint.
+    assert_eq!(
+        send_to(&app, "/payments", "Bearer alice", "k", body).await,
+        (StatusCode::OK, None, "done #3".into())
+    );
+    assert_eq!(
+        send_to(&app, "/orders", "Bearer alice", "k", body).await,
+        (StatusCode::OK, Some("true".into()), "done #1".into())
+    );
+    assert_eq!(effects.load(Ordering::SeqCst), 3);
+}
+
+#[tokio::test]
+async fn a_body_too_large_to_fingerprint_is_served_unremembered() {
+    let effects = Arc::new(AtomicU32::new(0));
+    let counted = effects.clone();
+    let app = Router::new()
+        .route(
+            "/orders",
+            post(move |body: String| {
+                let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+                async move { format!("order #{n} of {} bytes", body.len()) }
+            }),
+        )
+        .layer(
+            IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(60))).max_request_body(8),
+        );
+    let large = "0123456789abcdef";
+    // The body reaches the handler whole, and the key is not honoured.
+    assert_eq!(
+        send_to(&app, "/orders", "", "big", large).await,
+        (StatusCode::OK, None, "order #1 of 16 bytes".into())
+    );
+    assert_eq!(
+        send_to(&app, "/orders", "", "big", large).await.2,
+        "order #2 of 16 bytes"
+    );
+    // A small one is fingerprinted, passed on whole and remembered.
+    assert_eq!(
+        send_to(&app, "/orders", "", "small", "tiny").await.2,
+        "order #3 of 4 bytes"
+    );
+    assert_eq!(
+        send_to(&app, "/orders", "", "small", "tiny").await,
+        (
+            StatusCode::OK,
+            Some("true".into()),
+            "order #3 of 4 bytes".into()
+        )
+    );
 }

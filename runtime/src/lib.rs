@@ -170,7 +170,8 @@
 //! repeat (idempotent methods, or a `POST` carrying an `Idempotency-Key`,
 //! which it can add), and on the server
 //! [`server::idempotency::IdempotencyLayer`] replays the stored answer to a
-//! repeated key instead of doing the work twice.
+//! repeated key instead of doing the work twice (keys scoped to the caller
+//! and endpoint; a key reused with another body is refused with a 422).
 //!
 //! # Serving errors (axum, actix-web)
 //!

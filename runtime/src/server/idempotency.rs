@@ -1,6 +1,14 @@
 //! Idempotent requests: a retried request (same `Idempotency-Key`) gets the
 //! stored response of the first one instead of doing the work again.
 //!
+//! A key belongs to one caller and one endpoint: it is scoped to the
+//! method, the path and (by default) the `Authorization` header, so another
+//! caller's request with the same key is served on its own. And it belongs
+//! to one request: the query and body are fingerprinted, and a key sent
+//! again with a different request is refused with a 422
+//! (`idempotency_key_reused`) instead of replaying an answer to something
+//! else. This follows the IETF `Idempotency-Key` header draft.
+//!
 //! ```no_run
 //! use std::time::Duration;
 //! use axum::{Router, routing::post};
@@ -12,6 +20,7 @@
 //! # let _ = app;
 //! ```
 
+use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context as TaskContext, Poll};
@@ -23,11 +32,14 @@ use std::time::Instant;
 use axum::body::Body;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
+use sha2::{Digest, Sha256};
 
 /// The longest key taken; longer ones are passed through unremembered.
 const MAX_KEY: usize = 255;
 /// The largest response body remembered.
 const MAX_BODY: usize = 1 << 20;
+/// The largest request body fingerprinted (by default).
+const MAX_REQUEST: usize = 1 << 20;
 /// How long a duplicate waits for the first request to finish.
 const WAIT: Duration = Duration::from_secs(5);
 
@@ -42,6 +54,42 @@ pub struct StoredResponse {
     pub body: Bytes,
 }
 
+/// A digest of the request a key was first sent with (its query and body):
+/// a key sent again with a request of another fingerprint is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// The fingerprint of a request's query and body.
+    #[must_use]
+    pub fn of(query: &str, body: &[u8]) -> Self {
+        Fingerprint(digest(&[query.as_bytes(), body]))
+    }
+
+    /// Its bytes (a SHA-256 digest), for a store that persists it.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// A fingerprint read back from its bytes.
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Fingerprint(bytes)
+    }
+}
+
+/// SHA-256 of `parts`, each prefixed with its length so that no two lists
+/// of parts run together into the same input.
+fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
 /// What a store knows of a key.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Claim {
@@ -51,14 +99,23 @@ pub enum Claim {
     InFlight,
     /// Served already: replay this.
     Done(StoredResponse),
+    /// The key was first sent with a different request (another
+    /// [`Fingerprint`]), whether that one is done or still being served.
+    Mismatch,
 }
 
 /// Where keys and their responses are kept: in memory by default
 /// ([`MemoryStore`]), or a shared store (Redis, a database) for several
 /// server instances.
+///
+/// The keys a store sees are already scoped (to the method, path and
+/// caller) and digested: 64 hexadecimal characters, never the client's raw
+/// key or credentials.
 pub trait IdempotencyStore: Send + Sync + 'static {
-    /// Claims `key` for a request, or says what is known of it.
-    fn claim(&self, key: &str) -> Claim;
+    /// Claims `key` for a request with `fingerprint`, or says what is known
+    /// of it: [`Claim::Mismatch`] when it was claimed with another
+    /// fingerprint.
+    fn claim(&self, key: &str, fingerprint: Fingerprint) -> Claim;
     /// Stores the response of the request that claimed `key`.
     fn complete(&self, key: &str, response: StoredResponse);
     /// Forgets `key` (its request failed in a way worth repeating).
@@ -98,9 +155,13 @@ pub struct MemoryStore {
     entries: Mutex<Entries>,
 }
 
+/// A key's record: when written, the request's fingerprint, and its
+/// response once served.
+type Entry = (Instant, Fingerprint, Option<StoredResponse>);
+
 #[derive(Debug, Default)]
 struct Entries {
-    map: HashMap<String, (Instant, Option<StoredResponse>)>,
+    map: HashMap<String, Entry>,
     /// Keys in the order they were written, with the time written: the
     /// front is the oldest. A record whose key was rewritten or removed
     /// since is stale and skipped.
@@ -110,16 +171,24 @@ struct Entries {
 }
 
 impl Entries {
-    fn insert(&mut self, key: &str, at: Instant, response: Option<StoredResponse>) {
+    fn insert(
+        &mut self,
+        key: &str,
+        at: Instant,
+        fingerprint: Fingerprint,
+        response: Option<StoredResponse>,
+    ) {
         self.bytes += response.as_ref().map_or(0, StoredResponse::size);
-        if let Some((_, Some(old))) = self.map.insert(key.to_owned(), (at, response)) {
+        if let Some((_, _, Some(old))) =
+            self.map.insert(key.to_owned(), (at, fingerprint, response))
+        {
             self.bytes -= old.size();
         }
         self.order.push_back((at, key.to_owned()));
     }
 
     fn remove(&mut self, key: &str) {
-        if let Some((_, Some(old))) = self.map.remove(key) {
+        if let Some((_, _, Some(old))) = self.map.remove(key) {
             self.bytes -= old.size();
         }
     }
@@ -128,7 +197,10 @@ impl Entries {
     /// record is looked at once, so a claim costs amortised O(1).
     fn prune(&mut self, now: Instant, ttl: Duration, max_entries: usize, max_bytes: usize) {
         while let Some((at, key)) = self.order.front() {
-            let live = self.map.get(key).is_some_and(|(written, _)| written == at);
+            let live = self
+                .map
+                .get(key)
+                .is_some_and(|(written, _, _)| written == at);
             let over = self.map.len() > max_entries || self.bytes > max_bytes;
             if live && !over && now.duration_since(*at) < ttl {
                 break;
@@ -182,19 +254,20 @@ impl MemoryStore {
 }
 
 impl IdempotencyStore for MemoryStore {
-    fn claim(&self, key: &str) -> Claim {
+    fn claim(&self, key: &str, fingerprint: Fingerprint) -> Claim {
         let mut entries = self.lock();
         let now = Instant::now();
         self.prune(&mut entries, now);
         match entries.map.get(key) {
-            Some((at, _)) if now.duration_since(*at) >= self.ttl => {
-                entries.insert(key, now, None);
+            Some((at, _, _)) if now.duration_since(*at) >= self.ttl => {
+                entries.insert(key, now, fingerprint, None);
                 Claim::New
             }
-            Some((_, Some(done))) => Claim::Done(done.clone()),
-            Some((_, None)) => Claim::InFlight,
+            Some((_, first, _)) if *first != fingerprint => Claim::Mismatch,
+            Some((_, _, Some(done))) => Claim::Done(done.clone()),
+            Some((_, _, None)) => Claim::InFlight,
             None => {
-                entries.insert(key, now, None);
+                entries.insert(key, now, fingerprint, None);
                 self.prune(&mut entries, now);
                 Claim::New
             }
@@ -204,7 +277,13 @@ impl IdempotencyStore for MemoryStore {
     fn complete(&self, key: &str, response: StoredResponse) {
         let mut entries = self.lock();
         let now = Instant::now();
-        entries.insert(key, now, Some(response));
+        // The fingerprint is the claim's; a completion without a claim (a
+        // store shared with something else) keeps an empty one.
+        let fingerprint = entries
+            .map
+            .get(key)
+            .map_or(Fingerprint([0; 32]), |(_, fingerprint, _)| *fingerprint);
+        entries.insert(key, now, fingerprint, Some(response));
         self.prune(&mut entries, now);
     }
 
@@ -218,21 +297,52 @@ impl IdempotencyStore for MemoryStore {
 /// arrives while the first is still being served waits for it (up to 5 s,
 /// then a retryable 409).
 ///
+/// A key is scoped to the request's method and path and to its caller (by
+/// default the `Authorization` header; see [`IdempotencyLayer::scope`]), and
+/// bound to its request: sent again with another query or body, it gets a
+/// 422 `idempotency_key_reused`. The request body is read first to
+/// fingerprint it, up to 1 MiB ([`IdempotencyLayer::max_request_body`]);
+/// a keyed request with a larger body, or one of unknown length, is passed
+/// through unremembered (and logged).
+///
 /// Not remembered, so a retry with the key does the work again: a 5xx, an
 /// answer that asks to be retried (408, 429, any `Retry-After`), a request
 /// cancelled midway, and a response body of unknown length or over 1 MiB
-/// (streamed through as it is). Keys are not scoped to a route or a caller:
-/// put the layer where keys are unique, and give clients random keys.
-#[derive(Debug)]
+/// (streamed through as it is).
 pub struct IdempotencyLayer<St> {
     store: Arc<St>,
+    scope: Scope,
+    max_request: usize,
+}
+
+/// Whose keys a request's are.
+type Scope = Arc<dyn Fn(&http::request::Parts) -> Vec<u8> + Send + Sync>;
+
+/// The default scope: the caller's credentials, as sent.
+fn by_authorization(parts: &http::request::Parts) -> Vec<u8> {
+    parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .map(|value| value.as_bytes().to_vec())
+        .unwrap_or_default()
 }
 
 impl<St> Clone for IdempotencyLayer<St> {
     fn clone(&self) -> Self {
         IdempotencyLayer {
             store: Arc::clone(&self.store),
+            scope: Arc::clone(&self.scope),
+            max_request: self.max_request,
         }
+    }
+}
+
+impl<St: fmt::Debug> fmt::Debug for IdempotencyLayer<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdempotencyLayer")
+            .field("store", &self.store)
+            .field("max_request", &self.max_request)
+            .finish_non_exhaustive()
     }
 }
 
@@ -241,7 +351,47 @@ impl<St: IdempotencyStore> IdempotencyLayer<St> {
     pub fn new(store: St) -> Self {
         IdempotencyLayer {
             store: Arc::new(store),
+            scope: Arc::new(by_authorization),
+            max_request: MAX_REQUEST,
         }
+    }
+
+    /// Scopes keys to what `scope` returns for a request (its method and
+    /// path are always part of the scope). The default is the
+    /// `Authorization` header; an API whose callers authenticate otherwise
+    /// (a session cookie, a client certificate) should return the caller's
+    /// identity here, for example one an authentication layer put in the
+    /// request's extensions.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rebuff::server::idempotency::{IdempotencyLayer, MemoryStore};
+    ///
+    /// #[derive(Clone)]
+    /// struct UserId(u64);
+    ///
+    /// let layer = IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(3600)))
+    ///     .scope(|parts| match parts.extensions.get::<UserId>() {
+    ///         Some(user) => user.0.to_be_bytes().to_vec(),
+    ///         None => Vec::new(),
+    ///     });
+    /// # let _ = layer;
+    /// ```
+    #[must_use]
+    pub fn scope(
+        mut self,
+        scope: impl Fn(&http::request::Parts) -> Vec<u8> + Send + Sync + 'static,
+    ) -> Self {
+        self.scope = Arc::new(scope);
+        self
+    }
+
+    /// Fingerprints request bodies of up to `max` bytes (default 1 MiB);
+    /// a keyed request with a larger body is passed through unremembered.
+    #[must_use]
+    pub fn max_request_body(mut self, max: usize) -> Self {
+        self.max_request = max;
+        self
     }
 }
 
@@ -252,15 +402,18 @@ impl<S, St> tower::Layer<S> for IdempotencyLayer<St> {
         IdempotencyService {
             inner,
             store: Arc::clone(&self.store),
+            scope: Arc::clone(&self.scope),
+            max_request: self.max_request,
         }
     }
 }
 
 /// The service of [`IdempotencyLayer`].
-#[derive(Debug)]
 pub struct IdempotencyService<S, St> {
     inner: S,
     store: Arc<St>,
+    scope: Scope,
+    max_request: usize,
 }
 
 impl<S: Clone, St> Clone for IdempotencyService<S, St> {
@@ -268,7 +421,19 @@ impl<S: Clone, St> Clone for IdempotencyService<S, St> {
         IdempotencyService {
             inner: self.inner.clone(),
             store: Arc::clone(&self.store),
+            scope: Arc::clone(&self.scope),
+            max_request: self.max_request,
         }
+    }
+}
+
+impl<S: fmt::Debug, St: fmt::Debug> fmt::Debug for IdempotencyService<S, St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdempotencyService")
+            .field("inner", &self.inner)
+            .field("store", &self.store)
+            .field("max_request", &self.max_request)
+            .finish_non_exhaustive()
     }
 }
 
@@ -296,13 +461,31 @@ fn replay(stored: StoredResponse) -> http::Response<Body> {
     response
 }
 
-impl<S, St, B> tower::Service<http::Request<B>> for IdempotencyService<S, St>
+/// The key as the store sees it: digested together with what scopes it.
+fn scoped_key(parts: &http::request::Parts, scope: &[u8], key: &str) -> String {
+    use fmt::Write as _;
+    let digest = digest(&[
+        parts.method.as_str().as_bytes(),
+        parts.uri.path().as_bytes(),
+        scope,
+        key.as_bytes(),
+    ]);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+impl<S, St> tower::Service<http::Request<Body>> for IdempotencyService<S, St>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<Body>> + Send + 'static,
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
     S::Future: Send + 'static,
     S::Error: Send + 'static,
     St: IdempotencyStore,
-    B: Send + 'static,
 {
     type Response = http::Response<Body>;
     type Error = S::Error;
@@ -312,7 +495,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
         let key = req
             .headers()
             .get("idempotency-key")
@@ -320,44 +503,53 @@ where
             .filter(|k| !k.is_empty() && k.len() <= MAX_KEY)
             .map(str::to_owned);
         let Some(key) = key else {
-            let inner = self.inner.call(req);
-            return Box::pin(inner);
+            return Box::pin(self.inner.call(req));
         };
+        let length = axum::body::HttpBody::size_hint(req.body()).upper();
+        if length.is_none_or(|length| length > self.max_request as u64) {
+            tracing::warn!(
+                target: "rebuff::idempotency",
+                max = self.max_request,
+                "request body too large or of unknown length to fingerprint: \
+                 its idempotency key is not honoured"
+            );
+            return Box::pin(self.inner.call(req));
+        }
+        // The service that was polled ready goes with the request; a clone
+        // stays for the next one.
+        let clone = self.inner.clone();
+        let mut inner = core::mem::replace(&mut self.inner, clone);
         let store = Arc::clone(&self.store);
-        let claim = store.claim(&key);
-        // The claim is guarded from here, not from the future's first poll:
-        // a future dropped unpolled (a timeout or load-shedding layer)
-        // still gives the key back.
-        let mut guard = matches!(claim, Claim::New).then(|| Claimed {
-            store: Arc::clone(&store),
-            key: Some(key.clone()),
-        });
-        let inner = guard.is_some().then(|| self.inner.call(req));
+        let scope = Arc::clone(&self.scope);
+        let max_request = self.max_request;
         Box::pin(async move {
-            match claim {
-                Claim::Done(stored) => return Ok(replay(stored)),
-                Claim::InFlight => {
-                    let started = Instant::now();
-                    while started.elapsed() < WAIT {
-                        tokio::time::sleep(Duration::from_millis(20)).await;
-                        match store.claim(&key) {
-                            Claim::Done(stored) => return Ok(replay(stored)),
-                            Claim::InFlight => {}
-                            // The first request gave the key up: this one
-                            // owns it now, but its request was not kept;
-                            // ask the client to send it again.
-                            Claim::New => {
-                                store.release(&key);
-                                break;
-                            }
-                        }
-                    }
-                    let busy = super::Rejection::RequestInProgress { retry_after: 1 };
-                    return Ok(super::axum::into_response(&busy));
-                }
+            let (parts, body) = req.into_parts();
+            let Ok(body) = axum::body::to_bytes(body, max_request).await else {
+                let unreadable = super::Rejection::BadRequest {
+                    reason: "the request body could not be read".into(),
+                };
+                return Ok(super::axum::into_response(&unreadable));
+            };
+            let key = scoped_key(&parts, &scope(&parts), &key);
+            let fingerprint = Fingerprint::of(parts.uri.query().unwrap_or(""), &body);
+            match store.claim(&key, fingerprint) {
                 Claim::New => {}
+                Claim::Done(stored) => return Ok(replay(stored)),
+                Claim::Mismatch => {
+                    return Ok(super::axum::into_response(
+                        &super::Rejection::IdempotencyKeyReused,
+                    ));
+                }
+                Claim::InFlight => return Ok(wait_for_first(&*store, &key, fingerprint).await),
             }
-            let response = inner.expect("claimed: the request was sent on").await?;
+            // From here the key is ours: given back unless completed, even
+            // if this future is dropped midway.
+            let mut guard = Claimed {
+                store: Arc::clone(&store),
+                key: Some(key),
+            };
+            let request = http::Request::from_parts(parts, Body::from(body));
+            let response = inner.call(request).await?;
             // Not remembered (the key is given back, so a retry runs the
             // work again): a server error, an answer that asks to be retried
             // (429, 408, `Retry-After`), and a body too large or too long
@@ -380,7 +572,7 @@ where
                 parts.headers.remove(http::header::CONTENT_LENGTH);
                 return Ok(http::Response::from_parts(parts, Body::empty()));
             };
-            if let Some(key) = guard.as_mut().and_then(|guard| guard.key.take()) {
+            if let Some(key) = guard.key.take() {
                 store.complete(
                     &key,
                     StoredResponse {
@@ -395,6 +587,33 @@ where
     }
 }
 
+/// A duplicate of a request still being served: waits for its answer (up
+/// to [`WAIT`]), else asks the client to send it again shortly.
+async fn wait_for_first<St: IdempotencyStore>(
+    store: &St,
+    key: &str,
+    fingerprint: Fingerprint,
+) -> http::Response<Body> {
+    let started = Instant::now();
+    while started.elapsed() < WAIT {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        match store.claim(key, fingerprint) {
+            Claim::Done(stored) => return replay(stored),
+            Claim::InFlight => {}
+            Claim::Mismatch => {
+                return super::axum::into_response(&super::Rejection::IdempotencyKeyReused);
+            }
+            // The first request gave the key up: this one owns it now, but
+            // its request was not kept; ask the client to send it again.
+            Claim::New => {
+                store.release(key);
+                break;
+            }
+        }
+    }
+    super::axum::into_response(&super::Rejection::RequestInProgress { retry_after: 1 })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -407,8 +626,10 @@ mod tests {
         }
     }
 
+    const SAME: Fingerprint = Fingerprint([7; 32]);
+
     fn serve(store: &MemoryStore, key: &str, body: &'static str) {
-        assert_eq!(store.claim(key), Claim::New, "{key}");
+        assert_eq!(store.claim(key, SAME), Claim::New, "{key}");
         store.complete(key, response(body));
     }
 
@@ -419,10 +640,10 @@ mod tests {
         serve(&store, "b", "2");
         serve(&store, "c", "3");
         assert_eq!(store.lock().map.len(), 2);
-        assert_eq!(store.claim("c"), Claim::Done(response("3")));
-        assert_eq!(store.claim("b"), Claim::Done(response("2")));
+        assert_eq!(store.claim("c", SAME), Claim::Done(response("3")));
+        assert_eq!(store.claim("b", SAME), Claim::Done(response("2")));
         // "a" was evicted: its key is new again.
-        assert_eq!(store.claim("a"), Claim::New);
+        assert_eq!(store.claim("a", SAME), Claim::New);
     }
 
     #[test]
@@ -439,16 +660,68 @@ mod tests {
     fn expired_keys_are_dropped_and_rewrites_do_not_leak_records() {
         let store = MemoryStore::new(Duration::from_millis(20));
         for _ in 0..100 {
-            assert_eq!(store.claim("k"), Claim::New);
+            assert_eq!(store.claim("k", SAME), Claim::New);
             store.release("k");
         }
         serve(&store, "k", "done");
         std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(store.claim("other"), Claim::New);
+        assert_eq!(store.claim("other", SAME), Claim::New);
         let entries = store.lock();
         assert!(!entries.map.contains_key("k"));
         // The 100 released claims' records were pruned with it.
         assert!(entries.order.len() <= 2, "{}", entries.order.len());
         assert_eq!(entries.bytes, 0);
+    }
+
+    #[test]
+    fn a_key_claimed_with_another_fingerprint_is_a_mismatch() {
+        let store = MemoryStore::new(Duration::from_secs(60));
+        let other = Fingerprint::of("", b"another body");
+        assert_eq!(store.claim("k", SAME), Claim::New);
+        assert_eq!(store.claim("k", other), Claim::Mismatch, "while in flight");
+        assert_eq!(store.claim("k", SAME), Claim::InFlight);
+        store.complete("k", response("done"));
+        assert_eq!(store.claim("k", other), Claim::Mismatch, "once done");
+        assert_eq!(store.claim("k", SAME), Claim::Done(response("done")));
+        // Released, the key is free for any request again.
+        store.release("k");
+        assert_eq!(store.claim("k", other), Claim::New);
+    }
+
+    #[test]
+    fn fingerprints_and_scoped_keys_tell_their_parts_apart() {
+        assert_eq!(Fingerprint::of("a=1", b"{}"), Fingerprint::of("a=1", b"{}"));
+        assert_ne!(
+            Fingerprint::of("a=1", b"{}"),
+            Fingerprint::of("a=1", b"{ }")
+        );
+        // Length prefixes: moving bytes from one part to the next changes
+        // the digest.
+        assert_ne!(Fingerprint::of("ab", b"c"), Fingerprint::of("a", b"bc"));
+        let parts = |method: &str, uri: &str| {
+            http::Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        let key = scoped_key(&parts("POST", "/orders?x=1"), b"alice", "k");
+        assert_eq!(key.len(), 64);
+        assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
+        // The query is fingerprinted, not scoped.
+        assert_eq!(
+            key,
+            scoped_key(&parts("POST", "/orders?x=2"), b"alice", "k")
+        );
+        for other in [
+            scoped_key(&parts("PUT", "/orders"), b"alice", "k"),
+            scoped_key(&parts("POST", "/payments"), b"alice", "k"),
+            scoped_key(&parts("POST", "/orders"), b"bob", "k"),
+            scoped_key(&parts("POST", "/orders"), b"alice", "k2"),
+        ] {
+            assert_ne!(key, other);
+        }
     }
 }

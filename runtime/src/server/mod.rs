@@ -222,6 +222,13 @@ pub enum Rejection {
         #[api(retry_after)]
         retry_after: u64,
     },
+    /// The `Idempotency-Key` was first sent to this endpoint with a different
+    /// request (another query or body): it cannot stand for this one.
+    #[api(
+        status = 422,
+        message = "This idempotency key was used with a different request"
+    )]
+    IdempotencyKeyReused,
 }
 
 impl fmt::Display for Rejection {
@@ -240,6 +247,9 @@ impl fmt::Display for Rejection {
             Rejection::Panic => f.write_str("a handler panicked"),
             Rejection::RequestInProgress { .. } => {
                 f.write_str("a request with this idempotency key is in progress")
+            }
+            Rejection::IdempotencyKeyReused => {
+                f.write_str("the idempotency key was used with a different request")
             }
         }
     }
