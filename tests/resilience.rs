@@ -243,3 +243,91 @@ fn rate_limits_say_the_service_is_up_and_do_not_open_the_breaker() {
     }
     assert_eq!(breaker.state(), State::Open);
 }
+
+// The same breaker and budget through the `Retry` builder, the path
+// `Retry::run` and `run_blocking` take.
+
+static BUILT_BREAKER: Breaker = Breaker::new()
+    .failures(2)
+    .cooldown(Duration::from_secs(3600));
+static BUILT_BUDGET: Budget = Budget::new().ratio_percent(10).floor_per_second(0);
+
+#[test]
+fn the_builder_gates_on_its_breaker_and_draws_on_its_budget() {
+    let _test_mode = testing::enable();
+    let policy = rebuff::Policy::constant(Duration::from_millis(1)).max_retries(5);
+    let calls = AtomicU32::new(0);
+    let fail = || {
+        calls.fetch_add(1, Ordering::SeqCst);
+        Err::<(), _>(UpstreamError::Unavailable)
+    };
+    // The budget has no tokens to spare for a first call's retries (10% of
+    // one attempt), so the call returns after its first attempt...
+    let result = retry::Retry::new(&policy)
+        .breaker(&BUILT_BREAKER)
+        .budget(&BUILT_BUDGET)
+        .run_blocking(fail);
+    assert!(matches!(result, Err(UpstreamError::Unavailable)));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // ...and a second failure opens the breaker, which then refuses calls
+    // without running them.
+    let _ = retry::Retry::new(&policy)
+        .breaker(&BUILT_BREAKER)
+        .budget(&BUILT_BUDGET)
+        .run_blocking(fail);
+    assert_eq!(BUILT_BREAKER.state(), State::Open);
+    let before = calls.load(Ordering::SeqCst);
+    let refused = retry::Retry::new(&policy)
+        .breaker(&BUILT_BREAKER)
+        .run_blocking(fail);
+    assert!(matches!(refused, Err(UpstreamError::CircuitOpen(_))));
+    assert_eq!(calls.load(Ordering::SeqCst), before);
+}
+
+static BUILT_HANGING: Breaker = Breaker::new()
+    .failures(1)
+    .cooldown(Duration::from_millis(20))
+    .probes(1);
+
+#[tokio::test]
+async fn a_cancelled_builder_run_gives_its_probe_slot_back() {
+    let permit = BUILT_HANGING.allow().unwrap();
+    BUILT_HANGING.record_failure(permit);
+    tokio::time::sleep(Duration::from_millis(30)).await;
+
+    let policy = rebuff::Policy::DEFAULT.max_retries(0);
+    let run = retry::Retry::new(&policy)
+        .breaker(&BUILT_HANGING)
+        .run(async || std::future::pending::<Result<(), UpstreamError>>().await);
+    assert!(
+        tokio::time::timeout(Duration::from_millis(10), run)
+            .await
+            .is_err()
+    );
+    assert_eq!(BUILT_HANGING.state(), State::HalfOpen);
+    let permit = BUILT_HANGING
+        .allow()
+        .expect("the cancelled run's probe slot was given back");
+    BUILT_HANGING.record_success(permit);
+    assert_eq!(BUILT_HANGING.state(), State::Closed);
+}
+
+static SPAWNED_BREAKER: Breaker = Breaker::new();
+static SPAWNED_BUDGET: Budget = Budget::new();
+
+#[retry(max_retries = 2, initial_delay = "1ms", jitter = "none", breaker = SPAWNED_BREAKER, budget = SPAWNED_BUDGET)]
+async fn flaky_once(calls: Arc<AtomicU32>) -> Result<u32, UpstreamError> {
+    if calls.fetch_add(1, Ordering::SeqCst) == 0 {
+        return Err(UpstreamError::Unavailable);
+    }
+    Ok(7)
+}
+
+#[tokio::test]
+async fn an_async_retry_with_breaker_and_budget_can_be_spawned() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let task = tokio::spawn(flaky_once(calls.clone()));
+    assert_eq!(task.await.unwrap().unwrap(), 7);
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+    assert_eq!(SPAWNED_BREAKER.state(), State::Closed);
+}

@@ -37,9 +37,9 @@
 //! they ended the call before. Arguments taken by value are cloned for each
 //! attempt; references and `&self`/`&mut self` are captured as they are; a
 //! by-value `self` is cloned and the body's `self` renamed to the clone.
-//! Blocking functions use `run_blocking` with a plain closure; functions
-//! returning `impl Future<Output = Result<..>>` build a fresh future per
-//! attempt.
+//! Blocking functions run the same loop on `Driver::blocking`, each attempt
+//! a plain closure called at once; functions returning
+//! `impl Future<Output = Result<..>>` build a fresh future per attempt.
 
 mod args;
 mod duration;

@@ -521,6 +521,20 @@ impl<'a> Top<'a> {
     }
 }
 
+/// The key under which `serde_json` hands a number over as a one-entry map
+/// when its `arbitrary_precision` feature is on (anything in a build may
+/// turn it on).
+const NUMBER_TOKEN: &str = "$serde_json::private::Number";
+
+/// Skips the rest of a map.
+fn drain<'de, M: serde::de::MapAccess<'de>>(map: &mut M) -> Result<(), M::Error> {
+    while map
+        .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
+        .is_some()
+    {}
+    Ok(())
+}
+
 /// Where a member read goes: most are kept raw (borrowed from the body,
 /// interpreted once the shape is known); retry-after values are read as
 /// durations where they are found.
@@ -569,20 +583,17 @@ enum Read {
 }
 
 /// A retry-after member: whole or fractional seconds, as a number or a
-/// numeric string. Anything else (negative, not a number) reads as no
-/// hint; it never fails the parse.
+/// numeric string. Anything else (negative, not a number) reads as no hint.
+/// (A number out of a float's range fails the fast read of the whole body,
+/// which is then read again with [`Read::Raw`].)
 #[derive(Clone, Copy)]
 struct Seconds(Option<Duration>);
 
 impl Seconds {
-    /// A raw JSON value: a number, or a string without escapes.
+    /// A raw JSON value: a number, or a string (unescaped as the fast
+    /// read would).
     fn from_raw(raw: &RawValue) -> Self {
-        let raw = raw.get();
-        let text = raw
-            .strip_prefix('"')
-            .and_then(|n| n.strip_suffix('"'))
-            .unwrap_or(raw);
-        Seconds::from_text(text)
+        string_of(raw).map_or(Seconds(None), |text| Seconds::from_text(&text))
     }
 
     fn from_text(text: &str) -> Self {
@@ -634,11 +645,18 @@ impl<'de> Deserialize<'de> for Seconds {
                 self,
                 mut map: M,
             ) -> Result<Seconds, M::Error> {
-                while map
-                    .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
-                    .is_some()
-                {}
-                Ok(Seconds(None))
+                let Some(Key(key)) = map.next_key()? else {
+                    return Ok(Seconds(None));
+                };
+                let seconds = if key == NUMBER_TOKEN {
+                    let number: String = map.next_value()?;
+                    Seconds::from_text(&number)
+                } else {
+                    map.next_value::<serde::de::IgnoredAny>()?;
+                    Seconds(None)
+                };
+                drain(&mut map)?;
+                Ok(seconds)
             }
         }
         deserializer.deserialize_any(Visit)
@@ -775,23 +793,32 @@ impl<'a> Inner<'a> {
         parse_details: bool,
         read: Read,
     ) -> Result<(), M::Error> {
-        let inner = self;
         while let Some(Key(key)) = map.next_key()? {
-            if parse_details && key == "details" && inner.details.is_none() {
-                let value: serde_json::Value = map.next_value()?;
-                if !value.is_null() {
-                    inner.details_value.get_or_insert(value);
-                }
-                continue;
-            }
-            match inner.slot(&key) {
-                Some(slot) => slot.fill(&mut map, read)?,
-                None => {
-                    map.next_value::<serde::de::IgnoredAny>()?;
-                }
-            }
+            self.member(&key, &mut map, parse_details, read)?;
         }
         Ok(())
+    }
+
+    /// Reads the value of the member `key` into its slot, or skips it.
+    #[inline]
+    fn member<M: serde::de::MapAccess<'a>>(
+        &mut self,
+        key: &str,
+        map: &mut M,
+        parse_details: bool,
+        read: Read,
+    ) -> Result<(), M::Error> {
+        if parse_details && key == "details" && self.details.is_none() {
+            let value: serde_json::Value = map.next_value()?;
+            if !value.is_null() {
+                self.details_value.get_or_insert(value);
+            }
+            return Ok(());
+        }
+        match self.slot(key) {
+            Some(slot) => slot.fill(map, read),
+            None => map.next_value::<serde::de::IgnoredAny>().map(drop),
+        }
     }
 }
 
@@ -847,9 +874,25 @@ impl<'de> serde::de::Visitor<'de> for ErrorSeed<'_, 'de> {
         f.write_str("any JSON value")
     }
 
-    fn visit_map<M: serde::de::MapAccess<'de>>(self, map: M) -> Result<(), M::Error> {
+    fn visit_map<M: serde::de::MapAccess<'de>>(self, mut map: M) -> Result<(), M::Error> {
+        let first: Option<Key<'de>> = map.next_key()?;
+        if let Some(Key(key)) = &first {
+            if key == NUMBER_TOKEN {
+                // `"error": 404`, handed over as a map by serde_json's
+                // `arbitrary_precision`.
+                let number: String = map.next_value()?;
+                drain(&mut map)?;
+                *self.0 = Some(ErrorMember::Text(Cow::Owned(number)));
+                return Ok(());
+            }
+        }
         match self.0.insert(ErrorMember::Object(Inner::default())) {
-            ErrorMember::Object(inner) => inner.read(map, true, self.1),
+            ErrorMember::Object(inner) => {
+                if let Some(Key(key)) = first {
+                    inner.member(&key, &mut map, true, self.1)?;
+                }
+                inner.read(map, true, self.1)
+            }
             // Not reached: the object was just put there.
             ErrorMember::Text(_) | ErrorMember::Other => Ok(()),
         }
@@ -1340,4 +1383,62 @@ fn read_timing(
         .or(reset_after.filter(|_| exhausted))
         .or(reset_hint);
     (retry_after, rate_limit)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde::de::DeserializeSeed as _;
+    use serde::de::value::{Error as ValueError, MapDeserializer};
+
+    use super::*;
+
+    /// A number as `serde_json` hands it over when `arbitrary_precision` is on
+    /// somewhere in the build: a one-entry map.
+    fn arbitrary_precision(
+        text: &'static str,
+    ) -> MapDeserializer<'static, std::vec::IntoIter<(&'static str, &'static str)>, ValueError>
+    {
+        MapDeserializer::new(vec![(NUMBER_TOKEN, text)].into_iter())
+    }
+
+    #[test]
+    fn numbers_handed_over_as_maps_still_read() {
+        let seconds = Seconds::deserialize(arbitrary_precision("60")).unwrap();
+        assert_eq!(seconds.0, Some(Duration::from_secs(60)));
+        let seconds = Seconds::deserialize(arbitrary_precision("1.5")).unwrap();
+        assert_eq!(seconds.0, Some(Duration::from_millis(1500)));
+        // Any other object is no hint.
+        let other = MapDeserializer::<_, ValueError>::new(vec![("s", "60")].into_iter());
+        assert_eq!(Seconds::deserialize(other).unwrap().0, None);
+
+        let mut error = None;
+        ErrorSeed(&mut error, Read::Fast)
+            .deserialize(arbitrary_precision("404"))
+            .unwrap();
+        assert!(
+            matches!(&error, Some(ErrorMember::Text(text)) if text == "404"),
+            "an `error` number is its text, not an empty object"
+        );
+    }
+
+    #[test]
+    fn raw_and_fast_reads_agree() {
+        for value in [
+            "60",
+            "1.5",
+            r#""60""#,
+            r#""\u0036""#,
+            r#""1.5""#,
+            "-5",
+            "null",
+            r#""soon""#,
+            "[1]",
+            r#"{"a":1}"#,
+            "true",
+        ] {
+            let raw: &RawValue = serde_json::from_str(value).unwrap();
+            let fast: Seconds = serde_json::from_str(value).unwrap();
+            assert_eq!(Seconds::from_raw(raw).0, fast.0, "{value}");
+        }
+    }
 }
