@@ -160,3 +160,57 @@ async fn error_bodies_are_read_up_to_the_cap() {
     // The cut body is no longer JSON: read as text, the status still known.
     assert!(remote.body().len() <= 4096);
 }
+
+/// reqwest calls both a decode error: a body cut off on the way is a
+/// transport failure and is retried; a body that does not decompress would
+/// come back the same and is not.
+#[tokio::test]
+async fn a_cut_off_body_is_retried_and_a_corrupt_one_is_not() {
+    let test_mode = testing::enable();
+    let client = reqwest::Client::new();
+    let (base, log) = scripted::start(vec![
+        // The connection closes 90 bytes short of the announced length.
+        Reply::json(200, r#"{"id":"le"#).header("content-length", "100"),
+        Reply::json(200, r#"{"id":"lead_1"}"#),
+    ])
+    .await;
+    let lead = get_lead(&client, &base, "lead_1").await.unwrap();
+    assert_eq!(lead.id, "lead_1");
+    assert_eq!(log.lock().unwrap().len(), 2);
+    assert_eq!(test_mode.attempts(), 2);
+
+    let (corrupt, log) = scripted::start(vec![
+        Reply::json(200, "not gzip at all").header("content-encoding", "gzip"),
+    ])
+    .await;
+    let err = get_lead(&client, &corrupt, "lead_1").await.unwrap_err();
+    assert!(matches!(err, ClientError::Decode { .. }), "{err:?}");
+    assert_eq!(err.retry_advice(), rebuff::Advice::Stop);
+    assert_eq!(log.lock().unwrap().len(), 1, "not retried");
+
+    // reqwest's own error gives the same advice, and a body that is not
+    // the JSON asked for is not retried either.
+    let (cut, _) = scripted::start(vec![
+        Reply::json(200, r#"{"id":"le"#).header("content-length", "100"),
+    ])
+    .await;
+    let cut_off = reqwest::get(&cut).await.unwrap().bytes().await.unwrap_err();
+    assert!(cut_off.is_decode());
+    assert_eq!(cut_off.retry_advice(), rebuff::Advice::Retry);
+    let garbled = reqwest::get(&corrupt)
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap_err();
+    assert_eq!(garbled.retry_advice(), rebuff::Advice::Stop);
+    let (not_json, _) = scripted::start(vec![Reply::json(200, "<html>")]).await;
+    let wrong = reqwest::get(&not_json)
+        .await
+        .unwrap()
+        .json::<Lead>()
+        .await
+        .unwrap_err();
+    assert!(wrong.is_decode());
+    assert_eq!(wrong.retry_advice(), rebuff::Advice::Stop);
+}

@@ -98,10 +98,17 @@ pub async fn start(script: Vec<Reply>) -> (String, Arc<Mutex<Vec<Seen>>>) {
             let reply = script[next.min(script.len() - 1)].clone();
             next += 1;
             let mut out = format!(
-                "HTTP/1.1 {} Scripted\r\ncontent-length: {}\r\nconnection: close\r\n",
-                reply.status,
-                reply.body.len()
+                "HTTP/1.1 {} Scripted\r\nconnection: close\r\n",
+                reply.status
             );
+            // A reply may announce a length of its own (to be cut short).
+            if !reply
+                .headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("content-length"))
+            {
+                out.push_str(&format!("content-length: {}\r\n", reply.body.len()));
+            }
             for (name, value) in &reply.headers {
                 out.push_str(&format!("{name}: {value}\r\n"));
             }

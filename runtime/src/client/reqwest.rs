@@ -18,6 +18,7 @@
 //! ```
 
 use core::future::Future;
+use std::io;
 
 use serde::de::DeserializeOwned;
 
@@ -57,12 +58,21 @@ impl ResponseExt for reqwest::Response {
     {
         let response = self.check(DEFAULT_ERROR_BODY_LIMIT).await?;
         let status = response.status();
-        // A body cut off mid-way is a transport failure, worth retrying,
-        // not a body that failed to decode.
+        // reqwest calls both of these a decode error: a body cut off on
+        // the way (a transport failure, worth retrying) and a compressed
+        // body that does not decompress (a retry would get it again).
         let body = response
             .bytes()
             .await
             .map_err(|err| match from_reqwest::<E>(err) {
+                ClientError::Decode { source, status }
+                    if matches!(
+                        io_kind(&*source),
+                        Some(io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput)
+                    ) =>
+                {
+                    ClientError::Decode { status, source }
+                }
                 ClientError::Decode { source, .. } => ClientError::Network {
                     kind: NetworkKind::Reset,
                     source,
@@ -157,9 +167,22 @@ impl<E> From<reqwest::Error> for ClientError<E> {
     }
 }
 
-/// Timeouts, refused connections and broken transfers are worth retrying;
-/// a request that could not be built, a redirect loop or an undecodable body
-/// are not; a status error by its status.
+/// The kind of the first I/O error in `err`'s chain (itself included).
+fn io_kind(err: &(dyn std::error::Error + 'static)) -> Option<io::ErrorKind> {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(io) = err.downcast_ref::<io::Error>() {
+            return Some(io.kind());
+        }
+        next = err.source();
+    }
+    None
+}
+
+/// Timeouts, refused connections and broken transfers (a body cut off on
+/// the way included) are worth retrying; a request that could not be
+/// built, a redirect loop or a body that does not decode are not; a status
+/// error by its status.
 impl Retryable for reqwest::Error {
     fn retry_advice(&self) -> Advice {
         if let Some(status) = self.status() {
@@ -170,10 +193,22 @@ impl Retryable for reqwest::Error {
             };
         }
         if self.is_timeout() || self.is_connect() || self.is_request() || self.is_body() {
-            Advice::Retry
-        } else {
-            Advice::Stop
+            return Advice::Retry;
         }
+        // reqwest reports a body cut short as a decode error too: retried
+        // when the chain shows the connection failing, not the content.
+        let cut_off = self.is_decode()
+            && matches!(
+                io_kind(self),
+                Some(
+                    io::ErrorKind::UnexpectedEof
+                        | io::ErrorKind::ConnectionReset
+                        | io::ErrorKind::ConnectionAborted
+                        | io::ErrorKind::BrokenPipe
+                        | io::ErrorKind::TimedOut
+                )
+            );
+        if cut_off { Advice::Retry } else { Advice::Stop }
     }
 
     fn retry_status(&self) -> Option<http::StatusCode> {
