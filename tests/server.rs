@@ -237,3 +237,55 @@ async fn any_api_error_through_the_wrapper() {
     assert_eq!(status, 402);
     assert_eq!(body, r#"{"error":"Insufficient credits"}"#);
 }
+
+/// Under actix-web too: the middleware turns a handler's panic into the
+/// 500 envelope with the request id, and the app goes on serving.
+#[test]
+fn an_actix_handler_panic_is_a_500_in_the_envelope() {
+    use actix_web::{App, HttpResponse, test, web};
+    actix_web::rt::System::new().block_on(async {
+        let app = test::init_service(
+            App::new()
+                .wrap(rebuff::server::actix::RequestContext::new())
+                .route(
+                    "/panic",
+                    web::get().to(|| async {
+                        if std::hint::black_box(true) {
+                            panic!("secret panic text");
+                        }
+                        HttpResponse::Ok().finish()
+                    }),
+                )
+                .route("/ok", web::get().to(|| async { "fine" })),
+        )
+        .await;
+        let request = test::TestRequest::get()
+            .uri("/panic")
+            .insert_header(("x-request-id", "req_actix1"))
+            .to_request();
+        // The middleware hands the panic on as an error carrying its
+        // response, which is what the server then sends.
+        let Err(err) = test::try_call_service(&app, request).await else {
+            panic!("a panic is handed on as an error");
+        };
+        let response = err.error_response();
+        assert_eq!(response.status(), 500);
+        assert_eq!(
+            response.headers().get("x-request-id").unwrap(),
+            "req_actix1"
+        );
+        let body = actix_web::body::to_bytes(response.into_body())
+            .await
+            .unwrap();
+        let text = String::from_utf8_lossy(&body);
+        let json: Value = serde_json::from_slice(&body).unwrap();
+        assert_eq!(json["error"]["code"], "panic", "{text}");
+        assert_eq!(json["error"]["request_id"], "req_actix1", "{text}");
+        assert!(!text.contains("secret panic text"));
+
+        let request = test::TestRequest::get().uri("/ok").to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(&test::read_body(response).await[..], b"fine");
+    });
+}

@@ -48,8 +48,15 @@ pub fn error_response<E: ApiError + StdError>(err: &E) -> HttpResponse {
 /// [`error_response`] for an error that may not implement
 /// `std::error::Error`; what the derived `ResponseError` calls.
 pub fn error_response_with<E: ApiError>(err: &E, chain: Option<&dyn StdError>) -> HttpResponse {
-    let (parts, body) = super::respond_with(err, chain).into_parts();
-    let mut response = HttpResponse::build(status_code(err));
+    to_actix(super::respond_with(err, chain))
+}
+
+/// An `http` response as actix-web's.
+fn to_actix(response: http::Response<bytes::Bytes>) -> HttpResponse {
+    let (parts, body) = response.into_parts();
+    let status = actix_web::http::StatusCode::from_u16(parts.status.as_u16())
+        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut response = HttpResponse::build(status);
     for (name, value) in &parts.headers {
         if let (Ok(name), Ok(value)) = (
             HeaderName::from_bytes(name.as_ref()),
@@ -149,7 +156,10 @@ pub fn query_config() -> web::QueryConfig {
 }
 
 /// The request-context middleware: the actix-web twin of
-/// [`super::axum::ContextLayer`].
+/// [`super::axum::ContextLayer`]. It also answers a handler's panic with
+/// the [`Rejection::Panic`] envelope (logged, nothing of it sent), handed
+/// on as an error carrying that response, where the connection would
+/// otherwise be dropped.
 #[derive(Debug, Clone, Copy, Default)]
 #[must_use]
 pub struct RequestContext {
@@ -224,7 +234,31 @@ where
         actix_web::HttpMessage::extensions_mut(&req).insert(ctx.clone());
         let service = Rc::clone(&self.service);
         Box::pin(scope(ctx, async move {
-            let mut response = service.call(req).await?;
+            // A handler that panics gets the `Rejection::Panic` envelope (a
+            // 500 saying nothing of the panic, which is logged), as under
+            // axum with `panic_response`, instead of a dropped connection.
+            // It is rendered here, in the request's context, and handed on
+            // as an error carrying that response.
+            let called = CatchUnwind {
+                inner: async move { service.call(req).await },
+            }
+            .await;
+            let mut response = match called {
+                Ok(response) => response?,
+                Err(payload) => {
+                    let mut panicked = to_actix(super::respond_to_panic(&*payload));
+                    if let Some(id) = id {
+                        panicked
+                            .headers_mut()
+                            .insert(HeaderName::from_static("x-request-id"), id);
+                    }
+                    return Err(actix_web::error::InternalError::from_response(
+                        "a handler panicked",
+                        panicked,
+                    )
+                    .into());
+                }
+            };
             if let Some(id) = id {
                 let name = HeaderName::from_static("x-request-id");
                 if !response.headers().contains_key(&name) {
@@ -233,6 +267,32 @@ where
             }
             Ok(response)
         }))
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// `inner`, its panics caught: `Err(payload)` instead of unwinding.
+    struct CatchUnwind<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn core::any::Any + Send>>;
+
+    fn poll(
+        self: Pin<&mut Self>,
+        cx: &mut core::task::Context<'_>,
+    ) -> core::task::Poll<Self::Output> {
+        let inner = self.project().inner;
+        // Once it has panicked, `inner` is never polled again: this future
+        // is done.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(core::task::Poll::Pending) => core::task::Poll::Pending,
+            Ok(core::task::Poll::Ready(output)) => core::task::Poll::Ready(Ok(output)),
+            Err(payload) => core::task::Poll::Ready(Err(payload)),
+        }
     }
 }
 
