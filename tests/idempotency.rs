@@ -48,11 +48,12 @@ async fn send(app: &Router, key: Option<&str>) -> (StatusCode, Option<String>, S
     if let Some(key) = key {
         request = request.header("idempotency-key", key);
     }
-    let response = app
-        .clone()
-        .oneshot(request.body(Body::empty()).unwrap())
-        .await
-        .unwrap();
+    outcome(app, request.body(Body::empty()).unwrap()).await
+}
+
+/// What `app` answers `request`: status, `Idempotent-Replayed`, body.
+async fn outcome(app: &Router, request: Request<Body>) -> (StatusCode, Option<String>, String) {
+    let response = app.clone().oneshot(request).await.unwrap();
     let status = response.status();
     let replayed = response
         .headers()
@@ -367,16 +368,7 @@ async fn send_to(
         .header("authorization", auth)
         .body(Body::from(body))
         .unwrap();
-    let response = app.clone().oneshot(request).await.unwrap();
-    let status = response.status();
-    let replayed = response
-        .headers()
-        .get("idempotent-replayed")
-        .map(|v| v.to_str().unwrap().to_owned());
-    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
-        .await
-        .unwrap();
-    (status, replayed, String::from_utf8(body.to_vec()).unwrap())
+    outcome(app, request).await
 }
 
 #[tokio::test]

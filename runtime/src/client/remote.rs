@@ -1238,19 +1238,10 @@ fn message_text(raw: &RawValue) -> Option<Cow<'_, str>> {
 /// RFC 9457 extension members: everything but the standard ones, which is
 /// what rebuff's own `Problem` envelope puts its details in.
 fn problem_extensions(text: &str) -> Option<serde_json::Value> {
-    const STANDARD: &[&str] = &[
-        "type",
-        "title",
-        "status",
-        "detail",
-        "instance",
-        "code",
-        "request_id",
-    ];
     let serde_json::Value::Object(mut map) = serde_json::from_str(text).ok()? else {
         return None;
     };
-    map.retain(|key, _| !STANDARD.contains(&key.as_str()));
+    map.retain(|key, _| !crate::envelope::PROBLEM_MEMBERS.contains(&key.as_str()));
     (!map.is_empty()).then_some(serde_json::Value::Object(map))
 }
 

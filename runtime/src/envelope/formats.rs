@@ -178,8 +178,9 @@ impl Envelope for Flat {
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Problem;
 
-/// The members RFC 9457 defines plus the two rebuff adds.
-const PROBLEM_MEMBERS: &[&str] = &[
+/// The members RFC 9457 defines plus the two rebuff adds (the client's
+/// parser reads every other member as an extension).
+pub(crate) const PROBLEM_MEMBERS: &[&str] = &[
     "type",
     "title",
     "status",

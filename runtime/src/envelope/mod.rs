@@ -45,6 +45,7 @@
 mod formats;
 pub mod parts;
 
+pub(crate) use formats::PROBLEM_MEMBERS;
 pub use formats::{Flat, FromContext, Nested, Plain, Problem, Success};
 
 use bytes::Bytes;
