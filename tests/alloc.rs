@@ -170,6 +170,71 @@ fn rendering_allocates_only_the_output_buffer() {
     });
     assert_eq!(count, 0, "with a deadline too");
 
+    // Every other entry point, the builder's runs with their attempt
+    // binding, report and seed included: the state a failure needs is built
+    // on the first failure, not before.
+    use rebuff::retry::{Report, Retry};
+    let ok = || Ok::<_, std::io::Error>(1);
+    let plain = rebuff::Policy::DEFAULT;
+    let counts = [
+        (
+            "retry::run",
+            allocations_during(|| {
+                block_on(rebuff::retry::run(&plain, async || ok())).unwrap();
+            }),
+        ),
+        (
+            "Retry::run",
+            allocations_during(|| {
+                block_on(Retry::new(&plain).run(async || ok())).unwrap();
+            }),
+        ),
+        (
+            "Retry::run_with_attempt",
+            allocations_during(|| {
+                block_on(Retry::new(&plain).run_with_attempt(async |_| ok())).unwrap();
+            }),
+        ),
+        (
+            "Retry::run_report",
+            allocations_during(|| {
+                let (result, report): (_, Report) =
+                    block_on(Retry::new(&plain).run_report(async |_| ok()));
+                assert_eq!((result.unwrap(), report.attempts), (1, 1));
+            }),
+        ),
+        (
+            "Retry::run_futures",
+            allocations_during(|| {
+                block_on(Retry::new(&plain).run_futures(|_| async { ok() })).unwrap();
+            }),
+        ),
+        (
+            "Retry::seed",
+            allocations_during(|| {
+                block_on(Retry::new(&plain).seed(7).run_with_attempt(async |_| ok())).unwrap();
+            }),
+        ),
+        (
+            "Retry::run_blocking_with_attempt",
+            allocations_during(|| {
+                Retry::new(&policy)
+                    .run_blocking_with_attempt(|_| ok())
+                    .unwrap();
+            }),
+        ),
+        (
+            "Retry::run_blocking_report",
+            allocations_during(|| {
+                let (result, _) = Retry::new(&policy).run_blocking_report(|_| ok());
+                result.unwrap();
+            }),
+        ),
+    ];
+    for (entry, count) in counts {
+        assert_eq!(count, 0, "{entry} allocated on a first-attempt success");
+    }
+
     // `to_vec` allocates its buffer once when the body fits its initial
     // capacity.
     let small = Everything::Gone { lead_id: "lead_1" };

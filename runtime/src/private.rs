@@ -5,7 +5,7 @@ use core::fmt;
 use core::time::Duration;
 
 pub use crate::catalog::Entry;
-pub use crate::retry::{Attempt, Driver, Full, Gate, Next, typed};
+pub use crate::retry::{Admission, Attempt, Bind, Driver, NoExtras, Verdict, WithExtras, typed};
 
 /// Calls `f`: runs a blocking attempt's closure, whose return type annotation
 /// gives the body the function's expected type.

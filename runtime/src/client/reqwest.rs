@@ -23,7 +23,7 @@ use std::io;
 use serde::de::DeserializeOwned;
 
 use super::{ClientError, FromRemote, NetworkKind, RemoteError};
-use crate::retry::{Driver, Full, Gate, Next};
+use crate::retry::{IdempotencyKey, WithExtras};
 use crate::{Advice, Breaker, Budget, Policy, Retryable};
 
 /// How much of an error body is read by default: enough for any real error
@@ -295,16 +295,19 @@ impl<'p> SendRetrying<'p> {
     }
 
     /// Sends the request `build` makes, retrying as the policy and the
-    /// errors say, and decodes the answer like [`ResponseExt::api`].
+    /// errors say, and decodes the answer like [`ResponseExt::api`]. The
+    /// policy's attempt timeout and deadline cut attempts off as for any
+    /// other retried call.
     ///
     /// Retrying is safe by construction:
     ///
     /// - idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) retry as
     ///   their errors advise;
     /// - other methods (POST, PATCH) retry only if the request carries an
-    ///   `Idempotency-Key` (the same on every attempt of the call, from
-    ///   [`Attempt::idempotency_key`](crate::retry::Attempt::idempotency_key))
-    ///   or if it never reached the server (the connection failed).
+    ///   `Idempotency-Key` (the same on every attempt of the call) or if it
+    ///   never reached the server (the connection failed).
+    ///
+    /// The first request `build` makes decides which case applies.
     pub async fn send<T, E>(
         self,
         mut build: impl FnMut() -> reqwest::RequestBuilder,
@@ -313,57 +316,62 @@ impl<'p> SendRetrying<'p> {
         T: DeserializeOwned,
         E: FromRemote + Retryable + Send,
     {
-        let mut extras = Full::NONE;
+        let key = IdempotencyKey::new();
+        let (client, request) = build().build_split();
+        let mut request = request.map_err(|err| ClientError::Request(Box::new(err)))?;
+        let repeatable = self.prepare(&mut request, key);
+        let mut extras = WithExtras::NONE;
         if let Some(breaker) = self.breaker {
             extras = extras.breaker(breaker);
         }
         if let Some(budget) = self.budget {
             extras = extras.budget(budget);
         }
-        let mut driver = Driver::new(self.policy, true).with(extras);
-        loop {
-            match driver.gate() {
-                Gate::Go => {}
-                Gate::Wait(delay) => {
-                    driver.sleep(delay).await;
-                    continue;
+        if !repeatable {
+            extras = extras.when(retry_if_unsent);
+        }
+        let mut first = Some((client, request));
+        crate::__rebuff_retry!(async, self.policy, extras, _ => async {
+            let (client, request) = match first.take() {
+                Some(first) => first,
+                None => {
+                    let (client, request) = build().build_split();
+                    let mut request = request.map_err(|err| ClientError::Request(Box::new(err)))?;
+                    self.prepare(&mut request, key);
+                    (client, request)
                 }
-                Gate::Refuse(err) => return Err(err),
-            }
-            let attempt = driver.begin();
-            let (client, request) = build().build_split();
-            let mut request = request.map_err(|err| ClientError::Request(Box::new(err)))?;
-            let idempotent = is_idempotent(request.method());
-            if !idempotent && self.auto_key && !request.headers().contains_key(IDEMPOTENCY_KEY) {
-                let key = attempt.idempotency_key().to_ascii();
-                if let Ok(value) = http::HeaderValue::from_bytes(&key) {
-                    request.headers_mut().insert(IDEMPOTENCY_KEY, value);
-                }
-            }
-            let keyed = request.headers().contains_key(IDEMPOTENCY_KEY);
-            let result = match client.execute(request).await {
+            };
+            match client.execute(request).await {
                 Ok(response) => response.api().await,
                 Err(err) => Err(from_reqwest(err)),
-            };
-            // A non-idempotent request without a key is repeated only if it
-            // never reached the server.
-            if let Err(err) = &result {
-                let unsent = matches!(
-                    err,
-                    ClientError::Network {
-                        kind: NetworkKind::Connect,
-                        ..
-                    }
-                );
-                if !idempotent && !keyed && !unsent {
-                    driver.record(&result);
-                    return result;
-                }
             }
-            match driver.step(result) {
-                Next::Done(result) => return result,
-                Next::Retry(delay) => driver.sleep(delay).await,
+        })
+    }
+
+    /// Adds the call's `Idempotency-Key` to a non-idempotent request that
+    /// has none (if asked to), and says whether the request is safe to
+    /// repeat.
+    fn prepare(&self, request: &mut reqwest::Request, key: IdempotencyKey) -> bool {
+        if is_idempotent(request.method()) {
+            return true;
+        }
+        if self.auto_key && !request.headers().contains_key(IDEMPOTENCY_KEY) {
+            if let Ok(value) = http::HeaderValue::from_bytes(&key.to_ascii()) {
+                request.headers_mut().insert(IDEMPOTENCY_KEY, value);
             }
         }
+        request.headers().contains_key(IDEMPOTENCY_KEY)
+    }
+}
+
+/// The advice for a request that is not safe to repeat: retried only if it
+/// never reached the server.
+fn retry_if_unsent<E: Retryable>(err: &ClientError<E>) -> Advice {
+    match err {
+        ClientError::Network {
+            kind: NetworkKind::Connect,
+            ..
+        } => err.retry_advice(),
+        _ => Advice::Stop,
     }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::HashMap;
 use std::io::Write as _;
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -174,6 +174,20 @@ fn app(server: Arc<Server>) -> Router {
         .layer(middleware::from_fn_with_state(server, faults))
 }
 
+/// Every change of the breaker's state, sampled every millisecond until
+/// `done`.
+async fn watch_breaker(done: Arc<AtomicBool>) -> Vec<(Instant, BreakerState)> {
+    let mut states: Vec<(Instant, BreakerState)> = Vec::new();
+    while !done.load(Ordering::SeqCst) {
+        let state = BREAKER.state();
+        if states.last().is_none_or(|(_, last)| *last != state) {
+            states.push((Instant::now(), state));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    states
+}
+
 /// Whether a final error says clearly what happened.
 fn clear(err: &ClientError<RemoteError>) -> bool {
     let text = err.to_string();
@@ -189,12 +203,14 @@ fn clear(err: &ClientError<RemoteError>) -> bool {
         }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+// One thread: the server, the clients and test mode (which is per thread)
+// all live on it, so the rest of this test binary keeps real sleeps.
+#[tokio::test]
 async fn a_thousand_posts_through_faults() {
     // Backoff sleeps are recorded, not slept: the test runs in seconds while
     // the server's stalls, the client's timeouts and the breaker's cooldown
     // stay real.
-    let _test_mode = rebuff::retry::testing::enable_globally();
+    let _test_mode = rebuff::retry::testing::enable();
     let server = Arc::new(Server::default());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}/work", listener.local_addr().unwrap());
@@ -207,6 +223,10 @@ async fn a_thousand_posts_through_faults() {
     let next_call = Arc::new(AtomicUsize::new(0));
     let results = Arc::new(Mutex::new(Vec::with_capacity(CALLS)));
     let started = Instant::now();
+    // The breaker's states as the clients' traffic drives it, sampled until
+    // the last call ends: nothing but that traffic touches the breaker.
+    let traffic_done = Arc::new(AtomicBool::new(false));
+    let monitor = tokio::spawn(watch_breaker(traffic_done.clone()));
     let workers: Vec<_> = (0..CONCURRENCY)
         .map(|_| {
             let (client, url, next_call, results) = (
@@ -241,6 +261,8 @@ async fn a_thousand_posts_through_faults() {
         worker.await.unwrap();
     }
     let elapsed = started.elapsed();
+    traffic_done.store(true, Ordering::SeqCst);
+    let states = monitor.await.unwrap();
 
     let results = std::mem::take(&mut *results.lock().unwrap());
     assert_eq!(results.len(), CALLS);
@@ -283,18 +305,24 @@ async fn a_thousand_posts_through_faults() {
         + (BUDGET_FLOOR_PER_SECOND * (elapsed.as_secs_f64() + 1.0)) / CALLS as f64;
     let opened = BREAKER.times_opened();
 
-    // After the outage, the breaker lets a probe through and closes.
-    let mut closes = false;
-    for _ in 0..50 {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        if let Ok(permit) = BREAKER.allow() {
-            BREAKER.record_success(permit);
-        }
-        if BREAKER.state() == BreakerState::Closed {
-            closes = true;
-            break;
-        }
-    }
+    // The outage opened the breaker, and the clients' own probes closed it
+    // again while their calls went on.
+    let outage = server
+        .outage_started
+        .get()
+        .copied()
+        .expect("the outage happened");
+    // Open, or already half-open when sampled: only an open breaker gets
+    // there.
+    let opened_at = states
+        .iter()
+        .find(|(at, state)| *at >= outage && *state != BreakerState::Closed)
+        .map(|(at, _)| *at);
+    let closes = opened_at.is_some_and(|opened_at| {
+        states
+            .iter()
+            .any(|(at, state)| *at > opened_at && *state == BreakerState::Closed)
+    });
 
     let summary = format!(
         "fault-injection: calls={CALLS} succeeded={succeeded} failed={failed} lost={lost} duplicated={duplicated} breaker_opened={opened} server_load_ratio={ratio:.2}"
@@ -307,7 +335,11 @@ async fn a_thousand_posts_through_faults() {
     assert_eq!(lost, 0);
     assert_eq!(duplicated, 0);
     assert!(opened >= 1, "the breaker opened in the outage");
-    assert!(closes, "and closed after it");
+    assert!(opened_at.is_some(), "seen open in the outage: {states:?}");
+    assert!(
+        closes,
+        "and closed by the clients' traffic after it: {states:?}"
+    );
     assert!(
         ratio <= bound,
         "load {ratio:.2} within the budget's bound {bound:.2}"

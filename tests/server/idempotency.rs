@@ -3,7 +3,7 @@
 //! never left), so a lost response does not repeat the work.
 
 #[allow(dead_code)]
-#[path = "support/scripted.rs"]
+#[path = "../support/scripted.rs"]
 mod scripted;
 
 use std::sync::Arc;

@@ -4,7 +4,9 @@
 //! same envelope, and hostile input.
 
 #[allow(dead_code)]
-#[path = "../examples/leads_api/app.rs"]
+// Both example apps include the same key store.
+#[allow(clippy::duplicate_mod)]
+#[path = "../../examples/leads_api/app.rs"]
 mod app;
 
 use std::collections::HashSet;

@@ -3,7 +3,9 @@
 //! it, and every error the seed prints, byte for byte but for the request id.
 
 #[allow(dead_code)]
-#[path = "../examples/calls_api/app.rs"]
+// Both example apps include the same key store.
+#[allow(clippy::duplicate_mod)]
+#[path = "../../examples/calls_api/app.rs"]
 mod app;
 
 use std::collections::HashSet;

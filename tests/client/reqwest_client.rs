@@ -1,7 +1,7 @@
 //! A `#[retry]`-wrapped reqwest client against a local server over loopback:
 //! typed errors, request ids in `Display`, Retry-After honoured.
 
-#[path = "support/scripted.rs"]
+#[path = "../support/scripted.rs"]
 mod scripted;
 
 use std::time::Duration;

@@ -1,0 +1,112 @@
+//! Cutting an async attempt off: the [`TimedOut`] error and the future that
+//! races an attempt against its timer.
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::Poll;
+use core::time::Duration;
+
+use crate::Retryable;
+
+/// An attempt cut off by [`Policy::attempt_timeout`](crate::Policy::attempt_timeout)
+/// (or by the deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimedOut {
+    /// How long the attempt was allowed.
+    pub limit: Duration,
+}
+
+impl fmt::Display for TimedOut {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "attempt timed out after {}",
+            humantime::format_duration(self.limit)
+        )
+    }
+}
+
+impl std::error::Error for TimedOut {}
+
+pin_project_lite::pin_project! {
+    /// One attempt, racing its timer when it has one: the attempt's result,
+    /// or a timeout error when the timer fires first.
+    #[doc(hidden)]
+    pub struct Limited<F, S, E> {
+        #[pin]
+        work: F,
+        // Boxed with the limit it stands for: an untimed attempt (nearly
+        // every one) carries one empty pointer.
+        timer: Option<Pin<Box<Timer<S>>>>,
+        _error: core::marker::PhantomData<fn() -> E>,
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// An attempt's timer and the limit it enforces.
+    #[doc(hidden)]
+    pub struct Timer<S> {
+        #[pin]
+        sleep: S,
+        limit: Duration,
+    }
+}
+
+impl<F, S, E> Limited<F, S, E> {
+    /// `work`, cut off after `limit` by the sleep `timer` makes.
+    #[inline]
+    pub(super) fn new(work: F, limit: Option<Duration>, timer: impl FnOnce(Duration) -> S) -> Self {
+        Limited {
+            work,
+            timer: limit.map(|limit| {
+                Box::pin(Timer {
+                    sleep: timer(limit),
+                    limit,
+                })
+            }),
+            _error: core::marker::PhantomData,
+        }
+    }
+}
+
+impl<T, E, F, S> Future for Limited<F, S, E>
+where
+    E: Retryable,
+    F: Future<Output = Result<T, E>>,
+    S: Future<Output = ()>,
+{
+    type Output = Result<T, E>;
+
+    #[inline]
+    fn poll(self: Pin<&mut Self>, cx: &mut core::task::Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        if let Poll::Ready(result) = this.work.poll(cx) {
+            return Poll::Ready(result);
+        }
+        if let Some(timer) = this.timer {
+            let timer = timer.as_mut().project();
+            if timer.sleep.poll(cx).is_ready() {
+                // The driver gives a timer only to errors that can say so.
+                if let Some(make) = E::timeout_error() {
+                    return Poll::Ready(Err(make(TimedOut {
+                        limit: *timer.limit,
+                    })));
+                }
+            }
+        }
+        Poll::Pending
+    }
+}
+
+/// Logged once per run whose policy sets an attempt timeout its error type
+/// cannot represent.
+#[cold]
+pub(super) fn warn_timeout_unsupported<E>() {
+    tracing::warn!(
+        target: "rebuff::retry",
+        error_type = core::any::type_name::<E>(),
+        "the policy sets an attempt timeout, but the error type cannot represent a timeout \
+         (Retryable::timeout_error returns None): attempts run to completion"
+    );
+}

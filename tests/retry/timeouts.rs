@@ -1,0 +1,249 @@
+//! Every way of retrying against a server that accepts and never answers:
+//! the policy's attempt timeout cuts each attempt off and the deadline ends
+//! the call, at every entry point (the attribute on async, `impl Future`
+//! and blocking functions, the closure runs, the builder's runs, the
+//! reqwest client). A blocking attempt cannot be cut off, so it is told its
+//! limit (`Attempt::limit`) and hands it to its socket.
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::{Duration, Instant};
+
+use rebuff::client::reqwest::{RequestBuilderExt, SendRetrying};
+use rebuff::client::{ClientError, RemoteError};
+use rebuff::retry::{self, Attempt, Retry, StopReason};
+use rebuff::{Jitter, Policy};
+use serde_json::Value;
+
+use crate::silent::Silent;
+
+/// 150 ms per attempt, two retries 10 ms apart: three attempts, ~470 ms.
+const TIMED: Policy = Policy::constant(Duration::from_millis(10))
+    .max_retries(2)
+    .attempt_timeout(Duration::from_millis(150))
+    .jitter(Jitter::None);
+/// 600 ms for the whole call, however many attempts fit.
+const DEADLINE: Policy = Policy::constant(Duration::from_millis(10))
+    .max_retries(10)
+    .deadline(Duration::from_millis(600))
+    .jitter(Jitter::None);
+/// What "well under a second" allows three 150 ms attempts.
+const TIMED_WITHIN: Duration = Duration::from_millis(1000);
+/// The deadline plus a small margin.
+const DEADLINE_WITHIN: Duration = Duration::from_millis(600 + 300);
+
+type Result<T> = std::result::Result<T, ClientError<RemoteError>>;
+
+fn client() -> reqwest::Client {
+    // No timeout of reqwest's own: only the engine cuts attempts off.
+    reqwest::Client::new()
+}
+
+fn is_timeout(err: &ClientError<RemoteError>) -> bool {
+    matches!(err, ClientError::Timeout { after: Some(_) })
+}
+
+/// Runs one async entry point twice against a fresh silent server: under
+/// [`TIMED`] (a timeout after exactly 3 attempts, well under a second) and
+/// under [`DEADLINE`] (back within the deadline plus a margin).
+macro_rules! cut_off_async {
+    ($name:ident, |$policy:ident, $client:ident, $url:ident| $call:expr) => {
+        #[tokio::test]
+        async fn $name() {
+            for (policy, attempts, within) in [
+                (&TIMED, Some(3), TIMED_WITHIN),
+                (&DEADLINE, None, DEADLINE_WITHIN),
+            ] {
+                let server = Silent::start();
+                let ($policy, $client, $url) = (policy, client(), server.url("/leads/1"));
+                let started = Instant::now();
+                // The bound that fails the test if the engine hangs, as the
+                // reqwest client once did.
+                let result: Result<Value> =
+                    tokio::time::timeout(Duration::from_secs(10), async { $call })
+                        .await
+                        .expect("the call came back");
+                let elapsed = started.elapsed();
+                let err = result.expect_err("a silent server");
+                assert!(is_timeout(&err), "{err:?}");
+                assert!(
+                    elapsed < within,
+                    "back after {elapsed:?}, not within {within:?}"
+                );
+                match attempts {
+                    Some(attempts) => assert_eq!(server.requests(), attempts),
+                    None => assert!(server.requests() >= 1),
+                }
+            }
+        }
+    };
+}
+
+#[rebuff::retry(policy = policy)]
+async fn attribute_async(policy: &Policy, client: &reqwest::Client, url: &str) -> Result<Value> {
+    client.get(url).send_api().await
+}
+
+#[rebuff::retry(policy = policy)]
+fn attribute_future<'a>(
+    policy: &'a Policy,
+    client: &'a reqwest::Client,
+    url: &'a str,
+) -> impl Future<Output = Result<Value>> + 'a {
+    client.get(url).send_api()
+}
+
+cut_off_async!(attribute_on_an_async_fn, |policy, client, url| {
+    attribute_async(policy, &client, &url).await
+});
+
+cut_off_async!(attribute_on_an_impl_future_fn, |policy, client, url| {
+    attribute_future(policy, &client, &url).await
+});
+
+cut_off_async!(run, |policy, client, url| {
+    retry::run(policy, async || client.get(&url).send_api().await).await
+});
+
+cut_off_async!(builder_run, |policy, client, url| {
+    Retry::new(policy)
+        .run(async || client.get(&url).send_api().await)
+        .await
+});
+
+cut_off_async!(builder_run_with_attempt, |policy, client, url| {
+    Retry::new(policy)
+        .run_with_attempt(async |_: Attempt| client.get(&url).send_api().await)
+        .await
+});
+
+cut_off_async!(builder_run_futures, |policy, client, url| {
+    Retry::new(policy)
+        .run_futures(|_| client.get(&url).send_api())
+        .await
+});
+
+cut_off_async!(builder_run_report, |policy, client, url| {
+    let (result, report) = Retry::new(policy)
+        .run_report(async |_| client.get(&url).send_api().await)
+        .await;
+    assert!(matches!(
+        report.stop,
+        Some(StopReason::OutOfAttempts | StopReason::Deadline)
+    ));
+    result
+});
+
+cut_off_async!(send_retrying, |policy, client, url| {
+    SendRetrying::new(policy).send(|| client.get(&url)).await
+});
+
+cut_off_async!(send_retrying_a_keyed_post, |policy, client, url| {
+    SendRetrying::new(policy)
+        .send(|| client.post(&url).body("{}"))
+        .await
+});
+
+/// A blocking GET over a raw socket that waits at most `limit` for an
+/// answer.
+fn get_blocking(addr: SocketAddr, limit: Option<Duration>) -> std::io::Result<Vec<u8>> {
+    let mut stream = TcpStream::connect(addr)?;
+    stream.write_all(b"GET /leads/1 HTTP/1.1\r\nhost: rebuff\r\n\r\n")?;
+    match limit {
+        Some(limit) if limit.is_zero() => return Err(std::io::ErrorKind::TimedOut.into()),
+        limit => stream.set_read_timeout(limit)?,
+    }
+    let mut answer = vec![0; 1024];
+    let n = stream.read(&mut answer)?;
+    answer.truncate(n);
+    Ok(answer)
+}
+
+/// The read timeout's error: `WouldBlock` or `TimedOut`, by platform.
+fn timed_out(err: &std::io::Error) -> bool {
+    matches!(
+        err.kind(),
+        std::io::ErrorKind::WouldBlock | std::io::ErrorKind::TimedOut
+    )
+}
+
+/// Runs one blocking entry point under both policies, as
+/// [`cut_off_async!`] does.
+fn cut_off_blocking(call: impl Fn(&Policy, SocketAddr) -> std::io::Result<Vec<u8>>) {
+    for (policy, attempts, within) in [
+        (&TIMED, Some(3), TIMED_WITHIN),
+        (&DEADLINE, None, DEADLINE_WITHIN),
+    ] {
+        let server = Silent::start();
+        let started = Instant::now();
+        let result = call(policy, server.addr());
+        let elapsed = started.elapsed();
+        let err = result.expect_err("a silent server");
+        assert!(timed_out(&err), "{err:?}");
+        assert!(
+            elapsed < within,
+            "back after {elapsed:?}, not within {within:?}"
+        );
+        match attempts {
+            Some(attempts) => assert_eq!(server.requests(), attempts),
+            None => assert!(server.requests() >= 1),
+        }
+    }
+}
+
+#[rebuff::retry(policy = policy, attempt = attempt)]
+fn attribute_blocking(policy: &Policy, addr: SocketAddr) -> std::io::Result<Vec<u8>> {
+    get_blocking(addr, attempt.limit())
+}
+
+#[test]
+fn attribute_on_a_blocking_fn() {
+    cut_off_blocking(attribute_blocking);
+}
+
+#[test]
+fn builder_run_blocking_with_attempt() {
+    cut_off_blocking(|policy, addr| {
+        Retry::new(policy).run_blocking_with_attempt(|attempt| get_blocking(addr, attempt.limit()))
+    });
+}
+
+#[test]
+fn builder_run_blocking_report() {
+    cut_off_blocking(|policy, addr| {
+        let (result, report) =
+            Retry::new(policy).run_blocking_report(|attempt| get_blocking(addr, attempt.limit()));
+        assert_eq!(report.attempts as usize, report.failures.len());
+        result
+    });
+}
+
+/// A blocking closure that is not told its limit waits as long as it
+/// waits; the engine still starts no attempt past the deadline, so the call
+/// overruns it by at most one attempt's own wait.
+#[test]
+fn run_blocking_starts_no_attempt_past_the_deadline() {
+    let own_wait = Duration::from_millis(200);
+    for run in [
+        |policy: &Policy, addr| {
+            retry::run_blocking(policy, || {
+                get_blocking(addr, Some(Duration::from_millis(200)))
+            })
+        },
+        |policy: &Policy, addr| {
+            Retry::new(policy).run_blocking(|| get_blocking(addr, Some(Duration::from_millis(200))))
+        },
+    ] {
+        let server = Silent::start();
+        let started = Instant::now();
+        let err = run(&DEADLINE, server.addr()).expect_err("a silent server");
+        let elapsed = started.elapsed();
+        assert!(timed_out(&err), "{err:?}");
+        assert!(
+            elapsed < Duration::from_millis(600) + own_wait + Duration::from_millis(300),
+            "back after {elapsed:?}"
+        );
+        // 200 ms attempts 10 ms apart: the fourth would start past 600 ms.
+        assert_eq!(server.requests(), 3);
+    }
+}

@@ -1,0 +1,16 @@
+//! The server side: `#[derive(ApiError)]` attribute by attribute, every
+//! envelope byte for byte as the public guides print them, the generated
+//! code under strict lints and without the prelude, and real servers
+//! (axum, actix-web) over loopback: their rejections, the example APIs,
+//! idempotency keys.
+
+mod calls_api;
+mod derive;
+mod hygiene;
+mod idempotency;
+mod integrations;
+mod leads_api;
+// Public, so that `missing_docs` in it looks at the derive's output.
+pub mod lints;
+mod seeds;
+mod smoke;
