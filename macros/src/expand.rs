@@ -24,7 +24,6 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::{DeriveInput, Ident};
 
 use crate::ast::{Field, Input, Variant};
-use crate::case::Case;
 use crate::ctxt::Ctxt;
 use crate::fmt::{self, Template};
 use crate::{fallback, valid};
@@ -53,23 +52,9 @@ fn try_expand(node: &DeriveInput) -> syn::Result<TokenStream> {
     Ok(expand(&input, &plans))
 }
 
-/// The code of a variant: explicit, or its name in the type's `code_case`.
-pub(crate) fn code_of(input: &Input<'_>, variant: &Variant<'_>) -> String {
-    if let Some(code) = &variant.attrs.code {
-        return code.value.value();
-    }
-    let case = input
-        .attrs
-        .code_case
-        .as_ref()
-        .map_or(Case::Snake, |c| c.value);
-    case.apply(&variant.ident.to_string())
-}
-
 /// What one variant renders, decided once and read by every method.
 struct Plan<'v, 'a> {
     variant: &'v Variant<'a>,
-    code: String,
     template: Option<Template>,
     details: Vec<Detail<'v, 'a>>,
     retryable: bool,
@@ -126,7 +111,6 @@ fn plan<'v, 'a>(cx: &Ctxt, input: &Input<'a>, variant: &'v Variant<'a>) -> Plan<
     };
     Plan {
         variant,
-        code: code_of(input, variant),
         template,
         details,
         retryable,
@@ -163,7 +147,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
     let code = method(plans, |p| match transparent(p) {
         Some(field) => arm(p, &[field], delegate(field, quote!(code), quote!())),
         None => {
-            let code = &p.code;
+            let code = &p.variant.code;
             arm(p, &[], quote!(#code))
         }
     });
@@ -183,7 +167,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         (None, Some(base)) => {
             let base = base.value.value();
             let sep = if base.ends_with('/') { "" } else { "/" };
-            let uri = format!("{base}{sep}{}", p.code);
+            let uri = format!("{base}{sep}{}", p.variant.code);
             arm(p, &[], quote!(::core::option::Option::Some(#uri)))
         }
         (None, None) => arm(p, &[], quote!(::core::option::Option::None)),
@@ -596,7 +580,7 @@ fn decode_impl(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
             other = construct;
             continue;
         }
-        let code = &plan.code;
+        let code = &plan.variant.code;
         arms.push(quote! {
             ::core::option::Option::Some(#code) => {
                 if let ::core::option::Option::Some(__rebuff_decoded) = #construct {
@@ -707,7 +691,7 @@ fn catalog_entry(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
         };
     }
     let status = variant.attrs.status.as_ref().map(|s| &s.value);
-    let code = &plan.code;
+    let code = &plan.variant.code;
     let status_code = status.map_or(0, |s| s.code);
     let message = match (&variant.attrs.message, status) {
         (Some(message), _) => message.value.value(),

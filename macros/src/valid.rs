@@ -217,13 +217,13 @@ fn field_keys_agree(cx: &Ctxt, variant: &Variant<'_>, field: &Field<'_>) {
 
 /// Two errors with one code cannot be told apart by a client.
 fn codes_unique(cx: &Ctxt, input: &Input<'_>) {
-    let mut seen: BTreeMap<String, &syn::Ident> = BTreeMap::new();
+    let mut seen: BTreeMap<&str, &syn::Ident> = BTreeMap::new();
     for variant in input.variants() {
         if variant.attrs.transparent.is_some() {
             continue;
         }
-        let code = crate::expand::code_of(input, variant);
-        if let Some(first) = seen.get(&code) {
+        let code = variant.code.as_str();
+        if let Some(first) = seen.get(code) {
             let span = match &variant.attrs.code {
                 Some(explicit) => explicit.value.span(),
                 None => variant.ident.span(),
