@@ -10,6 +10,10 @@ use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Token};
 use crate::case::Case;
 use crate::ctxt::Ctxt;
 use crate::status;
+// `retry/args.rs` imports `closest` from here; it is being rewritten
+// separately, so the name stays reachable at its old path for now.
+pub(crate) use crate::suggest::closest;
+use crate::suggest::list;
 #[allow(clippy::wildcard_imports)] // `symbol` is the list of keys this module parses
 use crate::symbol::*;
 
@@ -177,7 +181,7 @@ fn parse_key(
             &meta.path,
             format!(
                 "expected a key of `api`, not a path; expected one of {}",
-                list(&place.keys())
+                list(place.keys())
             ),
         );
         return skip_value(meta);
@@ -542,40 +546,6 @@ pub(crate) fn is_cause(field: &syn::Field) -> bool {
         .is_some_and(|i| i == "source" || i == "backtrace")
 }
 
-fn list(keys: &[&str]) -> String {
-    keys.iter()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The candidate closest to `word`, if it is a plausible typo of it.
-pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (distance(word, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance, for "did you mean" hints.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
-            prev = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
-}
-
 impl ToTokens for Status {
     fn to_tokens(&self, tokens: &mut TokenStream) {
         let code = self.code;
@@ -586,22 +556,5 @@ impl ToTokens for Status {
             }
             None => tokens.extend(quote::quote!(::rebuff::__private::status(#code))),
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{closest, distance};
-
-    #[test]
-    fn typo_suggestions() {
-        assert_eq!(distance("max_retry", "max_retries"), 3);
-        assert_eq!(distance("stauts", "status"), 2);
-        assert_eq!(
-            closest("max_retry", &["policy", "max_retries", "max_delay"]),
-            Some("max_retries")
-        );
-        assert_eq!(closest("stauts", &["status", "code"]), Some("status"));
-        assert_eq!(closest("zzz", &["status", "code"]), None);
     }
 }
