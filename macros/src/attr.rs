@@ -151,14 +151,14 @@ pub(crate) fn parse(cx: &Ctxt, attrs: &[Attribute], place: Place) -> Attrs {
         if let syn::Meta::Path(_) = attr.meta {
             cx.error_spanned_by(
                 attr,
-                "expected `#[api(...)]` with at least one key, e.g. `#[api(status = 404)]`",
+                format!("expected `#[{API}(...)]` with at least one key, e.g. `#[{API}({STATUS} = 404)]`"),
             );
             continue;
         }
         if let syn::Meta::NameValue(nv) = &attr.meta {
             cx.error_at(
                 nv.eq_token.spans[0],
-                "expected `#[api(...)]`, not `#[api = ...]`",
+                format!("expected `#[{API}(...)]`, not `#[{API} = ...]`"),
             );
             continue;
         }
@@ -180,7 +180,7 @@ fn parse_key(
         cx.error_spanned_by(
             &meta.path,
             format!(
-                "expected a key of `api`, not a path; expected one of {}",
+                "expected a key of `{API}`, not a path; expected one of {}",
                 list(place.keys())
             ),
         );
@@ -193,14 +193,14 @@ fn parse_key(
     if !known {
         let keys = place.keys();
         let mut msg = format!(
-            "unknown `api` attribute `{name}`; expected one of {}",
+            "unknown `{API}` attribute `{name}`; expected one of {}",
             list(&keys)
         );
         if let Some(close) = closest(&name, &keys) {
             // A misspelt key was still meant: don't also report it missing.
             out.written.push(close.to_owned());
             msg = format!(
-                "unknown `api` attribute `{name}`; did you mean `{close}`? (expected one of {})",
+                "unknown `{API}` attribute `{name}`; did you mean `{close}`? (expected one of {})",
                 list(&keys)
             );
         }
@@ -222,7 +222,7 @@ fn parse_key(
     if out.written.contains(&name) {
         cx.error_at(
             key.span(),
-            format!("duplicate `api` attribute `{name}`; remove one"),
+            format!("duplicate `{API}` attribute `{name}`; remove one"),
         );
         return skip_value(meta);
     }
@@ -249,9 +249,12 @@ fn parse_key(
         CODE => set!(code, code_value(cx, meta)?),
         MESSAGE => set!(
             message,
-            string_value(cx, meta, "message = \"Lead not found\"")?
+            string_value(cx, meta, &format!("{MESSAGE} = \"Lead not found\""))?
         ),
-        RENAME => set!(rename, nonempty_string(cx, meta, "rename = \"leadId\"")?),
+        RENAME => set!(
+            rename,
+            nonempty_string(cx, meta, &format!("{RENAME} = \"leadId\""))?
+        ),
         RETRYABLE => set!(retryable, bool_flag(cx, meta)?),
         TRANSPARENT => set!(transparent, flag(cx, meta, &name)?),
         DECODE => set!(decode, flag(cx, meta, &name)?),
@@ -291,7 +294,7 @@ fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, name: &str) -> syn::Result<Option
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
         cx.error_spanned_by(
             &meta.path,
-            format!("`{name}` takes no value: write `#[api({name})]`"),
+            format!("`{name}` takes no value: write `#[{API}({name})]`"),
         );
         skip_value(meta)?;
         return Ok(None);
@@ -308,7 +311,7 @@ fn bool_flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<bool>>
         Some(other) => {
             cx.error_spanned_by(
                 other,
-                "expected `true` or `false`: `retryable = false`, or `retryable` alone for true",
+                format!("expected `true` or `false`: `{RETRYABLE} = false`, or `{RETRYABLE}` alone for true"),
             );
             Ok(None)
         }
@@ -356,7 +359,7 @@ fn nonempty_string(
 }
 
 fn code_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<LitStr>> {
-    let Some(lit) = nonempty_string(cx, meta, "code = \"lead_not_found\"")? else {
+    let Some(lit) = nonempty_string(cx, meta, &format!("{CODE} = \"lead_not_found\""))? else {
         return Ok(None);
     };
     if let Some(bad) = lit
@@ -394,8 +397,8 @@ fn case_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>, name: &str) -> syn::Result<
 }
 
 fn type_base_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<LitStr>> {
-    let example = "type_base = \"https://api.example.com/errors/\"";
-    let Some(lit) = nonempty_string(cx, meta, example)? else {
+    let example = format!("{TYPE_BASE} = \"https://api.example.com/errors/\"");
+    let Some(lit) = nonempty_string(cx, meta, &example)? else {
         return Ok(None);
     };
     let value = lit.value();
@@ -411,7 +414,7 @@ fn type_base_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<
     if !scheme_ok || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         cx.error_spanned_by(
             &lit,
-            format!("`type_base` must be an absolute URI without spaces: `{example}`"),
+            format!("`{TYPE_BASE}` must be an absolute URI without spaces: `{example}`"),
         );
         return Ok(None);
     }
@@ -421,7 +424,7 @@ fn type_base_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<
 fn status_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Status>> {
     let help = "use a number such as `404` or an `http::StatusCode` constant such as `NOT_FOUND`";
     let Some(expr) = value_expr(meta)? else {
-        cx.error_spanned_by(&meta.path, format!("`status` needs a value: {help}"));
+        cx.error_spanned_by(&meta.path, format!("`{STATUS}` needs a value: {help}"));
         return Ok(None);
     };
     match &expr {
@@ -506,7 +509,7 @@ const NON_ERROR_CONSTANTS: &[&str] = &[
 /// The `#[error("...")]` text of thiserror on this item, if any: the
 /// catalog's message for a 4xx that shows its `Display`.
 pub(crate) fn error_text(attrs: &[Attribute]) -> Option<String> {
-    let attr = attrs.iter().find(|a| a.path().is_ident("error"))?;
+    let attr = attrs.iter().find(|a| a.path().is_ident(ERROR))?;
     attr.parse_args_with(|input: ParseStream<'_>| {
         let lit: LitStr = input.parse()?;
         let _rest: TokenStream = input.parse()?;
@@ -519,7 +522,7 @@ pub(crate) fn error_text(attrs: &[Attribute]) -> Option<String> {
 pub(crate) fn docs(attrs: &[Attribute]) -> String {
     let mut lines = Vec::new();
     for attr in attrs {
-        if !attr.path().is_ident("doc") {
+        if !attr.path().is_ident(DOC) {
             continue;
         }
         if let syn::Meta::NameValue(nv) = &attr.meta {
@@ -539,11 +542,11 @@ pub(crate) fn docs(attrs: &[Attribute]) -> String {
 /// never reach `details`.
 pub(crate) fn is_cause(field: &syn::Field) -> bool {
     field.attrs.iter().any(|a| {
-        a.path().is_ident("source") || a.path().is_ident("from") || a.path().is_ident("backtrace")
+        a.path().is_ident(SOURCE) || a.path().is_ident(FROM) || a.path().is_ident(BACKTRACE)
     }) || field
         .ident
         .as_ref()
-        .is_some_and(|i| i == "source" || i == "backtrace")
+        .is_some_and(|i| i == SOURCE || i == BACKTRACE)
 }
 
 impl ToTokens for Status {

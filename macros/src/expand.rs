@@ -26,6 +26,7 @@ use syn::{DeriveInput, Ident};
 use crate::ast::{Field, Input, Variant};
 use crate::ctxt::Ctxt;
 use crate::fmt::{self, Template};
+use crate::symbol::ERROR;
 use crate::{fallback, valid};
 
 pub(crate) fn derive(node: &DeriveInput) -> TokenStream {
@@ -219,7 +220,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
                 .iter()
                 .flat_map(|v| v.original_attrs.iter()),
         )
-        .any(|a| a.path().is_ident("error"));
+        .any(|a| a.path().is_ident(ERROR));
     let display = if has_display {
         quote!(display)
     } else {

@@ -10,6 +10,7 @@ use syn::LitStr;
 use crate::ast::Field;
 use crate::ctxt::Ctxt;
 use crate::suggest::list;
+use crate::symbol::MESSAGE;
 
 pub(crate) struct Template {
     /// The literal to pass to `write!`, placeholders renamed where needed.
@@ -30,7 +31,7 @@ pub(crate) fn parse(
 ) -> Option<Template> {
     let text = lit.value();
     if text.trim().is_empty() {
-        cx.error_spanned_by(lit, "the message is empty; write what the client should read, e.g. `message = \"Lead not found\"`");
+        cx.error_spanned_by(lit, format!("the message is empty; write what the client should read, e.g. `{MESSAGE} = \"Lead not found\"`"));
         return None;
     }
     let mut out = String::with_capacity(text.len());
