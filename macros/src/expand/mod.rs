@@ -19,7 +19,7 @@
 
 use std::collections::BTreeSet;
 
-use proc_macro2::{Span, TokenStream, TokenTree};
+use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::{DeriveInput, Ident};
 
@@ -28,6 +28,10 @@ use crate::ctxt::Ctxt;
 use crate::fmt::{self, Template};
 use crate::symbol::ERROR;
 use crate::{fallback, valid};
+
+use self::bounds::Bounds;
+
+mod bounds;
 
 pub(crate) fn derive(node: &DeriveInput) -> TokenStream {
     match try_expand(node) {
@@ -401,7 +405,7 @@ fn fmt_message_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
                 _ => {
                     // The 4xx default is the type's own `Display`; a type
                     // without one gets rustc's error on this variant.
-                    bounds.require_self_display = true;
+                    bounds.require_self_display();
                     let span = plan.variant.ident.span();
                     arm(
                         plan,
@@ -703,67 +707,4 @@ fn catalog_entry(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
     quote! {
         ::rebuff::__private::Entry::new(#name, #code, #status_code, #message, #retryable, #docs)
     }
-}
-
-/// The extra `where` predicates a generic type needs: one per field type
-/// that mentions a type parameter and is used through a trait.
-struct Bounds {
-    params: BTreeSet<String>,
-    predicates: Vec<TokenStream>,
-    require_self_display: bool,
-}
-
-impl Bounds {
-    /// No bounds yet, over the type parameters of `generics`.
-    fn new(generics: &syn::Generics) -> Self {
-        Bounds {
-            params: generics
-                .type_params()
-                .map(|p| p.ident.to_string())
-                .collect(),
-            predicates: Vec::new(),
-            require_self_display: false,
-        }
-    }
-
-    fn require(&mut self, ty: &syn::Type, bound: TokenStream) {
-        if mentions(ty.to_token_stream(), &self.params) {
-            let predicate = quote!(#ty: #bound);
-            if !self
-                .predicates
-                .iter()
-                .any(|p| p.to_string() == predicate.to_string())
-            {
-                self.predicates.push(predicate);
-            }
-        }
-    }
-
-    /// The `where` clause of the impl, and its predicates alone (for the
-    /// framework impls, which add their own).
-    fn extend(
-        mut self,
-        where_clause: Option<&syn::WhereClause>,
-    ) -> (TokenStream, Vec<TokenStream>) {
-        if self.require_self_display && !self.params.is_empty() {
-            self.predicates.push(quote!(Self: ::core::fmt::Display));
-        }
-        let mut all: Vec<TokenStream> = where_clause
-            .map(|w| w.predicates.iter().map(ToTokens::to_token_stream).collect())
-            .unwrap_or_default();
-        all.extend(self.predicates);
-        if all.is_empty() {
-            return (TokenStream::new(), all);
-        }
-        (quote!(where #(#all,)*), all)
-    }
-}
-
-/// Whether the tokens of a type name one of the type parameters.
-fn mentions(tokens: TokenStream, params: &BTreeSet<String>) -> ::core::primitive::bool {
-    tokens.into_iter().any(|tt| match tt {
-        TokenTree::Ident(ident) => params.contains(&ident.to_string()),
-        TokenTree::Group(group) => mentions(group.stream(), params),
-        _ => false,
-    })
 }
