@@ -23,15 +23,17 @@ use proc_macro2::{Span, TokenStream};
 use quote::{ToTokens, quote, quote_spanned};
 use syn::{DeriveInput, Ident};
 
-use crate::ast::{Field, Input, Variant};
+use crate::ast::{Field, Input};
 use crate::ctxt::Ctxt;
-use crate::fmt::{self, Template};
+use crate::fmt::Template;
 use crate::symbol::ERROR;
 use crate::{fallback, valid};
 
 use self::bounds::Bounds;
+use self::plan::{Detail, Plan};
 
 mod bounds;
+mod plan;
 
 pub(crate) fn derive(node: &DeriveInput) -> TokenStream {
     match try_expand(node) {
@@ -51,75 +53,10 @@ fn try_expand(node: &DeriveInput) -> syn::Result<TokenStream> {
     let plans: Vec<Plan<'_, '_>> = input
         .variants()
         .iter()
-        .map(|v| plan(&cx, &input, v))
+        .map(|v| Plan::new(&cx, &input, v))
         .collect();
     cx.check()?;
     Ok(expand(&input, &plans))
-}
-
-/// What one variant renders, decided once and read by every method.
-struct Plan<'v, 'a> {
-    variant: &'v Variant<'a>,
-    template: Option<Template>,
-    details: Vec<Detail<'v, 'a>>,
-    retryable: bool,
-}
-
-enum Detail<'v, 'a> {
-    Entry(String, &'v Field<'a>),
-    Flatten(&'v Field<'a>),
-}
-
-impl<'v, 'a> Detail<'v, 'a> {
-    fn field(&self) -> &'v Field<'a> {
-        match self {
-            Detail::Entry(_, f) | Detail::Flatten(f) => f,
-        }
-    }
-}
-
-fn plan<'v, 'a>(cx: &Ctxt, input: &Input<'a>, variant: &'v Variant<'a>) -> Plan<'v, 'a> {
-    let status = variant.attrs.status.as_ref().map(|s| s.value.code);
-    let server_error = status.is_some_and(|s| s >= 500);
-    let template = variant
-        .attrs
-        .message
-        .as_ref()
-        .and_then(|m| fmt::parse(cx, &m.value, &variant.ident.to_string(), &variant.fields));
-    let rename_all = input.attrs.rename_all.as_ref().map(|c| c.value);
-    let details = variant
-        .fields
-        .iter()
-        .filter(|_| variant.attrs.transparent.is_none())
-        .filter(|f| f.attrs.skip.is_none() && f.attrs.rate_limit.is_none() && !f.is_cause)
-        .filter(|f| !server_error || f.attrs.expose.is_some())
-        .filter_map(|f| {
-            if f.attrs.flatten.is_some() {
-                return Some(Detail::Flatten(f));
-            }
-            let key = match (&f.attrs.rename, &f.member, f.attrs.errors.is_some()) {
-                (Some(rename), _, _) => rename.value.value(),
-                (None, _, true) => "errors".to_owned(),
-                (None, syn::Member::Unnamed(_), false) => return None,
-                (None, syn::Member::Named(_), false) => match rename_all {
-                    Some(case) => case.apply(&f.name()),
-                    None => f.name(),
-                },
-            };
-            Some(Detail::Entry(key, f))
-        })
-        .collect();
-    let retryable = match (&variant.attrs.retryable, status) {
-        (Some(explicit), _) => explicit.value,
-        (None, Some(code)) => crate::status::retryable(code),
-        (None, None) => false,
-    };
-    Plan {
-        variant,
-        template,
-        details,
-        retryable,
-    }
 }
 
 // One `quote!` of the whole impl, so a reader sees the generated shape at once.
@@ -144,12 +81,12 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
 
     let status = method(plans, |p| {
         let status = p.variant.attrs.status.as_ref().map(|s| &s.value);
-        match transparent(p) {
+        match p.transparent() {
             Some(field) => arm(p, &[field], delegate(field, quote!(status), quote!())),
             None => arm(p, &[], quote!(#status)),
         }
     });
-    let code = method(plans, |p| match transparent(p) {
+    let code = method(plans, |p| match p.transparent() {
         Some(field) => arm(p, &[field], delegate(field, quote!(code), quote!())),
         None => {
             let code = &p.variant.code;
@@ -157,17 +94,17 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         }
     });
     let fmt_message = method(plans, |p| fmt_message_arm(p, &mut bounds));
-    let message_str = method(plans, |p| match transparent(p) {
+    let message_str = method(plans, |p| match p.transparent() {
         Some(field) => arm(p, &[field], delegate(field, quote!(message_str), quote!())),
         None => {
-            let text = constant_message(p);
+            let text = p.constant_message();
             match text {
                 Some(text) => arm(p, &[], quote!(::core::option::Option::Some(#text))),
                 None => arm(p, &[], quote!(::core::option::Option::None)),
             }
         }
     });
-    let type_uri = method(plans, |p| match (transparent(p), &input.attrs.type_base) {
+    let type_uri = method(plans, |p| match (p.transparent(), &input.attrs.type_base) {
         (Some(field), _) => arm(p, &[field], delegate(field, quote!(type_uri), quote!())),
         (None, Some(base)) => {
             let base = base.value.value();
@@ -177,7 +114,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         }
         (None, None) => arm(p, &[], quote!(::core::option::Option::None)),
     });
-    let has_details = method(plans, |p| match transparent(p) {
+    let has_details = method(plans, |p| match p.transparent() {
         Some(field) => arm(p, &[field], delegate(field, quote!(has_details), quote!())),
         None => {
             let any = !p.details.is_empty();
@@ -187,7 +124,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
     let serialize_details = method(plans, |p| serialize_details_arm(p, &mut bounds));
     let retry_after = method(plans, |p| role_arm(p, &mut bounds, Role::RetryAfter));
     let rate_limit = method(plans, |p| role_arm(p, &mut bounds, Role::RateLimit));
-    let has_errors = method(plans, |p| match transparent(p) {
+    let has_errors = method(plans, |p| match p.transparent() {
         Some(field) => arm(p, &[field], delegate(field, quote!(has_errors), quote!())),
         None => {
             let any = p.variant.fields.iter().any(|f| f.attrs.errors.is_some());
@@ -195,7 +132,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         }
     });
     let serialize_errors = method(plans, |p| role_arm(p, &mut bounds, Role::Errors));
-    let retryable = method(plans, |p| match transparent(p) {
+    let retryable = method(plans, |p| match p.transparent() {
         Some(field) => arm(p, &[field], delegate(field, quote!(retryable), quote!())),
         None => {
             let retryable = p.retryable;
@@ -208,7 +145,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         .collect();
 
     for plan in plans {
-        if let Some(field) = transparent(plan) {
+        if let Some(field) = plan.transparent() {
             bounds.require(field.ty, quote!(::rebuff::ApiError));
         }
     }
@@ -328,12 +265,7 @@ fn method<'v, 'a>(
 
 /// `Self::Variant { field: __rebuff_field, .. } => body,` binding `fields`.
 fn arm(plan: &Plan<'_, '_>, fields: &[&Field<'_>], body: TokenStream) -> TokenStream {
-    let path = if plan.variant.in_enum {
-        let ident = plan.variant.ident;
-        quote!(Self::#ident)
-    } else {
-        quote!(Self)
-    };
+    let path = plan.path();
     let mut seen = BTreeSet::new();
     let bindings = fields.iter().filter(|f| seen.insert(f.name())).map(|f| {
         let member = &f.member;
@@ -343,11 +275,6 @@ fn arm(plan: &Plan<'_, '_>, fields: &[&Field<'_>], body: TokenStream) -> TokenSt
     quote!(#path { #(#bindings,)* .. } => { #body })
 }
 
-fn transparent<'v, 'a>(plan: &Plan<'v, 'a>) -> Option<&'v Field<'a>> {
-    plan.variant.attrs.transparent.as_ref()?;
-    plan.variant.fields.first()
-}
-
 /// `::rebuff::ApiError::method(__rebuff_0, args)`
 fn delegate(field: &Field<'_>, method: TokenStream, args: TokenStream) -> TokenStream {
     let binding = field.binding();
@@ -355,7 +282,7 @@ fn delegate(field: &Field<'_>, method: TokenStream, args: TokenStream) -> TokenS
 }
 
 fn fmt_message_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
-    if let Some(field) = transparent(plan) {
+    if let Some(field) = plan.transparent() {
         return arm(
             plan,
             &[field],
@@ -418,24 +345,8 @@ fn fmt_message_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
     }
 }
 
-/// The message of a variant when it needs no formatting: a template without
-/// placeholders, or the reason phrase of a 5xx without `message`.
-fn constant_message(plan: &Plan<'_, '_>) -> Option<String> {
-    match &plan.template {
-        Some(template) => template.constant.clone(),
-        None => {
-            let status = &plan.variant.attrs.status.as_ref()?.value;
-            if status.code >= 500 {
-                status.reason.map(str::to_owned)
-            } else {
-                None
-            }
-        }
-    }
-}
-
 fn serialize_details_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
-    if let Some(field) = transparent(plan) {
+    if let Some(field) = plan.transparent() {
         return arm(
             plan,
             &[field],
@@ -478,7 +389,7 @@ fn role_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds, role: Role) -> TokenStream
         Role::RateLimit => (quote!(rate_limit), quote!()),
         Role::Errors => (quote!(serialize_errors), quote!(, __rebuff_ser)),
     };
-    if let Some(field) = transparent(plan) {
+    if let Some(field) = plan.transparent() {
         return arm(plan, &[field], delegate(field, method, args));
     }
     let holder = plan.variant.fields.iter().find(|f| match role {
@@ -544,13 +455,8 @@ fn decode_impl(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
     let mut other = quote!(::core::option::Option::None);
     for plan in plans {
         let variant = plan.variant;
-        let path = if variant.in_enum {
-            let ident = variant.ident;
-            quote!(Self::#ident)
-        } else {
-            quote!(Self)
-        };
-        if let Some(field) = transparent(plan) {
+        let path = plan.path();
+        if let Some(field) = plan.transparent() {
             let member = &field.member;
             let field_ty = field.ty;
             if variant.attrs.other.is_some() {
@@ -595,7 +501,7 @@ fn decode_impl(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         });
         // Formats without a code (seed 002's `{"error":"..."}`) still name
         // a variant whose message is fixed, together with the status.
-        if let (Some(message), Some(status)) = (constant_message(plan), &variant.attrs.status) {
+        if let (Some(message), Some(status)) = (plan.constant_message(), &variant.attrs.status) {
             let status = status.value.code;
             by_message.push(quote! {
                 if __rebuff_status == #status && ::rebuff::client::RemoteError::message(__rebuff_remote) == #message {
@@ -688,7 +594,7 @@ fn catalog_entry(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
     let variant = plan.variant;
     let name = variant.ident.to_string();
     let docs = &variant.docs;
-    if let Some(field) = transparent(plan) {
+    if let Some(field) = plan.transparent() {
         let ty = field.ty;
         bounds.require(ty, quote!(::rebuff::ApiError));
         return quote! {
