@@ -33,6 +33,7 @@ use self::bounds::Bounds;
 use self::plan::{Detail, Plan};
 
 mod bounds;
+mod catalog;
 mod decode;
 mod plan;
 
@@ -142,7 +143,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
     });
     let catalog: Vec<TokenStream> = plans
         .iter()
-        .map(|p| catalog_entry(p, &mut bounds))
+        .map(|p| catalog::entry(p, &mut bounds))
         .collect();
 
     for plan in plans {
@@ -424,31 +425,4 @@ fn role_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds, role: Role) -> TokenStream
         }
     };
     arm(plan, &[field], body)
-}
-
-/// `Entry::new(name, code, status, message, retryable, docs)`, or for a
-/// transparent variant the entries of the type it delegates to.
-fn catalog_entry(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
-    let variant = plan.variant;
-    let name = variant.ident.to_string();
-    let docs = &variant.docs;
-    if let Some(field) = plan.transparent() {
-        let ty = field.ty;
-        bounds.require(ty, quote!(::rebuff::ApiError));
-        return quote! {
-            ::rebuff::__private::Entry::transparent(#name, #docs, <#ty as ::rebuff::ApiError>::CATALOG)
-        };
-    }
-    let status = variant.attrs.status.as_ref().map(|s| &s.value);
-    let code = &variant.code;
-    let status_code = status.map_or(0, |s| s.code);
-    let message = match (&variant.attrs.message, status) {
-        (Some(message), _) => message.value.value(),
-        (None, Some(s)) if s.code >= 500 => s.reason.unwrap_or_default().to_owned(),
-        (None, _) => variant.error_text.clone().unwrap_or_default(),
-    };
-    let retryable = plan.retryable;
-    quote! {
-        ::rebuff::__private::Entry::new(#name, #code, #status_code, #message, #retryable, #docs)
-    }
 }
