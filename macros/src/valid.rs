@@ -14,6 +14,7 @@ use crate::symbol::{
     TRANSPARENT,
 };
 
+/// Runs every rule over `input`, each reporting its mistakes to `cx`.
 pub(crate) fn validate(cx: &Ctxt, input: &Input<'_>) {
     for variant in input.variants() {
         status_present(cx, variant);

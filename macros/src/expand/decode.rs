@@ -6,9 +6,10 @@
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 
+use crate::ast::{Field, Input};
+
 use super::bounds::Bounds;
 use super::plan::{Detail, Plan};
-use crate::ast::{Field, Input};
 
 /// `impl FromRemote`: the variant by code, its fields from the details (and
 /// the headers, for `retry_after` and `rate_limit`), then transparent

@@ -37,6 +37,8 @@ mod catalog;
 mod decode;
 mod plan;
 
+/// The derive: the impls, or every error found plus the fallback impl, so
+/// one mistake does not bury the rest of the user's crate in errors.
 pub(crate) fn derive(node: &DeriveInput) -> TokenStream {
     match try_expand(node) {
         Ok(tokens) => tokens,
@@ -48,6 +50,9 @@ pub(crate) fn derive(node: &DeriveInput) -> TokenStream {
     }
 }
 
+/// Parse (the AST and its attributes), validate (the rules across
+/// attributes), plan each variant, then expand; nothing is expanded unless
+/// every earlier step reported no error.
 fn try_expand(node: &DeriveInput) -> syn::Result<TokenStream> {
     let cx = Ctxt::new();
     let input = Input::from_syn(&cx, node);
