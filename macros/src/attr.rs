@@ -2,14 +2,13 @@
 //! mistake at its key or value and carrying on with the next key.
 
 use proc_macro2::{Span, TokenStream};
-use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
 use syn::parse::ParseStream;
 use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Token};
 
 use crate::case::Case;
 use crate::ctxt::Ctxt;
-use crate::status;
+use crate::status::{self, Status};
 // `retry/args.rs` imports `closest` from here; it is being rewritten
 // separately, so the name stays reachable at its old path for now.
 pub(crate) use crate::suggest::closest;
@@ -83,14 +82,6 @@ impl<T> Keyed<T> {
     pub(crate) fn span(&self) -> Span {
         self.key.span()
     }
-}
-
-#[derive(Clone)]
-pub(crate) struct Status {
-    pub(crate) code: u16,
-    /// The `StatusCode` constant of the status, if `http` has one.
-    pub(crate) constant: Option<&'static str>,
-    pub(crate) reason: Option<&'static str>,
 }
 
 #[derive(Default)]
@@ -422,89 +413,15 @@ fn type_base_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<
 }
 
 fn status_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Status>> {
-    let help = "use a number such as `404` or an `http::StatusCode` constant such as `NOT_FOUND`";
     let Some(expr) = value_expr(meta)? else {
-        cx.error_spanned_by(&meta.path, format!("`{STATUS}` needs a value: {help}"));
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{STATUS}` needs a value: {}", status::HELP),
+        );
         return Ok(None);
     };
-    match &expr {
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(int), ..
-        }) => {
-            let Ok(code) = int.base10_parse::<u16>() else {
-                cx.error_spanned_by(int, format!("`{int}` is not an HTTP status; {help}"));
-                return Ok(None);
-            };
-            if !(400..=599).contains(&code) {
-                cx.error_spanned_by(int, format!(
-                    "status {code} is not an error status; an `ApiError` needs a 4xx or 5xx status (400..=599)"
-                ));
-                return Ok(None);
-            }
-            let known = status::by_code(code);
-            Ok(Some(Status {
-                code,
-                constant: known.map(|s| s.1),
-                reason: known.map(|s| s.2),
-            }))
-        }
-        Expr::Path(path) if path.qself.is_none() => {
-            let last = path
-                .path
-                .segments
-                .last()
-                .map(|s| s.ident.to_string())
-                .unwrap_or_default();
-            if let Some(&(code, constant, reason)) = status::by_name(&last) {
-                return Ok(Some(Status {
-                    code,
-                    constant: Some(constant),
-                    reason: Some(reason),
-                }));
-            }
-            let message = if NON_ERROR_CONSTANTS.contains(&last.as_str()) {
-                format!("`{last}` is not an error status; an `ApiError` needs a 4xx or 5xx status")
-            } else {
-                let names: Vec<&str> = status::STATUSES.iter().map(|s| s.1).collect();
-                match closest(&last, &names) {
-                    Some(close) => format!("unknown status `{last}`; did you mean `{close}`?"),
-                    None => format!("unknown status `{last}`; {help}"),
-                }
-            };
-            cx.error_spanned_by(path, message);
-            Ok(None)
-        }
-        other => {
-            cx.error_spanned_by(other, format!("expected a status: {help}"));
-            Ok(None)
-        }
-    }
+    Ok(Status::from_expr(cx, &expr))
 }
-
-/// `StatusCode` constants that are not errors, for a precise message.
-const NON_ERROR_CONSTANTS: &[&str] = &[
-    "CONTINUE",
-    "SWITCHING_PROTOCOLS",
-    "PROCESSING",
-    "OK",
-    "CREATED",
-    "ACCEPTED",
-    "NON_AUTHORITATIVE_INFORMATION",
-    "NO_CONTENT",
-    "RESET_CONTENT",
-    "PARTIAL_CONTENT",
-    "MULTI_STATUS",
-    "ALREADY_REPORTED",
-    "IM_USED",
-    "MULTIPLE_CHOICES",
-    "MOVED_PERMANENTLY",
-    "FOUND",
-    "SEE_OTHER",
-    "NOT_MODIFIED",
-    "USE_PROXY",
-    "TEMPORARY_REDIRECT",
-    "PERMANENT_REDIRECT",
-];
 
 /// The `#[error("...")]` text of thiserror on this item, if any: the
 /// catalog's message for a 4xx that shows its `Display`.
@@ -547,17 +464,4 @@ pub(crate) fn is_cause(field: &syn::Field) -> bool {
         .ident
         .as_ref()
         .is_some_and(|i| i == SOURCE || i == BACKTRACE)
-}
-
-impl ToTokens for Status {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        let code = self.code;
-        match self.constant {
-            Some(name) => {
-                let ident = Ident::new(name, Span::call_site());
-                tokens.extend(quote::quote!(::rebuff::__private::StatusCode::#ident));
-            }
-            None => tokens.extend(quote::quote!(::rebuff::__private::status(#code))),
-        }
-    }
 }
