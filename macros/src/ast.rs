@@ -4,7 +4,8 @@
 use proc_macro2::Span;
 use syn::{DeriveInput, Ident, Member, Type};
 
-use crate::attr::{self, Attrs, Place};
+use crate::attr::{self, Attrs, Keyed, Place};
+use crate::case::Case;
 use crate::ctxt::Ctxt;
 
 pub(crate) struct Input<'a> {
@@ -26,6 +27,10 @@ pub(crate) struct Variant<'a> {
     pub(crate) original_attrs: &'a [syn::Attribute],
     /// Variant-level keys; for a struct, taken from the type's attribute.
     pub(crate) attrs: Attrs,
+    /// The code clients match on: `code = "..."`, or the variant's name in
+    /// the type's `code_case`. Computed once here; validation and every
+    /// generated method read it.
+    pub(crate) code: String,
     pub(crate) fields: Vec<Field<'a>>,
     pub(crate) docs: String,
     /// thiserror's `#[error("...")]` text, for the catalog.
@@ -49,14 +54,18 @@ impl<'a> Input<'a> {
                 let variants = data
                     .variants
                     .iter()
-                    .map(|v| Variant {
-                        ident: &v.ident,
-                        original_attrs: &v.attrs,
-                        attrs: attr::parse(cx, &v.attrs, Place::Variant),
-                        fields: Field::multiple(cx, &v.fields),
-                        docs: attr::docs(&v.attrs),
-                        error_text: attr::error_text(&v.attrs),
-                        in_enum: true,
+                    .map(|v| {
+                        let variant_attrs = attr::parse(cx, &v.attrs, Place::Variant);
+                        Variant {
+                            ident: &v.ident,
+                            original_attrs: &v.attrs,
+                            code: code_of(&variant_attrs, &v.ident, attrs.code_case.as_ref()),
+                            attrs: variant_attrs,
+                            fields: Field::multiple(cx, &v.fields),
+                            docs: attr::docs(&v.attrs),
+                            error_text: attr::error_text(&v.attrs),
+                            in_enum: true,
+                        }
                     })
                     .collect();
                 Input {
@@ -71,6 +80,7 @@ impl<'a> Input<'a> {
                 let variant = Variant {
                     ident: &node.ident,
                     original_attrs: &node.attrs,
+                    code: code_of(&variant_attrs, &node.ident, type_attrs.code_case.as_ref()),
                     attrs: variant_attrs,
                     fields: Field::multiple(cx, &data.fields),
                     docs: attr::docs(&node.attrs),
@@ -103,6 +113,16 @@ impl<'a> Input<'a> {
             Data::Struct(variant) => core::slice::from_ref(&**variant),
         }
     }
+}
+
+/// The code of a variant: explicit, or its name in the type's `code_case`
+/// (`snake_case` by default).
+fn code_of(attrs: &Attrs, ident: &Ident, code_case: Option<&Keyed<Case>>) -> String {
+    if let Some(code) = &attrs.code {
+        return code.value.value();
+    }
+    let case = code_case.map_or(Case::Snake, |c| c.value);
+    case.apply(&ident.to_string())
 }
 
 /// Moves the variant-level keys of a struct's attribute into their own set.

@@ -2,14 +2,17 @@
 //! mistake at its key or value and carrying on with the next key.
 
 use proc_macro2::{Span, TokenStream};
-use quote::ToTokens;
 use syn::meta::ParseNestedMeta;
 use syn::parse::ParseStream;
 use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Token};
 
 use crate::case::Case;
 use crate::ctxt::Ctxt;
-use crate::status;
+use crate::status::{self, Status};
+// `retry/args.rs` imports `closest` from here; it is being rewritten
+// separately, so the name stays reachable at its old path for now.
+pub(crate) use crate::suggest::closest;
+use crate::suggest::list;
 #[allow(clippy::wildcard_imports)] // `symbol` is the list of keys this module parses
 use crate::symbol::*;
 
@@ -81,14 +84,6 @@ impl<T> Keyed<T> {
     }
 }
 
-#[derive(Clone)]
-pub(crate) struct Status {
-    pub(crate) code: u16,
-    /// The `StatusCode` constant of the status, if `http` has one.
-    pub(crate) constant: Option<&'static str>,
-    pub(crate) reason: Option<&'static str>,
-}
-
 #[derive(Default)]
 pub(crate) struct Attrs {
     pub(crate) envelope: Option<Keyed<syn::Type>>,
@@ -147,14 +142,14 @@ pub(crate) fn parse(cx: &Ctxt, attrs: &[Attribute], place: Place) -> Attrs {
         if let syn::Meta::Path(_) = attr.meta {
             cx.error_spanned_by(
                 attr,
-                "expected `#[api(...)]` with at least one key, e.g. `#[api(status = 404)]`",
+                format!("expected `#[{API}(...)]` with at least one key, e.g. `#[{API}({STATUS} = 404)]`"),
             );
             continue;
         }
         if let syn::Meta::NameValue(nv) = &attr.meta {
             cx.error_at(
                 nv.eq_token.spans[0],
-                "expected `#[api(...)]`, not `#[api = ...]`",
+                format!("expected `#[{API}(...)]`, not `#[{API} = ...]`"),
             );
             continue;
         }
@@ -176,8 +171,8 @@ fn parse_key(
         cx.error_spanned_by(
             &meta.path,
             format!(
-                "expected a key of `api`, not a path; expected one of {}",
-                list(&place.keys())
+                "expected a key of `{API}`, not a path; expected one of {}",
+                list(place.keys())
             ),
         );
         return skip_value(meta);
@@ -189,14 +184,14 @@ fn parse_key(
     if !known {
         let keys = place.keys();
         let mut msg = format!(
-            "unknown `api` attribute `{name}`; expected one of {}",
+            "unknown `{API}` attribute `{name}`; expected one of {}",
             list(&keys)
         );
         if let Some(close) = closest(&name, &keys) {
             // A misspelt key was still meant: don't also report it missing.
             out.written.push(close.to_owned());
             msg = format!(
-                "unknown `api` attribute `{name}`; did you mean `{close}`? (expected one of {})",
+                "unknown `{API}` attribute `{name}`; did you mean `{close}`? (expected one of {})",
                 list(&keys)
             );
         }
@@ -218,7 +213,7 @@ fn parse_key(
     if out.written.contains(&name) {
         cx.error_at(
             key.span(),
-            format!("duplicate `api` attribute `{name}`; remove one"),
+            format!("duplicate `{API}` attribute `{name}`; remove one"),
         );
         return skip_value(meta);
     }
@@ -245,9 +240,12 @@ fn parse_key(
         CODE => set!(code, code_value(cx, meta)?),
         MESSAGE => set!(
             message,
-            string_value(cx, meta, "message = \"Lead not found\"")?
+            string_value(cx, meta, &format!("{MESSAGE} = \"Lead not found\""))?
         ),
-        RENAME => set!(rename, nonempty_string(cx, meta, "rename = \"leadId\"")?),
+        RENAME => set!(
+            rename,
+            nonempty_string(cx, meta, &format!("{RENAME} = \"leadId\""))?
+        ),
         RETRYABLE => set!(retryable, bool_flag(cx, meta)?),
         TRANSPARENT => set!(transparent, flag(cx, meta, &name)?),
         DECODE => set!(decode, flag(cx, meta, &name)?),
@@ -287,7 +285,7 @@ fn flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>, name: &str) -> syn::Result<Option
     if meta.input.peek(Token![=]) || meta.input.peek(syn::token::Paren) {
         cx.error_spanned_by(
             &meta.path,
-            format!("`{name}` takes no value: write `#[api({name})]`"),
+            format!("`{name}` takes no value: write `#[{API}({name})]`"),
         );
         skip_value(meta)?;
         return Ok(None);
@@ -304,7 +302,7 @@ fn bool_flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<bool>>
         Some(other) => {
             cx.error_spanned_by(
                 other,
-                "expected `true` or `false`: `retryable = false`, or `retryable` alone for true",
+                format!("expected `true` or `false`: `{RETRYABLE} = false`, or `{RETRYABLE}` alone for true"),
             );
             Ok(None)
         }
@@ -352,7 +350,7 @@ fn nonempty_string(
 }
 
 fn code_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<LitStr>> {
-    let Some(lit) = nonempty_string(cx, meta, "code = \"lead_not_found\"")? else {
+    let Some(lit) = nonempty_string(cx, meta, &format!("{CODE} = \"lead_not_found\""))? else {
         return Ok(None);
     };
     if let Some(bad) = lit
@@ -390,8 +388,8 @@ fn case_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>, name: &str) -> syn::Result<
 }
 
 fn type_base_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<LitStr>> {
-    let example = "type_base = \"https://api.example.com/errors/\"";
-    let Some(lit) = nonempty_string(cx, meta, example)? else {
+    let example = format!("{TYPE_BASE} = \"https://api.example.com/errors/\"");
+    let Some(lit) = nonempty_string(cx, meta, &example)? else {
         return Ok(None);
     };
     let value = lit.value();
@@ -407,7 +405,7 @@ fn type_base_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<
     if !scheme_ok || value.chars().any(|c| c.is_whitespace() || c.is_control()) {
         cx.error_spanned_by(
             &lit,
-            format!("`type_base` must be an absolute URI without spaces: `{example}`"),
+            format!("`{TYPE_BASE}` must be an absolute URI without spaces: `{example}`"),
         );
         return Ok(None);
     }
@@ -415,94 +413,20 @@ fn type_base_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<
 }
 
 fn status_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Status>> {
-    let help = "use a number such as `404` or an `http::StatusCode` constant such as `NOT_FOUND`";
     let Some(expr) = value_expr(meta)? else {
-        cx.error_spanned_by(&meta.path, format!("`status` needs a value: {help}"));
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{STATUS}` needs a value: {}", status::HELP),
+        );
         return Ok(None);
     };
-    match &expr {
-        Expr::Lit(ExprLit {
-            lit: Lit::Int(int), ..
-        }) => {
-            let Ok(code) = int.base10_parse::<u16>() else {
-                cx.error_spanned_by(int, format!("`{int}` is not an HTTP status; {help}"));
-                return Ok(None);
-            };
-            if !(400..=599).contains(&code) {
-                cx.error_spanned_by(int, format!(
-                    "status {code} is not an error status; an `ApiError` needs a 4xx or 5xx status (400..=599)"
-                ));
-                return Ok(None);
-            }
-            let known = status::by_code(code);
-            Ok(Some(Status {
-                code,
-                constant: known.map(|s| s.1),
-                reason: known.map(|s| s.2),
-            }))
-        }
-        Expr::Path(path) if path.qself.is_none() => {
-            let last = path
-                .path
-                .segments
-                .last()
-                .map(|s| s.ident.to_string())
-                .unwrap_or_default();
-            if let Some(&(code, constant, reason)) = status::by_name(&last) {
-                return Ok(Some(Status {
-                    code,
-                    constant: Some(constant),
-                    reason: Some(reason),
-                }));
-            }
-            let message = if NON_ERROR_CONSTANTS.contains(&last.as_str()) {
-                format!("`{last}` is not an error status; an `ApiError` needs a 4xx or 5xx status")
-            } else {
-                let names: Vec<&str> = status::STATUSES.iter().map(|s| s.1).collect();
-                match closest(&last, &names) {
-                    Some(close) => format!("unknown status `{last}`; did you mean `{close}`?"),
-                    None => format!("unknown status `{last}`; {help}"),
-                }
-            };
-            cx.error_spanned_by(path, message);
-            Ok(None)
-        }
-        other => {
-            cx.error_spanned_by(other, format!("expected a status: {help}"));
-            Ok(None)
-        }
-    }
+    Ok(Status::from_expr(cx, &expr))
 }
-
-/// `StatusCode` constants that are not errors, for a precise message.
-const NON_ERROR_CONSTANTS: &[&str] = &[
-    "CONTINUE",
-    "SWITCHING_PROTOCOLS",
-    "PROCESSING",
-    "OK",
-    "CREATED",
-    "ACCEPTED",
-    "NON_AUTHORITATIVE_INFORMATION",
-    "NO_CONTENT",
-    "RESET_CONTENT",
-    "PARTIAL_CONTENT",
-    "MULTI_STATUS",
-    "ALREADY_REPORTED",
-    "IM_USED",
-    "MULTIPLE_CHOICES",
-    "MOVED_PERMANENTLY",
-    "FOUND",
-    "SEE_OTHER",
-    "NOT_MODIFIED",
-    "USE_PROXY",
-    "TEMPORARY_REDIRECT",
-    "PERMANENT_REDIRECT",
-];
 
 /// The `#[error("...")]` text of thiserror on this item, if any: the
 /// catalog's message for a 4xx that shows its `Display`.
 pub(crate) fn error_text(attrs: &[Attribute]) -> Option<String> {
-    let attr = attrs.iter().find(|a| a.path().is_ident("error"))?;
+    let attr = attrs.iter().find(|a| a.path().is_ident(ERROR))?;
     attr.parse_args_with(|input: ParseStream<'_>| {
         let lit: LitStr = input.parse()?;
         let _rest: TokenStream = input.parse()?;
@@ -515,7 +439,7 @@ pub(crate) fn error_text(attrs: &[Attribute]) -> Option<String> {
 pub(crate) fn docs(attrs: &[Attribute]) -> String {
     let mut lines = Vec::new();
     for attr in attrs {
-        if !attr.path().is_ident("doc") {
+        if !attr.path().is_ident(DOC) {
             continue;
         }
         if let syn::Meta::NameValue(nv) = &attr.meta {
@@ -535,73 +459,9 @@ pub(crate) fn docs(attrs: &[Attribute]) -> String {
 /// never reach `details`.
 pub(crate) fn is_cause(field: &syn::Field) -> bool {
     field.attrs.iter().any(|a| {
-        a.path().is_ident("source") || a.path().is_ident("from") || a.path().is_ident("backtrace")
+        a.path().is_ident(SOURCE) || a.path().is_ident(FROM) || a.path().is_ident(BACKTRACE)
     }) || field
         .ident
         .as_ref()
-        .is_some_and(|i| i == "source" || i == "backtrace")
-}
-
-fn list(keys: &[&str]) -> String {
-    keys.iter()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// The candidate closest to `word`, if it is a plausible typo of it.
-pub(crate) fn closest<'a>(word: &str, candidates: &[&'a str]) -> Option<&'a str> {
-    candidates
-        .iter()
-        .map(|c| (distance(word, c), *c))
-        .filter(|(d, c)| *d <= 2.max(c.len() / 3))
-        .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c)
-}
-
-/// Levenshtein distance, for "did you mean" hints.
-fn distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut row: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut prev = row[0];
-        row[0] = i + 1;
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            let next = (row[j + 1] + 1).min(row[j] + 1).min(prev + cost);
-            prev = row[j + 1];
-            row[j + 1] = next;
-        }
-    }
-    row[b.len()]
-}
-
-impl ToTokens for Status {
-    fn to_tokens(&self, tokens: &mut TokenStream) {
-        let code = self.code;
-        match self.constant {
-            Some(name) => {
-                let ident = Ident::new(name, Span::call_site());
-                tokens.extend(quote::quote!(::rebuff::__private::StatusCode::#ident));
-            }
-            None => tokens.extend(quote::quote!(::rebuff::__private::status(#code))),
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::{closest, distance};
-
-    #[test]
-    fn typo_suggestions() {
-        assert_eq!(distance("max_retry", "max_retries"), 3);
-        assert_eq!(distance("stauts", "status"), 2);
-        assert_eq!(
-            closest("max_retry", &["policy", "max_retries", "max_delay"]),
-            Some("max_retries")
-        );
-        assert_eq!(closest("stauts", &["status", "code"]), Some("status"));
-        assert_eq!(closest("zzz", &["status", "code"]), None);
-    }
+        .is_some_and(|i| i == SOURCE || i == BACKTRACE)
 }

@@ -1,6 +1,8 @@
 //! Case conversion for codes (from variant names) and detail keys (from
 //! field names), with serde's names for the cases.
 
+use crate::suggest::list;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Case {
     Lower,
@@ -30,11 +32,7 @@ impl Case {
     }
 
     pub(crate) fn expected() -> String {
-        CASE_NAMES
-            .iter()
-            .map(|(n, _)| format!("`{n}`"))
-            .collect::<Vec<_>>()
-            .join(", ")
+        list(CASE_NAMES.iter().map(|(n, _)| n))
     }
 
     /// Converts an identifier written in either `PascalCase` (a variant) or

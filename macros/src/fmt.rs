@@ -9,6 +9,8 @@ use syn::LitStr;
 
 use crate::ast::Field;
 use crate::ctxt::Ctxt;
+use crate::suggest::list;
+use crate::symbol::MESSAGE;
 
 pub(crate) struct Template {
     /// The literal to pass to `write!`, placeholders renamed where needed.
@@ -29,7 +31,7 @@ pub(crate) fn parse(
 ) -> Option<Template> {
     let text = lit.value();
     if text.trim().is_empty() {
-        cx.error_spanned_by(lit, "the message is empty; write what the client should read, e.g. `message = \"Lead not found\"`");
+        cx.error_spanned_by(lit, format!("the message is empty; write what the client should read, e.g. `{MESSAGE} = \"Lead not found\"`"));
         return None;
     }
     let mut out = String::with_capacity(text.len());
@@ -129,11 +131,13 @@ fn field_ref(
     }
     let name = name.strip_prefix("r#").unwrap_or(name);
     let Some(index) = fields.iter().position(|f| f.name() == name) else {
-        let names: Vec<String> = fields.iter().map(|f| format!("`{}`", f.name())).collect();
-        let have = if names.is_empty() {
+        let have = if fields.is_empty() {
             format!("`{variant}` has no fields")
         } else {
-            format!("the fields of `{variant}` are {}", names.join(", "))
+            format!(
+                "the fields of `{variant}` are {}",
+                list(fields.iter().map(Field::name))
+            )
         };
         cx.error_spanned_by(
             lit,

@@ -15,6 +15,7 @@ mod fallback;
 mod fmt;
 mod retry;
 mod status;
+mod suggest;
 mod symbol;
 mod valid;
 

@@ -1,4 +1,5 @@
-//! The names of the `#[api(...)]` keys, in one place.
+//! The names of the `#[api(...)]` keys, and of the other attributes the
+//! derive reads, in one place.
 
 pub(crate) const API: &str = "api";
 
@@ -25,6 +26,13 @@ pub(crate) const RETRY_AFTER: &str = "retry_after";
 pub(crate) const RATE_LIMIT: &str = "rate_limit";
 pub(crate) const ERRORS: &str = "errors";
 pub(crate) const EXPOSE: &str = "expose";
+
+// other attributes read (thiserror's, and doc comments)
+pub(crate) const ERROR: &str = "error";
+pub(crate) const SOURCE: &str = "source";
+pub(crate) const FROM: &str = "from";
+pub(crate) const BACKTRACE: &str = "backtrace";
+pub(crate) const DOC: &str = "doc";
 
 pub(crate) const TYPE_KEYS: &[&str] = &[ENVELOPE, CODE_CASE, RENAME_ALL, TYPE_BASE, DECODE];
 pub(crate) const VARIANT_KEYS: &[&str] = &[STATUS, CODE, MESSAGE, RETRYABLE, TRANSPARENT, OTHER];

@@ -7,8 +7,14 @@ use proc_macro2::Span;
 use syn::Member;
 
 use crate::ast::{Field, Input, Variant};
+use crate::attr::Attrs;
 use crate::ctxt::Ctxt;
+use crate::symbol::{
+    CODE, DECODE, ERRORS, EXPOSE, FLATTEN, OTHER, RATE_LIMIT, RENAME, RETRY_AFTER, SKIP, STATUS,
+    TRANSPARENT,
+};
 
+/// Runs every rule over `input`, each reporting its mistakes to `cx`.
 pub(crate) fn validate(cx: &Ctxt, input: &Input<'_>) {
     for variant in input.variants() {
         status_present(cx, variant);
@@ -41,7 +47,7 @@ fn decoded_fields_own_their_data(cx: &Ctxt, input: &Input<'_>) {
             if let syn::Type::Reference(reference) = field.ty {
                 cx.error_spanned_by(
                     reference,
-                    "`#[api(decode)]` reads this field back from a response, so it must own its data: use an owned type (`String`, not `&str`), or `#[api(skip)]` it",
+                    format!("`#[api({DECODE})]` reads this field back from a response, so it must own its data: use an owned type (`String`, not `&str`), or `#[api({SKIP})]` it"),
                 );
             }
         }
@@ -60,7 +66,9 @@ fn other_variant(cx: &Ctxt, input: &Input<'_>) {
         let key = extra.attrs.other.as_ref().expect("filtered");
         cx.error_at(
             key.span(),
-            "only one variant can be `other`: unknown codes decode into a single variant",
+            format!(
+                "only one variant can be `{OTHER}`: unknown codes decode into a single variant"
+            ),
         );
     }
     for variant in &others {
@@ -68,13 +76,13 @@ fn other_variant(cx: &Ctxt, input: &Input<'_>) {
         if input.attrs.decode.is_none() {
             cx.error_at(
                 key.span(),
-                "`other` only matters when decoding: add `#[api(decode)]` to the type",
+                format!("`{OTHER}` only matters when decoding: add `#[api({DECODE})]` to the type"),
             );
         }
         if !variant.fields.is_empty() && variant.attrs.transparent.is_none() {
             cx.error_at(
                 key.span(),
-                "an `other` variant is a unit variant, or `#[api(transparent, other)]` with one field that holds the `rebuff::client::RemoteError`",
+                format!("an `{OTHER}` variant is a unit variant, or `#[api({TRANSPARENT}, {OTHER})]` with one field that holds the `rebuff::client::RemoteError`"),
             );
         }
     }
@@ -84,17 +92,17 @@ fn other_variant(cx: &Ctxt, input: &Input<'_>) {
 /// field's.
 fn status_present(cx: &Ctxt, variant: &Variant<'_>) {
     let written = |key: &str| variant.attrs.written.iter().any(|k| k == key);
-    if !written("status") && !written("transparent") {
+    if !written(STATUS) && !written(TRANSPARENT) {
         let hint = if variant.in_enum {
-            ", or `#[api(transparent)]` to delegate to its field"
+            format!(", or `#[api({TRANSPARENT})]` to delegate to its field")
         } else {
-            ""
+            String::new()
         };
         let what = if variant.in_enum { "variant" } else { "struct" };
         cx.error_at(
             variant.ident.span(),
             format!(
-                "missing status on {what} `{}`; add `#[api(status = 404)]` (any 4xx or 5xx){hint}",
+                "missing status on {what} `{}`; add `#[api({STATUS} = 404)]` (any 4xx or 5xx){hint}",
                 variant.ident
             ),
         );
@@ -111,15 +119,15 @@ fn transparent_shape(cx: &Ctxt, variant: &Variant<'_>) {
         cx.error_at(
             transparent.span(),
             format!(
-                "`transparent` needs exactly one field, the error to delegate to; `{}` has {}",
+                "`{TRANSPARENT}` needs exactly one field, the error to delegate to; `{}` has {}",
                 variant.ident,
                 variant.fields.len()
             ),
         );
     }
     for (key, span) in variant.attrs.set_keys() {
-        if key != "transparent" && key != "other" {
-            cx.error_at(span, format!("`{key}` cannot be combined with `transparent`: a transparent variant takes everything from its field"));
+        if key != TRANSPARENT && key != OTHER {
+            cx.error_at(span, format!("`{key}` cannot be combined with `{TRANSPARENT}`: a transparent variant takes everything from its field"));
         }
     }
     for field in &variant.fields {
@@ -134,7 +142,7 @@ fn transparent_shape(cx: &Ctxt, variant: &Variant<'_>) {
 
 /// A variant has one delay, one rate limit and one list of messages.
 fn one_of_each_role(cx: &Ctxt, variant: &Variant<'_>) {
-    for role in ["retry_after", "rate_limit", "errors"] {
+    for role in [RETRY_AFTER, RATE_LIMIT, ERRORS] {
         let spans = variant
             .fields
             .iter()
@@ -148,7 +156,8 @@ fn one_of_each_role(cx: &Ctxt, variant: &Variant<'_>) {
     }
 }
 
-fn key_span(attrs: &crate::attr::Attrs, key: &str) -> Option<Span> {
+/// Where `key` was written among `attrs`, if it was set.
+fn key_span(attrs: &Attrs, key: &str) -> Option<Span> {
     attrs
         .set_keys()
         .into_iter()
@@ -158,31 +167,27 @@ fn key_span(attrs: &crate::attr::Attrs, key: &str) -> Option<Span> {
 
 /// Pairs of field keys that contradict each other, and why.
 const CONFLICTS: &[(&str, &str, &str)] = &[
-    ("skip", "rename", "a skipped field has no key"),
-    ("skip", "flatten", "a skipped field is not in details"),
-    ("skip", "expose", "a skipped field is never shown"),
+    (SKIP, RENAME, "a skipped field has no key"),
+    (SKIP, FLATTEN, "a skipped field is not in details"),
+    (SKIP, EXPOSE, "a skipped field is never shown"),
     (
-        "flatten",
-        "rename",
+        FLATTEN,
+        RENAME,
         "a flattened field's entries keep their own keys",
     ),
     (
-        "rate_limit",
-        "rename",
+        RATE_LIMIT,
+        RENAME,
         "a rate limit goes to the `X-RateLimit-*` headers, not to details",
     ),
     (
-        "rate_limit",
-        "flatten",
+        RATE_LIMIT,
+        FLATTEN,
         "a rate limit goes to the `X-RateLimit-*` headers, not to details",
     ),
-    (
-        "rate_limit",
-        "skip",
-        "a rate limit is never in details already",
-    ),
-    ("retry_after", "flatten", "a delay is a single value"),
-    ("errors", "flatten", "a list of messages is a single value"),
+    (RATE_LIMIT, SKIP, "a rate limit is never in details already"),
+    (RETRY_AFTER, FLATTEN, "a delay is a single value"),
+    (ERRORS, FLATTEN, "a list of messages is a single value"),
 ];
 
 /// Field keys that contradict each other, or the variant's status.
@@ -200,15 +205,15 @@ fn field_keys_agree(cx: &Ctxt, variant: &Variant<'_>, field: &Field<'_>) {
     let status = variant.attrs.status.as_ref().map(|s| s.value.code);
     if let Some(expose) = &a.expose {
         if status.is_some_and(|code| code < 500) {
-            cx.error_at(expose.span(), "`expose` only matters on a 5xx, whose details are hidden; the details of a 4xx are always shown, so remove it");
+            cx.error_at(expose.span(), format!("`{EXPOSE}` only matters on a 5xx, whose details are hidden; the details of a 4xx are always shown, so remove it"));
         }
         if matches!(field.member, Member::Unnamed(_)) && a.rename.is_none() && a.flatten.is_none() {
-            cx.error_at(expose.span(), "an unnamed field has no key in details; add `rename = \"...\"` to show it, or `flatten` to show its entries");
+            cx.error_at(expose.span(), format!("an unnamed field has no key in details; add `{RENAME} = \"...\"` to show it, or `{FLATTEN}` to show its entries"));
         }
     }
     if field.is_cause {
         for (key, span) in a.set_keys() {
-            if matches!(key, "expose" | "rename" | "flatten" | "errors") {
+            if matches!(key, EXPOSE | RENAME | FLATTEN | ERRORS) {
                 cx.error_at(span, format!("`{key}` on the error's `source`: the cause of an error is internal and never reaches the client"));
             }
         }
@@ -217,20 +222,20 @@ fn field_keys_agree(cx: &Ctxt, variant: &Variant<'_>, field: &Field<'_>) {
 
 /// Two errors with one code cannot be told apart by a client.
 fn codes_unique(cx: &Ctxt, input: &Input<'_>) {
-    let mut seen: BTreeMap<String, &syn::Ident> = BTreeMap::new();
+    let mut seen: BTreeMap<&str, &syn::Ident> = BTreeMap::new();
     for variant in input.variants() {
         if variant.attrs.transparent.is_some() {
             continue;
         }
-        let code = crate::expand::code_of(input, variant);
-        if let Some(first) = seen.get(&code) {
+        let code = variant.code.as_str();
+        if let Some(first) = seen.get(code) {
             let span = match &variant.attrs.code {
                 Some(explicit) => explicit.value.span(),
                 None => variant.ident.span(),
             };
             cx.error_at(
                 span,
-                format!("`{}` has the code `{code}` of `{first}` already; give one of them another `code = \"...\"`", variant.ident),
+                format!("`{}` has the code `{code}` of `{first}` already; give one of them another `{CODE} = \"...\"`", variant.ident),
             );
         } else {
             seen.insert(code, variant.ident);

@@ -1,0 +1,111 @@
+//! What each variant renders, decided once from the AST: its message
+//! template, the fields that go to `details` and under which keys, whether
+//! it is retryable. The `ApiError` impl, the `FromRemote` impl and the
+//! catalog all read the same plan, so they cannot disagree.
+
+use proc_macro2::TokenStream;
+use quote::quote;
+
+use crate::ast::{Field, Input, Variant};
+use crate::ctxt::Ctxt;
+use crate::fmt::{self, Template};
+
+/// What one variant renders, decided once and read by every method.
+pub(super) struct Plan<'v, 'a> {
+    pub(super) variant: &'v Variant<'a>,
+    pub(super) template: Option<Template>,
+    pub(super) details: Vec<Detail<'v, 'a>>,
+    pub(super) retryable: bool,
+}
+
+pub(super) enum Detail<'v, 'a> {
+    Entry(String, &'v Field<'a>),
+    Flatten(&'v Field<'a>),
+}
+
+impl<'v, 'a> Detail<'v, 'a> {
+    pub(super) fn field(&self) -> &'v Field<'a> {
+        match self {
+            Detail::Entry(_, f) | Detail::Flatten(f) => f,
+        }
+    }
+}
+
+impl<'v, 'a> Plan<'v, 'a> {
+    /// Decides what `variant` renders; a bad message template is reported
+    /// to `cx`.
+    pub(super) fn new(cx: &Ctxt, input: &Input<'a>, variant: &'v Variant<'a>) -> Self {
+        let status = variant.attrs.status.as_ref().map(|s| s.value.code);
+        let server_error = status.is_some_and(|s| s >= 500);
+        let template =
+            variant.attrs.message.as_ref().and_then(|m| {
+                fmt::parse(cx, &m.value, &variant.ident.to_string(), &variant.fields)
+            });
+        let rename_all = input.attrs.rename_all.as_ref().map(|c| c.value);
+        let details = variant
+            .fields
+            .iter()
+            .filter(|_| variant.attrs.transparent.is_none())
+            .filter(|f| f.attrs.skip.is_none() && f.attrs.rate_limit.is_none() && !f.is_cause)
+            .filter(|f| !server_error || f.attrs.expose.is_some())
+            .filter_map(|f| {
+                if f.attrs.flatten.is_some() {
+                    return Some(Detail::Flatten(f));
+                }
+                let key = match (&f.attrs.rename, &f.member, f.attrs.errors.is_some()) {
+                    (Some(rename), _, _) => rename.value.value(),
+                    (None, _, true) => "errors".to_owned(),
+                    (None, syn::Member::Unnamed(_), false) => return None,
+                    (None, syn::Member::Named(_), false) => match rename_all {
+                        Some(case) => case.apply(&f.name()),
+                        None => f.name(),
+                    },
+                };
+                Some(Detail::Entry(key, f))
+            })
+            .collect();
+        let retryable = match (&variant.attrs.retryable, status) {
+            (Some(explicit), _) => explicit.value,
+            (None, Some(code)) => crate::status::retryable(code),
+            (None, None) => false,
+        };
+        Plan {
+            variant,
+            template,
+            details,
+            retryable,
+        }
+    }
+
+    /// The one field a transparent variant delegates to.
+    pub(super) fn transparent(&self) -> Option<&'v Field<'a>> {
+        self.variant.attrs.transparent.as_ref()?;
+        self.variant.fields.first()
+    }
+
+    /// `Self::Variant`, or `Self` for a struct.
+    pub(super) fn path(&self) -> TokenStream {
+        if self.variant.in_enum {
+            let ident = self.variant.ident;
+            quote!(Self::#ident)
+        } else {
+            quote!(Self)
+        }
+    }
+
+    /// The message of a variant when it needs no formatting: a template without
+    /// placeholders, or the reason phrase of a 5xx without `message`.
+    pub(super) fn constant_message(&self) -> Option<String> {
+        match &self.template {
+            Some(template) => template.constant.clone(),
+            None => {
+                let status = &self.variant.attrs.status.as_ref()?.value;
+                if status.code >= 500 {
+                    status.reason.map(str::to_owned)
+                } else {
+                    None
+                }
+            }
+        }
+    }
+}
