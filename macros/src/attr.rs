@@ -9,10 +9,7 @@ use syn::{Attribute, Expr, ExprLit, Ident, Lit, LitStr, Token};
 use crate::case::Case;
 use crate::ctxt::Ctxt;
 use crate::status::{self, Status};
-// `retry/args.rs` imports `closest` from here; it is being rewritten
-// separately, so the name stays reachable at its old path for now.
-pub(crate) use crate::suggest::closest;
-use crate::suggest::list;
+use crate::suggest::{closest, list};
 #[allow(clippy::wildcard_imports)] // `symbol` is the list of keys this module parses
 use crate::symbol::*;
 

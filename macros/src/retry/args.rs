@@ -5,9 +5,9 @@ use syn::parse::{Parse, ParseStream};
 use syn::punctuated::Punctuated;
 use syn::{Expr, ExprLit, ExprPath, Ident, Lit, LitInt, LitStr, Token};
 
-use crate::attr::closest;
 use crate::ctxt::Ctxt;
 use crate::retry::duration;
+use crate::suggest::{closest, list};
 
 pub(crate) const POLICY: &str = "policy";
 pub(crate) const WHEN: &str = "when";
@@ -246,11 +246,7 @@ fn set_value(cx: &Ctxt, args: &mut Args, key: Ident, name: &str, value: Expr) {
 fn unknown(cx: &Ctxt, key: &Ident) {
     let name = key.to_string();
     let all: Vec<&str> = OTHER_KEYS.iter().chain(INLINE_KEYS).copied().collect();
-    let list = all
-        .iter()
-        .map(|k| format!("`{k}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let list = list(&all);
     let message = match closest(&name, &all) {
         Some(close) => format!(
             "unknown `retry` argument `{name}`; did you mean `{close}`? (expected one of {list})"
@@ -287,11 +283,7 @@ fn one_of(cx: &Ctxt, name: &str, value: &Expr, choices: &[&str]) -> Option<LitSt
     if choices.contains(&lit.value().as_str()) {
         return Some(lit);
     }
-    let expected = choices
-        .iter()
-        .map(|c| format!("`{c}`"))
-        .collect::<Vec<_>>()
-        .join(", ");
+    let expected = list(choices);
     cx.error_spanned_by(
         &lit,
         format!(
