@@ -150,12 +150,23 @@ pub trait ApiError {
 }
 
 /// The public message of an [`ApiError`], as returned by
-/// [`ApiError::message`].
+/// [`ApiError::message`]: `Display` writes it, `Serialize` writes it as a
+/// JSON string, neither through an intermediate `String`.
 pub struct Message<'a, E: ?Sized>(pub &'a E);
 
 impl<E: ApiError + ?Sized> fmt::Display for Message<'_, E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.0.fmt_message(f)
+    }
+}
+
+impl<E: ApiError + ?Sized> serde::Serialize for Message<'_, E> {
+    /// The message as a JSON string, written straight into the serializer.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0.message_str() {
+            Some(text) => serializer.serialize_str(text),
+            None => serializer.collect_str(self),
+        }
     }
 }
 

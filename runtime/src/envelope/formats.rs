@@ -2,7 +2,7 @@ use core::fmt;
 
 use serde::ser::{SerializeMap, Serializer};
 
-use super::parts::{Details, Errors, Message, Millis, Seconds, reason_phrase};
+use super::parts::{Details, Errors, Message, Rfc3339Millis, Rfc3339Seconds, reason_phrase};
 use super::{Envelope, ceil_secs};
 use crate::ser::Without;
 use crate::{ApiError, Context};
@@ -88,7 +88,7 @@ impl Envelope for Success {
             map.serialize_entry("request_id", id)?;
         }
         if let Some(at) = ctx.get_timestamp() {
-            map.serialize_entry("timestamp", &Seconds(at))?;
+            map.serialize_entry("timestamp", &Rfc3339Seconds(at))?;
         }
         map.end()
     }
@@ -143,7 +143,7 @@ impl Envelope for Flat {
             map.serialize_entry("details", &Details(err))?;
         }
         if let Some(at) = ctx.get_timestamp() {
-            map.serialize_entry("timestamp", &Millis(at))?;
+            map.serialize_entry("timestamp", &Rfc3339Millis(at))?;
         }
         if let Some(id) = ctx.get_request_id() {
             map.serialize_entry("requestId", id)?;

@@ -10,17 +10,9 @@ use serde::ser::{Serialize, SerializeMap, Serializer};
 
 use crate::ApiError;
 
-/// The public message of an error, as a JSON string.
-pub struct Message<'a, E>(pub &'a E);
-
-impl<E: ApiError> Serialize for Message<'_, E> {
-    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        match self.0.message_str() {
-            Some(text) => serializer.serialize_str(text),
-            None => serializer.collect_str(&self.0.message()),
-        }
-    }
-}
+/// The public message of an error: [`crate::Message`], which serializes as
+/// a JSON string.
+pub use crate::api_error::Message;
 
 /// The `details` of an error, as a JSON object. Check
 /// [`ApiError::has_details`] first to leave out an empty one.
@@ -46,9 +38,9 @@ impl<E: ApiError> Serialize for Errors<'_, E> {
 
 /// A timestamp in RFC 3339 UTC with whole seconds:
 /// `"2025-01-01T12:00:00Z"`.
-pub struct Seconds(pub SystemTime);
+pub struct Rfc3339Seconds(pub SystemTime);
 
-impl Serialize for Seconds {
+impl Serialize for Rfc3339Seconds {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(&humantime::format_rfc3339_seconds(self.0))
     }
@@ -56,9 +48,9 @@ impl Serialize for Seconds {
 
 /// A timestamp in RFC 3339 UTC with milliseconds:
 /// `"2024-01-16T10:30:00.000Z"`.
-pub struct Millis(pub SystemTime);
+pub struct Rfc3339Millis(pub SystemTime);
 
-impl Serialize for Millis {
+impl Serialize for Rfc3339Millis {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serializer.collect_str(&humantime::format_rfc3339_millis(self.0))
     }
