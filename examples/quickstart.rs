@@ -8,7 +8,7 @@ use std::time::SystemTime;
 use rebuff::envelope::{Envelope, Flat, Nested, Plain, Problem, Success};
 use rebuff::{ApiError, Context, RateLimit};
 
-/// Errors of a call-analysis API (seed 000 of the guides rebuff implements).
+/// Errors of a call-analysis API (audio uploads, `X-API-Key`).
 #[derive(Debug, thiserror::Error, ApiError)]
 #[api(type_base = "https://api.example.com/errors/")]
 enum CallError {

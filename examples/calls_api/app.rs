@@ -1,4 +1,4 @@
-//! The call-analysis API of seed 000, served by axum or actix-web: one
+//! A call-analysis API, served by axum or actix-web: one
 //! multipart upload endpoint with key checks, rate limits, required fields,
 //! audio formats and a size cap. Included by `main.rs` and by the tests.
 
@@ -7,10 +7,11 @@ use std::sync::Arc;
 use rebuff::{ApiError, RateLimit};
 use serde::Serialize;
 
-/// One megabyte, as the seed counts them.
+/// One megabyte, as the API's guide counts them (1024 × 1024 bytes).
 pub const MB: u64 = 1024 * 1024;
 
-/// Errors of the calls API, in seed 000's nested envelope.
+/// Errors of the calls API, in the nested envelope
+/// (`{"error":{"code","message","details","request_id"}}`).
 #[derive(Debug, thiserror::Error, ApiError)]
 pub enum CallError {
     /// The `X-API-Key` header is missing or names no active key.
@@ -99,7 +100,7 @@ pub struct State {
 const FORMATS: &[&str] = &["wav", "mp3", "m4a", "flac", "ogg"];
 
 impl State {
-    /// 100 MB uploads at most, as seed 000 says.
+    /// 100 MB uploads at most, as the API's guide says.
     pub fn new(config: Config) -> Arc<Self> {
         Self::with_limit(config, 100)
     }

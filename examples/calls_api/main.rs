@@ -1,4 +1,4 @@
-//! Serves seed 000's call-analysis API (`POST /api/v1/calls/analyze`, a
+//! Serves a call-analysis API (`POST /api/v1/calls/analyze`, a
 //! multipart upload of `audio_file`, `agent_id` and `contact_id`, with an
 //! `X-API-Key`) with rebuff's nested error envelope: invalid formats,
 //! missing fields, files over 100 MB, unknown keys and rate limits.

@@ -1,4 +1,4 @@
-//! The lead-management API of seed 004, served by axum or actix-web: the
+//! A lead-management API, served by axum or actix-web: the
 //! domain (validation, storage, keys, rate limits) once, and a thin front end
 //! per framework. Included by `main.rs` and by the integration tests.
 
@@ -8,7 +8,8 @@ use std::sync::{Arc, Mutex};
 use rebuff::{ApiError, RateLimit};
 use serde::{Deserialize, Serialize};
 
-/// Errors of the leads API, in seed 004's flat envelope.
+/// Errors of the leads API, in the flat envelope
+/// (`{"success":false,"error":"...","code":"...",...}`).
 #[derive(Debug, thiserror::Error, ApiError)]
 #[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE", rename_all = "camelCase")]
 pub enum LeadError {
@@ -70,7 +71,7 @@ pub struct NewLead {
     pub email: Option<String>,
 }
 
-/// `{"success":true,"data":...}`, seed 004's success shape.
+/// `{"success":true,"data":...}`, the success shape of the flat envelope.
 #[derive(Debug, Serialize)]
 pub struct Success<T> {
     pub success: bool,

@@ -1,4 +1,4 @@
-//! Serves seed 004's lead-management API (`POST /api/v1/leads`,
+//! Serves a lead-management API (`POST /api/v1/leads`,
 //! `GET /api/v1/leads/{id}`) with rebuff's flat error envelope: validation,
 //! duplicate emails, unknown leads, bearer keys and per-key rate limits, each
 //! failure with its status, code, details, request id and headers.

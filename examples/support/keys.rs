@@ -1,6 +1,6 @@
 //! API keys and per-key rate limits shared by the example servers: the
 //! `demo-key` plus `REBUFF_API_KEYS`, and `REBUFF_RATE_LIMIT` requests a
-//! minute per key (default 60, seed 001's free plan), on governor's keyed
+//! minute per key (default 60, a common free-plan limit), on governor's keyed
 //! limiter.
 
 use std::collections::HashSet;

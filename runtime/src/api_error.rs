@@ -182,7 +182,7 @@ impl<E: ApiError + ?Sized> fmt::Debug for Message<'_, E> {
 /// The statuses whose requests are worth repeating as they are: 408, 429,
 /// 500, 502, 503 and 504.
 ///
-/// Every seed guide agrees that other 4xx "won't succeed" until the request
+/// API guides agree that other 4xx "won't succeed" until the request
 /// changes, and that 429 and the transient 5xx should be retried with backoff.
 /// 501 (not implemented) and 505 (version not supported) are 5xx that never
 /// heal by themselves, so they are left out.

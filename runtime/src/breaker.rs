@@ -1,5 +1,5 @@
-//! A lock-free circuit breaker: closed, open, half-open, as seed 000
-//! describes it, const-constructible for a `static`.
+//! A lock-free circuit breaker: closed, open, half-open, as API guides
+//! describe it, const-constructible for a `static`.
 
 use core::fmt;
 use core::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering};
@@ -120,7 +120,7 @@ impl Bucket {
 /// use std::time::Duration;
 /// use rebuff::breaker::Breaker;
 ///
-/// // Seed 000: open after 5 failures, try again after 60 s.
+/// // A common recommendation: open after 5 failures, try again after 60 s.
 /// static UPSTREAM: Breaker = Breaker::new().failures(5).cooldown(Duration::from_secs(60));
 ///
 /// let permit = UPSTREAM.allow().expect("closed");
@@ -162,7 +162,7 @@ impl Default for Breaker {
 }
 
 impl Breaker {
-    /// Seed 000's breaker: open after 5 consecutive failures, half-open
+    /// A common recommendation: open after 5 consecutive failures, half-open
     /// after 60 s, one probe at a time, no failure-rate threshold.
     #[must_use]
     pub const fn new() -> Self {

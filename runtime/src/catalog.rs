@@ -1,4 +1,4 @@
-//! The list of every error a type can be, as the seed guides publish it.
+//! The list of every error a type can be, as API guides publish it.
 //!
 //! The derive fills [`ApiError::CATALOG`] with one [`Entry`] per variant:
 //! code, status, message template, whether it is retried, and the variant's

@@ -54,7 +54,7 @@
 //!
 //! [`#[derive(ApiError)]`](macro@ApiError) works on enums (one error per
 //! variant) and structs (one error). Every variant names its status; the rest
-//! has defaults that follow the seed guides rebuff implements:
+//! has defaults that follow the API guides rebuff implements:
 //!
 //! - the **code** comes from the variant name, in `code_case` (default
 //!   `snake_case`): `LeadNotFound` is `lead_not_found`;
@@ -187,12 +187,12 @@
 //! # Reading errors (any API)
 //!
 //! [`client::RemoteError::parse`] reads any error response, from rebuff or
-//! not: the five seed envelopes, RFC 9457, the shapes of the large public
-//! APIs, and the HTML and text pages of proxies, with the request id,
-//! `Retry-After` and rate limits. `#[api(decode)]` rebuilds a derived error
-//! from it, [`client::ClientError`] is the one error a client call returns,
-//! and with the `reqwest` feature [`client::reqwest`] sends, checks and
-//! decodes in one call. See [`client`].
+//! not: the nested, success, plain and flat envelopes, RFC 9457, the shapes
+//! of the large public APIs, and the HTML and text pages of proxies, with the
+//! request id, `Retry-After` and rate limits. `#[api(decode)]` rebuilds a
+//! derived error from it, [`client::ClientError`] is the one error a client
+//! call returns, and with the `reqwest` feature [`client::reqwest`] sends,
+//! checks and decodes in one call. See [`client`].
 //!
 //! ```
 //! use rebuff::client::RemoteError;

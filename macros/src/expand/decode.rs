@@ -85,7 +85,7 @@ pub(super) fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
                 }
             }
         });
-        // Formats without a code (seed 002's `{"error":"..."}`) still name
+        // Formats without a code (the plain `{"error":"..."}`) still name
         // a variant whose message is fixed, together with the status.
         if let (Some(message), Some(status)) = (plan.constant_message(), &variant.attrs.status) {
             let status = status.value.code;

@@ -9,7 +9,8 @@ use crate::{ApiError, Context};
 
 /// `{"error":{"code":...,"message":...,"details":{...},"request_id":...}}`
 ///
-/// The format of seeds 000 (`CallCov`) and 003. `details` is left out when the
+/// The nested envelope, as in the `CallCov` guide and in APIs with SCREAMING
+/// codes such as `AUTHENTICATION_FAILED`. `details` is left out when the
 /// error has none, `request_id` when the context has none. No timestamp: the
 /// guides of this shape print none.
 ///
@@ -57,8 +58,8 @@ impl Envelope for Nested {
 
 /// `{"success":false,"error":{"code":...,"message":...,"details":{...}},"request_id":...,"timestamp":...}`
 ///
-/// The format of seed 001. The timestamp has whole seconds
-/// (`"2025-01-01T12:00:00Z"`), as the seed prints it.
+/// The success envelope. The timestamp has whole seconds
+/// (`"2025-01-01T12:00:00Z"`), as the guides of this shape print it.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Success;
 
@@ -96,10 +97,11 @@ impl Envelope for Success {
 
 /// `{"error":"..."}`, `{"error":"...","retry_after":60}` or `{"errors":[...]}`
 ///
-/// The format of seed 002: the message alone. An error with a retry delay
-/// adds `retry_after` in whole seconds; an error with an `errors` list
-/// renders only the list. There is no code, details, request id or
-/// timestamp in the body (the request id still goes out as `X-Request-Id`).
+/// The plain envelope, as in the `IdentityCall` guide: the message alone. An
+/// error with a retry delay adds `retry_after` in whole seconds; an error with
+/// an `errors` list renders only the list. There is no code, details, request
+/// id or timestamp in the body (the request id still goes out as
+/// `X-Request-Id`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Plain;
 
@@ -124,8 +126,9 @@ impl Envelope for Plain {
 
 /// `{"success":false,"error":"...","code":...,"details":{...},"timestamp":...,"requestId":...}`
 ///
-/// The format of seed 004: message under `error`, camel-case `requestId`,
-/// timestamp with milliseconds (`"2024-01-16T10:30:00.000Z"`).
+/// The flat envelope of lead-management style APIs: the message under
+/// `error`, camel-case `requestId`, timestamp with milliseconds
+/// (`"2024-01-16T10:30:00.000Z"`).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Flat;
 

@@ -16,10 +16,10 @@
 //!
 //! After each failed attempt the error's [`Retryable`] advice decides:
 //!
-//! 1. [`Advice::Stop`]: the error returns at once;
+//! 1. [`Advice::Stop`](crate::Advice::Stop): the error returns at once;
 //! 2. out of retries ([`Policy::max_retries`]): the error returns;
 //! 3. otherwise the delay is the policy's backoff with jitter, raised to the
-//!    server's hint if it gave one ([`Advice::RetryAfter`], capped at
+//!    server's hint if it gave one ([`Advice::RetryAfter`](crate::Advice::RetryAfter), capped at
 //!    [`Policy::max_retry_after`]) and to the status's minimum wait
 //!    ([`Policy::min_wait`]);
 //! 4. if that sleep would end past the [`Policy::deadline`], the error

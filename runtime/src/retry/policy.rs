@@ -19,7 +19,7 @@ pub enum Backoff {
 /// With `d` the backoff delay of this retry (see [`Backoff`]):
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Jitter {
-    /// Exactly `d`. What the seed guides' sample code does; fine for one
+    /// Exactly `d`. What API guides' sample code does; fine for one
     /// client, a thundering herd for many.
     None,
     /// Uniform in `[0, d]`: the spread AWS measured as the least total work
@@ -80,11 +80,11 @@ const MIN_WAITS: usize = 4;
 ///
 /// | setting | value | why |
 /// |---|---|---|
-/// | backoff | exponential, 1 s × 2 | every seed guide doubles from one second |
-/// | `max_delay` | 60 s | seed 000's cap |
-/// | `max_retries` | 3 (4 attempts) | seeds 001-004 all stop after 3 or 4 attempts; seed 000's 5 is for uploads ([`presets::UPLOADS`](crate::retry::presets::UPLOADS)) |
-/// | jitter | [`Jitter::Full`] | the seeds add none, which synchronises clients that failed together; full jitter spreads them best |
-/// | Retry-After | [`RetryAfter::Floor`], at most 5 minutes | seeds 000, 002 and 004 tell clients to honour it; the cap keeps a hostile or broken server from parking the client |
+/// | backoff | exponential, 1 s × 2 | the usual advice: double from one second |
+/// | `max_delay` | 60 s | the cap a call-analysis guide gives its upload retries |
+/// | `max_retries` | 3 (4 attempts) | API guides stop after 3 or 4 attempts; 5, a call-analysis guide's figure, is for uploads ([`presets::UPLOADS`](crate::retry::presets::UPLOADS)) |
+/// | jitter | [`Jitter::Full`] | API guides' sample code adds none, which synchronises clients that failed together; full jitter spreads them best |
+/// | Retry-After | [`RetryAfter::Floor`], at most 5 minutes | most API guides tell clients to honour it; the cap keeps a hostile or broken server from parking the client |
 /// | deadline, attempt timeout | none | only the caller knows its budget |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Policy {
@@ -235,9 +235,9 @@ impl Policy {
     }
 
     /// Waits at least `at_least` after an error of this status, whatever the
-    /// backoff says (seed 001: a 503 "waits 30+ seconds", a 502 retries
-    /// "after 1-2 seconds"). Up to four statuses; setting a fifth replaces
-    /// the last, setting one twice replaces it.
+    /// backoff says (as a published retry table has it: a 503 "waits 30+
+    /// seconds", a 502 retries "after 1-2 seconds"). Up to four statuses;
+    /// setting a fifth replaces the last, setting one twice replaces it.
     #[must_use]
     pub const fn min_wait(mut self, status: StatusCode, at_least: Duration) -> Self {
         let code = status.as_u16();

@@ -1,4 +1,4 @@
-//! Named policies for the retry advice of the seed guides rebuff implements.
+//! Named policies for the retry advice of the API guides rebuff implements.
 //!
 //! Each constant says where its numbers come from. They are starting points:
 //! copy one and change what your API needs.
@@ -9,10 +9,10 @@ use http::StatusCode;
 
 use super::{Jitter, Policy};
 
-/// Long uploads (seed 000, `exponential_backoff_retry`): up to 5 attempts,
-/// 1 s doubling to at most 60 s, Retry-After honoured on 429. Seed 000 adds
-/// no jitter; this preset does ([`Jitter::Full`]), since its own best
-/// practices warn of clients failing together.
+/// Long uploads (a call-analysis guide's `exponential_backoff_retry`): up to
+/// 5 attempts, 1 s doubling to at most 60 s, Retry-After honoured on 429. The
+/// guide adds no jitter; this preset does ([`Jitter::Full`]), since the
+/// guide's own best practices warn of clients failing together.
 pub const UPLOADS: Policy = Policy::exponential()
     .initial_delay(Duration::from_secs(1))
     .factor(2)
@@ -20,10 +20,11 @@ pub const UPLOADS: Policy = Policy::exponential()
     .max_retries(4)
     .jitter(Jitter::Full);
 
-/// Seed 001's retry table: 3 attempts; 429 waits for the rate-limit reset;
-/// 500 backs off exponentially (`2^attempt + 0.5` s, i.e. 1.5 s then 2.5 s:
-/// here 1.5 s doubling); 502 retries "after 1-2 seconds" (at least 1 s); 503
-/// "waits 30+ seconds"; 504 retries with backoff.
+/// The retry table of an API with the success envelope: 3 attempts; 429
+/// waits for the rate-limit reset; 500 backs off exponentially
+/// (`2^attempt + 0.5` s, i.e. 1.5 s then 2.5 s: here 1.5 s doubling); 502
+/// retries "after 1-2 seconds" (at least 1 s); 503 "waits 30+ seconds"; 504
+/// retries with backoff.
 pub const STATUS_AWARE: Policy = Policy::exponential()
     .initial_delay(Duration::from_millis(1500))
     .factor(2)
@@ -33,8 +34,9 @@ pub const STATUS_AWARE: Policy = Policy::exponential()
     .min_wait(StatusCode::BAD_GATEWAY, Duration::from_secs(1))
     .min_wait(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30));
 
-/// Seeds 002 and 003: 3 attempts, sleeping `2^attempt` seconds (1 s, then
-/// 2 s); 429 waits the server's `retry_after` (seed 002 defaults to 60 s).
+/// APIs with the plain envelope or with SCREAMING codes: 3 attempts, sleeping
+/// `2^attempt` seconds (1 s, then 2 s); 429 waits the server's `retry_after`
+/// (60 s by default in the plain-envelope guide).
 pub const SHORT: Policy = Policy::exponential()
     .initial_delay(Duration::from_secs(1))
     .factor(2)
@@ -42,8 +44,8 @@ pub const SHORT: Policy = Policy::exponential()
     .max_retries(2)
     .jitter(Jitter::Equal);
 
-/// Seed 004 (`create_lead_with_retry`): 3 retries after the first call, 1 s,
-/// 2 s, 4 s on 5xx; 429 waits `Retry-After`.
+/// A lead-management API (`create_lead_with_retry`): 3 retries after the
+/// first call, 1 s, 2 s, 4 s on 5xx; 429 waits `Retry-After`.
 pub const PATIENT: Policy = Policy::exponential()
     .initial_delay(Duration::from_secs(1))
     .factor(2)

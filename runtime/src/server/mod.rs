@@ -83,7 +83,7 @@ pub fn is_safe_request_id(id: &[u8]) -> bool {
     !id.is_empty() && id.len() <= MAX_REQUEST_ID && id.iter().all(|b| (0x21..=0x7e).contains(b))
 }
 
-/// Logs `err` as the seeds ask: every 5xx once at `ERROR` with its full
+/// Logs `err` as API guides ask: every 5xx once at `ERROR` with its full
 /// source chain (`chain`: the error as `dyn Error`, when it is one); 4xx at
 /// `INFO`. Nothing logged here is sent to the client.
 pub fn log<E: ApiError + ?Sized>(err: &E, chain: Option<&dyn StdError>, ctx: &Context) {
