@@ -1,3 +1,5 @@
+mod text;
+
 use core::fmt;
 use core::time::Duration;
 use std::borrow::Cow;
@@ -8,7 +10,6 @@ use http::{HeaderMap, StatusCode};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use super::text;
 use crate::RateLimit;
 use crate::retry::parse_retry_after;
 
