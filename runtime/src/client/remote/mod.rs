@@ -485,8 +485,8 @@ struct Top<'a> {
     request_id_camel: Option<&'a RawValue>,
     debug_id: Option<&'a RawValue>,
     trace_id: Option<&'a RawValue>,
-    retry_after: Option<Seconds>,
-    retry_after_camel: Option<Seconds>,
+    retry_after: Option<RetryAfterSecs>,
+    retry_after_camel: Option<RetryAfterSecs>,
 }
 
 impl<'a> Top<'a> {
@@ -515,8 +515,8 @@ impl<'a> Top<'a> {
             "requestId" => &mut self.request_id_camel,
             "debug_id" => &mut self.debug_id,
             "traceId" => &mut self.trace_id,
-            "retry_after" => return Some(Slot::Seconds(&mut self.retry_after)),
-            "retryAfter" => return Some(Slot::Seconds(&mut self.retry_after_camel)),
+            "retry_after" => return Some(Slot::RetryAfter(&mut self.retry_after)),
+            "retryAfter" => return Some(Slot::RetryAfter(&mut self.retry_after_camel)),
             _ => return None,
         }))
     }
@@ -541,7 +541,7 @@ fn drain<'de, M: serde::de::MapAccess<'de>>(map: &mut M) -> Result<(), M::Error>
 /// durations where they are found.
 enum Slot<'s, 'a> {
     Raw(&'s mut Option<&'a RawValue>),
-    Seconds(&'s mut Option<Seconds>),
+    RetryAfter(&'s mut Option<RetryAfterSecs>),
 }
 
 impl<'a> Slot<'_, 'a> {
@@ -558,13 +558,13 @@ impl<'a> Slot<'_, 'a> {
                 let value: &'a RawValue = map.next_value()?;
                 slot.get_or_insert(value);
             }
-            Slot::Seconds(slot @ None) => {
+            Slot::RetryAfter(slot @ None) => {
                 *slot = Some(match read {
                     Read::Fast => map.next_value()?,
-                    Read::Raw => Seconds::from_raw(map.next_value()?),
+                    Read::Raw => RetryAfterSecs::from_raw(map.next_value()?),
                 });
             }
-            Slot::Seconds(Some(_)) => {
+            Slot::RetryAfter(Some(_)) => {
                 map.next_value::<serde::de::IgnoredAny>()?;
             }
         }
@@ -588,20 +588,22 @@ enum Read {
 /// (A number out of a float's range fails the fast read of the whole body,
 /// which is then read again with [`Read::Raw`].)
 #[derive(Clone, Copy)]
-struct Seconds(Option<Duration>);
+struct RetryAfterSecs(Option<Duration>);
 
-impl Seconds {
+impl RetryAfterSecs {
     /// A raw JSON value: a number, or a string (unescaped as the fast
     /// read would).
     fn from_raw(raw: &RawValue) -> Self {
-        string_of(raw).map_or(Seconds(None), |text| Seconds::from_text(&text))
+        string_of(raw).map_or(RetryAfterSecs(None), |text| {
+            RetryAfterSecs::from_text(&text)
+        })
     }
 
     fn from_text(text: &str) -> Self {
         if let Ok(secs) = text.parse::<u64>() {
-            return Seconds(Some(Duration::from_secs(secs)));
+            return RetryAfterSecs(Some(Duration::from_secs(secs)));
         }
-        Seconds(
+        RetryAfterSecs(
             text.parse::<f64>()
                 .ok()
                 .and_then(|secs| Duration::try_from_secs_f64(secs).ok()),
@@ -609,52 +611,54 @@ impl Seconds {
     }
 }
 
-impl<'de> Deserialize<'de> for Seconds {
+impl<'de> Deserialize<'de> for RetryAfterSecs {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         struct Visit;
         impl<'de> serde::de::Visitor<'de> for Visit {
-            type Value = Seconds;
+            type Value = RetryAfterSecs;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a number of seconds")
             }
-            fn visit_u64<E>(self, secs: u64) -> Result<Seconds, E> {
-                Ok(Seconds(Some(Duration::from_secs(secs))))
+            fn visit_u64<E>(self, secs: u64) -> Result<RetryAfterSecs, E> {
+                Ok(RetryAfterSecs(Some(Duration::from_secs(secs))))
             }
-            fn visit_i64<E>(self, secs: i64) -> Result<Seconds, E> {
-                Ok(Seconds(u64::try_from(secs).ok().map(Duration::from_secs)))
+            fn visit_i64<E>(self, secs: i64) -> Result<RetryAfterSecs, E> {
+                Ok(RetryAfterSecs(
+                    u64::try_from(secs).ok().map(Duration::from_secs),
+                ))
             }
-            fn visit_f64<E>(self, secs: f64) -> Result<Seconds, E> {
-                Ok(Seconds(Duration::try_from_secs_f64(secs).ok()))
+            fn visit_f64<E>(self, secs: f64) -> Result<RetryAfterSecs, E> {
+                Ok(RetryAfterSecs(Duration::try_from_secs_f64(secs).ok()))
             }
-            fn visit_str<E>(self, text: &str) -> Result<Seconds, E> {
-                Ok(Seconds::from_text(text))
+            fn visit_str<E>(self, text: &str) -> Result<RetryAfterSecs, E> {
+                Ok(RetryAfterSecs::from_text(text))
             }
-            fn visit_bool<E>(self, _: bool) -> Result<Seconds, E> {
-                Ok(Seconds(None))
+            fn visit_bool<E>(self, _: bool) -> Result<RetryAfterSecs, E> {
+                Ok(RetryAfterSecs(None))
             }
-            fn visit_unit<E>(self) -> Result<Seconds, E> {
-                Ok(Seconds(None))
+            fn visit_unit<E>(self) -> Result<RetryAfterSecs, E> {
+                Ok(RetryAfterSecs(None))
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 mut seq: A,
-            ) -> Result<Seconds, A::Error> {
+            ) -> Result<RetryAfterSecs, A::Error> {
                 while seq.next_element::<serde::de::IgnoredAny>()?.is_some() {}
-                Ok(Seconds(None))
+                Ok(RetryAfterSecs(None))
             }
             fn visit_map<M: serde::de::MapAccess<'de>>(
                 self,
                 mut map: M,
-            ) -> Result<Seconds, M::Error> {
+            ) -> Result<RetryAfterSecs, M::Error> {
                 let Some(Key(key)) = map.next_key()? else {
-                    return Ok(Seconds(None));
+                    return Ok(RetryAfterSecs(None));
                 };
                 let seconds = if key == NUMBER_TOKEN {
                     let number: String = map.next_value()?;
-                    Seconds::from_text(&number)
+                    RetryAfterSecs::from_text(&number)
                 } else {
                     map.next_value::<serde::de::IgnoredAny>()?;
-                    Seconds(None)
+                    RetryAfterSecs(None)
                 };
                 drain(&mut map)?;
                 Ok(seconds)
@@ -665,7 +669,7 @@ impl<'de> Deserialize<'de> for Seconds {
 }
 
 /// The duration a retry-after slot holds, if it was there and readable.
-fn seconds(slot: Option<Seconds>) -> Option<Duration> {
+fn seconds(slot: Option<RetryAfterSecs>) -> Option<Duration> {
     slot.and_then(|s| s.0)
 }
 
@@ -756,7 +760,7 @@ struct Inner<'a> {
     request_id_camel: Option<&'a RawValue>,
     ms_inner_error: Option<&'a RawValue>,
     request_id_dash: Option<&'a RawValue>,
-    retry_after: Option<Seconds>,
+    retry_after: Option<RetryAfterSecs>,
     /// `details`, already parsed: set when the object is the nested
     /// family's `error`, whose details are always kept.
     details_value: Option<serde_json::Value>,
@@ -780,7 +784,7 @@ impl<'a> Inner<'a> {
             "requestId" => &mut self.request_id_camel,
             "innerError" => &mut self.ms_inner_error,
             "request-id" => &mut self.request_id_dash,
-            "retry_after" => return Some(Slot::Seconds(&mut self.retry_after)),
+            "retry_after" => return Some(Slot::RetryAfter(&mut self.retry_after)),
             _ => return None,
         }))
     }
@@ -1395,13 +1399,13 @@ mod tests {
 
     #[test]
     fn numbers_handed_over_as_maps_still_read() {
-        let seconds = Seconds::deserialize(arbitrary_precision("60")).unwrap();
+        let seconds = RetryAfterSecs::deserialize(arbitrary_precision("60")).unwrap();
         assert_eq!(seconds.0, Some(Duration::from_secs(60)));
-        let seconds = Seconds::deserialize(arbitrary_precision("1.5")).unwrap();
+        let seconds = RetryAfterSecs::deserialize(arbitrary_precision("1.5")).unwrap();
         assert_eq!(seconds.0, Some(Duration::from_millis(1500)));
         // Any other object is no hint.
         let other = MapDeserializer::<_, ValueError>::new(vec![("s", "60")].into_iter());
-        assert_eq!(Seconds::deserialize(other).unwrap().0, None);
+        assert_eq!(RetryAfterSecs::deserialize(other).unwrap().0, None);
 
         let mut error = None;
         ErrorSeed(&mut error, Read::Fast)
@@ -1429,8 +1433,8 @@ mod tests {
             "true",
         ] {
             let raw: &RawValue = serde_json::from_str(value).unwrap();
-            let fast: Seconds = serde_json::from_str(value).unwrap();
-            assert_eq!(Seconds::from_raw(raw).0, fast.0, "{value}");
+            let fast: RetryAfterSecs = serde_json::from_str(value).unwrap();
+            assert_eq!(RetryAfterSecs::from_raw(raw).0, fast.0, "{value}");
         }
     }
 }
