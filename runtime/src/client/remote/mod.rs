@@ -2,13 +2,14 @@
 //! shape allows.
 //!
 //! [`RemoteError::parse`] reads the headers (`headers`: request id,
-//! retry-after, rate limits) and the body: `shapes` says what a JSON body's
-//! members mean (read in one pass by `json`), and `text` what a page or a
-//! text says.
+//! retry-after, rate limits) and the body: `sniff` tells what kind of body
+//! it is, `shapes` what a JSON body's members mean (read in one pass by
+//! `json`), and `text` what a page or a text says.
 
 mod headers;
 mod json;
 mod shapes;
+mod sniff;
 mod text;
 
 pub use shapes::Format;
@@ -91,7 +92,7 @@ impl RemoteError {
     ) -> Self {
         let seen = Seen::read(headers);
         let mut found = Found::default();
-        let format = read_body(seen.content_type, body, &mut found);
+        let format = sniff::read_body(seen.content_type, body, &mut found);
         let request_id = found
             .request_id
             .take()
@@ -354,51 +355,4 @@ fn cap(text: &str) -> &str {
         end -= 1;
     }
     &text[..end]
-}
-
-/// Bodies longer than this are not parsed as JSON: their first bytes are
-/// kept and read as text.
-const MAX_JSON: usize = 1 << 20;
-
-/// Reads `body` into `found`, and says what it is. `content_type` is the
-/// response's.
-fn read_body<'a>(content_type: Option<&str>, body: &'a [u8], found: &mut Found<'a>) -> Format {
-    let trimmed = body.trim_ascii();
-    if trimmed.is_empty() {
-        return Format::Empty;
-    }
-    if trimmed.len() <= MAX_JSON && matches!(trimmed[0], b'{' | b'[') {
-        if let Some(format) = shapes::read_json(content_type, trimmed, found) {
-            return format;
-        }
-        if trimmed[0] == b'{' && text::lenient_object(trimmed, shapes::found_setter(found)) {
-            return Format::Json;
-        }
-    }
-    let content = String::from_utf8_lossy(&trimmed[..trimmed.len().min(64 * 1024)]);
-    let lower_start: String = content
-        .chars()
-        .take(256)
-        .collect::<String>()
-        .to_ascii_lowercase();
-    if lower_start.starts_with("<?xml")
-        || lower_start.starts_with("<error")
-        || lower_start.starts_with("<twilioresponse")
-    {
-        let content = content.into_owned();
-        shapes::read_xml(&content, found);
-        return Format::Xml;
-    }
-    if lower_start.contains("<html")
-        || lower_start.starts_with("<!doctype")
-        || lower_start.starts_with("<head")
-        || lower_start.starts_with("<body")
-    {
-        let page = text::html_error(&content);
-        found.code = page.code.map(Cow::Owned);
-        found.message = page.message.map(Cow::Owned);
-        return Format::Html;
-    }
-    found.message = text::first_line(&content).map(|l| Cow::Owned(l.to_owned()));
-    Format::Text
 }
