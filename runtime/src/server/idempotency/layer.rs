@@ -1,0 +1,382 @@
+//! [`IdempotencyLayer`]: the tower middleware that serves a keyed request
+//! once and replays its response to the retries, over any
+//! [`IdempotencyStore`].
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context as TaskContext, Poll};
+use core::time::Duration;
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::body::Body;
+use http::HeaderValue;
+
+use super::{Claim, Fingerprint, IdempotencyStore, StoredResponse, digest};
+use crate::server::Rejection;
+
+/// The longest key taken; longer ones are passed through unremembered.
+const MAX_KEY: usize = 255;
+/// The largest response body remembered.
+const MAX_BODY: usize = 1 << 20;
+/// The largest request body fingerprinted (by default).
+const MAX_REQUEST: usize = 1 << 20;
+/// How long a duplicate waits for the first request to finish.
+const WAIT: Duration = Duration::from_secs(5);
+
+/// The tower layer: requests with an `Idempotency-Key` are served once and
+/// replayed after (with `Idempotent-Replayed: true`); a duplicate that
+/// arrives while the first is still being served waits for it (up to 5 s,
+/// then a retryable 409).
+///
+/// A key is scoped to the request's method and path and to its caller (by
+/// default the `Authorization` header; see [`IdempotencyLayer::scope`]), and
+/// bound to its request: sent again with another query or body, it gets a
+/// 422 `idempotency_key_reused`. The request body is read first to
+/// fingerprint it, up to 1 MiB ([`IdempotencyLayer::max_request_body`]);
+/// a keyed request with a larger body, or one of unknown length, is passed
+/// through unremembered (and logged).
+///
+/// Not remembered, so a retry with the key does the work again: a 5xx, an
+/// answer that asks to be retried (408, 429, any `Retry-After`), a request
+/// cancelled midway, and a response body of unknown length or over 1 MiB
+/// (streamed through as it is).
+pub struct IdempotencyLayer<St> {
+    store: Arc<St>,
+    scope: Scope,
+    max_request: usize,
+}
+
+/// Whose keys a request's are.
+type Scope = Arc<dyn Fn(&http::request::Parts) -> Vec<u8> + Send + Sync>;
+
+/// The default scope: the caller's credentials, as sent.
+fn by_authorization(parts: &http::request::Parts) -> Vec<u8> {
+    parts
+        .headers
+        .get(http::header::AUTHORIZATION)
+        .map(|value| value.as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+impl<St> Clone for IdempotencyLayer<St> {
+    fn clone(&self) -> Self {
+        IdempotencyLayer {
+            store: Arc::clone(&self.store),
+            scope: Arc::clone(&self.scope),
+            max_request: self.max_request,
+        }
+    }
+}
+
+impl<St: fmt::Debug> fmt::Debug for IdempotencyLayer<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdempotencyLayer")
+            .field("store", &self.store)
+            .field("max_request", &self.max_request)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<St: IdempotencyStore> IdempotencyLayer<St> {
+    /// A layer over `store`.
+    pub fn new(store: St) -> Self {
+        IdempotencyLayer {
+            store: Arc::new(store),
+            scope: Arc::new(by_authorization),
+            max_request: MAX_REQUEST,
+        }
+    }
+
+    /// Scopes keys to what `scope` returns for a request (its method and
+    /// path are always part of the scope). The default is the
+    /// `Authorization` header; an API whose callers authenticate otherwise
+    /// (a session cookie, a client certificate) should return the caller's
+    /// identity here, for example one an authentication layer put in the
+    /// request's extensions.
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rebuff::server::idempotency::{IdempotencyLayer, MemoryStore};
+    ///
+    /// #[derive(Clone)]
+    /// struct UserId(u64);
+    ///
+    /// let layer = IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(3600)))
+    ///     .scope(|parts| match parts.extensions.get::<UserId>() {
+    ///         Some(user) => user.0.to_be_bytes().to_vec(),
+    ///         None => Vec::new(),
+    ///     });
+    /// # let _ = layer;
+    /// ```
+    #[must_use]
+    pub fn scope(
+        mut self,
+        scope: impl Fn(&http::request::Parts) -> Vec<u8> + Send + Sync + 'static,
+    ) -> Self {
+        self.scope = Arc::new(scope);
+        self
+    }
+
+    /// Fingerprints request bodies of up to `max` bytes (default 1 MiB);
+    /// a keyed request with a larger body is passed through unremembered.
+    #[must_use]
+    pub fn max_request_body(mut self, max: usize) -> Self {
+        self.max_request = max;
+        self
+    }
+}
+
+impl<S, St> tower::Layer<S> for IdempotencyLayer<St> {
+    type Service = IdempotencyService<S, St>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        IdempotencyService {
+            inner,
+            store: Arc::clone(&self.store),
+            scope: Arc::clone(&self.scope),
+            max_request: self.max_request,
+        }
+    }
+}
+
+/// The service of [`IdempotencyLayer`].
+pub struct IdempotencyService<S, St> {
+    inner: S,
+    store: Arc<St>,
+    scope: Scope,
+    max_request: usize,
+}
+
+impl<S: Clone, St> Clone for IdempotencyService<S, St> {
+    fn clone(&self) -> Self {
+        IdempotencyService {
+            inner: self.inner.clone(),
+            store: Arc::clone(&self.store),
+            scope: Arc::clone(&self.scope),
+            max_request: self.max_request,
+        }
+    }
+}
+
+impl<S: fmt::Debug, St: fmt::Debug> fmt::Debug for IdempotencyService<S, St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("IdempotencyService")
+            .field("inner", &self.inner)
+            .field("store", &self.store)
+            .field("max_request", &self.max_request)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Releases a claimed key if the request ends without completing it.
+struct Claimed<St: IdempotencyStore> {
+    store: Arc<St>,
+    key: Option<String>,
+}
+
+impl<St: IdempotencyStore> Drop for Claimed<St> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            self.store.release(&key);
+        }
+    }
+}
+
+fn replay(stored: StoredResponse) -> http::Response<Body> {
+    let mut response = http::Response::new(Body::from(stored.body));
+    *response.status_mut() = stored.status;
+    *response.headers_mut() = stored.headers;
+    response
+        .headers_mut()
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
+/// The key as the store sees it: digested together with what scopes it.
+fn scoped_key(parts: &http::request::Parts, scope: &[u8], key: &str) -> String {
+    use fmt::Write as _;
+    let digest = digest(&[
+        parts.method.as_str().as_bytes(),
+        parts.uri.path().as_bytes(),
+        scope,
+        key.as_bytes(),
+    ]);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+impl<S, St> tower::Service<http::Request<Body>> for IdempotencyService<S, St>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>
+        + Clone
+        + Send
+        + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
+    St: IdempotencyStore,
+{
+    type Response = http::Response<Body>;
+    type Error = S::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+        let key = req
+            .headers()
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok())
+            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY)
+            .map(str::to_owned);
+        let Some(key) = key else {
+            return Box::pin(self.inner.call(req));
+        };
+        let length = axum::body::HttpBody::size_hint(req.body()).upper();
+        if length.is_none_or(|length| length > self.max_request as u64) {
+            tracing::warn!(
+                target: "rebuff::idempotency",
+                max = self.max_request,
+                "request body too large or of unknown length to fingerprint: \
+                 its idempotency key is not honoured"
+            );
+            return Box::pin(self.inner.call(req));
+        }
+        // The service that was polled ready goes with the request; a clone
+        // stays for the next one.
+        let clone = self.inner.clone();
+        let mut inner = core::mem::replace(&mut self.inner, clone);
+        let store = Arc::clone(&self.store);
+        let scope = Arc::clone(&self.scope);
+        let max_request = self.max_request;
+        Box::pin(async move {
+            let (parts, body) = req.into_parts();
+            let Ok(body) = axum::body::to_bytes(body, max_request).await else {
+                let unreadable = Rejection::BadRequest {
+                    reason: "the request body could not be read".into(),
+                };
+                return Ok(crate::server::axum::into_response(&unreadable));
+            };
+            let key = scoped_key(&parts, &scope(&parts), &key);
+            let fingerprint = Fingerprint::of(parts.uri.query().unwrap_or(""), &body);
+            match store.claim(&key, fingerprint) {
+                Claim::New => {}
+                Claim::Done(stored) => return Ok(replay(stored)),
+                Claim::Mismatch => {
+                    return Ok(crate::server::axum::into_response(
+                        &Rejection::IdempotencyKeyReused,
+                    ));
+                }
+                Claim::InFlight => return Ok(wait_for_first(&*store, &key, fingerprint).await),
+            }
+            // From here the key is ours: given back unless completed, even
+            // if this future is dropped midway.
+            let mut guard = Claimed {
+                store: Arc::clone(&store),
+                key: Some(key),
+            };
+            let request = http::Request::from_parts(parts, Body::from(body));
+            let response = inner.call(request).await?;
+            // Not remembered (the key is given back, so a retry runs the
+            // work again): a server error, an answer that asks to be retried
+            // (429, 408, `Retry-After`), and a body too large or too long
+            // to keep, which streams through untouched.
+            let status = response.status();
+            let too_large = axum::body::HttpBody::size_hint(response.body())
+                .upper()
+                .is_none_or(|upper| upper > MAX_BODY as u64);
+            if status.is_server_error()
+                || crate::retryable_status(status)
+                || response.headers().contains_key(http::header::RETRY_AFTER)
+                || too_large
+            {
+                return Ok(response);
+            }
+            let (mut parts, body) = response.into_parts();
+            let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+                // The handler's body failed mid-way: nothing to replay, and
+                // the length it announced no longer holds.
+                parts.headers.remove(http::header::CONTENT_LENGTH);
+                return Ok(http::Response::from_parts(parts, Body::empty()));
+            };
+            if let Some(key) = guard.key.take() {
+                store.complete(
+                    &key,
+                    StoredResponse {
+                        status: parts.status,
+                        headers: parts.headers.clone(),
+                        body: bytes.clone(),
+                    },
+                );
+            }
+            Ok(http::Response::from_parts(parts, Body::from(bytes)))
+        })
+    }
+}
+
+/// A duplicate of a request still being served: waits for its answer (up
+/// to [`WAIT`]), else asks the client to send it again shortly.
+async fn wait_for_first<St: IdempotencyStore>(
+    store: &St,
+    key: &str,
+    fingerprint: Fingerprint,
+) -> http::Response<Body> {
+    let started = Instant::now();
+    while started.elapsed() < WAIT {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        match store.claim(key, fingerprint) {
+            Claim::Done(stored) => return replay(stored),
+            Claim::InFlight => {}
+            Claim::Mismatch => {
+                return crate::server::axum::into_response(&Rejection::IdempotencyKeyReused);
+            }
+            // The first request gave the key up: this one owns it now, but
+            // its request was not kept; ask the client to send it again.
+            Claim::New => {
+                store.release(key);
+                break;
+            }
+        }
+    }
+    crate::server::axum::into_response(&Rejection::RequestInProgress { retry_after: 1 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scoped_keys_tell_their_parts_apart() {
+        let parts = |method: &str, uri: &str| {
+            http::Request::builder()
+                .method(method)
+                .uri(uri)
+                .body(())
+                .unwrap()
+                .into_parts()
+                .0
+        };
+        let key = scoped_key(&parts("POST", "/orders?x=1"), b"alice", "k");
+        assert_eq!(key.len(), 64);
+        assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
+        // The query is fingerprinted, not scoped.
+        assert_eq!(
+            key,
+            scoped_key(&parts("POST", "/orders?x=2"), b"alice", "k")
+        );
+        for other in [
+            scoped_key(&parts("PUT", "/orders"), b"alice", "k"),
+            scoped_key(&parts("POST", "/payments"), b"alice", "k"),
+            scoped_key(&parts("POST", "/orders"), b"bob", "k"),
+            scoped_key(&parts("POST", "/orders"), b"alice", "k2"),
+        ] {
+            assert_ne!(key, other);
+        }
+    }
+}
