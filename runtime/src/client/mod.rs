@@ -30,7 +30,6 @@
 //! ```
 
 mod remote;
-mod text;
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]

@@ -1,38 +1,20 @@
-//! Idempotent requests: a retried request (same `Idempotency-Key`) gets the
-//! stored response of the first one instead of doing the work again.
-//!
-//! A key belongs to one caller and one endpoint: it is scoped to the
-//! method, the path and (by default) the `Authorization` header, so another
-//! caller's request with the same key is served on its own. And it belongs
-//! to one request: the query and body are fingerprinted, and a key sent
-//! again with a different request is refused with a 422
-//! (`idempotency_key_reused`) instead of replaying an answer to something
-//! else. This follows the IETF `Idempotency-Key` header draft.
-//!
-//! ```no_run
-//! use std::time::Duration;
-//! use axum::{Router, routing::post};
-//! use rebuff::server::idempotency::{IdempotencyLayer, MemoryStore};
-//!
-//! let app: Router = Router::new()
-//!     .route("/api/v1/orders", post(|| async { "created" }))
-//!     .layer(IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(24 * 3600))));
-//! # let _ = app;
-//! ```
+//! [`IdempotencyLayer`]: the tower middleware that serves a keyed request
+//! once and replays its response to the retries, over any
+//! [`IdempotencyStore`].
 
 use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context as TaskContext, Poll};
 use core::time::Duration;
-use std::collections::{HashMap, VecDeque};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Instant;
 
 use axum::body::Body;
-use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, StatusCode};
-use sha2::{Digest, Sha256};
+use http::HeaderValue;
+
+use super::{Claim, Fingerprint, IdempotencyStore, StoredResponse, digest};
+use crate::server::Rejection;
 
 /// The longest key taken; longer ones are passed through unremembered.
 const MAX_KEY: usize = 255;
@@ -42,255 +24,6 @@ const MAX_BODY: usize = 1 << 20;
 const MAX_REQUEST: usize = 1 << 20;
 /// How long a duplicate waits for the first request to finish.
 const WAIT: Duration = Duration::from_secs(5);
-
-/// A response kept for replay.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct StoredResponse {
-    /// Its status.
-    pub status: StatusCode,
-    /// Its headers.
-    pub headers: HeaderMap,
-    /// Its body.
-    pub body: Bytes,
-}
-
-/// A digest of the request a key was first sent with (its query and body):
-/// a key sent again with a request of another fingerprint is refused.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct Fingerprint([u8; 32]);
-
-impl Fingerprint {
-    /// The fingerprint of a request's query and body.
-    #[must_use]
-    pub fn of(query: &str, body: &[u8]) -> Self {
-        Fingerprint(digest(&[query.as_bytes(), body]))
-    }
-
-    /// Its bytes (a SHA-256 digest), for a store that persists it.
-    #[must_use]
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// A fingerprint read back from its bytes.
-    #[must_use]
-    pub fn from_bytes(bytes: [u8; 32]) -> Self {
-        Fingerprint(bytes)
-    }
-}
-
-/// SHA-256 of `parts`, each prefixed with its length so that no two lists
-/// of parts run together into the same input.
-fn digest(parts: &[&[u8]]) -> [u8; 32] {
-    let mut hasher = Sha256::new();
-    for part in parts {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part);
-    }
-    hasher.finalize().into()
-}
-
-/// What a store knows of a key.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Claim {
-    /// Unknown: the caller now owns the key and must complete or release it.
-    New,
-    /// Another request with the key is being served.
-    InFlight,
-    /// Served already: replay this.
-    Done(StoredResponse),
-    /// The key was first sent with a different request (another
-    /// [`Fingerprint`]), whether that one is done or still being served.
-    Mismatch,
-}
-
-/// Where keys and their responses are kept: in memory by default
-/// ([`MemoryStore`]), or a shared store (Redis, a database) for several
-/// server instances.
-///
-/// The keys a store sees are already scoped (to the method, path and
-/// caller) and digested: 64 hexadecimal characters, never the client's raw
-/// key or credentials.
-pub trait IdempotencyStore: Send + Sync + 'static {
-    /// Claims `key` for a request with `fingerprint`, or says what is known
-    /// of it: [`Claim::Mismatch`] when it was claimed with another
-    /// fingerprint.
-    fn claim(&self, key: &str, fingerprint: Fingerprint) -> Claim;
-    /// Stores the response of the request that claimed `key`.
-    fn complete(&self, key: &str, response: StoredResponse);
-    /// Forgets `key` (its request failed in a way worth repeating).
-    fn release(&self, key: &str);
-}
-
-impl StoredResponse {
-    /// Roughly the memory it holds: body and headers.
-    fn size(&self) -> usize {
-        self.body.len()
-            + self
-                .headers
-                .iter()
-                .map(|(name, value)| name.as_str().len() + value.len())
-                .sum::<usize>()
-    }
-}
-
-/// Keys and responses in this process's memory, each kept for `ttl`, within
-/// a bound on entries and on bytes: past either, the oldest go first (and a
-/// retry of an evicted key does the work again).
-///
-/// ```
-/// use std::time::Duration;
-/// use rebuff::server::idempotency::MemoryStore;
-///
-/// let store = MemoryStore::new(Duration::from_secs(24 * 3600))
-///     .max_entries(50_000)
-///     .max_bytes(32 << 20);
-/// # let _ = store;
-/// ```
-#[derive(Debug)]
-pub struct MemoryStore {
-    ttl: Duration,
-    max_entries: usize,
-    max_bytes: usize,
-    entries: Mutex<Entries>,
-}
-
-/// A key's record: when written, the request's fingerprint, and its
-/// response once served.
-type Entry = (Instant, Fingerprint, Option<StoredResponse>);
-
-#[derive(Debug, Default)]
-struct Entries {
-    map: HashMap<String, Entry>,
-    /// Keys in the order they were written, with the time written: the
-    /// front is the oldest. A record whose key was rewritten or removed
-    /// since is stale and skipped.
-    order: VecDeque<(Instant, String)>,
-    /// The sizes of the stored responses.
-    bytes: usize,
-}
-
-impl Entries {
-    fn insert(
-        &mut self,
-        key: &str,
-        at: Instant,
-        fingerprint: Fingerprint,
-        response: Option<StoredResponse>,
-    ) {
-        self.bytes += response.as_ref().map_or(0, StoredResponse::size);
-        if let Some((_, _, Some(old))) =
-            self.map.insert(key.to_owned(), (at, fingerprint, response))
-        {
-            self.bytes -= old.size();
-        }
-        self.order.push_back((at, key.to_owned()));
-    }
-
-    fn remove(&mut self, key: &str) {
-        if let Some((_, _, Some(old))) = self.map.remove(key) {
-            self.bytes -= old.size();
-        }
-    }
-
-    /// Drops the expired entries, then the oldest while over a bound: each
-    /// record is looked at once, so a claim costs amortised O(1).
-    fn prune(&mut self, now: Instant, ttl: Duration, max_entries: usize, max_bytes: usize) {
-        while let Some((at, key)) = self.order.front() {
-            let live = self
-                .map
-                .get(key)
-                .is_some_and(|(written, _, _)| written == at);
-            let over = self.map.len() > max_entries || self.bytes > max_bytes;
-            if live && !over && now.duration_since(*at) < ttl {
-                break;
-            }
-            if let Some((_, key)) = self.order.pop_front() {
-                if live {
-                    self.remove(&key);
-                }
-            }
-        }
-    }
-}
-
-impl MemoryStore {
-    /// A store keeping responses for `ttl`, at most 100,000 keys and
-    /// 64 MiB of responses.
-    #[must_use]
-    pub fn new(ttl: Duration) -> Self {
-        MemoryStore {
-            ttl,
-            max_entries: 100_000,
-            max_bytes: 64 << 20,
-            entries: Mutex::new(Entries::default()),
-        }
-    }
-
-    /// Keeps at most `max` keys, dropping the oldest first.
-    #[must_use]
-    pub fn max_entries(mut self, max: usize) -> Self {
-        self.max_entries = max;
-        self
-    }
-
-    /// Keeps at most about `max` bytes of responses (bodies and headers),
-    /// dropping the oldest first.
-    #[must_use]
-    pub fn max_bytes(mut self, max: usize) -> Self {
-        self.max_bytes = max;
-        self
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
-        self.entries
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-    }
-
-    fn prune(&self, entries: &mut Entries, now: Instant) {
-        entries.prune(now, self.ttl, self.max_entries, self.max_bytes);
-    }
-}
-
-impl IdempotencyStore for MemoryStore {
-    fn claim(&self, key: &str, fingerprint: Fingerprint) -> Claim {
-        let mut entries = self.lock();
-        let now = Instant::now();
-        self.prune(&mut entries, now);
-        match entries.map.get(key) {
-            Some((at, _, _)) if now.duration_since(*at) >= self.ttl => {
-                entries.insert(key, now, fingerprint, None);
-                Claim::New
-            }
-            Some((_, first, _)) if *first != fingerprint => Claim::Mismatch,
-            Some((_, _, Some(done))) => Claim::Done(done.clone()),
-            Some((_, _, None)) => Claim::InFlight,
-            None => {
-                entries.insert(key, now, fingerprint, None);
-                self.prune(&mut entries, now);
-                Claim::New
-            }
-        }
-    }
-
-    fn complete(&self, key: &str, response: StoredResponse) {
-        let mut entries = self.lock();
-        let now = Instant::now();
-        // The fingerprint is the claim's; a completion without a claim (a
-        // store shared with something else) keeps an empty one.
-        let fingerprint = entries
-            .map
-            .get(key)
-            .map_or(Fingerprint([0; 32]), |(_, fingerprint, _)| *fingerprint);
-        entries.insert(key, now, fingerprint, Some(response));
-        self.prune(&mut entries, now);
-    }
-
-    fn release(&self, key: &str) {
-        self.lock().remove(key);
-    }
-}
 
 /// The tower layer: requests with an `Idempotency-Key` are served once and
 /// replayed after (with `Idempotent-Replayed: true`); a duplicate that
@@ -525,10 +258,10 @@ where
         Box::pin(async move {
             let (parts, body) = req.into_parts();
             let Ok(body) = axum::body::to_bytes(body, max_request).await else {
-                let unreadable = super::Rejection::BadRequest {
+                let unreadable = Rejection::BadRequest {
                     reason: "the request body could not be read".into(),
                 };
-                return Ok(super::axum::into_response(&unreadable));
+                return Ok(crate::server::axum::into_response(&unreadable));
             };
             let key = scoped_key(&parts, &scope(&parts), &key);
             let fingerprint = Fingerprint::of(parts.uri.query().unwrap_or(""), &body);
@@ -536,8 +269,8 @@ where
                 Claim::New => {}
                 Claim::Done(stored) => return Ok(replay(stored)),
                 Claim::Mismatch => {
-                    return Ok(super::axum::into_response(
-                        &super::Rejection::IdempotencyKeyReused,
+                    return Ok(crate::server::axum::into_response(
+                        &Rejection::IdempotencyKeyReused,
                     ));
                 }
                 Claim::InFlight => return Ok(wait_for_first(&*store, &key, fingerprint).await),
@@ -601,7 +334,7 @@ async fn wait_for_first<St: IdempotencyStore>(
             Claim::Done(stored) => return replay(stored),
             Claim::InFlight => {}
             Claim::Mismatch => {
-                return super::axum::into_response(&super::Rejection::IdempotencyKeyReused);
+                return crate::server::axum::into_response(&Rejection::IdempotencyKeyReused);
             }
             // The first request gave the key up: this one owns it now, but
             // its request was not kept; ask the client to send it again.
@@ -611,93 +344,15 @@ async fn wait_for_first<St: IdempotencyStore>(
             }
         }
     }
-    super::axum::into_response(&super::Rejection::RequestInProgress { retry_after: 1 })
+    crate::server::axum::into_response(&Rejection::RequestInProgress { retry_after: 1 })
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    fn response(body: &'static str) -> StoredResponse {
-        StoredResponse {
-            status: StatusCode::OK,
-            headers: HeaderMap::new(),
-            body: Bytes::from_static(body.as_bytes()),
-        }
-    }
-
-    const SAME: Fingerprint = Fingerprint([7; 32]);
-
-    fn serve(store: &MemoryStore, key: &str, body: &'static str) {
-        assert_eq!(store.claim(key, SAME), Claim::New, "{key}");
-        store.complete(key, response(body));
-    }
-
     #[test]
-    fn the_oldest_keys_go_first_past_the_entry_bound() {
-        let store = MemoryStore::new(Duration::from_secs(60)).max_entries(2);
-        serve(&store, "a", "1");
-        serve(&store, "b", "2");
-        serve(&store, "c", "3");
-        assert_eq!(store.lock().map.len(), 2);
-        assert_eq!(store.claim("c", SAME), Claim::Done(response("3")));
-        assert_eq!(store.claim("b", SAME), Claim::Done(response("2")));
-        // "a" was evicted: its key is new again.
-        assert_eq!(store.claim("a", SAME), Claim::New);
-    }
-
-    #[test]
-    fn stored_bytes_stay_within_the_bound() {
-        let store = MemoryStore::new(Duration::from_secs(60)).max_bytes(10);
-        serve(&store, "a", "0123456");
-        serve(&store, "b", "0123456");
-        let entries = store.lock();
-        assert!(entries.bytes <= 10, "{}", entries.bytes);
-        assert!(entries.map.contains_key("b") && !entries.map.contains_key("a"));
-    }
-
-    #[test]
-    fn expired_keys_are_dropped_and_rewrites_do_not_leak_records() {
-        let store = MemoryStore::new(Duration::from_millis(20));
-        for _ in 0..100 {
-            assert_eq!(store.claim("k", SAME), Claim::New);
-            store.release("k");
-        }
-        serve(&store, "k", "done");
-        std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(store.claim("other", SAME), Claim::New);
-        let entries = store.lock();
-        assert!(!entries.map.contains_key("k"));
-        // The 100 released claims' records were pruned with it.
-        assert!(entries.order.len() <= 2, "{}", entries.order.len());
-        assert_eq!(entries.bytes, 0);
-    }
-
-    #[test]
-    fn a_key_claimed_with_another_fingerprint_is_a_mismatch() {
-        let store = MemoryStore::new(Duration::from_secs(60));
-        let other = Fingerprint::of("", b"another body");
-        assert_eq!(store.claim("k", SAME), Claim::New);
-        assert_eq!(store.claim("k", other), Claim::Mismatch, "while in flight");
-        assert_eq!(store.claim("k", SAME), Claim::InFlight);
-        store.complete("k", response("done"));
-        assert_eq!(store.claim("k", other), Claim::Mismatch, "once done");
-        assert_eq!(store.claim("k", SAME), Claim::Done(response("done")));
-        // Released, the key is free for any request again.
-        store.release("k");
-        assert_eq!(store.claim("k", other), Claim::New);
-    }
-
-    #[test]
-    fn fingerprints_and_scoped_keys_tell_their_parts_apart() {
-        assert_eq!(Fingerprint::of("a=1", b"{}"), Fingerprint::of("a=1", b"{}"));
-        assert_ne!(
-            Fingerprint::of("a=1", b"{}"),
-            Fingerprint::of("a=1", b"{ }")
-        );
-        // Length prefixes: moving bytes from one part to the next changes
-        // the digest.
-        assert_ne!(Fingerprint::of("ab", b"c"), Fingerprint::of("a", b"bc"));
+    fn scoped_keys_tell_their_parts_apart() {
         let parts = |method: &str, uri: &str| {
             http::Request::builder()
                 .method(method)

@@ -1,0 +1,257 @@
+//! [`MemoryStore`]: the keys and responses of an [`IdempotencyStore`] in
+//! this process's memory, bounded in entries and bytes.
+
+use core::time::Duration;
+use std::collections::{HashMap, VecDeque};
+use std::sync::Mutex;
+use std::time::Instant;
+
+use super::{Claim, Fingerprint, IdempotencyStore, StoredResponse};
+
+impl StoredResponse {
+    /// Roughly the memory it holds: body and headers.
+    fn size(&self) -> usize {
+        self.body.len()
+            + self
+                .headers
+                .iter()
+                .map(|(name, value)| name.as_str().len() + value.len())
+                .sum::<usize>()
+    }
+}
+
+/// Keys and responses in this process's memory, each kept for `ttl`, within
+/// a bound on entries and on bytes: past either, the oldest go first (and a
+/// retry of an evicted key does the work again).
+///
+/// ```
+/// use std::time::Duration;
+/// use rebuff::server::idempotency::MemoryStore;
+///
+/// let store = MemoryStore::new(Duration::from_secs(24 * 3600))
+///     .max_entries(50_000)
+///     .max_bytes(32 << 20);
+/// # let _ = store;
+/// ```
+#[derive(Debug)]
+pub struct MemoryStore {
+    ttl: Duration,
+    max_entries: usize,
+    max_bytes: usize,
+    entries: Mutex<Entries>,
+}
+
+/// A key's record: when written, the request's fingerprint, and its
+/// response once served.
+type Entry = (Instant, Fingerprint, Option<StoredResponse>);
+
+#[derive(Debug, Default)]
+struct Entries {
+    map: HashMap<String, Entry>,
+    /// Keys in the order they were written, with the time written: the
+    /// front is the oldest. A record whose key was rewritten or removed
+    /// since is stale and skipped.
+    order: VecDeque<(Instant, String)>,
+    /// The sizes of the stored responses.
+    bytes: usize,
+}
+
+impl Entries {
+    fn insert(
+        &mut self,
+        key: &str,
+        at: Instant,
+        fingerprint: Fingerprint,
+        response: Option<StoredResponse>,
+    ) {
+        self.bytes += response.as_ref().map_or(0, StoredResponse::size);
+        if let Some((_, _, Some(old))) =
+            self.map.insert(key.to_owned(), (at, fingerprint, response))
+        {
+            self.bytes -= old.size();
+        }
+        self.order.push_back((at, key.to_owned()));
+    }
+
+    fn remove(&mut self, key: &str) {
+        if let Some((_, _, Some(old))) = self.map.remove(key) {
+            self.bytes -= old.size();
+        }
+    }
+
+    /// Drops the expired entries, then the oldest while over a bound: each
+    /// record is looked at once, so a claim costs amortised O(1).
+    fn prune(&mut self, now: Instant, ttl: Duration, max_entries: usize, max_bytes: usize) {
+        while let Some((at, key)) = self.order.front() {
+            let live = self
+                .map
+                .get(key)
+                .is_some_and(|(written, _, _)| written == at);
+            let over = self.map.len() > max_entries || self.bytes > max_bytes;
+            if live && !over && now.duration_since(*at) < ttl {
+                break;
+            }
+            if let Some((_, key)) = self.order.pop_front() {
+                if live {
+                    self.remove(&key);
+                }
+            }
+        }
+    }
+}
+
+impl MemoryStore {
+    /// A store keeping responses for `ttl`, at most 100,000 keys and
+    /// 64 MiB of responses.
+    #[must_use]
+    pub fn new(ttl: Duration) -> Self {
+        MemoryStore {
+            ttl,
+            max_entries: 100_000,
+            max_bytes: 64 << 20,
+            entries: Mutex::new(Entries::default()),
+        }
+    }
+
+    /// Keeps at most `max` keys, dropping the oldest first.
+    #[must_use]
+    pub fn max_entries(mut self, max: usize) -> Self {
+        self.max_entries = max;
+        self
+    }
+
+    /// Keeps at most about `max` bytes of responses (bodies and headers),
+    /// dropping the oldest first.
+    #[must_use]
+    pub fn max_bytes(mut self, max: usize) -> Self {
+        self.max_bytes = max;
+        self
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn prune(&self, entries: &mut Entries, now: Instant) {
+        entries.prune(now, self.ttl, self.max_entries, self.max_bytes);
+    }
+}
+
+impl IdempotencyStore for MemoryStore {
+    fn claim(&self, key: &str, fingerprint: Fingerprint) -> Claim {
+        let mut entries = self.lock();
+        let now = Instant::now();
+        self.prune(&mut entries, now);
+        match entries.map.get(key) {
+            Some((at, _, _)) if now.duration_since(*at) >= self.ttl => {
+                entries.insert(key, now, fingerprint, None);
+                Claim::New
+            }
+            Some((_, first, _)) if *first != fingerprint => Claim::Mismatch,
+            Some((_, _, Some(done))) => Claim::Done(done.clone()),
+            Some((_, _, None)) => Claim::InFlight,
+            None => {
+                entries.insert(key, now, fingerprint, None);
+                self.prune(&mut entries, now);
+                Claim::New
+            }
+        }
+    }
+
+    fn complete(&self, key: &str, response: StoredResponse) {
+        let mut entries = self.lock();
+        let now = Instant::now();
+        // The fingerprint is the claim's; a completion without a claim (a
+        // store shared with something else) keeps an empty one.
+        let fingerprint = entries
+            .map
+            .get(key)
+            .map_or(Fingerprint([0; 32]), |(_, fingerprint, _)| *fingerprint);
+        entries.insert(key, now, fingerprint, Some(response));
+        self.prune(&mut entries, now);
+    }
+
+    fn release(&self, key: &str) {
+        self.lock().remove(key);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bytes::Bytes;
+    use http::{HeaderMap, StatusCode};
+
+    use super::*;
+
+    fn response(body: &'static str) -> StoredResponse {
+        StoredResponse {
+            status: StatusCode::OK,
+            headers: HeaderMap::new(),
+            body: Bytes::from_static(body.as_bytes()),
+        }
+    }
+
+    const SAME: Fingerprint = Fingerprint([7; 32]);
+
+    fn serve(store: &MemoryStore, key: &str, body: &'static str) {
+        assert_eq!(store.claim(key, SAME), Claim::New, "{key}");
+        store.complete(key, response(body));
+    }
+
+    #[test]
+    fn the_oldest_keys_go_first_past_the_entry_bound() {
+        let store = MemoryStore::new(Duration::from_secs(60)).max_entries(2);
+        serve(&store, "a", "1");
+        serve(&store, "b", "2");
+        serve(&store, "c", "3");
+        assert_eq!(store.lock().map.len(), 2);
+        assert_eq!(store.claim("c", SAME), Claim::Done(response("3")));
+        assert_eq!(store.claim("b", SAME), Claim::Done(response("2")));
+        // "a" was evicted: its key is new again.
+        assert_eq!(store.claim("a", SAME), Claim::New);
+    }
+
+    #[test]
+    fn stored_bytes_stay_within_the_bound() {
+        let store = MemoryStore::new(Duration::from_secs(60)).max_bytes(10);
+        serve(&store, "a", "0123456");
+        serve(&store, "b", "0123456");
+        let entries = store.lock();
+        assert!(entries.bytes <= 10, "{}", entries.bytes);
+        assert!(entries.map.contains_key("b") && !entries.map.contains_key("a"));
+    }
+
+    #[test]
+    fn expired_keys_are_dropped_and_rewrites_do_not_leak_records() {
+        let store = MemoryStore::new(Duration::from_millis(20));
+        for _ in 0..100 {
+            assert_eq!(store.claim("k", SAME), Claim::New);
+            store.release("k");
+        }
+        serve(&store, "k", "done");
+        std::thread::sleep(Duration::from_millis(30));
+        assert_eq!(store.claim("other", SAME), Claim::New);
+        let entries = store.lock();
+        assert!(!entries.map.contains_key("k"));
+        // The 100 released claims' records were pruned with it.
+        assert!(entries.order.len() <= 2, "{}", entries.order.len());
+        assert_eq!(entries.bytes, 0);
+    }
+
+    #[test]
+    fn a_key_claimed_with_another_fingerprint_is_a_mismatch() {
+        let store = MemoryStore::new(Duration::from_secs(60));
+        let other = Fingerprint::of("", b"another body");
+        assert_eq!(store.claim("k", SAME), Claim::New);
+        assert_eq!(store.claim("k", other), Claim::Mismatch, "while in flight");
+        assert_eq!(store.claim("k", SAME), Claim::InFlight);
+        store.complete("k", response("done"));
+        assert_eq!(store.claim("k", other), Claim::Mismatch, "once done");
+        assert_eq!(store.claim("k", SAME), Claim::Done(response("done")));
+        // Released, the key is free for any request again.
+        store.release("k");
+        assert_eq!(store.claim("k", other), Claim::New);
+    }
+}

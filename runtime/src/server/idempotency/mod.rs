@@ -1,0 +1,127 @@
+//! Idempotent requests: a retried request (same `Idempotency-Key`) gets the
+//! stored response of the first one instead of doing the work again.
+//!
+//! A key belongs to one caller and one endpoint: it is scoped to the
+//! method, the path and (by default) the `Authorization` header, so another
+//! caller's request with the same key is served on its own. And it belongs
+//! to one request: the query and body are fingerprinted, and a key sent
+//! again with a different request is refused with a 422
+//! (`idempotency_key_reused`) instead of replaying an answer to something
+//! else. This follows the IETF `Idempotency-Key` header draft.
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use axum::{Router, routing::post};
+//! use rebuff::server::idempotency::{IdempotencyLayer, MemoryStore};
+//!
+//! let app: Router = Router::new()
+//!     .route("/api/v1/orders", post(|| async { "created" }))
+//!     .layer(IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(24 * 3600))));
+//! # let _ = app;
+//! ```
+
+mod layer;
+mod memory;
+
+pub use layer::{IdempotencyLayer, IdempotencyService};
+pub use memory::MemoryStore;
+
+use bytes::Bytes;
+use http::{HeaderMap, StatusCode};
+use sha2::{Digest, Sha256};
+
+/// A response kept for replay.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredResponse {
+    /// Its status.
+    pub status: StatusCode,
+    /// Its headers.
+    pub headers: HeaderMap,
+    /// Its body.
+    pub body: Bytes,
+}
+
+/// A digest of the request a key was first sent with (its query and body):
+/// a key sent again with a request of another fingerprint is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Fingerprint([u8; 32]);
+
+impl Fingerprint {
+    /// The fingerprint of a request's query and body.
+    #[must_use]
+    pub fn of(query: &str, body: &[u8]) -> Self {
+        Fingerprint(digest(&[query.as_bytes(), body]))
+    }
+
+    /// Its bytes (a SHA-256 digest), for a store that persists it.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
+    /// A fingerprint read back from its bytes.
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; 32]) -> Self {
+        Fingerprint(bytes)
+    }
+}
+
+/// SHA-256 of `parts`, each prefixed with its length so that no two lists
+/// of parts run together into the same input.
+fn digest(parts: &[&[u8]]) -> [u8; 32] {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hasher.finalize().into()
+}
+
+/// What a store knows of a key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// Unknown: the caller now owns the key and must complete or release it.
+    New,
+    /// Another request with the key is being served.
+    InFlight,
+    /// Served already: replay this.
+    Done(StoredResponse),
+    /// The key was first sent with a different request (another
+    /// [`Fingerprint`]), whether that one is done or still being served.
+    Mismatch,
+}
+
+/// Where keys and their responses are kept: in memory by default
+/// ([`MemoryStore`]), or a shared store (Redis, a database) for several
+/// server instances.
+///
+/// The keys a store sees are already scoped (to the method, path and
+/// caller) and digested: 64 hexadecimal characters, never the client's raw
+/// key or credentials.
+pub trait IdempotencyStore: Send + Sync + 'static {
+    /// Claims `key` for a request with `fingerprint`, or says what is known
+    /// of it: [`Claim::Mismatch`] when it was claimed with another
+    /// fingerprint.
+    fn claim(&self, key: &str, fingerprint: Fingerprint) -> Claim;
+    /// Stores the response of the request that claimed `key`.
+    fn complete(&self, key: &str, response: StoredResponse);
+    /// Forgets `key` (its request failed in a way worth repeating).
+    fn release(&self, key: &str);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fingerprints_tell_their_parts_apart() {
+        assert_eq!(Fingerprint::of("a=1", b"{}"), Fingerprint::of("a=1", b"{}"));
+        assert_ne!(
+            Fingerprint::of("a=1", b"{}"),
+            Fingerprint::of("a=1", b"{ }")
+        );
+        // Length prefixes: moving bytes from one part to the next changes
+        // the digest.
+        assert_ne!(Fingerprint::of("ab", b"c"), Fingerprint::of("a", b"bc"));
+    }
+}
