@@ -3,20 +3,21 @@
 //! attribute on a reqwest call, prints each failed attempt and how long it
 //! waits, honouring the server's Retry-After.
 //!
-//! Run: `cargo run --example retry_client`
+//! Run: `cargo run --example retry_client` (the flaky server is part of
+//! the program, on a free loopback port).
 
-// The test suite's scripted server; the example uses part of it.
-#[allow(dead_code)]
-#[path = "../tests/support/scripted.rs"]
-mod scripted;
-
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Instant;
 
+use axum::body::Body;
+use axum::extract::State;
+use axum::response::Response;
+use axum::routing::post;
 use rebuff::client::ClientError;
 use rebuff::client::reqwest::RequestBuilderExt;
 use rebuff::retry;
 use rebuff::retry::RetryEvent;
-use scripted::Reply;
 
 #[derive(Debug, serde::Deserialize)]
 struct Analysis {
@@ -43,26 +44,57 @@ async fn analyze(client: &reqwest::Client, base: &str) -> Result<Analysis, Clien
         .await
 }
 
+/// The flaky server: the first request gets a 503, the second a 429 asking
+/// to wait 2 s, every later one the analysis.
+async fn flaky(State(requests): State<Arc<AtomicU32>>) -> Response {
+    let (status, headers, body): (u16, &[(&str, &str)], &str) = match requests
+        .fetch_add(1, Ordering::SeqCst)
+    {
+        0 => (
+            503,
+            &[],
+            r#"{"error":{"code":"service_unavailable","message":"Down for maintenance","request_id":"req_001"}}"#,
+        ),
+        1 => (
+            429,
+            &[
+                ("retry-after", "2"),
+                ("x-ratelimit-limit", "60"),
+                ("x-ratelimit-remaining", "0"),
+            ],
+            r#"{"error":{"code":"rate_limit_exceeded","message":"Rate limit exceeded. Please try again in 2 seconds.","request_id":"req_002"}}"#,
+        ),
+        _ => (200, &[], r#"{"analysis_id":"an_123"}"#),
+    };
+    let mut response = Response::builder()
+        .status(status)
+        .header("content-type", "application/json");
+    for (name, value) in headers {
+        response = response.header(*name, *value);
+    }
+    response.body(Body::from(body)).expect("a valid response")
+}
+
 #[tokio::main(flavor = "current_thread")]
-async fn main() {
-    let (base, log) = scripted::start(vec![
-        Reply::json(503, r#"{"error":{"code":"service_unavailable","message":"Down for maintenance","request_id":"req_001"}}"#),
-        Reply::json(429, r#"{"error":{"code":"rate_limit_exceeded","message":"Rate limit exceeded. Please try again in 2 seconds.","request_id":"req_002"}}"#)
-            .header("retry-after", "2")
-            .header("x-ratelimit-limit", "60")
-            .header("x-ratelimit-remaining", "0"),
-        Reply::json(200, r#"{"analysis_id":"an_123"}"#),
-    ])
-    .await;
+async fn main() -> std::io::Result<()> {
+    let requests = Arc::new(AtomicU32::new(0));
+    let app = axum::Router::new()
+        .route("/api/v1/calls/analyze", post(flaky))
+        .with_state(requests.clone());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    tokio::spawn(axum::serve(listener, app).into_future());
     println!("flaky server at {base}");
+
     let started = Instant::now();
     match analyze(&reqwest::Client::new(), &base).await {
         Ok(analysis) => println!(
             "attempt {} succeeded: analysis {} after {:.1?}",
-            log.lock().unwrap().len(),
+            requests.load(Ordering::SeqCst),
             analysis.analysis_id,
             started.elapsed()
         ),
         Err(err) => println!("gave up: {err}"),
     }
+    Ok(())
 }

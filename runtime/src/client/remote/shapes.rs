@@ -20,14 +20,14 @@ use super::text;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum Format {
-    /// `{"error":{"code","message","details",...}}`: seeds 000 and 003,
+    /// `{"error":{"code","message","details",...}}`: the nested envelope,
     /// Stripe, OpenAI, Anthropic, Google, Microsoft Graph.
     Nested,
-    /// `{"success":false,"error":{...},"request_id",...}`: seed 001.
+    /// `{"success":false,"error":{...},"request_id",...}`: the success envelope.
     Success,
-    /// `{"error":"..."}` or `{"errors":["..."]}`: seed 002.
+    /// `{"error":"..."}` or `{"errors":["..."]}`: the plain envelope.
     Plain,
-    /// `{"success":false,"error":"...","code":...}`: seed 004.
+    /// `{"success":false,"error":"...","code":...}`: the flat envelope.
     Flat,
     /// RFC 9457 problem details.
     Problem,
@@ -391,7 +391,7 @@ pub(super) fn read_json<'a>(
     Some(Format::Json)
 }
 
-/// `{"errors":[...]}`: strings (seed 002), JSON:API, GraphQL, Cloudflare,
+/// `{"errors":[...]}`: strings (the plain envelope), JSON:API, GraphQL, Cloudflare,
 /// GitHub validation.
 fn read_error_list<'a>(
     top: &Top<'a>,
