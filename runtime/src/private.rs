@@ -5,7 +5,9 @@ use core::fmt;
 use core::time::Duration;
 
 pub use crate::catalog::Entry;
-pub use crate::retry::{Admission, Attempt, Bind, Driver, NoExtras, Verdict, WithExtras, typed};
+pub use crate::retry::{
+    Admission, Attempt, Bind, Driver, FromCircuitOpen, NoExtras, Verdict, WithExtras, typed,
+};
 
 /// Calls `f`: runs a blocking attempt's closure, whose return type annotation
 /// gives the body the function's expected type.
@@ -370,24 +372,6 @@ pub trait ViaOther<'a> {
 impl<'a, T> ViaOther<'a> for &Probe<'a, T> {
     fn __rebuff_chain(&self) -> Option<&'a (dyn std::error::Error + 'a)> {
         None
-    }
-}
-
-/// `#[retry(breaker = ...)]` fails refused calls with the function's own
-/// error, which must be able to say "circuit open".
-#[diagnostic::on_unimplemented(
-    message = "`#[retry(breaker = ...)]` needs `{Self}: From<rebuff::CircuitOpen>` to fail a call the breaker refuses",
-    label = "cannot say \"circuit open\"",
-    note = "add a variant such as `#[error(\"circuit open\")] CircuitOpen(#[from] rebuff::CircuitOpen)`"
-)]
-pub trait FromCircuitOpen: Sized {
-    #[doc(hidden)]
-    fn __rebuff_from(open: crate::CircuitOpen) -> Self;
-}
-
-impl<T: From<crate::CircuitOpen>> FromCircuitOpen for T {
-    fn __rebuff_from(open: crate::CircuitOpen) -> Self {
-        T::from(open)
     }
 }
 

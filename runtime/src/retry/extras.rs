@@ -158,11 +158,11 @@ impl<'p, E> WithExtras<'p, E> {
     #[must_use]
     pub fn breaker(mut self, breaker: &'p Breaker) -> Self
     where
-        E: crate::__private::FromCircuitOpen,
+        E: FromCircuitOpen,
     {
         self.breaker = Some((
             breaker,
-            <E as crate::__private::FromCircuitOpen>::__rebuff_from,
+            <E as FromCircuitOpen>::__rebuff_from,
         ));
         self
     }
@@ -245,5 +245,24 @@ impl<'p, E> Extras<'p, E> for WithExtras<'p, E> {
     #[inline]
     fn set_past_pause(&mut self, past: bool) {
         self.past_pause = past;
+    }
+}
+
+/// `#[retry(breaker = ...)]` fails refused calls with the function's own
+/// error, which must be able to say "circuit open".
+#[diagnostic::on_unimplemented(
+    message = "`#[retry(breaker = ...)]` needs `{Self}: From<rebuff::CircuitOpen>` to fail a call the breaker refuses",
+    label = "cannot say \"circuit open\"",
+    note = "add a variant such as `#[error(\"circuit open\")] CircuitOpen(#[from] rebuff::CircuitOpen)`"
+)]
+#[doc(hidden)]
+pub trait FromCircuitOpen: Sized {
+    #[doc(hidden)]
+    fn __rebuff_from(open: CircuitOpen) -> Self;
+}
+
+impl<T: From<CircuitOpen>> FromCircuitOpen for T {
+    fn __rebuff_from(open: CircuitOpen) -> Self {
+        T::from(open)
     }
 }

@@ -61,7 +61,7 @@ pub use builder::Retry;
 #[doc(hidden)]
 pub use driver::{Admission, Bind, Driver, Verdict};
 #[doc(hidden)]
-pub use extras::{Extras, NoExtras, WithExtras};
+pub use extras::{Extras, FromCircuitOpen, NoExtras, WithExtras};
 pub use hint::parse_retry_after;
 pub use policy::{Backoff, Jitter, Policy, RetryAfter};
 pub use report::{AttemptRecord, GiveUp, Report, RetryEvent, StopReason};
