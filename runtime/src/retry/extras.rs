@@ -160,10 +160,7 @@ impl<'p, E> WithExtras<'p, E> {
     where
         E: FromCircuitOpen,
     {
-        self.breaker = Some((
-            breaker,
-            <E as FromCircuitOpen>::__rebuff_from,
-        ));
+        self.breaker = Some((breaker, <E as FromCircuitOpen>::__rebuff_from));
         self
     }
 
