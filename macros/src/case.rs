@@ -27,6 +27,12 @@ pub(crate) const CASE_NAMES: &[(&str, Case)] = &[
 ];
 
 impl Case {
+    /// The runtime's `rebuff::Case` of the same name.
+    pub(crate) fn tokens(self) -> proc_macro2::TokenStream {
+        let variant = proc_macro2::Ident::new(&format!("{self:?}"), proc_macro2::Span::call_site());
+        quote::quote!(::rebuff::Case::#variant)
+    }
+
     pub(crate) fn from_name(name: &str) -> Option<Case> {
         CASE_NAMES.iter().find(|(n, _)| *n == name).map(|(_, c)| *c)
     }

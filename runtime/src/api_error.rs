@@ -57,9 +57,12 @@ pub trait ApiError {
     /// generation (see [`crate::catalog`]). Empty by default.
     const CATALOG: &'static [Entry] = &[];
 
-    /// Base URI of the RFC 9457 `type` member: the code is appended to it.
-    /// `None` (the default) renders `"about:blank"`.
-    const TYPE_BASE: Option<&'static str> = None;
+    /// How the type spells its codes and `details` keys, and the base URI
+    /// of its RFC 9457 `type` member (the code is appended to it; without
+    /// one, `"about:blank"`). The derive sets it from `code_case`,
+    /// `rename_all` and `type_base`; a server renders its own rejections
+    /// ([`crate::Rejection`]) in the same style.
+    const STYLE: crate::Style = crate::Style::DEFAULT;
 
     /// The HTTP status, always a 4xx or 5xx.
     fn status(&self) -> StatusCode;
@@ -80,7 +83,7 @@ pub trait ApiError {
 
     /// The RFC 9457 `type` URI of this error, when it is known in full.
     /// `None` (the default) makes [`crate::envelope::Problem`] build it from
-    /// [`ApiError::TYPE_BASE`] and the code; the derive returns the URI it
+    /// the [style](ApiError::STYLE)'s `type_base` and the code; the derive returns the URI it
     /// assembled at compile time.
     fn type_uri(&self) -> Option<&str> {
         None
@@ -132,6 +135,20 @@ pub trait ApiError {
     /// Serializes the list of messages announced by [`ApiError::has_errors`].
     fn serialize_errors<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         serde::Serializer::collect_seq(serializer, core::iter::empty::<&str>())
+    }
+
+    /// This type's own answer to one of the server's [`crate::Rejection`]s,
+    /// if one of its variants takes that rejection over
+    /// (`#[api(rejection = NotFound)]`): the server then answers, say, an
+    /// unknown route with the API's own "not found" error instead of
+    /// rebuff's. `None` (the default) leaves every rejection to rebuff,
+    /// rendered in this type's [style](ApiError::STYLE).
+    fn from_rejection(rejection: &crate::Rejection) -> Option<Self>
+    where
+        Self: Sized,
+    {
+        let _ = rejection;
+        None
     }
 
     /// The public message as a [`fmt::Display`] value: format it, compare

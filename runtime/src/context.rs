@@ -1,5 +1,11 @@
+use core::fmt;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use bytes::Bytes;
+use http::Response;
+
+use crate::{ApiError, Rejection};
 
 /// What an envelope knows about the request an error answers: its id, the
 /// time, and the `instance` (RFC 9457) it concerns.
@@ -19,38 +25,50 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 ///     .instance("/api/v1/agents");
 /// assert_eq!(ctx.get_request_id(), Some("req_abc123"));
 /// ```
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Context {
     request_id: Option<Arc<str>>,
     timestamp: Option<SystemTime>,
     instance: Option<Arc<str>>,
     problem: bool,
-    envelope: Builtin,
+    rejections: Renderer,
 }
 
-/// The built-in envelopes, chosen at run time: the format the server's own
-/// errors (framework rejections, unknown routes, panics) are rendered in, so
-/// they leave in the same envelope as the application's.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum Builtin {
-    /// [`crate::envelope::Nested`].
-    #[default]
-    Nested,
-    /// [`crate::envelope::Success`].
-    Success,
-    /// [`crate::envelope::Plain`].
-    Plain,
-    /// [`crate::envelope::Flat`].
-    Flat,
-    /// [`crate::envelope::Problem`].
-    Problem,
+impl fmt::Debug for Context {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Context")
+            .field("request_id", &self.request_id)
+            .field("timestamp", &self.timestamp)
+            .field("instance", &self.instance)
+            .field("problem", &self.problem)
+            .finish_non_exhaustive()
+    }
 }
+
+/// How the server's own errors are rendered: in the style of one error type.
+#[derive(Clone, Copy)]
+struct Renderer(fn(&Rejection, &Context) -> Response<Bytes>);
+
+impl Default for Renderer {
+    fn default() -> Self {
+        Renderer(crate::rejection::render::<Rejection>)
+    }
+}
+
+impl PartialEq for Renderer {
+    fn eq(&self, other: &Self) -> bool {
+        core::ptr::fn_addr_eq(self.0, other.0)
+    }
+}
+
+impl Eq for Renderer {}
 
 /// The latest instant RFC 3339 can write: 9999-12-31T23:59:59.999Z.
 const MAX_RFC3339_SECS: u64 = 253_402_300_799;
 
 impl Context {
-    /// An empty context: no request id, no timestamp, no instance.
+    /// An empty context: no request id, no timestamp, no instance;
+    /// rejections in the default style.
     #[must_use]
     pub const fn new() -> Self {
         Self {
@@ -58,7 +76,7 @@ impl Context {
             timestamp: None,
             instance: None,
             problem: false,
-            envelope: Builtin::Nested,
+            rejections: Renderer(crate::rejection::render::<Rejection>),
         }
     }
 
@@ -71,11 +89,13 @@ impl Context {
         self
     }
 
-    /// The envelope for errors that have none of their own: the server's
-    /// rejections (bad JSON, unknown route, a panic).
+    /// Renders the server's own errors ([`Rejection`]s: bad JSON, an
+    /// unknown route, a panic) as `E`'s errors are rendered: `E`'s
+    /// envelope and style, or `E`'s own variant where one answers the
+    /// rejection. The server layer sets it to its error type.
     #[must_use]
-    pub const fn envelope(mut self, envelope: Builtin) -> Self {
-        self.envelope = envelope;
+    pub fn rejections_as<E: ApiError>(mut self) -> Self {
+        self.rejections = Renderer(crate::rejection::render::<E>);
         self
     }
 
@@ -85,10 +105,11 @@ impl Context {
         self.problem
     }
 
-    /// The envelope for the server's own errors.
+    /// `rejection` as the complete response this context's error type
+    /// gives it (see [`Context::rejections_as`]).
     #[must_use]
-    pub const fn get_envelope(&self) -> Builtin {
-        self.envelope
+    pub fn render_rejection(&self, rejection: &Rejection) -> Response<Bytes> {
+        (self.rejections.0)(rejection, self)
     }
 
     /// Sets the request id clients quote to support (`request_id`,

@@ -232,12 +232,14 @@ pub mod client;
 mod context;
 pub mod envelope;
 mod rate_limit;
+pub mod rejection;
 pub mod retry;
 mod retryable;
 mod ser;
 #[cfg(any(feature = "axum", feature = "actix"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "actix"))))]
 pub mod server;
+mod style;
 
 #[doc(hidden)]
 #[path = "private.rs"]
@@ -246,10 +248,12 @@ pub mod __private;
 pub use api_error::{ApiError, Message, retryable_status};
 pub use breaker::{Breaker, CircuitOpen};
 pub use budget::Budget;
-pub use context::{Builtin, Context};
+pub use context::Context;
 pub use rate_limit::RateLimit;
+pub use rejection::{Rejection, RejectionKind};
 pub use retry::{Jitter, Policy};
 pub use retryable::{Advice, Retryable};
+pub use style::{Case, Style};
 
 /// The `http` crate rebuff speaks, for naming its types without a direct
 /// dependency.
@@ -300,20 +304,6 @@ pub fn to_response<E: ApiError>(err: &E, ctx: &Context) -> Response<Bytes> {
         envelope::Problem::to_response(err, ctx)
     } else {
         E::Envelope::to_response(err, ctx)
-    }
-}
-
-/// `err` as a complete response in `envelope`, one of the built-in formats
-/// chosen at run time (or problem details, if the context prefers them).
-#[must_use]
-pub fn to_response_in<E: ApiError>(envelope: Builtin, err: &E, ctx: &Context) -> Response<Bytes> {
-    use envelope::{Flat, Nested, Plain, Problem, Success};
-    match (ctx.prefers_problem(), envelope) {
-        (true, _) | (false, Builtin::Problem) => Problem::to_response(err, ctx),
-        (false, Builtin::Nested) => Nested::to_response(err, ctx),
-        (false, Builtin::Success) => Success::to_response(err, ctx),
-        (false, Builtin::Plain) => Plain::to_response(err, ctx),
-        (false, Builtin::Flat) => Flat::to_response(err, ctx),
     }
 }
 

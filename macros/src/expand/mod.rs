@@ -24,6 +24,7 @@ use quote::{ToTokens, quote, quote_spanned};
 use syn::{DeriveInput, Ident};
 
 use crate::ast::{Field, Input};
+use crate::case::Case;
 use crate::ctxt::Ctxt;
 use crate::fmt::Template;
 use crate::symbol::ERROR;
@@ -82,6 +83,19 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         Some(base) => {
             let lit = &base.value;
             quote!(::core::option::Option::Some(#lit))
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    let code_case = input
+        .attrs
+        .code_case
+        .as_ref()
+        .map_or(Case::Snake, |case| case.value)
+        .tokens();
+    let key_case = match &input.attrs.rename_all {
+        Some(case) => {
+            let case = case.value.tokens();
+            quote!(::core::option::Option::Some(#case))
         }
         None => quote!(::core::option::Option::None),
     };
@@ -199,7 +213,11 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         impl #impl_generics ::rebuff::ApiError for #ty #ty_generics #where_clause {
             type Envelope = #envelope;
             const CATALOG: &'static [::rebuff::__private::Entry] = &[#(#catalog),*];
-            const TYPE_BASE: ::core::option::Option<&'static ::core::primitive::str> = #type_base;
+            const STYLE: ::rebuff::Style = ::rebuff::Style {
+                code_case: #code_case,
+                key_case: #key_case,
+                type_base: #type_base,
+            };
 
             fn status(&self) -> ::rebuff::__private::StatusCode {
                 #status

@@ -157,7 +157,7 @@ impl Envelope for Flat {
 
 /// RFC 9457 problem details, served as `application/problem+json`.
 ///
-/// - `type`: [`ApiError::TYPE_BASE`] followed by the code (a `/` is put
+/// - `type`: the [style](ApiError::STYLE)'s `type_base` followed by the code (a `/` is put
 ///   between them if the base does not end with one), or `"about:blank"`
 ///   without a base;
 /// - `title`: the status's reason phrase, the same for every occurrence;
@@ -214,7 +214,7 @@ impl Envelope for Problem {
         serializer: S,
     ) -> Result<S::Ok, S::Error> {
         let mut map = serializer.serialize_map(None)?;
-        match (err.type_uri(), E::TYPE_BASE) {
+        match (err.type_uri(), E::STYLE.type_base) {
             (Some(uri), _) => map.serialize_entry("type", uri)?,
             (None, Some(base)) => {
                 map.serialize_entry("type", &format_args!("{}", TypeUri(base, err.code())))?;
@@ -239,31 +239,5 @@ impl Envelope for Problem {
             })?;
         }
         map.end()
-    }
-}
-
-/// The envelope the request context names ([`Context::envelope`]): for
-/// errors that belong to no one format, such as the server's own
-/// rejections, so they render like the application's errors.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct FromContext;
-
-impl Envelope for FromContext {
-    fn serialize<E: ApiError, S: Serializer>(
-        err: &E,
-        ctx: &Context,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match ctx.get_envelope() {
-            crate::Builtin::Nested => Nested::serialize(err, ctx, serializer),
-            crate::Builtin::Success => Success::serialize(err, ctx, serializer),
-            crate::Builtin::Plain => Plain::serialize(err, ctx, serializer),
-            crate::Builtin::Flat => Flat::serialize(err, ctx, serializer),
-            crate::Builtin::Problem => Problem::serialize(err, ctx, serializer),
-        }
-    }
-
-    fn to_response<E: ApiError>(err: &E, ctx: &Context) -> http::Response<bytes::Bytes> {
-        crate::to_response_in(ctx.get_envelope(), err, ctx)
     }
 }

@@ -46,7 +46,7 @@ mod formats;
 pub mod parts;
 
 pub(crate) use formats::PROBLEM_MEMBERS;
-pub use formats::{Flat, FromContext, Nested, Plain, Problem, Success};
+pub use formats::{Flat, Nested, Plain, Problem, Success};
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, Response, header};

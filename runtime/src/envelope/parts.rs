@@ -63,7 +63,7 @@ pub struct Generic<'a, E>(pub &'a E);
 
 impl<E: ApiError> ApiError for Generic<'_, E> {
     type Envelope = E::Envelope;
-    const TYPE_BASE: Option<&'static str> = E::TYPE_BASE;
+    const STYLE: crate::Style = E::STYLE;
 
     fn status(&self) -> http::StatusCode {
         self.0.status()

@@ -1,13 +1,14 @@
-//! axum: derived errors as responses, the request-context layer, and
-//! extractors and fallbacks whose failures use your envelope.
+//! axum: the [`Surface`] layer, derived errors as responses, and extractors
+//! whose failures are [`Rejection`]s in the API's envelope.
 //!
 //! ```no_run
 //! use axum::{Router, routing::get};
-//! use rebuff::server::axum::{ContextLayer, Json, Path};
-//! use rebuff::{ApiError, Builtin};
+//! use rebuff::ApiError;
+//! use rebuff::server::Surface;
+//! use rebuff::server::axum::{Json, Path};
 //!
 //! #[derive(Debug, thiserror::Error, ApiError)]
-//! #[api(envelope = rebuff::envelope::Flat)]
+//! #[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE")]
 //! enum LeadError {
 //!     #[error("lead {lead_id} not found")]
 //!     #[api(status = 404, message = "Lead not found")]
@@ -18,29 +19,41 @@
 //!     Err(LeadError::LeadNotFound { lead_id: id })
 //! }
 //!
+//! // Last, so that it covers every route (and the router's own 404 and 405).
 //! let app: Router = Router::new()
 //!     .route("/api/v1/leads/{id}", get(get_lead))
-//!     .fallback(rebuff::server::axum::not_found)
-//!     .method_not_allowed_fallback(rebuff::server::axum::method_not_allowed)
-//!     .layer(tower_http::catch_panic::CatchPanicLayer::custom(rebuff::server::axum::panic_response))
-//!     .layer(ContextLayer::new().envelope(Builtin::Flat).negotiate(true));
+//!     .layer(Surface::<LeadError>::new());
 //! # let _ = app;
 //! ```
+//!
+//! axum's own extractors answer their failures in plain text; rebuff's
+//! [`Json`], [`Path`], [`Query`], [`Form`], [`Header`] (and, with the
+//! `multipart` feature, [`Multipart`]) are the same extractors with their
+//! failures in the envelope. The router's own 404 and 405 (which have no
+//! body) are answered in the envelope by the layer, `Allow` kept.
 
+use core::convert::Infallible;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context as TaskContext, Poll};
 use std::error::Error as StdError;
 
-use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
-use axum::extract::{FromRequest, FromRequestParts, OptionalFromRequestParts, Request};
+use axum::body::Body;
+use axum::extract::rejection::{FormRejection, JsonRejection, PathRejection, QueryRejection};
+use axum::extract::{
+    DefaultBodyLimit, FromRequest, FromRequestParts, OptionalFromRequestParts, Request,
+};
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use http::request::Parts;
 use http::{HeaderValue, Method, StatusCode, Uri, header};
+use http_body::Body as _;
+use tracing::Instrument as _;
 
-use super::{Rejection, context, is_safe_request_id, new_request_id, scope};
-use crate::{ApiError, Builtin, Context, X_REQUEST_ID};
+use super::surface::{bare_rejection, keep_headers};
+use super::{
+    CatchUnwind, Rejection, Rendered, Surface, context, request_span, respond_rejection_in,
+};
+use crate::{ApiError, Context, X_REQUEST_ID};
 
 /// `err` as the response to the current request.
 pub fn into_response<E: ApiError + StdError>(err: &E) -> Response {
@@ -50,7 +63,7 @@ pub fn into_response<E: ApiError + StdError>(err: &E) -> Response {
 /// [`into_response`] for an error that may not implement
 /// `std::error::Error`; what the derived `IntoResponse` calls.
 pub fn into_response_with<E: ApiError>(err: &E, chain: Option<&dyn StdError>) -> Response {
-    super::respond_with(err, chain).map(axum::body::Body::from)
+    super::respond_with(err, chain).map(Body::from)
 }
 
 /// Any [`ApiError`] as a response, for types that do not derive it (a
@@ -70,7 +83,16 @@ impl<E> From<E> for Api<E> {
     }
 }
 
-/// Fallback handler for unknown routes: a 404 [`Rejection`].
+/// A rejection answers in the request's style: the [`Surface`]'s error
+/// type's, or the default style outside one.
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        super::respond_rejection(&self).map(Body::from)
+    }
+}
+
+/// Fallback handler for unknown routes: a 404 [`Rejection`] (the
+/// [`Surface`] layer answers the router's own bodyless 404 the same way).
 #[allow(clippy::unused_async)] // a handler: the framework awaits it
 pub async fn not_found(uri: Uri) -> Rejection {
     Rejection::NotFound {
@@ -79,7 +101,7 @@ pub async fn not_found(uri: Uri) -> Rejection {
 }
 
 /// Fallback handler for a known path with the wrong method: a 405
-/// [`Rejection`].
+/// [`Rejection`] (axum adds `Allow`).
 #[allow(clippy::unused_async)] // a handler: the framework awaits it
 pub async fn method_not_allowed(method: Method) -> Rejection {
     Rejection::MethodNotAllowed {
@@ -87,13 +109,21 @@ pub async fn method_not_allowed(method: Method) -> Rejection {
     }
 }
 
-/// The handler for tower-http's `CatchPanicLayer::custom`: logs the panic,
-/// answers 500 in the server's envelope with the request id, and sends
-/// nothing of the panic.
+/// The handler for tower-http's `CatchPanicLayer::custom`, for stacks
+/// without the [`Surface`] layer (which catches panics itself): logs the
+/// panic, answers 500 in the envelope with the request id.
 #[must_use]
 #[allow(clippy::needless_pass_by_value)] // the signature `CatchPanicLayer::custom` takes
 pub fn panic_response(payload: Box<dyn core::any::Any + Send + 'static>) -> Response {
-    super::respond_to_panic(&*payload).map(axum::body::Body::from)
+    super::respond_to_panic(&*payload).map(Body::from)
+}
+
+/// The 413 of an extractor that reached the body limit.
+fn too_large() -> Rejection {
+    Rejection::PayloadTooLarge {
+        file_size: None,
+        max_size: super::body_limit(),
+    }
 }
 
 fn json_rejection(rejection: &JsonRejection) -> Rejection {
@@ -101,12 +131,12 @@ fn json_rejection(rejection: &JsonRejection) -> Rejection {
         JsonRejection::MissingJsonContentType(_) => Rejection::UnsupportedMediaType {
             expected: "application/json".into(),
         },
-        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => payload_too_large(None),
+        _ if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => too_large(),
         JsonRejection::JsonSyntaxError(err) => Rejection::InvalidJson {
-            reason: source_text(err),
+            reason: innermost(err),
         },
         JsonRejection::JsonDataError(err) => Rejection::InvalidJson {
-            reason: source_text(err),
+            reason: innermost(err),
         },
         other => Rejection::BadRequest {
             reason: other.body_text(),
@@ -115,7 +145,7 @@ fn json_rejection(rejection: &JsonRejection) -> Rejection {
 }
 
 /// The innermost message of an extractor error: serde's own words.
-fn source_text(err: &(dyn StdError + 'static)) -> String {
+fn innermost(err: &(dyn StdError + 'static)) -> String {
     let mut last: &(dyn StdError + 'static) = err;
     while let Some(next) = last.source() {
         last = next;
@@ -123,24 +153,7 @@ fn source_text(err: &(dyn StdError + 'static)) -> String {
     last.to_string()
 }
 
-/// A 413 with the limit the layer was given, if any.
-fn payload_too_large(file_size: Option<u64>) -> Rejection {
-    let max_size = BODY_LIMIT
-        .try_with(|limit| *limit)
-        .ok()
-        .flatten()
-        .unwrap_or(0);
-    Rejection::PayloadTooLarge {
-        file_size,
-        max_size,
-    }
-}
-
-tokio::task_local! {
-    static BODY_LIMIT: Option<u64>;
-}
-
-/// axum's `Json`, with failures as [`Rejection`]s in your envelope.
+/// axum's `Json`, with failures as [`Rejection`]s in the API's envelope.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Json<T>(pub T);
 
@@ -165,7 +178,34 @@ impl<T: serde::Serialize> IntoResponse for Json<T> {
     }
 }
 
-/// axum's `Path`, with failures as [`Rejection`]s in your envelope.
+/// axum's `Form`, with failures as [`Rejection`]s in the API's envelope.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Form<T>(pub T);
+
+impl<T, S> FromRequest<S> for Form<T>
+where
+    axum::Form<T>: FromRequest<S, Rejection = FormRejection>,
+    S: Send + Sync,
+{
+    type Rejection = Rejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(req, state).await {
+            Ok(axum::Form(value)) => Ok(Form(value)),
+            Err(FormRejection::InvalidFormContentType(_)) => Err(Rejection::UnsupportedMediaType {
+                expected: "application/x-www-form-urlencoded".into(),
+            }),
+            Err(rejection) if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+                Err(too_large())
+            }
+            Err(rejection) => Err(Rejection::InvalidForm {
+                reason: innermost(&rejection),
+            }),
+        }
+    }
+}
+
+/// axum's `Path`, with failures as [`Rejection`]s in the API's envelope.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Path<T>(pub T);
 
@@ -186,7 +226,7 @@ where
     }
 }
 
-/// axum's `Query`, with failures as [`Rejection`]s in your envelope.
+/// axum's `Query`, with failures as [`Rejection`]s in the API's envelope.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);
 
@@ -201,16 +241,99 @@ where
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Query(value)),
             Err(rejection) => Err(Rejection::InvalidQuery {
-                reason: source_text(&rejection),
+                reason: innermost(&rejection),
             }),
         }
     }
 }
 
-/// The request's [`Context`], as an extractor (the layer puts it in the
-/// request's extensions; without the layer, a fresh one).
+/// A header an endpoint reads, by name and parser: what [`Header`]
+/// extracts.
+///
+/// ```
+/// use rebuff::server::axum::TypedHeader;
+///
+/// /// `X-Workspace: ws_123`.
+/// struct Workspace(String);
+///
+/// impl TypedHeader for Workspace {
+///     const NAME: &'static str = "x-workspace";
+///     fn parse(value: &str) -> Result<Self, String> {
+///         value.strip_prefix("ws_").map(|_| Workspace(value.to_owned())).ok_or_else(|| "expected ws_...".into())
+///     }
+/// }
+/// ```
+pub trait TypedHeader: Sized {
+    /// The header's name, lowercase.
+    const NAME: &'static str;
+    /// Reads the value; the error says why it is not one.
+    fn parse(value: &str) -> Result<Self, String>;
+}
+
+/// A typed header, with a missing or malformed one a
+/// [`Rejection::InvalidHeader`] in the API's envelope.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Header<T>(pub T);
+
+impl<T: TypedHeader, S: Send + Sync> FromRequestParts<S> for Header<T> {
+    type Rejection = Rejection;
+
+    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
+        let invalid = |reason: String| Rejection::InvalidHeader {
+            name: T::NAME.to_owned(),
+            reason,
+        };
+        let value = parts
+            .headers
+            .get(T::NAME)
+            .ok_or_else(|| invalid("missing".into()))?;
+        let value = value
+            .to_str()
+            .map_err(|_| invalid("not visible ASCII".into()))?;
+        T::parse(value).map(Header).map_err(invalid)
+    }
+}
+
+/// axum's `Multipart`, with failures as [`Rejection`]s in the API's
+/// envelope (the extraction itself: wrong content type or boundary; the
+/// errors of reading fields come from its methods, as axum's).
+#[cfg(feature = "multipart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "multipart")))]
+#[derive(Debug)]
+pub struct Multipart(pub axum::extract::Multipart);
+
+#[cfg(feature = "multipart")]
+impl<S: Send + Sync> FromRequest<S> for Multipart {
+    type Rejection = Rejection;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Multipart::from_request(req, state).await {
+            Ok(multipart) => Ok(Multipart(multipart)),
+            Err(rejection) => Err(Rejection::InvalidMultipart {
+                reason: rejection.body_text(),
+            }),
+        }
+    }
+}
+
+/// A field read failure of [`Multipart`] as a [`Rejection`]: 413 past the
+/// body limit, else an invalid multipart body.
+#[cfg(feature = "multipart")]
+#[cfg_attr(docsrs, doc(cfg(feature = "multipart")))]
+#[must_use]
+pub fn multipart_error(err: &axum::extract::multipart::MultipartError) -> Rejection {
+    if err.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        return too_large();
+    }
+    Rejection::InvalidMultipart {
+        reason: err.body_text(),
+    }
+}
+
+/// The request's [`Context`], as an extractor (the [`Surface`] puts it in
+/// the request's extensions; without it, a fresh one).
 impl<S: Send + Sync> FromRequestParts<S> for Context {
-    type Rejection = core::convert::Infallible;
+    type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         Ok(parts
@@ -222,165 +345,145 @@ impl<S: Send + Sync> FromRequestParts<S> for Context {
 }
 
 impl<S: Send + Sync> OptionalFromRequestParts<S> for Context {
-    type Rejection = core::convert::Infallible;
+    type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
         Ok(parts.extensions.get::<Context>().cloned())
     }
 }
 
-/// The request-context layer, for axum or any tower service over
-/// `http::Request`: request id (taken if safe, else made), time, instance,
-/// negotiation and the server's envelope; `X-Request-Id` on every response.
-///
-/// Works with tower-http's request-id layers rather than replacing them: put
-/// `SetRequestIdLayer` outside this one and the id it chose is used;
-/// `PropagateRequestIdLayer` is not needed, as this layer echoes the id.
-#[derive(Debug, Clone, Copy)]
-#[must_use]
-pub struct ContextLayer {
-    negotiate: bool,
-    envelope: Builtin,
-    body_limit: Option<u64>,
-}
-
-impl Default for ContextLayer {
-    fn default() -> Self {
-        Self::new()
-    }
-}
-
-impl ContextLayer {
-    /// No negotiation, the server's own errors in [`Builtin::Nested`], no
-    /// body limit.
-    pub const fn new() -> Self {
-        ContextLayer {
-            negotiate: false,
-            envelope: Builtin::Nested,
-            body_limit: None,
-        }
-    }
-
-    /// Serve RFC 9457 problem details to clients that ask for them with
-    /// `Accept: application/problem+json`.
-    pub const fn negotiate(mut self, on: bool) -> Self {
-        self.negotiate = on;
-        self
-    }
-
-    /// The envelope of the server's own errors (rejections, fallbacks,
-    /// panics): make it your error type's.
-    pub const fn envelope(mut self, envelope: Builtin) -> Self {
-        self.envelope = envelope;
-        self
-    }
-
-    /// Refuse bodies over `bytes` with a 413 [`Rejection::PayloadTooLarge`]
-    /// (`file_size` from `Content-Length`, `max_size`): at once when
-    /// `Content-Length` says so, else when an extractor reaches the limit
-    /// (set axum's `DefaultBodyLimit` to the same value).
-    pub const fn body_limit(mut self, bytes: u64) -> Self {
-        self.body_limit = Some(bytes);
-        self
-    }
-}
-
-impl<S> tower::Layer<S> for ContextLayer {
-    type Service = ContextService<S>;
+impl<S, E: ApiError> tower::Layer<S> for Surface<E> {
+    type Service = SurfaceService<S, E>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        ContextService {
+        SurfaceService {
             inner,
-            config: *self,
+            surface: *self,
         }
     }
 }
 
-/// The service of [`ContextLayer`].
-#[derive(Debug, Clone)]
-pub struct ContextService<S> {
+/// The service of the [`Surface`] layer.
+pub struct SurfaceService<S, E> {
     inner: S,
-    config: ContextLayer,
+    surface: Surface<E>,
 }
 
-impl<S, B, R> tower::Service<http::Request<B>> for ContextService<S>
+impl<S: Clone, E> Clone for SurfaceService<S, E> {
+    fn clone(&self) -> Self {
+        SurfaceService {
+            inner: self.inner.clone(),
+            surface: self.surface,
+        }
+    }
+}
+
+impl<S: core::fmt::Debug, E> core::fmt::Debug for SurfaceService<S, E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SurfaceService")
+            .field("inner", &self.inner)
+            .field("surface", &self.surface)
+            .finish()
+    }
+}
+
+impl<S, E> tower::Service<Request> for SurfaceService<S, E>
 where
-    S: tower::Service<http::Request<B>, Response = http::Response<R>> + Send + 'static,
+    S: tower::Service<Request, Response = Response> + Send + 'static,
     S::Future: Send + 'static,
-    R: From<Bytes> + Send + 'static,
+    S::Error: Send + 'static,
+    E: ApiError + 'static,
 {
-    type Response = http::Response<R>;
+    type Response = Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
-        let ctx = request_context(&self.config, &req);
-        let id = ctx
-            .get_request_id()
-            .and_then(|id| HeaderValue::from_str(id).ok());
-        req.extensions_mut().insert(ctx.clone());
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<u64>().ok());
-        let limit = self.config.body_limit;
-        let over = matches!((declared, limit), (Some(size), Some(max)) if size > max);
-        let inner = (!over).then(|| self.inner.call(req));
-        Box::pin(BODY_LIMIT.scope(
-            limit,
-            scope(ctx, async move {
-                let mut response = match inner {
-                    Some(inner) => inner.await?,
-                    None => {
-                        let rejection = Rejection::PayloadTooLarge {
-                            file_size: declared,
-                            max_size: limit.unwrap_or(0),
-                        };
-                        super::respond(&rejection).map(R::from)
-                    }
-                };
-                if let Some(id) = id {
-                    response.headers_mut().entry(X_REQUEST_ID).or_insert(id);
-                }
-                Ok(response)
-            }),
-        ))
-    }
-}
-
-/// The context of one request, by the layer's rules.
-fn request_context<B>(config: &ContextLayer, req: &http::Request<B>) -> Context {
-    let from_tower_http = req
-        .extensions()
-        .get::<tower_http::request_id::RequestId>()
-        .map(|id| id.header_value().as_bytes());
-    let from_client = req.headers().get(X_REQUEST_ID).map(HeaderValue::as_bytes);
-    let id = [from_tower_http, from_client]
-        .into_iter()
-        .flatten()
-        .find(|id| is_safe_request_id(id))
-        .and_then(|id| core::str::from_utf8(id).ok())
-        .map_or_else(new_request_id, str::to_owned);
-    let wants_problem = config.negotiate
-        && req
+    fn call(&mut self, mut req: Request) -> Self::Future {
+        let surface = self.surface;
+        let chosen = req
+            .extensions()
+            .get::<tower_http::request_id::RequestId>()
+            .map(|id| id.header_value().as_bytes());
+        let client = req.headers().get(X_REQUEST_ID).map(HeaderValue::as_bytes);
+        let accept = req
             .headers()
             .get_all(header::ACCEPT)
             .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|v| v.split(','))
-            .any(|item| {
-                let media = item.split(';').next().unwrap_or("").trim();
-                media.eq_ignore_ascii_case("application/problem+json")
-            });
-    Context::new()
-        .request_id(id)
-        .now()
-        .instance(req.uri().path())
-        .prefer_problem(wants_problem)
-        .envelope(config.envelope)
+            .map(HeaderValue::as_bytes);
+        let ctx = surface.context([chosen, client], accept, req.uri().path());
+        let id = ctx.get_request_id().unwrap_or_default();
+        let span = request_span(id, req.method().as_str(), req.uri().path());
+        let echo = HeaderValue::from_str(id).ok();
+        let method = req.method().clone();
+        let path = req.uri().path().to_owned();
+        req.extensions_mut().insert(ctx.clone());
+
+        let declared = req.headers().get(header::CONTENT_LENGTH);
+        if let Some(refused) = surface.refuse_declared(declared.map(HeaderValue::as_bytes)) {
+            let response = span.in_scope(|| respond_rejection_in(&refused, &ctx));
+            return Box::pin(core::future::ready(Ok(finish(
+                response.map(Body::from),
+                echo,
+            ))));
+        }
+        // The limit is this layer's: axum's own default is lifted, and the
+        // body itself is cut off at the limit, whoever reads it.
+        DefaultBodyLimit::disable().apply(&mut req);
+        if let Some(limit) = surface.get_body_limit() {
+            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+            req = req.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
+        }
+        let called = {
+            let _entered = span.enter();
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.inner.call(req)))
+        };
+        Box::pin(
+            super::scope_with_limit(ctx.clone(), surface.get_body_limit(), async move {
+                let outcome = match called {
+                    Ok(future) => CatchUnwind::new(future).await,
+                    Err(payload) => Err(payload),
+                };
+                let response = match outcome {
+                    Ok(Ok(response)) => restyle(response, &method, &path, &ctx),
+                    Ok(Err(err)) => return Err(err),
+                    Err(payload) if surface.catches_panics() => {
+                        super::respond_to_panic(&*payload).map(Body::from)
+                    }
+                    Err(payload) => std::panic::resume_unwind(payload),
+                };
+                Ok(finish(response, echo))
+            })
+            .instrument(span),
+        )
+    }
+}
+
+/// A bodyless error response of the router (its 404 and 405) answered in
+/// the envelope, its headers kept; any other response as it is.
+fn restyle(response: Response, method: &Method, path: &str, ctx: &Context) -> Response {
+    let bare = response.status().as_u16() >= 400
+        && response.extensions().get::<Rendered>().is_none()
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+        && response.body().size_hint().exact() == Some(0);
+    if !bare {
+        return response;
+    }
+    let Some(rejection) = bare_rejection(response.status(), method.as_str(), path) else {
+        return response;
+    };
+    let mut restyled = respond_rejection_in(&rejection, ctx);
+    keep_headers(response.headers(), restyled.headers_mut());
+    restyled.map(Body::from)
+}
+
+/// Echoes the request id.
+fn finish(mut response: Response, id: Option<HeaderValue>) -> Response {
+    if let Some(id) = id {
+        response.headers_mut().entry(X_REQUEST_ID).or_insert(id);
+    }
+    response
 }

@@ -1,29 +1,67 @@
-//! Serving errors from axum and actix-web: request context, content
-//! negotiation, logging, and the frameworks' own rejections in your envelope.
+//! Serving errors from axum and actix-web: one setup call gives a server its
+//! whole error surface, taken from its error type.
 //!
-//! With the `axum` (or `actix`) feature, `#[derive(ApiError)]` also makes the
-//! type a response (`IntoResponse`, `ResponseError`), so handlers return
-//! `Result<T, MyError>`. What the error alone cannot know comes from the
-//! request context that [`axum::ContextLayer`] (or the actix middleware)
-//! keeps for each request:
+//! ```no_run
+//! # #[cfg(feature = "axum")] {
+//! use axum::{Router, routing::post};
+//! use rebuff::ApiError;
+//! use rebuff::server::Surface;
+//! use rebuff::server::axum::Json;
 //!
-//! - the **request id**: the client's `X-Request-Id` if it is safe (visible
-//!   ASCII, at most 128 bytes), the one tower-http's `SetRequestIdLayer` set,
-//!   or a new `req_` + 16 random characters; echoed on every response;
-//! - the **time** and the request path as RFC 9457 `instance`;
-//! - **content negotiation**: with [`axum::ContextLayer::negotiate`], a
-//!   client sending `Accept: application/problem+json` gets problem details
-//!   whatever the type's envelope;
-//! - the **envelope** of the server's own errors ([`Rejection`]: malformed
-//!   JSON, unknown routes, wrong methods, oversized bodies, panics), so they
-//!   look like the application's.
+//! #[derive(Debug, thiserror::Error, ApiError)]
+//! #[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE", rename_all = "camelCase")]
+//! enum LeadError {
+//!     #[error("duplicate lead")]
+//!     #[api(status = 409, message = "A lead with this email already exists")]
+//!     DuplicateLead { email: String },
+//! }
 //!
-//! Every 5xx is logged once with `tracing` at `ERROR`, with its status, code,
-//! request id and full source chain; 4xx at `INFO`. The client sees only the
-//! public message and the request id.
+//! async fn create(Json(lead): Json<serde_json::Value>) -> Result<Json<serde_json::Value>, LeadError> {
+//!     Ok(Json(lead))
+//! }
 //!
-//! An error rendered outside any request (or without the layer) still gets a
-//! fresh request id and the current time.
+//! let app: Router = Router::new()
+//!     .route("/api/v1/leads", post(create))
+//!     .layer(Surface::<LeadError>::new().body_limit(1 << 20));
+//! # let _ = app; }
+//! ```
+//!
+//! The same [`Surface`] is an actix-web middleware:
+//! `App::new().service(...).wrap(Surface::<LeadError>::new())`.
+//!
+//! With it, every response of the server speaks the API's error contract:
+//!
+//! - **one envelope for everything**: the handlers' own errors (a derived
+//!   type is an axum `IntoResponse` and an actix `ResponseError`), and the
+//!   server's [`Rejection`]s: unknown routes (404), wrong methods (405,
+//!   with `Allow`), bodies that are not the JSON expected, wrong content
+//!   types, oversized bodies, bad path, query, form, multipart or header
+//!   values, panics. Rejections are rendered in the error type's style
+//!   ([`crate::rejection::InStyle`]): its envelope (built-in or custom),
+//!   code case, key case and problem-type base; a variant of the type can
+//!   answer one itself (`#[api(rejection = NotFound)]`).
+//! - **the request context**: the request id (the client's `X-Request-Id`
+//!   if it is safe, the one tower-http's `SetRequestIdLayer` chose, or a
+//!   new `req_` + 16 random characters), echoed on every response and
+//!   recorded on a `tracing` span (`request`) around the request, so every
+//!   log line a handler writes carries it; the time; the path as RFC 9457
+//!   `instance`.
+//! - **content negotiation** (RFC 9110, section 12.5.1): a client that
+//!   prefers `application/problem+json` to `application/json` gets RFC 9457
+//!   problem details ([`negotiate`]).
+//! - **a body limit** that holds for bodies sent with `Content-Length` (refused
+//!   before the handler runs) and chunked ones (cut off as they are read).
+//! - **panics** answered with a 500 in the envelope, nothing of the panic
+//!   sent, the panic logged.
+//!
+//! Every 5xx is logged once with `tracing` at `ERROR`, with its status,
+//! code, request id and source chain; 4xx at `INFO`. The client sees only
+//! the public message and the request id.
+//!
+//! The pieces stay public for servers that compose their own stack:
+//! [`context`] and [`scope`], [`respond`], [`respond_rejection`],
+//! [`negotiate::prefers_problem`], and per framework the extractors and
+//! fallbacks of [`axum`](self::axum) and [`actix`](self::actix).
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -37,16 +75,24 @@ pub mod actix;
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
 pub mod idempotency;
 
-use core::fmt;
+pub mod negotiate;
+mod surface;
+
+use core::fmt::{self, Write as _};
+use core::pin::Pin;
+use core::task::{Context as TaskContext, Poll};
 use std::error::Error as StdError;
 
 use bytes::Bytes;
 use http::Response;
 
+pub use crate::rejection::Rejection;
 use crate::{ApiError, Context};
+pub use surface::{DEFAULT_BODY_LIMIT, Surface};
 
 tokio::task_local! {
     static CONTEXT: Context;
+    static BODY_LIMIT: Option<u64>;
 }
 
 /// The longest request id taken from a client.
@@ -64,6 +110,25 @@ pub fn context() -> Context {
 /// Runs `future` with `ctx` as the request context.
 pub async fn scope<F: Future>(ctx: Context, future: F) -> F::Output {
     CONTEXT.scope(ctx, future).await
+}
+
+/// [`scope`], with the body limit a request's 413s report.
+pub(crate) async fn scope_with_limit<F: Future>(
+    ctx: Context,
+    limit: Option<u64>,
+    future: F,
+) -> F::Output {
+    BODY_LIMIT.scope(limit, CONTEXT.scope(ctx, future)).await
+}
+
+/// The body limit of the request being served, for a 413 an extractor
+/// reports: the [`Surface`]'s, else the frameworks' default.
+pub(crate) fn body_limit() -> u64 {
+    BODY_LIMIT
+        .try_with(|limit| *limit)
+        .ok()
+        .flatten()
+        .unwrap_or(surface::DEFAULT_BODY_LIMIT)
 }
 
 /// A new request id: `req_` and 16 random letters and digits.
@@ -113,20 +178,32 @@ pub fn log<E: ApiError + ?Sized>(err: &E, chain: Option<&dyn StdError>, ctx: &Co
     }
 }
 
-/// An error and its sources: `a: b: c`.
+/// An error and its sources: `a: b: c`. A source whose text its error's
+/// own text already ends with (thiserror's `#[error("db: {0}")]` over a
+/// `#[source]`) is not written twice.
 struct SourceChain<'a>(&'a dyn StdError);
 
 impl fmt::Display for SourceChain<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)?;
+        let mut previous = self.0.to_string();
+        f.write_str(&previous)?;
         let mut source = self.0.source();
         while let Some(cause) = source {
-            write!(f, ": {cause}")?;
+            let text = cause.to_string();
+            if !previous.ends_with(&text) {
+                write!(f, ": {text}")?;
+            }
+            previous = text;
             source = cause.source();
         }
         Ok(())
     }
 }
+
+/// Marks a response rebuff rendered, so that a layer does not render it
+/// again. In the response's extensions.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rendered;
 
 /// `err` as the response to the current request: logged, in its envelope
 /// (or problem details when negotiated), with the request's id.
@@ -141,121 +218,27 @@ pub fn respond<E: ApiError + StdError>(err: &E) -> Response<Bytes> {
 pub fn respond_with<E: ApiError>(err: &E, chain: Option<&dyn StdError>) -> Response<Bytes> {
     let ctx = context();
     log(err, chain, &ctx);
-    crate::to_response(err, &ctx)
+    rendered(crate::to_response(err, &ctx))
 }
 
-/// The server's own errors: what the framework rejects before a handler
-/// runs, and a handler's panic.
-///
-/// Rendered in the envelope the server layer was configured with, so a
-/// malformed JSON body looks like any other error of the API.
-#[derive(Debug, Clone, PartialEq, Eq, rebuff_macros::ApiError)]
-#[api(envelope = crate::envelope::FromContext)]
-#[non_exhaustive]
-pub enum Rejection {
-    /// No route for the request path.
-    #[api(status = 404, message = "Resource not found")]
-    NotFound {
-        /// The path asked for.
-        path: String,
-    },
-    /// The path exists, the method does not.
-    #[api(status = 405, message = "Method {method} not allowed")]
-    MethodNotAllowed {
-        /// The method used.
-        method: String,
-    },
-    /// The body is not the JSON the endpoint expects.
-    #[api(status = 400, message = "Invalid JSON body")]
-    InvalidJson {
-        /// What the parser said.
-        reason: String,
-    },
-    /// The body's `Content-Type` is not one the endpoint takes.
-    #[api(status = 415, message = "Expected a body of type {expected}")]
-    UnsupportedMediaType {
-        /// The type expected.
-        expected: String,
-    },
-    /// The body is larger than the server accepts.
-    #[api(
-        status = 413,
-        message = "Request body exceeds maximum size of {max_size} bytes"
-    )]
-    PayloadTooLarge {
-        /// The body's size in bytes, when the client said
-        /// (`Content-Length`).
-        file_size: Option<u64>,
-        /// The limit in bytes.
-        max_size: u64,
-    },
-    /// A path parameter could not be read.
-    #[api(status = 400, message = "Invalid path parameter")]
-    InvalidPath {
-        /// Why.
-        reason: String,
-    },
-    /// The query string could not be read.
-    #[api(status = 400, message = "Invalid query string")]
-    InvalidQuery {
-        /// Why.
-        reason: String,
-    },
-    /// Anything else wrong with the request.
-    #[api(status = 400, message = "Bad request")]
-    BadRequest {
-        /// Why.
-        reason: String,
-    },
-    /// A handler panicked. Nothing of the panic reaches the client.
-    #[api(status = 500)]
-    Panic,
-    /// A request with this `Idempotency-Key` is still being served: send it
-    /// again shortly.
-    #[api(
-        status = 409,
-        retryable,
-        message = "A request with this idempotency key is in progress"
-    )]
-    RequestInProgress {
-        /// Seconds to wait.
-        #[api(retry_after)]
-        retry_after: u64,
-    },
-    /// The `Idempotency-Key` was first sent to this endpoint with a different
-    /// request (another query or body): it cannot stand for this one.
-    #[api(
-        status = 422,
-        message = "This idempotency key was used with a different request"
-    )]
-    IdempotencyKeyReused,
+/// `rejection` as the response to the current request: logged, and
+/// rendered as the request's error type renders it
+/// ([`Context::rejections_as`]).
+#[must_use]
+pub fn respond_rejection(rejection: &Rejection) -> Response<Bytes> {
+    respond_rejection_in(rejection, &context())
 }
 
-impl fmt::Display for Rejection {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Rejection::NotFound { path } => write!(f, "no route for {path}"),
-            Rejection::MethodNotAllowed { method } => write!(f, "method {method} not allowed"),
-            Rejection::InvalidJson { reason } => write!(f, "invalid JSON body: {reason}"),
-            Rejection::UnsupportedMediaType { expected } => {
-                write!(f, "expected a body of type {expected}")
-            }
-            Rejection::PayloadTooLarge { max_size, .. } => write!(f, "body over {max_size} bytes"),
-            Rejection::InvalidPath { reason } => write!(f, "invalid path: {reason}"),
-            Rejection::InvalidQuery { reason } => write!(f, "invalid query: {reason}"),
-            Rejection::BadRequest { reason } => write!(f, "bad request: {reason}"),
-            Rejection::Panic => f.write_str("a handler panicked"),
-            Rejection::RequestInProgress { .. } => {
-                f.write_str("a request with this idempotency key is in progress")
-            }
-            Rejection::IdempotencyKeyReused => {
-                f.write_str("the idempotency key was used with a different request")
-            }
-        }
-    }
+/// [`respond_rejection`] in an explicit context.
+pub(crate) fn respond_rejection_in(rejection: &Rejection, ctx: &Context) -> Response<Bytes> {
+    log(rejection, Some(rejection), ctx);
+    rendered(ctx.render_rejection(rejection))
 }
 
-impl StdError for Rejection {}
+fn rendered(mut response: Response<Bytes>) -> Response<Bytes> {
+    response.extensions_mut().insert(Rendered);
+    response
+}
 
 /// The message of a panic payload, for the log.
 pub(crate) fn panic_message(payload: &(dyn core::any::Any + Send)) -> &str {
@@ -266,7 +249,7 @@ pub(crate) fn panic_message(payload: &(dyn core::any::Any + Send)) -> &str {
         .unwrap_or("(non-string panic payload)")
 }
 
-/// Logs a panic and answers it with [`Rejection::Panic`].
+/// Logs a panic and answers it with [`Rejection::Internal`].
 #[must_use]
 pub fn respond_to_panic(payload: &(dyn core::any::Any + Send)) -> Response<Bytes> {
     let ctx = context();
@@ -277,5 +260,78 @@ pub fn respond_to_panic(payload: &(dyn core::any::Any + Send)) -> Response<Bytes
         panic = panic_message(payload),
         "handler panicked"
     );
-    crate::to_response_in(ctx.get_envelope(), &Rejection::Panic, &ctx)
+    rendered(ctx.render_rejection(&Rejection::Internal))
+}
+
+pin_project_lite::pin_project! {
+    /// `inner`, its panics caught: `Err(payload)` instead of unwinding.
+    pub(crate) struct CatchUnwind<F> {
+        #[pin]
+        inner: F,
+    }
+}
+
+impl<F> CatchUnwind<F> {
+    pub(crate) fn new(inner: F) -> Self {
+        CatchUnwind { inner }
+    }
+}
+
+impl<F: Future> Future for CatchUnwind<F> {
+    type Output = Result<F::Output, Box<dyn core::any::Any + Send>>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let inner = self.project().inner;
+        // Once it has panicked, `inner` is never polled again: this future
+        // is done.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.poll(cx))) {
+            Ok(Poll::Pending) => Poll::Pending,
+            Ok(Poll::Ready(output)) => Poll::Ready(Ok(output)),
+            Err(payload) => Poll::Ready(Err(payload)),
+        }
+    }
+}
+
+/// The span a request's log lines are recorded under.
+pub(crate) fn request_span(id: &str, method: &str, path: &str) -> tracing::Span {
+    tracing::info_span!(target: "rebuff::server", "request", request_id = id, method, path)
+}
+
+/// Writes `value`'s `Display` into a `String` (for reasons taken from
+/// framework errors).
+pub(crate) fn text(value: &dyn fmt::Display) -> String {
+    let mut out = String::new();
+    let _ = write!(out, "{value}");
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug)]
+    struct Db(std::io::Error);
+
+    impl fmt::Display for Db {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            write!(f, "database: {}", self.0)
+        }
+    }
+
+    impl StdError for Db {
+        fn source(&self) -> Option<&(dyn StdError + 'static)> {
+            Some(&self.0)
+        }
+    }
+
+    #[test]
+    fn a_source_already_in_the_message_is_not_repeated() {
+        let err = Db(std::io::Error::other("connection refused"));
+        assert_eq!(
+            SourceChain(&err).to_string(),
+            "database: connection refused"
+        );
+        let wrapped = std::io::Error::other(Db(std::io::Error::other("reset")));
+        assert_eq!(SourceChain(&wrapped).to_string(), "database: reset");
+    }
 }

@@ -1,0 +1,193 @@
+//! [`Surface`]: the error surface of a server, configured once and taken
+//! from its error type; the axum layer and the actix-web middleware are two
+//! adapters of the decisions made here.
+
+use core::fmt;
+use core::marker::PhantomData;
+
+use http::StatusCode;
+#[cfg(feature = "axum")]
+use http::{HeaderMap, header};
+
+use super::{is_safe_request_id, negotiate, new_request_id};
+use crate::{ApiError, Context, Rejection};
+
+/// The body limit when none is set: 2 MiB, as axum and actix-web default
+/// to.
+pub const DEFAULT_BODY_LIMIT: u64 = 2 * 1024 * 1024;
+
+/// The whole error surface of a server whose errors are `E`, in one value:
+/// an axum (tower) layer with the `axum` feature, an actix-web middleware
+/// with the `actix` feature.
+///
+/// Everything is taken from `E`: its envelope and style for the server's
+/// own [`Rejection`]s, its variants that answer rejections. See the
+/// [module docs](super) for what the surface does.
+///
+/// # Default
+///
+/// A body limit of [`DEFAULT_BODY_LIMIT`], content negotiation on, panics
+/// answered.
+pub struct Surface<E> {
+    body_limit: Option<u64>,
+    negotiate: bool,
+    catch_panics: bool,
+    _errors: PhantomData<fn() -> E>,
+}
+
+impl<E> Clone for Surface<E> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<E> Copy for Surface<E> {}
+
+impl<E> fmt::Debug for Surface<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Surface")
+            .field("errors", &core::any::type_name::<E>())
+            .field("body_limit", &self.body_limit)
+            .field("negotiate", &self.negotiate)
+            .field("catch_panics", &self.catch_panics)
+            .finish()
+    }
+}
+
+impl<E: ApiError> Default for Surface<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E: ApiError> Surface<E> {
+    /// The surface with its defaults (see [`Surface`]).
+    #[must_use]
+    pub const fn new() -> Self {
+        Surface {
+            body_limit: Some(DEFAULT_BODY_LIMIT),
+            negotiate: true,
+            catch_panics: true,
+            _errors: PhantomData,
+        }
+    }
+
+    /// Refuses request bodies over `bytes` with a 413
+    /// [`Rejection::PayloadTooLarge`]: before the handler runs when
+    /// `Content-Length` says so, else as soon as the body read passes the
+    /// limit (a chunked body included).
+    #[must_use]
+    pub const fn body_limit(mut self, bytes: u64) -> Self {
+        self.body_limit = Some(bytes);
+        self
+    }
+
+    /// No body limit at all (the frameworks' own defaults lifted too).
+    #[must_use]
+    pub const fn no_body_limit(mut self) -> Self {
+        self.body_limit = None;
+        self
+    }
+
+    /// Whether clients that prefer `application/problem+json` get RFC 9457
+    /// problem details (default: yes).
+    #[must_use]
+    pub const fn negotiate(mut self, on: bool) -> Self {
+        self.negotiate = on;
+        self
+    }
+
+    /// Whether a handler's panic is answered with a 500 in the envelope
+    /// (default: yes). Off, the panic unwinds to the framework.
+    #[must_use]
+    pub const fn catch_panics(mut self, on: bool) -> Self {
+        self.catch_panics = on;
+        self
+    }
+
+    /// The body limit, if any.
+    #[must_use]
+    pub const fn get_body_limit(&self) -> Option<u64> {
+        self.body_limit
+    }
+
+    pub(crate) const fn catches_panics(&self) -> bool {
+        self.catch_panics
+    }
+
+    /// The context of a request: its id (the first safe one of the id an
+    /// id layer chose and the client's `X-Request-Id`, else a new one), the
+    /// time, its path, the format its `Accept` values negotiate, and
+    /// rejections rendered as `E`'s.
+    pub(crate) fn context<'a>(
+        &self,
+        ids: [Option<&[u8]>; 2],
+        accept: impl IntoIterator<Item = &'a [u8]>,
+        path: &str,
+    ) -> Context {
+        let id = ids
+            .into_iter()
+            .flatten()
+            .find(|id| is_safe_request_id(id))
+            .and_then(|id| core::str::from_utf8(id).ok())
+            .map_or_else(new_request_id, str::to_owned);
+        let problem = self.negotiate && negotiate::prefers_problem(accept);
+        Context::new()
+            .request_id(id)
+            .now()
+            .instance(path)
+            .prefer_problem(problem)
+            .rejections_as::<E>()
+    }
+
+    /// The 413 for a body whose declared length (`Content-Length`) is over
+    /// the limit, before any of it is read.
+    pub(crate) fn refuse_declared(&self, content_length: Option<&[u8]>) -> Option<Rejection> {
+        let limit = self.body_limit?;
+        let declared = core::str::from_utf8(content_length?)
+            .ok()?
+            .trim()
+            .parse::<u64>()
+            .ok()?;
+        (declared > limit).then_some(Rejection::PayloadTooLarge {
+            file_size: Some(declared),
+            max_size: limit,
+        })
+    }
+
+    /// The 413 for a body that grew past the limit as it was read.
+    pub(crate) fn overflowed(&self) -> Rejection {
+        Rejection::PayloadTooLarge {
+            file_size: None,
+            max_size: self.body_limit.unwrap_or(u64::MAX),
+        }
+    }
+}
+
+/// The rejection a bodyless error response of the framework's stands for
+/// (its routing's 404 and 405 answer with no body): rendered in the API's
+/// envelope, the original headers (such as `Allow`) kept.
+pub(crate) fn bare_rejection(status: StatusCode, method: &str, path: &str) -> Option<Rejection> {
+    match status {
+        StatusCode::NOT_FOUND => Some(Rejection::NotFound {
+            path: path.to_owned(),
+        }),
+        StatusCode::METHOD_NOT_ALLOWED => Some(Rejection::MethodNotAllowed {
+            method: method.to_owned(),
+        }),
+        _ => None,
+    }
+}
+
+/// Copies the headers of the response being replaced that say something
+/// of the request (`Allow`, say) onto its replacement, leaving those that
+/// describe the old body.
+#[cfg(feature = "axum")]
+pub(crate) fn keep_headers(from: &HeaderMap, to: &mut HeaderMap) {
+    for (name, value) in from {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && !to.contains_key(name)
+        {
+            to.insert(name.clone(), value.clone());
+        }
+    }
+}
