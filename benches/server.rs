@@ -1,7 +1,16 @@
-//! One error response through a full axum router (`tower::ServiceExt::oneshot`):
-//! the derived `IntoResponse` against a hand-written one that builds the same
-//! JSON (seed 004's flat envelope with a fresh request id and a millisecond
-//! timestamp) and the same headers. Both routers are otherwise identical.
+//! Requests through a full axum router (`tower::ServiceExt::oneshot`), side
+//! by side:
+//!
+//! - `hand_written`: a bare router whose error is a hand-written
+//!   `IntoResponse` building the same JSON (the flat envelope with a fresh
+//!   request id and a millisecond timestamp) and the same headers;
+//! - `rebuff_derived`: the same router with the derived `IntoResponse`;
+//! - `rebuff_surface`: the derived error behind the one setup call,
+//!   `Surface::<LeadError>` (request context and span, negotiation, body
+//!   limit, panics, the router's own 404 and 405 in the envelope).
+//!
+//! Each on the error path (`GET /api/v1/leads/{id}` answering 404) and on
+//! the success path (`GET /api/v1/leads`, a small JSON list).
 //!
 //! Run: `cargo bench --bench server`
 
@@ -15,6 +24,7 @@ use axum::routing::get;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{HeaderValue, Request, StatusCode, header};
 use rebuff::ApiError;
+use rebuff::server::Surface;
 use serde::Serialize;
 use tower::ServiceExt;
 
@@ -88,8 +98,13 @@ impl IntoResponse for HandLeadNotFound {
     }
 }
 
+/// A small success answer, the same for every router.
+async fn list() -> axum::Json<[&'static str; 2]> {
+    axum::Json(["lead_1", "lead_2"])
+}
+
 fn derived_router() -> Router {
-    Router::new().route(
+    Router::new().route("/api/v1/leads", get(list)).route(
         "/api/v1/leads/{id}",
         get(
             |axum::extract::Path(id): axum::extract::Path<String>| async move {
@@ -103,7 +118,7 @@ fn derived_router() -> Router {
 }
 
 fn hand_router() -> Router {
-    Router::new().route(
+    Router::new().route("/api/v1/leads", get(list)).route(
         "/api/v1/leads/{id}",
         get(
             |axum::extract::Path(id): axum::extract::Path<String>| async move {
@@ -117,40 +132,43 @@ fn server(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let request = || {
-        Request::get("/api/v1/leads/lead_nonexistent123")
-            .body(Body::empty())
-            .unwrap()
-    };
-    let run = |router: &Router| {
+    let run = |router: &Router, uri: &'static str| {
         let router = router.clone();
         runtime.block_on(async move {
-            let response = router.oneshot(request()).await.unwrap();
+            let request = Request::get(uri).body(Body::empty()).unwrap();
+            let response = router.oneshot(request).await.unwrap();
             let body = axum::body::to_bytes(response.into_body(), 4096)
                 .await
                 .unwrap();
             black_box(body)
         })
     };
-    // Same shape on both sides (the request id and time differ per call).
-    let ours: serde_json::Value = serde_json::from_slice(&run(&derived_router())).unwrap();
-    let theirs: serde_json::Value = serde_json::from_slice(&run(&hand_router())).unwrap();
-    assert_eq!(
-        ours.as_object().unwrap().keys().collect::<Vec<_>>(),
-        theirs.as_object().unwrap().keys().collect::<Vec<_>>()
-    );
-    assert_eq!(ours["details"], theirs["details"]);
-
+    let missing = "/api/v1/leads/lead_nonexistent123";
     let derived = derived_router();
     let hand = hand_router();
-    let layered = derived_router().layer(rebuff::server::axum::ContextLayer::new());
-    let mut group = c.benchmark_group("axum_error_response");
-    group.bench_function("rebuff_derived", |b| b.iter(|| run(&derived)));
-    group.bench_function("hand_written", |b| b.iter(|| run(&hand)));
-    group.bench_function("rebuff_derived_with_context_layer", |b| {
-        b.iter(|| run(&layered))
-    });
-    group.finish();
+    let surface = derived_router().layer(Surface::<LeadError>::new());
+    // Same shape on every side (the request id and time differ per call).
+    let theirs: serde_json::Value = serde_json::from_slice(&run(&hand, missing)).unwrap();
+    for router in [&derived, &surface] {
+        let ours: serde_json::Value = serde_json::from_slice(&run(router, missing)).unwrap();
+        assert_eq!(
+            ours.as_object().unwrap().keys().collect::<Vec<_>>(),
+            theirs.as_object().unwrap().keys().collect::<Vec<_>>()
+        );
+        assert_eq!(ours["details"], theirs["details"]);
+        assert_eq!(run(router, "/api/v1/leads"), run(&hand, "/api/v1/leads"));
+    }
+
+    for (group, uri) in [
+        ("axum_error_path", missing),
+        ("axum_success_path", "/api/v1/leads"),
+    ] {
+        let mut group = c.benchmark_group(group);
+        group.bench_function("hand_written", |b| b.iter(|| run(&hand, uri)));
+        group.bench_function("rebuff_derived", |b| b.iter(|| run(&derived, uri)));
+        group.bench_function("rebuff_surface", |b| b.iter(|| run(&surface, uri)));
+        group.finish();
+    }
 }
 
 criterion_group! {

@@ -202,11 +202,10 @@ pub mod axum_app {
     use std::sync::Arc;
 
     use axum::Router;
-    use axum::extract::{DefaultBodyLimit, Multipart, State as Shared};
+    use axum::extract::{Multipart, State as Shared};
     use axum::http::HeaderMap;
     use axum::routing::post;
-    use rebuff::server::axum::{ContextLayer, Json};
-    use tower_http::catch_panic::CatchPanicLayer;
+    use rebuff::server::axum::Json;
 
     use super::{Analysis, CallError, Form, State};
 
@@ -263,17 +262,11 @@ pub mod axum_app {
     }
 
     pub fn router(state: Arc<State>) -> Router {
-        let limit = usize::try_from(state.max_bytes() + super::MB).unwrap_or(usize::MAX);
+        let surface = super::surface(&state);
         Router::new()
             .route("/api/v1/calls/analyze", post(analyze))
-            .fallback(rebuff::server::axum::not_found)
-            .method_not_allowed_fallback(rebuff::server::axum::method_not_allowed)
             .with_state(state)
-            .layer(DefaultBodyLimit::max(limit))
-            .layer(CatchPanicLayer::custom(
-                rebuff::server::axum::panic_response,
-            ))
-            .layer(ContextLayer::new().negotiate(true))
+            .layer(surface)
     }
 }
 
@@ -284,7 +277,6 @@ pub mod actix_app {
     use actix_multipart::Multipart;
     use actix_web::{HttpRequest, HttpResponse, web};
     use futures_util::StreamExt;
-    use rebuff::server::actix as rebuff_actix;
 
     use super::{CallError, Form, State};
 
@@ -332,14 +324,16 @@ pub mod actix_app {
     pub fn configure(state: Arc<State>) -> impl FnOnce(&mut web::ServiceConfig) {
         move |cfg| {
             cfg.app_data(web::Data::new(state))
-                .service(
-                    web::resource("/api/v1/calls/analyze")
-                        .route(web::post().to(analyze))
-                        .default_service(web::to(rebuff_actix::method_not_allowed)),
-                )
-                .default_service(web::to(rebuff_actix::not_found));
+                .service(web::resource("/api/v1/calls/analyze").route(web::post().to(analyze)));
         }
     }
+}
+
+/// The error surface, the same for both frameworks: everything from
+/// [`CallError`], bodies up to the upload cap plus a megabyte for the form
+/// around the file.
+pub fn surface(state: &State) -> rebuff::server::Surface<CallError> {
+    rebuff::server::Surface::new().body_limit(state.max_bytes() + MB)
 }
 
 /// Serves with axum on `listener` until the process ends.
@@ -359,7 +353,7 @@ pub fn serve_actix(
     Ok(HttpServer::new(move || {
         App::new()
             .configure(actix_app::configure(state.clone()))
-            .wrap(rebuff::server::actix::RequestContext::new().negotiate(true))
+            .wrap(surface(&state))
     })
     .workers(1)
     .disable_signals()

@@ -202,9 +202,7 @@ pub mod axum_app {
     use axum::extract::State as Shared;
     use axum::http::{HeaderMap, StatusCode, header};
     use axum::routing::{get, post};
-    use rebuff::Builtin;
-    use rebuff::server::axum::{ContextLayer, Json, Path};
-    use tower_http::catch_panic::CatchPanicLayer;
+    use rebuff::server::axum::{Json, Path};
 
     use super::{Lead, LeadError, NewLead, State, Success};
 
@@ -232,24 +230,14 @@ pub mod axum_app {
         Ok(Json(Success::of(state.get(&id)?)))
     }
 
-    /// Routes, fallbacks and layers: every failure leaves in the flat
+    /// Routes and the error surface: every failure leaves in the flat
     /// envelope with the request's id.
     pub fn router(state: Arc<State>) -> Router {
         Router::new()
             .route("/api/v1/leads", post(create))
             .route("/api/v1/leads/{id}", get(get_lead))
-            .fallback(rebuff::server::axum::not_found)
-            .method_not_allowed_fallback(rebuff::server::axum::method_not_allowed)
             .with_state(state)
-            .layer(CatchPanicLayer::custom(
-                rebuff::server::axum::panic_response,
-            ))
-            .layer(
-                ContextLayer::new()
-                    .envelope(Builtin::Flat)
-                    .negotiate(true)
-                    .body_limit(1 << 20),
-            )
+            .layer(super::surface())
     }
 }
 
@@ -258,8 +246,6 @@ pub mod actix_app {
     use std::sync::Arc;
 
     use actix_web::{HttpRequest, HttpResponse, web};
-    use rebuff::Builtin;
-    use rebuff::server::actix as rebuff_actix;
 
     use super::{LeadError, NewLead, State, Success};
 
@@ -287,32 +273,21 @@ pub mod actix_app {
         Ok(HttpResponse::Ok().json(Success::of(state.get(&id)?)))
     }
 
-    /// Routes, extractor configurations and default services.
+    /// Routes; the error surface is the app's one middleware
+    /// ([`super::surface`]).
     pub fn configure(state: Arc<State>) -> impl FnOnce(&mut web::ServiceConfig) {
         move |cfg| {
             cfg.app_data(web::Data::new(state))
-                .app_data(rebuff_actix::json_config().limit(1 << 20))
-                .app_data(rebuff_actix::path_config())
-                .service(
-                    web::resource("/api/v1/leads")
-                        .route(web::post().to(create))
-                        .default_service(web::to(rebuff_actix::method_not_allowed)),
-                )
-                .service(
-                    web::resource("/api/v1/leads/{id}")
-                        .route(web::get().to(get_lead))
-                        .default_service(web::to(rebuff_actix::method_not_allowed)),
-                )
-                .default_service(web::to(rebuff_actix::not_found));
+                .service(web::resource("/api/v1/leads").route(web::post().to(create)))
+                .service(web::resource("/api/v1/leads/{id}").route(web::get().to(get_lead)));
         }
     }
+}
 
-    /// The middleware, configured as the axum layer is.
-    pub fn context() -> rebuff_actix::RequestContext {
-        rebuff_actix::RequestContext::new()
-            .envelope(Builtin::Flat)
-            .negotiate(true)
-    }
+/// The error surface, the same for both frameworks: everything from
+/// [`LeadError`], bodies up to 1 MiB.
+pub fn surface() -> rebuff::server::Surface<LeadError> {
+    rebuff::server::Surface::new().body_limit(1 << 20)
 }
 
 /// Which framework serves.
@@ -340,7 +315,7 @@ pub fn serve_actix(
     Ok(HttpServer::new(move || {
         App::new()
             .configure(actix_app::configure(state.clone()))
-            .wrap(actix_app::context())
+            .wrap(surface())
     })
     .workers(1)
     .disable_signals()

@@ -3,7 +3,8 @@ use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use bytes::Bytes;
-use http::Response;
+use http::uri::PathAndQuery;
+use http::{HeaderValue, Response};
 
 use crate::{ApiError, Rejection};
 
@@ -27,11 +28,14 @@ use crate::{ApiError, Rejection};
 /// ```
 #[derive(Clone, Default, PartialEq, Eq)]
 pub struct Context {
-    request_id: Option<Arc<str>>,
-    timestamp: Option<SystemTime>,
-    instance: Option<Arc<str>>,
+    request_id: Option<Text>,
+    timestamp: Option<Stamp>,
+    instance: Option<Instance>,
     problem: bool,
     rejections: Renderer,
+    /// The request body limit a server set, for the 413 an extractor
+    /// reports.
+    body_limit: Option<u64>,
 }
 
 impl fmt::Debug for Context {
@@ -43,6 +47,42 @@ impl fmt::Debug for Context {
             .field("problem", &self.problem)
             .finish_non_exhaustive()
     }
+}
+
+/// A request id: a `&str` for the body and a header value for
+/// `X-Request-Id`, whichever it was made from (each cheap to clone).
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Text {
+    /// Any text (a header is made of it when it is a valid header value).
+    Owned(Arc<str>),
+    /// A valid header value of visible ASCII, as a server reads or makes it.
+    Header(HeaderValue),
+}
+
+impl Text {
+    fn as_str(&self) -> Option<&str> {
+        match self {
+            Text::Owned(text) => Some(text),
+            Text::Header(value) => value.to_str().ok(),
+        }
+    }
+}
+
+/// When the error happened.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Stamp {
+    At(SystemTime),
+    /// When the error is rendered: a server's context, which most requests
+    /// never render, does not read the clock until one does.
+    WhenRendered,
+}
+
+/// The RFC 9457 `instance`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Instance {
+    Owned(Arc<str>),
+    /// The request's own path (cheap to clone: it shares the URI's bytes).
+    Path(PathAndQuery),
 }
 
 /// How the server's own errors are rendered: in the style of one error type.
@@ -77,6 +117,7 @@ impl Context {
             instance: None,
             problem: false,
             rejections: Renderer(crate::rejection::render::<Rejection>),
+            body_limit: None,
         }
     }
 
@@ -105,6 +146,19 @@ impl Context {
         self.problem
     }
 
+    /// Sets the body limit of the request (what its 413s report).
+    #[must_use]
+    pub(crate) const fn body_limit(mut self, limit: Option<u64>) -> Self {
+        self.body_limit = limit;
+        self
+    }
+
+    /// The body limit of the request, if a server set one.
+    #[must_use]
+    pub(crate) const fn get_body_limit(&self) -> Option<u64> {
+        self.body_limit
+    }
+
     /// `rejection` as the complete response this context's error type
     /// gives it (see [`Context::rejections_as`]).
     #[must_use]
@@ -116,15 +170,39 @@ impl Context {
     /// `requestId` and the `X-Request-Id` header).
     #[must_use]
     pub fn request_id(mut self, id: impl Into<Arc<str>>) -> Self {
-        self.request_id = Some(id.into());
+        self.request_id = Some(Text::Owned(id.into()));
         self
+    }
+
+    /// Sets the request id from a header value of visible ASCII (what a
+    /// server accepted or made), shared with the `X-Request-Id` it echoes.
+    #[must_use]
+    pub(crate) fn request_id_header(mut self, id: HeaderValue) -> Self {
+        self.request_id = Some(Text::Header(id));
+        self
+    }
+
+    /// The `X-Request-Id` header value of the request id, if it makes one.
+    #[must_use]
+    pub(crate) fn request_id_value(&self) -> Option<HeaderValue> {
+        match self.request_id.as_ref()? {
+            Text::Header(value) => Some(value.clone()),
+            Text::Owned(text) => HeaderValue::from_str(text).ok(),
+        }
     }
 
     /// Sets when the error happened. Times before 1970 or after the year
     /// 9999, which RFC 3339 cannot write, are clamped to those bounds.
     #[must_use]
     pub fn timestamp(mut self, at: SystemTime) -> Self {
-        self.timestamp = Some(clamp_rfc3339(at));
+        self.timestamp = Some(Stamp::At(clamp_rfc3339(at)));
+        self
+    }
+
+    /// Takes the timestamp when an error is rendered.
+    #[must_use]
+    pub(crate) const fn timestamp_when_rendered(mut self) -> Self {
+        self.timestamp = Some(Stamp::WhenRendered);
         self
     }
 
@@ -138,26 +216,39 @@ impl Context {
     /// usually the request path.
     #[must_use]
     pub fn instance(mut self, instance: impl Into<Arc<str>>) -> Self {
-        self.instance = Some(instance.into());
+        self.instance = Some(Instance::Owned(instance.into()));
+        self
+    }
+
+    /// Sets the `instance` to a request's path (sharing its bytes).
+    #[must_use]
+    pub(crate) fn instance_path(mut self, path: PathAndQuery) -> Self {
+        self.instance = Some(Instance::Path(path));
         self
     }
 
     /// The request id, if set.
     #[must_use]
     pub fn get_request_id(&self) -> Option<&str> {
-        self.request_id.as_deref()
+        self.request_id.as_ref()?.as_str()
     }
 
     /// The timestamp, if set.
     #[must_use]
     pub fn get_timestamp(&self) -> Option<SystemTime> {
-        self.timestamp
+        match self.timestamp? {
+            Stamp::At(at) => Some(at),
+            Stamp::WhenRendered => Some(clamp_rfc3339(SystemTime::now())),
+        }
     }
 
     /// The instance, if set.
     #[must_use]
     pub fn get_instance(&self) -> Option<&str> {
-        self.instance.as_deref()
+        match self.instance.as_ref()? {
+            Instance::Owned(text) => Some(text),
+            Instance::Path(path) => Some(path.path()),
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-//! Server behaviour beyond the seed APIs: 5xx logging with the source chain
+//! Server behaviour beyond the example APIs: 5xx logging with the source chain
 //! while the client sees nothing of it, panics, the context without the
 //! layer, tower-http's request ids, extractor rejections.
 
@@ -8,8 +8,9 @@ use axum::Router;
 use axum::body::Body;
 use axum::routing::get;
 use http::Request;
-use rebuff::server::axum::{ContextLayer, Query};
-use rebuff::{ApiError, Builtin, Context};
+use rebuff::server::Surface;
+use rebuff::server::axum::Query;
+use rebuff::{ApiError, Context};
 use serde_json::Value;
 use tower::ServiceExt;
 
@@ -75,10 +76,7 @@ fn app() -> Router {
             "/ctx",
             get(|ctx: Context| async move { ctx.get_request_id().unwrap_or_default().to_owned() }),
         )
-        .layer(tower_http::catch_panic::CatchPanicLayer::custom(
-            rebuff::server::axum::panic_response,
-        ))
-        .layer(ContextLayer::new().envelope(Builtin::Success))
+        .layer(Surface::<AppError>::new())
 }
 
 async fn call(app: Router, uri: &str) -> (http::StatusCode, http::HeaderMap, String) {
@@ -152,7 +150,7 @@ async fn a_panic_is_a_500_in_the_envelope_with_the_request_id() {
     assert_eq!(status, 500);
     assert_eq!(headers["x-request-id"], "req_test1");
     let json: Value = serde_json::from_str(&body).unwrap();
-    assert_eq!(json["error"]["code"], "panic");
+    assert_eq!(json["error"]["code"], "internal_error");
     assert_eq!(json["error"]["message"], "Internal Server Error");
     assert_eq!(json["request_id"], "req_test1");
     assert!(!body.contains("secret panic text"));
@@ -203,7 +201,7 @@ async fn tower_http_request_ids_are_used() {
     }
     let app = Router::new()
         .route("/bad", get(|| async { Err::<(), _>(AppError::BadInput) }))
-        .layer(ContextLayer::new())
+        .layer(Surface::<AppError>::new())
         .layer(SetRequestIdLayer::x_request_id(Fixed));
     let response = app
         .oneshot(Request::get("/bad").body(Body::empty()).unwrap())
@@ -232,7 +230,7 @@ async fn any_api_error_through_the_wrapper() {
     }
     let app = Router::new()
         .route("/q", get(|| async { Err::<(), _>(Api(Quota)) }))
-        .layer(ContextLayer::new());
+        .layer(Surface::<Quota>::new());
     let (status, _, body) = call(app, "/q").await;
     assert_eq!(status, 402);
     assert_eq!(body, r#"{"error":"Insufficient credits"}"#);
@@ -246,7 +244,7 @@ fn an_actix_handler_panic_is_a_500_in_the_envelope() {
     actix_web::rt::System::new().block_on(async {
         let app = test::init_service(
             App::new()
-                .wrap(rebuff::server::actix::RequestContext::new())
+                .wrap(Surface::<rebuff::Rejection>::new())
                 .route(
                     "/panic",
                     web::get().to(|| async {
@@ -279,7 +277,7 @@ fn an_actix_handler_panic_is_a_500_in_the_envelope() {
             .unwrap();
         let text = String::from_utf8_lossy(&body);
         let json: Value = serde_json::from_slice(&body).unwrap();
-        assert_eq!(json["error"]["code"], "panic", "{text}");
+        assert_eq!(json["error"]["code"], "internal_error", "{text}");
         assert_eq!(json["error"]["request_id"], "req_actix1", "{text}");
         assert!(!text.contains("secret panic text"));
 

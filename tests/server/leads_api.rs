@@ -226,7 +226,7 @@ async fn the_servers_own_rejections_use_the_same_envelope() {
             .unwrap();
         let (status, _, body) = flat_body(response).await;
         assert_eq!(status, 400, "{framework:?}");
-        assert_eq!(body["code"], "invalid_json");
+        assert_eq!(body["code"], "INVALID_JSON");
         assert_eq!(body["error"], "Invalid JSON body");
         assert!(
             body["details"]["reason"]
@@ -247,7 +247,7 @@ async fn the_servers_own_rejections_use_the_same_envelope() {
             .unwrap();
         let (status, _, body) = flat_body(response).await;
         assert_eq!(status, 415, "{framework:?}");
-        assert_eq!(body["code"], "unsupported_media_type");
+        assert_eq!(body["code"], "UNSUPPORTED_MEDIA_TYPE");
 
         // Unknown route, wrong method.
         let (status, _, body) =
@@ -255,11 +255,13 @@ async fn the_servers_own_rejections_use_the_same_envelope() {
         assert_eq!(status, 404);
         assert_eq!(
             body,
-            json!({"success": false, "error": "Resource not found", "code": "not_found", "details": {"path": "/nope"}})
+            json!({"success": false, "error": "Resource not found", "code": "NOT_FOUND", "details": {"path": "/nope"}})
         );
-        let (status, _, body) = flat_body(client().delete(&leads).send().await.unwrap()).await;
+        let (status, headers, body) =
+            flat_body(client().delete(&leads).send().await.unwrap()).await;
         assert_eq!(status, 405);
-        assert_eq!(body["code"], "method_not_allowed");
+        assert_eq!(body["code"], "METHOD_NOT_ALLOWED");
+        assert_eq!(headers["allow"], "POST", "{framework:?}");
 
         // A body declared over the 1 MiB limit is refused before it is read
         // (the client here sends only the head and waits, as `Expect:
@@ -275,9 +277,9 @@ async fn the_servers_own_rejections_use_the_same_envelope() {
         );
         let body: Value =
             serde_json::from_str(&response[response.find("\r\n\r\n").unwrap() + 4..]).unwrap();
-        assert_eq!(body["code"], "payload_too_large");
-        assert_eq!(body["details"]["max_size"], 1 << 20);
-        assert_eq!(body["details"]["file_size"], 2 << 20);
+        assert_eq!(body["code"], "PAYLOAD_TOO_LARGE");
+        assert_eq!(body["details"]["maxSize"], 1 << 20);
+        assert_eq!(body["details"]["fileSize"], 2 << 20);
 
         // Problem details for clients that ask.
         let response = client()

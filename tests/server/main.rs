@@ -14,3 +14,4 @@ mod leads_api;
 pub mod lints;
 mod seeds;
 mod smoke;
+mod surface;

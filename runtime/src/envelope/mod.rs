@@ -129,10 +129,8 @@ pub trait Envelope {
 /// Adds the headers an error calls for (everything [`Envelope::to_response`]
 /// sets but `Content-Type`) to `headers`.
 pub(crate) fn insert_error_headers<E: ApiError>(err: &E, ctx: &Context, headers: &mut HeaderMap) {
-    if let Some(id) = ctx.get_request_id() {
-        if let Ok(value) = HeaderValue::from_str(id) {
-            headers.insert(crate::X_REQUEST_ID, value);
-        }
+    if let Some(value) = ctx.request_id_value() {
+        headers.insert(crate::X_REQUEST_ID, value);
     }
     if let Some(delay) = err.retry_after() {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(ceil_secs(delay)));

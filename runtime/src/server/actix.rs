@@ -54,7 +54,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use tracing::Instrument as _;
 
 use super::surface::bare_rejection;
-use super::{CatchUnwind, Rejection, Rendered, Surface, request_span, respond_rejection_in, text};
+use super::{CatchUnwind, Rejection, Surface, request_span, respond_rejection_in, text};
 use crate::{ApiError, Context};
 
 /// The status of `err` in actix-web's `http` types.
@@ -74,7 +74,12 @@ pub fn error_response_with<E: ApiError>(err: &E, chain: Option<&dyn StdError>) -
     to_actix(super::respond_with(err, chain))
 }
 
-/// An `http` response as actix-web's, still marked as rendered.
+/// Marks a response rebuff rendered, so that the middleware does not
+/// render it again (actix-web hands it the error behind it too).
+#[derive(Debug, Clone, Copy)]
+struct Rendered;
+
+/// A response rebuff rendered, as actix-web's, marked as such.
 fn to_actix(response: http::Response<bytes::Bytes>) -> HttpResponse {
     let (parts, body) = response.into_parts();
     let status = actix_web::http::StatusCode::from_u16(parts.status.as_u16())
@@ -89,9 +94,7 @@ fn to_actix(response: http::Response<bytes::Bytes>) -> HttpResponse {
         }
     }
     let mut response = response.body(body);
-    if parts.extensions.get::<Rendered>().is_some() {
-        response.extensions_mut().insert(Rendered);
-    }
+    response.extensions_mut().insert(Rendered);
     response
 }
 
@@ -185,10 +188,20 @@ where
         let limit = self.get_body_limit().map_or(usize::MAX, |limit| {
             usize::try_from(limit).unwrap_or(usize::MAX)
         });
+        // Path and query failures keep their type (actix-web's default
+        // handler makes a bad path parameter a 404).
         let mut configs = actix_web::dev::Extensions::new();
         configs.insert(actix_web::web::JsonConfig::default().limit(limit));
         configs.insert(actix_web::web::FormConfig::default().limit(limit));
         configs.insert(actix_web::web::PayloadConfig::new(limit));
+        configs.insert(
+            actix_web::web::PathConfig::default()
+                .error_handler(|err, _| Rejection::InvalidPath { reason: text(&err) }.into()),
+        );
+        configs.insert(
+            actix_web::web::QueryConfig::default()
+                .error_handler(|err, _| Rejection::InvalidQuery { reason: text(&err) }.into()),
+        );
         ready(Ok(SurfaceMiddleware {
             service: Rc::new(service),
             surface: *self,
@@ -226,15 +239,21 @@ where
 
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
         let surface = self.surface;
-        let client = req.headers().get("x-request-id").map(HeaderValue::as_bytes);
+        let client = req
+            .headers()
+            .get("x-request-id")
+            .and_then(|id| http::HeaderValue::from_bytes(id.as_bytes()).ok());
         let accept = req
             .headers()
             .get_all(header::ACCEPT)
             .map(HeaderValue::as_bytes);
-        let ctx = surface.context([None, client], accept, req.path());
-        let id = ctx.get_request_id().unwrap_or_default();
-        let span = request_span(id, req.method().as_str(), req.path());
-        let echo = HeaderValue::from_str(id).ok();
+        let ctx = surface
+            .context(super::safe_id([client.as_ref()]), accept)
+            .instance(req.path());
+        let span = request_span(&ctx, req.method().as_str(), req.path());
+        let echo = ctx
+            .get_request_id()
+            .and_then(|id| HeaderValue::from_str(id).ok());
         req.extensions_mut().insert(ctx.clone());
 
         let declared = req
@@ -261,7 +280,7 @@ where
         let path = req.path().to_owned();
         let service = Rc::clone(&self.service);
         Box::pin(
-            super::scope_with_limit(ctx.clone(), surface.get_body_limit(), async move {
+            super::scope(ctx.clone(), async move {
                 let outcome = CatchUnwind::new(service.call(req)).await;
                 let response = match outcome {
                     Ok(response) => response?,
@@ -349,6 +368,9 @@ fn from_actix<E: ApiError>(
     method: &str,
     path: &str,
 ) -> Rejection {
+    if let Some(rejection) = err.as_error::<Rejection>() {
+        return rejection.clone();
+    }
     if let Some(err) = err.as_error::<JsonPayloadError>() {
         return match err {
             JsonPayloadError::OverflowKnownLength { length, limit } => Rejection::PayloadTooLarge {

@@ -50,9 +50,7 @@ use http_body::Body as _;
 use tracing::Instrument as _;
 
 use super::surface::{bare_rejection, keep_headers};
-use super::{
-    CatchUnwind, Rejection, Rendered, Surface, context, request_span, respond_rejection_in,
-};
+use super::{CatchUnwind, Rejection, Surface, context, request_span, respond_rejection_in};
 use crate::{ApiError, Context, X_REQUEST_ID};
 
 /// `err` as the response to the current request.
@@ -389,89 +387,181 @@ impl<S: core::fmt::Debug, E> core::fmt::Debug for SurfaceService<S, E> {
 
 impl<S, E> tower::Service<Request> for SurfaceService<S, E>
 where
-    S: tower::Service<Request, Response = Response> + Send + 'static,
-    S::Future: Send + 'static,
-    S::Error: Send + 'static,
-    E: ApiError + 'static,
+    S: tower::Service<Request, Response = Response>,
+    E: ApiError,
 {
     type Response = Response;
     type Error = S::Error;
-    type Future = Pin<Box<dyn Future<Output = Result<Response, S::Error>> + Send>>;
+    type Future = SurfaceFuture<S::Future, S::Error>;
 
     fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, mut req: Request) -> Self::Future {
+    fn call(&mut self, req: Request) -> Self::Future {
         let surface = self.surface;
         let chosen = req
             .extensions()
             .get::<tower_http::request_id::RequestId>()
-            .map(|id| id.header_value().as_bytes());
-        let client = req.headers().get(X_REQUEST_ID).map(HeaderValue::as_bytes);
+            .map(tower_http::request_id::RequestId::header_value);
+        let id = super::safe_id([chosen, req.headers().get(X_REQUEST_ID)]);
         let accept = req
             .headers()
             .get_all(header::ACCEPT)
             .iter()
             .map(HeaderValue::as_bytes);
-        let ctx = surface.context([chosen, client], accept, req.uri().path());
-        let id = ctx.get_request_id().unwrap_or_default();
-        let span = request_span(id, req.method().as_str(), req.uri().path());
-        let echo = HeaderValue::from_str(id).ok();
-        let method = req.method().clone();
-        let path = req.uri().path().to_owned();
-        req.extensions_mut().insert(ctx.clone());
-
-        let declared = req.headers().get(header::CONTENT_LENGTH);
-        if let Some(refused) = surface.refuse_declared(declared.map(HeaderValue::as_bytes)) {
-            let response = span.in_scope(|| respond_rejection_in(&refused, &ctx));
-            return Box::pin(core::future::ready(Ok(finish(
-                response.map(Body::from),
-                echo,
-            ))));
-        }
-        // The limit is this layer's: axum's own default is lifted, and the
-        // body itself is cut off at the limit, whoever reads it.
-        DefaultBodyLimit::disable().apply(&mut req);
-        if let Some(limit) = surface.get_body_limit() {
-            let limit = usize::try_from(limit).unwrap_or(usize::MAX);
-            req = req.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
-        }
-        let called = {
-            let _entered = span.enter();
-            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| self.inner.call(req)))
+        let ctx = surface.context(id, accept);
+        let ctx = match req.uri().path_and_query() {
+            Some(path) => ctx.instance_path(path.clone()),
+            None => ctx.instance(req.uri().path()),
         };
-        Box::pin(
-            super::scope_with_limit(ctx.clone(), surface.get_body_limit(), async move {
-                let outcome = match called {
-                    Ok(future) => CatchUnwind::new(future).await,
-                    Err(payload) => Err(payload),
-                };
-                let response = match outcome {
-                    Ok(Ok(response)) => restyle(response, &method, &path, &ctx),
-                    Ok(Err(err)) => return Err(err),
-                    Err(payload) if surface.catches_panics() => {
-                        super::respond_to_panic(&*payload).map(Body::from)
-                    }
-                    Err(payload) => std::panic::resume_unwind(payload),
-                };
-                Ok(finish(response, echo))
-            })
-            .instrument(span),
-        )
+        let span = request_span(&ctx, req.method().as_str(), req.uri().path());
+        let after = After {
+            method: req.method().clone(),
+            catch_panics: surface.catches_panics(),
+        };
+
+        // The body's size, when the framework knows it exactly (from
+        // `Content-Length`): one over the limit is refused unread; one of
+        // unknown size (chunked) is cut off at the limit as it is read.
+        let size = req.body().size_hint().exact();
+        let start = match (surface.get_body_limit(), size) {
+            (Some(_), Some(size)) => match surface.refuse_size(size) {
+                Some(refused) => Start::Done {
+                    response: span
+                        .in_scope(|| respond_rejection_in(&refused, &ctx))
+                        .map(Body::from),
+                },
+                None => Start::Run { req: Some(req) },
+            },
+            (Some(limit), None) => {
+                let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+                Start::Run {
+                    req: Some(req.map(|body| Body::new(http_body_util::Limited::new(body, limit)))),
+                }
+            }
+            (None, _) => Start::Run { req: Some(req) },
+        };
+        let inner = match start {
+            Start::Run { req: Some(mut req) } => {
+                // The limit is this layer's: axum's own default is lifted
+                // where it would cut a body short first.
+                if surface
+                    .get_body_limit()
+                    .is_none_or(|limit| limit > super::DEFAULT_BODY_LIMIT)
+                {
+                    DefaultBodyLimit::disable().apply(&mut req);
+                }
+                let _entered = span.enter();
+                match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    self.inner.call(req)
+                })) {
+                    Ok(future) => Inner::Running {
+                        future: CatchUnwind::new(future),
+                    },
+                    Err(payload) => Inner::Done {
+                        outcome: Some(Err(payload)),
+                    },
+                }
+            }
+            Start::Run { req: None } => unreachable!("built with a request"),
+            Start::Done { response } => Inner::Done {
+                outcome: Some(Ok(Ok(response))),
+            },
+        };
+        SurfaceFuture {
+            inner: super::scoped(ctx, inner.instrument(span)),
+            after: Some(after),
+        }
+    }
+}
+
+/// How a request starts: handed to the router, or answered at once.
+enum Start {
+    Run { req: Option<Request> },
+    Done { response: Response },
+}
+
+/// What the answer of a request needs once the router is done (with its
+/// context, which the task-local hands back).
+struct After {
+    method: Method,
+    catch_panics: bool,
+}
+
+/// The outcome of the router's future: its result, or the panic it raised.
+type Outcome<T, E> = Result<Result<T, E>, Box<dyn core::any::Any + Send>>;
+
+pin_project_lite::pin_project! {
+    /// The router's future, its panics caught, or an answer given at once.
+    #[project = InnerProj]
+    #[doc(hidden)]
+    pub enum Inner<F, E> {
+        Running { #[pin] future: CatchUnwind<F> },
+        Done { outcome: Option<Outcome<Response, E>> },
+    }
+}
+
+impl<F, E> Future for Inner<F, E>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Outcome<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        match self.project() {
+            InnerProj::Running { future } => future.poll(cx),
+            InnerProj::Done { outcome } => {
+                Poll::Ready(outcome.take().expect("polled after completion"))
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`SurfaceService`]: the request run in its context and
+    /// span, then its answer restyled and given the request id.
+    pub struct SurfaceFuture<F, E> {
+        #[pin]
+        inner: tokio::task::futures::TaskLocalFuture<Context, tracing::instrument::Instrumented<Inner<F, E>>>,
+        after: Option<After>,
+    }
+}
+
+impl<F, E> Future for SurfaceFuture<F, E>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let outcome = core::task::ready!(this.inner.as_mut().poll(cx));
+        let after = this.after.take().expect("polled after completion");
+        let ctx = this.inner.take_value().unwrap_or_default();
+        let response = match outcome {
+            Ok(Ok(response)) => restyle(response, &after.method, &ctx),
+            Ok(Err(err)) => return Poll::Ready(Err(err)),
+            Err(payload) if after.catch_panics => {
+                super::respond_to_panic_in(&*payload, &ctx).map(Body::from)
+            }
+            Err(payload) => std::panic::resume_unwind(payload),
+        };
+        Poll::Ready(Ok(finish(response, &ctx)))
     }
 }
 
 /// A bodyless error response of the router (its 404 and 405) answered in
 /// the envelope, its headers kept; any other response as it is.
-fn restyle(response: Response, method: &Method, path: &str, ctx: &Context) -> Response {
+fn restyle(response: Response, method: &Method, ctx: &Context) -> Response {
+    // Everything rebuff renders has a content type.
     let bare = response.status().as_u16() >= 400
-        && response.extensions().get::<Rendered>().is_none()
         && !response.headers().contains_key(header::CONTENT_TYPE)
         && response.body().size_hint().exact() == Some(0);
     if !bare {
         return response;
     }
+    let path = ctx.get_instance().unwrap_or_default();
     let Some(rejection) = bare_rejection(response.status(), method.as_str(), path) else {
         return response;
     };
@@ -480,10 +570,12 @@ fn restyle(response: Response, method: &Method, path: &str, ctx: &Context) -> Re
     restyled.map(Body::from)
 }
 
-/// Echoes the request id.
-fn finish(mut response: Response, id: Option<HeaderValue>) -> Response {
-    if let Some(id) = id {
-        response.headers_mut().entry(X_REQUEST_ID).or_insert(id);
+/// Echoes the request id (an error's response has it already).
+fn finish(mut response: Response, ctx: &Context) -> Response {
+    if let header::Entry::Vacant(entry) = response.headers_mut().entry(X_REQUEST_ID) {
+        if let Some(id) = ctx.request_id_value() {
+            entry.insert(id);
+        }
     }
     response
 }

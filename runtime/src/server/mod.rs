@@ -92,7 +92,6 @@ pub use surface::{DEFAULT_BODY_LIMIT, Surface};
 
 tokio::task_local! {
     static CONTEXT: Context;
-    static BODY_LIMIT: Option<u64>;
 }
 
 /// The longest request id taken from a client.
@@ -112,20 +111,19 @@ pub async fn scope<F: Future>(ctx: Context, future: F) -> F::Output {
     CONTEXT.scope(ctx, future).await
 }
 
-/// [`scope`], with the body limit a request's 413s report.
-pub(crate) async fn scope_with_limit<F: Future>(
+/// `future` with `ctx` as the request context, as a nameable future.
+pub(crate) fn scoped<F: Future>(
     ctx: Context,
-    limit: Option<u64>,
     future: F,
-) -> F::Output {
-    BODY_LIMIT.scope(limit, CONTEXT.scope(ctx, future)).await
+) -> tokio::task::futures::TaskLocalFuture<Context, F> {
+    CONTEXT.scope(ctx, future)
 }
 
 /// The body limit of the request being served, for a 413 an extractor
 /// reports: the [`Surface`]'s, else the frameworks' default.
 pub(crate) fn body_limit() -> u64 {
-    BODY_LIMIT
-        .try_with(|limit| *limit)
+    CONTEXT
+        .try_with(Context::get_body_limit)
         .ok()
         .flatten()
         .unwrap_or(surface::DEFAULT_BODY_LIMIT)
@@ -134,10 +132,38 @@ pub(crate) fn body_limit() -> u64 {
 /// A new request id: `req_` and 16 random letters and digits.
 #[must_use]
 pub fn new_request_id() -> String {
-    let mut id = String::with_capacity(20);
-    id.push_str("req_");
-    id.extend((0..16).map(|_| fastrand::alphanumeric()));
+    let id = request_id_bytes();
+    String::from_utf8_lossy(&id).into_owned()
+}
+
+/// `req_` and 16 random letters and digits, drawn from two random words:
+/// each digit is the integer part of the word, read as a fraction of 1,
+/// times 62; the fraction left over gives the next (8 digits use 48 of a
+/// word's 64 bits).
+pub(crate) fn request_id_bytes() -> [u8; 20] {
+    const DIGITS: &[u8; 62] = b"0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+    let mut id = *b"req_0000000000000000";
+    for half in id[4..].chunks_exact_mut(8) {
+        let mut fraction = fastrand::u64(..);
+        for slot in half {
+            let scaled = u128::from(fraction) * 62;
+            // `scaled >> 64` is below 62.
+            *slot = DIGITS[usize::try_from(scaled >> 64).unwrap_or(0)];
+            fraction = scaled as u64;
+        }
+    }
     id
+}
+
+/// The first of `candidates` that is a safe request id.
+pub(crate) fn safe_id<'a>(
+    candidates: impl IntoIterator<Item = Option<&'a http::HeaderValue>>,
+) -> Option<http::HeaderValue> {
+    candidates
+        .into_iter()
+        .flatten()
+        .find(|id| is_safe_request_id(id.as_bytes()))
+        .cloned()
 }
 
 /// Whether a client's request id may be used as given: 1 to
@@ -200,11 +226,6 @@ impl fmt::Display for SourceChain<'_> {
     }
 }
 
-/// Marks a response rebuff rendered, so that a layer does not render it
-/// again. In the response's extensions.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Rendered;
-
 /// `err` as the response to the current request: logged, in its envelope
 /// (or problem details when negotiated), with the request's id.
 #[must_use]
@@ -218,7 +239,7 @@ pub fn respond<E: ApiError + StdError>(err: &E) -> Response<Bytes> {
 pub fn respond_with<E: ApiError>(err: &E, chain: Option<&dyn StdError>) -> Response<Bytes> {
     let ctx = context();
     log(err, chain, &ctx);
-    rendered(crate::to_response(err, &ctx))
+    crate::to_response(err, &ctx)
 }
 
 /// `rejection` as the response to the current request: logged, and
@@ -232,12 +253,7 @@ pub fn respond_rejection(rejection: &Rejection) -> Response<Bytes> {
 /// [`respond_rejection`] in an explicit context.
 pub(crate) fn respond_rejection_in(rejection: &Rejection, ctx: &Context) -> Response<Bytes> {
     log(rejection, Some(rejection), ctx);
-    rendered(ctx.render_rejection(rejection))
-}
-
-fn rendered(mut response: Response<Bytes>) -> Response<Bytes> {
-    response.extensions_mut().insert(Rendered);
-    response
+    ctx.render_rejection(rejection)
 }
 
 /// The message of a panic payload, for the log.
@@ -252,7 +268,14 @@ pub(crate) fn panic_message(payload: &(dyn core::any::Any + Send)) -> &str {
 /// Logs a panic and answers it with [`Rejection::Internal`].
 #[must_use]
 pub fn respond_to_panic(payload: &(dyn core::any::Any + Send)) -> Response<Bytes> {
-    let ctx = context();
+    respond_to_panic_in(payload, &context())
+}
+
+/// [`respond_to_panic`] in an explicit context.
+pub(crate) fn respond_to_panic_in(
+    payload: &(dyn core::any::Any + Send),
+    ctx: &Context,
+) -> Response<Bytes> {
     tracing::error!(
         target: "rebuff::server",
         status = 500,
@@ -260,7 +283,7 @@ pub fn respond_to_panic(payload: &(dyn core::any::Any + Send)) -> Response<Bytes
         panic = panic_message(payload),
         "handler panicked"
     );
-    rendered(ctx.render_rejection(&Rejection::Internal))
+    ctx.render_rejection(&Rejection::Internal)
 }
 
 pin_project_lite::pin_project! {
@@ -292,8 +315,13 @@ impl<F: Future> Future for CatchUnwind<F> {
     }
 }
 
-/// The span a request's log lines are recorded under.
-pub(crate) fn request_span(id: &str, method: &str, path: &str) -> tracing::Span {
+/// The span a request's log lines are recorded under (none when nothing
+/// listens at `INFO`).
+pub(crate) fn request_span(ctx: &Context, method: &str, path: &str) -> tracing::Span {
+    if tracing::level_filters::LevelFilter::current() < tracing::Level::INFO {
+        return tracing::Span::none();
+    }
+    let id = ctx.get_request_id().unwrap_or_default();
     tracing::info_span!(target: "rebuff::server", "request", request_id = id, method, path)
 }
 

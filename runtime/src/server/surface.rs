@@ -5,11 +5,11 @@
 use core::fmt;
 use core::marker::PhantomData;
 
-use http::StatusCode;
 #[cfg(feature = "axum")]
 use http::{HeaderMap, header};
+use http::{HeaderValue, StatusCode};
 
-use super::{is_safe_request_id, negotiate, new_request_id};
+use super::{negotiate, request_id_bytes};
 use crate::{ApiError, Context, Rejection};
 
 /// The body limit when none is set: 2 MiB, as axum and actix-web default
@@ -115,29 +115,26 @@ impl<E: ApiError> Surface<E> {
         self.catch_panics
     }
 
-    /// The context of a request: its id (the first safe one of the id an
-    /// id layer chose and the client's `X-Request-Id`, else a new one), the
-    /// time, its path, the format its `Accept` values negotiate, and
-    /// rejections rendered as `E`'s.
+    /// The context of a request: its id (`id`, the first safe one of the
+    /// id an id layer chose and the client's `X-Request-Id`, else a new
+    /// one), the format its `Accept` values negotiate, the time (read when
+    /// an error is rendered), and rejections rendered as `E`'s. The caller
+    /// adds the path.
     pub(crate) fn context<'a>(
         &self,
-        ids: [Option<&[u8]>; 2],
+        id: Option<HeaderValue>,
         accept: impl IntoIterator<Item = &'a [u8]>,
-        path: &str,
     ) -> Context {
-        let id = ids
-            .into_iter()
-            .flatten()
-            .find(|id| is_safe_request_id(id))
-            .and_then(|id| core::str::from_utf8(id).ok())
-            .map_or_else(new_request_id, str::to_owned);
+        let id = id.unwrap_or_else(|| {
+            HeaderValue::from_bytes(&request_id_bytes()).unwrap_or(HeaderValue::from_static("req_"))
+        });
         let problem = self.negotiate && negotiate::prefers_problem(accept);
         Context::new()
-            .request_id(id)
-            .now()
-            .instance(path)
+            .request_id_header(id)
+            .timestamp_when_rendered()
             .prefer_problem(problem)
             .rejections_as::<E>()
+            .body_limit(self.body_limit)
     }
 
     /// The 413 for a body whose declared length (`Content-Length`) is over
@@ -151,6 +148,17 @@ impl<E: ApiError> Surface<E> {
             .ok()?;
         (declared > limit).then_some(Rejection::PayloadTooLarge {
             file_size: Some(declared),
+            max_size: limit,
+        })
+    }
+
+    /// The 413 for a body whose exact size is known (from
+    /// `Content-Length`) to be over the limit.
+    #[cfg(feature = "axum")]
+    pub(crate) fn refuse_size(&self, size: u64) -> Option<Rejection> {
+        let limit = self.body_limit?;
+        (size > limit).then_some(Rejection::PayloadTooLarge {
+            file_size: Some(size),
             max_size: limit,
         })
     }
