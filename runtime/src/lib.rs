@@ -177,12 +177,35 @@
 //!
 //! With the `axum` or `actix` feature, a derived error is also a response
 //! (`IntoResponse`, `ResponseError`): handlers return `Result<T, MyError>`.
-//! [`server::axum::ContextLayer`] (or [`server::actix::RequestContext`])
-//! gives every error of a request its request id, time and path, negotiates
-//! RFC 9457 on `Accept: application/problem+json`, logs every 5xx once with
-//! its source chain, and renders the framework's own rejections (malformed
-//! JSON, unknown routes, wrong methods, oversized bodies, panics) in your
-//! envelope. See [`server`].
+//! One setup call, [`server::Surface`], then gives the whole server its
+//! error surface, everything taken from the error type: the request id,
+//! time and path of every error (and a `tracing` span carrying the id),
+//! RFC 9457 for clients that prefer it, a body limit, panics answered, and
+//! the server's own rejections (unknown routes, wrong methods, malformed
+//! JSON, oversized bodies, bad parameters) in the type's envelope and
+//! style, `code_case`, `rename_all` and `type_base` included:
+//!
+//! ```no_run
+//! # #[cfg(all(feature = "axum", feature = "actix"))] {
+//! # #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+//! # #[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE")]
+//! # enum LeadError { #[error("gone")] #[api(status = 410)] Gone }
+//! use rebuff::server::Surface;
+//!
+//! // axum: a layer, added last
+//! let app: axum::Router = axum::Router::new()
+//!     // .route(...)
+//!     .layer(Surface::<LeadError>::new().body_limit(1 << 20));
+//!
+//! // actix-web: a middleware
+//! let app = actix_web::App::new()
+//!     // .service(...)
+//!     .wrap(Surface::<LeadError>::new().body_limit(1 << 20));
+//! # let _ = (app, ); }
+//! ```
+//!
+//! Every 5xx is logged once with its source chain; nothing of it is sent.
+//! See [`server`].
 //!
 //! # Reading errors (any API)
 //!
@@ -210,8 +233,9 @@
 //! |---|---|
 //! | `tokio` (default) | the async retry engine on tokio's timer |
 //! | `reqwest` | [`client::reqwest`]: checked requests, typed errors |
-//! | `axum` | derived errors as axum responses, [`server::axum`] |
-//! | `actix` | derived errors as actix-web responses, [`server::actix`] |
+//! | `axum` | derived errors as axum responses, [`server::Surface`] as a tower layer, [`server::axum`] |
+//! | `actix` | derived errors as actix-web responses, [`server::Surface`] as a middleware, [`server::actix`] |
+//! | `multipart` | (with `axum`) the multipart extractor whose failures use the envelope |
 //!
 //! # Implementing `ApiError` by hand
 //!

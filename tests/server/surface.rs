@@ -637,6 +637,34 @@ async fn a_handlers_log_lines_carry_the_request_id() {
     }
 }
 
+/// Under tower-http's `TraceLayer` (outside the surface), a handler's line
+/// carries both spans: the trace layer's and the request id.
+#[tokio::test]
+async fn the_request_id_span_nests_in_tower_https_trace_span() {
+    let log = captured();
+    let trace = tower_http::trace::TraceLayer::new_for_http().make_span_with(
+        tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
+    );
+    let app = axum_server::router::<NestedError>().layer(trace);
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app).into_future());
+    let id = "req_traced0001";
+    let response = client()
+        .get(format!("{base}/log"))
+        .header("x-request-id", id)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    let line = text
+        .lines()
+        .find(|line| line.contains("inside the handler") && line.contains(id))
+        .unwrap_or_else(|| panic!("no handler line with {id} in:\n{text}"));
+    assert!(line.contains("uri=/log"), "the trace layer's span: {line}");
+}
+
 #[test]
 fn a_surface_is_configured_once_and_copied() {
     let surface = Surface::<FlatError>::new().body_limit(10).negotiate(false);
