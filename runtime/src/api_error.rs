@@ -143,6 +143,7 @@ pub trait ApiError {
     /// unknown route with the API's own "not found" error instead of
     /// rebuff's. `None` (the default) leaves every rejection to rebuff,
     /// rendered in this type's [style](ApiError::STYLE).
+    #[must_use]
     fn from_rejection(rejection: &crate::Rejection) -> Option<Self>
     where
         Self: Sized,

@@ -436,8 +436,9 @@ impl Rejection {
             | Rejection::InvalidForm { reason }
             | Rejection::InvalidMultipart { reason }
             | Rejection::BadRequest { reason } => f(Key::Reason, Value::Text(reason)),
-            Rejection::Internal | Rejection::RequestInProgress { .. } => {}
-            Rejection::IdempotencyKeyReused => {}
+            Rejection::Internal
+            | Rejection::RequestInProgress { .. }
+            | Rejection::IdempotencyKeyReused => {}
         }
     }
 
