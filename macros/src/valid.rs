@@ -35,13 +35,15 @@ fn decoded_fields_own_their_data(cx: &Ctxt, input: &Input<'_>) {
     if input.attrs.decode.is_none() {
         return;
     }
+    // Transparent variants decode through their field's type, and variants
+    // with a cause are not decoded at all.
     for variant in input
         .variants()
         .iter()
-        .filter(|v| v.attrs.transparent.is_none())
+        .filter(|v| v.attrs.transparent.is_none() && !v.has_cause())
     {
         for field in &variant.fields {
-            if field.attrs.skip.is_some() || field.is_cause {
+            if field.attrs.skip.is_some() {
                 continue;
             }
             if let syn::Type::Reference(reference) = field.ty {

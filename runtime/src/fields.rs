@@ -298,13 +298,13 @@ impl DecodeRateLimit for Option<RateLimit> {
 }
 
 /// A field of a decoded variant that the response does not carry (skipped,
-/// hidden on a 5xx, or the error's cause): `#[api(decode)]` fills it with
-/// its default.
+/// or hidden on a 5xx): `#[api(decode)]` fills it with its default.
 ///
-/// Implemented for every `T: Default`.
+/// Implemented for every `T: Default`. A variant with a cause (`#[source]`,
+/// `#[from]`) is not decoded at all, so its fields need nothing.
 #[diagnostic::on_unimplemented(
     message = "`#[api(decode)]` has no value for a field of type `{Self}`: it is not in the response",
-    label = "skipped, hidden on a 5xx, or the error's cause, so decoding needs `{Self}: Default`",
+    label = "skipped or hidden on a 5xx, so decoding needs `{Self}: Default`",
     note = "implement `Default` for it, show it in the details, or drop `decode`"
 )]
 pub trait DecodeDefault {
