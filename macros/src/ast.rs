@@ -142,6 +142,7 @@ fn split_struct_attrs(mut all: Attrs) -> (Attrs, Attrs) {
         code: all.code.take(),
         message: all.message.take(),
         retryable: all.retryable.take(),
+        rejection: all.rejection.take(),
         ..Attrs::default()
     };
     (all, variant)

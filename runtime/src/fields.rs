@@ -21,6 +21,8 @@
 //! | `#[api(decode)]`, a `retry_after` field | [`DecodeRetryAfter`] | integers, `Duration`, `Option` of them |
 //! | `#[api(decode)]`, a `rate_limit` field | [`DecodeRateLimit`] | [`RateLimit`], `Option<RateLimit>` |
 //! | `#[api(decode)]`, a field not in the response | [`DecodeDefault`] | `T: Default` |
+//! | `#[api(rejection = ...)]`, a named field | [`RejectionField`] | `T: serde::de::DeserializeOwned + Default` |
+//! | `#[api(rejection = ...)]`, any other field | [`RejectionDefault`] | `T: Default` |
 //! | `#[retry]`, an argument taken by value | [`RetryArg`] | `T: Clone` |
 //! | `#[retry(policy = ...)]` | [`PolicyRef`] | `&Policy`, `&&Policy` |
 
@@ -30,7 +32,7 @@ use core::time::Duration;
 use serde::ser::{Serialize, SerializeMap};
 
 use crate::client::RemoteError;
-use crate::{Policy, RateLimit};
+use crate::{ApiError, Policy, RateLimit, Rejection};
 
 /// A field marked `#[api(retry_after)]`: the retry delay, for
 /// [`ApiError::retry_after`] and the `Retry-After` header.
@@ -318,6 +320,69 @@ impl<T: Default> DecodeDefault for T {
     }
 }
 
+/// A named field of a variant that answers one of the server's rejections
+/// (`#[api(rejection = ...)]`): filled from the rejection's detail of the
+/// same name ([`Rejection::detail`], e.g. `path` for
+/// [`Rejection::NotFound`]), or with its default when the rejection has
+/// no such detail (or one of another type). A `retry_after` field takes
+/// the rejection's delay ([`ApiError::retry_after`]).
+///
+/// Implemented for every `T: serde::de::DeserializeOwned + Default`.
+#[diagnostic::on_unimplemented(
+    message = "a variant answering a rejection fills its fields from the rejection's details or their `Default`, which `{Self}` lacks",
+    label = "filled from the rejection",
+    note = "the field needs `serde::Deserialize` and `Default`; or move it out of the variant marked `#[api(rejection = ...)]`"
+)]
+pub trait RejectionField: Sized {
+    #[doc(hidden)]
+    fn __rebuff_from_detail(rejection: &Rejection, key: &str) -> Self;
+    #[doc(hidden)]
+    fn __rebuff_from_retry_after(rejection: &Rejection) -> Self;
+}
+
+impl<T: serde::de::DeserializeOwned + Default> RejectionField for T {
+    fn __rebuff_from_detail(rejection: &Rejection, key: &str) -> Self {
+        rejection
+            .detail(key)
+            .and_then(|value| T::deserialize(value).ok())
+            .unwrap_or_default()
+    }
+
+    fn __rebuff_from_retry_after(rejection: &Rejection) -> Self {
+        let Some(delay) = ApiError::retry_after(rejection) else {
+            return T::default();
+        };
+        // Whole seconds, as an integer field holds them; else a `Duration`,
+        // in serde's own form.
+        let secs = serde_json::Value::from(crate::envelope::ceil_secs(delay));
+        let exact = serde_json::json!([delay.as_secs(), delay.subsec_nanos()]);
+        T::deserialize(secs)
+            .or_else(|_| T::deserialize(exact))
+            .unwrap_or_default()
+    }
+}
+
+/// A field of a variant answering a rejection that the rejection has no
+/// value for (an unnamed field, a `rate_limit`, the error's cause): filled
+/// with its default.
+///
+/// Implemented for every `T: Default`.
+#[diagnostic::on_unimplemented(
+    message = "a variant answering a rejection fills its fields from the rejection's details or their `Default`, which `{Self}` lacks",
+    label = "filled with its default",
+    note = "the rejection has no value for this field: implement `Default` for it, or move it out of the variant marked `#[api(rejection = ...)]`"
+)]
+pub trait RejectionDefault {
+    #[doc(hidden)]
+    fn __rebuff_default() -> Self;
+}
+
+impl<T: Default> RejectionDefault for T {
+    fn __rebuff_default() -> Self {
+        T::default()
+    }
+}
+
 /// An argument a `#[retry]` function takes by value: cloned for each
 /// attempt, so that every attempt has its own.
 ///
@@ -384,5 +449,30 @@ mod tests {
             Some(Duration::from_secs(32))
         );
         assert_eq!(None::<u32>.__rebuff_retry_after(), None);
+    }
+
+    #[test]
+    fn rejection_fields_from_details_else_default() {
+        fn detail<T: RejectionField>(rejection: &Rejection, key: &str) -> T {
+            T::__rebuff_from_detail(rejection, key)
+        }
+        fn delay<T: RejectionField>(rejection: &Rejection) -> T {
+            T::__rebuff_from_retry_after(rejection)
+        }
+        let not_found = Rejection::NotFound { path: "/x".into() };
+        assert_eq!(detail::<String>(&not_found, "path"), "/x");
+        assert_eq!(detail::<String>(&not_found, "reason"), "");
+        // A detail of another type is no value for the field.
+        assert_eq!(detail::<u64>(&not_found, "path"), 0);
+        assert_eq!(
+            detail::<Option<String>>(&not_found, "path"),
+            Some("/x".into())
+        );
+
+        let in_progress = Rejection::RequestInProgress { retry_after: 3 };
+        assert_eq!(delay::<u64>(&in_progress), 3);
+        assert_eq!(delay::<Option<u32>>(&in_progress), Some(3));
+        assert_eq!(delay::<Duration>(&in_progress), Duration::from_secs(3));
+        assert_eq!(delay::<Option<u64>>(&not_found), None);
     }
 }

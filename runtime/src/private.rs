@@ -7,7 +7,7 @@ use core::fmt;
 pub use crate::catalog::Entry;
 pub use crate::fields::{
     DecodeDefault, DecodeField, DecodeRateLimit, DecodeRetryAfter, DetailField, DisplayMessage,
-    PolicyRef, RateLimitField, RetryAfterField, RetryArg,
+    PolicyRef, RateLimitField, RejectionDefault, RejectionField, RetryAfterField, RetryArg,
 };
 pub use crate::retry::{
     Admission, Attempt, Bind, Driver, FromCircuitOpen, NoExtras, Verdict, WithExtras, typed,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rebuff::client::{ClientError, FromRemote, RemoteError};
 use rebuff::envelope::{Envelope, Flat, Nested, Plain, Problem, Success};
-use rebuff::{Advice, ApiError, Context, RateLimit, Retryable};
+use rebuff::{Advice, ApiError, Context, RateLimit, Rejection, Retryable};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, ApiError)]
 #[api(decode, code_case = "SCREAMING_SNAKE_CASE", rename_all = "camelCase")]
@@ -304,5 +304,40 @@ fn a_variant_with_a_foreign_cause_is_not_decoded() {
     assert_eq!(
         client.status(),
         Some(rebuff::StatusCode::INTERNAL_SERVER_ERROR)
+    );
+}
+
+/// An API that answers unknown routes with its own error, which its
+/// clients decode like any other.
+#[derive(Debug, PartialEq, thiserror::Error, ApiError)]
+#[api(decode, code_case = "SCREAMING_SNAKE_CASE")]
+enum RouteError {
+    #[error("no route for {path}")]
+    #[api(status = 404, message = "No such endpoint", rejection = NotFound)]
+    RouteNotFound { path: String },
+    #[error("lead not found")]
+    #[api(status = 404, message = "Lead not found")]
+    LeadNotFound,
+}
+
+#[test]
+fn a_variant_answers_a_rejection_with_its_details() {
+    let rejection = Rejection::NotFound { path: "/x".into() };
+    let own = RouteError::from_rejection(&rejection);
+    assert_eq!(own, Some(RouteError::RouteNotFound { path: "/x".into() }));
+    let unmarked = Rejection::InvalidJson {
+        reason: "expected value".into(),
+    };
+    assert_eq!(RouteError::from_rejection(&unmarked), None);
+
+    // What the server sends for the unknown route is the API's own error,
+    // and a client reads it back as such.
+    let response = rebuff::rejection::render::<RouteError>(&rejection, &Context::new());
+    assert_eq!(response.status(), 404);
+    let remote = RemoteError::parse(response.status(), response.headers(), response.body());
+    assert_eq!(remote.code(), Some("ROUTE_NOT_FOUND"));
+    assert_eq!(
+        RouteError::from_remote(&remote),
+        Some(RouteError::RouteNotFound { path: "/x".into() })
     );
 }

@@ -37,6 +37,7 @@ mod bounds;
 mod catalog;
 mod decode;
 mod plan;
+mod rejection;
 
 /// The derive: the impls, or every error found plus the fallback impl, so
 /// one mistake does not bury the rest of the user's crate in errors.
@@ -164,6 +165,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         .iter()
         .map(|p| catalog::entry(p, &mut bounds))
         .collect();
+    let from_rejection = rejection::from_rejection(plans, &mut bounds);
 
     for plan in plans {
         if let Some(field) = plan.transparent() {
@@ -272,6 +274,8 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
             ) -> ::core::result::Result<__RebuffSer::Ok, __RebuffSer::Error> {
                 #serialize_errors
             }
+
+            #from_rejection
         }
     }
 }
