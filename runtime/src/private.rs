@@ -9,6 +9,7 @@ pub use crate::fields::{
     DecodeDefault, DecodeField, DecodeRateLimit, DecodeRetryAfter, DetailField, DisplayMessage,
     PolicyRef, RateLimitField, RejectionDefault, RejectionField, RetryAfterField, RetryArg,
 };
+pub use crate::rejection::clash;
 pub use crate::retry::{
     Admission, Attempt, Bind, Driver, FromCircuitOpen, NoExtras, Verdict, WithExtras, typed,
 };

@@ -232,7 +232,7 @@ fn client_errors_carry_request_ids_and_retry_advice() {
     enum Narrow {
         #[error("nf")]
         #[api(status = 404)]
-        NotFound,
+        LeadNotFound,
     }
     let limited: ClientError<Narrow> = ClientError::from_remote(RemoteError::new(
         rebuff::StatusCode::TOO_MANY_REQUESTS,

@@ -12,7 +12,8 @@
 //!
 //! Output: one `impl ::rebuff::ApiError for E` whose methods each `match
 //! self` with one arm per variant, binding only the fields that method
-//! reads (`Self::RateLimited { secs: __rebuff_secs, .. } => ...`). Every
+//! reads (`Self::RateLimited { secs: __rebuff_secs, .. } => ...`), and
+//! beside it one `const` check per code (see [`rejection::clashes`]). Every
 //! path is absolute (`::core`, `::rebuff::__private`, `::rebuff::serde`),
 //! so the impl compiles under `#![no_implicit_prelude]` and beside user
 //! types named `Result` or `Option`.
@@ -166,6 +167,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         .map(|p| catalog::entry(p, &mut bounds))
         .collect();
     let from_rejection = rejection::from_rejection(plans, &mut bounds);
+    let clashes = rejection::clashes(input, plans);
 
     for plan in plans {
         if let Some(field) = plan.transparent() {
@@ -207,6 +209,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
     };
 
     quote! {
+        #clashes
         #decode
         #frameworks
 

@@ -1,11 +1,13 @@
 //! The server's rejections (`rebuff::Rejection`) as the type sees them: the
-//! `from_rejection` method of the variants marked `#[api(rejection = ...)]`.
+//! `from_rejection` method of the variants marked `#[api(rejection = ...)]`,
+//! and the compile-time check that no other code is a rejection's.
 
 use proc_macro2::TokenStream;
 use quote::{quote, quote_spanned};
 use syn::Member;
 
-use crate::ast::Field;
+use crate::ast::{Field, Input};
+use crate::case::Case;
 
 use super::bounds::Bounds;
 use super::plan::Plan;
@@ -84,4 +86,52 @@ fn field_value(field: &Field<'_>, bounds: &mut Bounds) -> TokenStream {
     quote_spanned! {span=>
         <#ty as ::rebuff::__private::RejectionField>::__rebuff_from_detail(__rebuff_rejection, #key)
     }
+}
+
+/// One compile-time check per variant with a code of its own: a code that
+/// is also a rejection's (in the type's `code_case`) would let a client
+/// mistake the server's rejection for this error, so it fails the build
+/// unless the variant answers that very rejection.
+///
+/// Output, spanned at the variant's `code = "..."` (or its name):
+///
+/// ```text
+/// const _: () = if let Some(message) = clash("not_found", Case::Snake, None) {
+///     panic!("{}", message)
+/// };
+/// ```
+pub(super) fn clashes(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
+    let case = input
+        .attrs
+        .code_case
+        .as_ref()
+        .map_or(Case::Snake, |case| case.value)
+        .tokens();
+    let checks = plans
+        .iter()
+        .filter(|plan| plan.transparent().is_none())
+        .map(|plan| {
+            let variant = plan.variant;
+            let code = &variant.code;
+            let span = match &variant.attrs.code {
+                Some(explicit) => explicit.value.span(),
+                None => variant.ident.span(),
+            };
+            let answers = match &variant.attrs.rejection {
+                Some(kind) => {
+                    let kind = &kind.value;
+                    let kind = quote_spanned!(kind.span()=> ::rebuff::RejectionKind::#kind);
+                    quote!(::core::option::Option::Some(#kind))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            quote_spanned! {span=>
+                const _: () = if let ::core::option::Option::Some(__rebuff_clash) =
+                    ::rebuff::__private::clash(#code, #case, #answers)
+                {
+                    ::core::panic!("{}", __rebuff_clash)
+                };
+            }
+        });
+    quote!(#(#checks)*)
 }
