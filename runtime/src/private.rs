@@ -21,7 +21,6 @@ pub fn call<T>(f: impl FnOnce() -> T) -> T {
     f()
 }
 pub use crate::envelope::parts::reason_phrase;
-pub use crate::ser::flatten;
 pub use core::result::Result;
 pub use http::StatusCode;
 
