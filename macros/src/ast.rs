@@ -115,6 +115,14 @@ impl<'a> Input<'a> {
     }
 }
 
+impl Variant<'_> {
+    /// Whether a field holds the error's cause (`#[source]`, `#[from]`, ...),
+    /// which a client never sees: such a variant cannot be decoded.
+    pub(crate) fn has_cause(&self) -> bool {
+        self.fields.iter().any(|f| f.is_cause)
+    }
+}
+
 /// The code of a variant: explicit, or its name in the type's `code_case`
 /// (`snake_case` by default).
 fn code_of(attrs: &Attrs, ident: &Ident, code_case: Option<&Keyed<Case>>) -> String {
@@ -134,6 +142,7 @@ fn split_struct_attrs(mut all: Attrs) -> (Attrs, Attrs) {
         code: all.code.take(),
         message: all.message.take(),
         retryable: all.retryable.take(),
+        rejection: all.rejection.take(),
         ..Attrs::default()
     };
     (all, variant)

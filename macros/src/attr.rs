@@ -60,6 +60,8 @@ fn home_of(key: &str) -> &'static str {
         "belongs on an enum variant with a single field"
     } else if key == OTHER {
         "belongs on the enum variant that stands for unknown codes"
+    } else if key == REJECTION {
+        "belongs on the variant (or the struct) that answers the rejection"
     } else if VARIANT_KEYS.contains(&key) {
         "belongs on a variant (or on a struct)"
     } else {
@@ -95,6 +97,8 @@ pub(crate) struct Attrs {
     pub(crate) retryable: Option<Keyed<bool>>,
     pub(crate) transparent: Option<Keyed<()>>,
     pub(crate) other: Option<Keyed<()>>,
+    /// The `rebuff::RejectionKind` variant named, as written.
+    pub(crate) rejection: Option<Keyed<Ident>>,
 
     pub(crate) skip: Option<Keyed<()>>,
     pub(crate) rename: Option<Keyed<LitStr>>,
@@ -124,7 +128,7 @@ impl Attrs {
             type_base => TYPE_BASE,
             decode => DECODE,
             other => OTHER, status => STATUS, code => CODE, message => MESSAGE,
-            retryable => RETRYABLE, transparent => TRANSPARENT, skip => SKIP,
+            retryable => RETRYABLE, transparent => TRANSPARENT, rejection => REJECTION, skip => SKIP,
             rename => RENAME, flatten => FLATTEN, retry_after => RETRY_AFTER,
             rate_limit => RATE_LIMIT, errors => ERRORS, expose => EXPOSE
         );
@@ -247,6 +251,7 @@ fn parse_key(
         TRANSPARENT => set!(transparent, flag(cx, meta, &name)?),
         DECODE => set!(decode, flag(cx, meta, &name)?),
         OTHER => set!(other, flag(cx, meta, &name)?),
+        REJECTION => set!(rejection, rejection_value(cx, meta)?),
         SKIP => set!(skip, flag(cx, meta, &name)?),
         FLATTEN => set!(flatten, flag(cx, meta, &name)?),
         RETRY_AFTER => set!(retry_after, flag(cx, meta, &name)?),
@@ -407,6 +412,45 @@ fn type_base_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<
         return Ok(None);
     }
     Ok(Some(lit))
+}
+
+/// `rejection = NotFound`: the name of a `rebuff::RejectionKind` variant.
+/// Whether it names one is left to rustc, which reports a typo at the
+/// identifier with the closest variant.
+fn rejection_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Ident>> {
+    let example = format!("`{REJECTION} = NotFound` (a variant of `rebuff::RejectionKind`)");
+    let Some(expr) = value_expr(meta)? else {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{REJECTION}` needs a value: {example}"),
+        );
+        return Ok(None);
+    };
+    if let Expr::Path(path) = &expr {
+        if path.qself.is_none() && path.attrs.is_empty() {
+            if let Some(ident) = path.path.get_ident() {
+                return Ok(Some(ident.clone()));
+            }
+            if let Some(last) = path.path.segments.last() {
+                cx.error_spanned_by(
+                    &path.path,
+                    format!(
+                        "write the rejection's name alone: `{REJECTION} = {}`",
+                        last.ident
+                    ),
+                );
+                return Ok(None);
+            }
+        }
+    }
+    let what = match &expr {
+        Expr::Lit(ExprLit {
+            lit: Lit::Str(_), ..
+        }) => "a name, not a string",
+        _ => "the name of a rejection",
+    };
+    cx.error_spanned_by(&expr, format!("expected {what}: {example}"));
+    Ok(None)
 }
 
 fn status_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Status>> {

@@ -17,6 +17,7 @@ pub(crate) const MESSAGE: &str = "message";
 pub(crate) const RETRYABLE: &str = "retryable";
 pub(crate) const TRANSPARENT: &str = "transparent";
 pub(crate) const OTHER: &str = "other";
+pub(crate) const REJECTION: &str = "rejection";
 
 // field
 pub(crate) const SKIP: &str = "skip";
@@ -35,7 +36,15 @@ pub(crate) const BACKTRACE: &str = "backtrace";
 pub(crate) const DOC: &str = "doc";
 
 pub(crate) const TYPE_KEYS: &[&str] = &[ENVELOPE, CODE_CASE, RENAME_ALL, TYPE_BASE, DECODE];
-pub(crate) const VARIANT_KEYS: &[&str] = &[STATUS, CODE, MESSAGE, RETRYABLE, TRANSPARENT, OTHER];
+pub(crate) const VARIANT_KEYS: &[&str] = &[
+    STATUS,
+    CODE,
+    MESSAGE,
+    RETRYABLE,
+    TRANSPARENT,
+    OTHER,
+    REJECTION,
+];
 pub(crate) const FIELD_KEYS: &[&str] = &[
     SKIP,
     RENAME,

@@ -10,8 +10,8 @@ use crate::ast::{Field, Input, Variant};
 use crate::attr::Attrs;
 use crate::ctxt::Ctxt;
 use crate::symbol::{
-    CODE, DECODE, ERRORS, EXPOSE, FLATTEN, OTHER, RATE_LIMIT, RENAME, RETRY_AFTER, SKIP, STATUS,
-    TRANSPARENT,
+    CODE, DECODE, ERRORS, EXPOSE, FLATTEN, OTHER, RATE_LIMIT, REJECTION, RENAME, RETRY_AFTER, SKIP,
+    STATUS, TRANSPARENT,
 };
 
 /// Runs every rule over `input`, each reporting its mistakes to `cx`.
@@ -25,6 +25,7 @@ pub(crate) fn validate(cx: &Ctxt, input: &Input<'_>) {
         }
     }
     codes_unique(cx, input);
+    rejections_unique(cx, input);
     other_variant(cx, input);
     decoded_fields_own_their_data(cx, input);
 }
@@ -35,13 +36,15 @@ fn decoded_fields_own_their_data(cx: &Ctxt, input: &Input<'_>) {
     if input.attrs.decode.is_none() {
         return;
     }
+    // Transparent variants decode through their field's type, and variants
+    // with a cause are not decoded at all.
     for variant in input
         .variants()
         .iter()
-        .filter(|v| v.attrs.transparent.is_none())
+        .filter(|v| v.attrs.transparent.is_none() && !v.has_cause())
     {
         for field in &variant.fields {
-            if field.attrs.skip.is_some() || field.is_cause {
+            if field.attrs.skip.is_some() {
                 continue;
             }
             if let syn::Type::Reference(reference) = field.ty {
@@ -239,6 +242,26 @@ fn codes_unique(cx: &Ctxt, input: &Input<'_>) {
             );
         } else {
             seen.insert(code, variant.ident);
+        }
+    }
+}
+
+/// The server answers each rejection with one value: two variants cannot
+/// both stand for it.
+fn rejections_unique(cx: &Ctxt, input: &Input<'_>) {
+    let mut seen: BTreeMap<String, &syn::Ident> = BTreeMap::new();
+    for variant in input.variants() {
+        let Some(rejection) = &variant.attrs.rejection else {
+            continue;
+        };
+        let kind = rejection.value.to_string();
+        if let Some(first) = seen.get(&kind) {
+            cx.error_at(
+                rejection.span(),
+                format!("`{first}` answers the `{kind}` rejection already; a rejection is answered by one variant, so remove `{REJECTION} = {kind}` from one of them"),
+            );
+        } else {
+            seen.insert(kind, variant.ident);
         }
     }
 }

@@ -255,6 +255,7 @@ pub mod catalog;
 pub mod client;
 mod context;
 pub mod envelope;
+pub mod fields;
 mod rate_limit;
 pub mod rejection;
 pub mod retry;
@@ -283,6 +284,9 @@ pub use style::{Case, Style};
 /// dependency.
 pub use http;
 pub use http::StatusCode;
+/// The `serde` crate rebuff serializes with, for naming its traits (as
+/// derived code does) without a direct dependency.
+pub use serde;
 
 #[doc = include_str!("derive.md")]
 pub use rebuff_macros::ApiError;

@@ -10,7 +10,7 @@ use serde::ser::{self, Impossible, SerializeMap, SerializeStruct, Serializer};
 /// Writes the entries of a struct or map value into `map`, as
 /// `#[api(flatten)]` asks. `None` and `()` write nothing; any other value is
 /// an error of the map's own serializer.
-pub fn flatten<M, T>(map: &mut M, value: &T) -> Result<(), M::Error>
+pub(crate) fn flatten<M, T>(map: &mut M, value: &T) -> Result<(), M::Error>
 where
     M: SerializeMap,
     T: Serialize + ?Sized,

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use rebuff::client::{ClientError, FromRemote, RemoteError};
 use rebuff::envelope::{Envelope, Flat, Nested, Plain, Problem, Success};
-use rebuff::{Advice, ApiError, Context, RateLimit, Retryable};
+use rebuff::{Advice, ApiError, Context, RateLimit, Rejection, Retryable};
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, ApiError)]
 #[api(decode, code_case = "SCREAMING_SNAKE_CASE", rename_all = "camelCase")]
@@ -42,6 +42,9 @@ enum LeadError {
     #[error("hidden {0}")]
     #[api(status = 500)]
     Internal(#[source] Cause),
+    #[error("overloaded, {queue} waiting")]
+    #[api(status = 503, message = "Overloaded")]
+    Overloaded { queue: u32 },
     #[error("invalid")]
     #[api(status = 422, message = "Invalid input")]
     Invalid {
@@ -61,8 +64,9 @@ enum LeadError {
     Unknown(RemoteError),
 }
 
-/// An internal cause: never sent, so a client rebuilds it as the default.
-#[derive(Debug, Clone, Default, PartialEq, thiserror::Error)]
+/// An internal cause: never sent, so a client cannot rebuild the variant
+/// holding it (and the cause needs no `Default`).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
 #[error("cause: {0}")]
 struct Cause(String);
 
@@ -166,11 +170,21 @@ fn plain_has_no_code_so_fixed_messages_decode_by_status_and_text() {
 
 #[test]
 fn hidden_fields_decode_to_their_default_and_unknown_codes_to_other() {
-    let err = LeadError::Internal(Cause("secret".into()));
+    // A 5xx hides `queue`: the client gets the variant with the default.
+    let err = LeadError::Overloaded { queue: 12 };
     assert_eq!(
         round_trip::<Nested, _>(&err),
-        Some(LeadError::Internal(Cause::default()))
+        Some(LeadError::Overloaded { queue: 0 })
     );
+
+    // The cause is never sent: its variant's code decodes as an unknown one.
+    let err = LeadError::Internal(Cause("secret".into()));
+    let decoded = round_trip::<Nested, _>(&err).unwrap();
+    let LeadError::Unknown(inner) = &decoded else {
+        panic!("{decoded:?}")
+    };
+    assert_eq!(inner.code(), Some("INTERNAL"));
+    assert_eq!(inner.message(), "Internal Server Error");
 
     let body = br#"{"error":{"code":"BRAND_NEW","message":"Something new"}}"#;
     let remote = RemoteError::parse(rebuff::StatusCode::IM_A_TEAPOT, &Default::default(), body);
@@ -218,7 +232,7 @@ fn client_errors_carry_request_ids_and_retry_advice() {
     enum Narrow {
         #[error("nf")]
         #[api(status = 404)]
-        NotFound,
+        LeadNotFound,
     }
     let limited: ClientError<Narrow> = ClientError::from_remote(RemoteError::new(
         rebuff::StatusCode::TOO_MANY_REQUESTS,
@@ -245,4 +259,85 @@ fn a_remote_error_passes_through_a_gateway() {
     );
     let forwarded = rebuff::to_vec(&remote, &Context::new());
     assert_eq!(forwarded, body);
+}
+
+/// A store whose database errors convert with `?`: the `#[from]` cause is
+/// never sent, so `decode` leaves that variant out instead of asking for
+/// `std::io::Error: Default`.
+#[derive(Debug, thiserror::Error, ApiError)]
+#[api(decode)]
+enum StoreError {
+    #[error("lead {lead_id} not found")]
+    #[api(status = 404, message = "Lead not found")]
+    LeadNotFound { lead_id: String },
+    #[error("database: {0}")]
+    #[api(status = 500)]
+    Database(#[from] std::io::Error),
+}
+
+fn load(id: &str) -> Result<String, StoreError> {
+    if id.is_empty() {
+        Err(std::io::Error::other("connection refused"))?;
+    }
+    Err(StoreError::LeadNotFound { lead_id: id.into() })
+}
+
+#[test]
+fn a_variant_with_a_foreign_cause_is_not_decoded() {
+    let not_found = load("lead_1").unwrap_err();
+    let decoded = round_trip::<Nested, _>(&not_found);
+    assert!(
+        matches!(&decoded, Some(StoreError::LeadNotFound { lead_id }) if lead_id == "lead_1"),
+        "{decoded:?}"
+    );
+
+    let database = load("").unwrap_err();
+    assert!(matches!(database, StoreError::Database(_)));
+    // Without an `other` variant, the code decodes to nothing, as an
+    // unknown code does; the client still has the `RemoteError`.
+    assert!(round_trip::<Nested, _>(&database).is_none());
+    let response = rebuff::to_response(&database, &Context::new());
+    let remote = RemoteError::parse(response.status(), response.headers(), response.body());
+    assert_eq!(remote.code(), Some("database"));
+    let client: ClientError<StoreError> = ClientError::from_remote(remote);
+    assert!(client.api().is_none());
+    assert_eq!(
+        client.status(),
+        Some(rebuff::StatusCode::INTERNAL_SERVER_ERROR)
+    );
+}
+
+/// An API that answers unknown routes with its own error, which its
+/// clients decode like any other.
+#[derive(Debug, PartialEq, thiserror::Error, ApiError)]
+#[api(decode, code_case = "SCREAMING_SNAKE_CASE")]
+enum RouteError {
+    #[error("no route for {path}")]
+    #[api(status = 404, message = "No such endpoint", rejection = NotFound)]
+    RouteNotFound { path: String },
+    #[error("lead not found")]
+    #[api(status = 404, message = "Lead not found")]
+    LeadNotFound,
+}
+
+#[test]
+fn a_variant_answers_a_rejection_with_its_details() {
+    let rejection = Rejection::NotFound { path: "/x".into() };
+    let own = RouteError::from_rejection(&rejection);
+    assert_eq!(own, Some(RouteError::RouteNotFound { path: "/x".into() }));
+    let unmarked = Rejection::InvalidJson {
+        reason: "expected value".into(),
+    };
+    assert_eq!(RouteError::from_rejection(&unmarked), None);
+
+    // What the server sends for the unknown route is the API's own error,
+    // and a client reads it back as such.
+    let response = rebuff::rejection::render::<RouteError>(&rejection, &Context::new());
+    assert_eq!(response.status(), 404);
+    let remote = RemoteError::parse(response.status(), response.headers(), response.body());
+    assert_eq!(remote.code(), Some("ROUTE_NOT_FOUND"));
+    assert_eq!(
+        RouteError::from_remote(&remote),
+        Some(RouteError::RouteNotFound { path: "/x".into() })
+    );
 }

@@ -159,8 +159,9 @@ enum Lead {
         value: String,
         hint: Option<String>,
     },
+    // `NOT_FOUND` is the server's code for unknown routes.
     #[error("not found")]
-    #[api(status = 404)]
+    #[api(status = 404, code = "LEAD_NOT_FOUND")]
     NotFound { lead_id: String, attempts: u32 },
     #[error("conflict")]
     #[api(status = CONFLICT, message = "Email already exists")]
@@ -269,8 +270,9 @@ enum Recording {
     #[error("read")]
     #[api(status = 403, message = "Read permission required")]
     ReadPermission,
+    /// Also what the server answers for unknown routes.
     #[error("not found")]
-    #[api(status = 404, message = "Resource not found")]
+    #[api(status = 404, message = "Resource not found", rejection = NotFound)]
     NotFound,
     #[error("limited")]
     #[api(status = 429, message = "Rate limit exceeded")]

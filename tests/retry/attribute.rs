@@ -19,7 +19,7 @@ enum CallError {
     Unavailable,
     #[error("not found")]
     #[api(status = 404)]
-    NotFound,
+    LeadNotFound,
     #[error("rate limited")]
     #[api(status = 429)]
     RateLimited {
@@ -74,8 +74,8 @@ fn blocking_function_retries_retryable_errors_only() {
     assert_eq!(test_mode.sleeps(), [Duration::from_secs(1)]);
     let calls = AtomicU32::new(0);
     assert_eq!(
-        fetch_blocking(&calls, CallError::NotFound),
-        Err(CallError::NotFound)
+        fetch_blocking(&calls, CallError::LeadNotFound),
+        Err(CallError::LeadNotFound)
     );
     assert_eq!(calls.load(Ordering::SeqCst), 1, "a 404 is not retried");
     let calls = AtomicU32::new(0);
@@ -199,7 +199,7 @@ async fn generic_opaque_and_future_returning_functions() {
 async fn early_return(calls: &AtomicU32, give_up: bool) -> Result<u32, CallError> {
     let call = calls.fetch_add(1, Ordering::SeqCst) + 1;
     if give_up {
-        return Err(CallError::NotFound);
+        return Err(CallError::LeadNotFound);
     }
     if call < 3 {
         return Err(CallError::Unavailable);
@@ -212,7 +212,10 @@ async fn return_and_question_mark_end_one_attempt() {
     let calls = AtomicU32::new(0);
     assert_eq!(early_return(&calls, false).await, Ok(3));
     let calls = AtomicU32::new(0);
-    assert_eq!(early_return(&calls, true).await, Err(CallError::NotFound));
+    assert_eq!(
+        early_return(&calls, true).await,
+        Err(CallError::LeadNotFound)
+    );
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
 
@@ -224,7 +227,7 @@ fn record(event: &RetryEvent<'_, CallError>) {
 
 fn retry_not_found(err: &CallError) -> Advice {
     match err {
-        CallError::NotFound => Advice::Retry,
+        CallError::LeadNotFound => Advice::Retry,
         other => other.retry_advice(),
     }
 }
@@ -236,7 +239,7 @@ async fn hooked(keys: &Mutex<Vec<(u32, String)>>) -> Result<u32, CallError> {
         .unwrap()
         .push((attempt.number(), attempt.idempotency_key().to_string()));
     if attempt.number() < 3 {
-        Err(CallError::NotFound)
+        Err(CallError::LeadNotFound)
     } else {
         Ok(attempt.number())
     }

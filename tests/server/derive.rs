@@ -485,3 +485,81 @@ enum Never {}
 fn an_empty_enum_derives() {
     assert!(Never::CATALOG.is_empty());
 }
+
+/// The API's own answers to the server's rejections.
+#[derive(Debug, thiserror::Error, ApiError)]
+#[api(rename_all = "camelCase")]
+enum Answers {
+    #[error("body too large")]
+    #[api(
+        status = 413,
+        message = "At most {max_size} bytes",
+        rejection = PayloadTooLarge
+    )]
+    TooLarge {
+        max_size: u64,
+        file_size: Option<u64>,
+        // Named as no detail of the rejection: its default.
+        #[api(skip)]
+        hint: String,
+    },
+    #[error("busy")]
+    #[api(status = 409, message = "Try again", rejection = RequestInProgress)]
+    Busy {
+        #[api(retry_after)]
+        retry_after: Duration,
+        #[api(rate_limit)]
+        limits: Option<RateLimit>,
+    },
+    #[error("crashed")]
+    #[api(status = 500, rejection = Internal)]
+    Crashed(#[source] Option<std::io::Error>),
+}
+
+/// A struct answers a rejection too.
+#[derive(Debug, thiserror::Error, ApiError)]
+#[error("method {method} not allowed")]
+#[api(status = 405, message = "Use another method", rejection = MethodNotAllowed)]
+struct WrongMethod {
+    method: String,
+}
+
+#[test]
+fn marked_variants_answer_rejections_with_their_details() {
+    use rebuff::Rejection;
+
+    let too_large = Rejection::PayloadTooLarge {
+        file_size: None,
+        max_size: 1024,
+    };
+    assert!(matches!(
+        Answers::from_rejection(&too_large),
+        Some(Answers::TooLarge { max_size: 1024, file_size: None, hint }) if hint.is_empty()
+    ));
+    let response = rebuff::rejection::render::<Answers>(&too_large, &Context::new());
+    assert_eq!(response.status(), 413);
+    assert_eq!(
+        response.body().as_ref(),
+        br#"{"error":{"code":"too_large","message":"At most 1024 bytes","details":{"maxSize":1024,"fileSize":null}}}"#
+    );
+
+    let busy = Answers::from_rejection(&Rejection::RequestInProgress { retry_after: 2 });
+    assert!(
+        matches!(
+            busy,
+            Some(Answers::Busy { retry_after, limits: None }) if retry_after == Duration::from_secs(2)
+        ),
+        "{busy:?}"
+    );
+    assert!(matches!(
+        Answers::from_rejection(&Rejection::Internal),
+        Some(Answers::Crashed(None))
+    ));
+    assert!(Answers::from_rejection(&Rejection::IdempotencyKeyReused).is_none());
+
+    let wrong = WrongMethod::from_rejection(&Rejection::MethodNotAllowed {
+        method: "PATCH".into(),
+    });
+    assert_eq!(wrong.map(|w| w.method).as_deref(), Some("PATCH"));
+    assert!(WrongMethod::from_rejection(&Rejection::Internal).is_none());
+}

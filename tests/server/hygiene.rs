@@ -25,6 +25,8 @@ mod no_prelude {
             #[api(flatten)]
             extra: ::core::option::Option<::std::collections::BTreeMap<&'static str, u8>>,
         },
+        #[api(status = 404, message = "No route for {path}", rejection = NotFound)]
+        RouteNotFound { path: ::std::string::String },
     }
 }
 
@@ -50,7 +52,7 @@ mod shadowed {
     #[derive(Debug, thiserror::Error, rebuff::ApiError)]
     pub(super) enum ShadowError {
         #[error("not found {0}")]
-        #[api(status = 404)]
+        #[api(status = 404, rejection = NotFound)]
         NotFound(u32),
         #[error("limited")]
         #[api(status = TOO_MANY_REQUESTS, message = "Again in {secs}s")]
@@ -107,4 +109,20 @@ fn generated_code_ignores_shadowed_prelude_names() {
         shadowed::ShadowError::NotFound(2).message().to_string(),
         "not found 2"
     );
+}
+
+#[test]
+fn rejections_are_answered_without_the_prelude_and_beside_shadowed_names() {
+    let rejection = rebuff::Rejection::NotFound { path: "/x".into() };
+    let own = no_prelude::LeadError::from_rejection(&rejection);
+    assert!(
+        matches!(&own, Some(no_prelude::LeadError::RouteNotFound { path }) if path == "/x"),
+        "{own:?}"
+    );
+    let own = shadowed::ShadowError::from_rejection(&rejection);
+    assert!(
+        matches!(own, Some(shadowed::ShadowError::NotFound(0))),
+        "{own:?}"
+    );
+    assert!(no_prelude::LeadError::from_rejection(&rebuff::Rejection::Internal).is_none());
 }

@@ -14,7 +14,14 @@ pub enum StrictError {
     /// Missing lead.
     #[error("lead {0} not found")]
     #[api(status = 404)]
-    NotFound(u64),
+    LeadNotFound(u64),
+    /// No route: the server's unknown routes.
+    #[error("no route for {path}")]
+    #[api(status = 404, message = "No such endpoint", rejection = NotFound)]
+    RouteNotFound {
+        /// The path asked for.
+        path: String,
+    },
     /// Limited.
     #[error("limited")]
     #[api(status = 429, message = "Again in {after:?}")]
@@ -65,7 +72,7 @@ pub fn strict_retry(
 #[rebuff::retry(policy = rebuff::Policy::DEFAULT, attempt = attempt)]
 pub async fn strict_async_retry(value: u64) -> Result<u64, StrictError> {
     if attempt.number() > 10 {
-        return Err(StrictError::NotFound(value));
+        return Err(StrictError::LeadNotFound(value));
     }
     Ok(value + u64::from(attempt.number()))
 }
@@ -84,9 +91,16 @@ fn strict_retry_runs() {
 
 #[test]
 fn strict_code_renders() {
-    let err = StrictError::NotFound(4);
+    let err = StrictError::LeadNotFound(4);
     let body = rebuff::to_vec(&err, &Context::new());
-    assert!(body.starts_with(br#"{"type":"https://example.com/errors/not_found""#));
+    assert!(body.starts_with(br#"{"type":"https://example.com/errors/lead_not_found""#));
+    let rejection = rebuff::Rejection::NotFound {
+        path: "/v2".to_owned(),
+    };
+    assert!(matches!(
+        StrictError::from_rejection(&rejection),
+        Some(StrictError::RouteNotFound { path }) if path == "/v2"
+    ));
     assert_eq!(BadValue { value: 3 }.message().to_string(), "Bad value 3");
     let limited = StrictError::Limited {
         after: Duration::from_secs(1),

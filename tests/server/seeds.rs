@@ -257,9 +257,10 @@ mod seed_001 {
             #[api(skip)]
             reason: &'static str,
         },
-        /// The agent id names no agent.
+        /// The agent id names no agent. The seed's code for it is the
+        /// server's for unknown routes too, so it answers those as well.
         #[error("agent not found")]
-        #[api(status = 404, message = "Agent not found")]
+        #[api(status = 404, message = "Agent not found", rejection = NotFound)]
         NotFound,
         /// The API key is missing, invalid or expired.
         #[error("authentication")]
@@ -379,9 +380,10 @@ mod seed_002 {
             #[api(skip)]
             permission: &'static str,
         },
-        /// The recording does not exist or belongs to another account.
+        /// The recording does not exist or belongs to another account; also
+        /// the answer to unknown routes.
         #[error("not found")]
-        #[api(status = 404, message = "Resource not found")]
+        #[api(status = 404, message = "Resource not found", rejection = NotFound)]
         NotFound,
         /// A required field is missing or the resource is in the wrong state.
         #[error("unprocessable")]
@@ -563,7 +565,11 @@ mod seed_003 {
         #[api(status = 429, message = "Rate limit exceeded")]
         RateLimitExceeded,
         #[error("e")]
-        #[api(status = 500, message = "An internal server error occurred")]
+        #[api(
+            status = 500,
+            message = "An internal server error occurred",
+            rejection = Internal
+        )]
         InternalError,
         #[error("e")]
         #[api(status = 500, message = "Job processing failed")]

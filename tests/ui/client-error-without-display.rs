@@ -1,7 +1,7 @@
 #[derive(Debug, rebuff::ApiError)]
 enum E {
     #[api(status = 404)]
-    NotFound,
+    LeadNotFound,
 }
 
 fn main() {}

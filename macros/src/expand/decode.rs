@@ -15,6 +15,10 @@ use super::plan::{Detail, Plan};
 /// the headers, for `retry_after` and `rate_limit`), then transparent
 /// variants' own decoding, then the `other` variant.
 ///
+/// A variant with a cause (`#[source]`, `#[from]`, a `source` field) is left
+/// out: its cause is never sent, so it cannot be rebuilt, and its code is
+/// decoded as any unknown code is (into `other`, or `None`).
+///
 /// Output:
 ///
 /// ```text
@@ -61,6 +65,9 @@ pub(super) fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
                     }
                 });
             }
+            continue;
+        }
+        if variant.has_cause() {
             continue;
         }
         let fields = variant.fields.iter().map(|field| {
@@ -168,8 +175,8 @@ fn decode_field(plan: &Plan<'_, '_>, field: &Field<'_>, bounds: &mut Bounds) -> 
         (Some(details), Some(headers)) => quote!(#details.or_else(|| #headers)),
         (Some(only), None) | (None, Some(only)) => only,
         (None, None) => {
-            // Not in the response at all (skipped, hidden on a 5xx, the
-            // cause): the type's default.
+            // Not in the response at all (skipped, hidden on a 5xx): the
+            // type's default.
             bounds.require(ty, quote!(::rebuff::__private::DecodeDefault));
             quote_spanned!(span=> ::core::option::Option::Some(<#ty as ::rebuff::__private::DecodeDefault>::__rebuff_default()))
         }

@@ -12,10 +12,11 @@
 //!
 //! Output: one `impl ::rebuff::ApiError for E` whose methods each `match
 //! self` with one arm per variant, binding only the fields that method
-//! reads (`Self::RateLimited { secs: __rebuff_secs, .. } => ...`). Every
-//! path is absolute (`::core`, `::rebuff::__private`), so the impl compiles
-//! under `#![no_implicit_prelude]` and beside user types named `Result` or
-//! `Option`.
+//! reads (`Self::RateLimited { secs: __rebuff_secs, .. } => ...`), and
+//! beside it one `const` check per code (see [`rejection::clashes`]). Every
+//! path is absolute (`::core`, `::rebuff::__private`, `::rebuff::serde`),
+//! so the impl compiles under `#![no_implicit_prelude]` and beside user
+//! types named `Result` or `Option`.
 
 use std::collections::BTreeSet;
 
@@ -37,6 +38,7 @@ mod bounds;
 mod catalog;
 mod decode;
 mod plan;
+mod rejection;
 
 /// The derive: the impls, or every error found plus the fallback impl, so
 /// one mistake does not bury the rest of the user's crate in errors.
@@ -164,6 +166,8 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         .iter()
         .map(|p| catalog::entry(p, &mut bounds))
         .collect();
+    let from_rejection = rejection::from_rejection(plans, &mut bounds);
+    let clashes = rejection::clashes(input, plans);
 
     for plan in plans {
         if let Some(field) = plan.transparent() {
@@ -205,6 +209,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
     };
 
     quote! {
+        #clashes
         #decode
         #frameworks
 
@@ -243,7 +248,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
                 #has_details
             }
 
-            fn serialize_details<__RebuffMap: ::rebuff::__private::SerializeMap>(
+            fn serialize_details<__RebuffMap: ::rebuff::serde::ser::SerializeMap>(
                 &self,
                 __rebuff_map: &mut __RebuffMap,
             ) -> ::core::result::Result<(), __RebuffMap::Error> {
@@ -266,12 +271,14 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
                 #has_errors
             }
 
-            fn serialize_errors<__RebuffSer: ::rebuff::__private::Serializer>(
+            fn serialize_errors<__RebuffSer: ::rebuff::serde::Serializer>(
                 &self,
                 __rebuff_ser: __RebuffSer,
             ) -> ::core::result::Result<__RebuffSer::Ok, __RebuffSer::Error> {
                 #serialize_errors
             }
+
+            #from_rejection
         }
     }
 }
@@ -379,17 +386,20 @@ fn serialize_details_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStrea
         );
     }
     let used: Vec<&Field<'_>> = plan.details.iter().map(Detail::field).collect();
+    // `<Type as Trait>::method(..)` spanned at the field's type: a type
+    // without the trait is reported there, not at the derive.
     let writes = plan.details.iter().map(|detail| {
         let field = detail.field();
+        let ty = field.ty;
         let binding = field.binding_at_type();
-        bounds.require(field.ty, quote!(::rebuff::__private::Serialize));
-        let span = syn::spanned::Spanned::span(field.ty);
+        bounds.require(ty, quote!(::rebuff::serde::Serialize));
+        let span = syn::spanned::Spanned::span(ty);
         match detail {
             Detail::Entry(key, _) => quote_spanned! {span=>
-                ::rebuff::__private::Detail::__rebuff_entry(#binding, __rebuff_map, #key)?;
+                <#ty as ::rebuff::__private::DetailField>::__rebuff_entry(#binding, __rebuff_map, #key)?;
             },
             Detail::Flatten(_) => quote_spanned! {span=>
-                ::rebuff::__private::Detail::__rebuff_flatten(#binding, __rebuff_map)?;
+                <#ty as ::rebuff::__private::DetailField>::__rebuff_flatten(#binding, __rebuff_map)?;
             },
         }
     });
@@ -426,25 +436,26 @@ fn role_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds, role: Role) -> TokenStream
         let default = match role {
             Role::RetryAfter | Role::RateLimit => quote!(::core::option::Option::None),
             Role::Errors => quote! {
-                ::rebuff::__private::Serializer::collect_seq(__rebuff_ser, ::core::iter::empty::<&::core::primitive::str>())
+                ::rebuff::serde::Serializer::collect_seq(__rebuff_ser, ::core::iter::empty::<&::core::primitive::str>())
             },
         };
         return arm(plan, &[], default);
     };
+    let ty = field.ty;
     let binding = field.binding_at_type();
-    let span = syn::spanned::Spanned::span(field.ty);
+    let span = syn::spanned::Spanned::span(ty);
     let body = match role {
         Role::RetryAfter => {
-            bounds.require(field.ty, quote!(::rebuff::__private::RetryAfterField));
-            quote_spanned!(span=> ::rebuff::__private::RetryAfterField::__rebuff_retry_after(#binding))
+            bounds.require(ty, quote!(::rebuff::__private::RetryAfterField));
+            quote_spanned!(span=> <#ty as ::rebuff::__private::RetryAfterField>::__rebuff_retry_after(#binding))
         }
         Role::RateLimit => {
-            bounds.require(field.ty, quote!(::rebuff::__private::RateLimitField));
-            quote_spanned!(span=> ::rebuff::__private::RateLimitField::__rebuff_rate_limit(#binding))
+            bounds.require(ty, quote!(::rebuff::__private::RateLimitField));
+            quote_spanned!(span=> <#ty as ::rebuff::__private::RateLimitField>::__rebuff_rate_limit(#binding))
         }
         Role::Errors => {
-            bounds.require(field.ty, quote!(::rebuff::__private::Serialize));
-            quote_spanned!(span=> ::rebuff::__private::Serialize::serialize(#binding, __rebuff_ser))
+            bounds.require(ty, quote!(::rebuff::serde::Serialize));
+            quote_spanned!(span=> <#ty as ::rebuff::serde::Serialize>::serialize(#binding, __rebuff_ser))
         }
     };
     arm(plan, &[field], body)

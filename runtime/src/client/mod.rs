@@ -52,7 +52,10 @@ use crate::{Advice, ApiError, RateLimit, Retryable};
 /// chosen by code and its fields read from the details (and from
 /// `Retry-After` and the rate-limit headers for `retry_after` and
 /// `rate_limit` fields). `None` when no variant has the code and no variant
-/// is marked `#[api(other)]`.
+/// is marked `#[api(other)]`. A variant holding the error's cause
+/// (`#[source]`, `#[from]`) is never rebuilt, as its cause stays on the
+/// server: its code counts as an unknown one. See the derive's
+/// [decoding rules](macro@crate::ApiError#decoding-decode-other).
 pub trait FromRemote: Sized {
     /// The typed error `remote` stands for, if this type has one.
     fn from_remote(remote: &RemoteError) -> Option<Self>;

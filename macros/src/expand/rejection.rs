@@ -1,0 +1,137 @@
+//! The server's rejections (`rebuff::Rejection`) as the type sees them: the
+//! `from_rejection` method of the variants marked `#[api(rejection = ...)]`,
+//! and the compile-time check that no other code is a rejection's.
+
+use proc_macro2::TokenStream;
+use quote::{quote, quote_spanned};
+use syn::Member;
+
+use crate::ast::{Field, Input};
+use crate::case::Case;
+
+use super::bounds::Bounds;
+use super::plan::Plan;
+
+/// `ApiError::from_rejection`, when a variant answers a rejection; nothing
+/// otherwise (the trait's default answers `None`).
+///
+/// Input: `#[api(rejection = NotFound)] RouteNotFound { path: String }`.
+///
+/// Output:
+///
+/// ```text
+/// fn from_rejection(__rebuff_rejection: &Rejection) -> Option<Self> {
+///     if Rejection::kind(__rebuff_rejection) == RejectionKind::NotFound {
+///         return Some(Self::RouteNotFound {
+///             path: <String as RejectionField>::__rebuff_from_detail(__rebuff_rejection, "path"),
+///         });
+///     }
+///     None
+/// }
+/// ```
+///
+/// `RejectionKind::NotFound` carries the span of the user's `NotFound`, so
+/// a kind that does not exist is rustc's error at that identifier.
+pub(super) fn from_rejection(plans: &[Plan<'_, '_>], bounds: &mut Bounds) -> TokenStream {
+    let answers: Vec<TokenStream> = plans
+        .iter()
+        .filter_map(|plan| {
+            let kind = &plan.variant.attrs.rejection.as_ref()?.value;
+            let kind = quote_spanned!(kind.span()=> ::rebuff::RejectionKind::#kind);
+            let path = plan.path();
+            let fields = plan.variant.fields.iter().map(|field| {
+                let member = &field.member;
+                let value = field_value(field, bounds);
+                quote!(#member: #value)
+            });
+            Some(quote! {
+                if ::rebuff::Rejection::kind(__rebuff_rejection) == #kind {
+                    return ::core::option::Option::Some(#path { #(#fields,)* });
+                }
+            })
+        })
+        .collect();
+    if answers.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        fn from_rejection(__rebuff_rejection: &::rebuff::Rejection) -> ::core::option::Option<Self> {
+            #(#answers)*
+            ::core::option::Option::None
+        }
+    }
+}
+
+/// A field of a variant answering a rejection: the rejection's detail of
+/// the field's name, its delay for a `retry_after` field, or the default
+/// for what a rejection never carries (unnamed fields, rate limits, the
+/// cause). Spanned at the field's type, where a missing trait is reported.
+fn field_value(field: &Field<'_>, bounds: &mut Bounds) -> TokenStream {
+    let ty = field.ty;
+    let span = syn::spanned::Spanned::span(ty);
+    let named = matches!(field.member, Member::Named(_));
+    if !named || field.is_cause || field.attrs.rate_limit.is_some() {
+        bounds.require(ty, quote!(::rebuff::__private::RejectionDefault));
+        return quote_spanned! {span=>
+            <#ty as ::rebuff::__private::RejectionDefault>::__rebuff_default()
+        };
+    }
+    bounds.require(ty, quote!(::rebuff::__private::RejectionField));
+    if field.attrs.retry_after.is_some() {
+        return quote_spanned! {span=>
+            <#ty as ::rebuff::__private::RejectionField>::__rebuff_from_retry_after(__rebuff_rejection)
+        };
+    }
+    let key = field.name();
+    quote_spanned! {span=>
+        <#ty as ::rebuff::__private::RejectionField>::__rebuff_from_detail(__rebuff_rejection, #key)
+    }
+}
+
+/// One compile-time check per variant with a code of its own: a code that
+/// is also a rejection's (in the type's `code_case`) would let a client
+/// mistake the server's rejection for this error, so it fails the build
+/// unless the variant answers that very rejection.
+///
+/// Output, spanned at the variant's `code = "..."` (or its name):
+///
+/// ```text
+/// const _: () = if let Some(message) = clash("not_found", Case::Snake, None) {
+///     panic!("{}", message)
+/// };
+/// ```
+pub(super) fn clashes(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
+    let case = input
+        .attrs
+        .code_case
+        .as_ref()
+        .map_or(Case::Snake, |case| case.value)
+        .tokens();
+    let checks = plans
+        .iter()
+        .filter(|plan| plan.transparent().is_none())
+        .map(|plan| {
+            let variant = plan.variant;
+            let code = &variant.code;
+            let span = match &variant.attrs.code {
+                Some(explicit) => explicit.value.span(),
+                None => variant.ident.span(),
+            };
+            let answers = match &variant.attrs.rejection {
+                Some(kind) => {
+                    let kind = &kind.value;
+                    let kind = quote_spanned!(kind.span()=> ::rebuff::RejectionKind::#kind);
+                    quote!(::core::option::Option::Some(#kind))
+                }
+                None => quote!(::core::option::Option::None),
+            };
+            quote_spanned! {span=>
+                const _: () = if let ::core::option::Option::Some(__rebuff_clash) =
+                    ::rebuff::__private::clash(#code, #case, #answers)
+                {
+                    ::core::panic!("{}", __rebuff_clash)
+                };
+            }
+        });
+    quote!(#(#checks)*)
+}
