@@ -13,6 +13,7 @@ pub const MB: u64 = 1024 * 1024;
 /// Errors of the calls API, in the nested envelope
 /// (`{"error":{"code","message","details","request_id"}}`).
 #[derive(Debug, thiserror::Error, ApiError)]
+#[api(answer_rejections = CallError::answer)]
 pub enum CallError {
     /// The `X-API-Key` header is missing or names no active key.
     #[error("unauthorized")]
@@ -67,6 +68,28 @@ pub enum CallError {
         message = "The upload could not be read"
     )]
     BadUpload(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+impl CallError {
+    /// The server's own refusals in this API's words: a body over the
+    /// [`surface`]'s limit is the file being too large.
+    fn answer(rejection: &rebuff::Rejection) -> Option<Self> {
+        match rejection {
+            rebuff::Rejection::PayloadTooLarge {
+                file_size,
+                max_size,
+            } => {
+                // The surface allows a megabyte of form around the file.
+                let max_size_mb = (max_size / MB).saturating_sub(1);
+                let bytes = file_size.unwrap_or(max_size + 1);
+                Some(CallError::FileTooLarge {
+                    file_size_mb: ((bytes + MB / 2) / MB).max(max_size_mb + 1),
+                    max_size_mb,
+                })
+            }
+            _ => None,
+        }
+    }
 }
 
 pub use keys::Config;

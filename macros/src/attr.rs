@@ -90,6 +90,8 @@ pub(crate) struct Attrs {
     pub(crate) rename_all: Option<Keyed<Case>>,
     pub(crate) type_base: Option<Keyed<LitStr>>,
     pub(crate) decode: Option<Keyed<()>>,
+    /// A function answering rejections with the type's own errors.
+    pub(crate) answer_rejections: Option<Keyed<syn::ExprPath>>,
 
     pub(crate) status: Option<Keyed<Status>>,
     pub(crate) code: Option<Keyed<LitStr>>,
@@ -126,7 +128,7 @@ impl Attrs {
         push!(
             envelope => ENVELOPE, code_case => CODE_CASE, rename_all => RENAME_ALL,
             type_base => TYPE_BASE,
-            decode => DECODE,
+            decode => DECODE, answer_rejections => ANSWER_REJECTIONS,
             other => OTHER, status => STATUS, code => CODE, message => MESSAGE,
             retryable => RETRYABLE, transparent => TRANSPARENT, rejection => REJECTION, skip => SKIP,
             rename => RENAME, flatten => FLATTEN, retry_after => RETRY_AFTER,
@@ -233,6 +235,10 @@ fn parse_key(
         ENVELOPE => {
             let ty: syn::Type = meta.value()?.parse()?;
             out.envelope = Some(Keyed { key, value: ty });
+        }
+        ANSWER_REJECTIONS => {
+            let path: syn::ExprPath = meta.value()?.parse()?;
+            out.answer_rejections = Some(Keyed { key, value: path });
         }
         CODE_CASE => set!(code_case, case_value(cx, meta, &name)?),
         RENAME_ALL => set!(rename_all, case_value(cx, meta, &name)?),

@@ -9,6 +9,7 @@ pub(crate) const CODE_CASE: &str = "code_case";
 pub(crate) const RENAME_ALL: &str = "rename_all";
 pub(crate) const TYPE_BASE: &str = "type_base";
 pub(crate) const DECODE: &str = "decode";
+pub(crate) const ANSWER_REJECTIONS: &str = "answer_rejections";
 
 // variant (or struct)
 pub(crate) const STATUS: &str = "status";
@@ -35,7 +36,14 @@ pub(crate) const FROM: &str = "from";
 pub(crate) const BACKTRACE: &str = "backtrace";
 pub(crate) const DOC: &str = "doc";
 
-pub(crate) const TYPE_KEYS: &[&str] = &[ENVELOPE, CODE_CASE, RENAME_ALL, TYPE_BASE, DECODE];
+pub(crate) const TYPE_KEYS: &[&str] = &[
+    ENVELOPE,
+    CODE_CASE,
+    RENAME_ALL,
+    TYPE_BASE,
+    DECODE,
+    ANSWER_REJECTIONS,
+];
 pub(crate) const VARIANT_KEYS: &[&str] = &[
     STATUS,
     CODE,

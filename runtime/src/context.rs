@@ -56,6 +56,7 @@ enum Text {
     /// Any text (a header is made of it when it is a valid header value).
     Owned(Arc<str>),
     /// A valid header value of visible ASCII, as a server reads or makes it.
+    #[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
     Header(HeaderValue),
 }
 
@@ -74,6 +75,7 @@ enum Stamp {
     At(SystemTime),
     /// When the error is rendered: a server's context, which most requests
     /// never render, does not read the clock until one does.
+    #[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
     WhenRendered,
 }
 
@@ -82,6 +84,7 @@ enum Stamp {
 enum Instance {
     Owned(Arc<str>),
     /// The request's own path (cheap to clone: it shares the URI's bytes).
+    #[cfg_attr(not(feature = "axum"), allow(dead_code))]
     Path(PathAndQuery),
 }
 
@@ -148,6 +151,7 @@ impl Context {
 
     /// Sets the body limit of the request (what its 413s report).
     #[must_use]
+    #[cfg(any(feature = "axum", feature = "actix"))]
     pub(crate) const fn body_limit(mut self, limit: Option<u64>) -> Self {
         self.body_limit = limit;
         self
@@ -155,6 +159,7 @@ impl Context {
 
     /// The body limit of the request, if a server set one.
     #[must_use]
+    #[cfg(feature = "axum")]
     pub(crate) const fn get_body_limit(&self) -> Option<u64> {
         self.body_limit
     }
@@ -177,6 +182,7 @@ impl Context {
     /// Sets the request id from a header value of visible ASCII (what a
     /// server accepted or made), shared with the `X-Request-Id` it echoes.
     #[must_use]
+    #[cfg(any(feature = "axum", feature = "actix"))]
     pub(crate) fn request_id_header(mut self, id: HeaderValue) -> Self {
         self.request_id = Some(Text::Header(id));
         self
@@ -201,6 +207,7 @@ impl Context {
 
     /// Takes the timestamp when an error is rendered.
     #[must_use]
+    #[cfg(any(feature = "axum", feature = "actix"))]
     pub(crate) const fn timestamp_when_rendered(mut self) -> Self {
         self.timestamp = Some(Stamp::WhenRendered);
         self
@@ -222,6 +229,7 @@ impl Context {
 
     /// Sets the `instance` to a request's path (sharing its bytes).
     #[must_use]
+    #[cfg(feature = "axum")]
     pub(crate) fn instance_path(mut self, path: PathAndQuery) -> Self {
         self.instance = Some(Instance::Path(path));
         self

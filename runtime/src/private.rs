@@ -14,6 +14,16 @@ pub use crate::retry::{
     Admission, Attempt, Bind, Driver, FromCircuitOpen, NoExtras, Verdict, WithExtras, typed,
 };
 
+/// Calls the type's `answer_rejections` function: checks that it is a
+/// `fn(&Rejection) -> Option<Self>`, where the error says so.
+#[inline]
+pub fn answer_rejection<E>(
+    answer: fn(&crate::Rejection) -> Option<E>,
+    rejection: &crate::Rejection,
+) -> Option<E> {
+    answer(rejection)
+}
+
 /// Calls `f`: runs a blocking attempt's closure, whose return type annotation
 /// gives the body the function's expected type.
 #[inline]

@@ -642,9 +642,8 @@ async fn a_handlers_log_lines_carry_the_request_id() {
 #[tokio::test]
 async fn the_request_id_span_nests_in_tower_https_trace_span() {
     let log = captured();
-    let trace = tower_http::trace::TraceLayer::new_for_http().make_span_with(
-        tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO),
-    );
+    let trace = tower_http::trace::TraceLayer::new_for_http()
+        .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO));
     let app = axum_server::router::<NestedError>().layer(trace);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());

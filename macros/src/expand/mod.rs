@@ -166,7 +166,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         .iter()
         .map(|p| catalog::entry(p, &mut bounds))
         .collect();
-    let from_rejection = rejection::from_rejection(plans, &mut bounds);
+    let from_rejection = rejection::from_rejection(input, plans, &mut bounds);
     let clashes = rejection::clashes(input, plans);
 
     for plan in plans {

@@ -32,7 +32,11 @@ use super::plan::Plan;
 ///
 /// `RejectionKind::NotFound` carries the span of the user's `NotFound`, so
 /// a kind that does not exist is rustc's error at that identifier.
-pub(super) fn from_rejection(plans: &[Plan<'_, '_>], bounds: &mut Bounds) -> TokenStream {
+pub(super) fn from_rejection(
+    input: &Input<'_>,
+    plans: &[Plan<'_, '_>],
+    bounds: &mut Bounds,
+) -> TokenStream {
     let answers: Vec<TokenStream> = plans
         .iter()
         .filter_map(|plan| {
@@ -51,13 +55,24 @@ pub(super) fn from_rejection(plans: &[Plan<'_, '_>], bounds: &mut Bounds) -> Tok
             })
         })
         .collect();
-    if answers.is_empty() {
+    // The type's own function answers what no marked variant does.
+    let rest = match &input.attrs.answer_rejections {
+        Some(answer) => {
+            let path = &answer.value;
+            let span = syn::spanned::Spanned::span(path);
+            quote_spanned! {span=>
+                ::rebuff::__private::answer_rejection(#path, __rebuff_rejection)
+            }
+        }
+        None => quote!(::core::option::Option::None),
+    };
+    if answers.is_empty() && input.attrs.answer_rejections.is_none() {
         return TokenStream::new();
     }
     quote! {
         fn from_rejection(__rebuff_rejection: &::rebuff::Rejection) -> ::core::option::Option<Self> {
             #(#answers)*
-            ::core::option::Option::None
+            #rest
         }
     }
 }

@@ -61,7 +61,7 @@
 //! The pieces stay public for servers that compose their own stack:
 //! [`context`] and [`scope`], [`respond`], [`respond_rejection`],
 //! [`negotiate::prefers_problem`], and per framework the extractors and
-//! fallbacks of [`axum`](self::axum) and [`actix`](self::actix).
+//! fallbacks of [`axum`] and [`actix`].
 
 #[cfg(feature = "axum")]
 #[cfg_attr(docsrs, doc(cfg(feature = "axum")))]
@@ -78,7 +78,7 @@ pub mod idempotency;
 pub mod negotiate;
 mod surface;
 
-use core::fmt::{self, Write as _};
+use core::fmt;
 use core::pin::Pin;
 use core::task::{Context as TaskContext, Poll};
 use std::error::Error as StdError;
@@ -112,6 +112,7 @@ pub async fn scope<F: Future>(ctx: Context, future: F) -> F::Output {
 }
 
 /// `future` with `ctx` as the request context, as a nameable future.
+#[cfg(feature = "axum")]
 pub(crate) fn scoped<F: Future>(
     ctx: Context,
     future: F,
@@ -121,6 +122,7 @@ pub(crate) fn scoped<F: Future>(
 
 /// The body limit of the request being served, for a 413 an extractor
 /// reports: the [`Surface`]'s, else the frameworks' default.
+#[cfg(feature = "axum")]
 pub(crate) fn body_limit() -> u64 {
     CONTEXT
         .try_with(Context::get_body_limit)
@@ -149,7 +151,10 @@ pub(crate) fn request_id_bytes() -> [u8; 20] {
             let scaled = u128::from(fraction) * 62;
             // `scaled >> 64` is below 62.
             *slot = DIGITS[usize::try_from(scaled >> 64).unwrap_or(0)];
-            fraction = scaled as u64;
+            // The low 64 bits: the fraction left for the next digit.
+            #[allow(clippy::cast_possible_truncation)]
+            let rest = scaled as u64;
+            fraction = rest;
         }
     }
     id
@@ -327,7 +332,9 @@ pub(crate) fn request_span(ctx: &Context, method: &str, path: &str) -> tracing::
 
 /// Writes `value`'s `Display` into a `String` (for reasons taken from
 /// framework errors).
+#[cfg(feature = "actix")]
 pub(crate) fn text(value: &dyn fmt::Display) -> String {
+    use core::fmt::Write as _;
     let mut out = String::new();
     let _ = write!(out, "{value}");
     out

@@ -139,6 +139,7 @@ impl<E: ApiError> Surface<E> {
 
     /// The 413 for a body whose declared length (`Content-Length`) is over
     /// the limit, before any of it is read.
+    #[cfg(feature = "actix")]
     pub(crate) fn refuse_declared(&self, content_length: Option<&[u8]>) -> Option<Rejection> {
         let limit = self.body_limit?;
         let declared = core::str::from_utf8(content_length?)
@@ -164,6 +165,7 @@ impl<E: ApiError> Surface<E> {
     }
 
     /// The 413 for a body that grew past the limit as it was read.
+    #[cfg(feature = "actix")]
     pub(crate) fn overflowed(&self) -> Rejection {
         Rejection::PayloadTooLarge {
             file_size: None,
