@@ -7,7 +7,9 @@
 //! - `rebuff_derived`: the same router with the derived `IntoResponse`;
 //! - `rebuff_surface`: the derived error behind the one setup call,
 //!   `Surface::<LeadError>` (request context and span, negotiation, body
-//!   limit, panics, the router's own 404 and 405 in the envelope).
+//!   limit, panics, the router's own 404 and 405 in the envelope);
+//! - `passthrough_layer`: the derived error behind a tower layer that does
+//!   nothing, for what `Router::layer` itself costs any layer.
 //!
 //! Each on the error path (`GET /api/v1/leads/{id}` answering 404) and on
 //! the success path (`GET /api/v1/leads`, a small JSON list).
@@ -128,6 +130,35 @@ fn hand_router() -> Router {
     )
 }
 
+/// A layer that does nothing.
+#[derive(Clone)]
+struct Pass;
+
+impl<S> tower::Layer<S> for Pass {
+    type Service = PassService<S>;
+    fn layer(&self, inner: S) -> PassService<S> {
+        PassService(inner)
+    }
+}
+
+#[derive(Clone)]
+struct PassService<S>(S);
+
+impl<S: tower::Service<Request<Body>>> tower::Service<Request<Body>> for PassService<S> {
+    type Response = S::Response;
+    type Error = S::Error;
+    type Future = S::Future;
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), S::Error>> {
+        self.0.poll_ready(cx)
+    }
+    fn call(&mut self, request: Request<Body>) -> S::Future {
+        self.0.call(request)
+    }
+}
+
 fn server(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
@@ -147,6 +178,7 @@ fn server(c: &mut Criterion) {
     let derived = derived_router();
     let hand = hand_router();
     let surface = derived_router().layer(Surface::<LeadError>::new());
+    let passthrough = derived_router().layer(Pass);
     // Same shape on every side (the request id and time differ per call).
     let theirs: serde_json::Value = serde_json::from_slice(&run(&hand, missing)).unwrap();
     for router in [&derived, &surface] {
@@ -167,6 +199,7 @@ fn server(c: &mut Criterion) {
         group.bench_function("hand_written", |b| b.iter(|| run(&hand, uri)));
         group.bench_function("rebuff_derived", |b| b.iter(|| run(&derived, uri)));
         group.bench_function("rebuff_surface", |b| b.iter(|| run(&surface, uri)));
+        group.bench_function("passthrough_layer", |b| b.iter(|| run(&passthrough, uri)));
         group.finish();
     }
 }

@@ -242,9 +242,14 @@ pub fn respond<E: ApiError + StdError>(err: &E) -> Response<Bytes> {
 /// `chain` is what to log as its source chain.
 #[must_use]
 pub fn respond_with<E: ApiError>(err: &E, chain: Option<&dyn StdError>) -> Response<Bytes> {
-    let ctx = context();
-    log(err, chain, &ctx);
-    crate::to_response(err, &ctx)
+    let respond = |ctx: &Context| {
+        log(err, chain, ctx);
+        crate::to_response(err, ctx)
+    };
+    // The request's context is borrowed where it lives, not cloned.
+    CONTEXT
+        .try_with(respond)
+        .unwrap_or_else(|_| respond(&context()))
 }
 
 /// `rejection` as the response to the current request: logged, and
@@ -252,7 +257,9 @@ pub fn respond_with<E: ApiError>(err: &E, chain: Option<&dyn StdError>) -> Respo
 /// ([`Context::rejections_as`]).
 #[must_use]
 pub fn respond_rejection(rejection: &Rejection) -> Response<Bytes> {
-    respond_rejection_in(rejection, &context())
+    CONTEXT
+        .try_with(|ctx| respond_rejection_in(rejection, ctx))
+        .unwrap_or_else(|_| respond_rejection_in(rejection, &context()))
 }
 
 /// [`respond_rejection`] in an explicit context.
