@@ -29,13 +29,13 @@ enum CallError {
     #[error("rate limited")]
     #[api(
         status = 429,
-        code = "rate_limit_exceeded",
-        message = "Rate limit exceeded. Please try again in {retry_after} seconds."
+        message = "Rate limit exceeded. Please try again in {retry_after} seconds.",
+        rejection = RateLimited
     )]
     RateLimited {
         #[api(retry_after)]
         retry_after: u64,
-        limit: &'static str,
+        limit: String,
         #[api(rate_limit)]
         limits: RateLimit,
     },
@@ -82,7 +82,7 @@ fn main() {
         },
         CallError::RateLimited {
             retry_after: 32,
-            limit: "60/minute",
+            limit: "60/minute".into(),
             limits: RateLimit {
                 limit: 60,
                 remaining: 0,

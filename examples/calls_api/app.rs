@@ -50,7 +50,8 @@ pub enum CallError {
     #[api(
         status = 429,
         code = "rate_limit_exceeded",
-        message = "Rate limit exceeded. Please try again in {retry_after} seconds."
+        message = "Rate limit exceeded. Please try again in {retry_after} seconds.",
+        rejection = RateLimited
     )]
     RateLimited {
         #[api(retry_after)]
@@ -116,7 +117,7 @@ pub struct Form {
 
 /// The server's state.
 pub struct State {
-    keys: keys::Keys,
+    config: Config,
     pub max_upload_mb: u64,
 }
 
@@ -130,7 +131,7 @@ impl State {
 
     pub fn with_limit(config: Config, max_upload_mb: u64) -> Arc<Self> {
         Arc::new(State {
-            keys: keys::Keys::new(config),
+            config,
             max_upload_mb,
         })
     }
@@ -139,16 +140,13 @@ impl State {
         self.max_upload_mb * MB
     }
 
-    /// Checks the `X-API-Key` and its rate limit.
+    /// Checks the `X-API-Key` (its rate limit is the server surface's).
     pub fn authorize(&self, key: Option<&str>) -> Result<(), CallError> {
-        self.keys.admit(key).map_err(|refusal| match refusal {
-            keys::Refusal::Unknown => CallError::Unauthorized,
-            keys::Refusal::Limited(retry_after, limits) => CallError::RateLimited {
-                retry_after,
-                limit: format!("{}/minute", self.keys.per_minute()),
-                limits,
-            },
-        })
+        if self.config.knows(key) {
+            Ok(())
+        } else {
+            Err(CallError::Unauthorized)
+        }
     }
 
     /// A body declared larger than the cap, refused before it is read.
@@ -356,7 +354,9 @@ pub mod actix_app {
 /// [`CallError`], bodies up to the upload cap plus a megabyte for the form
 /// around the file.
 pub fn surface(state: &State) -> rebuff::server::Surface<CallError> {
-    rebuff::server::Surface::new().body_limit(state.max_bytes() + MB)
+    rebuff::server::Surface::new()
+        .body_limit(state.max_bytes() + MB)
+        .rate_limit(state.config.limiter(|request| request.header("x-api-key")))
 }
 
 /// Serves with axum on `listener` until the process ends.
@@ -364,7 +364,11 @@ pub async fn serve_axum(
     listener: tokio::net::TcpListener,
     state: Arc<State>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, axum_app::router(state)).await
+    axum::serve(
+        listener,
+        axum_app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }
 
 /// Serves with actix-web on `listener` (call within a tokio runtime).
@@ -373,10 +377,12 @@ pub fn serve_actix(
     state: Arc<State>,
 ) -> std::io::Result<actix_web::dev::Server> {
     use actix_web::{App, HttpServer};
+    // One surface for every worker: they share its limits.
+    let surface = surface(&state);
     Ok(HttpServer::new(move || {
         App::new()
             .configure(actix_app::configure(state.clone()))
-            .wrap(surface(&state))
+            .wrap(surface.clone())
     })
     .workers(1)
     .disable_signals()

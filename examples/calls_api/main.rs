@@ -5,8 +5,10 @@
 //!
 //! Run: `cargo run --example calls_api` (axum), or with
 //! `REBUFF_FRAMEWORK=actix` (actix-web). `REBUFF_ADDR` sets the address
-//! (default `127.0.0.1:3000`), `REBUFF_API_KEYS` adds keys to `demo-key`,
-//! `REBUFF_RATE_LIMIT` sets requests per minute per key (default 60).
+//! (default `127.0.0.1:3000`), `REBUFF_API_KEYS` adds keys to the free `demo-key`
+//! (`key` or `key:plan`, plans `free`, `pro` and `enterprise`),
+//! `REBUFF_RATE_LIMIT` sets the free plan's requests a minute (default 60),
+//! `REBUFF_ENTERPRISE_RATE` the enterprise plan's (default 1000).
 //!
 //! ```text
 //! curl -s localhost:3000/api/v1/calls/analyze -H 'X-API-Key: demo-key' \
@@ -18,7 +20,9 @@ mod app;
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let addr = std::env::var("REBUFF_ADDR").unwrap_or_else(|_| "127.0.0.1:3000".to_owned());
-    let state = app::State::new(app::Config::from_env());
+    let config = app::Config::from_env()
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
+    let state = app::State::new(config);
     let listener = std::net::TcpListener::bind(&addr)?;
     println!("listening on http://{}", listener.local_addr()?);
     if std::env::var("REBUFF_FRAMEWORK").as_deref() == Ok("actix") {

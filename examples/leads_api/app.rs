@@ -44,9 +44,10 @@ pub enum LeadError {
         message: &'static str,
     },
 
-    /// The key sent more requests than its plan allows.
+    /// The key (or, without one, the address) sent more requests than its
+    /// plan allows; the server's rate limiter answers with it.
     #[error("rate limited")]
-    #[api(status = 429, message = "Rate limit exceeded")]
+    #[api(status = 429, message = "Rate limit exceeded", rejection = RateLimited)]
     RateLimitExceeded {
         #[api(retry_after, skip)]
         retry_after: u64,
@@ -94,7 +95,7 @@ mod keys;
 
 /// The server's state, shared by every request.
 pub struct State {
-    keys: keys::Keys,
+    config: Config,
     leads: Mutex<Store>,
 }
 
@@ -107,21 +108,19 @@ struct Store {
 impl State {
     pub fn new(config: Config) -> Arc<Self> {
         Arc::new(State {
-            keys: keys::Keys::new(config),
+            config,
             leads: Mutex::new(Store::default()),
         })
     }
 
-    /// Checks the bearer key and the key's rate limit.
+    /// Checks the bearer key (its rate limit is the server surface's).
     pub fn authorize(&self, authorization: Option<&str>) -> Result<(), LeadError> {
         let key = authorization.and_then(|value| value.strip_prefix("Bearer "));
-        self.keys.admit(key).map_err(|refusal| match refusal {
-            keys::Refusal::Unknown => LeadError::Unauthorized,
-            keys::Refusal::Limited(retry_after, limits) => LeadError::RateLimitExceeded {
-                retry_after,
-                limits,
-            },
-        })
+        if self.config.knows(key) {
+            Ok(())
+        } else {
+            Err(LeadError::Unauthorized)
+        }
     }
 
     /// Validates and stores a new lead.
@@ -236,8 +235,8 @@ pub mod axum_app {
         Router::new()
             .route("/api/v1/leads", post(create))
             .route("/api/v1/leads/{id}", get(get_lead))
+            .layer(super::surface(&state))
             .with_state(state)
-            .layer(super::surface())
     }
 }
 
@@ -285,9 +284,11 @@ pub mod actix_app {
 }
 
 /// The error surface, the same for both frameworks: everything from
-/// [`LeadError`], bodies up to 1 MiB.
-pub fn surface() -> rebuff::server::Surface<LeadError> {
-    rebuff::server::Surface::new().body_limit(1 << 20)
+/// [`LeadError`], bodies up to 1 MiB, each bearer key limited by its plan.
+pub fn surface(state: &State) -> rebuff::server::Surface<LeadError> {
+    rebuff::server::Surface::new()
+        .body_limit(1 << 20)
+        .rate_limit(state.config.limiter(|request| request.bearer()))
 }
 
 /// Which framework serves.
@@ -302,7 +303,11 @@ pub async fn serve_axum(
     listener: tokio::net::TcpListener,
     state: Arc<State>,
 ) -> std::io::Result<()> {
-    axum::serve(listener, axum_app::router(state)).await
+    axum::serve(
+        listener,
+        axum_app::router(state).into_make_service_with_connect_info::<std::net::SocketAddr>(),
+    )
+    .await
 }
 
 /// Serves on `listener` until the process ends (actix-web runs its own
@@ -312,10 +317,12 @@ pub fn serve_actix(
     state: Arc<State>,
 ) -> std::io::Result<actix_web::dev::Server> {
     use actix_web::{App, HttpServer};
+    // One surface for every worker: they share its limits.
+    let surface = surface(&state);
     Ok(HttpServer::new(move || {
         App::new()
             .configure(actix_app::configure(state.clone()))
-            .wrap(surface())
+            .wrap(surface.clone())
     })
     .workers(1)
     .disable_signals()

@@ -5,8 +5,10 @@
 //!
 //! Run: `cargo run --example leads_api` (axum), or with
 //! `REBUFF_FRAMEWORK=actix` (actix-web). `REBUFF_ADDR` sets the address
-//! (default `127.0.0.1:3000`), `REBUFF_API_KEYS` adds keys to `demo-key`,
-//! `REBUFF_RATE_LIMIT` sets requests per minute per key (default 60).
+//! (default `127.0.0.1:3000`), `REBUFF_API_KEYS` adds keys to the free `demo-key`
+//! (`key` or `key:plan`, plans `free`, `pro` and `enterprise`),
+//! `REBUFF_RATE_LIMIT` sets the free plan's requests a minute (default 60),
+//! `REBUFF_ENTERPRISE_RATE` the enterprise plan's (default 1000).
 //!
 //! ```text
 //! curl -s -X POST localhost:3000/api/v1/leads -H 'Authorization: Bearer demo-key' \
@@ -22,7 +24,9 @@ async fn main() -> std::io::Result<()> {
         Ok("actix") => app::Framework::Actix,
         _ => app::Framework::Axum,
     };
-    let state = app::State::new(app::Config::from_env());
+    let config = app::Config::from_env()
+        .map_err(|err| std::io::Error::new(std::io::ErrorKind::InvalidInput, err))?;
+    let state = app::State::new(config);
     let listener = std::net::TcpListener::bind(&addr)?;
     println!("listening on http://{}", listener.local_addr()?);
     match framework {

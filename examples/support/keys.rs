@@ -1,88 +1,107 @@
-//! API keys and per-key rate limits shared by the example servers: the
-//! `demo-key` plus `REBUFF_API_KEYS`, and `REBUFF_RATE_LIMIT` requests a
-//! minute per key (default 60, a common free-plan limit), on governor's keyed
-//! limiter.
+//! API keys and their plans, shared by the example servers.
+//!
+//! `REBUFF_API_KEYS` lists more keys beside `demo-key` (a free key), comma
+//! separated, each `key` (free) or `key:plan` with plan `free`, `pro` or
+//! `enterprise`. The plans: free `REBUFF_RATE_LIMIT` requests a minute
+//! (default 60), pro 300, enterprise `REBUFF_ENTERPRISE_RATE` (default
+//! 1000). Requests without a known key are limited per client address at
+//! the free rate, so that guessing keys is throttled too.
 
-use std::collections::HashSet;
-use std::num::NonZeroU32;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::collections::HashMap;
 
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use rebuff::RateLimit;
+use rebuff::ratelimit::{Caller, Plan, RateLimiter, RequestView, Window};
 
-/// Who may call, and how often.
+/// The plans a key may be on.
+pub const PLANS: [&str; 3] = ["free", "pro", "enterprise"];
+
+/// Who may call, on which plan, and how often.
 #[derive(Debug, Clone)]
 pub struct Config {
-    pub keys: HashSet<String>,
-    pub per_minute: NonZeroU32,
+    /// Key to plan name.
+    pub keys: HashMap<String, String>,
+    /// Requests a minute of the free plan.
+    pub per_minute: u32,
+    /// Requests a minute of the enterprise plan.
+    pub enterprise_per_minute: u32,
 }
 
 impl Config {
-    /// From the environment; see the module docs.
-    pub fn from_env() -> Self {
-        let mut keys: HashSet<String> = HashSet::from(["demo-key".to_owned()]);
-        if let Ok(more) = std::env::var("REBUFF_API_KEYS") {
-            keys.extend(
-                more.split(',')
-                    .map(str::trim)
-                    .filter(|k| !k.is_empty())
-                    .map(str::to_owned),
-            );
+    /// `demo-key` on the free plan, at `per_minute`.
+    pub fn demo(per_minute: u32) -> Self {
+        Config {
+            keys: HashMap::from([("demo-key".to_owned(), "free".to_owned())]),
+            per_minute,
+            enterprise_per_minute: 1000,
         }
-        let per_minute = std::env::var("REBUFF_RATE_LIMIT")
-            .ok()
-            .and_then(|v| v.trim().parse().ok())
-            .and_then(NonZeroU32::new)
-            .unwrap_or(NonZeroU32::new(60).expect("60 is not zero"));
-        Config { keys, per_minute }
-    }
-}
-
-/// A key was refused.
-pub enum Refusal {
-    /// Missing or unknown.
-    Unknown,
-    /// Over its rate: retry after this many seconds; the limit state.
-    Limited(u64, RateLimit),
-}
-
-/// The keys and their limiter.
-pub struct Keys {
-    config: Config,
-    limiter: DefaultKeyedRateLimiter<String>,
-}
-
-impl Keys {
-    pub fn new(config: Config) -> Self {
-        let limiter = RateLimiter::keyed(Quota::per_minute(config.per_minute));
-        Keys { config, limiter }
     }
 
-    pub fn per_minute(&self) -> u32 {
-        self.config.per_minute.get()
+    /// Adds `key` on `plan`.
+    pub fn key(mut self, key: &str, plan: &str) -> Self {
+        self.keys.insert(key.to_owned(), plan.to_owned());
+        self
     }
 
-    /// Admits a request made with `key`, or says why not.
-    pub fn admit(&self, key: Option<&str>) -> Result<(), Refusal> {
-        let key = key
+    /// From the environment; see the module docs. A malformed setting is
+    /// an error that names it.
+    pub fn from_env() -> Result<Self, String> {
+        Self::from_vars(|name| std::env::var(name).ok())
+    }
+
+    /// From settings read by `var` (the environment's, or a test's).
+    pub fn from_vars(var: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let number = |name: &str, default: u32| match var(name) {
+            None => Ok(default),
+            Some(value) => match value.trim().parse::<u32>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(format!(
+                    "{name}={value:?}: expected a number of requests a minute, at least 1"
+                )),
+            },
+        };
+        let mut config = Config::demo(number("REBUFF_RATE_LIMIT", 60)?);
+        config.enterprise_per_minute = number("REBUFF_ENTERPRISE_RATE", 1000)?;
+        for entry in var("REBUFF_API_KEYS")
+            .unwrap_or_default()
+            .split(',')
             .map(str::trim)
-            .filter(|key| self.config.keys.contains(*key))
-            .ok_or(Refusal::Unknown)?;
-        self.limiter
-            .check_key(&key.to_owned())
-            .map_err(|not_until| {
-                let wait = not_until.wait_time_from(DefaultClock::default().now());
-                let retry_after = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-                let now = SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .map_or(0, |d| d.as_secs());
-                let limits = RateLimit {
-                    limit: self.per_minute().into(),
-                    remaining: 0,
-                    reset: now + retry_after,
-                };
-                Refusal::Limited(retry_after, limits)
+            .filter(|e| !e.is_empty())
+        {
+            let (key, plan) = entry.split_once(':').unwrap_or((entry, "free"));
+            let (key, plan) = (key.trim(), plan.trim());
+            if key.is_empty() {
+                return Err(format!(
+                    "REBUFF_API_KEYS: {entry:?} has no key before its plan"
+                ));
+            }
+            if !PLANS.contains(&plan) {
+                return Err(format!(
+                    "REBUFF_API_KEYS: {entry:?} names plan {plan:?}; the plans are {}",
+                    PLANS.join(", ")
+                ));
+            }
+            config = config.key(key, plan);
+        }
+        Ok(config)
+    }
+
+    /// Whether `key` is one of the keys.
+    pub fn knows(&self, key: Option<&str>) -> bool {
+        key.is_some_and(|key| self.keys.contains_key(key.trim()))
+    }
+
+    /// The rate limiter of these keys and plans; `key_of` reads a request's
+    /// key.
+    pub fn limiter(&self, key_of: for<'a> fn(&RequestView<'a>) -> Option<&'a str>) -> RateLimiter {
+        let keys = self.keys.clone();
+        RateLimiter::new()
+            .plan(Plan::new("free").window(Window::per_minute(self.per_minute)))
+            .plan(Plan::pro())
+            .plan(Plan::enterprise(self.enterprise_per_minute))
+            .anonymous(Plan::new("anonymous").window(Window::per_minute(self.per_minute)))
+            .resolve(move |request| {
+                let key = key_of(request)?.trim();
+                let plan = keys.get(key)?;
+                Some(Caller::new(key, plan.clone()))
             })
     }
 }

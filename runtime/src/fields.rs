@@ -22,6 +22,7 @@
 //! | `#[api(decode)]`, a `rate_limit` field | [`DecodeRateLimit`] | [`RateLimit`], `Option<RateLimit>` |
 //! | `#[api(decode)]`, a field not in the response | [`DecodeDefault`] | `T: Default` |
 //! | `#[api(rejection = ...)]`, a named field | [`RejectionField`] | `T: serde::de::DeserializeOwned + Default` |
+//! | `#[api(rejection = ...)]`, a `rate_limit` field | [`RejectionRateLimit`] | `RateLimit`, `Option<RateLimit>` |
 //! | `#[api(rejection = ...)]`, any other field | [`RejectionDefault`] | `T: Default` |
 //! | `#[retry]`, an argument taken by value | [`RetryArg`] | `T: Clone` |
 //! | `#[retry(policy = ...)]` | [`PolicyRef`] | `&Policy`, `&&Policy` |
@@ -359,6 +360,33 @@ impl<T: serde::de::DeserializeOwned + Default> RejectionField for T {
         T::deserialize(secs)
             .or_else(|_| T::deserialize(exact))
             .unwrap_or_default()
+    }
+}
+
+/// A `#[api(rate_limit)]` field of a variant answering a rejection: the
+/// rate-limit state the rejection carries (a rate-limit refusal), else the
+/// default.
+///
+/// Implemented for [`RateLimit`] and `Option<RateLimit>`.
+#[diagnostic::on_unimplemented(
+    message = "a variant answering a rejection fills its `#[api(rate_limit)]` field with the rejection's rate limit, which `{Self}` cannot hold",
+    label = "filled from the rejection's rate limit",
+    note = "use `rebuff::RateLimit` or `Option<rebuff::RateLimit>`"
+)]
+pub trait RejectionRateLimit: Sized {
+    #[doc(hidden)]
+    fn __rebuff_from_rejection(rejection: &Rejection) -> Self;
+}
+
+impl RejectionRateLimit for RateLimit {
+    fn __rebuff_from_rejection(rejection: &Rejection) -> Self {
+        ApiError::rate_limit(rejection).unwrap_or_default()
+    }
+}
+
+impl RejectionRateLimit for Option<RateLimit> {
+    fn __rebuff_from_rejection(rejection: &Rejection) -> Self {
+        ApiError::rate_limit(rejection)
     }
 }
 

@@ -236,6 +236,7 @@
 //! | `axum` | derived errors as axum responses, [`server::Surface`] as a tower layer, [`server::axum`] |
 //! | `actix` | derived errors as actix-web responses, [`server::Surface`] as a middleware, [`server::actix`] |
 //! | `multipart` | (with `axum`) the multipart extractor whose failures use the envelope |
+//! | `ratelimit` | [`ratelimit`]: per-plan rate limits, their headers and 429s, in the [`server::Surface`] or alone |
 //!
 //! # Implementing `ApiError` by hand
 //!
@@ -257,6 +258,9 @@ mod context;
 pub mod envelope;
 pub mod fields;
 mod rate_limit;
+#[cfg(feature = "ratelimit")]
+#[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
+pub mod ratelimit;
 pub mod rejection;
 pub mod retry;
 mod retryable;

@@ -7,7 +7,8 @@ use core::fmt;
 pub use crate::catalog::Entry;
 pub use crate::fields::{
     DecodeDefault, DecodeField, DecodeRateLimit, DecodeRetryAfter, DetailField, DisplayMessage,
-    PolicyRef, RateLimitField, RejectionDefault, RejectionField, RetryAfterField, RetryArg,
+    PolicyRef, RateLimitField, RejectionDefault, RejectionField, RejectionRateLimit,
+    RetryAfterField, RetryArg,
 };
 pub use crate::rejection::clash;
 pub use crate::retry::{

@@ -75,10 +75,14 @@ pub enum RejectionKind {
     RequestInProgress,
     /// [`Rejection::IdempotencyKeyReused`].
     IdempotencyKeyReused,
+    /// [`Rejection::RateLimited`].
+    RateLimited,
+    /// [`Rejection::Blocked`].
+    Blocked,
 }
 
 /// Code, status, message and doc line of each kind, in declaration order.
-const KINDS: [(RejectionKind, &str, u16, &str, &str); 14] = [
+const KINDS: [(RejectionKind, &str, u16, &str, &str); 16] = [
     (
         RejectionKind::NotFound,
         "not_found",
@@ -177,6 +181,20 @@ const KINDS: [(RejectionKind, &str, u16, &str, &str); 14] = [
         "This idempotency key was used with a different request",
         "The `Idempotency-Key` was first sent with a different request (another query or body).",
     ),
+    (
+        RejectionKind::RateLimited,
+        "rate_limit_exceeded",
+        429,
+        "Rate limit exceeded. Please try again in {retry_after} seconds.",
+        "The caller sent more requests than its plan allows; `Retry-After` says when to try again.",
+    ),
+    (
+        RejectionKind::Blocked,
+        "abnormal_usage_detected",
+        429,
+        "Too many requests over the limit: blocked for {retry_after} seconds.",
+        "The caller kept sending requests over its limit and is blocked for a while.",
+    ),
 ];
 
 /// Every code in every case, built at compile time.
@@ -200,9 +218,11 @@ enum Key {
     FileSize,
     MaxSize,
     Name,
+    RetryAfter,
+    Limit,
 }
 
-const KEY_NAMES: [&str; 7] = [
+const KEY_NAMES: [&str; 9] = [
     "path",
     "method",
     "reason",
@@ -210,6 +230,8 @@ const KEY_NAMES: [&str; 7] = [
     "file_size",
     "max_size",
     "name",
+    "retry_after",
+    "limit",
 ];
 
 const KEYS: [[Spelled; 8]; KEY_NAMES.len()] = {
@@ -368,6 +390,21 @@ pub enum Rejection {
     /// The `Idempotency-Key` was first sent to this endpoint with a different
     /// request (another query or body): it cannot stand for this one.
     IdempotencyKeyReused,
+    /// The caller is over its rate limit.
+    RateLimited {
+        /// Whole seconds until a request is admitted again (also
+        /// `Retry-After`).
+        retry_after: u64,
+        /// The window that refused, as `60/minute`.
+        limit: String,
+        /// The window's state, for the `X-RateLimit-*` headers.
+        rate_limit: crate::RateLimit,
+    },
+    /// The caller kept going over its limit and is blocked for a while.
+    Blocked {
+        /// Whole seconds until the block ends (also `Retry-After`).
+        retry_after: u64,
+    },
 }
 
 impl Rejection {
@@ -389,6 +426,8 @@ impl Rejection {
             Rejection::Internal => RejectionKind::Internal,
             Rejection::RequestInProgress { .. } => RejectionKind::RequestInProgress,
             Rejection::IdempotencyKeyReused => RejectionKind::IdempotencyKeyReused,
+            Rejection::RateLimited { .. } => RejectionKind::RateLimited,
+            Rejection::Blocked { .. } => RejectionKind::Blocked,
         }
     }
 
@@ -436,6 +475,13 @@ impl Rejection {
             | Rejection::InvalidForm { reason }
             | Rejection::InvalidMultipart { reason }
             | Rejection::BadRequest { reason } => f(Key::Reason, Value::Text(reason)),
+            Rejection::RateLimited {
+                retry_after, limit, ..
+            } => {
+                f(Key::RetryAfter, Value::Number(*retry_after));
+                f(Key::Limit, Value::Text(limit));
+            }
+            Rejection::Blocked { retry_after } => f(Key::RetryAfter, Value::Number(*retry_after)),
             Rejection::Internal
             | Rejection::RequestInProgress { .. }
             | Rejection::IdempotencyKeyReused => {}
@@ -470,6 +516,14 @@ impl Rejection {
                 write!(f, "Request body exceeds maximum size of {max_size} bytes")
             }
             Rejection::InvalidHeader { name, .. } => write!(f, "Invalid header {name}"),
+            Rejection::RateLimited { retry_after, .. } => write!(
+                f,
+                "Rate limit exceeded. Please try again in {retry_after} seconds."
+            ),
+            Rejection::Blocked { retry_after } => write!(
+                f,
+                "Too many requests over the limit: blocked for {retry_after} seconds."
+            ),
             other => f.write_str(other.kind().message_template()),
         }
     }
@@ -479,7 +533,9 @@ impl Rejection {
             Rejection::MethodNotAllowed { .. }
             | Rejection::UnsupportedMediaType { .. }
             | Rejection::PayloadTooLarge { .. }
-            | Rejection::InvalidHeader { .. } => None,
+            | Rejection::InvalidHeader { .. }
+            | Rejection::RateLimited { .. }
+            | Rejection::Blocked { .. } => None,
             other => Some(other.kind().message_template()),
         }
     }
@@ -516,6 +572,10 @@ impl fmt::Display for Rejection {
             Rejection::IdempotencyKeyReused => {
                 f.write_str("the idempotency key was used with a different request")
             }
+            Rejection::RateLimited { limit, .. } => write!(f, "rate limited ({limit})"),
+            Rejection::Blocked { retry_after } => {
+                write!(f, "blocked for {retry_after} s after repeated refusals")
+            }
         }
     }
 }
@@ -538,6 +598,8 @@ const NAMES: [&str; KINDS.len()] = [
     "Internal",
     "RequestInProgress",
     "IdempotencyKeyReused",
+    "RateLimited",
+    "Blocked",
 ];
 
 /// Every rejection, for catalogs and API documents.
@@ -549,7 +611,7 @@ const CATALOG: [Entry; KINDS.len()] = {
         let name = NAMES[i];
         // 409 "in progress" is worth repeating; the others are not, but a
         // 500, which is.
-        let retryable = status == 409 || status == 500;
+        let retryable = status == 409 || status == 429 || status == 500;
         out[i] = Entry::new(name, code, status, message, retryable, description);
         i += 1;
     }
@@ -625,6 +687,10 @@ impl<E: ApiError> ApiError for InStyle<'_, E> {
     fn retryable(&self) -> bool {
         self.rejection.retryable()
     }
+
+    fn rate_limit(&self) -> Option<crate::RateLimit> {
+        self.rejection.rate_limit()
+    }
 }
 
 /// Alone, a rejection renders in the default style: the nested envelope,
@@ -661,7 +727,9 @@ impl ApiError for Rejection {
 
     fn retry_after(&self) -> Option<Duration> {
         match self {
-            Rejection::RequestInProgress { retry_after } => Some(Duration::from_secs(*retry_after)),
+            Rejection::RequestInProgress { retry_after }
+            | Rejection::RateLimited { retry_after, .. }
+            | Rejection::Blocked { retry_after } => Some(Duration::from_secs(*retry_after)),
             _ => None,
         }
     }
@@ -669,8 +737,18 @@ impl ApiError for Rejection {
     fn retryable(&self) -> bool {
         matches!(
             self,
-            Rejection::RequestInProgress { .. } | Rejection::Internal
+            Rejection::RequestInProgress { .. }
+                | Rejection::Internal
+                | Rejection::RateLimited { .. }
+                | Rejection::Blocked { .. }
         )
+    }
+
+    fn rate_limit(&self) -> Option<crate::RateLimit> {
+        match self {
+            Rejection::RateLimited { rate_limit, .. } => Some(*rate_limit),
+            _ => None,
+        }
     }
 }
 
@@ -721,6 +799,8 @@ const CLASH: [&str; KINDS.len()] = [
     "this code is the code of rebuff's `Internal` rejection (a handler that panicked or failed): mark the variant `#[api(rejection = Internal)]` to answer those with it, or give it another code",
     "this code is the code of rebuff's `RequestInProgress` rejection (an idempotency key in flight): mark the variant `#[api(rejection = RequestInProgress)]` to answer it with it, or give it another code",
     "this code is the code of rebuff's `IdempotencyKeyReused` rejection (a key reused with another request): mark the variant `#[api(rejection = IdempotencyKeyReused)]` to answer it with it, or give it another code",
+    "this code is the code of rebuff's `RateLimited` rejection (a caller over its rate limit): mark the variant `#[api(rejection = RateLimited)]` to answer it with it, or give it another code",
+    "this code is the code of rebuff's `Blocked` rejection (a caller blocked after repeated refusals): mark the variant `#[api(rejection = Blocked)]` to answer it with it, or give it another code",
 ];
 
 #[cfg(test)]

@@ -293,11 +293,7 @@ fn transparent_variants_delegate_everything() {
 }
 
 #[derive(Debug, thiserror::Error, ApiError)]
-#[api(
-    status = 429,
-    code = "rate_limit_exceeded",
-    message = "Slow down, {who}"
-)]
+#[api(status = 429, code = "slow_down", message = "Slow down, {who}")]
 #[error("rate limited")]
 struct RateLimited<'a, T: std::fmt::Display> {
     who: T,
@@ -319,7 +315,7 @@ fn structs_with_generics_lifetimes_and_optional_roles() {
     };
     assert_eq!(
         render(&err),
-        r#"{"error":{"code":"rate_limit_exceeded","message":"Slow down, 42","details":{"who":42,"scope":"leads","retry_after":null}}}"#
+        r#"{"error":{"code":"slow_down","message":"Slow down, 42","details":{"who":42,"scope":"leads","retry_after":null}}}"#
     );
     let response = rebuff::to_response(&err, &Context::new());
     assert!(response.headers().get("retry-after").is_none());

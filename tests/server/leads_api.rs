@@ -9,17 +9,14 @@
 #[path = "../../examples/leads_api/app.rs"]
 mod app;
 
-use std::collections::HashSet;
-use std::num::NonZeroU32;
-
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 async fn start(framework: app::Framework, per_minute: u32) -> String {
-    let config = app::Config {
-        keys: HashSet::from(["demo-key".to_owned()]),
-        per_minute: NonZeroU32::new(per_minute).unwrap(),
-    };
+    serve(framework, app::Config::demo(per_minute)).await
+}
+
+async fn serve(framework: app::Framework, config: app::Config) -> String {
     let state = app::State::new(config);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -373,5 +370,73 @@ async fn hostile_request_ids_are_replaced_and_the_server_keeps_serving() {
                 .status(),
             404
         );
+    }
+}
+
+#[test]
+fn keys_and_plans_come_from_the_environment_and_bad_settings_are_named() {
+    let vars = |pairs: &'static [(&'static str, &'static str)]| {
+        move |name: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| (*v).to_owned())
+        }
+    };
+    let config = app::Config::from_vars(vars(&[
+        ("REBUFF_API_KEYS", " k1, k2:pro ,k3:enterprise,,"),
+        ("REBUFF_RATE_LIMIT", "30"),
+        ("REBUFF_ENTERPRISE_RATE", "5000"),
+    ]))
+    .unwrap();
+    let plan = |key: &str| config.keys.get(key).map(String::as_str);
+    assert_eq!(
+        [plan("demo-key"), plan("k1"), plan("k2"), plan("k3")],
+        [Some("free"), Some("free"), Some("pro"), Some("enterprise")]
+    );
+    assert_eq!(
+        (config.per_minute, config.enterprise_per_minute),
+        (30, 5000)
+    );
+
+    let err = app::Config::from_vars(vars(&[("REBUFF_API_KEYS", "k1:gold")])).unwrap_err();
+    assert!(
+        err.contains("\"gold\"") && err.contains("free, pro, enterprise"),
+        "{err}"
+    );
+    let err = app::Config::from_vars(vars(&[("REBUFF_API_KEYS", ":pro")])).unwrap_err();
+    assert!(err.contains("no key"), "{err}");
+    let err = app::Config::from_vars(vars(&[("REBUFF_RATE_LIMIT", "lots")])).unwrap_err();
+    assert!(err.starts_with("REBUFF_RATE_LIMIT=\"lots\""), "{err}");
+    let err = app::Config::from_vars(vars(&[("REBUFF_ENTERPRISE_RATE", "0")])).unwrap_err();
+    assert!(err.starts_with("REBUFF_ENTERPRISE_RATE"), "{err}");
+}
+
+#[tokio::test]
+async fn each_key_is_limited_at_its_plans_rate() {
+    for framework in FRAMEWORKS {
+        let config = app::Config::demo(60)
+            .key("pro-key", "pro")
+            .key("big-key", "enterprise");
+        let base = serve(framework, config).await;
+        let client = reqwest::Client::new();
+        for (key, limit) in [("demo-key", "60"), ("pro-key", "300"), ("big-key", "1000")] {
+            let response = client
+                .get(format!("{base}/api/v1/leads/lead_x"))
+                .bearer_auth(key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                response.status(),
+                StatusCode::NOT_FOUND,
+                "{framework:?} {key}"
+            );
+            assert_eq!(
+                response.headers()["x-ratelimit-limit"],
+                limit,
+                "{framework:?} {key}"
+            );
+        }
     }
 }

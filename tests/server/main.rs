@@ -12,6 +12,7 @@ mod integrations;
 mod leads_api;
 // Public, so that `missing_docs` in it looks at the derive's output.
 pub mod lints;
+mod ratelimit;
 mod seeds;
 mod smoke;
 mod surface;

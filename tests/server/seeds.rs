@@ -89,12 +89,13 @@ mod seed_000 {
         #[api(
             status = 429,
             code = "rate_limit_exceeded",
-            message = "Rate limit exceeded. Please try again in {retry_after} seconds."
+            message = "Rate limit exceeded. Please try again in {retry_after} seconds.",
+            rejection = RateLimited
         )]
         RateLimited {
             #[api(retry_after)]
             retry_after: u64,
-            limit: &'static str,
+            limit: String,
             #[api(rate_limit)]
             limits: RateLimit,
         },
@@ -204,7 +205,7 @@ mod seed_000 {
     fn rate_limit_exceeded_429_with_headers() {
         let err = CallError::RateLimited {
             retry_after: 32,
-            limit: "60/minute",
+            limit: "60/minute".into(),
             limits: RateLimit {
                 limit: 60,
                 remaining: 0,
@@ -562,7 +563,7 @@ mod seed_003 {
         #[api(status = 404, message = "The specified API key was not found")]
         ApiKeyNotFound,
         #[error("e")]
-        #[api(status = 429, message = "Rate limit exceeded")]
+        #[api(status = 429, message = "Rate limit exceeded", rejection = RateLimited)]
         RateLimitExceeded,
         #[error("e")]
         #[api(
@@ -791,7 +792,7 @@ mod seed_004 {
         },
         /// Too many requests.
         #[error("rate limited")]
-        #[api(status = 429, message = "Rate limit exceeded")]
+        #[api(status = 429, message = "Rate limit exceeded", rejection = RateLimited)]
         RateLimitExceeded {
             #[api(retry_after, skip)]
             retry_after: u64,

@@ -667,7 +667,7 @@ async fn the_request_id_span_nests_in_tower_https_trace_span() {
 #[test]
 fn a_surface_is_configured_once_and_copied() {
     let surface = Surface::<FlatError>::new().body_limit(10).negotiate(false);
-    let copy = surface;
+    let copy = surface.clone();
     assert_eq!(copy.get_body_limit(), Some(10));
     assert_eq!(surface.no_body_limit().get_body_limit(), None);
     assert_eq!(

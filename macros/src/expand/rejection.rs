@@ -85,7 +85,13 @@ fn field_value(field: &Field<'_>, bounds: &mut Bounds) -> TokenStream {
     let ty = field.ty;
     let span = syn::spanned::Spanned::span(ty);
     let named = matches!(field.member, Member::Named(_));
-    if !named || field.is_cause || field.attrs.rate_limit.is_some() {
+    if field.attrs.rate_limit.is_some() {
+        bounds.require(ty, quote!(::rebuff::__private::RejectionRateLimit));
+        return quote_spanned! {span=>
+            <#ty as ::rebuff::__private::RejectionRateLimit>::__rebuff_from_rejection(__rebuff_rejection)
+        };
+    }
+    if !named || field.is_cause {
         bounds.require(ty, quote!(::rebuff::__private::RejectionDefault));
         return quote_spanned! {span=>
             <#ty as ::rebuff::__private::RejectionDefault>::__rebuff_default()

@@ -262,6 +262,16 @@ pub fn respond_rejection(rejection: &Rejection) -> Response<Bytes> {
         .unwrap_or_else(|_| respond_rejection_in(rejection, &context()))
 }
 
+/// A rate limiter's refusal as the response to the current request: in
+/// the request's context inside a [`Surface`], else as `E` renders its
+/// rejections, in a fresh context.
+#[cfg(feature = "ratelimit")]
+pub(crate) fn respond_refusal<E: ApiError>(refused: &Rejection) -> Response<Bytes> {
+    CONTEXT
+        .try_with(|ctx| respond_rejection_in(refused, ctx))
+        .unwrap_or_else(|_| respond_rejection_in(refused, &context().rejections_as::<E>()))
+}
+
 /// [`respond_rejection`] in an explicit context.
 pub(crate) fn respond_rejection_in(rejection: &Rejection, ctx: &Context) -> Response<Bytes> {
     log(rejection, Some(rejection), ctx);

@@ -32,25 +32,34 @@ pub struct Surface<E> {
     body_limit: Option<u64>,
     negotiate: bool,
     catch_panics: bool,
+    #[cfg(feature = "ratelimit")]
+    limiter: Option<std::sync::Arc<crate::ratelimit::RateLimiter>>,
     _errors: PhantomData<fn() -> E>,
 }
 
 impl<E> Clone for Surface<E> {
     fn clone(&self) -> Self {
-        *self
+        Surface {
+            body_limit: self.body_limit,
+            negotiate: self.negotiate,
+            catch_panics: self.catch_panics,
+            #[cfg(feature = "ratelimit")]
+            limiter: self.limiter.clone(),
+            _errors: PhantomData,
+        }
     }
 }
 
-impl<E> Copy for Surface<E> {}
-
 impl<E> fmt::Debug for Surface<E> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Surface")
-            .field("errors", &core::any::type_name::<E>())
+        let mut f = f.debug_struct("Surface");
+        f.field("errors", &core::any::type_name::<E>())
             .field("body_limit", &self.body_limit)
             .field("negotiate", &self.negotiate)
-            .field("catch_panics", &self.catch_panics)
-            .finish()
+            .field("catch_panics", &self.catch_panics);
+        #[cfg(feature = "ratelimit")]
+        f.field("rate_limit", &self.limiter);
+        f.finish()
     }
 }
 
@@ -63,13 +72,32 @@ impl<E: ApiError> Default for Surface<E> {
 impl<E: ApiError> Surface<E> {
     /// The surface with its defaults (see [`Surface`]).
     #[must_use]
-    pub const fn new() -> Self {
+    pub fn new() -> Self {
         Surface {
             body_limit: Some(DEFAULT_BODY_LIMIT),
             negotiate: true,
             catch_panics: true,
+            #[cfg(feature = "ratelimit")]
+            limiter: None,
             _errors: PhantomData,
         }
+    }
+
+    /// Limits requests by `limiter`'s plans: the rate-limit headers on
+    /// every response, a caller over its limit answered with a 429 in `E`'s
+    /// envelope (see [`crate::ratelimit`]).
+    #[cfg(feature = "ratelimit")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
+    #[must_use]
+    pub fn rate_limit(mut self, limiter: crate::ratelimit::RateLimiter) -> Self {
+        self.limiter = Some(std::sync::Arc::new(limiter));
+        self
+    }
+
+    /// The rate limiter, if any.
+    #[cfg(feature = "ratelimit")]
+    pub(crate) fn limiter(&self) -> Option<&std::sync::Arc<crate::ratelimit::RateLimiter>> {
+        self.limiter.as_ref()
     }
 
     /// Refuses request bodies over `bytes` with a 413
@@ -77,14 +105,14 @@ impl<E: ApiError> Surface<E> {
     /// `Content-Length` says so, else as soon as the body read passes the
     /// limit (a chunked body included).
     #[must_use]
-    pub const fn body_limit(mut self, bytes: u64) -> Self {
+    pub fn body_limit(mut self, bytes: u64) -> Self {
         self.body_limit = Some(bytes);
         self
     }
 
     /// No body limit at all (the frameworks' own defaults lifted too).
     #[must_use]
-    pub const fn no_body_limit(mut self) -> Self {
+    pub fn no_body_limit(mut self) -> Self {
         self.body_limit = None;
         self
     }
@@ -92,7 +120,7 @@ impl<E: ApiError> Surface<E> {
     /// Whether clients that prefer `application/problem+json` get RFC 9457
     /// problem details (default: yes).
     #[must_use]
-    pub const fn negotiate(mut self, on: bool) -> Self {
+    pub fn negotiate(mut self, on: bool) -> Self {
         self.negotiate = on;
         self
     }
@@ -100,7 +128,7 @@ impl<E: ApiError> Surface<E> {
     /// Whether a handler's panic is answered with a 500 in the envelope
     /// (default: yes). Off, the panic unwinds to the framework.
     #[must_use]
-    pub const fn catch_panics(mut self, on: bool) -> Self {
+    pub fn catch_panics(mut self, on: bool) -> Self {
         self.catch_panics = on;
         self
     }

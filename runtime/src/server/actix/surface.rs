@@ -1,174 +1,27 @@
-//! actix-web: the [`Surface`] middleware and derived errors as
-//! `ResponseError`s.
-//!
-//! ```no_run
-//! use actix_web::{App, HttpServer, web};
-//! use rebuff::ApiError;
-//! use rebuff::server::Surface;
-//!
-//! #[derive(Debug, thiserror::Error, ApiError)]
-//! #[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE")]
-//! enum LeadError {
-//!     #[error("lead {lead_id} not found")]
-//!     #[api(status = 404, message = "Lead not found")]
-//!     LeadNotFound { lead_id: String },
-//! }
-//!
-//! async fn get_lead(id: web::Path<String>) -> Result<web::Json<serde_json::Value>, LeadError> {
-//!     Err(LeadError::LeadNotFound { lead_id: id.into_inner() })
-//! }
-//!
-//! # async fn serve() -> std::io::Result<()> {
-//! HttpServer::new(|| {
-//!     App::new()
-//!         .route("/api/v1/leads/{id}", web::get().to(get_lead))
-//!         .wrap(Surface::<LeadError>::new().body_limit(1 << 20))
-//! })
-//! .bind("127.0.0.1:3000")?
-//! .run()
-//! .await
-//! # }
-//! ```
-//!
-//! actix-web's own extractors work as they are: the middleware sees the
-//! error an extractor failed with (`web::Json`, `web::Path`, `web::Query`,
-//! `web::Form`, `web::Bytes`, ...) and answers it as the matching
-//! [`Rejection`] in the API's envelope. The router's bodyless 404 and 405
-//! are answered in the envelope too, `Allow` kept. A handler error that is
-//! not the API's own (an `actix_web::error::ErrorInternalServerError`, say)
-//! is a 4xx rejection by its status, or a 500 that says nothing of it.
+//! The [`Surface`] as actix-web middleware: the request's context and
+//! span, its rate limit, its body limit, extractor failures and the
+//! router's own 404 and 405 in the envelope, and panics caught.
 
 use core::future::{Future, Ready, ready};
 use core::pin::Pin;
 use core::task::{Context as TaskContext, Poll};
-use std::error::Error as StdError;
 use std::rc::Rc;
 
+use actix_web::HttpMessage;
 use actix_web::body::{BodySize, EitherBody, MessageBody};
 use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::error::{
     JsonPayloadError, PathError, PayloadError, QueryPayloadError, UrlencodedError,
 };
 use actix_web::http::header::{self, HeaderName, HeaderValue};
-use actix_web::{FromRequest, HttpMessage, HttpRequest, HttpResponse};
 use tracing::Instrument as _;
 
-use super::surface::bare_rejection;
-use super::{CatchUnwind, Rejection, Surface, request_span, respond_rejection_in, text};
+#[cfg(feature = "ratelimit")]
+use super::ratelimit::{Checked, Said};
+use super::{Rendered, to_actix};
+use crate::server::surface::bare_rejection;
+use crate::server::{CatchUnwind, Rejection, Surface, request_span, respond_rejection_in, text};
 use crate::{ApiError, Context};
-
-/// The status of `err` in actix-web's `http` types.
-pub fn status_code<E: ApiError>(err: &E) -> actix_web::http::StatusCode {
-    actix_web::http::StatusCode::from_u16(err.status().as_u16())
-        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR)
-}
-
-/// `err` as the response to the current request.
-pub fn error_response<E: ApiError + StdError>(err: &E) -> HttpResponse {
-    error_response_with(err, Some(err))
-}
-
-/// [`error_response`] for an error that may not implement
-/// `std::error::Error`; what the derived `ResponseError` calls.
-pub fn error_response_with<E: ApiError>(err: &E, chain: Option<&dyn StdError>) -> HttpResponse {
-    to_actix(super::respond_with(err, chain))
-}
-
-/// Marks a response rebuff rendered, so that the middleware does not
-/// render it again (actix-web hands it the error behind it too).
-#[derive(Debug, Clone, Copy)]
-struct Rendered;
-
-/// A response rebuff rendered, as actix-web's, marked as such.
-fn to_actix(response: http::Response<bytes::Bytes>) -> HttpResponse {
-    let (parts, body) = response.into_parts();
-    let status = actix_web::http::StatusCode::from_u16(parts.status.as_u16())
-        .unwrap_or(actix_web::http::StatusCode::INTERNAL_SERVER_ERROR);
-    let mut response = HttpResponse::build(status);
-    for (name, value) in &parts.headers {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(name.as_ref()),
-            HeaderValue::from_bytes(value.as_bytes()),
-        ) {
-            response.append_header((name, value));
-        }
-    }
-    let mut response = response.body(body);
-    response.extensions_mut().insert(Rendered);
-    response
-}
-
-/// Any [`ApiError`] as a response, for types that do not derive it.
-#[derive(Debug)]
-pub struct Api<E>(pub E);
-
-impl<E: ApiError + StdError> core::fmt::Display for Api<E> {
-    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        core::fmt::Display::fmt(&self.0, f)
-    }
-}
-
-impl<E: ApiError + StdError> actix_web::ResponseError for Api<E> {
-    fn status_code(&self) -> actix_web::http::StatusCode {
-        status_code(&self.0)
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        error_response(&self.0)
-    }
-}
-
-/// A rejection answers in the request's style: the [`Surface`]'s error
-/// type's, or the default style outside one.
-impl actix_web::ResponseError for Rejection {
-    fn status_code(&self) -> actix_web::http::StatusCode {
-        status_code(self)
-    }
-
-    fn error_response(&self) -> HttpResponse {
-        to_actix(super::respond_rejection(self))
-    }
-}
-
-/// Default service for unknown routes: a 404 [`Rejection`] (the
-/// [`Surface`] answers the router's own bodyless 404 the same way).
-#[allow(clippy::unused_async)] // a handler: the framework awaits it
-pub async fn not_found(req: HttpRequest) -> Result<HttpResponse, Rejection> {
-    Err(Rejection::NotFound {
-        path: req.path().to_owned(),
-    })
-}
-
-/// A typed header (actix-web's `Header` trait), with a missing or malformed
-/// one a [`Rejection::InvalidHeader`] that names it.
-#[derive(Debug, Clone)]
-pub struct Header<T>(pub T);
-
-impl<T: header::Header> FromRequest for Header<T> {
-    type Error = Rejection;
-    type Future = Ready<Result<Self, Rejection>>;
-
-    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
-        ready(
-            T::parse(req)
-                .map(Header)
-                .map_err(|err| Rejection::InvalidHeader {
-                    name: T::name().as_str().to_owned(),
-                    reason: if req.headers().contains_key(T::name()) {
-                        text(&err)
-                    } else {
-                        "missing".to_owned()
-                    },
-                }),
-        )
-    }
-}
-
-/// The request's [`Context`]: the middleware's, or a fresh one.
-#[must_use]
-pub fn current() -> Context {
-    super::context()
-}
 
 impl<S, B, E> Transform<S, ServiceRequest> for Surface<E>
 where
@@ -204,7 +57,7 @@ where
         );
         ready(Ok(SurfaceMiddleware {
             service: Rc::new(service),
-            surface: *self,
+            surface: self.clone(),
             configs: Rc::new(configs),
         }))
     }
@@ -238,7 +91,7 @@ where
     actix_web::dev::forward_ready!(service);
 
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
-        let surface = self.surface;
+        let surface = self.surface.clone();
         let client = req
             .headers()
             .get("x-request-id")
@@ -248,51 +101,53 @@ where
             .get_all(header::ACCEPT)
             .map(HeaderValue::as_bytes);
         let ctx = surface
-            .context(super::safe_id([client.as_ref()]), accept)
+            .context(crate::server::safe_id([client.as_ref()]), accept)
             .instance(req.path());
         let span = request_span(&ctx, req.method().as_str(), req.path());
         let echo = ctx
             .get_request_id()
             .and_then(|id| HeaderValue::from_str(id).ok());
         req.extensions_mut().insert(ctx.clone());
-
-        let declared = req
-            .headers()
-            .get(header::CONTENT_LENGTH)
-            .map(HeaderValue::as_bytes);
-        if let Some(refused) = surface.refuse_declared(declared) {
-            let response = span.in_scope(|| to_actix(respond_rejection_in(&refused, &ctx)));
-            let response = finish(req.into_response(response).map_into_right_body(), echo);
-            return Box::pin(ready(Ok(response)));
-        }
-        req.add_data_container(Rc::clone(&self.configs));
-        if let Some(limit) = surface.get_body_limit() {
-            let payload = req.take_payload();
-            req.set_payload(Payload::Stream {
-                payload: Box::pin(Limited {
-                    inner: payload,
-                    left: limit,
-                    done: false,
-                }),
-            });
-        }
-        let method = req.method().as_str().to_owned();
-        let path = req.path().to_owned();
+        let checked = check(&surface, &req);
+        let configs = Rc::clone(&self.configs);
         let service = Rc::clone(&self.service);
         Box::pin(
-            super::scope(ctx.clone(), async move {
+            crate::server::scope(ctx.clone(), async move {
+                // The rate limit first: a refused caller's body is not read.
+                let mut said = match checked {
+                    Some(checked) => Some(checked.settle().await),
+                    None => None,
+                };
+                let early = said
+                    .as_mut()
+                    .and_then(Said::refusal)
+                    .or_else(|| surface.refuse_declared(declared_length(&req)));
+                if let Some(refused) = early {
+                    let response = to_actix(respond_rejection_in(&refused, &ctx));
+                    let response = req.into_response(response).map_into_right_body();
+                    return Ok(finish(response, said, echo));
+                }
+                req.add_data_container(configs);
+                if let Some(limit) = surface.get_body_limit() {
+                    let payload = req.take_payload();
+                    req.set_payload(Payload::Stream {
+                        payload: Box::pin(Limited {
+                            inner: payload,
+                            left: limit,
+                            done: false,
+                        }),
+                    });
+                }
+                let method = req.method().as_str().to_owned();
+                let path = req.path().to_owned();
                 let outcome = CatchUnwind::new(service.call(req)).await;
                 let response = match outcome {
                     Ok(response) => response?,
                     Err(payload) if surface.catches_panics() => {
                         // The request was moved into the handler: the answer
                         // goes out as an error carrying the response.
-                        let mut panicked = to_actix(super::respond_to_panic(&*payload));
-                        if let Some(id) = echo {
-                            panicked
-                                .headers_mut()
-                                .insert(HeaderName::from_static("x-request-id"), id);
-                        }
+                        let mut panicked = to_actix(crate::server::respond_to_panic(&*payload));
+                        finish_headers(panicked.headers_mut(), said, echo);
                         return Err(actix_web::error::InternalError::from_response(
                             "a handler panicked",
                             panicked,
@@ -301,10 +156,8 @@ where
                     }
                     Err(payload) => std::panic::resume_unwind(payload),
                 };
-                Ok(finish(
-                    restyle(response, &surface, &method, &path, &ctx),
-                    echo,
-                ))
+                let response = restyle(response, &surface, &method, &path, &ctx);
+                Ok(finish(response, said, echo))
             })
             .instrument(span),
         )
@@ -442,15 +295,74 @@ fn from_payload<E: ApiError>(err: &PayloadError, surface: &Surface<E>) -> Reject
     }
 }
 
-/// Echoes the request id.
-fn finish<B>(mut response: ServiceResponse<B>, id: Option<HeaderValue>) -> ServiceResponse<B> {
+/// The request's `Content-Length`, if it has one.
+fn declared_length(req: &ServiceRequest) -> Option<&[u8]> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)
+        .map(HeaderValue::as_bytes)
+}
+
+/// The limiter's headers, and the request id echoed.
+fn finish<B>(
+    mut response: ServiceResponse<B>,
+    said: Option<Said>,
+    id: Option<HeaderValue>,
+) -> ServiceResponse<B> {
+    finish_headers(response.headers_mut(), said, id);
+    response
+}
+
+fn finish_headers(headers: &mut header::HeaderMap, said: Option<Said>, id: Option<HeaderValue>) {
+    if let Some(said) = said {
+        said.apply(headers);
+    }
     if let Some(id) = id {
         let name = HeaderName::from_static("x-request-id");
-        if !response.headers().contains_key(&name) {
-            response.headers_mut().insert(name, id);
+        if !headers.contains_key(&name) {
+            headers.insert(name, id);
         }
     }
-    response
+}
+
+/// The request checked against the surface's limiter, if it has one.
+#[cfg(feature = "ratelimit")]
+fn check<E: ApiError>(surface: &Surface<E>, req: &ServiceRequest) -> Option<Checked> {
+    surface
+        .limiter()
+        .map(|limiter| super::ratelimit::check(limiter, req))
+}
+
+/// Without the `ratelimit` feature there is no limiter.
+#[cfg(not(feature = "ratelimit"))]
+fn check<E>(_: &Surface<E>, _: &ServiceRequest) -> Option<Checked> {
+    None
+}
+
+/// Without the `ratelimit` feature, no check is ever made.
+#[cfg(not(feature = "ratelimit"))]
+enum Checked {}
+
+#[cfg(not(feature = "ratelimit"))]
+impl Checked {
+    #[allow(clippy::unused_async)] // the same shape as the limiter's
+    async fn settle(self) -> Said {
+        match self {}
+    }
+}
+
+/// Without the `ratelimit` feature, nothing is said of a request.
+#[cfg(not(feature = "ratelimit"))]
+enum Said {}
+
+#[cfg(not(feature = "ratelimit"))]
+impl Said {
+    fn refusal(&mut self) -> Option<Rejection> {
+        match *self {}
+    }
+
+    fn apply(self, _: &mut header::HeaderMap) {
+        match self {}
+    }
 }
 
 /// The request body, cut off at the limit: past it, the stream ends with

@@ -1,0 +1,165 @@
+//! The per-request cost of rate limiting, through a full axum router
+//! (`tower::ServiceExt::oneshot`), side by side:
+//!
+//! - `tower_governor`: `tower_governor::GovernorLayer`, its default answers
+//!   (no headers on an admitted request; a plain-text 429 with
+//!   `x-ratelimit-after` and `retry-after`);
+//! - `tower_governor_headers`: the same with `use_headers()` (its
+//!   `x-ratelimit-limit`/`-remaining` on admitted requests too);
+//! - `rebuff`: `rebuff::server::axum::RateLimitLayer` (the legacy
+//!   `X-RateLimit-*` headers and the IETF `RateLimit-Policy`/`RateLimit`
+//!   on every response; the 429 in the API's JSON envelope with a request
+//!   id and `Retry-After`);
+//! - `rebuff_legacy_headers`: the same without the IETF fields (three
+//!   headers, near what `tower_governor_headers` sends).
+//!
+//! The same quota and keying on every side: one GCRA window, callers keyed
+//! by their `x-api-key` header, 1,024 keys in turn. `admitted` allows 900
+//! requests a second per key, which no run exhausts (a key comes round at
+//! most a few hundred times a second); `refused` allows one request an
+//! hour, so past the warm-up every request is refused.
+//!
+//! `no_limiter` is the same router with no limiter, for the cost of the
+//! rest of the request.
+//!
+//! Run: `cargo bench --bench ratelimit`
+
+use std::hint::black_box;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::body::Body;
+use axum::routing::get;
+use criterion::{Criterion, criterion_group, criterion_main};
+use http::{HeaderValue, Request};
+use rebuff::ApiError;
+use rebuff::ratelimit::{Caller, Plan, RateLimiter, Window};
+use rebuff::server::axum::RateLimitLayer;
+use tower::ServiceExt;
+use tower_governor::GovernorError;
+use tower_governor::governor::GovernorConfigBuilder;
+use tower_governor::key_extractor::KeyExtractor;
+
+/// The API's errors; the limiter's refusal renders in their style.
+#[derive(Debug, thiserror::Error, ApiError)]
+#[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE", rename_all = "camelCase")]
+enum ApiErr {
+    #[error("lead missing")]
+    #[api(status = 404, message = "Lead not found")]
+    LeadNotFound,
+}
+
+const KEYS: usize = 1024;
+
+/// tower_governor's callers by API key, as rebuff's resolver below.
+#[derive(Debug, Clone, Copy)]
+struct ApiKey;
+
+impl KeyExtractor for ApiKey {
+    type Key = String;
+
+    fn extract<T>(&self, req: &Request<T>) -> Result<String, GovernorError> {
+        req.headers()
+            .get("x-api-key")
+            .and_then(|key| key.to_str().ok())
+            .map(str::to_owned)
+            .ok_or(GovernorError::UnableToExtractKey)
+    }
+}
+
+fn routes() -> Router {
+    Router::new()
+        .route("/api/v1/leads", get(|| async { "[]" }))
+        .route(
+            "/api/v1/leads/{id}",
+            get(|| async { Err::<&str, _>(ApiErr::LeadNotFound) }),
+        )
+}
+
+/// One window of `quota` per `period`, the burst the quota (as GCRA in
+/// both crates has it).
+fn governor(quota: u32, period: Duration, headers: bool) -> Router {
+    let interval = period / quota;
+    let mut builder = GovernorConfigBuilder::default().key_extractor(ApiKey);
+    builder.period(interval).burst_size(quota);
+    if headers {
+        let config = builder.use_headers().finish().unwrap();
+        routes().layer(tower_governor::GovernorLayer::new(Arc::new(config)))
+    } else {
+        let config = builder.finish().unwrap();
+        routes().layer(tower_governor::GovernorLayer::new(Arc::new(config)))
+    }
+}
+
+fn rebuff(quota: u32, period: Duration, ietf: bool) -> Router {
+    let limiter = RateLimiter::new()
+        .ietf_headers(ietf)
+        .plan(Plan::new("free").window(Window::new(quota, period)))
+        .resolve(|request| Some(Caller::new(request.header("x-api-key")?, "free")));
+    routes().layer(RateLimitLayer::<ApiErr>::new(limiter))
+}
+
+fn ratelimit(c: &mut Criterion) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let keys: Vec<HeaderValue> = (0..KEYS)
+        .map(|i| HeaderValue::from_str(&format!("key_{i:04}")).unwrap())
+        .collect();
+    let next = std::cell::Cell::new(0usize);
+    let run = |router: &Router| {
+        let router = router.clone();
+        let i = next.get();
+        next.set((i + 1) % KEYS);
+        let key = keys[i].clone();
+        runtime.block_on(async move {
+            let request = Request::get("/api/v1/leads")
+                .header("x-api-key", key)
+                .body(Body::empty())
+                .unwrap();
+            let response = router.oneshot(request).await.unwrap();
+            let status = response.status();
+            let body = axum::body::to_bytes(response.into_body(), 4096)
+                .await
+                .unwrap();
+            black_box((status, body))
+        })
+    };
+
+    let second = Duration::from_secs(1);
+    let hour = Duration::from_secs(3600);
+    for (group, quota, period, expected) in [
+        ("ratelimit_admitted", 900, second, 200),
+        ("ratelimit_refused", 1, hour, 429),
+    ] {
+        let sides = [
+            ("no_limiter", routes()),
+            ("tower_governor", governor(quota, period, false)),
+            ("tower_governor_headers", governor(quota, period, true)),
+            ("rebuff", rebuff(quota, period, true)),
+            ("rebuff_legacy_headers", rebuff(quota, period, false)),
+        ];
+        // Every key's first request spent, then each side answers as the
+        // group says.
+        for (name, router) in &sides[1..] {
+            for _ in 0..KEYS {
+                run(router);
+            }
+            let (status, _) = run(router);
+            assert_eq!(status.as_u16(), expected, "{name} in {group}");
+        }
+        let mut group = c.benchmark_group(group);
+        for (name, router) in &sides {
+            group.bench_function(*name, |b| b.iter(|| run(router)));
+        }
+        group.finish();
+    }
+}
+
+criterion_group! {
+    name = benches;
+    config = Criterion::default().warm_up_time(Duration::from_secs(2)).measurement_time(Duration::from_secs(6)).sample_size(150);
+    targets = ratelimit
+}
+criterion_main!(benches);

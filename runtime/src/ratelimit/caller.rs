@@ -1,0 +1,421 @@
+//! Who is calling: the caller a request resolves to (an API key or
+//! principal and its plan), or, for unauthenticated traffic, the client's
+//! IP address, read from the socket or, behind proxies the server trusts,
+//! from `Forwarded` / `X-Forwarded-For`.
+
+use core::fmt;
+use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use core::str::FromStr;
+use std::borrow::Cow;
+
+/// A caller: the key its limits are kept under, and its plan's name.
+///
+/// ```
+/// use rebuff::ratelimit::Caller;
+/// let caller = Caller::new("key_live_123", "pro");
+/// assert_eq!(caller.plan(), "pro");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Caller<'a> {
+    key: Cow<'a, str>,
+    plan: Cow<'a, str>,
+}
+
+impl<'a> Caller<'a> {
+    /// `key` (an API key, a user id: anything stable per caller) on the
+    /// plan named `plan`.
+    #[must_use]
+    pub fn new(key: impl Into<Cow<'a, str>>, plan: impl Into<Cow<'a, str>>) -> Self {
+        Caller {
+            key: key.into(),
+            plan: plan.into(),
+        }
+    }
+
+    /// The key the caller's limits are kept under.
+    #[must_use]
+    pub fn key(&self) -> &str {
+        &self.key
+    }
+
+    /// The plan's name.
+    #[must_use]
+    pub fn plan(&self) -> &str {
+        &self.plan
+    }
+}
+
+/// What a resolver sees of a request, whatever the framework.
+#[derive(Clone, Copy)]
+pub struct RequestView<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) path: &'a str,
+    pub(crate) headers: Headers<'a>,
+    pub(crate) peer: Option<IpAddr>,
+}
+
+/// The request's headers, as the framework keeps them.
+#[derive(Clone, Copy)]
+pub(crate) enum Headers<'a> {
+    Http(&'a http::HeaderMap),
+    #[cfg(feature = "actix")]
+    Actix(&'a actix_web::http::header::HeaderMap),
+}
+
+impl fmt::Debug for RequestView<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RequestView")
+            .field("method", &self.method)
+            .field("path", &self.path)
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'a> RequestView<'a> {
+    /// A view of an `http` request's parts (for servers that are neither
+    /// axum nor actix-web, and tests).
+    #[must_use]
+    pub fn new(
+        method: &'a str,
+        path: &'a str,
+        headers: &'a http::HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> Self {
+        RequestView {
+            method,
+            path,
+            headers: Headers::Http(headers),
+            peer,
+        }
+    }
+
+    /// A view of an actix-web request.
+    #[cfg(feature = "actix")]
+    pub(crate) fn actix(
+        method: &'a str,
+        path: &'a str,
+        headers: &'a actix_web::http::header::HeaderMap,
+        peer: Option<IpAddr>,
+    ) -> Self {
+        RequestView {
+            method,
+            path,
+            headers: Headers::Actix(headers),
+            peer,
+        }
+    }
+
+    /// The request method.
+    #[must_use]
+    pub fn method(&self) -> &'a str {
+        self.method
+    }
+
+    /// The request path.
+    #[must_use]
+    pub fn path(&self) -> &'a str {
+        self.path
+    }
+
+    /// The first value of header `name`, if it is visible ASCII.
+    #[must_use]
+    pub fn header(&self, name: &str) -> Option<&'a str> {
+        match self.headers {
+            Headers::Http(headers) => headers.get(name)?.to_str().ok(),
+            #[cfg(feature = "actix")]
+            Headers::Actix(headers) => headers.get(name)?.to_str().ok(),
+        }
+    }
+
+    /// The `Bearer` token of `Authorization`, if any.
+    #[must_use]
+    pub fn bearer(&self) -> Option<&'a str> {
+        let value = self.header("authorization")?;
+        let (scheme, token) = value.split_once(' ')?;
+        scheme
+            .eq_ignore_ascii_case("bearer")
+            .then(|| token.trim())
+            .filter(|token| !token.is_empty())
+    }
+
+    /// The address of the socket's peer, if the server knows it.
+    #[must_use]
+    pub fn peer(&self) -> Option<IpAddr> {
+        self.peer
+    }
+
+    fn all(&self, name: &str, mut each: impl FnMut(&str)) {
+        match self.headers {
+            Headers::Http(headers) => headers
+                .get_all(name)
+                .iter()
+                .filter_map(|v| v.to_str().ok())
+                .for_each(&mut each),
+            #[cfg(feature = "actix")]
+            Headers::Actix(headers) => headers
+                .get_all(name)
+                .filter_map(|v| v.to_str().ok())
+                .for_each(&mut each),
+        }
+    }
+}
+
+/// A network: an address and a prefix length (`10.0.0.0/8`,
+/// `2001:db8::/32`, or one address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Network {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Network {
+    /// Whether `ip` is in the network.
+    #[must_use]
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, canonical(ip)) {
+            (IpAddr::V4(net), IpAddr::V4(ip)) => {
+                let mask = mask_v4(self.prefix);
+                u32::from(net) & mask == u32::from(ip) & mask
+            }
+            (IpAddr::V6(net), IpAddr::V6(ip)) => {
+                let mask = mask_v6(self.prefix);
+                u128::from(net) & mask == u128::from(ip) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Why a network did not parse.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BadNetwork(String);
+
+impl fmt::Display for BadNetwork {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "`{}` is not an IP address or network (`10.0.0.0/8`)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for BadNetwork {}
+
+impl FromStr for Network {
+    type Err = BadNetwork;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let bad = || BadNetwork(text.to_owned());
+        let (addr, prefix) = match text.trim().split_once('/') {
+            Some((addr, prefix)) => (addr, Some(prefix)),
+            None => (text.trim(), None),
+        };
+        let addr = canonical(addr.parse::<IpAddr>().map_err(|_| bad())?);
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match prefix {
+            Some(prefix) => prefix
+                .parse::<u8>()
+                .ok()
+                .filter(|p| *p <= max)
+                .ok_or_else(bad)?,
+            None => max,
+        };
+        Ok(Network { addr, prefix })
+    }
+}
+
+/// An IPv4 address mapped into IPv6 (`::ffff:1.2.3.4`) as the IPv4 one.
+fn canonical(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(ip, IpAddr::V4),
+        IpAddr::V4(_) => ip,
+    }
+}
+
+fn mask_v4(prefix: u8) -> u32 {
+    if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix.min(32)))
+    }
+}
+
+fn mask_v6(prefix: u8) -> u128 {
+    if prefix == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(prefix.min(128)))
+    }
+}
+
+/// The client's address: the socket's peer, or, when the peer is one of
+/// the `trusted` proxies, the nearest address in `Forwarded` (or else
+/// `X-Forwarded-For`) that is not a trusted proxy. A header from a peer not
+/// trusted is ignored: anyone can send one.
+#[must_use]
+pub fn client_ip(view: &RequestView<'_>, trusted: &[Network]) -> Option<IpAddr> {
+    let peer = canonical(view.peer?);
+    if !trusted.iter().any(|net| net.contains(peer)) {
+        return Some(peer);
+    }
+    let mut hops: Vec<IpAddr> = Vec::new();
+    view.all("forwarded", |value| {
+        for element in value.split(',') {
+            for pair in element.split(';') {
+                if let Some((name, value)) = pair.split_once('=') {
+                    if name.trim().eq_ignore_ascii_case("for") {
+                        if let Some(ip) = forwarded_node(value.trim()) {
+                            hops.push(ip);
+                        }
+                    }
+                }
+            }
+        }
+    });
+    if hops.is_empty() {
+        view.all("x-forwarded-for", |value| {
+            hops.extend(
+                value
+                    .split(',')
+                    .filter_map(|hop| hop.trim().parse::<IpAddr>().ok()),
+            );
+        });
+    }
+    // From the nearest hop back: the first that is not ours.
+    let nearest_foreign = hops
+        .iter()
+        .rev()
+        .map(|ip| canonical(*ip))
+        .find(|ip| !trusted.iter().any(|net| net.contains(*ip)));
+    Some(
+        nearest_foreign
+            .or_else(|| hops.first().copied().map(canonical))
+            .unwrap_or(peer),
+    )
+}
+
+/// An RFC 7239 node: `192.0.2.43`, `"192.0.2.43:47011"`, `"[2001:db8::17]:4711"`.
+fn forwarded_node(value: &str) -> Option<IpAddr> {
+    let value = value.trim_matches('"');
+    if let Some(rest) = value.strip_prefix('[') {
+        return rest.split(']').next()?.parse().ok();
+    }
+    let host = match value.rsplit_once(':') {
+        Some((host, port)) if port.bytes().all(|b| b.is_ascii_digit()) && !host.contains(':') => {
+            host
+        }
+        _ => value,
+    };
+    host.parse().ok()
+}
+
+/// The key an address is limited under: IPv4 whole, IPv6 by its first
+/// `v6_prefix` bits (a /64 is one subscriber's, usually).
+#[must_use]
+pub(crate) fn ip_key(ip: IpAddr, v6_prefix: u8) -> IpKey {
+    match canonical(ip) {
+        IpAddr::V4(v4) => IpKey(IpAddr::V4(v4)),
+        IpAddr::V6(v6) => IpKey(IpAddr::V6(Ipv6Addr::from(
+            u128::from(v6) & mask_v6(v6_prefix),
+        ))),
+    }
+}
+
+/// An address as a limit key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub(crate) struct IpKey(pub(crate) IpAddr);
+
+impl fmt::Display for IpKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ip:{}", self.0)
+    }
+}
+
+/// A peer the server does not know (axum without `ConnectInfo`): every such
+/// request counts as one unknown client.
+pub(crate) const UNKNOWN_PEER: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn view<'a>(headers: &'a http::HeaderMap, peer: &str) -> RequestView<'a> {
+        RequestView::new("GET", "/", headers, Some(peer.parse().unwrap()))
+    }
+
+    fn nets(list: &[&str]) -> Vec<Network> {
+        list.iter().map(|n| n.parse().unwrap()).collect()
+    }
+
+    #[test]
+    fn headers_count_only_from_trusted_proxies() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("x-forwarded-for", "203.0.113.7, 10.0.0.2".parse().unwrap());
+        let untrusted = view(&headers, "198.51.100.9");
+        assert_eq!(
+            client_ip(&untrusted, &nets(&["10.0.0.0/8"])),
+            Some("198.51.100.9".parse().unwrap()),
+            "a spoofed header from the open internet is ignored"
+        );
+        let proxied = view(&headers, "10.0.0.1");
+        assert_eq!(
+            client_ip(&proxied, &nets(&["10.0.0.0/8"])),
+            Some("203.0.113.7".parse().unwrap())
+        );
+        // A client that forges a hop before the real one is still seen.
+        headers.insert(
+            "x-forwarded-for",
+            "1.2.3.4, 203.0.113.7, 10.0.0.2".parse().unwrap(),
+        );
+        let forged = view(&headers, "10.0.0.1");
+        assert_eq!(
+            client_ip(&forged, &nets(&["10.0.0.0/8"])),
+            Some("203.0.113.7".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn forwarded_wins_over_x_forwarded_for() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert(
+            "forwarded",
+            r#"for="[2001:db8:cafe::17]:4711";proto=https, for=10.0.0.3"#
+                .parse()
+                .unwrap(),
+        );
+        headers.insert("x-forwarded-for", "192.0.2.1".parse().unwrap());
+        let v = view(&headers, "10.0.0.1");
+        assert_eq!(
+            client_ip(&v, &nets(&["10.0.0.0/8"])),
+            Some("2001:db8:cafe::17".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn networks_and_ipv6_grouping() {
+        let net: Network = "2001:db8::/32".parse().unwrap();
+        assert!(net.contains("2001:db8:1::5".parse().unwrap()));
+        assert!(!net.contains("2001:db9::5".parse().unwrap()));
+        let v4: Network = "::ffff:10.1.2.3".parse().unwrap();
+        assert!(v4.contains("10.1.2.3".parse().unwrap()));
+        assert!("10.0.0.0/33".parse::<Network>().is_err());
+        assert!("nonsense".parse::<Network>().is_err());
+        let a = ip_key("2001:db8:1:2:aaaa::1".parse().unwrap(), 64);
+        let b = ip_key("2001:db8:1:2:bbbb::9".parse().unwrap(), 64);
+        let c = ip_key("2001:db8:1:3::1".parse().unwrap(), 64);
+        assert_eq!(a, b);
+        assert_ne!(a, c);
+        assert_eq!(a.to_string(), "ip:2001:db8:1:2::");
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        let mut headers = http::HeaderMap::new();
+        headers.insert("authorization", "Bearer  key_1 ".parse().unwrap());
+        assert_eq!(view(&headers, "1.1.1.1").bearer(), Some("key_1"));
+        headers.insert("authorization", "Basic abc".parse().unwrap());
+        assert_eq!(view(&headers, "1.1.1.1").bearer(), None);
+    }
+}

@@ -1,0 +1,363 @@
+//! The decision, written once: GCRA (the generic cell rate algorithm) over
+//! every window of a caller's plan at once, and the escalation of a caller
+//! who keeps getting refused. Plain functions over a caller's state and the
+//! time; every store (in process or remote) applies exactly this.
+//!
+//! Per window of `quota` requests per `period`, one request is worth
+//! `T = period / quota` of time, and the caller's state is its theoretical
+//! arrival time `tat`. A request at `now` is admitted when
+//! `max(tat, now) + T - now <= period` (a caller may spend the whole quota
+//! at once, then gets one request back every `T`); the window then moves
+//! `tat` to `max(tat, now) + T`. A plan's windows are decided together: a
+//! request is admitted only if every window admits it, and only then does
+//! any window move, so a refusal costs the caller nothing.
+
+use super::plan::Window;
+
+/// The most windows a plan has.
+pub const MAX_WINDOWS: usize = 4;
+
+/// What a store keeps for one caller: a theoretical arrival time per
+/// window, and the escalation's count and block, in microseconds of the
+/// store's clock.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CallerState {
+    /// Per window, in the plan's order.
+    pub tat: [u64; MAX_WINDOWS],
+    /// Refusals counted since `strikes_since`.
+    pub strikes: u32,
+    /// When the current count of refusals began.
+    pub strikes_since: u64,
+    /// Refused outright until then (0: not blocked).
+    pub blocked_until: u64,
+}
+
+impl CallerState {
+    /// Whether the state is what a caller never seen has: every window
+    /// full again at `now`, no refusal counted, no block.
+    #[must_use]
+    pub fn is_idle(&self, now: u64) -> bool {
+        self.tat.iter().all(|&tat| tat <= now) && self.blocked_until <= now && self.strikes == 0
+    }
+}
+
+/// Repeat offenders are blocked: `refusals` refusals within `within` block
+/// the caller for `block`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Escalation {
+    /// Refusals that trigger the block.
+    pub refusals: u32,
+    /// The time within which they count, in microseconds.
+    pub within: u64,
+    /// How long the block lasts, in microseconds.
+    pub block: u64,
+}
+
+/// One window's state after a decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WindowState {
+    /// The window's quota.
+    pub quota: u32,
+    /// Requests left in it now.
+    pub remaining: u32,
+    /// Microseconds until it is full again.
+    pub reset_after: u64,
+}
+
+/// What a decision came to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Go ahead.
+    Admitted,
+    /// Refused: `window` is the first window that refused, and a request
+    /// is admitted again after `retry_after` microseconds.
+    Limited {
+        /// The index of the refusing window in the plan.
+        window: usize,
+        /// Microseconds until a request is admitted.
+        retry_after: u64,
+    },
+    /// Refused outright: the caller is blocked for `retry_after` more
+    /// microseconds.
+    Blocked {
+        /// Microseconds until the block ends.
+        retry_after: u64,
+    },
+}
+
+/// The decision for one request and the state of every window after it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Admitted, limited or blocked.
+    pub outcome: Outcome,
+    /// The plan's windows, in its order (`len` of them).
+    pub windows: [WindowState; MAX_WINDOWS],
+    /// How many of `windows` are the plan's.
+    pub len: usize,
+    /// The store's time of the decision, in microseconds since the Unix
+    /// epoch, for reset headers in epoch seconds.
+    pub now: u64,
+}
+
+impl Decision {
+    /// The plan's windows.
+    #[must_use]
+    pub fn windows(&self) -> &[WindowState] {
+        &self.windows[..self.len]
+    }
+}
+
+/// A window's cost of one request and its tolerance, in microseconds.
+fn cost(window: &Window) -> (u64, u64) {
+    let period = window.period_micros();
+    let per_request = (period / u64::from(window.quota().max(1))).max(1);
+    (per_request, period)
+}
+
+/// Decides one request at `now` (microseconds since the Unix epoch) for a
+/// caller in `state` under `windows`, updating `state`.
+#[must_use]
+pub fn decide(
+    state: &mut CallerState,
+    windows: &[Window],
+    escalation: Option<&Escalation>,
+    now: u64,
+) -> Decision {
+    let len = windows.len().min(MAX_WINDOWS);
+    let windows = &windows[..len];
+    let mut out = Decision {
+        outcome: Outcome::Admitted,
+        windows: [WindowState {
+            quota: 0,
+            remaining: 0,
+            reset_after: 0,
+        }; MAX_WINDOWS],
+        len,
+        now,
+    };
+
+    if state.blocked_until > now {
+        out.outcome = Outcome::Blocked {
+            retry_after: state.blocked_until - now,
+        };
+        report(state, windows, now, &mut out);
+        return out;
+    }
+    if state.blocked_until != 0 {
+        // The block is over: the caller starts afresh.
+        *state = CallerState {
+            tat: state.tat,
+            ..CallerState::default()
+        };
+    }
+
+    // Every window must admit; the longest wait decides when to come back.
+    let mut refused: Option<(usize, u64)> = None;
+    for (i, window) in windows.iter().enumerate() {
+        let (per_request, period) = cost(window);
+        let next = state.tat[i].max(now) + per_request;
+        if next - now > period {
+            let wait = next - now - period;
+            if refused.is_none_or(|(_, longest)| wait > longest) {
+                refused = Some((i, wait));
+            }
+        }
+    }
+    match refused {
+        None => {
+            for (i, window) in windows.iter().enumerate() {
+                let (per_request, _) = cost(window);
+                state.tat[i] = state.tat[i].max(now) + per_request;
+            }
+        }
+        Some((window, retry_after)) => {
+            out.outcome = Outcome::Limited {
+                window,
+                retry_after,
+            };
+            if let Some(escalation) = escalation {
+                strike(state, escalation, now, &mut out);
+            }
+        }
+    }
+    report(state, windows, now, &mut out);
+    out
+}
+
+/// Counts a refusal; enough of them within the escalation's time block the
+/// caller.
+fn strike(state: &mut CallerState, escalation: &Escalation, now: u64, out: &mut Decision) {
+    if state.strikes == 0 || now.saturating_sub(state.strikes_since) > escalation.within {
+        state.strikes = 0;
+        state.strikes_since = now;
+    }
+    state.strikes += 1;
+    if state.strikes >= escalation.refusals.max(1) {
+        state.blocked_until = now + escalation.block;
+        out.outcome = Outcome::Blocked {
+            retry_after: escalation.block,
+        };
+    }
+}
+
+/// Each window's remaining requests and time to full, after the decision.
+fn report(state: &CallerState, windows: &[Window], now: u64, out: &mut Decision) {
+    for (i, window) in windows.iter().enumerate() {
+        let (per_request, period) = cost(window);
+        let used = state.tat[i].saturating_sub(now);
+        let left = period.saturating_sub(used) / per_request;
+        out.windows[i] = WindowState {
+            quota: window.quota(),
+            remaining: u32::try_from(left).unwrap_or(u32::MAX).min(window.quota()),
+            reset_after: used,
+        };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use core::time::Duration;
+
+    const SECOND: u64 = 1_000_000;
+
+    fn per_minute(quota: u32) -> Window {
+        Window::per_minute(quota)
+    }
+
+    #[test]
+    fn a_full_quota_at_once_then_one_per_interval() {
+        let windows = [per_minute(60)];
+        let mut state = CallerState::default();
+        let now = 1_000 * SECOND;
+        for i in 0..60 {
+            let d = decide(&mut state, &windows, None, now);
+            assert_eq!(d.outcome, Outcome::Admitted, "request {i}");
+            assert_eq!(d.windows()[0].remaining, 59 - i);
+        }
+        let refused = decide(&mut state, &windows, None, now);
+        assert_eq!(
+            refused.outcome,
+            Outcome::Limited {
+                window: 0,
+                retry_after: SECOND
+            }
+        );
+        assert_eq!(refused.windows()[0].remaining, 0);
+        // A refusal moved nothing: one second later, one request is back.
+        let later = decide(&mut state, &windows, None, now + SECOND);
+        assert_eq!(later.outcome, Outcome::Admitted);
+        assert_eq!(later.windows()[0].remaining, 0);
+        assert_eq!(later.windows()[0].reset_after, 60 * SECOND);
+    }
+
+    #[test]
+    fn windows_decide_together_and_a_refusal_charges_none() {
+        // A burst of 3 a second within 5 a minute.
+        let windows = [Window::per_second(3), per_minute(5)];
+        let mut state = CallerState::default();
+        let now = 50 * SECOND;
+        for _ in 0..3 {
+            assert_eq!(
+                decide(&mut state, &windows, None, now).outcome,
+                Outcome::Admitted
+            );
+        }
+        let burst = decide(&mut state, &windows, None, now);
+        assert!(matches!(burst.outcome, Outcome::Limited { window: 0, .. }));
+        // The minute window was not charged by the refusal: 2 left.
+        assert_eq!(burst.windows()[1].remaining, 2);
+        let a_second_later = now + SECOND;
+        for _ in 0..2 {
+            assert_eq!(
+                decide(&mut state, &windows, None, a_second_later).outcome,
+                Outcome::Admitted
+            );
+        }
+        let minute = decide(&mut state, &windows, None, a_second_later);
+        assert!(matches!(minute.outcome, Outcome::Limited { window: 1, .. }));
+        assert_eq!(
+            minute.windows()[0].remaining,
+            1,
+            "the burst window kept its slot"
+        );
+    }
+
+    #[test]
+    fn repeated_refusals_block_then_the_block_expires() {
+        let windows = [per_minute(1)];
+        let escalation = Escalation {
+            refusals: 3,
+            within: 10 * SECOND,
+            block: 60 * SECOND,
+        };
+        let mut state = CallerState::default();
+        let now = 7 * SECOND;
+        assert_eq!(
+            decide(&mut state, &windows, Some(&escalation), now).outcome,
+            Outcome::Admitted
+        );
+        assert!(matches!(
+            decide(&mut state, &windows, Some(&escalation), now).outcome,
+            Outcome::Limited { .. }
+        ));
+        assert!(matches!(
+            decide(&mut state, &windows, Some(&escalation), now + SECOND).outcome,
+            Outcome::Limited { .. }
+        ));
+        let third = decide(&mut state, &windows, Some(&escalation), now + 2 * SECOND);
+        assert_eq!(
+            third.outcome,
+            Outcome::Blocked {
+                retry_after: 60 * SECOND
+            }
+        );
+        // Blocked although the minute window is full again.
+        let during = decide(&mut state, &windows, Some(&escalation), now + 61 * SECOND);
+        assert_eq!(
+            during.outcome,
+            Outcome::Blocked {
+                retry_after: SECOND
+            }
+        );
+        let after = decide(&mut state, &windows, Some(&escalation), now + 62 * SECOND);
+        assert_eq!(after.outcome, Outcome::Admitted);
+        assert!(!state.is_idle(now + 62 * SECOND));
+        assert!(state.is_idle(now + 200 * SECOND));
+    }
+
+    #[test]
+    fn refusals_spread_out_do_not_escalate() {
+        let windows = [per_minute(1)];
+        let escalation = Escalation {
+            refusals: 2,
+            within: 5 * SECOND,
+            block: 60 * SECOND,
+        };
+        let mut state = CallerState::default();
+        let _ = decide(&mut state, &windows, Some(&escalation), 0);
+        let first = decide(&mut state, &windows, Some(&escalation), SECOND);
+        assert!(matches!(first.outcome, Outcome::Limited { .. }));
+        let much_later = decide(&mut state, &windows, Some(&escalation), 30 * SECOND);
+        assert!(
+            matches!(much_later.outcome, Outcome::Limited { .. }),
+            "{much_later:?}"
+        );
+    }
+
+    #[test]
+    fn odd_quotas_and_periods_stay_in_bounds() {
+        let windows = [Window::new(7, Duration::from_millis(3))];
+        let mut state = CallerState::default();
+        let mut admitted = 0;
+        for step in 0..1000u64 {
+            let d = decide(&mut state, &windows, None, step * 10);
+            if d.outcome == Outcome::Admitted {
+                admitted += 1;
+            }
+            assert!(d.windows()[0].remaining <= 7);
+        }
+        // 10 ms in 10 µs steps: 7 at once, then one per 428 µs.
+        assert!((25..=32).contains(&admitted), "{admitted}");
+    }
+}

@@ -1,0 +1,358 @@
+//! The rate-limit headers of a decision, on every response: the
+//! `X-RateLimit-Limit`, `-Remaining` and `-Reset` (epoch seconds) most APIs
+//! send, and the IETF httpapi draft's `RateLimit-Policy` and `RateLimit`
+//! fields; `Retry-After` on a refusal.
+
+use http::{HeaderMap, HeaderName, HeaderValue};
+
+use super::gcra::{Decision, Outcome};
+use super::plan::{Plan, Window};
+use crate::{X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET};
+
+/// `RateLimit-Policy`.
+pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
+/// `RateLimit`.
+pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+
+/// Which header families a limiter sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Families {
+    pub(crate) legacy: bool,
+    pub(crate) ietf: bool,
+}
+
+/// What a plan's headers share across requests, built once.
+#[derive(Debug, Clone)]
+pub(crate) struct PlanHeaders {
+    /// Each window's start of its `RateLimit` item: `"name";r=`.
+    items: Vec<Vec<u8>>,
+    /// `X-RateLimit-Limit` per window.
+    limits: Vec<HeaderValue>,
+    /// `RateLimit-Policy`, every window.
+    policy: Option<HeaderValue>,
+}
+
+impl PlanHeaders {
+    pub(crate) fn new(plan: &Plan) -> Self {
+        let names: Vec<String> = match plan.windows() {
+            [_] => vec![plan.name().to_owned()],
+            windows => windows
+                .iter()
+                .map(|w| format!("{}-{}", plan.name(), unit(w)))
+                .collect(),
+        };
+        let policy = names
+            .iter()
+            .zip(plan.windows())
+            .map(|(name, w)| format!("{};q={};w={}", quoted(name), w.quota(), w.period_secs()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        PlanHeaders {
+            limits: plan
+                .windows()
+                .iter()
+                .map(|w| HeaderValue::from(w.quota()))
+                .collect(),
+            policy: HeaderValue::from_str(&policy)
+                .ok()
+                .filter(|_| !names.is_empty()),
+            items: names
+                .iter()
+                .map(|name| format!("{};r=", quoted(name)).into_bytes())
+                .collect(),
+        }
+    }
+}
+
+/// A window's name part: `second`, `minute`, `hour`, `day`, or its seconds.
+fn unit(window: &Window) -> String {
+    match window.period_secs() {
+        1 => "second".into(),
+        60 => "minute".into(),
+        3600 => "hour".into(),
+        86_400 => "day".into(),
+        secs => format!("{secs}s"),
+    }
+}
+
+/// An sf-string: quoted, `"` and `\` escaped, anything else not printable
+/// ASCII dropped.
+fn quoted(name: &str) -> String {
+    let mut out = String::with_capacity(name.len() + 2);
+    out.push('"');
+    for c in name.chars().filter(|c| (' '..='~').contains(c)) {
+        if c == '"' || c == '\\' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
+}
+
+/// The window the `X-RateLimit-*` headers report: the one that refused, or
+/// the one with the smallest share left.
+pub(crate) fn binding(decision: &Decision) -> usize {
+    if let Outcome::Limited { window, .. } = decision.outcome {
+        return window;
+    }
+    decision
+        .windows()
+        .iter()
+        .enumerate()
+        .min_by(|(_, a), (_, b)| {
+            // remaining/quota, compared without division.
+            (u64::from(a.remaining) * u64::from(b.quota))
+                .cmp(&(u64::from(b.remaining) * u64::from(a.quota)))
+        })
+        .map_or(0, |(i, _)| i)
+}
+
+/// Microseconds to whole seconds, rounded up.
+fn ceil_secs(micros: u64) -> u64 {
+    micros.div_ceil(1_000_000)
+}
+
+/// When a refused caller may come back, in epoch seconds, and the
+/// `Retry-After` that never comes before it.
+pub(crate) fn refused_until(decision: &Decision, wait: u64) -> (u64, u64) {
+    let reset = ceil_secs(decision.now + wait);
+    let now_secs = decision.now / 1_000_000;
+    (reset, reset.saturating_sub(now_secs).max(1))
+}
+
+/// The headers of `decision` into `out`, replacing any of the same name;
+/// `Retry-After` only when the request is `refused`.
+pub(crate) fn write(
+    decision: &Decision,
+    plan: &PlanHeaders,
+    families: Families,
+    refused: bool,
+    out: &mut HeaderMap,
+) {
+    let windows = decision.windows();
+    if windows.is_empty() {
+        return;
+    }
+    let wait = match decision.outcome {
+        Outcome::Admitted => None,
+        Outcome::Limited { retry_after, .. } | Outcome::Blocked { retry_after } => {
+            Some(retry_after)
+        }
+    };
+    // One growth of the map, not one per header.
+    out.reserve(
+        3 * usize::from(families.legacy) + 2 * usize::from(families.ietf) + usize::from(refused),
+    );
+    if families.legacy {
+        let i = binding(decision);
+        let window = windows[i];
+        let (remaining, reset) = match wait {
+            Some(wait) => (0, refused_until(decision, wait).0),
+            None => (
+                window.remaining,
+                ceil_secs(decision.now + window.reset_after),
+            ),
+        };
+        if let Some(limit) = plan.limits.get(i) {
+            out.insert(X_RATELIMIT_LIMIT, limit.clone());
+        }
+        out.insert(X_RATELIMIT_REMAINING, number(u64::from(remaining)));
+        out.insert(X_RATELIMIT_RESET, number(reset));
+    }
+    if families.ietf {
+        if let Some(policy) = &plan.policy {
+            out.insert(RATELIMIT_POLICY, policy.clone());
+        }
+        let mut field = Vec::with_capacity(plan.items.iter().map(|item| item.len() + 28).sum());
+        for (i, (window, item)) in windows.iter().zip(&plan.items).enumerate() {
+            if i > 0 {
+                field.extend_from_slice(b", ");
+            }
+            let (remaining, reset_after) = match wait {
+                Some(wait) => (0, wait),
+                None => (window.remaining, window.reset_after),
+            };
+            field.extend_from_slice(item);
+            field.extend_from_slice(digits(u64::from(remaining)).as_bytes());
+            field.extend_from_slice(b";t=");
+            field.extend_from_slice(digits(ceil_secs(reset_after)).as_bytes());
+        }
+        // The vector becomes the value's storage, uncopied.
+        if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(field)) {
+            out.insert(RATELIMIT, value);
+        }
+    }
+    if let Some(wait) = wait.filter(|_| refused) {
+        let (_, retry_after) = refused_until(decision, wait);
+        out.insert(http::header::RETRY_AFTER, number(retry_after));
+    }
+}
+
+/// A number as a header value: below 1,000 (most counts and waits) a
+/// copy of one made once, static (no allocation, no shared count).
+fn number(n: u64) -> HeaderValue {
+    static SMALL: std::sync::LazyLock<Box<[HeaderValue]>> = std::sync::LazyLock::new(|| {
+        DIGITS
+            .iter()
+            .enumerate()
+            .map(|(n, digits)| {
+                let len = if n >= 100 {
+                    3
+                } else if n >= 10 {
+                    2
+                } else {
+                    1
+                };
+                HeaderValue::from_static(core::str::from_utf8(&digits[..len]).unwrap_or("0"))
+            })
+            .collect()
+    });
+    usize::try_from(n)
+        .ok()
+        .and_then(|small| SMALL.get(small))
+        .cloned()
+        .unwrap_or_else(|| {
+            HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(digits(n).as_bytes()))
+                .unwrap_or_else(|_| HeaderValue::from_static("0"))
+        })
+}
+
+/// The digits of 0 to 999, left-aligned.
+static DIGITS: [[u8; 3]; 1000] = small_numbers();
+
+// Each digit is below 10.
+#[allow(clippy::cast_possible_truncation)]
+const fn small_numbers() -> [[u8; 3]; 1000] {
+    let mut table = [[b'0'; 3]; 1000];
+    let mut n = 0;
+    while n < 1000 {
+        let digits = [
+            b'0' + (n / 100) as u8,
+            b'0' + (n / 10 % 10) as u8,
+            b'0' + (n % 10) as u8,
+        ];
+        table[n] = if n >= 100 {
+            digits
+        } else if n >= 10 {
+            [digits[1], digits[2], b'0']
+        } else {
+            [digits[2], b'0', b'0']
+        };
+        n += 1;
+    }
+    table
+}
+
+/// A number's digits, without `format!`.
+fn digits(mut n: u64) -> Digits {
+    let mut buf = [0u8; 20];
+    let mut at = buf.len();
+    loop {
+        at -= 1;
+        buf[at] = b'0' + u8::try_from(n % 10).unwrap_or(0);
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    Digits { buf, at }
+}
+
+struct Digits {
+    buf: [u8; 20],
+    at: usize,
+}
+
+impl Digits {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.at..]
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ratelimit::gcra::{self, CallerState};
+
+    const NOW: u64 = 1_699_564_800_300_000;
+
+    fn headers(plan: &Plan, decision: &Decision) -> HeaderMap {
+        let mut out = HeaderMap::new();
+        write(
+            decision,
+            &PlanHeaders::new(plan),
+            Families {
+                legacy: true,
+                ietf: true,
+            },
+            true,
+            &mut out,
+        );
+        out
+    }
+
+    #[test]
+    fn an_admitted_request_reports_its_window() {
+        let plan = Plan::free();
+        let mut state = CallerState::default();
+        let mut d = gcra::decide(&mut state, plan.windows(), None, NOW);
+        for _ in 0..17 {
+            d = gcra::decide(&mut state, plan.windows(), None, NOW);
+        }
+        let h = headers(&plan, &d);
+        assert_eq!(h["x-ratelimit-limit"], "60");
+        assert_eq!(h["x-ratelimit-remaining"], "42");
+        // 18 requests used, back one a second: full in 18 s.
+        assert_eq!(h["x-ratelimit-reset"], (NOW / 1_000_000 + 19).to_string());
+        assert_eq!(h["ratelimit-policy"], r#""free";q=60;w=60"#);
+        assert_eq!(h["ratelimit"], r#""free";r=42;t=18"#);
+        assert!(!h.contains_key("retry-after"));
+    }
+
+    #[test]
+    fn a_refusal_says_when_to_come_back_and_retry_after_is_never_earlier() {
+        let plan = Plan::new("tiny").window(Window::per_minute(1));
+        let mut state = CallerState::default();
+        let _ = gcra::decide(&mut state, plan.windows(), None, NOW);
+        let refused = gcra::decide(&mut state, plan.windows(), None, NOW);
+        let h = headers(&plan, &refused);
+        let reset: u64 = h["x-ratelimit-reset"].to_str().unwrap().parse().unwrap();
+        let retry_after: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
+        assert_eq!(h["x-ratelimit-remaining"], "0");
+        // A client waiting Retry-After from the current second is past the
+        // announced reset.
+        assert!(
+            NOW / 1_000_000 + retry_after >= reset,
+            "{retry_after} vs {reset}"
+        );
+        assert!(reset * 1_000_000 >= NOW + 60_000_000 - 1_000_000);
+        assert_eq!(h["ratelimit"], r#""tiny";r=0;t=60"#);
+    }
+
+    #[test]
+    fn several_windows_each_have_a_policy() {
+        let plan = Plan::new("metered")
+            .window(Window::per_second(10))
+            .window(Window::per_day(1000));
+        let mut state = CallerState::default();
+        let d = gcra::decide(&mut state, plan.windows(), None, NOW);
+        let h = headers(&plan, &d);
+        assert_eq!(
+            h["ratelimit-policy"],
+            r#""metered-second";q=10;w=1, "metered-day";q=1000;w=86400"#
+        );
+        // 9 of 10 left is a smaller share than 999 of 1000: the second
+        // window binds.
+        assert_eq!(h["x-ratelimit-limit"], "10");
+        assert_eq!(digits(0).as_bytes(), b"0");
+        assert_eq!(
+            digits(18_446_744_073_709_551_615).as_bytes(),
+            b"18446744073709551615"
+        );
+        for n in [0, 7, 10, 99, 100, 999, 1000, 1_700_000_000] {
+            assert_eq!(number(n), n.to_string().as_str());
+        }
+        assert_eq!(quoted("a\"b"), r#""a\"b""#);
+    }
+}

@@ -1,0 +1,510 @@
+//! Per-plan rate limits: the 429s API guides describe, decided for you.
+//!
+//! A [`RateLimiter`] knows the [`Plan`]s (free 60 requests a minute, pro
+//! 300, enterprise what was agreed; any plan may have several windows, a
+//! burst, a minute, a day, decided together) and how to tell who is calling
+//! (a resolver from the request to a [`Caller`]: an API key or principal
+//! and its plan). Traffic the resolver does not recognise is limited per
+//! client IP address, under a plan of its own, so that guessing keys is
+//! throttled too. Callers are independent of each other.
+//!
+//! Given to the [`Surface`](crate::server::Surface) of a server, it adds to
+//! every response (success or error) the rate-limit headers, and answers a
+//! caller over its limit with a 429 in the API's own envelope:
+//!
+//! - `X-RateLimit-Limit` (the window's quota: 60 for 60 a minute),
+//!   `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds);
+//! - the IETF fields `RateLimit-Policy: "free";q=60;w=60` and
+//!   `RateLimit: "free";r=42;t=17`;
+//! - on a 429, `Retry-After`, never earlier than the reset announced.
+//!
+//! The refusal is [`Rejection::RateLimited`]
+//! (`rate_limit_exceeded`, with `retry_after` and `limit` such as
+//! `"60/minute"` in its details), rendered in the style of the API's error
+//! type, or the API's own variant marked `#[api(rejection = RateLimited)]`
+//! with its `retry_after`, `limit` and `rate_limit` fields filled in.
+//!
+//! **Escalation**: a caller that keeps hitting its limit ([`RateLimiter::escalate`]:
+//! N refusals within a time) is blocked for a while, and its refusals are
+//! [`Rejection::Blocked`]
+//! (`abnormal_usage_detected`).
+//!
+//! **Client addresses** come from the socket, or from `Forwarded` /
+//! `X-Forwarded-For` only when the socket's peer is a proxy declared
+//! trusted ([`RateLimiter::trust_proxies`]); IPv6 addresses are grouped by
+//! /64 ([`RateLimiter::ipv6_prefix`]).
+//!
+//! ```
+//! use std::time::Duration;
+//! use rebuff::ratelimit::{Caller, Plan, RateLimiter};
+//!
+//! let limiter = RateLimiter::new()
+//!     .plan(Plan::free())
+//!     .plan(Plan::pro())
+//!     .anonymous(Plan::new("anonymous").window(rebuff::ratelimit::Window::per_minute(10)))
+//!     .resolve(|request| {
+//!         let key = request.bearer()?;
+//!         let plan = if key.starts_with("pro_") { "pro" } else { "free" };
+//!         Some(Caller::new(key, plan))
+//!     })
+//!     .escalate(20, Duration::from_secs(60), Duration::from_secs(600));
+//! # let _ = limiter;
+//! ```
+//!
+//! Limits live in a [`RateLimitStore`]: in this process by default
+//! ([`MemoryStore`], bounded in memory), or in a store a fleet of servers
+//! shares. **Shadow mode** ([`RateLimiter::shadow`]) decides and logs but
+//! never refuses, to roll limits out safely. Every decision is a `tracing`
+//! event (target `rebuff::ratelimit`) and counted per plan
+//! ([`RateLimiter::stats`]).
+
+mod caller;
+mod gcra;
+mod headers;
+mod memory;
+mod plan;
+mod store;
+
+use core::fmt;
+use core::time::Duration;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+pub use caller::{BadNetwork, Caller, Network, RequestView, client_ip};
+pub use gcra::{CallerState, Decision, Escalation, MAX_WINDOWS, Outcome, WindowState, decide};
+pub use headers::{RATELIMIT, RATELIMIT_POLICY};
+pub use memory::{DEFAULT_CAPACITY, MemoryStore};
+pub use plan::{Plan, Window};
+pub use store::{
+    Ask, CallerId, Clock, Deciding, Key, RateLimitStore, StoreError, SystemClock, TestClock,
+};
+
+use crate::{RateLimit, Rejection};
+use headers::{Families, PlanHeaders};
+
+/// Maps a request to its caller; `None` for traffic it does not recognise
+/// (limited per client address).
+type Resolver = dyn for<'a> Fn(&RequestView<'a>) -> Option<Caller<'a>> + Send + Sync;
+
+/// The rate limits of a server: plans, who is calling, what to do about
+/// callers over their limit. See the [module docs](self).
+///
+/// # Default
+///
+/// The `free` plan (60 a minute) and an `anonymous` one like it, every
+/// caller anonymous (limited per client address) until a resolver says
+/// otherwise, no proxy trusted, IPv6 by /64, no escalation, both header
+/// families, the in-process [`MemoryStore`].
+#[derive(Clone)]
+pub struct RateLimiter {
+    plans: Vec<PlanEntry>,
+    anonymous: PlanEntry,
+    resolver: Option<Arc<Resolver>>,
+    trusted: Vec<Network>,
+    ipv6_prefix: u8,
+    escalation: Option<Escalation>,
+    families: Families,
+    shadow: bool,
+    store: Arc<dyn RateLimitStore>,
+}
+
+#[derive(Clone)]
+struct PlanEntry {
+    plan: Plan,
+    headers: PlanHeaders,
+    stats: Arc<Counters>,
+}
+
+impl PlanEntry {
+    fn new(plan: Plan) -> Self {
+        PlanEntry {
+            headers: PlanHeaders::new(&plan),
+            plan,
+            stats: Arc::default(),
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    admitted: AtomicU64,
+    refused: AtomicU64,
+    blocked: AtomicU64,
+}
+
+/// What a plan's callers have been told since the limiter started.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PlanStats {
+    /// Requests admitted.
+    pub admitted: u64,
+    /// Requests refused over the limit.
+    pub refused: u64,
+    /// Requests refused because the caller was blocked.
+    pub blocked: u64,
+}
+
+impl fmt::Debug for RateLimiter {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RateLimiter")
+            .field(
+                "plans",
+                &self.plans.iter().map(|p| &p.plan).collect::<Vec<_>>(),
+            )
+            .field("anonymous", &self.anonymous.plan)
+            .field("trusted", &self.trusted)
+            .field("escalation", &self.escalation)
+            .field("shadow", &self.shadow)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for RateLimiter {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl RateLimiter {
+    /// The limiter with its defaults (see [`RateLimiter`]).
+    #[must_use]
+    pub fn new() -> Self {
+        RateLimiter {
+            plans: vec![PlanEntry::new(Plan::free())],
+            anonymous: PlanEntry::new(Plan::new("anonymous").window(Window::per_minute(60))),
+            resolver: None,
+            trusted: Vec::new(),
+            ipv6_prefix: 64,
+            escalation: None,
+            families: Families {
+                legacy: true,
+                ietf: true,
+            },
+            shadow: false,
+            store: Arc::new(MemoryStore::new()),
+        }
+    }
+
+    /// Adds (or, by name, replaces) a plan callers may be on.
+    #[must_use]
+    pub fn plan(mut self, plan: Plan) -> Self {
+        match self.plans.iter_mut().find(|p| p.plan.name() == plan.name()) {
+            Some(entry) => *entry = PlanEntry::new(plan),
+            None => self.plans.push(PlanEntry::new(plan)),
+        }
+        self
+    }
+
+    /// The plan of traffic the resolver does not recognise, limited per
+    /// client address.
+    #[must_use]
+    pub fn anonymous(mut self, plan: Plan) -> Self {
+        self.anonymous = PlanEntry::new(plan);
+        self
+    }
+
+    /// Tells who is calling: the key (or principal) and plan of a request,
+    /// or `None` to limit it by client address under the anonymous plan. A
+    /// plan name no plan has counts as anonymous too.
+    #[must_use]
+    pub fn resolve(
+        mut self,
+        resolver: impl for<'a> Fn(&RequestView<'a>) -> Option<Caller<'a>> + Send + Sync + 'static,
+    ) -> Self {
+        self.resolver = Some(Arc::new(resolver));
+        self
+    }
+
+    /// Proxies whose `Forwarded` and `X-Forwarded-For` headers are
+    /// believed (`"10.0.0.0/8"`, `"192.0.2.7"`); without any, the client
+    /// address is the socket's peer.
+    ///
+    /// # Errors
+    ///
+    /// When one of `networks` is not an address or network.
+    pub fn trust_proxies<'n>(
+        mut self,
+        networks: impl IntoIterator<Item = &'n str>,
+    ) -> Result<Self, BadNetwork> {
+        for network in networks {
+            self.trusted.push(network.parse()?);
+        }
+        Ok(self)
+    }
+
+    /// How many leading bits of an IPv6 address make one client (default
+    /// 64).
+    #[must_use]
+    pub fn ipv6_prefix(mut self, bits: u8) -> Self {
+        self.ipv6_prefix = bits.min(128);
+        self
+    }
+
+    /// Blocks a caller for `block` once it has been refused `refusals`
+    /// times within `within`.
+    #[must_use]
+    pub fn escalate(mut self, refusals: u32, within: Duration, block: Duration) -> Self {
+        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        self.escalation = Some(Escalation {
+            refusals: refusals.max(1),
+            within: micros(within),
+            block: micros(block),
+        });
+        self
+    }
+
+    /// Whether to send `X-RateLimit-Limit`, `-Remaining` and `-Reset`
+    /// (default: yes).
+    #[must_use]
+    pub fn legacy_headers(mut self, on: bool) -> Self {
+        self.families.legacy = on;
+        self
+    }
+
+    /// Whether to send the IETF `RateLimit-Policy` and `RateLimit` fields
+    /// (default: yes).
+    #[must_use]
+    pub fn ietf_headers(mut self, on: bool) -> Self {
+        self.families.ietf = on;
+        self
+    }
+
+    /// Decides and logs, but never refuses (default: off): for rolling
+    /// limits out.
+    #[must_use]
+    pub fn shadow(mut self, on: bool) -> Self {
+        self.shadow = on;
+        self
+    }
+
+    /// Keeps limits in `store` instead of this process's memory.
+    #[must_use]
+    pub fn store(mut self, store: impl RateLimitStore) -> Self {
+        self.store = Arc::new(store);
+        self
+    }
+
+    /// What each plan's callers have been told, by plan name (the
+    /// anonymous plan last).
+    #[must_use]
+    pub fn stats(&self) -> Vec<(String, PlanStats)> {
+        self.plans
+            .iter()
+            .chain(core::iter::once(&self.anonymous))
+            .map(|entry| {
+                let c = &entry.stats;
+                (
+                    entry.plan.name().to_owned(),
+                    PlanStats {
+                        admitted: c.admitted.load(Ordering::Relaxed),
+                        refused: c.refused.load(Ordering::Relaxed),
+                        blocked: c.blocked.load(Ordering::Relaxed),
+                    },
+                )
+            })
+            .collect()
+    }
+
+    /// Decides one request, for a server that is neither axum nor actix-web
+    /// (their [`Surface`](crate::server::Surface) and layers do this
+    /// themselves): answer a refused request with its
+    /// [`take_refusal`](Verdict::take_refusal), and give every response
+    /// the [headers](Verdict::write_headers).
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")] async fn main() {
+    /// use rebuff::ratelimit::{Plan, RateLimiter, RequestView, Window};
+    ///
+    /// let limiter = RateLimiter::new().anonymous(Plan::new("anonymous").window(Window::per_minute(1)));
+    /// let headers = http::HeaderMap::new();
+    /// let peer = "192.0.2.7".parse().ok();
+    /// let request = RequestView::new("GET", "/v1/leads", &headers, peer);
+    ///
+    /// let first = limiter.decide_request(&request).await;
+    /// assert!(!first.is_refused());
+    /// let mut second = limiter.decide_request(&request).await;
+    /// let refusal = second.take_refusal().expect("one a minute");
+    /// assert_eq!(rebuff::ApiError::code(&refusal), "rate_limit_exceeded");
+    ///
+    /// let mut response_headers = http::HeaderMap::new();
+    /// second.write_headers(&limiter, &mut response_headers);
+    /// assert_eq!(response_headers["x-ratelimit-limit"], "1");
+    /// assert!(response_headers.contains_key("retry-after"));
+    /// # }
+    /// ```
+    pub async fn decide_request(&self, request: &RequestView<'_>) -> Verdict {
+        match self.check(request) {
+            Check::Now(verdict) => verdict,
+            Check::Later(pending) => self.verdict(pending.plan, pending.deciding.await),
+        }
+    }
+
+    /// Checks one request: decided now (an in-process store), or on its way
+    /// (a remote one).
+    pub(crate) fn check(&self, view: &RequestView<'_>) -> Check {
+        let resolved = self.resolver.as_ref().and_then(|resolve| resolve(view));
+        // A caller on a plan the limiter has; anything else by address.
+        let known = resolved.as_ref().and_then(|caller| {
+            let index = self
+                .plans
+                .iter()
+                .position(|p| p.plan.name() == caller.plan())?;
+            Some((index, caller))
+        });
+        let (plan, caller) = match known {
+            Some((index, caller)) => (index, CallerId::Key(caller.key())),
+            None => {
+                let ip = client_ip(view, &self.trusted).unwrap_or(caller::UNKNOWN_PEER);
+                (
+                    self.plans.len(),
+                    CallerId::from_ip(caller::ip_key(ip, self.ipv6_prefix)),
+                )
+            }
+        };
+        let entry = self.entry(plan);
+        let ask = Ask {
+            key: Key {
+                plan: entry.plan.name(),
+                caller,
+            },
+            windows: entry.plan.windows(),
+            escalation: self.escalation,
+        };
+        match self.store.decide_now(&ask) {
+            Some(decided) => Check::Now(self.verdict(plan, decided)),
+            None => Check::Later(Pending {
+                deciding: self.store.decide(&ask),
+                plan,
+            }),
+        }
+    }
+
+    /// A plan by index: the limiter's plans, then the anonymous one.
+    fn entry(&self, index: usize) -> &PlanEntry {
+        self.plans.get(index).unwrap_or(&self.anonymous)
+    }
+
+    /// What the server does with a decision: the headers, and the refusal
+    /// unless in shadow mode. A store that failed admits (and logs).
+    pub(crate) fn verdict(&self, plan: usize, decided: Result<Decision, StoreError>) -> Verdict {
+        let entry = self.entry(plan);
+        let decision = match decided {
+            Ok(decision) => decision,
+            Err(err) => {
+                tracing::warn!(target: "rebuff::ratelimit", plan = entry.plan.name(), error = %err, "the rate-limit store failed; admitting");
+                return Verdict {
+                    decided: None,
+                    refused: false,
+                    refusal: None,
+                };
+            }
+        };
+        let refusal = match decision.outcome {
+            Outcome::Admitted => {
+                entry.stats.admitted.fetch_add(1, Ordering::Relaxed);
+                tracing::trace!(target: "rebuff::ratelimit", plan = entry.plan.name(), "admitted");
+                None
+            }
+            Outcome::Limited {
+                window,
+                retry_after,
+            } => {
+                entry.stats.refused.fetch_add(1, Ordering::Relaxed);
+                let (reset, retry_after_secs) = headers::refused_until(&decision, retry_after);
+                let refused_window = entry.plan.windows().get(window).copied();
+                tracing::info!(target: "rebuff::ratelimit", plan = entry.plan.name(), retry_after = retry_after_secs, shadow = self.shadow, "over the rate limit");
+                Some(Rejection::RateLimited {
+                    retry_after: retry_after_secs,
+                    limit: refused_window.map(|w| w.to_string()).unwrap_or_default(),
+                    rate_limit: RateLimit {
+                        limit: refused_window.map_or(0, |w| u64::from(w.quota())),
+                        remaining: 0,
+                        reset,
+                    },
+                })
+            }
+            Outcome::Blocked { retry_after } => {
+                entry.stats.blocked.fetch_add(1, Ordering::Relaxed);
+                let (_, retry_after_secs) = headers::refused_until(&decision, retry_after);
+                tracing::warn!(target: "rebuff::ratelimit", plan = entry.plan.name(), retry_after = retry_after_secs, shadow = self.shadow, "blocked after repeated refusals");
+                Some(Rejection::Blocked {
+                    retry_after: retry_after_secs,
+                })
+            }
+        };
+        let refusal = refusal.filter(|_| !self.shadow);
+        Verdict {
+            decided: Some((decision, plan)),
+            refused: refusal.is_some(),
+            refusal,
+        }
+    }
+}
+
+/// A request's check.
+pub(crate) enum Check {
+    Now(Verdict),
+    Later(Pending),
+}
+
+/// A decision a remote store is still making.
+pub(crate) struct Pending {
+    pub(crate) deciding: Deciding,
+    pub(crate) plan: usize,
+}
+
+/// What to do with a request ([`RateLimiter::decide_request`]): the
+/// rejection to answer with instead of serving it, if it is refused, and
+/// the headers for its response.
+#[derive(Debug)]
+pub struct Verdict {
+    /// The decision and the plan's index (none when the store failed).
+    decided: Option<(Decision, usize)>,
+    /// Whether the request is refused (not in shadow mode).
+    refused: bool,
+    refusal: Option<Rejection>,
+}
+
+impl Verdict {
+    /// Whether the request is refused.
+    #[must_use]
+    pub fn is_refused(&self) -> bool {
+        self.refused
+    }
+
+    /// The rejection to answer a refused request with
+    /// ([`Rejection::RateLimited`] or [`Rejection::Blocked`]), once.
+    pub fn take_refusal(&mut self) -> Option<Rejection> {
+        self.refusal.take()
+    }
+
+    /// Writes the rate-limit headers into a response's (over a refusal's
+    /// own, which are the same values; without the legacy ones when
+    /// `limiter` has them off). `limiter` is the one that decided.
+    pub fn write_headers(&self, limiter: &RateLimiter, headers: &mut http::HeaderMap) {
+        if self.strips_legacy(limiter) {
+            for name in [
+                crate::X_RATELIMIT_LIMIT,
+                crate::X_RATELIMIT_REMAINING,
+                crate::X_RATELIMIT_RESET,
+            ] {
+                headers.remove(name);
+            }
+        }
+        if let Some((decision, plan)) = &self.decided {
+            let entry = limiter.entry(*plan);
+            headers::write(
+                decision,
+                &entry.headers,
+                limiter.families,
+                self.refused,
+                headers,
+            );
+        }
+    }
+
+    /// Whether a refusal's own `X-RateLimit-*` come off its response (the
+    /// legacy family is off).
+    pub(crate) fn strips_legacy(&self, limiter: &RateLimiter) -> bool {
+        self.refused && !limiter.families.legacy
+    }
+}

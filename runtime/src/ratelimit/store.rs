@@ -1,0 +1,165 @@
+//! Where limits are kept: one atomic decision per request, across every
+//! window of the caller's plan. The in-process [`MemoryStore`] is the
+//! default; a remote store (shared by a fleet of servers) implements the
+//! same trait.
+//!
+//! [`MemoryStore`]: super::MemoryStore
+
+use core::fmt;
+use core::future::Future;
+use core::pin::Pin;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use super::caller::IpKey;
+use super::gcra::{Decision, Escalation};
+use super::plan::Window;
+
+/// Whose limits: the plan's name and the caller (a key, or an address).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Key<'a> {
+    /// The plan's name (a caller's limits are kept per plan).
+    pub plan: &'a str,
+    /// The caller.
+    pub caller: CallerId<'a>,
+}
+
+/// A caller, as limits are kept for it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum CallerId<'a> {
+    /// A key or principal the resolver named.
+    Key(&'a str),
+    /// A client address (IPv6 grouped by prefix).
+    Ip(core::net::IpAddr),
+}
+
+impl CallerId<'_> {
+    pub(crate) fn from_ip(ip: IpKey) -> Self {
+        CallerId::Ip(ip.0)
+    }
+}
+
+impl fmt::Display for Key<'_> {
+    /// `plan:key:...` or `plan:ip:...`, as a remote store names it.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.caller {
+            CallerId::Key(key) => write!(f, "{}:key:{key}", self.plan),
+            CallerId::Ip(ip) => write!(f, "{}:ip:{ip}", self.plan),
+        }
+    }
+}
+
+/// One request to decide.
+#[derive(Debug, Clone, Copy)]
+pub struct Ask<'a> {
+    /// Whose limits.
+    pub key: Key<'a>,
+    /// The plan's windows, decided together.
+    pub windows: &'a [Window],
+    /// Repeat offenders' block, if the limiter escalates.
+    pub escalation: Option<Escalation>,
+}
+
+/// A store could not decide (a remote one unreachable, say).
+#[derive(Debug)]
+pub struct StoreError(pub Box<dyn std::error::Error + Send + Sync>);
+
+impl fmt::Display for StoreError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "rate-limit store: {}", self.0)
+    }
+}
+
+impl std::error::Error for StoreError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&*self.0)
+    }
+}
+
+/// A decision on its way from a remote store.
+pub type Deciding = Pin<Box<dyn Future<Output = Result<Decision, StoreError>> + Send>>;
+
+/// Keeps callers' limits and decides each request atomically: every window
+/// of the plan, the escalation's count and block, in one step, with the
+/// time taken from the store's own clock (so that a fleet of servers sharing
+/// a store agrees whatever their clocks say).
+///
+/// The decision itself is [`gcra::decide`](super::gcra::decide); a store
+/// only keeps the [`CallerState`](super::gcra::CallerState) it works on.
+pub trait RateLimitStore: Send + Sync + 'static {
+    /// Decides at once, if the store can without waiting (an in-process
+    /// store always can); `None` sends the request to [`decide`](Self::decide).
+    fn decide_now(&self, ask: &Ask<'_>) -> Option<Result<Decision, StoreError>> {
+        let _ = ask;
+        None
+    }
+
+    /// Decides, asynchronously (a remote store's round trip).
+    fn decide(&self, ask: &Ask<'_>) -> Deciding;
+}
+
+impl<S: RateLimitStore + ?Sized> RateLimitStore for Arc<S> {
+    fn decide_now(&self, ask: &Ask<'_>) -> Option<Result<Decision, StoreError>> {
+        (**self).decide_now(ask)
+    }
+
+    fn decide(&self, ask: &Ask<'_>) -> Deciding {
+        (**self).decide(ask)
+    }
+}
+
+/// The time an in-process store decides by: microseconds since the Unix
+/// epoch.
+pub trait Clock: Send + Sync + 'static {
+    /// Now, in microseconds since the Unix epoch.
+    fn now_micros(&self) -> u64;
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_micros(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+            })
+    }
+}
+
+/// A clock that moves only when told: for tests of limits, blocks and
+/// their expiry without waiting.
+///
+/// ```
+/// use std::time::Duration;
+/// use rebuff::ratelimit::{Clock, TestClock};
+///
+/// let clock = TestClock::at_secs(1_700_000_000);
+/// clock.advance(Duration::from_secs(61));
+/// assert_eq!(clock.now_micros(), 1_700_000_061_000_000);
+/// ```
+#[derive(Debug, Clone, Default)]
+pub struct TestClock(Arc<AtomicU64>);
+
+impl TestClock {
+    /// A clock reading `secs` seconds after the Unix epoch.
+    #[must_use]
+    pub fn at_secs(secs: u64) -> Self {
+        TestClock(Arc::new(AtomicU64::new(secs.saturating_mul(1_000_000))))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: core::time::Duration) {
+        let micros = u64::try_from(by.as_micros()).unwrap_or(u64::MAX);
+        self.0.fetch_add(micros, Ordering::SeqCst);
+    }
+}
+
+impl Clock for TestClock {
+    fn now_micros(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+}

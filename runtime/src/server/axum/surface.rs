@@ -1,0 +1,383 @@
+//! The [`Surface`] as a tower layer: each request in its context and span,
+//! its rate limit checked, its body limited, its panics caught; each answer
+//! restyled where the router left it bare, with the request id and the
+//! rate-limit headers.
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context as TaskContext, Poll};
+
+use axum::body::Body;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::response::Response;
+use http::{HeaderValue, Method, header};
+use http_body::Body as _;
+use tracing::Instrument as _;
+
+use crate::server::surface::{bare_rejection, keep_headers};
+use crate::server::{CatchUnwind, Surface, request_span, respond_rejection_in};
+use crate::{ApiError, Context, X_REQUEST_ID};
+
+#[cfg(feature = "ratelimit")]
+use crate::ratelimit::{Check, Pending, RateLimiter, RequestView, Verdict};
+
+/// Without the `ratelimit` feature no decision is ever pending.
+#[cfg(not(feature = "ratelimit"))]
+#[doc(hidden)]
+pub(crate) enum Pending {}
+#[cfg(not(feature = "ratelimit"))]
+type RateLimiter = ();
+
+impl<S, E: ApiError> tower::Layer<S> for Surface<E> {
+    type Service = SurfaceService<S, E>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        SurfaceService {
+            inner,
+            surface: self.clone(),
+        }
+    }
+}
+
+/// The service of the [`Surface`] layer.
+pub struct SurfaceService<S, E> {
+    inner: S,
+    surface: Surface<E>,
+}
+
+impl<S: Clone, E> Clone for SurfaceService<S, E> {
+    fn clone(&self) -> Self {
+        SurfaceService {
+            inner: self.inner.clone(),
+            surface: self.surface.clone(),
+        }
+    }
+}
+
+impl<S: core::fmt::Debug, E> core::fmt::Debug for SurfaceService<S, E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("SurfaceService")
+            .field("inner", &self.inner)
+            .field("surface", &self.surface)
+            .finish()
+    }
+}
+
+/// What the rate limiter said of a request, for its answer.
+#[cfg(feature = "ratelimit")]
+type Said = Option<(Verdict, std::sync::Arc<RateLimiter>)>;
+#[cfg(not(feature = "ratelimit"))]
+type Said = Option<core::convert::Infallible>;
+
+impl<S, A> tower::Service<Request> for SurfaceService<S, A>
+where
+    S: tower::Service<Request, Response = Response> + Clone,
+    A: ApiError,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = SurfaceFuture<S, A>;
+
+    fn poll_ready(&mut self, cx: &mut TaskContext<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, req: Request) -> Self::Future {
+        let chosen = req
+            .extensions()
+            .get::<tower_http::request_id::RequestId>()
+            .map(tower_http::request_id::RequestId::header_value);
+        let id = crate::server::safe_id([chosen, req.headers().get(X_REQUEST_ID)]);
+        let accept = req
+            .headers()
+            .get_all(header::ACCEPT)
+            .iter()
+            .map(HeaderValue::as_bytes);
+        let ctx = self.surface.context(id, accept);
+        let ctx = match req.uri().path_and_query() {
+            Some(path) => ctx.instance_path(path.clone()),
+            None => ctx.instance(req.uri().path()),
+        };
+        let span = request_span(&ctx, req.method().as_str(), req.uri().path());
+        let after = After {
+            method: req.method().clone(),
+            catch_panics: self.surface.catches_panics(),
+        };
+        let inner = span.in_scope(|| self.start(req, &ctx));
+        SurfaceFuture {
+            inner: crate::server::scoped(ctx, inner.instrument(span)),
+            after: Some(after),
+        }
+    }
+}
+
+impl<S, A> SurfaceService<S, A>
+where
+    S: tower::Service<Request, Response = Response> + Clone,
+    A: ApiError,
+{
+    /// The request's rate limit, then the rest: refused at once, waiting
+    /// for a remote store, or served.
+    fn start(&mut self, req: Request, ctx: &Context) -> Inner<S, A> {
+        #[cfg(feature = "ratelimit")]
+        if let Some(limiter) = self.surface.limiter() {
+            let peer = req
+                .extensions()
+                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+                .map(|info| info.0.ip());
+            let view =
+                RequestView::new(req.method().as_str(), req.uri().path(), req.headers(), peer);
+            return match limiter.check(&view) {
+                Check::Now(verdict) => {
+                    let said = Some((verdict, limiter.clone()));
+                    serve(&mut self.inner, &self.surface, req, ctx, said)
+                }
+                Check::Later(pending) => Inner::Deciding {
+                    pending,
+                    limiter: limiter.clone(),
+                    service: self.inner.clone(),
+                    surface: self.surface.clone(),
+                    req: Some(req),
+                },
+            };
+        }
+        serve(&mut self.inner, &self.surface, req, ctx, None)
+    }
+}
+
+/// Answers a request the limiter refused, or limits its body and hands it
+/// to the router. A body whose exact size (from `Content-Length`) is over
+/// the limit is refused unread; one of unknown size (chunked) is cut off at
+/// the limit as it is read.
+fn serve<S, A>(
+    inner: &mut S,
+    surface: &Surface<A>,
+    mut req: Request,
+    ctx: &Context,
+    said: Said,
+) -> Inner<S, A>
+where
+    S: tower::Service<Request, Response = Response>,
+    A: ApiError,
+{
+    #[cfg(feature = "ratelimit")]
+    let said = match said {
+        Some((mut verdict, limiter)) => match verdict.take_refusal() {
+            Some(refused) => {
+                let response = respond_rejection_in(&refused, ctx).map(Body::from);
+                return Inner::done(Ok(response), Some((verdict, limiter)));
+            }
+            None => Some((verdict, limiter)),
+        },
+        None => None,
+    };
+    if let Some(limit) = surface.get_body_limit() {
+        match req.body().size_hint().exact() {
+            Some(size) => {
+                if let Some(refused) = surface.refuse_size(size) {
+                    let response = respond_rejection_in(&refused, ctx).map(Body::from);
+                    return Inner::done(Ok(response), said);
+                }
+            }
+            None => {
+                let limit = usize::try_from(limit).unwrap_or(usize::MAX);
+                req = req.map(|body| Body::new(http_body_util::Limited::new(body, limit)));
+            }
+        }
+    }
+    // The limit is this layer's: axum's own default is lifted where it
+    // would cut a body short first.
+    if surface
+        .get_body_limit()
+        .is_none_or(|limit| limit > crate::server::DEFAULT_BODY_LIMIT)
+    {
+        DefaultBodyLimit::disable().apply(&mut req);
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.call(req))) {
+        Ok(future) => Inner::Running {
+            future: CatchUnwind::new(future),
+            said,
+        },
+        Err(payload) => Inner::Done {
+            finished: Some(Finished {
+                outcome: Err(payload),
+                said,
+            }),
+        },
+    }
+}
+
+/// What the answer of a request needs once the router is done (with its
+/// context, which the task-local hands back).
+struct After {
+    method: Method,
+    catch_panics: bool,
+}
+
+/// The outcome of the router's future: its result, or the panic it raised.
+type Outcome<T, E> = Result<Result<T, E>, Box<dyn core::any::Any + Send>>;
+
+/// A request's end: its outcome, and what the limiter said of it.
+#[doc(hidden)]
+pub(crate) struct Finished<E> {
+    outcome: Outcome<Response, E>,
+    said: Said,
+}
+
+pin_project_lite::pin_project! {
+    /// A request inside its context: waiting for the limiter's store,
+    /// served by the router (its panics caught), or answered at once.
+    #[project = InnerProj]
+    #[doc(hidden)]
+    pub(crate) enum Inner<S: tower::Service<Request>, A> {
+        Deciding {
+            pending: Pending,
+            limiter: std::sync::Arc<RateLimiter>,
+            service: S,
+            surface: Surface<A>,
+            req: Option<Request>,
+        },
+        Running { #[pin] future: CatchUnwind<S::Future>, said: Said },
+        Done { finished: Option<Finished<S::Error>> },
+    }
+}
+
+impl<S: tower::Service<Request>, A> Inner<S, A> {
+    fn done(result: Result<Response, S::Error>, said: Said) -> Self {
+        Inner::Done {
+            finished: Some(Finished {
+                outcome: Ok(result),
+                said,
+            }),
+        }
+    }
+}
+
+impl<S, A> Future for Inner<S, A>
+where
+    S: tower::Service<Request, Response = Response>,
+    A: ApiError,
+{
+    type Output = Finished<S::Error>;
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        loop {
+            match self.as_mut().project() {
+                #[cfg(not(feature = "ratelimit"))]
+                InnerProj::Deciding { pending, .. } => match *pending {},
+                #[cfg(feature = "ratelimit")]
+                InnerProj::Deciding {
+                    pending,
+                    limiter,
+                    service,
+                    surface,
+                    req,
+                } => {
+                    // The remote store's decision, then the router's
+                    // readiness (this clone of it has not been polled).
+                    let decided = core::task::ready!(pending.deciding.as_mut().poll(cx));
+                    let verdict = limiter.verdict(pending.plan, decided);
+                    if let Err(err) = core::task::ready!(service.poll_ready(cx)) {
+                        self.set(Inner::done(Err(err), None));
+                        continue;
+                    }
+                    let req = req.take().expect("a request to serve");
+                    let ctx = crate::server::context();
+                    let said = Some((verdict, limiter.clone()));
+                    let next = serve(service, surface, req, &ctx, said);
+                    self.set(next);
+                }
+                InnerProj::Running { future, said } => {
+                    let outcome = core::task::ready!(future.poll(cx));
+                    return Poll::Ready(Finished {
+                        outcome,
+                        said: said.take(),
+                    });
+                }
+                InnerProj::Done { finished } => {
+                    return Poll::Ready(finished.take().expect("polled after completion"));
+                }
+            }
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The future of [`SurfaceService`]: the request run in its context and
+    /// span, then its answer restyled and given the request id and the
+    /// rate-limit headers.
+    pub struct SurfaceFuture<S: tower::Service<Request>, A> {
+        #[pin]
+        inner: tokio::task::futures::TaskLocalFuture<Context, tracing::instrument::Instrumented<Inner<S, A>>>,
+        after: Option<After>,
+    }
+}
+
+impl<S, A> Future for SurfaceFuture<S, A>
+where
+    S: tower::Service<Request, Response = Response>,
+    A: ApiError,
+{
+    type Output = Result<Response, S::Error>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
+        let mut this = self.project();
+        let finished = core::task::ready!(this.inner.as_mut().poll(cx));
+        let after = this.after.take().expect("polled after completion");
+        let ctx = this.inner.take_value().unwrap_or_default();
+        let mut response = match finished.outcome {
+            Ok(Ok(response)) => restyle(response, &after.method, &ctx),
+            Ok(Err(err)) => return Poll::Ready(Err(err)),
+            Err(payload) if after.catch_panics => {
+                crate::server::respond_to_panic_in(&*payload, &ctx).map(Body::from)
+            }
+            Err(payload) => std::panic::resume_unwind(payload),
+        };
+        write_said(finished.said, response.headers_mut());
+        Poll::Ready(Ok(finish(response, &ctx)))
+    }
+}
+
+/// The limiter's headers onto the response.
+#[cfg(feature = "ratelimit")]
+fn write_said(said: Said, headers: &mut http::HeaderMap) {
+    if let Some((verdict, limiter)) = said {
+        verdict.write_headers(&limiter, headers);
+    }
+}
+
+#[cfg(not(feature = "ratelimit"))]
+fn write_said(said: Said, _: &mut http::HeaderMap) {
+    if let Some(never) = said {
+        match never {}
+    }
+}
+
+/// A bodyless error response of the router (its 404 and 405) answered in
+/// the envelope, its headers kept; any other response as it is.
+fn restyle(response: Response, method: &Method, ctx: &Context) -> Response {
+    // Everything rebuff renders has a content type.
+    let bare = response.status().as_u16() >= 400
+        && !response.headers().contains_key(header::CONTENT_TYPE)
+        && response.body().size_hint().exact() == Some(0);
+    if !bare {
+        return response;
+    }
+    let path = ctx.get_instance().unwrap_or_default();
+    let Some(rejection) = bare_rejection(response.status(), method.as_str(), path) else {
+        return response;
+    };
+    let mut restyled = respond_rejection_in(&rejection, ctx);
+    keep_headers(response.headers(), restyled.headers_mut());
+    restyled.map(Body::from)
+}
+
+/// Echoes the request id (an error's response has it already).
+fn finish(mut response: Response, ctx: &Context) -> Response {
+    if let header::Entry::Vacant(entry) = response.headers_mut().entry(X_REQUEST_ID) {
+        if let Some(id) = ctx.request_id_value() {
+            entry.insert(id);
+        }
+    }
+    response
+}
