@@ -268,6 +268,7 @@ mod ser;
 #[cfg(any(feature = "axum", feature = "actix"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "actix"))))]
 pub mod server;
+mod store_error;
 mod style;
 
 #[doc(hidden)]
@@ -282,6 +283,7 @@ pub use rate_limit::RateLimit;
 pub use rejection::{Rejection, RejectionKind};
 pub use retry::{Jitter, Policy};
 pub use retryable::{Advice, Retryable};
+pub use store_error::StoreError;
 pub use style::{Case, Style};
 
 /// The `http` crate rebuff speaks, for naming its types without a direct

@@ -79,10 +79,12 @@ pub enum RejectionKind {
     RateLimited,
     /// [`Rejection::Blocked`].
     Blocked,
+    /// [`Rejection::Unavailable`].
+    Unavailable,
 }
 
 /// Code, status, message and doc line of each kind, in declaration order.
-const KINDS: [(RejectionKind, &str, u16, &str, &str); 16] = [
+const KINDS: [(RejectionKind, &str, u16, &str, &str); 17] = [
     (
         RejectionKind::NotFound,
         "not_found",
@@ -194,6 +196,13 @@ const KINDS: [(RejectionKind, &str, u16, &str, &str); 16] = [
         429,
         "Too many requests over the limit: blocked for {retry_after} seconds.",
         "The caller kept sending requests over its limit and is blocked for a while.",
+    ),
+    (
+        RejectionKind::Unavailable,
+        "temporarily_unavailable",
+        503,
+        "The service is temporarily unavailable. Please try again in {retry_after} seconds.",
+        "A store the endpoint depends on (its rate limits, its idempotency keys) cannot be reached; `Retry-After` says when to try again.",
     ),
 ];
 
@@ -405,6 +414,13 @@ pub enum Rejection {
         /// Whole seconds until the block ends (also `Retry-After`).
         retry_after: u64,
     },
+    /// A store the endpoint cannot do without (its shared rate limits on a
+    /// route that fails closed, its idempotency keys) is unreachable.
+    /// Nothing of the failure is sent; it is logged.
+    Unavailable {
+        /// Whole seconds to wait (also `Retry-After`).
+        retry_after: u64,
+    },
 }
 
 impl Rejection {
@@ -428,6 +444,7 @@ impl Rejection {
             Rejection::IdempotencyKeyReused => RejectionKind::IdempotencyKeyReused,
             Rejection::RateLimited { .. } => RejectionKind::RateLimited,
             Rejection::Blocked { .. } => RejectionKind::Blocked,
+            Rejection::Unavailable { .. } => RejectionKind::Unavailable,
         }
     }
 
@@ -481,7 +498,9 @@ impl Rejection {
                 f(Key::RetryAfter, Value::Number(*retry_after));
                 f(Key::Limit, Value::Text(limit));
             }
-            Rejection::Blocked { retry_after } => f(Key::RetryAfter, Value::Number(*retry_after)),
+            Rejection::Blocked { retry_after } | Rejection::Unavailable { retry_after } => {
+                f(Key::RetryAfter, Value::Number(*retry_after));
+            }
             Rejection::Internal
             | Rejection::RequestInProgress { .. }
             | Rejection::IdempotencyKeyReused => {}
@@ -524,6 +543,10 @@ impl Rejection {
                 f,
                 "Too many requests over the limit: blocked for {retry_after} seconds."
             ),
+            Rejection::Unavailable { retry_after } => write!(
+                f,
+                "The service is temporarily unavailable. Please try again in {retry_after} seconds."
+            ),
             other => f.write_str(other.kind().message_template()),
         }
     }
@@ -535,7 +558,8 @@ impl Rejection {
             | Rejection::PayloadTooLarge { .. }
             | Rejection::InvalidHeader { .. }
             | Rejection::RateLimited { .. }
-            | Rejection::Blocked { .. } => None,
+            | Rejection::Blocked { .. }
+            | Rejection::Unavailable { .. } => None,
             other => Some(other.kind().message_template()),
         }
     }
@@ -576,6 +600,9 @@ impl fmt::Display for Rejection {
             Rejection::Blocked { retry_after } => {
                 write!(f, "blocked for {retry_after} s after repeated refusals")
             }
+            Rejection::Unavailable { .. } => {
+                f.write_str("a store the endpoint needs is unreachable")
+            }
         }
     }
 }
@@ -600,6 +627,7 @@ const NAMES: [&str; KINDS.len()] = [
     "IdempotencyKeyReused",
     "RateLimited",
     "Blocked",
+    "Unavailable",
 ];
 
 /// Every rejection, for catalogs and API documents.
@@ -611,7 +639,7 @@ const CATALOG: [Entry; KINDS.len()] = {
         let name = NAMES[i];
         // 409 "in progress" is worth repeating; the others are not, but a
         // 500, which is.
-        let retryable = status == 409 || status == 429 || status == 500;
+        let retryable = status == 409 || status == 429 || status == 500 || status == 503;
         out[i] = Entry::new(name, code, status, message, retryable, description);
         i += 1;
     }
@@ -729,7 +757,8 @@ impl ApiError for Rejection {
         match self {
             Rejection::RequestInProgress { retry_after }
             | Rejection::RateLimited { retry_after, .. }
-            | Rejection::Blocked { retry_after } => Some(Duration::from_secs(*retry_after)),
+            | Rejection::Blocked { retry_after }
+            | Rejection::Unavailable { retry_after } => Some(Duration::from_secs(*retry_after)),
             _ => None,
         }
     }
@@ -741,6 +770,7 @@ impl ApiError for Rejection {
                 | Rejection::Internal
                 | Rejection::RateLimited { .. }
                 | Rejection::Blocked { .. }
+                | Rejection::Unavailable { .. }
         )
     }
 
@@ -801,6 +831,7 @@ const CLASH: [&str; KINDS.len()] = [
     "this code is the code of rebuff's `IdempotencyKeyReused` rejection (a key reused with another request): mark the variant `#[api(rejection = IdempotencyKeyReused)]` to answer it with it, or give it another code",
     "this code is the code of rebuff's `RateLimited` rejection (a caller over its rate limit): mark the variant `#[api(rejection = RateLimited)]` to answer it with it, or give it another code",
     "this code is the code of rebuff's `Blocked` rejection (a caller blocked after repeated refusals): mark the variant `#[api(rejection = Blocked)]` to answer it with it, or give it another code",
+    "this code is the code of rebuff's `Unavailable` rejection (a store the endpoint needs is unreachable): mark the variant `#[api(rejection = Unavailable)]` to answer it with it, or give it another code",
 ];
 
 #[cfg(test)]

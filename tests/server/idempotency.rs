@@ -462,3 +462,63 @@ async fn a_body_too_large_to_fingerprint_is_served_unremembered() {
         )
     );
 }
+
+/// The actix-web middleware over the same store keeps the same rules.
+#[tokio::test]
+async fn actix_web_serves_a_key_once_replays_it_and_refuses_it_with_another_body() {
+    use actix_web::{App, HttpResponse, test, web};
+    let effects = Arc::new(AtomicU32::new(0));
+    let counter = effects.clone();
+    let app = test::init_service(
+        App::new()
+            .route(
+                "/orders",
+                web::post().to(move |body: web::Bytes| {
+                    let effects = counter.clone();
+                    async move {
+                        let n = effects.fetch_add(1, Ordering::SeqCst) + 1;
+                        if body.as_ref() == b"fail" {
+                            return HttpResponse::InternalServerError().body("boom");
+                        }
+                        HttpResponse::Created().body(format!("order #{n}"))
+                    }
+                }),
+            )
+            .wrap(rebuff::server::actix::Idempotency::new(MemoryStore::new(
+                Duration::from_secs(60),
+            ))),
+    )
+    .await;
+    let send = |key: &'static str, body: &'static str| {
+        test::TestRequest::post()
+            .uri("/orders")
+            .insert_header(("idempotency-key", key))
+            .set_payload(body)
+            .to_request()
+    };
+    let first = test::call_service(&app, send("k1", "a")).await;
+    assert_eq!(first.status(), 201);
+    assert!(!first.headers().contains_key("idempotent-replayed"));
+    assert_eq!(test::read_body(first).await, "order #1");
+
+    let again = test::call_service(&app, send("k1", "a")).await;
+    assert_eq!(again.status(), 201);
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(test::read_body(again).await, "order #1");
+
+    let other = test::call_service(&app, send("k1", "b")).await;
+    assert_eq!(other.status(), 422);
+    let body: serde_json::Value = serde_json::from_slice(&test::read_body(other).await).unwrap();
+    assert_eq!(body["error"]["code"], "idempotency_key_reused", "{body}");
+
+    // A 5xx is not kept: the retry does the work.
+    assert_eq!(
+        test::call_service(&app, send("k2", "fail")).await.status(),
+        500
+    );
+    assert_eq!(
+        test::call_service(&app, send("k2", "fail")).await.status(),
+        500
+    );
+    assert_eq!(effects.load(Ordering::SeqCst), 3);
+}

@@ -61,21 +61,7 @@ pub struct Ask<'a> {
     pub escalation: Option<Escalation>,
 }
 
-/// A store could not decide (a remote one unreachable, say).
-#[derive(Debug)]
-pub struct StoreError(pub Box<dyn std::error::Error + Send + Sync>);
-
-impl fmt::Display for StoreError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "rate-limit store: {}", self.0)
-    }
-}
-
-impl std::error::Error for StoreError {
-    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-        Some(&*self.0)
-    }
-}
+pub use crate::StoreError;
 
 /// A decision on its way from a remote store.
 pub type Deciding = Pin<Box<dyn Future<Output = Result<Decision, StoreError>> + Send>>;

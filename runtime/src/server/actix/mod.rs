@@ -38,6 +38,7 @@
 //! not the API's own (an `actix_web::error::ErrorInternalServerError`, say)
 //! is a 4xx rejection by its status, or a 500 that says nothing of it.
 
+mod idempotency;
 #[cfg(feature = "ratelimit")]
 mod ratelimit;
 mod surface;
@@ -49,6 +50,7 @@ use actix_web::dev::Payload;
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use actix_web::{FromRequest, HttpRequest, HttpResponse};
 
+pub use self::idempotency::{Idempotency, IdempotencyMiddleware};
 #[cfg(feature = "ratelimit")]
 pub use self::ratelimit::{RateLimit, RateLimitMiddleware};
 pub use self::surface::SurfaceMiddleware;

@@ -6,24 +6,13 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use core::task::{Context as TaskContext, Poll};
-use core::time::Duration;
 use std::sync::Arc;
-use std::time::Instant;
 
 use axum::body::Body;
-use http::HeaderValue;
 
-use super::{Claim, Fingerprint, IdempotencyStore, StoredResponse, digest};
+use super::engine::{MAX_BODY, MAX_REQUEST};
+use super::{Begin, Claimed, IdempotencyStore, Keyed, StoredResponse};
 use crate::server::Rejection;
-
-/// The longest key taken; longer ones are passed through unremembered.
-const MAX_KEY: usize = 255;
-/// The largest response body remembered.
-const MAX_BODY: usize = 1 << 20;
-/// The largest request body fingerprinted (by default).
-const MAX_REQUEST: usize = 1 << 20;
-/// How long a duplicate waits for the first request to finish.
-const WAIT: Duration = Duration::from_secs(5);
 
 /// The tower layer: requests with an `Idempotency-Key` are served once and
 /// replayed after (with `Idempotent-Replayed: true`); a duplicate that
@@ -170,44 +159,11 @@ impl<S: fmt::Debug, St: fmt::Debug> fmt::Debug for IdempotencyService<S, St> {
     }
 }
 
-/// Releases a claimed key if the request ends without completing it.
-struct Claimed<St: IdempotencyStore> {
-    store: Arc<St>,
-    key: Option<String>,
-}
-
-impl<St: IdempotencyStore> Drop for Claimed<St> {
-    fn drop(&mut self) {
-        if let Some(key) = self.key.take() {
-            self.store.release(&key);
-        }
-    }
-}
-
 fn replay(stored: StoredResponse) -> http::Response<Body> {
     let mut response = http::Response::new(Body::from(stored.body));
     *response.status_mut() = stored.status;
     *response.headers_mut() = stored.headers;
     response
-        .headers_mut()
-        .insert("idempotent-replayed", HeaderValue::from_static("true"));
-    response
-}
-
-/// The key as the store sees it: digested together with what scopes it.
-fn scoped_key(parts: &http::request::Parts, scope: &[u8], key: &str) -> String {
-    use fmt::Write as _;
-    let digest = digest(&[
-        parts.method.as_str().as_bytes(),
-        parts.uri.path().as_bytes(),
-        scope,
-        key.as_bytes(),
-    ]);
-    let mut hex = String::with_capacity(64);
-    for byte in digest {
-        let _ = write!(hex, "{byte:02x}");
-    }
-    hex
 }
 
 impl<S, St> tower::Service<http::Request<Body>> for IdempotencyService<S, St>
@@ -229,23 +185,23 @@ where
     }
 
     fn call(&mut self, req: http::Request<Body>) -> Self::Future {
-        let key = req
-            .headers()
+        let (parts, body) = req.into_parts();
+        let key = parts
+            .headers
             .get("idempotency-key")
-            .and_then(|v| v.to_str().ok())
-            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY)
-            .map(str::to_owned);
-        let Some(key) = key else {
+            .and_then(|v| v.to_str().ok());
+        let keyed = Keyed::of(
+            parts.method.as_str(),
+            parts.uri.path(),
+            key,
+            &(self.scope)(&parts),
+        );
+        let req = http::Request::from_parts(parts, body);
+        let Some(keyed) = keyed else {
             return Box::pin(self.inner.call(req));
         };
         let length = axum::body::HttpBody::size_hint(req.body()).upper();
-        if length.is_none_or(|length| length > self.max_request as u64) {
-            tracing::warn!(
-                target: "rebuff::idempotency",
-                max = self.max_request,
-                "request body too large or of unknown length to fingerprint: \
-                 its idempotency key is not honoured"
-            );
+        if !Keyed::fits(length, self.max_request) {
             return Box::pin(self.inner.call(req));
         }
         // The service that was polled ready goes with the request; a clone
@@ -253,7 +209,6 @@ where
         let clone = self.inner.clone();
         let mut inner = core::mem::replace(&mut self.inner, clone);
         let store = Arc::clone(&self.store);
-        let scope = Arc::clone(&self.scope);
         let max_request = self.max_request;
         Box::pin(async move {
             let (parts, body) = req.into_parts();
@@ -263,39 +218,20 @@ where
                 };
                 return Ok(crate::server::axum::into_response(&unreadable));
             };
-            let key = scoped_key(&parts, &scope(&parts), &key);
-            let fingerprint = Fingerprint::of(parts.uri.query().unwrap_or(""), &body);
-            match store.claim(&key, fingerprint) {
-                Claim::New => {}
-                Claim::Done(stored) => return Ok(replay(stored)),
-                Claim::Mismatch => {
-                    return Ok(crate::server::axum::into_response(
-                        &Rejection::IdempotencyKeyReused,
-                    ));
+            let query = parts.uri.query().unwrap_or("");
+            let claimed = match keyed.begin(&store, query, &body).await {
+                Begin::Serve(claimed) => claimed,
+                Begin::Replay(stored) => return Ok(replay(stored)),
+                Begin::Refuse(rejection) => {
+                    return Ok(crate::server::axum::into_response(&rejection));
                 }
-                Claim::InFlight => return Ok(wait_for_first(&*store, &key, fingerprint).await),
-            }
+            };
             // From here the key is ours: given back unless completed, even
             // if this future is dropped midway.
-            let mut guard = Claimed {
-                store: Arc::clone(&store),
-                key: Some(key),
-            };
             let request = http::Request::from_parts(parts, Body::from(body));
             let response = inner.call(request).await?;
-            // Not remembered (the key is given back, so a retry runs the
-            // work again): a server error, an answer that asks to be retried
-            // (429, 408, `Retry-After`), and a body too large or too long
-            // to keep, which streams through untouched.
-            let status = response.status();
-            let too_large = axum::body::HttpBody::size_hint(response.body())
-                .upper()
-                .is_none_or(|upper| upper > MAX_BODY as u64);
-            if status.is_server_error()
-                || crate::retryable_status(status)
-                || response.headers().contains_key(http::header::RETRY_AFTER)
-                || too_large
-            {
+            let length = axum::body::HttpBody::size_hint(response.body()).upper();
+            if !Claimed::<St>::keeps(response.status(), response.headers(), length) {
                 return Ok(response);
             }
             let (mut parts, body) = response.into_parts();
@@ -305,78 +241,14 @@ where
                 parts.headers.remove(http::header::CONTENT_LENGTH);
                 return Ok(http::Response::from_parts(parts, Body::empty()));
             };
-            if let Some(key) = guard.key.take() {
-                store.complete(
-                    &key,
-                    StoredResponse {
-                        status: parts.status,
-                        headers: parts.headers.clone(),
-                        body: bytes.clone(),
-                    },
-                );
-            }
+            claimed
+                .complete(StoredResponse {
+                    status: parts.status,
+                    headers: parts.headers.clone(),
+                    body: bytes.clone(),
+                })
+                .await;
             Ok(http::Response::from_parts(parts, Body::from(bytes)))
         })
-    }
-}
-
-/// A duplicate of a request still being served: waits for its answer (up
-/// to [`WAIT`]), else asks the client to send it again shortly.
-async fn wait_for_first<St: IdempotencyStore>(
-    store: &St,
-    key: &str,
-    fingerprint: Fingerprint,
-) -> http::Response<Body> {
-    let started = Instant::now();
-    while started.elapsed() < WAIT {
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        match store.claim(key, fingerprint) {
-            Claim::Done(stored) => return replay(stored),
-            Claim::InFlight => {}
-            Claim::Mismatch => {
-                return crate::server::axum::into_response(&Rejection::IdempotencyKeyReused);
-            }
-            // The first request gave the key up: this one owns it now, but
-            // its request was not kept; ask the client to send it again.
-            Claim::New => {
-                store.release(key);
-                break;
-            }
-        }
-    }
-    crate::server::axum::into_response(&Rejection::RequestInProgress { retry_after: 1 })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scoped_keys_tell_their_parts_apart() {
-        let parts = |method: &str, uri: &str| {
-            http::Request::builder()
-                .method(method)
-                .uri(uri)
-                .body(())
-                .unwrap()
-                .into_parts()
-                .0
-        };
-        let key = scoped_key(&parts("POST", "/orders?x=1"), b"alice", "k");
-        assert_eq!(key.len(), 64);
-        assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
-        // The query is fingerprinted, not scoped.
-        assert_eq!(
-            key,
-            scoped_key(&parts("POST", "/orders?x=2"), b"alice", "k")
-        );
-        for other in [
-            scoped_key(&parts("PUT", "/orders"), b"alice", "k"),
-            scoped_key(&parts("POST", "/payments"), b"alice", "k"),
-            scoped_key(&parts("POST", "/orders"), b"bob", "k"),
-            scoped_key(&parts("POST", "/orders"), b"alice", "k2"),
-        ] {
-            assert_ne!(key, other);
-        }
     }
 }

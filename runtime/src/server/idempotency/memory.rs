@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::{Claim, Fingerprint, IdempotencyStore, StoredResponse};
+use super::{Claim, Fingerprint, IdempotencyStore, StoreFuture, StoredResponse};
 
 impl StoredResponse {
     /// Roughly the memory it holds: body and headers.
@@ -139,8 +139,8 @@ impl MemoryStore {
     }
 }
 
-impl IdempotencyStore for MemoryStore {
-    fn claim(&self, key: &str, fingerprint: Fingerprint) -> Claim {
+impl MemoryStore {
+    fn claim_now(&self, key: &str, fingerprint: Fingerprint) -> Claim {
         let mut entries = self.lock();
         let now = Instant::now();
         self.prune(&mut entries, now);
@@ -160,7 +160,7 @@ impl IdempotencyStore for MemoryStore {
         }
     }
 
-    fn complete(&self, key: &str, response: StoredResponse) {
+    fn complete_now(&self, key: &str, response: StoredResponse) {
         let mut entries = self.lock();
         let now = Instant::now();
         // The fingerprint is the claim's; a completion without a claim (a
@@ -173,8 +173,24 @@ impl IdempotencyStore for MemoryStore {
         self.prune(&mut entries, now);
     }
 
-    fn release(&self, key: &str) {
+    fn release_now(&self, key: &str) {
         self.lock().remove(key);
+    }
+}
+
+impl IdempotencyStore for MemoryStore {
+    fn claim<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, Claim> {
+        Box::pin(core::future::ready(Ok(self.claim_now(key, fingerprint))))
+    }
+
+    fn complete<'a>(&'a self, key: &'a str, response: StoredResponse) -> StoreFuture<'a, ()> {
+        self.complete_now(key, response);
+        Box::pin(core::future::ready(Ok(())))
+    }
+
+    fn release<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        self.release_now(key);
+        Box::pin(core::future::ready(Ok(())))
     }
 }
 
@@ -196,8 +212,8 @@ mod tests {
     const SAME: Fingerprint = Fingerprint([7; 32]);
 
     fn serve(store: &MemoryStore, key: &str, body: &'static str) {
-        assert_eq!(store.claim(key, SAME), Claim::New, "{key}");
-        store.complete(key, response(body));
+        assert_eq!(store.claim_now(key, SAME), Claim::New, "{key}");
+        store.complete_now(key, response(body));
     }
 
     #[test]
@@ -207,10 +223,10 @@ mod tests {
         serve(&store, "b", "2");
         serve(&store, "c", "3");
         assert_eq!(store.lock().map.len(), 2);
-        assert_eq!(store.claim("c", SAME), Claim::Done(response("3")));
-        assert_eq!(store.claim("b", SAME), Claim::Done(response("2")));
+        assert_eq!(store.claim_now("c", SAME), Claim::Done(response("3")));
+        assert_eq!(store.claim_now("b", SAME), Claim::Done(response("2")));
         // "a" was evicted: its key is new again.
-        assert_eq!(store.claim("a", SAME), Claim::New);
+        assert_eq!(store.claim_now("a", SAME), Claim::New);
     }
 
     #[test]
@@ -227,12 +243,12 @@ mod tests {
     fn expired_keys_are_dropped_and_rewrites_do_not_leak_records() {
         let store = MemoryStore::new(Duration::from_millis(20));
         for _ in 0..100 {
-            assert_eq!(store.claim("k", SAME), Claim::New);
-            store.release("k");
+            assert_eq!(store.claim_now("k", SAME), Claim::New);
+            store.release_now("k");
         }
         serve(&store, "k", "done");
         std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(store.claim("other", SAME), Claim::New);
+        assert_eq!(store.claim_now("other", SAME), Claim::New);
         let entries = store.lock();
         assert!(!entries.map.contains_key("k"));
         // The 100 released claims' records were pruned with it.
@@ -244,14 +260,18 @@ mod tests {
     fn a_key_claimed_with_another_fingerprint_is_a_mismatch() {
         let store = MemoryStore::new(Duration::from_secs(60));
         let other = Fingerprint::of("", b"another body");
-        assert_eq!(store.claim("k", SAME), Claim::New);
-        assert_eq!(store.claim("k", other), Claim::Mismatch, "while in flight");
-        assert_eq!(store.claim("k", SAME), Claim::InFlight);
-        store.complete("k", response("done"));
-        assert_eq!(store.claim("k", other), Claim::Mismatch, "once done");
-        assert_eq!(store.claim("k", SAME), Claim::Done(response("done")));
+        assert_eq!(store.claim_now("k", SAME), Claim::New);
+        assert_eq!(
+            store.claim_now("k", other),
+            Claim::Mismatch,
+            "while in flight"
+        );
+        assert_eq!(store.claim_now("k", SAME), Claim::InFlight);
+        store.complete_now("k", response("done"));
+        assert_eq!(store.claim_now("k", other), Claim::Mismatch, "once done");
+        assert_eq!(store.claim_now("k", SAME), Claim::Done(response("done")));
         // Released, the key is free for any request again.
-        store.release("k");
-        assert_eq!(store.claim("k", other), Claim::New);
+        store.release_now("k");
+        assert_eq!(store.claim_now("k", other), Claim::New);
     }
 }

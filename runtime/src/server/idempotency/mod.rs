@@ -20,11 +20,19 @@
 //! # let _ = app;
 //! ```
 
+mod engine;
+#[cfg(feature = "axum")]
 mod layer;
 mod memory;
 
+#[cfg(feature = "axum")]
 pub use layer::{IdempotencyLayer, IdempotencyService};
 pub use memory::MemoryStore;
+
+pub(crate) use engine::{Begin, Claimed, Keyed, MAX_BODY, MAX_REQUEST};
+
+use core::future::Future;
+use core::pin::Pin;
 
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
@@ -91,22 +99,33 @@ pub enum Claim {
     Mismatch,
 }
 
+pub use crate::StoreError;
+
+/// A store's answer on its way.
+pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>> + Send + 'a>>;
+
 /// Where keys and their responses are kept: in memory by default
 /// ([`MemoryStore`]), or a shared store (Redis, a database) for several
 /// server instances.
 ///
 /// The keys a store sees are already scoped (to the method, path and
 /// caller) and digested: 64 hexadecimal characters, never the client's raw
-/// key or credentials.
+/// key or credentials. Each operation is atomic: two requests claiming one
+/// key at once get one [`Claim::New`] between them.
+///
+/// A store that fails ([`StoreError`]) makes the keyed request a 503
+/// ([`Rejection::Unavailable`](crate::Rejection::Unavailable), retryable):
+/// serving it without its key could do the work twice, which is what the
+/// key is there to prevent.
 pub trait IdempotencyStore: Send + Sync + 'static {
     /// Claims `key` for a request with `fingerprint`, or says what is known
     /// of it: [`Claim::Mismatch`] when it was claimed with another
     /// fingerprint.
-    fn claim(&self, key: &str, fingerprint: Fingerprint) -> Claim;
+    fn claim<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, Claim>;
     /// Stores the response of the request that claimed `key`.
-    fn complete(&self, key: &str, response: StoredResponse);
+    fn complete<'a>(&'a self, key: &'a str, response: StoredResponse) -> StoreFuture<'a, ()>;
     /// Forgets `key` (its request failed in a way worth repeating).
-    fn release(&self, key: &str);
+    fn release<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
 }
 
 #[cfg(test)]

@@ -1,0 +1,279 @@
+//! Idempotency keys in actix-web: [`Idempotency`], the same rules as the
+//! axum [`IdempotencyLayer`](crate::server::idempotency::IdempotencyLayer)
+//! over the same stores.
+
+use core::future::{Future, Ready, ready};
+use core::pin::Pin;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use actix_web::HttpMessage as _;
+use actix_web::body::{BodySize, EitherBody, MessageBody};
+use actix_web::dev::{Payload, Service, ServiceRequest, ServiceResponse, Transform};
+use actix_web::http::header;
+use bytes::{Bytes, BytesMut};
+
+use super::to_actix;
+use crate::rejection::Rejection;
+use crate::server::idempotency::{
+    Begin, Claimed, IdempotencyStore, Keyed, MAX_BODY, MAX_REQUEST, StoredResponse,
+};
+
+/// Whose keys a request's are.
+type Scope = Arc<dyn Fn(&ServiceRequest) -> Vec<u8> + Send + Sync>;
+
+/// Requests with an `Idempotency-Key` served once and replayed after (with
+/// `Idempotent-Replayed: true`), as the axum
+/// [`IdempotencyLayer`](crate::server::idempotency::IdempotencyLayer) does:
+/// keys scoped to the method, the path and the caller (the
+/// `Authorization` header by default), a key reused with another query or
+/// body refused with a 422, a duplicate of a request in flight waiting for
+/// its answer, 5xx and retry-me answers not kept.
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use actix_web::{App, HttpServer, web};
+/// use rebuff::server::actix::Idempotency;
+/// use rebuff::server::idempotency::MemoryStore;
+///
+/// # async fn serve() -> std::io::Result<()> {
+/// // One store for every worker.
+/// let keys = Idempotency::new(MemoryStore::new(Duration::from_secs(24 * 3600)));
+/// HttpServer::new(move || {
+///     App::new()
+///         .route("/api/v1/orders", web::post().to(|| async { "created" }))
+///         .wrap(keys.clone())
+/// })
+/// .bind("127.0.0.1:3000")?
+/// .run()
+/// .await
+/// # }
+/// ```
+pub struct Idempotency<St> {
+    store: Arc<St>,
+    scope: Scope,
+    max_request: usize,
+}
+
+impl<St> Clone for Idempotency<St> {
+    fn clone(&self) -> Self {
+        Idempotency {
+            store: Arc::clone(&self.store),
+            scope: Arc::clone(&self.scope),
+            max_request: self.max_request,
+        }
+    }
+}
+
+impl<St: core::fmt::Debug> core::fmt::Debug for Idempotency<St> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Idempotency")
+            .field("store", &self.store)
+            .field("max_request", &self.max_request)
+            .finish_non_exhaustive()
+    }
+}
+
+fn by_authorization(req: &ServiceRequest) -> Vec<u8> {
+    req.headers()
+        .get(header::AUTHORIZATION)
+        .map(|value| value.as_bytes().to_vec())
+        .unwrap_or_default()
+}
+
+impl<St: IdempotencyStore> Idempotency<St> {
+    /// The middleware over `store`.
+    pub fn new(store: St) -> Self {
+        Idempotency {
+            store: Arc::new(store),
+            scope: Arc::new(by_authorization),
+            max_request: MAX_REQUEST,
+        }
+    }
+
+    /// Scopes keys to what `scope` returns for a request (its method and
+    /// path are always part of the scope); the default is the
+    /// `Authorization` header.
+    #[must_use]
+    pub fn scope(
+        mut self,
+        scope: impl Fn(&ServiceRequest) -> Vec<u8> + Send + Sync + 'static,
+    ) -> Self {
+        self.scope = Arc::new(scope);
+        self
+    }
+
+    /// Fingerprints request bodies of up to `max` bytes (default 1 MiB);
+    /// a keyed request with a larger body is passed through unremembered.
+    #[must_use]
+    pub fn max_request_body(mut self, max: usize) -> Self {
+        self.max_request = max;
+        self
+    }
+}
+
+impl<S, B, St> Transform<S, ServiceRequest> for Idempotency<St>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+    St: IdempotencyStore,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Transform = IdempotencyMiddleware<S, St>;
+    type InitError = ();
+    type Future = Ready<Result<Self::Transform, Self::InitError>>;
+
+    fn new_transform(&self, service: S) -> Self::Future {
+        ready(Ok(IdempotencyMiddleware {
+            service: Rc::new(service),
+            store: Arc::clone(&self.store),
+            scope: Arc::clone(&self.scope),
+            max_request: self.max_request,
+        }))
+    }
+}
+
+/// The service of the [`Idempotency`] middleware.
+pub struct IdempotencyMiddleware<S, St> {
+    service: Rc<S>,
+    store: Arc<St>,
+    scope: Scope,
+    max_request: usize,
+}
+
+impl<S, St: core::fmt::Debug> core::fmt::Debug for IdempotencyMiddleware<S, St> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("IdempotencyMiddleware")
+            .field("store", &self.store)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, B, St> Service<ServiceRequest> for IdempotencyMiddleware<S, St>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+    St: IdempotencyStore,
+{
+    type Response = ServiceResponse<EitherBody<B>>;
+    type Error = actix_web::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>>>>;
+
+    actix_web::dev::forward_ready!(service);
+
+    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+        let service = Rc::clone(&self.service);
+        let key = req
+            .headers()
+            .get("idempotency-key")
+            .and_then(|v| v.to_str().ok());
+        let keyed = Keyed::of(req.method().as_str(), req.path(), key, &(self.scope)(&req));
+        let Some(keyed) = keyed else {
+            return Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) });
+        };
+        // A body's length is its `Content-Length`; without one, a chunked
+        // body's is unknown and any other request has none.
+        let length = match req.headers().get(header::CONTENT_LENGTH) {
+            Some(length) => length.to_str().ok().and_then(|v| v.parse::<u64>().ok()),
+            None if req.headers().contains_key(header::TRANSFER_ENCODING) => None,
+            None => Some(0),
+        };
+        if !Keyed::fits(length, self.max_request) {
+            return Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) });
+        }
+        let store = Arc::clone(&self.store);
+        let max_request = self.max_request;
+        Box::pin(async move {
+            let Some(body) = read(req.take_payload(), max_request).await else {
+                let unreadable = Rejection::BadRequest {
+                    reason: "the request body could not be read".into(),
+                };
+                let response = to_actix(crate::server::respond_rejection(&unreadable));
+                return Ok(req.into_response(response).map_into_right_body());
+            };
+            let claimed = match keyed.begin(&store, req.query_string(), &body).await {
+                Begin::Serve(claimed) => claimed,
+                Begin::Replay(stored) => {
+                    let response = to_actix(stored_response(stored));
+                    return Ok(req.into_response(response).map_into_right_body());
+                }
+                Begin::Refuse(rejection) => {
+                    let response = to_actix(crate::server::respond_rejection(&rejection));
+                    return Ok(req.into_response(response).map_into_right_body());
+                }
+            };
+            req.set_payload(Payload::from(body));
+            let response = service.call(req).await?;
+            let length = match response.response().body().size() {
+                BodySize::Sized(length) => Some(length),
+                BodySize::None => Some(0),
+                BodySize::Stream => None,
+            };
+            let headers = to_http(response.headers());
+            if !Claimed::<St>::keeps(http_status(response.status()), &headers, length) {
+                return Ok(response.map_into_left_body());
+            }
+            let (req, response) = response.into_parts();
+            let (head, body) = response.into_parts();
+            let Ok(Ok(bytes)) = actix_web::body::to_bytes_limited(body, MAX_BODY).await else {
+                // The handler's body failed mid-way: nothing to replay.
+                let failed = head.set_body(Bytes::new()).map_into_boxed_body();
+                return Ok(ServiceResponse::new(req, failed).map_into_right_body());
+            };
+            claimed
+                .complete(StoredResponse {
+                    status: http_status(head.status()),
+                    headers,
+                    body: bytes.clone(),
+                })
+                .await;
+            Ok(
+                ServiceResponse::new(req, head.set_body(bytes).map_into_boxed_body())
+                    .map_into_right_body(),
+            )
+        })
+    }
+}
+
+/// The request body, up to `max` bytes; `None` if it could not be read or
+/// is longer.
+async fn read(mut payload: Payload, max: usize) -> Option<Bytes> {
+    let mut body = BytesMut::new();
+    loop {
+        let chunk =
+            core::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut payload), cx))
+                .await;
+        match chunk {
+            None => return Some(body.freeze()),
+            Some(Ok(chunk)) if body.len() + chunk.len() <= max => body.extend_from_slice(&chunk),
+            Some(_) => return None,
+        }
+    }
+}
+
+fn http_status(status: actix_web::http::StatusCode) -> http::StatusCode {
+    http::StatusCode::from_u16(status.as_u16()).unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR)
+}
+
+/// actix-web's headers in `http`'s types, for the store.
+fn to_http(headers: &header::HeaderMap) -> http::HeaderMap {
+    let mut out = http::HeaderMap::with_capacity(headers.len());
+    for (name, value) in headers {
+        if let (Ok(name), Ok(value)) = (
+            http::HeaderName::from_bytes(name.as_str().as_bytes()),
+            http::HeaderValue::from_bytes(value.as_bytes()),
+        ) {
+            out.append(name, value);
+        }
+    }
+    out
+}
+
+/// A stored response as one rebuff sends.
+fn stored_response(stored: StoredResponse) -> http::Response<Bytes> {
+    let mut response = http::Response::new(stored.body);
+    *response.status_mut() = stored.status;
+    *response.headers_mut() = stored.headers;
+    response
+}

@@ -1,0 +1,256 @@
+//! The idempotency decisions, written once for every framework: which
+//! requests are keyed, what a key is scoped to, what a claim comes to
+//! (serve, replay, refuse, wait for the first), which responses are kept,
+//! and giving a key back when its request ends without an answer worth
+//! keeping. The axum layer and the actix-web middleware only move bodies.
+
+use core::fmt;
+use core::task::{Context as TaskContext, Poll};
+use core::time::Duration;
+use std::sync::Arc;
+use std::time::Instant;
+
+use http::{HeaderMap, HeaderValue, StatusCode};
+
+use super::{Claim, Fingerprint, IdempotencyStore, StoredResponse, digest};
+use crate::rejection::Rejection;
+
+/// The longest key taken; longer ones are passed through unremembered.
+pub(crate) const MAX_KEY: usize = 255;
+/// The largest response body remembered.
+pub(crate) const MAX_BODY: usize = 1 << 20;
+/// The largest request body fingerprinted (by default).
+pub(crate) const MAX_REQUEST: usize = 1 << 20;
+/// How long a duplicate waits for the first request to finish.
+const WAIT: Duration = Duration::from_secs(5);
+/// How often it looks.
+const POLL: Duration = Duration::from_millis(20);
+
+/// A keyed request, before its body is read: its key, scoped.
+#[derive(Debug)]
+pub(crate) struct Keyed {
+    key: String,
+}
+
+impl Keyed {
+    /// The request's `Idempotency-Key` (the header's value, if visible
+    /// ASCII), scoped to its method, path and caller (`scope`), if it is a
+    /// usable one.
+    pub(crate) fn of(method: &str, path: &str, key: Option<&str>, scope: &[u8]) -> Option<Self> {
+        let key = key.filter(|k| !k.is_empty() && k.len() <= MAX_KEY)?;
+        Some(Keyed {
+            key: scoped_key(method, path, scope, key),
+        })
+    }
+
+    /// Whether a body of `length` (none: unknown) can be fingerprinted;
+    /// logs when not.
+    pub(crate) fn fits(length: Option<u64>, max_request: usize) -> bool {
+        let fits = length.is_some_and(|length| length <= max_request as u64);
+        if !fits {
+            tracing::warn!(
+                target: "rebuff::idempotency",
+                max = max_request,
+                "request body too large or of unknown length to fingerprint: \
+                 its idempotency key is not honoured"
+            );
+        }
+        fits
+    }
+
+    /// Claims the key for the request of `query` and `body`: serve it, or
+    /// replay the first answer, or refuse it. A duplicate of a request
+    /// still being served waits for its answer (up to 5 s, then a
+    /// retryable 409).
+    pub(crate) async fn begin<St: IdempotencyStore>(
+        self,
+        store: &Arc<St>,
+        query: &str,
+        body: &[u8],
+    ) -> Begin<St> {
+        let fingerprint = Fingerprint::of(query, body);
+        let started = Instant::now();
+        loop {
+            match store.claim(&self.key, fingerprint).await {
+                // Also when the first request gave the key up while this
+                // one waited: this one, which has its body, does the work.
+                Ok(Claim::New) => {
+                    return Begin::Serve(Claimed {
+                        store: Arc::clone(store),
+                        key: Some(self.key),
+                    });
+                }
+                Ok(Claim::Done(stored)) => return Begin::Replay(replayed(stored)),
+                Ok(Claim::Mismatch) => return Begin::Refuse(Rejection::IdempotencyKeyReused),
+                Ok(Claim::InFlight) if started.elapsed() < WAIT => {
+                    tokio::time::sleep(POLL).await;
+                }
+                Ok(Claim::InFlight) => {
+                    return Begin::Refuse(Rejection::RequestInProgress { retry_after: 1 });
+                }
+                Err(err) => {
+                    tracing::error!(target: "rebuff::idempotency", error = %err, "the idempotency store failed: the keyed request is refused, not served twice");
+                    return Begin::Refuse(Rejection::Unavailable { retry_after: 1 });
+                }
+            }
+        }
+    }
+}
+
+/// What a claimed key comes to.
+pub(crate) enum Begin<St: IdempotencyStore> {
+    /// Serve the request; complete the claim with its response.
+    Serve(Claimed<St>),
+    /// Answer with the first request's response.
+    Replay(StoredResponse),
+    /// Answer with this rejection.
+    Refuse(Rejection),
+}
+
+impl<St: IdempotencyStore> fmt::Debug for Begin<St> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Begin::Serve(_) => f.write_str("Serve"),
+            Begin::Replay(stored) => f.debug_tuple("Replay").field(&stored.status).finish(),
+            Begin::Refuse(rejection) => f.debug_tuple("Refuse").field(rejection).finish(),
+        }
+    }
+}
+
+/// A key this request owns: completed with its response, or given back
+/// when dropped without one (a response not worth keeping, a request
+/// cancelled midway), so that a retry does the work.
+pub(crate) struct Claimed<St: IdempotencyStore> {
+    store: Arc<St>,
+    key: Option<String>,
+}
+
+impl<St: IdempotencyStore> Claimed<St> {
+    /// Whether a response is kept for replay. Not kept, so that a retry
+    /// with the key does the work again: a 5xx, an answer that asks to be
+    /// retried (408, 429, any `Retry-After`), and a body of unknown length
+    /// or over 1 MiB (streamed through as it is).
+    pub(crate) fn keeps(status: StatusCode, headers: &HeaderMap, length: Option<u64>) -> bool {
+        !(status.is_server_error()
+            || crate::retryable_status(status)
+            || headers.contains_key(http::header::RETRY_AFTER)
+            || length.is_none_or(|length| length > MAX_BODY as u64))
+    }
+
+    /// Stores the response for the key's retries.
+    pub(crate) async fn complete(mut self, response: StoredResponse) {
+        let Some(key) = self.key.take() else { return };
+        if let Err(err) = self.store.complete(&key, response).await {
+            // The answer goes out; a retry will find the key in flight
+            // until the store forgets it, then do the work again.
+            tracing::error!(target: "rebuff::idempotency", error = %err, "the idempotency store failed to keep a response");
+            release_now(&self.store, key);
+        }
+    }
+}
+
+impl<St: IdempotencyStore> Drop for Claimed<St> {
+    fn drop(&mut self) {
+        if let Some(key) = self.key.take() {
+            release_now(&self.store, key);
+        }
+    }
+}
+
+/// Gives `key` back: at once for a store that answers at once, else on a
+/// task of its own (a drop cannot wait).
+fn release_now<St: IdempotencyStore>(store: &Arc<St>, key: String) {
+    let store = Arc::clone(store);
+    let mut release = Box::pin(async move {
+        if let Err(err) = store.release(&key).await {
+            tracing::error!(target: "rebuff::idempotency", error = %err, "the idempotency store failed to release a key");
+        }
+    });
+    let mut cx = TaskContext::from_waker(core::task::Waker::noop());
+    if release.as_mut().poll(&mut cx) == Poll::Pending {
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn(release)),
+            Err(_) => {
+                tracing::error!(target: "rebuff::idempotency", "no runtime to release an idempotency key on");
+            }
+        }
+    }
+}
+
+/// A stored response as a replay: marked `Idempotent-Replayed: true`.
+fn replayed(mut stored: StoredResponse) -> StoredResponse {
+    stored
+        .headers
+        .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    stored
+}
+
+/// The key as the store sees it: digested together with what scopes it.
+pub(crate) fn scoped_key(method: &str, path: &str, scope: &[u8], key: &str) -> String {
+    use fmt::Write as _;
+    let digest = digest(&[method.as_bytes(), path.as_bytes(), scope, key.as_bytes()]);
+    let mut hex = String::with_capacity(64);
+    for byte in digest {
+        let _ = write!(hex, "{byte:02x}");
+    }
+    hex
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scoped_keys_tell_their_parts_apart() {
+        let key = scoped_key("POST", "/orders", b"alice", "k");
+        assert_eq!(key.len(), 64);
+        assert!(key.bytes().all(|b| b.is_ascii_hexdigit()));
+        for other in [
+            scoped_key("PUT", "/orders", b"alice", "k"),
+            scoped_key("POST", "/payments", b"alice", "k"),
+            scoped_key("POST", "/orders", b"bob", "k"),
+            scoped_key("POST", "/orders", b"alice", "k2"),
+        ] {
+            assert_ne!(key, other);
+        }
+    }
+
+    #[test]
+    fn only_answers_worth_repeating_are_kept() {
+        let none = HeaderMap::new();
+        assert!(Claimed::<super::super::MemoryStore>::keeps(
+            StatusCode::CREATED,
+            &none,
+            Some(10)
+        ));
+        assert!(Claimed::<super::super::MemoryStore>::keeps(
+            StatusCode::CONFLICT,
+            &none,
+            Some(10)
+        ));
+        for status in [500, 503, 429, 408] {
+            let status = StatusCode::from_u16(status).unwrap();
+            assert!(
+                !Claimed::<super::super::MemoryStore>::keeps(status, &none, Some(10)),
+                "{status}"
+            );
+        }
+        let mut retry = HeaderMap::new();
+        retry.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
+        assert!(!Claimed::<super::super::MemoryStore>::keeps(
+            StatusCode::OK,
+            &retry,
+            Some(10)
+        ));
+        assert!(!Claimed::<super::super::MemoryStore>::keeps(
+            StatusCode::OK,
+            &none,
+            None
+        ));
+        assert!(!Claimed::<super::super::MemoryStore>::keeps(
+            StatusCode::OK,
+            &none,
+            Some(MAX_BODY as u64 + 1)
+        ));
+    }
+}
