@@ -97,6 +97,9 @@ pub struct Decision {
     /// The store's time of the decision, in microseconds since the Unix
     /// epoch, for reset headers in epoch seconds.
     pub now: u64,
+    /// Decided by this instance alone, at its share of the limits, because
+    /// the store a fleet shares could not be reached.
+    pub degraded: bool,
 }
 
 impl Decision {
@@ -134,6 +137,7 @@ pub fn decide(
         }; MAX_WINDOWS],
         len,
         now,
+        degraded: false,
     };
 
     if state.blocked_until > now {

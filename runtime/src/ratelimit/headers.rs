@@ -13,6 +13,10 @@ use crate::{X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET};
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 /// `RateLimit`.
 pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
+/// `X-RateLimit-Scope: instance`: on the responses of an instance that
+/// decides alone, at its share of the limits, while the store its fleet
+/// shares is unreachable.
+pub const X_RATELIMIT_SCOPE: HeaderName = HeaderName::from_static("x-ratelimit-scope");
 
 /// Which header families a limiter sends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -182,6 +186,9 @@ pub(crate) fn write(
         if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(field)) {
             out.insert(RATELIMIT, value);
         }
+    }
+    if decision.degraded {
+        out.insert(X_RATELIMIT_SCOPE, HeaderValue::from_static("instance"));
     }
     if let Some(wait) = wait.filter(|_| refused) {
         let (_, retry_after) = refused_until(decision, wait);

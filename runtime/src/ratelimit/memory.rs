@@ -101,6 +101,11 @@ impl MemoryStore {
         self.per_shard * SHARDS
     }
 
+    /// Decides now, on the store's clock.
+    pub(crate) fn decide_here(&self, ask: &Ask<'_>) -> Decision {
+        self.decide_at(ask, self.clock.now_micros())
+    }
+
     fn decide_at(&self, ask: &Ask<'_>, now: u64) -> Decision {
         let hash = self.hasher.hash_one(ask.key);
         let mut shard = lock(&self.shards[usize::try_from(hash % SHARDS as u64).unwrap_or(0)]);

@@ -59,6 +59,8 @@
 //! ([`RateLimiter::stats`]).
 
 mod caller;
+#[cfg(feature = "redis")]
+mod fleet;
 mod gcra;
 mod headers;
 mod memory;
@@ -71,8 +73,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 pub use caller::{BadNetwork, Caller, Network, RequestView, client_ip};
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use fleet::RedisStore;
 pub use gcra::{CallerState, Decision, Escalation, MAX_WINDOWS, Outcome, WindowState, decide};
-pub use headers::{RATELIMIT, RATELIMIT_POLICY};
+pub use headers::{RATELIMIT, RATELIMIT_POLICY, X_RATELIMIT_SCOPE};
 pub use memory::{DEFAULT_CAPACITY, MemoryStore};
 pub use plan::{Plan, Window};
 pub use store::{
@@ -105,8 +110,12 @@ pub struct RateLimiter {
     escalation: Option<Escalation>,
     families: Families,
     shadow: bool,
+    fail_closed: Option<Arc<Predicate>>,
     store: Arc<dyn RateLimitStore>,
 }
+
+/// Which requests fail closed.
+type Predicate = dyn for<'a> Fn(&RequestView<'a>) -> bool + Send + Sync;
 
 #[derive(Clone)]
 struct PlanEntry {
@@ -130,6 +139,7 @@ struct Counters {
     admitted: AtomicU64,
     refused: AtomicU64,
     blocked: AtomicU64,
+    degraded: AtomicU64,
 }
 
 /// What a plan's callers have been told since the limiter started.
@@ -141,6 +151,9 @@ pub struct PlanStats {
     pub refused: u64,
     /// Requests refused because the caller was blocked.
     pub blocked: u64,
+    /// Requests decided by this instance alone because the shared store
+    /// could not be reached (counted in the three above too).
+    pub degraded: u64,
 }
 
 impl fmt::Debug for RateLimiter {
@@ -180,6 +193,7 @@ impl RateLimiter {
                 ietf: true,
             },
             shadow: false,
+            fail_closed: None,
             store: Arc::new(MemoryStore::new()),
         }
     }
@@ -276,6 +290,30 @@ impl RateLimiter {
         self
     }
 
+    /// The requests that are refused (a 503,
+    /// [`Rejection::Unavailable`], in the API's envelope) rather than
+    /// admitted when the limits cannot be decided as configured: the store
+    /// failed, or a fleet's shared store is unreachable and the instance
+    /// decides alone. By default every request is admitted then (by the
+    /// in-process fallback of a fleet's store, at the instance's share of
+    /// the limits), and logged.
+    ///
+    /// ```
+    /// use rebuff::ratelimit::RateLimiter;
+    ///
+    /// // Payments are refused rather than limited loosely.
+    /// let limiter = RateLimiter::new().fail_closed(|request| request.path().starts_with("/v1/payments"));
+    /// # let _ = limiter;
+    /// ```
+    #[must_use]
+    pub fn fail_closed(
+        mut self,
+        requests: impl for<'a> Fn(&RequestView<'a>) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.fail_closed = Some(Arc::new(requests));
+        self
+    }
+
     /// Keeps limits in `store` instead of this process's memory.
     #[must_use]
     pub fn store(mut self, store: impl RateLimitStore) -> Self {
@@ -298,6 +336,7 @@ impl RateLimiter {
                         admitted: c.admitted.load(Ordering::Relaxed),
                         refused: c.refused.load(Ordering::Relaxed),
                         blocked: c.blocked.load(Ordering::Relaxed),
+                        degraded: c.degraded.load(Ordering::Relaxed),
                     },
                 )
             })
@@ -334,7 +373,7 @@ impl RateLimiter {
     pub async fn decide_request(&self, request: &RequestView<'_>) -> Verdict {
         match self.check(request) {
             Check::Now(verdict) => verdict,
-            Check::Later(pending) => self.verdict(pending.plan, pending.deciding.await),
+            Check::Later(pending) => self.verdict(pending.route, pending.deciding.await),
         }
     }
 
@@ -369,11 +408,15 @@ impl RateLimiter {
             windows: entry.plan.windows(),
             escalation: self.escalation,
         };
+        let route = Route {
+            plan,
+            fail_closed: self.fail_closed.as_ref().is_some_and(|closed| closed(view)),
+        };
         match self.store.decide_now(&ask) {
-            Some(decided) => Check::Now(self.verdict(plan, decided)),
+            Some(decided) => Check::Now(self.verdict(route, decided)),
             None => Check::Later(Pending {
                 deciding: self.store.decide(&ask),
-                plan,
+                route,
             }),
         }
     }
@@ -384,11 +427,23 @@ impl RateLimiter {
     }
 
     /// What the server does with a decision: the headers, and the refusal
-    /// unless in shadow mode. A store that failed admits (and logs).
-    pub(crate) fn verdict(&self, plan: usize, decided: Result<Decision, StoreError>) -> Verdict {
+    /// unless in shadow mode. A store that failed admits (and logs), or,
+    /// on a route that fails closed, refuses with a 503; so does a decision
+    /// a fleet's store could not share.
+    pub(crate) fn verdict(&self, route: Route, decided: Result<Decision, StoreError>) -> Verdict {
+        let Route { plan, fail_closed } = route;
         let entry = self.entry(plan);
         let decision = match decided {
+            Ok(decision) if decision.degraded && fail_closed => {
+                entry.stats.degraded.fetch_add(1, Ordering::Relaxed);
+                tracing::warn!(target: "rebuff::ratelimit", plan = entry.plan.name(), "the shared rate-limit store is unreachable; this route fails closed");
+                return Verdict::unavailable();
+            }
             Ok(decision) => decision,
+            Err(err) if fail_closed => {
+                tracing::error!(target: "rebuff::ratelimit", plan = entry.plan.name(), error = %err, "the rate-limit store failed; this route fails closed");
+                return Verdict::unavailable();
+            }
             Err(err) => {
                 tracing::warn!(target: "rebuff::ratelimit", plan = entry.plan.name(), error = %err, "the rate-limit store failed; admitting");
                 return Verdict {
@@ -398,6 +453,9 @@ impl RateLimiter {
                 };
             }
         };
+        if decision.degraded {
+            entry.stats.degraded.fetch_add(1, Ordering::Relaxed);
+        }
         let refusal = match decision.outcome {
             Outcome::Admitted => {
                 entry.stats.admitted.fetch_add(1, Ordering::Relaxed);
@@ -449,7 +507,15 @@ pub(crate) enum Check {
 /// A decision a remote store is still making.
 pub(crate) struct Pending {
     pub(crate) deciding: Deciding,
-    pub(crate) plan: usize,
+    pub(crate) route: Route,
+}
+
+/// Where a request's decision goes: its plan (by index), and whether its
+/// route fails closed.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Route {
+    plan: usize,
+    fail_closed: bool,
 }
 
 /// What to do with a request ([`RateLimiter::decide_request`]): the
@@ -465,6 +531,15 @@ pub struct Verdict {
 }
 
 impl Verdict {
+    /// A 503: the store is unreachable and the route fails closed.
+    fn unavailable() -> Self {
+        Verdict {
+            decided: None,
+            refused: true,
+            refusal: Some(Rejection::Unavailable { retry_after: 1 }),
+        }
+    }
+
     /// Whether the request is refused.
     #[must_use]
     pub fn is_refused(&self) -> bool {

@@ -39,7 +39,7 @@ impl Checked {
             Check::Now(verdict) => verdict,
             Check::Later(pending) => {
                 let decided = pending.deciding.await;
-                self.limiter.verdict(pending.plan, decided)
+                self.limiter.verdict(pending.route, decided)
             }
         };
         Said {

@@ -130,7 +130,7 @@ where
                 RateLimitFuture {
                     state: State::Boxed {
                         future: Box::pin(async move {
-                            let verdict = limiter.verdict(pending.plan, pending.deciding.await);
+                            let verdict = limiter.verdict(pending.route, pending.deciding.await);
                             core::future::poll_fn(|cx| inner.poll_ready(cx)).await?;
                             let mut service = RateLimitService { inner, layer };
                             service.decided(req, verdict).await

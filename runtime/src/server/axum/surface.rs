@@ -276,7 +276,7 @@ where
                     // The remote store's decision, then the router's
                     // readiness (this clone of it has not been polled).
                     let decided = core::task::ready!(pending.deciding.as_mut().poll(cx));
-                    let verdict = limiter.verdict(pending.plan, decided);
+                    let verdict = limiter.verdict(pending.route, decided);
                     if let Err(err) = core::task::ready!(service.poll_ready(cx)) {
                         self.set(Inner::done(Err(err), None));
                         continue;

@@ -1,0 +1,171 @@
+//! The Redis store itself: the script's decisions against the in-process
+//! algorithm's, what it writes, leases, and deciding alone.
+
+use std::time::Duration;
+
+use rebuff::ratelimit::{
+    Ask, CallerId, CallerState, Decision, Escalation, Key, Outcome, RateLimitStore, RedisStore,
+    Window, decide,
+};
+
+use crate::redis_server::RedisServer;
+
+fn ask<'a>(caller: &'a str, windows: &'a [Window], escalation: Option<Escalation>) -> Ask<'a> {
+    Ask {
+        key: Key {
+            plan: "free",
+            caller: CallerId::Key(caller),
+        },
+        windows,
+        escalation,
+    }
+}
+
+async fn decide_in(store: &RedisStore, ask: &Ask<'_>) -> Decision {
+    match store.decide_now(ask) {
+        Some(decided) => decided.unwrap(),
+        None => store.decide(ask).await.unwrap(),
+    }
+}
+
+#[tokio::test]
+async fn the_script_decides_exactly_as_the_in_process_algorithm() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let windows = [Window::per_second(5), Window::per_minute(12)];
+    let escalation = Escalation {
+        refusals: 3,
+        within: 10_000_000,
+        block: 400_000,
+    };
+    let mut state = CallerState::default();
+    let mut outcomes = Vec::new();
+    // Bursts, pauses shorter and longer than a request's worth of the
+    // second window, refusals, a block and its end.
+    for pause_ms in [
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 250, 0, 0, 450, 0, 0, 0, 0, 0, 0, 500, 0, 0, 0, 0, 0, 0, 0,
+    ] {
+        tokio::time::sleep(Duration::from_millis(pause_ms)).await;
+        let ours = decide_in(&store, &ask("k1", &windows, Some(escalation))).await;
+        // The same request, decided in process at the time Redis decided.
+        let expected = decide(&mut state, &windows, Some(&escalation), ours.now);
+        assert_eq!(ours, expected, "after {:?}", outcomes);
+        outcomes.push(match ours.outcome {
+            Outcome::Admitted => 'a',
+            Outcome::Limited { .. } => 'l',
+            Outcome::Blocked { .. } => 'b',
+        });
+    }
+    let seen: String = outcomes.iter().collect();
+    for kind in ['a', 'l', 'b'] {
+        assert!(seen.contains(kind), "{seen}");
+    }
+}
+
+#[tokio::test]
+async fn a_refusal_writes_nothing_and_keys_name_no_caller() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let windows = [Window::per_minute(2)];
+    for _ in 0..2 {
+        assert_eq!(
+            decide_in(&store, &ask("secret-key-1", &windows, None))
+                .await
+                .outcome,
+            Outcome::Admitted
+        );
+    }
+    redis.reset_stats();
+    for _ in 0..5 {
+        let refused = decide_in(&store, &ask("secret-key-1", &windows, None)).await;
+        assert!(matches!(refused.outcome, Outcome::Limited { .. }));
+    }
+    assert_eq!(redis.calls("evalsha"), 5);
+    assert_eq!(redis.calls("hset"), 0, "a refusal wrote");
+    assert_eq!(redis.calls("pexpire"), 0, "a refusal wrote");
+    let keys = redis.command(&["KEYS", "*"]).unwrap();
+    // One key (an array of one), hash-tagged, without the API key in it.
+    assert_eq!(keys, "*1");
+    let key_count = redis.command(&["DBSIZE"]).unwrap();
+    assert_eq!(key_count, ":1");
+    let scan = redis.command(&["RANDOMKEY"]).unwrap();
+    assert!(
+        scan.starts_with("rebuff:rl:{free:") && scan.ends_with('}'),
+        "{scan}"
+    );
+    assert!(!scan.contains("secret"), "{scan}");
+    // It expires when the window is full again.
+    let ttl: i64 = redis
+        .command(&["PTTL", &scan])
+        .unwrap()
+        .trim_start_matches(':')
+        .parse()
+        .unwrap();
+    assert!(ttl > 0 && ttl <= 61_000, "{ttl}");
+}
+
+#[tokio::test]
+async fn leases_save_round_trips_and_charge_the_caller_up_front() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url())
+        .unwrap()
+        .leases(6, Duration::from_secs(5));
+    let windows = [Window::per_minute(60)];
+    // Warm: the script loaded once.
+    decide_in(&store, &ask("warm", &windows, None)).await;
+    redis.reset_stats();
+    let mut remaining = Vec::new();
+    for _ in 0..30 {
+        let decision = decide_in(&store, &ask("k1", &windows, None)).await;
+        assert_eq!(decision.outcome, Outcome::Admitted);
+        remaining.push(decision.windows()[0].remaining);
+    }
+    // Down by one a request (a request a second comes back meanwhile).
+    for pair in remaining.windows(2) {
+        assert!(
+            pair[1] + 1 == pair[0] || pair[1] == pair[0],
+            "{remaining:?}"
+        );
+    }
+    assert!(remaining[29] >= 29 && remaining[29] <= 31, "{remaining:?}");
+    let calls = redis.calls("evalsha");
+    assert!(calls * 5 <= 30, "{calls} round trips for 30 requests");
+    // Leased requests were charged in Redis: another server sees them gone.
+    let other = RedisStore::open(&redis.url()).unwrap();
+    let seen = decide_in(&other, &ask("k1", &windows, None)).await;
+    assert!(seen.windows()[0].remaining <= 29, "{:?}", seen.windows());
+}
+
+#[tokio::test]
+async fn without_redis_an_instance_decides_alone_at_its_share() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url())
+        .unwrap()
+        .instances(3)
+        .timeout(Duration::from_millis(100));
+    let windows = [Window::per_minute(60)];
+    assert!(!decide_in(&store, &ask("k1", &windows, None)).await.degraded);
+    redis.stop();
+    let mut admitted = 0;
+    for _ in 0..40 {
+        let started = std::time::Instant::now();
+        let decision = decide_in(&store, &ask("k2", &windows, None)).await;
+        // Bounded by the timeout (with room for a loaded machine), never
+        // waiting on the dead server.
+        assert!(started.elapsed() < Duration::from_secs(2));
+        assert!(decision.degraded);
+        if decision.outcome == Outcome::Admitted {
+            admitted += 1;
+        }
+    }
+    assert_eq!(admitted, 20, "a third of 60");
+    assert_ne!(store.state(), rebuff::breaker::State::Closed);
+}
