@@ -119,6 +119,7 @@ pub struct Form {
 pub struct State {
     config: Config,
     pub max_upload_mb: u64,
+    idempotency: Arc<dyn rebuff::server::idempotency::IdempotencyStore>,
 }
 
 const FORMATS: &[&str] = &["wav", "mp3", "m4a", "flac", "ogg"];
@@ -131,6 +132,7 @@ impl State {
 
     pub fn with_limit(config: Config, max_upload_mb: u64) -> Arc<Self> {
         Arc::new(State {
+            idempotency: config.idempotency(),
             config,
             max_upload_mb,
         })
@@ -284,9 +286,14 @@ pub mod axum_app {
 
     pub fn router(state: Arc<State>) -> Router {
         let surface = super::surface(&state);
+        // A retried upload with its Idempotency-Key gets the first answer
+        // (uploads over 1 MiB pass through unremembered).
+        let idempotency =
+            rebuff::server::idempotency::IdempotencyLayer::new(state.idempotency.clone());
         Router::new()
             .route("/api/v1/calls/analyze", post(analyze))
             .with_state(state)
+            .layer(idempotency)
             .layer(surface)
     }
 }
@@ -377,11 +384,13 @@ pub fn serve_actix(
     state: Arc<State>,
 ) -> std::io::Result<actix_web::dev::Server> {
     use actix_web::{App, HttpServer};
-    // One surface for every worker: they share its limits.
+    // One surface and one idempotency store for every worker.
     let surface = surface(&state);
+    let idempotency = rebuff::server::actix::Idempotency::new(state.idempotency.clone());
     Ok(HttpServer::new(move || {
         App::new()
             .configure(actix_app::configure(state.clone()))
+            .wrap(idempotency.clone())
             .wrap(surface.clone())
     })
     .workers(1)

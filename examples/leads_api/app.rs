@@ -97,6 +97,7 @@ mod keys;
 pub struct State {
     config: Config,
     leads: Mutex<Store>,
+    idempotency: Arc<dyn rebuff::server::idempotency::IdempotencyStore>,
 }
 
 #[derive(Default)]
@@ -108,6 +109,7 @@ struct Store {
 impl State {
     pub fn new(config: Config) -> Arc<Self> {
         Arc::new(State {
+            idempotency: config.idempotency(),
             config,
             leads: Mutex::new(Store::default()),
         })
@@ -235,6 +237,10 @@ pub mod axum_app {
         Router::new()
             .route("/api/v1/leads", post(create))
             .route("/api/v1/leads/{id}", get(get_lead))
+            // A retried POST with its Idempotency-Key gets the first answer.
+            .layer(rebuff::server::idempotency::IdempotencyLayer::new(
+                state.idempotency.clone(),
+            ))
             .layer(super::surface(&state))
             .with_state(state)
     }
@@ -317,11 +323,13 @@ pub fn serve_actix(
     state: Arc<State>,
 ) -> std::io::Result<actix_web::dev::Server> {
     use actix_web::{App, HttpServer};
-    // One surface for every worker: they share its limits.
+    // One surface and one idempotency store for every worker.
     let surface = surface(&state);
+    let idempotency = rebuff::server::actix::Idempotency::new(state.idempotency.clone());
     Ok(HttpServer::new(move || {
         App::new()
             .configure(actix_app::configure(state.clone()))
+            .wrap(idempotency.clone())
             .wrap(surface.clone())
     })
     .workers(1)

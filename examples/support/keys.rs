@@ -6,10 +6,18 @@
 //! (default 60), pro 300, enterprise `REBUFF_ENTERPRISE_RATE` (default
 //! 1000). Requests without a known key are limited per client address at
 //! the free rate, so that guessing keys is throttled too.
+//!
+//! `REBUFF_REDIS_URL` (`redis://host:port`) keeps the rate limits and the
+//! idempotency keys in Redis, shared by every server started with it;
+//! `REBUFF_INSTANCES` says how many there are (each admits its share of the
+//! limits while Redis is away). Without it both stay in the process.
 
 use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
 
 use rebuff::ratelimit::{Caller, Plan, RateLimiter, RequestView, Window};
+use rebuff::server::idempotency::IdempotencyStore;
 
 /// The plans a key may be on.
 pub const PLANS: [&str; 3] = ["free", "pro", "enterprise"];
@@ -23,6 +31,10 @@ pub struct Config {
     pub per_minute: u32,
     /// Requests a minute of the enterprise plan.
     pub enterprise_per_minute: u32,
+    /// The Redis the limits and idempotency keys are shared in, if any.
+    pub redis_url: Option<String>,
+    /// How many servers share that Redis.
+    pub instances: u32,
 }
 
 impl Config {
@@ -32,7 +44,15 @@ impl Config {
             keys: HashMap::from([("demo-key".to_owned(), "free".to_owned())]),
             per_minute,
             enterprise_per_minute: 1000,
+            redis_url: None,
+            instances: 1,
         }
+    }
+
+    /// Shares the limits and idempotency keys in the Redis at `url`.
+    pub fn redis(mut self, url: &str) -> Self {
+        self.redis_url = Some(url.to_owned());
+        self
     }
 
     /// Adds `key` on `plan`.
@@ -60,6 +80,32 @@ impl Config {
         };
         let mut config = Config::demo(number("REBUFF_RATE_LIMIT", 60)?);
         config.enterprise_per_minute = number("REBUFF_ENTERPRISE_RATE", 1000)?;
+        if let Some(url) = var("REBUFF_REDIS_URL").filter(|url| !url.trim().is_empty()) {
+            let url = url.trim();
+            // redis://[user:password@]host[:port][/db]
+            let host = url
+                .strip_prefix("redis://")
+                .or_else(|| url.strip_prefix("rediss://"))
+                .map(|rest| rest.rsplit('@').next().unwrap_or(rest))
+                .map(|rest| rest.split('/').next().unwrap_or(rest));
+            if host.is_none_or(|host| host.is_empty() || host.starts_with(':')) {
+                return Err(format!(
+                    "REBUFF_REDIS_URL={url:?}: expected redis://host:port (or rediss://)"
+                ));
+            }
+            config = config.redis(url);
+        }
+        config.instances = match var("REBUFF_INSTANCES") {
+            None => 1,
+            Some(value) => match value.trim().parse::<u32>() {
+                Ok(n) if n > 0 => n,
+                _ => {
+                    return Err(format!(
+                        "REBUFF_INSTANCES={value:?}: expected a number of servers, at least 1"
+                    ));
+                }
+            },
+        };
         for entry in var("REBUFF_API_KEYS")
             .unwrap_or_default()
             .split(',')
@@ -89,11 +135,31 @@ impl Config {
         key.is_some_and(|key| self.keys.contains_key(key.trim()))
     }
 
+    /// Where idempotency keys are kept (a day): Redis, or this process.
+    /// Call inside a Tokio runtime.
+    pub fn idempotency(&self) -> Arc<dyn IdempotencyStore> {
+        let ttl = Duration::from_secs(24 * 3600);
+        if let Some(url) = &self.redis_url {
+            match rebuff::server::idempotency::RedisStore::open(url, ttl) {
+                Ok(store) => return Arc::new(store),
+                Err(err) => eprintln!("{url}: {err}; idempotency keys stay in this process"),
+            }
+        }
+        Arc::new(rebuff::server::idempotency::MemoryStore::new(ttl))
+    }
+
     /// The rate limiter of these keys and plans; `key_of` reads a request's
-    /// key.
+    /// key. Call inside a Tokio runtime.
     pub fn limiter(&self, key_of: for<'a> fn(&RequestView<'a>) -> Option<&'a str>) -> RateLimiter {
         let keys = self.keys.clone();
-        RateLimiter::new()
+        let mut limiter = RateLimiter::new();
+        if let Some(url) = &self.redis_url {
+            match rebuff::ratelimit::RedisStore::open(url) {
+                Ok(store) => limiter = limiter.store(store.instances(self.instances)),
+                Err(err) => eprintln!("{url}: {err}; rate limits stay in this process"),
+            }
+        }
+        limiter
             .plan(Plan::new("free").window(Window::per_minute(self.per_minute)))
             .plan(Plan::pro())
             .plan(Plan::enterprise(self.enterprise_per_minute))

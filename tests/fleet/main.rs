@@ -8,4 +8,8 @@
 #[path = "../support/redis.rs"]
 mod redis_server;
 
+mod concurrency;
+mod faults;
+mod idempotency;
+mod servers;
 mod store;

@@ -5,8 +5,8 @@
 //! asking Redis next time.
 
 use core::hash::BuildHasher;
-use std::collections::HashMap;
 use std::collections::hash_map::RandomState;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Mutex, PoisonError};
 
 use crate::ratelimit::gcra::{Decision, Escalation, Outcome};
@@ -23,6 +23,9 @@ pub(super) struct Local {
     pub(super) lease: u32,
     /// How long a lease is good for, in microseconds.
     ttl: u64,
+    /// Callers a lease is being asked for: one at a time, so that
+    /// concurrent requests do not each take one.
+    asking: Mutex<HashSet<u64>>,
 }
 
 enum Entry {
@@ -52,7 +55,28 @@ impl Local {
             hasher: RandomState::new(),
             lease: lease.max(1),
             ttl: ttl_micros,
+            asking: Mutex::new(HashSet::new()),
         }
+    }
+
+    /// How many requests to ask Redis for: a lease, unless one is being
+    /// asked for this caller already (then just this request). Pair with
+    /// [`asked`](Self::asked).
+    pub(super) fn ask_for(&self, hash: u64) -> u32 {
+        let mut asking = self.asking.lock().unwrap_or_else(PoisonError::into_inner);
+        if asking.len() < self.per_shard * SHARDS && asking.insert(hash) {
+            self.lease
+        } else {
+            1
+        }
+    }
+
+    /// The lease asked for `hash` came back (or never will).
+    pub(super) fn asked(&self, hash: u64) {
+        self.asking
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(&hash);
     }
 
     pub(super) fn hash(&self, key: &Key<'_>) -> u64 {
@@ -184,6 +208,33 @@ impl Local {
             }
         };
         let mut shard = self.shard(hash);
+        if let (
+            Entry::Lease { left, .. },
+            Some(Entry::Lease {
+                left: held, until, ..
+            }),
+        ) = (&entry, shard.get(&hash))
+        {
+            // A lease still held: both are the caller's.
+            if *until > now {
+                let left = left + held;
+                if let Entry::Lease {
+                    base, at, until, ..
+                } = entry
+                {
+                    shard.insert(
+                        hash,
+                        Entry::Lease {
+                            left,
+                            until,
+                            base,
+                            at,
+                        },
+                    );
+                }
+                return;
+            }
+        }
         if shard.len() >= self.per_shard && !shard.contains_key(&hash) {
             shard.retain(|_, entry| match entry {
                 Entry::Lease { until, left, .. } => *until > now && *left > 0,
@@ -257,6 +308,16 @@ mod tests {
             .collect();
         assert_eq!(seen, [52, 51, 50]);
         assert!(local.answer(h, None, 10).is_none());
+    }
+
+    #[test]
+    fn one_lease_is_asked_for_at_a_time() {
+        let local = Local::new(4, 1_000_000, 100);
+        let h = local.hash(&key("k"));
+        assert_eq!(local.ask_for(h), 4);
+        assert_eq!(local.ask_for(h), 1, "while the first is asked");
+        local.asked(h);
+        assert_eq!(local.ask_for(h), 4);
     }
 
     #[test]

@@ -107,17 +107,21 @@ impl RedisStore<ConnectionManager> {
     ///
     /// When `url` is not a Redis URL.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let timeout = Duration::from_millis(100);
-        let client = redis::Client::open(url).map_err(StoreError::new)?;
-        let config = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(timeout))
-            .set_response_timeout(Some(timeout))
-            .set_number_of_retries(1)
-            .set_max_delay(Duration::from_millis(200));
-        let connection =
-            ConnectionManager::new_lazy_with_config(client, config).map_err(StoreError::new)?;
-        Ok(RedisStore::with_connection(connection).timeout(timeout))
+        Ok(RedisStore::with_connection(connect_lazily(url)?))
     }
+}
+
+/// A connection manager on the Redis at `url` that connects on first use.
+/// The stores bound each call with their own timeout; the manager's are
+/// only a backstop, so that a store's timeout can be changed after.
+pub(crate) fn connect_lazily(url: &str) -> Result<ConnectionManager, StoreError> {
+    let client = redis::Client::open(url).map_err(StoreError::new)?;
+    let config = ConnectionManagerConfig::new()
+        .set_connection_timeout(Some(Duration::from_secs(2)))
+        .set_response_timeout(None)
+        .set_number_of_retries(1)
+        .set_max_delay(Duration::from_millis(200));
+    ConnectionManager::new_lazy_with_config(client, config).map_err(StoreError::new)
 }
 
 impl<C> RedisStore<C>
@@ -293,10 +297,15 @@ where
         let (hash, lease, extra) = match &shared.local {
             Some(local) => {
                 let hash = local.hash(&ask.key);
-                (hash, local.lease, local.take_refusals(hash))
+                (hash, local.ask_for(hash), local.take_refusals(hash))
             }
             None => (0, 1, 0),
         };
+        // Given back however the call ends, the future dropped included.
+        let asking = (lease > 1).then(|| Asking {
+            shared: Arc::clone(&shared),
+            hash,
+        });
         let windows: Vec<Window> = ask.windows.iter().take(MAX_WINDOWS).copied().collect();
         let mut args: Vec<u64> = Vec::with_capacity(6 + 2 * windows.len());
         args.push(windows.len() as u64);
@@ -323,6 +332,7 @@ where
         let timeout = self.timeout;
         let instances = self.instances;
         Box::pin(async move {
+            let _asking = asking;
             let mut invocation = shared.script.prepare_invoke();
             invocation.key(&key);
             for arg in &args {
@@ -364,6 +374,20 @@ where
                 }
             }
         })
+    }
+}
+
+/// A lease being asked for a caller: given back when the call ends.
+struct Asking {
+    shared: Arc<Shared>,
+    hash: u64,
+}
+
+impl Drop for Asking {
+    fn drop(&mut self) {
+        if let Some(local) = &self.shared.local {
+            local.asked(self.hash);
+        }
     }
 }
 

@@ -24,7 +24,12 @@ mod engine;
 #[cfg(feature = "axum")]
 mod layer;
 mod memory;
+#[cfg(feature = "redis")]
+mod redis;
 
+#[cfg(feature = "redis")]
+#[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
+pub use self::redis::RedisStore;
 #[cfg(feature = "axum")]
 pub use layer::{IdempotencyLayer, IdempotencyService};
 pub use memory::MemoryStore;
@@ -126,6 +131,21 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     fn complete<'a>(&'a self, key: &'a str, response: StoredResponse) -> StoreFuture<'a, ()>;
     /// Forgets `key` (its request failed in a way worth repeating).
     fn release<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
+}
+
+/// A shared store, or one chosen at run time (`Arc<dyn IdempotencyStore>`).
+impl<S: IdempotencyStore + ?Sized> IdempotencyStore for std::sync::Arc<S> {
+    fn claim<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, Claim> {
+        (**self).claim(key, fingerprint)
+    }
+
+    fn complete<'a>(&'a self, key: &'a str, response: StoredResponse) -> StoreFuture<'a, ()> {
+        (**self).complete(key, response)
+    }
+
+    fn release<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        (**self).release(key)
+    }
 }
 
 #[cfg(test)]

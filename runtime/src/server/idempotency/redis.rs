@@ -1,0 +1,339 @@
+//! [`RedisStore`]: idempotency keys a fleet of servers shares in Redis.
+
+use core::fmt;
+use core::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
+use redis::Value;
+use redis::aio::{ConnectionLike, ConnectionManager};
+
+use super::{Claim, Fingerprint, IdempotencyStore, StoreError, StoreFuture, StoredResponse};
+
+/// Claims a key, or says what is known of it, in one step.
+const CLAIM: &str = r"
+local f = redis.call('HMGET', KEYS[1], 'fp', 'done', 'status', 'headers', 'body')
+if not f[1] then
+  redis.call('HSET', KEYS[1], 'fp', ARGV[1])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return {0}
+end
+if f[1] ~= ARGV[1] then return {3} end
+if f[2] then return {2, f[3], f[4], f[5]} end
+return {1}
+";
+
+/// Stores a claimed key's response (a key that expired in flight keeps an
+/// empty fingerprint, which no request has).
+const COMPLETE: &str = r"
+redis.call('HSETNX', KEYS[1], 'fp', '')
+redis.call('HSET', KEYS[1], 'done', '1', 'status', ARGV[1], 'headers', ARGV[2], 'body', ARGV[3])
+redis.call('PEXPIRE', KEYS[1], ARGV[4])
+return 1
+";
+
+/// Idempotency keys in Redis, for servers behind one load balancer: a key
+/// retried onto another server replays the first server's answer. The
+/// same rules as the in-process [`MemoryStore`](super::MemoryStore):
+/// scoped keys (digests; no client key or credential is written),
+/// responses kept for `ttl`, a key in flight answered 409 until its
+/// response is stored (or until `in_flight` passes, for a server that died
+/// serving it), a key reused with another request refused with 422, and
+/// responses over [`max_response_bytes`](Self::max_response_bytes) not
+/// kept. Each operation is one atomic script.
+///
+/// A Redis that does not answer within [`timeout`](Self::timeout) (250 ms
+/// by default) fails the keyed request with a retryable 503: served
+/// without its key it could run twice.
+///
+/// ```no_run
+/// # #[tokio::main] async fn main() -> Result<(), rebuff::StoreError> {
+/// use std::time::Duration;
+/// use rebuff::server::idempotency::{IdempotencyLayer, RedisStore};
+///
+/// let store = RedisStore::open("redis://127.0.0.1:6379", Duration::from_secs(24 * 3600))?;
+/// let layer = IdempotencyLayer::new(store);
+/// # let _ = layer;
+/// # Ok(()) }
+/// ```
+pub struct RedisStore<C = ConnectionManager> {
+    connection: C,
+    claim: redis::Script,
+    complete: redis::Script,
+    prefix: String,
+    ttl: Duration,
+    in_flight: Duration,
+    timeout: Duration,
+    max_bytes: usize,
+}
+
+impl<C> fmt::Debug for RedisStore<C> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("RedisStore")
+            .field("prefix", &self.prefix)
+            .field("ttl", &self.ttl)
+            .field("in_flight", &self.in_flight)
+            .field("timeout", &self.timeout)
+            .field("max_bytes", &self.max_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RedisStore<ConnectionManager> {
+    /// A store on the Redis at `url`, keeping responses for `ttl`; it
+    /// connects on first use. Call it inside a Tokio runtime.
+    ///
+    /// # Errors
+    ///
+    /// When `url` is not a Redis URL.
+    pub fn open(url: &str, ttl: Duration) -> Result<Self, StoreError> {
+        let connection = crate::ratelimit::connect_lazily(url)?;
+        Ok(RedisStore::with_connection(connection, ttl))
+    }
+}
+
+impl<C> RedisStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    /// A store on a connection the application has already, keeping
+    /// responses for `ttl`.
+    pub fn with_connection(connection: C, ttl: Duration) -> Self {
+        RedisStore {
+            connection,
+            claim: redis::Script::new(CLAIM),
+            complete: redis::Script::new(COMPLETE),
+            prefix: "rebuff:idem:".to_owned(),
+            ttl,
+            in_flight: Duration::from_secs(60),
+            timeout: Duration::from_millis(250),
+            max_bytes: 1 << 20,
+        }
+    }
+
+    /// How long a call may take (default 250 ms).
+    #[must_use]
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// How long a key stays in flight without a response before it is
+    /// free again (default 60 s): a server that died serving it does not
+    /// hold it for the whole `ttl`.
+    #[must_use]
+    pub fn in_flight(mut self, in_flight: Duration) -> Self {
+        self.in_flight = in_flight;
+        self
+    }
+
+    /// The largest response kept, body and headers (default 1 MiB); a
+    /// larger one is not kept, and a retry does the work again.
+    #[must_use]
+    pub fn max_response_bytes(mut self, max: usize) -> Self {
+        self.max_bytes = max;
+        self
+    }
+
+    /// The prefix of the keys (default `rebuff:idem:`).
+    #[must_use]
+    pub fn prefix(mut self, prefix: impl Into<String>) -> Self {
+        self.prefix = prefix.into();
+        self
+    }
+
+    fn key(&self, key: &str) -> String {
+        format!("{}{{{key}}}", self.prefix)
+    }
+
+    /// Runs `call` within the timeout.
+    async fn timed<T>(
+        &self,
+        call: impl core::future::Future<Output = redis::RedisResult<T>>,
+    ) -> Result<T, StoreError> {
+        match tokio::time::timeout(self.timeout, call).await {
+            Ok(Ok(value)) => Ok(value),
+            Ok(Err(err)) => Err(StoreError::new(err)),
+            Err(_) => Err(StoreError::new(format!(
+                "Redis did not answer within {:?}",
+                self.timeout
+            ))),
+        }
+    }
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis())
+        .unwrap_or(u64::MAX)
+        .max(1)
+}
+
+impl<C> IdempotencyStore for RedisStore<C>
+where
+    C: ConnectionLike + Clone + Send + Sync + 'static,
+{
+    fn claim<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, Claim> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let mut invocation = self.claim.prepare_invoke();
+            invocation
+                .key(self.key(key))
+                .arg(hex(fingerprint.as_bytes()))
+                .arg(millis(self.in_flight.min(self.ttl)));
+            let reply: Vec<Value> = self.timed(invocation.invoke_async(&mut connection)).await?;
+            parse_claim(&reply)
+        })
+    }
+
+    fn complete<'a>(&'a self, key: &'a str, response: StoredResponse) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let headers = encode_headers(&response.headers);
+            let mut connection = self.connection.clone();
+            if headers.len() + response.body.len() > self.max_bytes {
+                tracing::warn!(target: "rebuff::idempotency", max = self.max_bytes, "a response too large to keep: its key is given back");
+                let forget = redis::cmd("DEL").arg(self.key(key)).clone();
+                return self
+                    .timed(forget.query_async::<i64>(&mut connection))
+                    .await
+                    .map(drop);
+            }
+            let mut invocation = self.complete.prepare_invoke();
+            invocation
+                .key(self.key(key))
+                .arg(response.status.as_u16())
+                .arg(headers)
+                .arg(response.body.as_ref())
+                .arg(millis(self.ttl));
+            self.timed(invocation.invoke_async::<i64>(&mut connection))
+                .await
+                .map(drop)
+        })
+    }
+
+    fn release<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let forget = redis::cmd("DEL").arg(self.key(key)).clone();
+            self.timed(forget.query_async::<i64>(&mut connection))
+                .await
+                .map(drop)
+        })
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    use fmt::Write as _;
+    let mut out = String::with_capacity(bytes.len() * 2);
+    for byte in bytes {
+        let _ = write!(out, "{byte:02x}");
+    }
+    out
+}
+
+/// Headers as `name: value` lines (a header value holds no line break).
+fn encode_headers(headers: &HeaderMap) -> Vec<u8> {
+    let mut out = Vec::new();
+    for (name, value) in headers {
+        out.extend_from_slice(name.as_str().as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(value.as_bytes());
+        out.push(b'\n');
+    }
+    out
+}
+
+fn decode_headers(bytes: &[u8]) -> Option<HeaderMap> {
+    let mut headers = HeaderMap::new();
+    for line in bytes.split(|b| *b == b'\n').filter(|line| !line.is_empty()) {
+        let at = line.windows(2).position(|pair| pair == b": ")?;
+        let name = HeaderName::from_bytes(&line[..at]).ok()?;
+        let value = HeaderValue::from_bytes(&line[at + 2..]).ok()?;
+        headers.append(name, value);
+    }
+    Some(headers)
+}
+
+fn bytes_of(value: &Value) -> Option<&[u8]> {
+    match value {
+        Value::BulkString(bytes) => Some(bytes),
+        Value::SimpleString(text) => Some(text.as_bytes()),
+        _ => None,
+    }
+}
+
+/// The claim script's reply; anything else is an error (what a store
+/// answers is not trusted to be well formed).
+fn parse_claim(reply: &[Value]) -> Result<Claim, StoreError> {
+    let bad = || StoreError::new("unexpected reply from the idempotency claim script");
+    let Some(Value::Int(kind)) = reply.first() else {
+        return Err(bad());
+    };
+    match (kind, reply.len()) {
+        (0, 1) => Ok(Claim::New),
+        (1, 1) => Ok(Claim::InFlight),
+        (3, 1) => Ok(Claim::Mismatch),
+        (2, 4) => {
+            let status = bytes_of(&reply[1])
+                .and_then(|s| core::str::from_utf8(s).ok()?.parse::<u16>().ok())
+                .and_then(|s| StatusCode::from_u16(s).ok())
+                .ok_or_else(bad)?;
+            let headers = bytes_of(&reply[2])
+                .and_then(decode_headers)
+                .ok_or_else(bad)?;
+            let body = bytes_of(&reply[3]).ok_or_else(bad)?;
+            Ok(Claim::Done(StoredResponse {
+                status,
+                headers,
+                body: Bytes::copy_from_slice(body),
+            }))
+        }
+        _ => Err(bad()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_survive_the_round_trip() {
+        let mut headers = HeaderMap::new();
+        headers.insert("content-type", HeaderValue::from_static("application/json"));
+        headers.append("set-cookie", HeaderValue::from_static("a=1"));
+        headers.append("set-cookie", HeaderValue::from_static("b=2: x"));
+        headers.insert("x-odd", HeaderValue::from_bytes(b"caf\xe9").unwrap());
+        assert_eq!(decode_headers(&encode_headers(&headers)), Some(headers));
+    }
+
+    #[test]
+    fn replies_that_are_not_the_scripts_are_errors() {
+        let done = [
+            Value::Int(2),
+            Value::BulkString(b"201".to_vec()),
+            Value::BulkString(b"x-a: 1\n".to_vec()),
+            Value::BulkString(b"body".to_vec()),
+        ];
+        let Ok(Claim::Done(stored)) = parse_claim(&done) else {
+            panic!("a stored response")
+        };
+        assert_eq!(
+            (stored.status.as_u16(), &stored.body[..]),
+            (201, &b"body"[..])
+        );
+        assert_eq!(parse_claim(&[Value::Int(1)]).unwrap(), Claim::InFlight);
+        for wrong in [
+            &[][..],
+            &[Value::Int(7)],
+            &[Value::Int(2)],
+            &[
+                Value::Int(2),
+                Value::BulkString(b"999".to_vec()),
+                Value::Nil,
+                Value::Nil,
+            ],
+            &[Value::Nil],
+        ] {
+            assert!(parse_claim(wrong).is_err(), "{wrong:?}");
+        }
+    }
+}

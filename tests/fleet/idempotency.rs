@@ -1,0 +1,123 @@
+//! The Redis idempotency store answers as the in-process one does.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use http::{HeaderMap, HeaderValue, StatusCode};
+use rebuff::server::idempotency::{
+    Claim, Fingerprint, IdempotencyStore, MemoryStore, RedisStore, StoredResponse,
+};
+
+use crate::redis_server::RedisServer;
+
+fn response(body: &'static str) -> StoredResponse {
+    let mut headers = HeaderMap::new();
+    headers.insert("content-type", HeaderValue::from_static("text/plain"));
+    headers.append("x-order", HeaderValue::from_static("1"));
+    StoredResponse {
+        status: StatusCode::CREATED,
+        headers,
+        body: Bytes::from_static(body.as_bytes()),
+    }
+}
+
+/// What a store answers along one key's life.
+async fn life(store: &dyn IdempotencyStore) -> Vec<String> {
+    let same = Fingerprint::of("", b"{\"name\":\"Ada\"}");
+    let other = Fingerprint::of("", b"{\"name\":\"Bob\"}");
+    let mut seen = Vec::new();
+    let mut note = |claim: Claim| {
+        seen.push(match claim {
+            Claim::New => "new".to_owned(),
+            Claim::InFlight => "in flight".to_owned(),
+            Claim::Mismatch => "mismatch".to_owned(),
+            Claim::Done(stored) => format!(
+                "done {} {:?} {}",
+                stored.status,
+                stored.headers.get_all("x-order").iter().collect::<Vec<_>>(),
+                String::from_utf8_lossy(&stored.body)
+            ),
+        });
+    };
+    note(store.claim("k", same).await.unwrap());
+    note(store.claim("k", same).await.unwrap());
+    note(store.claim("k", other).await.unwrap());
+    store.complete("k", response("order #1")).await.unwrap();
+    note(store.claim("k", same).await.unwrap());
+    note(store.claim("k", other).await.unwrap());
+    store.release("k").await.unwrap();
+    note(store.claim("k", other).await.unwrap());
+    // Completed without a claim (expired in flight): no request matches.
+    store.complete("lost", response("late")).await.unwrap();
+    note(store.claim("lost", same).await.unwrap());
+    seen
+}
+
+#[tokio::test]
+async fn a_key_lives_in_redis_as_in_memory() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let ttl = Duration::from_secs(60);
+    let in_memory = life(&MemoryStore::new(ttl)).await;
+    let in_redis = life(&RedisStore::open(&redis.url(), ttl).unwrap()).await;
+    assert_eq!(in_redis, in_memory);
+    assert_eq!(
+        in_memory,
+        [
+            "new",
+            "in flight",
+            "mismatch",
+            "done 201 Created [\"1\"] order #1",
+            "mismatch",
+            "new",
+            "mismatch"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn a_key_left_in_flight_frees_itself_and_large_responses_are_not_kept() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url(), Duration::from_secs(60))
+        .unwrap()
+        .in_flight(Duration::from_millis(200))
+        .max_response_bytes(64);
+    let fingerprint = Fingerprint::of("", b"");
+    assert_eq!(store.claim("k", fingerprint).await.unwrap(), Claim::New);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        store.claim("k", fingerprint).await.unwrap(),
+        Claim::New,
+        "the server serving it died"
+    );
+    let large = StoredResponse {
+        body: Bytes::from(vec![b'x'; 100]),
+        ..response("")
+    };
+    store.complete("k", large).await.unwrap();
+    assert_eq!(
+        store.claim("k", fingerprint).await.unwrap(),
+        Claim::New,
+        "not kept, given back"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_redis_is_an_error_within_the_timeout() {
+    let Some(mut redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url(), Duration::from_secs(60))
+        .unwrap()
+        .timeout(Duration::from_millis(100));
+    redis.stall();
+    let started = std::time::Instant::now();
+    assert!(store.claim("k", Fingerprint::of("", b"")).await.is_err());
+    assert!(started.elapsed() < Duration::from_secs(2));
+    redis.resume();
+    redis.stop();
+    assert!(store.claim("k", Fingerprint::of("", b"")).await.is_err());
+}
