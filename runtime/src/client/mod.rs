@@ -58,11 +58,20 @@
 //! [`max_retry_after`](crate::Policy::max_retry_after), so no server can
 //! park a client.
 
+mod idempotent;
 mod remote;
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;
+
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub mod middleware;
+
+#[cfg(feature = "tower-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower-client")))]
+pub mod tower;
 
 use core::fmt;
 use core::time::Duration;
@@ -70,6 +79,7 @@ use std::error::Error as StdError;
 
 use http::StatusCode;
 
+pub use idempotent::{IDEMPOTENCY_KEY, is_idempotent};
 pub use remote::{Format, RemoteError};
 
 use crate::retry::TimedOut;
@@ -184,6 +194,56 @@ impl<E: FromRemote> ClientError<E> {
             None => ClientError::Unrecognized(remote),
         }
     }
+}
+
+impl ClientError<RemoteError> {
+    /// This error with the API's own error type: an error response decoded
+    /// into `E` where it can be ([`ClientError::from_remote`]), every other
+    /// failure as it is. The retrying middlewares report in
+    /// `ClientError<RemoteError>`, which reads any API; this types it.
+    ///
+    /// ```
+    /// use rebuff::client::{ClientError, RemoteError};
+    /// use rebuff::http::StatusCode;
+    ///
+    /// #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    /// #[api(decode)]
+    /// enum LeadError {
+    ///     #[error("lead not found")]
+    ///     #[api(status = 404)]
+    ///     LeadNotFound,
+    /// }
+    ///
+    /// let remote = RemoteError::new(StatusCode::NOT_FOUND, Some("lead_not_found"), None);
+    /// let err: ClientError = ClientError::from_remote(remote);
+    /// assert!(matches!(err.decode::<LeadError>().api(), Some(LeadError::LeadNotFound)));
+    /// ```
+    #[must_use]
+    pub fn decode<E: FromRemote>(self) -> ClientError<E> {
+        match self {
+            ClientError::Api { remote, .. }
+            | ClientError::RateLimited(remote)
+            | ClientError::Unrecognized(remote) => ClientError::from_remote(remote),
+            ClientError::Timeout { after } => ClientError::Timeout { after },
+            ClientError::Network { kind, source } => ClientError::Network { kind, source },
+            ClientError::Request(source) => ClientError::Request(source),
+            ClientError::CircuitOpen(open) => ClientError::CircuitOpen(open),
+            ClientError::Decode { status, source } => ClientError::Decode { status, source },
+        }
+    }
+}
+
+/// A success body as `T`: JSON, or (204, 205, an empty body) JSON `null`,
+/// which `()` and `Option<T>` accept.
+#[cfg(feature = "reqwest")]
+pub(crate) fn decode_success<T>(status: StatusCode, body: &[u8]) -> Result<T, serde_json::Error>
+where
+    T: serde::de::DeserializeOwned,
+{
+    let empty = status == StatusCode::NO_CONTENT
+        || status == StatusCode::RESET_CONTENT
+        || body.trim_ascii().is_empty();
+    serde_json::from_slice(if empty { b"null" } else { body })
 }
 
 impl<E> ClientError<E> {

@@ -235,7 +235,7 @@ fn is_string(raw: Option<&RawValue>) -> bool {
 
 /// The first entry of a list, as [`Fields`].
 #[inline]
-pub(super) fn first_entry<'a>(raw: Option<&'a RawValue>) -> Option<Fields<'a>> {
+pub(super) fn first_entry(raw: Option<&RawValue>) -> Option<Fields<'_>> {
     // Most slots are empty: that check is inlined, the rest is not.
     first_entry_of(raw?)
 }

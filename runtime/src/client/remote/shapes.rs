@@ -261,7 +261,7 @@ pub(super) fn read_json<'a>(
 }
 
 /// `{"errors":[...]}`: strings (the plain envelope), JSON:API, GraphQL,
-/// Cloudflare, GitHub validation, FastAPI's `detail`.
+/// Cloudflare, GitHub validation, and a `detail` list (as `FastAPI` sends).
 fn read_error_list<'a>(
     top: &Fields<'a>,
     errors: &'a RawValue,
