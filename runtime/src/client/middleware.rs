@@ -22,8 +22,9 @@
 //! ```
 //!
 //! When the retries run out on an error response, the middleware hands the
-//! last response on (its body read up to the error body limit), so the
-//! middlewares before it and the caller see it as any other answer:
+//! last response on (its status, headers and body, read up to the error
+//! body limit; `Response::url` is not kept), so the middlewares before it
+//! and the caller see it as any other answer:
 //! [`ResponseExt::api`] and `send_api`
 //! decode it into the API's own error. A refusal of the breaker or a
 //! timeout of the policy is a [`reqwest_middleware::Error::Middleware`]
@@ -52,7 +53,8 @@ use crate::{Advice, Breaker, Budget, CircuitOpen, Policy, Retryable};
 /// as their errors advise; other methods only with an `Idempotency-Key`
 /// (added unless [`auto_key(false)`](RetryMiddleware::auto_key)) or when
 /// the request never reached the server. A request whose body cannot be
-/// cloned (a stream) is sent once.
+/// cloned (a stream) is sent once, and a failure of a middleware after
+/// this one is handed on as it is, not retried.
 ///
 /// ```
 /// use std::time::Duration;
@@ -227,10 +229,10 @@ impl Failed {
     fn transport(err: reqwest_middleware::Error) -> Self {
         let error = match &err {
             reqwest_middleware::Error::Reqwest(inner) => classify(inner),
-            reqwest_middleware::Error::Middleware(inner) => ClientError::Network {
-                kind: super::NetworkKind::Other,
-                source: inner.to_string().into(),
-            },
+            // A middleware after this one failed: retrying cannot help.
+            reqwest_middleware::Error::Middleware(inner) => {
+                ClientError::Request(inner.to_string().into())
+            }
         };
         Failed {
             error,
