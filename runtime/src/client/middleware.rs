@@ -318,6 +318,15 @@ impl Retryable for Failed {
 /// refusal and the policy's timeouts (which [`RetryMiddleware`] reports as
 /// a `ClientError` inside [`reqwest_middleware::Error::Middleware`]) come
 /// back as they were, reqwest's own errors as [`from_reqwest`] reads them.
+///
+/// ```
+/// use rebuff::client::ClientError;
+/// use rebuff::client::middleware::from_middleware;
+///
+/// let timeout: ClientError = ClientError::Timeout { after: None };
+/// let err: ClientError = from_middleware(reqwest_middleware::Error::middleware(timeout));
+/// assert!(err.is_timeout());
+/// ```
 #[must_use]
 pub fn from_middleware<E: FromRemote>(err: reqwest_middleware::Error) -> ClientError<E> {
     match err {

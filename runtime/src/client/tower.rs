@@ -134,7 +134,47 @@ impl<S> tower::Layer<S> for RetryLayer {
     }
 }
 
-/// The service [`RetryLayer`] makes.
+/// The service [`RetryLayer`] makes: `S`, retried.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::future::{Ready, ready};
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::task::{Context, Poll};
+/// use rebuff::Policy;
+/// use rebuff::client::tower::RetryLayer;
+/// use rebuff::http::{Request, Response};
+/// use tower::{Layer, Service};
+///
+/// /// Unavailable once, then fine.
+/// #[derive(Clone, Default)]
+/// struct Flaky(Arc<AtomicU32>);
+///
+/// impl Service<Request<String>> for Flaky {
+///     type Response = Response<String>;
+///     type Error = Infallible;
+///     type Future = Ready<Result<Response<String>, Infallible>>;
+///
+///     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+///         Poll::Ready(Ok(()))
+///     }
+///
+///     fn call(&mut self, _: Request<String>) -> Self::Future {
+///         let status = if self.0.fetch_add(1, Ordering::SeqCst) == 0 { 503 } else { 200 };
+///         ready(Ok(Response::builder().status(status).body(String::new()).unwrap()))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let _no_sleeping = rebuff::retry::testing::enable();
+/// let mut client = RetryLayer::new(Policy::DEFAULT).layer(Flaky::default());
+/// std::future::poll_fn(|cx| client.poll_ready(cx)).await.unwrap();
+/// let response = client.call(Request::new(String::new())).await.unwrap();
+/// assert_eq!(response.status(), 200);
+/// # }
+/// ```
 #[derive(Debug, Clone)]
 pub struct Retrying<S> {
     inner: S,
