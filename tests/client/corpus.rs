@@ -1,7 +1,14 @@
-//! Real error responses published by public APIs and proxies
-//! (`tests/corpus/*.http`, each with its source), read by
-//! `RemoteError::parse`: the code, message, request id and retry delay a
-//! careful reader would take from each.
+//! Real error responses published by public APIs, frameworks and proxies
+//! (`tests/corpus/*.http`), read by `RemoteError::parse`: the code,
+//! message, request id and retry delay a careful reader would take from
+//! each.
+//!
+//! Each file starts with `#` lines: `source:` (the public documentation the
+//! body is taken from), `provider:` (the API or framework; the corpus must
+//! cover at least 60), `expect-code:`, `expect-message:`,
+//! `expect-request-id:` and `expect-retry-after-secs:` (`-` where the
+//! response has none), and `note:`s; then the response as sent. Every
+//! mismatch is reported at once.
 
 use std::time::{Duration, SystemTime};
 
