@@ -215,7 +215,10 @@
 //! request id, `Retry-After` and rate limits. `#[api(decode)]` rebuilds a
 //! derived error from it, [`client::ClientError`] is the one error a client
 //! call returns, and with the `reqwest` feature [`client::reqwest`] sends,
-//! checks and decodes in one call. See [`client`].
+//! checks and decodes in one call. Clients built on reqwest-middleware or
+//! tower retry through the same engine with
+//! `client::middleware::RetryMiddleware` (feature `reqwest-middleware`) and
+//! `client::tower::RetryLayer` (feature `tower-client`). See [`client`].
 //!
 //! ```
 //! use rebuff::client::RemoteError;
@@ -233,10 +236,13 @@
 //! |---|---|
 //! | `tokio` (default) | the async retry engine on tokio's timer |
 //! | `reqwest` | [`client::reqwest`]: checked requests, typed errors |
+//! | `reqwest-middleware` | [`client::middleware`]: a retrying middleware for reqwest-middleware clients, and `send_api` on their requests |
+//! | `tower-client` | [`client::tower`]: a retrying tower layer for HTTP clients built on tower (hyper-util's, your own) |
 //! | `axum` | derived errors as axum responses, [`server::Surface`] as a tower layer, [`server::axum`] |
 //! | `actix` | derived errors as actix-web responses, [`server::Surface`] as a middleware, [`server::actix`] |
 //! | `multipart` | (with `axum`) the multipart extractor whose failures use the envelope |
 //! | `ratelimit` | [`ratelimit`]: per-plan rate limits, their headers and 429s, in the [`server::Surface`] or alone |
+//! | `redis` | rate limits ([`ratelimit::RedisStore`]) and idempotency keys shared by a fleet of servers through Redis |
 //!
 //! # Implementing `ApiError` by hand
 //!

@@ -13,6 +13,10 @@ use rebuff::{ApiError, Context, RateLimit};
 
 const HEADER_NAMES: &[&str] = &[
     "retry-after",
+    "ratelimit",
+    "ratelimit-policy",
+    "x-rate-limit-reset",
+    "x-amzn-errortype",
     "x-ratelimit-limit",
     "x-ratelimit-remaining",
     "x-ratelimit-reset",
@@ -78,6 +82,14 @@ fn bodies() -> impl Strategy<Value = Vec<u8>> {
         "<?xml",
         "<Code>",
         "</Code>",
+        "<Error>",
+        "<Response>",
+        "<Message>",
+        "</Message>",
+        "RequestId:",
+        "<pre>",
+        "\"retryDelay\"",
+        "\"30s\"",
         "\n",
         " ",
         "é",
@@ -93,14 +105,152 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 2000, ..ProptestConfig::default() })]
 
     #[test]
-    fn parse_never_panics(status in 100u16..1000, headers in headers(), body in bodies()) {
+    fn parse_never_panics(
+        status in 100u16..1000,
+        headers in headers(),
+        content_type in prop::sample::select(vec![
+            "", "application/json", "application/problem+json", "application/xml",
+            "text/xml", "text/html", "text/plain",
+        ]),
+        body in bodies(),
+    ) {
         let status = StatusCode::from_u16(status).unwrap();
+        let mut headers = headers;
+        if !content_type.is_empty() {
+            headers.insert("content-type", HeaderValue::from_static(content_type));
+        }
         let err = RemoteError::parse(status, &headers, &body);
         prop_assert_eq!(err.status(), status);
         prop_assert!(err.body().len() <= 4096);
         prop_assert!(err.code().is_none_or(|c| c.len() <= 1024));
         prop_assert!(err.request_id().is_none_or(|c| c.len() <= 1024));
         prop_assert!(!err.message().is_empty() || status.canonical_reason().is_none());
+        let _ = err.to_string();
+        let _ = rebuff::to_vec(&err, &Context::new());
+    }
+}
+
+/// Any JSON value, a few levels deep, with the keys error bodies use.
+fn json_values() -> impl Strategy<Value = serde_json::Value> {
+    const KEYS: &[&str] = &[
+        "error",
+        "errors",
+        "message",
+        "msg",
+        "code",
+        "errorCode",
+        "status",
+        "type",
+        "reason",
+        "detail",
+        "details",
+        "title",
+        "description",
+        "error_description",
+        "request_id",
+        "traceId",
+        "retry_after",
+        "retryDelay",
+        "parameters",
+        "innerError",
+        "@type",
+        "issue",
+        "extensions",
+        "_errors",
+        "name",
+        "id",
+        "category",
+        "error_codes",
+        "errorMessages",
+    ];
+    let leaf = prop_oneof![
+        Just(serde_json::Value::Null),
+        any::<bool>().prop_map(serde_json::Value::from),
+        any::<i64>().prop_map(serde_json::Value::from),
+        any::<f64>().prop_map(serde_json::Value::from),
+        prop::sample::select(vec![
+            "30s",
+            "1.500s",
+            "-1s",
+            "1e999",
+            "NaN",
+            "invalid_grant",
+            "Not Found",
+            "https://x/y",
+            "about:blank",
+            "",
+            " ",
+            "RESOURCE_EXHAUSTED",
+            "\u{0}",
+        ])
+        .prop_map(serde_json::Value::from),
+        "\\PC{0,40}".prop_map(serde_json::Value::from),
+    ];
+    leaf.prop_recursive(5, 64, 6, |inner| {
+        prop_oneof![
+            prop::collection::vec(inner.clone(), 0..6).prop_map(serde_json::Value::Array),
+            prop::collection::vec((prop::sample::select(KEYS), inner), 0..6).prop_map(|pairs| {
+                serde_json::Value::Object(
+                    pairs.into_iter().map(|(k, v)| (k.to_owned(), v)).collect(),
+                )
+            }),
+        ]
+    })
+}
+
+/// A value nested where each shape of error body reads one.
+fn shaped(shape: usize, v: serde_json::Value) -> serde_json::Value {
+    use serde_json::json;
+    match shape {
+        0 => json!({ "error": v }),
+        1 => json!({ "error": { "code": v.clone(), "message": v.clone(), "details": v } }),
+        2 => json!({ "errors": [v.clone(), v] }),
+        3 => json!({ "errors": v }),
+        4 => json!({ "detail": v }),
+        5 => json!({ "message": v.clone(), "errors": v }),
+        6 => json!([v]),
+        7 => json!({ "error": "invalid_grant", "error_description": v }),
+        8 => json!({ "type": v.clone(), "title": v.clone(), "status": v.clone(), "detail": v }),
+        9 => {
+            json!({ "error": { "status": v.clone(), "details": [{ "@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": v }] } })
+        }
+        10 => json!({ "ok": false, "description": v.clone(), "parameters": { "retry_after": v } }),
+        11 => json!({ "__type": v.clone(), "message": v }),
+        12 => {
+            json!({ "reason": v.clone(), "category": v.clone(), "errorCode": v.clone(), "id": v.clone(), "name": v })
+        }
+        13 => json!({ "error": { "message": v.clone(), "innerError": v } }),
+        _ => v,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 1500, ..ProptestConfig::default() })]
+
+    /// Arbitrary JSON inside every shape: no panic, and nothing kept
+    /// grows past its bound or past the body.
+    #[test]
+    fn arbitrary_json_in_every_shape(
+        status in 100u16..1000,
+        shape in 0usize..16,
+        value in json_values(),
+        problem in any::<bool>(),
+    ) {
+        let status = StatusCode::from_u16(status).unwrap();
+        let body = serde_json::to_vec(&shaped(shape, value)).unwrap();
+        let mut headers = HeaderMap::new();
+        if problem {
+            headers.insert("content-type", HeaderValue::from_static("application/problem+json"));
+        }
+        let err = RemoteError::parse(status, &headers, &body);
+        prop_assert_eq!(err.status(), status);
+        prop_assert!(err.body().len() <= 4096);
+        prop_assert!(err.code().is_none_or(|c| c.len() <= 1024));
+        prop_assert!(err.message().len() <= 1024.max(body.len()));
+        prop_assert!(err.request_id().is_none_or(|c| c.len() <= 1024));
+        prop_assert!(err.errors().len() <= 64);
+        let kept: usize = err.errors().iter().map(String::len).sum();
+        prop_assert!(kept <= body.len() * 2, "{} bytes of errors from {} of body", kept, body.len());
         let _ = err.to_string();
         let _ = rebuff::to_vec(&err, &Context::new());
     }

@@ -1,16 +1,13 @@
 //! A `#[retry]`-wrapped reqwest client against a local server over loopback:
 //! typed errors, request ids in `Display`, Retry-After honoured.
 
-#[path = "../support/scripted.rs"]
-mod scripted;
-
 use std::time::Duration;
 
+use crate::scripted::{self, Reply};
 use rebuff::client::reqwest::RequestBuilderExt;
-use rebuff::client::{ClientError, NetworkKind};
+use rebuff::client::{ClientError, NetworkKind, RemoteError};
 use rebuff::retry::testing;
 use rebuff::{ApiError, Retryable, retry};
-use scripted::Reply;
 
 #[derive(Debug, PartialEq, serde::Deserialize)]
 struct Lead {
@@ -213,4 +210,58 @@ async fn a_cut_off_body_is_retried_and_a_corrupt_one_is_not() {
         .unwrap_err();
     assert!(wrong.is_decode());
     assert_eq!(wrong.retry_advice(), rebuff::Advice::Stop);
+}
+
+/// A success without a body decodes as `()` or `None`; an error without one
+/// still says its status, headers and request id.
+#[tokio::test]
+async fn empty_bodies() {
+    let (base, _) = scripted::start(vec![
+        Reply::json(204, ""),
+        Reply::json(205, ""),
+        Reply::json(200, ""),
+        Reply::json(202, "  "),
+        Reply::json(200, r#"{"id":"lead_1"}"#),
+        Reply::json(503, "")
+            .header("x-request-id", "req_empty")
+            .header("retry-after", "7"),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let url = format!("{base}/x");
+    let () = client
+        .delete(&url)
+        .send_api::<(), RemoteError>()
+        .await
+        .unwrap();
+    let () = client
+        .post(&url)
+        .send_api::<(), RemoteError>()
+        .await
+        .unwrap();
+    let none: Option<Lead> = client.get(&url).send_api::<_, RemoteError>().await.unwrap();
+    assert_eq!(none, None);
+    let () = client
+        .get(&url)
+        .send_api::<(), RemoteError>()
+        .await
+        .unwrap();
+    let some: Option<Lead> = client.get(&url).send_api::<_, RemoteError>().await.unwrap();
+    assert_eq!(
+        some,
+        Some(Lead {
+            id: "lead_1".into()
+        })
+    );
+    let err = client
+        .get(&url)
+        .send_api::<(), RemoteError>()
+        .await
+        .unwrap_err();
+    let remote = err.remote().expect("an error response");
+    assert_eq!(remote.status(), 503);
+    assert_eq!(remote.format(), rebuff::client::Format::Empty);
+    assert_eq!(remote.request_id(), Some("req_empty"));
+    assert_eq!(remote.retry_after(), Some(Duration::from_secs(7)));
+    assert_eq!(remote.message(), "Service Unavailable");
 }

@@ -28,12 +28,50 @@
 //! let err: ClientError<LeadError> = ClientError::from_remote(remote);
 //! assert!(matches!(err.api(), Some(LeadError::LeadNotFound { .. })));
 //! ```
+//!
+//! # How an error body is read
+//!
+//! [`RemoteError::parse`] reads the shape of a body, not the name of its
+//! sender. It finds the object that describes the error (a nested `error`
+//! object, else the first entry of an `errors` list, else the body's top
+//! level; a body that is a list is read by its first entry) and takes each
+//! part from the first member that has it, in this order:
+//!
+//! | part | first match wins |
+//! |---|---|
+//! | code | a name-like `code`, `error_code` / `errorCode` / `serviceErrorCode`; in an error object a name-like `status` (`"RESOURCE_EXHAUSTED"`); a name-like `reason`, `category`, `id`; the `issue` of the first `details` entry; a name-like `name`; in an error object a name-like `type`; the `reason` or `code` of the first `errors` entry; the first of `error_codes`; then a numeric `code` or `error_code`; then a code header (`x-amzn-errortype`, `x-ms-error-code`) |
+//! | code, top-level `error` string | the code when it is a number or a name (`"invalid_grant"`, `"RecordInvalid"`), unless it only repeats the status's reason phrase (`"Unauthorized"` on a 401): then it is the message, and the code comes from the row above |
+//! | code, problem documents | `code`, else `type` unless it is `about:blank` or a link to the HTTP specification's section for the status |
+//! | message | `message` (a string, a list of strings, or an object keyed by field); the text under another name (`error_description`, `description`, `errorSummary`, `msg`, `error_message`); `detail` when it is a string; `title`; `reason` when it is prose; the first of `errorMessages`; a top-level `error` that is prose; the first field of an `errors` object, or of a body that is all fields (`email: This field is required.`, `email can't be blank`) |
+//! | request id | the error object's member, then its `innerError`'s, then the top level's: `request_id`, `requestId`, `request-id`, `requestID`, `debug_id`, `trace_id`, `traceId`, `correlation_id`, `correlationId`, `errorId`, `fbtrace_id`, `pspReference`; then a header: `X-Request-Id`, `Request-Id`, AWS's, GitHub's, Twilio's, Microsoft's, PayPal's, Checkout.com's, Slack's, Google Cloud Storage's `X-GUploader-UploadID`, `X-Correlation-Id`, `X-Trace-Id`, `CF-Ray` |
+//! | retry hint | `Retry-After` (seconds or HTTP-date); the error object's `retry_after` / `retryAfter` / `retryDelay`, then a `retry_after` in its `details` or a gRPC `RetryInfo` entry of them (`"retryDelay": "30s"`); the top level's, then its `parameters.retry_after`, then its `details`; the IETF `RateLimit` field's `t=` of an exhausted limit (`RateLimit: "default";r=0;t=17`); when the limit is spent (a 429, or none remaining) `X-RateLimit-Reset-After`, then the reset time of `X-RateLimit-Reset` / `X-Rate-Limit-Reset` / `RateLimit-Reset` (epoch seconds or milliseconds, or seconds from now) |
+//!
+//! A *name-like* value has no whitespace, is not a number and not a link;
+//! *prose* has whitespace. At the top level `type` is an object's kind
+//! (`"error.list"`) and `status` the outcome (`"error"`, `"Failure"`), so
+//! neither is a code there. XML documents give `Code`, `Message` (its
+//! trailing `Key:value` lines are data, not text) and `RequestId` /
+//! `RequestID`, wherever they are nested; HTML pages their title (unless
+//! it only says "Error"), first heading or `<pre>`; text its first line.
+//!
+//! Every retry hint is a floor the retry engine honours up to the policy's
+//! [`max_retry_after`](crate::Policy::max_retry_after), so no server can
+//! park a client.
 
+mod idempotent;
 mod remote;
 
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;
+
+#[cfg(feature = "reqwest-middleware")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-middleware")))]
+pub mod middleware;
+
+#[cfg(feature = "tower-client")]
+#[cfg_attr(docsrs, doc(cfg(feature = "tower-client")))]
+pub mod tower;
 
 use core::fmt;
 use core::time::Duration;
@@ -41,6 +79,7 @@ use std::error::Error as StdError;
 
 use http::StatusCode;
 
+pub use idempotent::{IDEMPOTENCY_KEY, is_idempotent};
 pub use remote::{Format, RemoteError};
 
 use crate::retry::TimedOut;
@@ -155,6 +194,56 @@ impl<E: FromRemote> ClientError<E> {
             None => ClientError::Unrecognized(remote),
         }
     }
+}
+
+impl ClientError<RemoteError> {
+    /// This error with the API's own error type: an error response decoded
+    /// into `E` where it can be ([`ClientError::from_remote`]), every other
+    /// failure as it is. The retrying middlewares report in
+    /// `ClientError<RemoteError>`, which reads any API; this types it.
+    ///
+    /// ```
+    /// use rebuff::client::{ClientError, RemoteError};
+    /// use rebuff::http::StatusCode;
+    ///
+    /// #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    /// #[api(decode)]
+    /// enum LeadError {
+    ///     #[error("lead not found")]
+    ///     #[api(status = 404)]
+    ///     LeadNotFound,
+    /// }
+    ///
+    /// let remote = RemoteError::new(StatusCode::NOT_FOUND, Some("lead_not_found"), None);
+    /// let err: ClientError = ClientError::from_remote(remote);
+    /// assert!(matches!(err.decode::<LeadError>().api(), Some(LeadError::LeadNotFound)));
+    /// ```
+    #[must_use]
+    pub fn decode<E: FromRemote>(self) -> ClientError<E> {
+        match self {
+            ClientError::Api { remote, .. }
+            | ClientError::RateLimited(remote)
+            | ClientError::Unrecognized(remote) => ClientError::from_remote(remote),
+            ClientError::Timeout { after } => ClientError::Timeout { after },
+            ClientError::Network { kind, source } => ClientError::Network { kind, source },
+            ClientError::Request(source) => ClientError::Request(source),
+            ClientError::CircuitOpen(open) => ClientError::CircuitOpen(open),
+            ClientError::Decode { status, source } => ClientError::Decode { status, source },
+        }
+    }
+}
+
+/// A success body as `T`: JSON, or (204, 205, an empty body) JSON `null`,
+/// which `()` and `Option<T>` accept.
+#[cfg(feature = "reqwest")]
+pub(crate) fn decode_success<T>(status: StatusCode, body: &[u8]) -> Result<T, serde_json::Error>
+where
+    T: serde::de::DeserializeOwned,
+{
+    let empty = status == StatusCode::NO_CONTENT
+        || status == StatusCode::RESET_CONTENT
+        || body.trim_ascii().is_empty();
+    serde_json::from_slice(if empty { b"null" } else { body })
 }
 
 impl<E> ClientError<E> {

@@ -22,6 +22,7 @@ use std::io;
 
 use serde::de::DeserializeOwned;
 
+use super::idempotent::{self, retry_if_unsent};
 use super::{ClientError, FromRemote, NetworkKind, RemoteError};
 use crate::retry::{IdempotencyKey, WithExtras};
 use crate::{Advice, Breaker, Budget, Policy, Retryable};
@@ -35,6 +36,9 @@ pub trait ResponseExt: Sized {
     /// The success body as `T`, or the error response as
     /// [`ClientError<E>`], reading at most [`DEFAULT_ERROR_BODY_LIMIT`] bytes
     /// of an error body.
+    ///
+    /// A success without a body (204, 205, or an empty 2xx) decodes as
+    /// JSON `null`: `()` and `Option<T>` (as `None`) accept it.
     fn api<T, E>(self) -> impl Future<Output = Result<T, ClientError<E>>> + Send
     where
         T: DeserializeOwned,
@@ -79,7 +83,7 @@ impl ResponseExt for reqwest::Response {
                 },
                 other => other,
             })?;
-        serde_json::from_slice(&body).map_err(|source| ClientError::Decode {
+        super::decode_success(status, &body).map_err(|source| ClientError::Decode {
             status,
             source: Box::new(source),
         })
@@ -94,22 +98,27 @@ impl ResponseExt for reqwest::Response {
             return Ok(self);
         }
         let headers = self.headers().clone();
-        let mut body = Vec::new();
-        while body.len() < limit {
-            match self.chunk().await {
-                Ok(Some(chunk)) => {
-                    let room = limit - body.len();
-                    body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-                }
-                // The status and headers are in: a body cut short still says
-                // what it can.
-                Ok(None) | Err(_) => break,
-            }
-        }
+        let body = read_capped(&mut self, limit).await;
         Err(ClientError::from_remote(RemoteError::parse(
             status, &headers, &body,
         )))
     }
+}
+
+/// At most `limit` bytes of a response's body. A body cut short still says
+/// what it can: the status and headers are in.
+pub(crate) async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Vec<u8> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let room = limit - body.len();
+                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+            }
+            Ok(None) | Err(_) => break,
+        }
+    }
+    body
 }
 
 /// Sending a [`reqwest::RequestBuilder`] and decoding its answer in one call.
@@ -216,18 +225,7 @@ impl Retryable for reqwest::Error {
     }
 }
 
-/// Whether RFC 9110 calls `method` idempotent: repeating it has the effect
-/// of sending it once (GET, HEAD, PUT, DELETE, OPTIONS, TRACE).
-#[must_use]
-pub fn is_idempotent(method: &reqwest::Method) -> bool {
-    matches!(
-        method.as_str(),
-        "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE"
-    )
-}
-
-/// The header that lets a server tell a retry from a new request.
-pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
+pub use super::idempotent::{IDEMPOTENCY_KEY, is_idempotent};
 
 /// Sends a request with retries made safe: see [`SendRetrying::send`].
 ///
@@ -352,26 +350,7 @@ impl<'p> SendRetrying<'p> {
     /// has none (if asked to), and says whether the request is safe to
     /// repeat.
     fn prepare(&self, request: &mut reqwest::Request, key: IdempotencyKey) -> bool {
-        if is_idempotent(request.method()) {
-            return true;
-        }
-        if self.auto_key && !request.headers().contains_key(IDEMPOTENCY_KEY) {
-            if let Ok(value) = http::HeaderValue::from_bytes(&key.to_ascii()) {
-                request.headers_mut().insert(IDEMPOTENCY_KEY, value);
-            }
-        }
-        request.headers().contains_key(IDEMPOTENCY_KEY)
-    }
-}
-
-/// The advice for a request that is not safe to repeat: retried only if it
-/// never reached the server.
-fn retry_if_unsent<E: Retryable>(err: &ClientError<E>) -> Advice {
-    match err {
-        ClientError::Network {
-            kind: NetworkKind::Connect,
-            ..
-        } => err.retry_advice(),
-        _ => Advice::Stop,
+        let method = request.method().clone();
+        idempotent::prepare(&method, request.headers_mut(), self.auto_key, key)
     }
 }

@@ -4,8 +4,10 @@
 //! Every way of retrying goes through the loop: `#[retry]` on async,
 //! blocking and `impl Future` functions, [`run`](super::run),
 //! [`run_blocking`](super::run_blocking), the [`Retry`](super::Retry)
-//! builder's runs, and the reqwest client's
-//! [`SendRetrying`](crate::client::reqwest::SendRetrying). The loop is a
+//! builder's runs, the reqwest client's
+//! [`SendRetrying`](crate::client::reqwest::SendRetrying), and the client
+//! middlewares (reqwest-middleware's `RetryMiddleware`, the tower
+//! `RetryLayer`). The loop is a
 //! macro rather than a function because an attempt is often an `async`
 //! block borrowing the caller's arguments for one attempt only, which no
 //! closure can return; the proc-macro hands the attempt over and knows

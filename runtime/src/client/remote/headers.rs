@@ -1,30 +1,16 @@
-//! The headers of an error response: the server's request id, `Retry-After`
-//! and the rate-limit state (`X-RateLimit-*`, `RateLimit-*`), read in one
-//! pass over the map.
+//! The headers of an error response: the server's request id, a code the
+//! body lacks, `Retry-After` and the rate-limit state (`X-RateLimit-*`,
+//! `X-Rate-Limit-*`, `RateLimit-*`, and the IETF `RateLimit` and
+//! `RateLimit-Policy` fields), read in one pass over the map.
 
 use core::time::Duration;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, StatusCode};
 
+use super::names::{CODE_HEADERS, REQUEST_ID_HEADERS};
 use crate::RateLimit;
 use crate::retry::parse_retry_after;
-
-/// Request-id headers, most specific first.
-const REQUEST_ID_HEADERS: &[&str] = &[
-    "x-request-id",
-    "request-id",
-    "x-amzn-requestid",
-    "x-amz-request-id",
-    "x-github-request-id",
-    "twilio-request-id",
-    "x-ms-request-id",
-    "paypal-debug-id",
-    "x-slack-req-id",
-    "x-correlation-id",
-    "x-trace-id",
-    "cf-ray",
-];
 
 /// The headers the parser reads, found in one pass over the map (looking
 /// each name up would parse and hash it, twenty times per response).
@@ -37,15 +23,26 @@ pub(super) struct Seen<'h> {
     remaining: Option<&'h str>,
     reset: Option<&'h str>,
     reset_after: Option<&'h str>,
+    /// The IETF `RateLimit` field (`"default";r=0;t=17`).
+    ratelimit: Option<&'h str>,
+    /// The IETF `RateLimit-Policy` field (`"default";q=100;w=60`).
+    ratelimit_policy: Option<&'h str>,
     pub(super) request_id: Option<&'h str>,
     /// Rank of `request_id` in [`REQUEST_ID_HEADERS`].
     request_id_rank: usize,
+    /// A code the body may lack (`x-amzn-errortype`).
+    pub(super) code: Option<&'h str>,
+    code_rank: usize,
 }
 
 impl<'h> Seen<'h> {
     pub(super) fn read(headers: &'h HeaderMap) -> Self {
+        if headers.is_empty() {
+            return Seen::default();
+        }
         let mut seen = Seen {
             request_id_rank: usize::MAX,
+            code_rank: usize::MAX,
             ..Seen::default()
         };
         for (name, value) in headers {
@@ -55,15 +52,28 @@ impl<'h> Seen<'h> {
                 "content-type" => &mut seen.content_type,
                 "retry-after" => &mut seen.retry_after,
                 "date" => &mut seen.date,
-                "x-ratelimit-limit" | "ratelimit-limit" => &mut seen.limit,
-                "x-ratelimit-remaining" | "ratelimit-remaining" => &mut seen.remaining,
-                "x-ratelimit-reset" | "ratelimit-reset" => &mut seen.reset,
+                "x-ratelimit-limit" | "ratelimit-limit" | "x-rate-limit-limit" => &mut seen.limit,
+                "x-ratelimit-remaining" | "ratelimit-remaining" | "x-rate-limit-remaining" => {
+                    &mut seen.remaining
+                }
+                "x-ratelimit-reset" | "ratelimit-reset" | "x-rate-limit-reset" => &mut seen.reset,
                 "x-ratelimit-reset-after" => &mut seen.reset_after,
+                "ratelimit" => &mut seen.ratelimit,
+                "ratelimit-policy" => &mut seen.ratelimit_policy,
                 other => {
+                    if value.is_empty() {
+                        continue;
+                    }
                     if let Some(rank) = REQUEST_ID_HEADERS.iter().position(|n| *n == other) {
-                        if rank < seen.request_id_rank && !value.is_empty() {
+                        if rank < seen.request_id_rank {
                             seen.request_id = Some(value);
                             seen.request_id_rank = rank;
+                        }
+                    } else if let Some(rank) = CODE_HEADERS.iter().position(|n| *n == other) {
+                        if rank < seen.code_rank {
+                            // AWS: `ValidationException:http://internal...`.
+                            seen.code = value.split(':').next().filter(|c| !c.is_empty());
+                            seen.code_rank = rank;
                         }
                     }
                     continue;
@@ -111,15 +121,47 @@ pub(super) fn read_timing(
     body_hint: Option<Duration>,
     now: impl Fn() -> SystemTime,
 ) -> (Option<Duration>, Option<RateLimit>) {
+    let limits = seen.limit.is_some()
+        || seen.remaining.is_some()
+        || seen.reset.is_some()
+        || seen.reset_after.is_some()
+        || seen.ratelimit.is_some();
+    if !limits {
+        // Most error responses say nothing of rate limits.
+        let header_hint = seen.retry_after.and_then(|v| parse_retry_after(v, now()));
+        return (header_hint.or(body_hint), None);
+    }
+    read_limits(status, seen, body_hint, now)
+}
+
+/// [`read_timing`] for a response that reports rate limits.
+fn read_limits(
+    status: StatusCode,
+    seen: &Seen<'_>,
+    body_hint: Option<Duration>,
+    now: impl Fn() -> SystemTime,
+) -> (Option<Duration>, Option<RateLimit>) {
     // The server's clock, when it says, for epoch resets.
     let server_now = || {
         seen.date
             .and_then(|d| httpdate::parse_http_date(d).ok())
             .unwrap_or_else(&now)
     };
-    let limit = first_number(seen.limit);
-    let remaining = first_number(seen.remaining);
-    let reset = seen.reset.and_then(|v| reset_epoch(v, server_now));
+    let field = seen.ratelimit.map(read_ratelimit_field);
+    let limit = first_number(seen.limit).or_else(|| {
+        field?;
+        seen.ratelimit_policy
+            .and_then(|p| param(p, &["q", "limit"]))
+    });
+    let remaining = first_number(seen.remaining).or_else(|| field?.remaining);
+    let reset = seen
+        .reset
+        .and_then(|v| reset_epoch(v, server_now))
+        .or_else(|| {
+            let after = field?.reset?;
+            let now = server_now().duration_since(UNIX_EPOCH).ok()?.as_secs();
+            Some(now.saturating_add(after))
+        });
     let rate_limit = (limit.is_some() || remaining.is_some()).then(|| RateLimit {
         limit: limit.unwrap_or(0),
         remaining: remaining.unwrap_or(0),
@@ -136,9 +178,150 @@ pub(super) fn read_timing(
         let at = UNIX_EPOCH + Duration::from_secs(reset);
         at.duration_since(server_now()).unwrap_or(Duration::ZERO)
     });
+    let field_hint = field
+        .filter(|f| f.remaining == Some(0) || status == StatusCode::TOO_MANY_REQUESTS)
+        .and_then(|f| f.reset)
+        .map(Duration::from_secs);
     let retry_after = header_hint
         .or(body_hint)
+        .or(field_hint)
         .or(reset_after.filter(|_| exhausted))
         .or(reset_hint);
     (retry_after, rate_limit)
+}
+
+/// What the IETF `RateLimit` field says: the least quota remaining among
+/// its limits and, for that limit, the seconds until it resets.
+#[derive(Clone, Copy)]
+struct Field {
+    remaining: Option<u64>,
+    reset: Option<u64>,
+}
+
+/// Reads `"default";r=0;t=17` (a list of limits, each with `r` remaining
+/// and `t` seconds to reset), or the older `limit=100, remaining=0,
+/// reset=17`.
+fn read_ratelimit_field(value: &str) -> Field {
+    if value.contains("remaining=") || value.contains("reset=") {
+        return Field {
+            remaining: param(value, &["remaining"]),
+            reset: param(value, &["reset"]),
+        };
+    }
+    let mut best = Field {
+        remaining: None,
+        reset: None,
+    };
+    for item in value.split(',').take(16) {
+        let remaining = param(item, &["r"]);
+        let reset = param(item, &["t"]);
+        // The exhausted limit (the least remaining) is the one to wait for;
+        // among equals, the longest wait.
+        let better = match (remaining, best.remaining) {
+            (Some(r), Some(b)) => r < b || (r == b && reset > best.reset),
+            (Some(_), None) => true,
+            (None, _) => best.remaining.is_none() && reset > best.reset,
+        };
+        if better {
+            best = Field { remaining, reset };
+        }
+    }
+    best
+}
+
+/// The first integer parameter named one of `keys` in a structured-field
+/// item or a `key=value` list.
+fn param(value: &str, keys: &[&str]) -> Option<u64> {
+    value.split([';', ',']).find_map(|part| {
+        let (key, number) = part.trim().split_once('=')?;
+        keys.contains(&key.trim())
+            .then(|| number.trim().parse().ok())
+            .flatten()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timing(
+        status: u16,
+        pairs: &[(&'static str, &'static str)],
+    ) -> (Option<Duration>, Option<RateLimit>) {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.append(*name, value.parse().unwrap());
+        }
+        let now = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
+        let seen = Seen::read(&headers);
+        read_timing(StatusCode::from_u16(status).unwrap(), &seen, None, || now)
+    }
+
+    #[test]
+    fn ietf_ratelimit_fields() {
+        let (hint, limits) = timing(
+            429,
+            &[
+                ("ratelimit", r#""default";r=0;t=17"#),
+                ("ratelimit-policy", r#""default";q=100;w=60"#),
+            ],
+        );
+        assert_eq!(hint, Some(Duration::from_secs(17)));
+        let limits = limits.unwrap();
+        assert_eq!(
+            (limits.limit, limits.remaining, limits.reset),
+            (100, 0, 1_700_000_017)
+        );
+        // The exhausted one of several limits, on a 200.
+        let (hint, _) = timing(
+            200,
+            &[("ratelimit", r#""burst";r=5;t=1, "day";r=0;t=3600"#)],
+        );
+        assert_eq!(hint, Some(Duration::from_secs(3600)));
+        // Quota left: no hint.
+        assert_eq!(
+            timing(200, &[("ratelimit", r#""default";r=9;t=17"#)]).0,
+            None
+        );
+        // The older dictionary form.
+        assert_eq!(
+            timing(429, &[("ratelimit", "limit=100, remaining=0, reset=5")]).0,
+            Some(Duration::from_secs(5))
+        );
+    }
+
+    #[test]
+    fn resets_as_epoch_or_delta() {
+        let epoch = timing(
+            429,
+            &[
+                ("x-rate-limit-reset", "1700000060"),
+                ("x-rate-limit-remaining", "0"),
+            ],
+        );
+        assert_eq!(epoch.0, Some(Duration::from_secs(60)));
+        let delta = timing(
+            429,
+            &[("ratelimit-reset", "30"), ("ratelimit-remaining", "0")],
+        );
+        assert_eq!(delta.0, Some(Duration::from_secs(30)));
+        // Retry-After wins over everything.
+        let both = timing(
+            429,
+            &[("retry-after", "5"), ("ratelimit", r#""d";r=0;t=17"#)],
+        );
+        assert_eq!(both.0, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn code_headers() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-amzn-errortype",
+            "ValidationException:http://internal.amazon.com/"
+                .parse()
+                .unwrap(),
+        );
+        assert_eq!(Seen::read(&headers).code, Some("ValidationException"));
+    }
 }

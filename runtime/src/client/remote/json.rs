@@ -19,7 +19,7 @@ use serde_json::value::RawValue;
 const NUMBER_TOKEN: &str = "$serde_json::private::Number";
 
 /// Skips the rest of a map.
-fn drain<'de, M: serde::de::MapAccess<'de>>(map: &mut M) -> Result<(), M::Error> {
+pub(super) fn drain<'de, M: serde::de::MapAccess<'de>>(map: &mut M) -> Result<(), M::Error> {
     while map
         .next_entry::<serde::de::IgnoredAny, serde::de::IgnoredAny>()?
         .is_some()
@@ -43,6 +43,9 @@ pub(super) trait Slots<'a>: Default {
 /// durations where they are found.
 pub(super) enum Slot<'s, 'a, N> {
     Raw(&'s mut Option<&'a RawValue>),
+    /// Kept raw unless a member of a lower rank filled it: one of several
+    /// names for the same thing, the best name winning.
+    Ranked(&'s mut Option<(u8, &'a RawValue)>, u8),
     RetryAfter(&'s mut Option<RetryAfterSecs>),
     /// Parsed in the same pass (a `null` is no value).
     Value(&'s mut Option<serde_json::Value>),
@@ -67,6 +70,12 @@ impl<'a, N: Slots<'a>> Slot<'_, 'a, N> {
             Slot::Raw(slot) => {
                 let value: &'a RawValue = map.next_value()?;
                 slot.get_or_insert(value);
+            }
+            Slot::Ranked(slot, rank) => {
+                let value: &'a RawValue = map.next_value()?;
+                if slot.is_none_or(|(held, _)| rank < held) {
+                    *slot = Some((rank, value));
+                }
             }
             Slot::RetryAfter(slot @ None) => {
                 *slot = Some(match read {
@@ -116,7 +125,10 @@ impl RetryAfterSecs {
         })
     }
 
+    /// Seconds, optionally written as a protobuf `Duration` in JSON
+    /// (`"30s"`, `"1.500s"`, as gRPC's `RetryInfo.retryDelay` is).
     fn from_text(text: &str) -> Self {
+        let text = text.strip_suffix('s').unwrap_or(text);
         if let Ok(secs) = text.parse::<u64>() {
             return RetryAfterSecs(Some(Duration::from_secs(secs)));
         }
@@ -192,7 +204,7 @@ pub(super) fn seconds(slot: Option<RetryAfterSecs>) -> Option<Duration> {
 
 /// An object's key, borrowed from the body unless it had escapes. (Serde's
 /// own `Cow<str>` always copies: every key would be an allocation.)
-struct Key<'de>(Cow<'de, str>);
+pub(super) struct Key<'de>(pub(super) Cow<'de, str>);
 
 impl<'de> Deserialize<'de> for Key<'de> {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -435,18 +447,25 @@ pub(super) fn object<'a, T: Slots<'a>>(raw: Option<&'a RawValue>) -> Option<T> {
     Some(slots)
 }
 
+#[inline]
 pub(super) fn value(raw: Option<&RawValue>) -> Option<serde_json::Value> {
-    let raw = raw?;
+    value_of(raw?)
+}
+
+fn value_of(raw: &RawValue) -> Option<serde_json::Value> {
     if raw.get() == "null" {
         return None;
     }
     serde_json::from_str(raw.get()).ok()
 }
 
-/// A retry-after value of parsed JSON: seconds, as a number or a string.
+/// A retry-after value of parsed JSON: seconds, as a number or a string
+/// (`"30"`, or `"30s"` as a protobuf `Duration`).
 pub(super) fn json_seconds(value: &serde_json::Value) -> Option<Duration> {
-    let secs = value.as_f64().or_else(|| value.as_str()?.parse().ok())?;
-    Duration::try_from_secs_f64(secs).ok()
+    match value {
+        serde_json::Value::String(text) => RetryAfterSecs::from_text(text).0,
+        other => Duration::try_from_secs_f64(other.as_f64()?).ok(),
+    }
 }
 
 #[cfg(test)]

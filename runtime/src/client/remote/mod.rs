@@ -6,8 +6,11 @@
 //! it is, `shapes` what a JSON body's members mean (read in one pass by
 //! `json`), and `text` what a page or a text says.
 
+mod fields;
 mod headers;
 mod json;
+mod names;
+mod pick;
 mod shapes;
 mod sniff;
 mod text;
@@ -37,7 +40,8 @@ const MAX_FIELD: usize = 1024;
 /// headers and body, it returns the status and what it could find of a code,
 /// a message, details, the server's request id, when to retry and the
 /// rate-limit state, plus the recognised [`Format`] and the first 4 KiB of
-/// the body.
+/// the body. Which member wins is in the
+/// [precedence table](crate::client#how-an-error-body-is-read).
 ///
 /// ```
 /// use rebuff::client::{Format, RemoteError};
@@ -92,17 +96,21 @@ impl RemoteError {
     ) -> Self {
         let seen = Seen::read(headers);
         let mut found = Found::default();
-        let format = sniff::read_body(seen.content_type, body, &mut found);
+        let format = sniff::read_body(status, seen.content_type, body, &mut found);
         let request_id = found
             .request_id
             .take()
             .or_else(|| seen.request_id.map(|id| Cow::Owned(id.to_owned())));
+        let code = found
+            .code
+            .take()
+            .or_else(|| seen.code.map(|code| Cow::Owned(code.to_owned())));
         let (retry_after, rate_limit) = read_timing(status, &seen, found.retry_after, now);
         let kept = &body[..body.len().min(KEPT_BODY)];
         RemoteError {
             status,
             format,
-            code: found.code.map(|c| Text::keep(cap(&c), kept)),
+            code: code.map(|c| Text::keep(cap(&c), kept)),
             message: found
                 .message
                 .map(|m| Text::keep(cap(trim(&m)), kept))
@@ -185,24 +193,28 @@ impl RemoteError {
         &self.errors
     }
 
-    /// The server's request id, from the body or a header (`X-Request-Id`,
+    /// The server's request id, from the body (`request_id`, `traceId`,
+    /// `correlationId`, `debug_id`, ...) or a header (`X-Request-Id`,
     /// `Request-Id`, AWS's, GitHub's, Twilio's, Microsoft's, Cloudflare's
-    /// `CF-Ray`, ...): quote it to the API's support.
+    /// `CF-Ray`, ...): quote it to the API's support. The order is in the
+    /// [module documentation](crate::client#how-an-error-body-is-read).
     #[must_use]
     pub fn request_id(&self) -> Option<&str> {
         self.text(self.request_id.as_ref())
     }
 
     /// How long to wait before retrying, if the response said:
-    /// `Retry-After` (seconds or HTTP-date), a body's `retry_after`, or the
-    /// rate-limit reset of an exhausted limit.
+    /// `Retry-After` (seconds or HTTP-date), a body's `retry_after` or
+    /// gRPC `RetryInfo` (`"retryDelay": "30s"`), the IETF `RateLimit`
+    /// field's `t=`, or the reset of an exhausted limit (epoch or delta).
     #[must_use]
     pub fn retry_after(&self) -> Option<Duration> {
         self.retry_after
     }
 
-    /// The rate-limit state from `X-RateLimit-*` (or `RateLimit-*`) headers,
-    /// with the reset as Unix seconds.
+    /// The rate-limit state from `X-RateLimit-*` (or `X-Rate-Limit-*`,
+    /// `RateLimit-*`, or the IETF `RateLimit` and `RateLimit-Policy`
+    /// fields), with the reset as Unix seconds.
     #[must_use]
     pub fn rate_limit(&self) -> Option<RateLimit> {
         self.rate_limit

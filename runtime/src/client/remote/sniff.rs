@@ -14,6 +14,7 @@ const MAX_JSON: usize = 1 << 20;
 /// Reads `body` into `found`, and says what it is. `content_type` is the
 /// response's.
 pub(super) fn read_body<'a>(
+    status: http::StatusCode,
     content_type: Option<&str>,
     body: &'a [u8],
     found: &mut Found<'a>,
@@ -23,7 +24,7 @@ pub(super) fn read_body<'a>(
         return Format::Empty;
     }
     if trimmed.len() <= MAX_JSON && matches!(trimmed[0], b'{' | b'[') {
-        if let Some(format) = shapes::read_json(content_type, trimmed, found) {
+        if let Some(format) = shapes::read_json(status, content_type, trimmed, found) {
             return format;
         }
         if trimmed[0] == b'{' && text::lenient_object(trimmed, shapes::found_setter(found)) {
@@ -36,19 +37,27 @@ pub(super) fn read_body<'a>(
         .take(256)
         .collect::<String>()
         .to_ascii_lowercase();
+    let html = lower_start.contains("<html")
+        || lower_start.starts_with("<!doctype")
+        || lower_start.starts_with("<head")
+        || lower_start.starts_with("<body");
+    // XML: declared, or said by the content type, or a root element of a
+    // document format (`<Error>`, `<ErrorResponse>`, `<Response>`: XML
+    // error documents capitalise their elements; HTML's are lower case).
+    let xml_type = content_type.is_some_and(|t| {
+        let t = t.to_ascii_lowercase();
+        t.contains("xml") && !t.contains("html")
+    });
+    let xml_root = trimmed.len() > 1 && trimmed[0] == b'<' && trimmed[1].is_ascii_uppercase();
     if lower_start.starts_with("<?xml")
         || lower_start.starts_with("<error")
-        || lower_start.starts_with("<twilioresponse")
+        || (!html && trimmed[0] == b'<' && (xml_type || xml_root))
     {
         let content = content.into_owned();
         shapes::read_xml(&content, found);
         return Format::Xml;
     }
-    if lower_start.contains("<html")
-        || lower_start.starts_with("<!doctype")
-        || lower_start.starts_with("<head")
-        || lower_start.starts_with("<body")
-    {
+    if html || trimmed[0] == b'<' {
         let page = text::html_error(&content);
         found.code = page.code.map(Cow::Owned);
         found.message = page.message.map(Cow::Owned);

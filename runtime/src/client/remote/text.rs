@@ -17,14 +17,48 @@ fn cut(text: &str) -> &str {
     }
 }
 
-/// The text of the first `<name>...</name>` element, entities decoded.
+/// The text of the first `<name>...</name>` element, entities decoded,
+/// whitespace collapsed.
 pub(crate) fn tag(document: &str, name: &str) -> Option<String> {
+    let text = collapse(&tag_lines(document, name)?);
+    (!text.is_empty()).then_some(text)
+}
+
+/// The text of the first `<name>...</name>` element, entities decoded,
+/// line breaks kept.
+pub(crate) fn tag_lines(document: &str, name: &str) -> Option<String> {
     let open = format!("<{name}>");
     let close = format!("</{name}>");
     let start = document.find(&open)? + open.len();
     let end = start + document[start..].find(&close)?;
-    let text = collapse(&decode_entities(&strip_tags(&document[start..end])));
-    (!text.is_empty()).then_some(text)
+    Some(decode_entities(&strip_tags(&document[start..end])))
+}
+
+/// A message's prose and the request id of its trailer: lines of the form
+/// `Key:value` (a name, a colon, a value without spaces, as Azure Storage
+/// appends `RequestId:...` and `Time:...`) are data, not text; the other
+/// lines are one paragraph.
+pub(crate) fn prose_and_request_id(text: &str) -> (Option<String>, Option<String>) {
+    let mut prose = Vec::new();
+    let mut request_id = None;
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let trailer = line.split_once(':').filter(|(key, value)| {
+            !key.is_empty()
+                && key.bytes().all(|b| b.is_ascii_alphanumeric())
+                && !value.is_empty()
+                && !value.contains(char::is_whitespace)
+        });
+        match trailer {
+            Some((key, value)) if !prose.is_empty() => {
+                if key.eq_ignore_ascii_case("requestid") && request_id.is_none() {
+                    request_id = Some(value.to_owned());
+                }
+            }
+            _ => prose.push(line),
+        }
+    }
+    let prose = collapse(&prose.join(" "));
+    ((!prose.is_empty()).then_some(prose), request_id)
 }
 
 /// What an HTML error page says.
@@ -68,8 +102,11 @@ pub(crate) fn html_error(page: &str) -> Page {
             };
         }
     }
+    // A title of just "Error" (Express's page) says nothing.
     let message = element("title")
+        .filter(|t| !t.eq_ignore_ascii_case("error"))
         .or_else(|| element("h1"))
+        .or_else(|| element("pre"))
         .map(|m| cut(&m).to_owned());
     Page {
         code: None,
@@ -193,6 +230,28 @@ mod tests {
         assert_eq!(
             first_line(&"é".repeat(1000)).map(|l| l.chars().count()),
             Some(256)
+        );
+    }
+
+    #[test]
+    fn message_trailers_are_data() {
+        let azure = "The specified blob does not exist.\nRequestId:9a2d\nTime:2023-05-16T10:12:44Z";
+        assert_eq!(
+            prose_and_request_id(azure),
+            (
+                Some("The specified blob does not exist.".into()),
+                Some("9a2d".into())
+            )
+        );
+        let wrapped = "\n  Value (x) is invalid.\n  Must be short.\n";
+        assert_eq!(
+            prose_and_request_id(wrapped),
+            (Some("Value (x) is invalid. Must be short.".into()), None)
+        );
+        // A first line of that form is the text itself.
+        assert_eq!(
+            prose_and_request_id("Error:Unknown").0.as_deref(),
+            Some("Error:Unknown")
         );
     }
 

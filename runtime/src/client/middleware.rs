@@ -1,0 +1,353 @@
+//! Retries for clients built on [reqwest-middleware]: a [`RetryMiddleware`]
+//! in the client's chain retries under a rebuff [`Policy`] (with an
+//! optional [`Breaker`] and [`Budget`]), on the same engine and with the
+//! same safety rules as [`SendRetrying`](super::reqwest::SendRetrying);
+//! [`RequestBuilderExt`](super::reqwest::RequestBuilderExt) sends and decodes in one call, failing with the
+//! same typed [`ClientError`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), rebuff::client::ClientError> {
+//! use rebuff::Policy;
+//! use rebuff::client::middleware::RetryMiddleware;
+//! use rebuff::client::reqwest::RequestBuilderExt;
+//!
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(RetryMiddleware::new(Policy::DEFAULT))
+//!     .build();
+//! let lead: serde_json::Value = client
+//!     .get("http://127.0.0.1:3000/api/v1/leads/lead_1")
+//!     .send_api()
+//!     .await?;
+//! # let _ = lead; Ok(()) }
+//! ```
+//!
+//! When the retries run out on an error response, the middleware hands the
+//! last response on (its status, headers and body, read up to the error
+//! body limit; `Response::url` is not kept), so the middlewares before it
+//! and the caller see it as any other answer:
+//! [`ResponseExt::api`] and `send_api`
+//! decode it into the API's own error. A refusal of the breaker or a
+//! timeout of the policy is a [`reqwest_middleware::Error::Middleware`]
+//! holding a [`ClientError`], which [`from_middleware`] gives back.
+//!
+//! [reqwest-middleware]: https://docs.rs/reqwest-middleware
+
+use core::fmt;
+
+use bytes::Bytes;
+use http::Extensions;
+use reqwest_middleware::{Middleware, Next};
+use serde::de::DeserializeOwned;
+
+use super::idempotent::{self, retry_if_unsent};
+use super::reqwest::{DEFAULT_ERROR_BODY_LIMIT, ResponseExt, from_reqwest, read_capped};
+use super::{ClientError, FromRemote, RemoteError};
+use crate::retry::{IdempotencyKey, TimedOut, WithExtras};
+use crate::{Advice, Breaker, Budget, CircuitOpen, Policy, Retryable};
+
+/// A reqwest-middleware [`Middleware`] that retries requests under a
+/// rebuff [`Policy`]. See the [module documentation](self).
+///
+/// Retrying is safe by construction, as for
+/// [`SendRetrying`](super::reqwest::SendRetrying): idempotent methods retry
+/// as their errors advise; other methods only with an `Idempotency-Key`
+/// (added unless [`auto_key(false)`](RetryMiddleware::auto_key)) or when
+/// the request never reached the server. A request whose body cannot be
+/// cloned (a stream) is sent once, and a failure of a middleware after
+/// this one is handed on as it is, not retried.
+///
+/// ```
+/// use std::time::Duration;
+/// use rebuff::{Breaker, Budget, Policy};
+/// use rebuff::client::middleware::RetryMiddleware;
+///
+/// static UPSTREAM: Breaker = Breaker::new();
+/// static RETRIES: Budget = Budget::new();
+///
+/// let retries = RetryMiddleware::new(Policy::DEFAULT.attempt_timeout(Duration::from_secs(5)))
+///     .breaker(&UPSTREAM)
+///     .budget(&RETRIES);
+/// let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+///     .with(retries)
+///     .build();
+/// # let _ = client;
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct RetryMiddleware {
+    policy: Policy,
+    breaker: Option<&'static Breaker>,
+    budget: Option<&'static Budget>,
+    auto_key: bool,
+    body_limit: usize,
+}
+
+impl RetryMiddleware {
+    /// Retries under `policy`, adding an `Idempotency-Key` to
+    /// non-idempotent requests.
+    #[must_use]
+    pub const fn new(policy: Policy) -> Self {
+        RetryMiddleware {
+            policy,
+            breaker: None,
+            budget: None,
+            auto_key: true,
+            body_limit: DEFAULT_ERROR_BODY_LIMIT,
+        }
+    }
+
+    /// Goes through `breaker`: refused at once while it is open, paused
+    /// while the host asked everyone to wait.
+    #[must_use]
+    pub const fn breaker(mut self, breaker: &'static Breaker) -> Self {
+        self.breaker = Some(breaker);
+        self
+    }
+
+    /// Draws every retry from `budget`.
+    #[must_use]
+    pub const fn budget(mut self, budget: &'static Budget) -> Self {
+        self.budget = Some(budget);
+        self
+    }
+
+    /// Whether to add an `Idempotency-Key` to POST and PATCH requests that
+    /// have none (default: yes).
+    #[must_use]
+    pub const fn auto_key(mut self, on: bool) -> Self {
+        self.auto_key = on;
+        self
+    }
+
+    /// How much of an error body is read (default
+    /// [`DEFAULT_ERROR_BODY_LIMIT`]).
+    #[must_use]
+    pub const fn error_body_limit(mut self, limit: usize) -> Self {
+        self.body_limit = limit;
+        self
+    }
+
+    async fn run(
+        &self,
+        mut request: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        let method = request.method().clone();
+        let repeatable = idempotent::prepare(
+            &method,
+            request.headers_mut(),
+            self.auto_key,
+            IdempotencyKey::new(),
+        );
+        // Kept to copy for each further attempt; a streamed body cannot be.
+        let template = request.try_clone();
+        let mut extras = WithExtras::NONE;
+        if let Some(breaker) = self.breaker {
+            extras = extras.breaker(breaker);
+        }
+        if let Some(budget) = self.budget {
+            extras = extras.budget(budget);
+        }
+        if template.is_none() {
+            extras = extras.when(|_| Advice::Stop);
+        } else if !repeatable {
+            extras = extras.when(|failed: &Failed| retry_if_unsent(&failed.error));
+        }
+        let limit = self.body_limit;
+        let mut first = Some(request);
+        let result: Result<reqwest::Response, Failed> = crate::__rebuff_retry!(async, &self.policy, extras, _ => async {
+            let request = match first.take() {
+                Some(request) => request,
+                None => match template.as_ref().and_then(reqwest::Request::try_clone) {
+                    Some(request) => request,
+                    None => return Err(Failed::from(ClientError::Request("the request body cannot be sent again".into()))),
+                },
+            };
+            match next.clone().run(request, extensions).await {
+                Ok(response) if is_error(response.status()) => Err(Failed::answer(response, limit).await),
+                Ok(response) => Ok(response),
+                Err(err) => Err(Failed::transport(err)),
+            }
+        });
+        match result {
+            Ok(response) => Ok(response),
+            Err(failed) => failed.into_result(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for RetryMiddleware {
+    async fn handle(
+        &self,
+        request: reqwest::Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        self.run(request, extensions, next).await
+    }
+}
+
+/// A status the middleware reads as an error (4xx, 5xx).
+fn is_error(status: http::StatusCode) -> bool {
+    status.is_client_error() || status.is_server_error()
+}
+
+/// A failed attempt: the error the engine decides on, and what to hand on
+/// if it is the last.
+struct Failed {
+    error: ClientError,
+    kept: Kept,
+}
+
+enum Kept {
+    /// The error response, its body read (up to the limit).
+    Answer(http::Response<Bytes>),
+    /// The failure of the rest of the chain, as it was.
+    Transport(reqwest_middleware::Error),
+    /// Nothing but the error (a timeout, the breaker's refusal).
+    Nothing,
+}
+
+impl Failed {
+    async fn answer(mut response: reqwest::Response, limit: usize) -> Self {
+        let status = response.status();
+        let version = response.version();
+        let headers = response.headers().clone();
+        let body = Bytes::from(read_capped(&mut response, limit).await);
+        let error = ClientError::from_remote(RemoteError::parse(status, &headers, &body));
+        let mut kept = http::Response::new(body);
+        *kept.status_mut() = status;
+        *kept.version_mut() = version;
+        *kept.headers_mut() = headers;
+        Failed {
+            error,
+            kept: Kept::Answer(kept),
+        }
+    }
+
+    fn transport(err: reqwest_middleware::Error) -> Self {
+        let error = match &err {
+            reqwest_middleware::Error::Reqwest(inner) => classify(inner),
+            // A middleware after this one failed: retrying cannot help.
+            reqwest_middleware::Error::Middleware(inner) => {
+                ClientError::Request(inner.to_string().into())
+            }
+        };
+        Failed {
+            error,
+            kept: Kept::Transport(err),
+        }
+    }
+
+    fn into_result(self) -> reqwest_middleware::Result<reqwest::Response> {
+        match self.kept {
+            Kept::Answer(response) => Ok(reqwest::Response::from(response)),
+            Kept::Transport(err) => Err(err),
+            Kept::Nothing => Err(reqwest_middleware::Error::middleware(self.error)),
+        }
+    }
+}
+
+/// What a reqwest failure is, without taking it (it is handed on as it
+/// was).
+fn classify(err: &reqwest::Error) -> ClientError {
+    use super::NetworkKind;
+    if err.is_timeout() {
+        return ClientError::Timeout { after: None };
+    }
+    let kind = if err.is_connect() {
+        NetworkKind::Connect
+    } else if err.is_body() || err.is_request() {
+        NetworkKind::Reset
+    } else if err.is_builder() {
+        return ClientError::Request(err.to_string().into());
+    } else {
+        NetworkKind::Other
+    };
+    ClientError::Network {
+        kind,
+        source: err.to_string().into(),
+    }
+}
+
+impl From<ClientError> for Failed {
+    fn from(error: ClientError) -> Self {
+        Failed {
+            error,
+            kept: Kept::Nothing,
+        }
+    }
+}
+
+impl From<CircuitOpen> for Failed {
+    fn from(open: CircuitOpen) -> Self {
+        Failed::from(ClientError::CircuitOpen(open))
+    }
+}
+
+impl fmt::Display for Failed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.error.fmt(f)
+    }
+}
+
+impl Retryable for Failed {
+    fn retry_advice(&self) -> Advice {
+        self.error.retry_advice()
+    }
+
+    fn retry_status(&self) -> Option<http::StatusCode> {
+        self.error.status()
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        self.error.request_id()
+    }
+
+    fn timeout_error() -> Option<fn(TimedOut) -> Self> {
+        Some(|timeout| {
+            Failed::from(ClientError::Timeout {
+                after: Some(timeout.limit),
+            })
+        })
+    }
+}
+
+/// A reqwest-middleware failure as a [`ClientError`]: the breaker's
+/// refusal and the policy's timeouts (which [`RetryMiddleware`] reports as
+/// a `ClientError` inside [`reqwest_middleware::Error::Middleware`]) come
+/// back as they were, reqwest's own errors as [`from_reqwest`] reads them.
+///
+/// ```
+/// use rebuff::client::ClientError;
+/// use rebuff::client::middleware::from_middleware;
+///
+/// let timeout: ClientError = ClientError::Timeout { after: None };
+/// let err: ClientError = from_middleware(reqwest_middleware::Error::middleware(timeout));
+/// assert!(err.is_timeout());
+/// ```
+#[must_use]
+pub fn from_middleware<E: FromRemote>(err: reqwest_middleware::Error) -> ClientError<E> {
+    match err {
+        reqwest_middleware::Error::Reqwest(err) => from_reqwest(err),
+        reqwest_middleware::Error::Middleware(err) => match err.downcast::<ClientError>() {
+            Ok(client) => client.decode(),
+            Err(other) => ClientError::Network {
+                kind: super::NetworkKind::Other,
+                source: other.into(),
+            },
+        },
+    }
+}
+
+impl super::reqwest::RequestBuilderExt for reqwest_middleware::RequestBuilder {
+    async fn send_api<T, E>(self) -> Result<T, ClientError<E>>
+    where
+        T: DeserializeOwned,
+        E: FromRemote + Send,
+    {
+        let response = self.send().await.map_err(from_middleware::<E>)?;
+        response.api().await
+    }
+}

@@ -1,0 +1,322 @@
+//! Retries for HTTP clients built on [tower]: a [`RetryLayer`] around any
+//! `Service<http::Request<B>, Response = http::Response<RB>>` (hyper-util's
+//! client, a tower stack of your own) retries under a rebuff [`Policy`],
+//! with an optional [`Breaker`] and [`Budget`], on the same engine and
+//! with the same safety rules as
+//! [`SendRetrying`](super::reqwest::SendRetrying).
+//!
+//! Success responses pass through untouched. Error responses are read (up
+//! to the error body limit) and, when the retries run out, returned as the
+//! service's error: a [`ClientError`] whose [`decode`](ClientError::decode)
+//! types it as the API's own error. Each attempt sends a clone of the
+//! request, so the body type must be `Clone` (`Full<Bytes>`, `String`,
+//! `Bytes`, `()`); buffer a streamed body first.
+//!
+//! ```
+//! use std::time::Duration;
+//! use rebuff::Policy;
+//! use rebuff::client::tower::RetryLayer;
+//! use tower::Layer;
+//!
+//! let layer = RetryLayer::new(Policy::DEFAULT.attempt_timeout(Duration::from_secs(5)));
+//! // let client = layer.layer(hyper_util::client::legacy::Client::builder(...).build_http());
+//! # let _ = layer;
+//! ```
+//!
+//! [tower]: https://docs.rs/tower
+
+use core::future::Future;
+use core::pin::Pin;
+use core::task::{Context, Poll};
+use std::error::Error as StdError;
+use std::sync::Arc;
+
+use bytes::Buf;
+use http::{Request, Response};
+use http_body::Body;
+use http_body_util::BodyExt;
+
+use super::idempotent::{self, retry_if_unsent};
+use super::{ClientError, NetworkKind, RemoteError};
+use crate::retry::{IdempotencyKey, WithExtras};
+use crate::{Breaker, Budget, Policy};
+
+/// How much of an error body is read by default (64 KiB).
+pub const DEFAULT_ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// A tower [`Layer`](tower::Layer) that retries requests under a rebuff
+/// [`Policy`]. See the [module documentation](self).
+///
+/// Idempotent methods retry as their errors advise; other methods only
+/// with an `Idempotency-Key` (added unless
+/// [`auto_key(false)`](RetryLayer::auto_key)) or when the request never
+/// reached the server. Cheap to clone.
+///
+/// ```
+/// use rebuff::{Breaker, Policy};
+/// use rebuff::client::tower::RetryLayer;
+///
+/// static UPSTREAM: Breaker = Breaker::new();
+/// let layer = RetryLayer::new(Policy::DEFAULT).breaker(&UPSTREAM).auto_key(false);
+/// # let _ = layer;
+/// ```
+#[derive(Debug, Clone)]
+pub struct RetryLayer {
+    config: Arc<Config>,
+}
+
+#[derive(Debug, Clone)]
+struct Config {
+    policy: Policy,
+    breaker: Option<&'static Breaker>,
+    budget: Option<&'static Budget>,
+    auto_key: bool,
+    body_limit: usize,
+}
+
+impl RetryLayer {
+    /// Retries under `policy`, adding an `Idempotency-Key` to
+    /// non-idempotent requests.
+    #[must_use]
+    pub fn new(policy: Policy) -> Self {
+        RetryLayer {
+            config: Arc::new(Config {
+                policy,
+                breaker: None,
+                budget: None,
+                auto_key: true,
+                body_limit: DEFAULT_ERROR_BODY_LIMIT,
+            }),
+        }
+    }
+
+    fn config(mut self, change: impl FnOnce(&mut Config)) -> Self {
+        change(Arc::make_mut(&mut self.config));
+        self
+    }
+
+    /// Goes through `breaker`: refused at once while it is open, paused
+    /// while the host asked everyone to wait.
+    #[must_use]
+    pub fn breaker(self, breaker: &'static Breaker) -> Self {
+        self.config(|c| c.breaker = Some(breaker))
+    }
+
+    /// Draws every retry from `budget`.
+    #[must_use]
+    pub fn budget(self, budget: &'static Budget) -> Self {
+        self.config(|c| c.budget = Some(budget))
+    }
+
+    /// Whether to add an `Idempotency-Key` to POST and PATCH requests that
+    /// have none (default: yes).
+    #[must_use]
+    pub fn auto_key(self, on: bool) -> Self {
+        self.config(|c| c.auto_key = on)
+    }
+
+    /// How much of an error body is read (default
+    /// [`DEFAULT_ERROR_BODY_LIMIT`]).
+    #[must_use]
+    pub fn error_body_limit(self, limit: usize) -> Self {
+        self.config(|c| c.body_limit = limit)
+    }
+}
+
+impl<S> tower::Layer<S> for RetryLayer {
+    type Service = Retrying<S>;
+
+    fn layer(&self, inner: S) -> Retrying<S> {
+        Retrying {
+            inner,
+            config: self.config.clone(),
+        }
+    }
+}
+
+/// The service [`RetryLayer`] makes: `S`, retried.
+///
+/// ```
+/// use std::convert::Infallible;
+/// use std::future::{Ready, ready};
+/// use std::sync::Arc;
+/// use std::sync::atomic::{AtomicU32, Ordering};
+/// use std::task::{Context, Poll};
+/// use rebuff::Policy;
+/// use rebuff::client::tower::RetryLayer;
+/// use rebuff::http::{Request, Response};
+/// use tower::{Layer, Service};
+///
+/// /// Unavailable once, then fine.
+/// #[derive(Clone, Default)]
+/// struct Flaky(Arc<AtomicU32>);
+///
+/// impl Service<Request<String>> for Flaky {
+///     type Response = Response<String>;
+///     type Error = Infallible;
+///     type Future = Ready<Result<Response<String>, Infallible>>;
+///
+///     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+///         Poll::Ready(Ok(()))
+///     }
+///
+///     fn call(&mut self, _: Request<String>) -> Self::Future {
+///         let status = if self.0.fetch_add(1, Ordering::SeqCst) == 0 { 503 } else { 200 };
+///         ready(Ok(Response::builder().status(status).body(String::new()).unwrap()))
+///     }
+/// }
+///
+/// # #[tokio::main(flavor = "current_thread")]
+/// # async fn main() {
+/// let _no_sleeping = rebuff::retry::testing::enable();
+/// let mut client = RetryLayer::new(Policy::DEFAULT).layer(Flaky::default());
+/// std::future::poll_fn(|cx| client.poll_ready(cx)).await.unwrap();
+/// let response = client.call(Request::new(String::new())).await.unwrap();
+/// assert_eq!(response.status(), 200);
+/// # }
+/// ```
+#[derive(Debug, Clone)]
+pub struct Retrying<S> {
+    inner: S,
+    config: Arc<Config>,
+}
+
+/// The future of a [`Retrying`] call.
+pub type ResponseFuture<RB> =
+    Pin<Box<dyn Future<Output = Result<Response<RB>, ClientError>> + Send + 'static>>;
+
+impl<S, B, RB> tower::Service<Request<B>> for Retrying<S>
+where
+    S: tower::Service<Request<B>, Response = Response<RB>> + Clone + Send + 'static,
+    S::Future: Send,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: Clone + Send + Sync + 'static,
+    RB: Body + Send + 'static,
+    RB::Data: Send,
+{
+    type Response = Response<RB>;
+    type Error = ClientError;
+    type Future = ResponseFuture<RB>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), ClientError>> {
+        self.inner.poll_ready(cx).map_err(transport)
+    }
+
+    fn call(&mut self, request: Request<B>) -> Self::Future {
+        // The service that was made ready serves the first attempt; the
+        // clone left in its place is made ready again by the next caller.
+        let clone = self.inner.clone();
+        let inner = core::mem::replace(&mut self.inner, clone);
+        Box::pin(run(self.config.clone(), inner, request))
+    }
+}
+
+async fn run<S, B, RB>(
+    config: Arc<Config>,
+    mut inner: S,
+    mut request: Request<B>,
+) -> Result<Response<RB>, ClientError>
+where
+    S: tower::Service<Request<B>, Response = Response<RB>>,
+    S::Error: Into<Box<dyn StdError + Send + Sync>>,
+    B: Clone,
+    RB: Body,
+{
+    let method = request.method().clone();
+    let repeatable = idempotent::prepare(
+        &method,
+        request.headers_mut(),
+        config.auto_key,
+        IdempotencyKey::new(),
+    );
+    let mut extras = WithExtras::NONE;
+    if let Some(breaker) = config.breaker {
+        extras = extras.breaker(breaker);
+    }
+    if let Some(budget) = config.budget {
+        extras = extras.budget(budget);
+    }
+    if !repeatable {
+        extras = extras.when(retry_if_unsent);
+    }
+    let limit = config.body_limit;
+    let mut ready = true;
+    crate::__rebuff_retry!(async, &config.policy, extras, _ => async {
+        if !core::mem::take(&mut ready) {
+            core::future::poll_fn(|cx| inner.poll_ready(cx)).await.map_err(transport)?;
+        }
+        let response = inner.call(copy(&request)).await.map_err(transport)?;
+        let status = response.status();
+        if status.is_client_error() || status.is_server_error() {
+            return Err(read_error(response, limit).await);
+        }
+        Ok(response)
+    })
+}
+
+/// A copy of `request` for one attempt.
+fn copy<B: Clone>(request: &Request<B>) -> Request<B> {
+    let mut copy = Request::new(request.body().clone());
+    *copy.method_mut() = request.method().clone();
+    *copy.uri_mut() = request.uri().clone();
+    *copy.version_mut() = request.version();
+    *copy.headers_mut() = request.headers().clone();
+    *copy.extensions_mut() = request.extensions().clone();
+    copy
+}
+
+/// An error response as a [`ClientError`], its body read up to `limit`.
+async fn read_error<RB: Body>(response: Response<RB>, limit: usize) -> ClientError {
+    let (parts, body) = response.into_parts();
+    let mut body = core::pin::pin!(body);
+    let mut bytes = Vec::new();
+    while bytes.len() < limit {
+        match body.frame().await {
+            Some(Ok(frame)) => {
+                if let Ok(mut data) = frame.into_data() {
+                    while data.has_remaining() && bytes.len() < limit {
+                        let chunk = data.chunk();
+                        let take = chunk.len().min(limit - bytes.len());
+                        bytes.extend_from_slice(&chunk[..take]);
+                        data.advance(take);
+                    }
+                }
+            }
+            // The status and headers are in: a body cut short still says
+            // what it can.
+            Some(Err(_)) | None => break,
+        }
+    }
+    ClientError::from_remote(RemoteError::parse(parts.status, &parts.headers, &bytes))
+}
+
+/// A failure of the inner service, by what its cause chain shows.
+fn transport(err: impl Into<Box<dyn StdError + Send + Sync>>) -> ClientError {
+    let source = err.into();
+    let kind = network_kind(&*source);
+    ClientError::Network { kind, source }
+}
+
+/// Whether a transport failure happened before the request was sent
+/// (a refused or unreachable connection) or after.
+fn network_kind(err: &(dyn StdError + 'static)) -> NetworkKind {
+    use std::io::ErrorKind;
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if let Some(io) = err.downcast_ref::<std::io::Error>() {
+            return match io.kind() {
+                ErrorKind::ConnectionRefused
+                | ErrorKind::AddrNotAvailable
+                | ErrorKind::HostUnreachable
+                | ErrorKind::NetworkUnreachable => NetworkKind::Connect,
+                ErrorKind::ConnectionReset
+                | ErrorKind::ConnectionAborted
+                | ErrorKind::BrokenPipe
+                | ErrorKind::UnexpectedEof => NetworkKind::Reset,
+                _ => NetworkKind::Other,
+            };
+        }
+        next = err.source();
+    }
+    NetworkKind::Other
+}

@@ -1,0 +1,207 @@
+//! `RetryMiddleware` in a reqwest-middleware client, against loopback
+//! servers: 503 retried, 404 not, 429 waiting its `Retry-After` (within the
+//! policy's bound), a POST retried only with an `Idempotency-Key`, and the
+//! attempt timeout and deadline cutting a silent server off.
+
+use std::time::{Duration, Instant};
+
+use rebuff::client::middleware::{RetryMiddleware, from_middleware};
+use rebuff::client::reqwest::RequestBuilderExt;
+use rebuff::client::{ClientError, RemoteError};
+use rebuff::retry::testing;
+use rebuff::{ApiError, Jitter, Policy};
+use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
+
+use crate::scripted::{self, Reply};
+use crate::silent::Silent;
+
+const QUICK: Policy = Policy::constant(Duration::from_millis(100))
+    .max_retries(3)
+    .jitter(Jitter::None)
+    .max_retry_after(Duration::from_secs(5));
+
+fn client(retries: RetryMiddleware) -> ClientWithMiddleware {
+    ClientBuilder::new(reqwest::Client::new())
+        .with(retries)
+        .build()
+}
+
+#[derive(Debug, PartialEq, thiserror::Error, ApiError)]
+#[api(decode)]
+enum LeadError {
+    #[error("lead not found")]
+    #[api(status = 404)]
+    LeadNotFound,
+}
+
+#[tokio::test]
+async fn a_503_is_retried_and_a_404_is_not() {
+    let test_mode = testing::enable();
+    let (base, log) = scripted::start(vec![
+        Reply::json(
+            503,
+            r#"{"error":{"code":"unavailable","message":"try later"}}"#,
+        ),
+        Reply::json(200, r#"{"id":"lead_1"}"#),
+    ])
+    .await;
+    let client = client(RetryMiddleware::new(QUICK));
+    let lead: serde_json::Value = client
+        .get(format!("{base}/leads/1"))
+        .send_api::<_, RemoteError>()
+        .await
+        .unwrap();
+    assert_eq!(lead["id"], "lead_1");
+    assert_eq!(log.lock().unwrap().len(), 2);
+    assert_eq!(test_mode.sleeps(), [Duration::from_millis(100)]);
+
+    let (base, log) = scripted::start(vec![
+        Reply::json(
+            404,
+            r#"{"error":{"code":"lead_not_found","message":"no such lead"}}"#,
+        )
+        .header("x-request-id", "req_404"),
+    ])
+    .await;
+    let err = client
+        .get(format!("{base}/leads/9"))
+        .send_api::<serde_json::Value, LeadError>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.api(), Some(&LeadError::LeadNotFound));
+    assert_eq!(err.request_id(), Some("req_404"));
+    assert_eq!(log.lock().unwrap().len(), 1, "a 404 is not retried");
+
+    // The last error response is handed on whole: a plain `send` sees it.
+    let (base, log) = scripted::start(vec![Reply::json(503, r#"{"error":"down"}"#)]).await;
+    let response = client.get(format!("{base}/x")).send().await.unwrap();
+    assert_eq!(response.status(), 503);
+    assert_eq!(response.text().await.unwrap(), r#"{"error":"down"}"#);
+    assert_eq!(
+        log.lock().unwrap().len(),
+        4,
+        "the first attempt and three retries"
+    );
+}
+
+#[tokio::test]
+async fn a_429_waits_its_retry_after_within_the_bound() {
+    let test_mode = testing::enable();
+    let (base, _) = scripted::start(vec![
+        Reply::json(429, r#"{"error":"slow down"}"#).header("retry-after", "2"),
+        Reply::json(429, r#"{"error":"slow down"}"#).header("retry-after", "86400"),
+        Reply::json(200, "null"),
+    ])
+    .await;
+    let client = client(RetryMiddleware::new(QUICK));
+    let () = client
+        .get(format!("{base}/x"))
+        .send_api::<(), RemoteError>()
+        .await
+        .unwrap();
+    // The server's 2 s, then its day capped at the policy's 5 s.
+    assert_eq!(
+        test_mode.sleeps(),
+        [Duration::from_secs(2), Duration::from_secs(5)]
+    );
+}
+
+#[tokio::test]
+async fn a_post_is_retried_only_with_an_idempotency_key() {
+    let _test_mode = testing::enable();
+    let failing = || {
+        vec![
+            Reply::json(503, r#"{"error":"down"}"#),
+            Reply::json(201, r#"{"id":"lead_2"}"#),
+        ]
+    };
+
+    // Without a key (and none added), a POST that reached the server is
+    // not repeated.
+    let (base, log) = scripted::start(failing()).await;
+    let bare = client(RetryMiddleware::new(QUICK).auto_key(false));
+    let err = bare
+        .post(format!("{base}/leads"))
+        .body("{}")
+        .send_api::<serde_json::Value, RemoteError>()
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(rebuff::StatusCode::SERVICE_UNAVAILABLE));
+    assert_eq!(log.lock().unwrap().len(), 1);
+
+    // With one, it is, carrying the same key each time.
+    let (base, log) = scripted::start(failing()).await;
+    let keyed = client(RetryMiddleware::new(QUICK));
+    let created: serde_json::Value = keyed
+        .post(format!("{base}/leads"))
+        .body("{}")
+        .send_api::<_, RemoteError>()
+        .await
+        .unwrap();
+    assert_eq!(created["id"], "lead_2");
+    {
+        let log = log.lock().unwrap();
+        assert_eq!(log.len(), 2);
+        let key = log[0].header("idempotency-key").expect("a key was added");
+        assert_eq!(log[1].header("idempotency-key"), Some(key));
+    }
+
+    // A key of the caller's own counts as well.
+    let (base, log) = scripted::start(failing()).await;
+    let _: serde_json::Value = bare
+        .post(format!("{base}/leads"))
+        .header("Idempotency-Key", "mine-1")
+        .body("{}")
+        .send_api::<_, RemoteError>()
+        .await
+        .unwrap();
+    assert_eq!(
+        log.lock().unwrap()[1].header("idempotency-key"),
+        Some("mine-1")
+    );
+}
+
+#[tokio::test]
+async fn attempt_timeout_and_deadline_cut_a_silent_server_off() {
+    let timed = Policy::constant(Duration::from_millis(10))
+        .max_retries(2)
+        .attempt_timeout(Duration::from_millis(150))
+        .jitter(Jitter::None);
+    let server = Silent::start();
+    let started = Instant::now();
+    let err = client(RetryMiddleware::new(timed))
+        .get(server.url("/x"))
+        .send_api::<serde_json::Value, RemoteError>()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, ClientError::Timeout { after: Some(_) }),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.requests(), 3);
+
+    let deadline = Policy::constant(Duration::from_millis(10))
+        .max_retries(10)
+        .deadline(Duration::from_millis(500))
+        .jitter(Jitter::None);
+    let server = Silent::start();
+    let started = Instant::now();
+    let err = client(RetryMiddleware::new(deadline))
+        .get(server.url("/x"))
+        .send()
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+    // The policy's timeout comes back as the typed error it stands for.
+    let err: ClientError = from_middleware(err);
+    assert!(err.is_timeout(), "{err:?}");
+}

@@ -1,0 +1,220 @@
+//! `RetryLayer` around hyper-util's client (a tower `Service` over
+//! `http::Request`), against loopback servers: 503 retried, 404 not, 429
+//! waiting its `Retry-After` (within the policy's bound), a POST retried
+//! only with an `Idempotency-Key`, and the attempt timeout and deadline
+//! cutting a silent server off.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::client::legacy::connect::HttpConnector;
+use hyper_util::rt::TokioExecutor;
+use rebuff::client::tower::{RetryLayer, Retrying};
+use rebuff::client::{ClientError, RemoteError};
+use rebuff::http::{Method, Request, StatusCode};
+use rebuff::retry::testing;
+use rebuff::{ApiError, Jitter, Policy};
+use tower::{Layer, ServiceExt};
+
+use crate::scripted::{self, Reply};
+use crate::silent::Silent;
+
+const QUICK: Policy = Policy::constant(Duration::from_millis(100))
+    .max_retries(3)
+    .jitter(Jitter::None)
+    .max_retry_after(Duration::from_secs(5));
+
+type Http = Client<HttpConnector, Full<Bytes>>;
+
+fn client(layer: RetryLayer) -> Retrying<Http> {
+    layer.layer(Client::builder(TokioExecutor::new()).build_http())
+}
+
+fn request(method: Method, url: &str) -> Request<Full<Bytes>> {
+    Request::builder()
+        .method(method)
+        .uri(url)
+        .body(Full::new(Bytes::from_static(b"{}")))
+        .unwrap()
+}
+
+/// Sends `request` and reads the answer's status and body.
+async fn send(
+    client: &Retrying<Http>,
+    request: Request<Full<Bytes>>,
+) -> Result<(StatusCode, Bytes), ClientError> {
+    let response = client.clone().oneshot(request).await?;
+    let status = response.status();
+    Ok((
+        status,
+        response.into_body().collect().await.unwrap().to_bytes(),
+    ))
+}
+
+#[derive(Debug, PartialEq, thiserror::Error, ApiError)]
+#[api(decode)]
+enum LeadError {
+    #[error("lead not found")]
+    #[api(status = 404)]
+    LeadNotFound,
+}
+
+#[tokio::test]
+async fn a_503_is_retried_and_a_404_is_not() {
+    let test_mode = testing::enable();
+    let (base, log) = scripted::start(vec![
+        Reply::json(
+            503,
+            r#"{"error":{"code":"unavailable","message":"try later"}}"#,
+        ),
+        Reply::json(200, r#"{"id":"lead_1"}"#),
+    ])
+    .await;
+    let client = client(RetryLayer::new(QUICK));
+    let (status, body) = send(&client, request(Method::GET, &format!("{base}/leads/1")))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(body, r#"{"id":"lead_1"}"#);
+    assert_eq!(log.lock().unwrap().len(), 2);
+    assert_eq!(test_mode.sleeps(), [Duration::from_millis(100)]);
+
+    let (base, log) = scripted::start(vec![
+        Reply::json(
+            404,
+            r#"{"error":{"code":"lead_not_found","message":"no such lead"}}"#,
+        )
+        .header("x-request-id", "req_404"),
+    ])
+    .await;
+    let err = send(&client, request(Method::GET, &format!("{base}/leads/9")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.request_id(), Some("req_404"));
+    assert_eq!(
+        err.decode::<LeadError>().api(),
+        Some(&LeadError::LeadNotFound)
+    );
+    assert_eq!(log.lock().unwrap().len(), 1, "a 404 is not retried");
+}
+
+#[tokio::test]
+async fn a_429_waits_its_retry_after_within_the_bound() {
+    let test_mode = testing::enable();
+    let (base, _) = scripted::start(vec![
+        Reply::json(429, r#"{"error":"slow down"}"#).header("retry-after", "2"),
+        Reply::json(429, r#"{"error":"slow down"}"#).header("retry-after", "86400"),
+        Reply::json(200, "{}"),
+    ])
+    .await;
+    let client = client(RetryLayer::new(QUICK));
+    let (status, _) = send(&client, request(Method::GET, &format!("{base}/x")))
+        .await
+        .unwrap();
+    assert_eq!(status, 200);
+    assert_eq!(
+        test_mode.sleeps(),
+        [Duration::from_secs(2), Duration::from_secs(5)]
+    );
+}
+
+#[tokio::test]
+async fn a_post_is_retried_only_with_an_idempotency_key() {
+    let _test_mode = testing::enable();
+    let failing = || {
+        vec![
+            Reply::json(503, r#"{"error":"down"}"#),
+            Reply::json(201, r#"{"id":"lead_2"}"#),
+        ]
+    };
+
+    let (base, log) = scripted::start(failing()).await;
+    let bare = client(RetryLayer::new(QUICK).auto_key(false));
+    let err = send(&bare, request(Method::POST, &format!("{base}/leads")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(StatusCode::SERVICE_UNAVAILABLE));
+    assert!(matches!(err.remote(), Some(remote) if remote.message() == "down"));
+    assert_eq!(log.lock().unwrap().len(), 1);
+
+    let (base, log) = scripted::start(failing()).await;
+    let keyed = client(RetryLayer::new(QUICK));
+    let (status, _) = send(&keyed, request(Method::POST, &format!("{base}/leads")))
+        .await
+        .unwrap();
+    assert_eq!(status, 201);
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 2);
+    let key = log[0].header("idempotency-key").expect("a key was added");
+    assert_eq!(log[1].header("idempotency-key"), Some(key));
+}
+
+#[tokio::test]
+async fn attempt_timeout_and_deadline_cut_a_silent_server_off() {
+    let timed = Policy::constant(Duration::from_millis(10))
+        .max_retries(2)
+        .attempt_timeout(Duration::from_millis(150))
+        .jitter(Jitter::None);
+    let server = Silent::start();
+    let started = Instant::now();
+    let err = send(
+        &client(RetryLayer::new(timed)),
+        request(Method::GET, &server.url("/x")),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, ClientError::Timeout { after: Some(_) }),
+        "{err:?}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(server.requests(), 3);
+
+    let deadline = Policy::constant(Duration::from_millis(10))
+        .max_retries(10)
+        .deadline(Duration::from_millis(500))
+        .jitter(Jitter::None);
+    let server = Silent::start();
+    let started = Instant::now();
+    let err = send(
+        &client(RetryLayer::new(deadline)),
+        request(Method::GET, &server.url("/x")),
+    )
+    .await
+    .unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_host_is_a_connect_failure() {
+    let test_mode = testing::enable();
+    let client = client(RetryLayer::new(QUICK).auto_key(false));
+    // Nothing listens on port 9 of loopback: refused, so even a POST
+    // without a key is tried again.
+    let err = send(&client, request(Method::POST, "http://127.0.0.1:9/x"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Network {
+                kind: rebuff::client::NetworkKind::Connect,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(test_mode.attempts(), 4);
+    let _: Option<&RemoteError> = err.remote();
+}
