@@ -76,7 +76,7 @@ pub use caller::{BadNetwork, Caller, Network, RequestView, client_ip};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use fleet::RedisStore;
-#[cfg(feature = "redis")]
+#[cfg(all(feature = "redis", any(feature = "axum", feature = "actix")))]
 pub(crate) use fleet::connect_lazily;
 pub use gcra::{CallerState, Decision, Escalation, MAX_WINDOWS, Outcome, WindowState, decide};
 pub use headers::{RATELIMIT, RATELIMIT_POLICY, X_RATELIMIT_SCOPE};

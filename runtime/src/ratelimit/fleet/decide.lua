@@ -2,44 +2,46 @@
 -- a caller's plan, and the same escalation, as rebuff's in-process store
 -- (runtime/src/ratelimit/gcra.rs), in one atomic step, on Redis's clock.
 --
--- KEYS[1]  the caller's hash: t1..t4 (theoretical arrival times), s
---          (refusals counted), ss (since when), b (blocked until); all in
---          microseconds of Redis's clock. It expires when it no longer
---          matters (every window full again, no count, no block).
--- ARGV     n, then per window: period (us), quota; then escalation
---          refusals (0: off), within (us), block (us); then the most
---          requests to grant at once (a lease; 1: none) and refusals this
+-- KEYS[1]  the caller's state, seven little-endian doubles (struct.pack
+--          '<ddddddd': every value an integer well under 2^53, so exact):
+--          the theoretical arrival time of windows 1..4, refusals counted,
+--          since when they are counted, blocked until; times in
+--          microseconds of Redis's clock. One string read and written
+--          whole: three commands a decision, as few as a single-window
+--          limiter needs. It expires when it no longer matters (every
+--          window full again, no count, no block).
+-- ARGV[1]  eighteen little-endian doubles in one string (one C call to
+--          read, where a dozen text arguments cost a dozen conversions):
+--          the number of windows n; for each of four windows its period
+--          (us), quota and cost of one request (us; unused windows zero);
+--          escalation refusals (0: off), within (us), block (us); the most
+--          requests to grant at once (a lease; 1: none); refusals this
 --          instance made on its own since it last asked (counted now).
 -- Returns  {outcome (0 admitted, 1 limited, 2 blocked), refusing window
 --          (0-based), retry after (us), now (us), requests granted,
 --          refusals counted, then per window: remaining, time to full (us)}.
 -- A refusal writes nothing unless the escalation counts it.
 
+local max, floor = math.max, math.floor
 local key = KEYS[1]
-local n = tonumber(ARGV[1])
-local period, cost, quota = {}, {}, {}
-local at = 2
-for i = 1, n do
-  period[i] = tonumber(ARGV[at])
-  quota[i] = tonumber(ARGV[at + 1])
-  cost[i] = math.max(math.floor(period[i] / math.max(quota[i], 1)), 1)
-  at = at + 2
-end
-local esc_refusals = tonumber(ARGV[at])
-local esc_within = tonumber(ARGV[at + 1])
-local esc_block = tonumber(ARGV[at + 2])
-local lease = math.max(tonumber(ARGV[at + 3]), 1)
-local extra = tonumber(ARGV[at + 4])
+local n, p1, q1, c1, p2, q2, c2, p3, q3, c3, p4, q4, c4,
+  esc_refusals, esc_within, esc_block, lease, extra =
+  struct.unpack('<dddddddddddddddddd', ARGV[1])
+local period = {p1, p2, p3, p4}
+local quota = {q1, q2, q3, q4}
+local cost = {c1, c2, c3, c4}
+lease = max(lease, 1)
 
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) * 1000000 + tonumber(clock[2])
 
-local f = redis.call('HMGET', key, 't1', 't2', 't3', 't4', 's', 'ss', 'b')
-local tat = {}
-for i = 1, n do tat[i] = tonumber(f[i]) or 0 end
-local strikes = tonumber(f[5]) or 0
-local since = tonumber(f[6]) or 0
-local blocked = tonumber(f[7]) or 0
+local tat = {0, 0, 0, 0}
+local strikes, since, blocked = 0, 0, 0
+local stored = redis.call('GET', key)
+if stored and #stored == 56 then
+  tat[1], tat[2], tat[3], tat[4], strikes, since, blocked =
+    struct.unpack('<ddddddd', stored)
+end
 
 local outcome, window, wait, granted = 0, 0, 0, 0
 local dirty = false
@@ -53,7 +55,7 @@ local function strike(count)
   end
   strikes = strikes + count
   dirty = true
-  if strikes >= math.max(esc_refusals, 1) then
+  if strikes >= max(esc_refusals, 1) then
     blocked = now + esc_block
     outcome = 2
     wait = esc_block
@@ -76,7 +78,7 @@ else
     -- Every window must admit; the longest wait decides when to come back.
     local refused = nil
     for i = 1, n do
-      local next = math.max(tat[i], now) + cost[i]
+      local next = max(tat[i], now) + cost[i]
       if next - now > period[i] then
         local w = next - now - period[i]
         if refused == nil or w > wait then
@@ -92,8 +94,8 @@ else
       while granted < lease do
         local room = true
         for i = 1, n do
-          local used = math.max(tat[i], now) + (granted + 1) * cost[i] - now
-          local left = math.floor((period[i] - used) / cost[i])
+          local used = max(tat[i], now) + (granted + 1) * cost[i] - now
+          local left = floor((period[i] - used) / cost[i])
           if used > period[i] or left * 2 < quota[i] then
             room = false
             break
@@ -102,7 +104,7 @@ else
         if not room then break end
         granted = granted + 1
       end
-      for i = 1, n do tat[i] = math.max(tat[i], now) + granted * cost[i] end
+      for i = 1, n do tat[i] = max(tat[i], now) + granted * cost[i] end
       dirty = true
     else
       outcome = 1
@@ -113,29 +115,17 @@ else
 end
 
 if dirty then
-  local fields = {}
-  local last = now
-  for i = 1, n do
-    fields[#fields + 1] = 't' .. i
-    fields[#fields + 1] = string.format('%d', tat[i])
-    last = math.max(last, tat[i])
-  end
-  fields[#fields + 1] = 's'
-  fields[#fields + 1] = string.format('%d', strikes)
-  fields[#fields + 1] = 'ss'
-  fields[#fields + 1] = string.format('%d', since)
-  fields[#fields + 1] = 'b'
-  fields[#fields + 1] = string.format('%d', blocked)
-  if strikes > 0 then last = math.max(last, since + esc_within) end
-  last = math.max(last, blocked)
-  redis.call('HSET', key, unpack(fields))
-  redis.call('PEXPIRE', key, math.floor((last - now) / 1000) + 1000)
+  local last = max(now, tat[1], tat[2], tat[3], tat[4], blocked)
+  if strikes > 0 then last = max(last, since + esc_within) end
+  redis.call('SET', key,
+    struct.pack('<ddddddd', tat[1], tat[2], tat[3], tat[4], strikes, since, blocked),
+    'PX', floor((last - now) / 1000) + 1000)
 end
 
 local out = {outcome, window, wait, now, granted, strikes}
 for i = 1, n do
-  local used = math.max(tat[i] - now, 0)
-  local left = math.floor(math.max(period[i] - used, 0) / cost[i])
+  local used = max(tat[i] - now, 0)
+  local left = floor(max(period[i] - used, 0) / cost[i])
   out[#out + 1] = math.min(left, quota[i])
   out[#out + 1] = used
 end

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
 use sha2::{Digest, Sha256};
 
-use super::gcra::{Decision, Outcome, WindowState};
+use super::gcra::{Decision, Escalation, Outcome, WindowState};
 use super::plan::Window;
 use super::store::{Ask, CallerId, Clock, Deciding, RateLimitStore, StoreError, SystemClock};
 use super::{MAX_WINDOWS, MemoryStore};
@@ -307,23 +307,7 @@ where
             hash,
         });
         let windows: Vec<Window> = ask.windows.iter().take(MAX_WINDOWS).copied().collect();
-        let mut args: Vec<u64> = Vec::with_capacity(6 + 2 * windows.len());
-        args.push(windows.len() as u64);
-        for window in &windows {
-            args.push(window.period_micros());
-            args.push(u64::from(window.quota()));
-        }
-        match ask.escalation {
-            Some(escalation) => {
-                args.extend([
-                    u64::from(escalation.refusals),
-                    escalation.within,
-                    escalation.block,
-                ]);
-            }
-            None => args.extend([0, 0, 0]),
-        }
-        args.extend([u64::from(lease), u64::from(extra)]);
+        let args = arguments(&windows, ask.escalation.as_ref(), lease, extra);
         // What the fallback needs, owned, in case Redis fails.
         let plan = ask.key.plan.to_owned();
         let caller = Owned::of(ask.key.caller);
@@ -334,10 +318,7 @@ where
         Box::pin(async move {
             let _asking = asking;
             let mut invocation = shared.script.prepare_invoke();
-            invocation.key(&key);
-            for arg in &args {
-                invocation.arg(*arg);
-            }
+            invocation.key(&key).arg(&args[..]);
             let answer = tokio::time::timeout(
                 timeout,
                 invocation.invoke_async::<Vec<i64>>(&mut connection),
@@ -375,6 +356,38 @@ where
             }
         })
     }
+}
+
+/// The script's arguments as one string of eighteen little-endian doubles
+/// (see `decide.lua`): every value an integer well under 2^53, so exact.
+#[allow(clippy::cast_precision_loss)]
+fn arguments(
+    windows: &[Window],
+    escalation: Option<&Escalation>,
+    lease: u32,
+    extra: u32,
+) -> [u8; 18 * 8] {
+    let mut values = [0_f64; 18];
+    values[0] = windows.len() as f64;
+    for (i, window) in windows.iter().take(MAX_WINDOWS).enumerate() {
+        let period = window.period_micros();
+        let per_request = (period / u64::from(window.quota().max(1))).max(1);
+        values[1 + 3 * i] = period as f64;
+        values[2 + 3 * i] = f64::from(window.quota());
+        values[3 + 3 * i] = per_request as f64;
+    }
+    if let Some(escalation) = escalation {
+        values[13] = f64::from(escalation.refusals);
+        values[14] = escalation.within as f64;
+        values[15] = escalation.block as f64;
+    }
+    values[16] = f64::from(lease);
+    values[17] = f64::from(extra);
+    let mut bytes = [0; 18 * 8];
+    for (chunk, value) in bytes.chunks_exact_mut(8).zip(values) {
+        chunk.copy_from_slice(&value.to_le_bytes());
+    }
+    bytes
 }
 
 /// A lease being asked for a caller: given back when the call ends.
