@@ -257,6 +257,9 @@ pub mod client;
 mod context;
 pub mod envelope;
 pub mod fields;
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+pub mod openapi;
 mod rate_limit;
 #[cfg(feature = "ratelimit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
@@ -352,6 +355,48 @@ macro_rules! __rebuff_frameworks {
         $crate::__rebuff_axum! { $($tokens)* }
         $crate::__rebuff_actix! { $($tokens)* }
     };
+}
+
+/// The OpenAPI impls of a derived type (feature `openapi`): the derive
+/// calls this with the impl's generics, the type, its `where` predicates,
+/// the name of the output parameter and the body that fills it.
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rebuff_openapi {
+    ([$($generics:tt)*] [$($ty:tt)*] [$($predicates:tt)*] [$out:ident] { $($body:tt)* }) => {
+        #[automatically_derived]
+        #[allow(unused_qualifications, clippy::needless_lifetimes)]
+        impl $($generics)* $crate::openapi::Documented for $($ty)*
+        where
+            $($predicates)*
+        {
+            fn variants($out: &mut ::std::vec::Vec<$crate::openapi::Variant<Self>>) {
+                $($body)*
+            }
+        }
+
+        #[automatically_derived]
+        #[allow(unused_qualifications, clippy::needless_lifetimes)]
+        impl $($generics)* $crate::__private::utoipa::IntoResponses for $($ty)*
+        where
+            $($predicates)*
+        {
+            fn responses() -> ::std::collections::BTreeMap<
+                ::std::string::String,
+                $crate::__private::utoipa::openapi::RefOr<$crate::__private::utoipa::openapi::Response>,
+            > {
+                $crate::openapi::Responses::<Self>::new().build()
+            }
+        }
+    };
+}
+
+#[cfg(not(feature = "openapi"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rebuff_openapi {
+    ($($tokens:tt)*) => {};
 }
 
 #[cfg(feature = "axum")]
