@@ -158,7 +158,7 @@ enum Shapes {
     AlwaysRetry,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize, utoipa::ToSchema)]
 struct Sizes {
     file_size_mb: u32,
     max_size_mb: u32,

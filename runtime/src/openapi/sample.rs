@@ -215,6 +215,56 @@ impl Sample for Box<dyn std::error::Error> {
     }
 }
 
+impl Sample for crate::CircuitOpen {
+    fn sample(_: &'static str) -> Self {
+        crate::CircuitOpen {
+            retry_after: Some(Duration::from_secs(10)),
+        }
+    }
+}
+
+impl Sample for crate::client::RemoteError {
+    fn sample(name: &'static str) -> Self {
+        crate::client::RemoteError::parse(
+            http::StatusCode::BAD_GATEWAY,
+            &http::HeaderMap::new(),
+            name.as_bytes(),
+        )
+    }
+}
+
+/// The standard library's parse errors, made by failing to parse.
+macro_rules! parse_errors {
+    ($($ty:ty => $make:expr),*) => {$(
+        impl Sample for $ty {
+            fn sample(_: &'static str) -> Self {
+                match $make {
+                    Err(err) => err,
+                    Ok(_) => unreachable!("a parse of a non-number fails"),
+                }
+            }
+        }
+    )*};
+}
+
+parse_errors!(
+    core::num::ParseIntError => "x".parse::<u8>(),
+    core::num::ParseFloatError => "x".parse::<f64>(),
+    std::net::AddrParseError => "x".parse::<std::net::IpAddr>(),
+    serde_json::Error => serde_json::from_str::<()>("x")
+);
+
+#[cfg(feature = "reqwest")]
+impl Sample for reqwest::Error {
+    fn sample(_: &'static str) -> Self {
+        // A URL without a scheme fails to build, without a network.
+        match reqwest::Client::new().get("no scheme").build() {
+            Err(err) => err,
+            Ok(_) => unreachable!("a URL without a scheme does not build"),
+        }
+    }
+}
+
 /// The value of `#[api(example = ...)]`, turned into the field's type: the
 /// value itself, or a string literal for a `String` (or `Option<String>`)
 /// field, or a value for an `Option` field.
