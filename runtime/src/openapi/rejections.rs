@@ -60,6 +60,7 @@ pub(crate) fn samples(kind: RejectionKind) -> (Rejection, Rejection) {
             },
         },
         RejectionKind::Blocked => Rejection::Blocked { retry_after: 600 },
+        RejectionKind::Unavailable => Rejection::Unavailable { retry_after: 5 },
     };
     let minimal = match &full {
         Rejection::PayloadTooLarge { max_size, .. } => Rejection::PayloadTooLarge {
