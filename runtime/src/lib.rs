@@ -227,6 +227,41 @@
 //! assert_eq!(err.format(), rebuff::client::Format::Html);
 //! ```
 //!
+//! # OpenAPI
+//!
+//! With the `openapi` feature, the derive also documents the type for
+//! utoipa 5: `utoipa::IntoResponses` with one response per status, a named
+//! example per code rendered by [`to_vec`] from a sample value (so it is
+//! what the server sends), the exact schema of the envelope and of each
+//! `details`, and the headers. [`openapi::Responses`] picks the errors of
+//! one route, the server's rejections included, and
+//! [`openapi_responses!`] names the selection for `#[utoipa::path]`.
+//! `#[api(example = ...)]` on a field sets the value its examples show.
+//! See [`openapi`].
+//!
+//! ```
+//! # #[cfg(feature = "openapi")] {
+//! use rebuff::RejectionKind;
+//! use rebuff::openapi::Responses;
+//!
+//! #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+//! enum LeadError {
+//!     #[error("lead not found")]
+//!     #[api(status = 404, message = "Lead not found")]
+//!     LeadNotFound { #[api(example = "lead_123")] lead_id: String },
+//! }
+//!
+//! rebuff::openapi_responses! {
+//!     /// The errors of `GET /leads/{id}`.
+//!     struct GetLeadErrors = Responses::<LeadError>::new()
+//!         .rejections(&[RejectionKind::RateLimited]);
+//! }
+//!
+//! let responses = <GetLeadErrors as utoipa::IntoResponses>::responses();
+//! assert_eq!(responses.keys().collect::<Vec<_>>(), ["404", "429"]);
+//! # }
+//! ```
+//!
 //! # Features
 //!
 //! | feature | gives |
@@ -237,6 +272,7 @@
 //! | `actix` | derived errors as actix-web responses, [`server::Surface`] as a middleware, [`server::actix`] |
 //! | `multipart` | (with `axum`) the multipart extractor whose failures use the envelope |
 //! | `ratelimit` | [`ratelimit`]: per-plan rate limits, their headers and 429s, in the [`server::Surface`] or alone |
+//! | `openapi` | [`openapi`]: derived errors and the server's rejections as utoipa 5 responses, with schemas and examples |
 //!
 //! # Implementing `ApiError` by hand
 //!
@@ -387,6 +423,54 @@ macro_rules! __rebuff_openapi {
                 $crate::__private::utoipa::openapi::RefOr<$crate::__private::utoipa::openapi::Response>,
             > {
                 $crate::openapi::Responses::<Self>::new().build()
+            }
+        }
+    };
+}
+
+/// Names a selection of errors as a type implementing
+/// `utoipa::IntoResponses`, for `#[utoipa::path(responses(...))]`: the
+/// [`Responses`](crate::openapi::Responses) built by the expression, one
+/// response per status (feature `openapi`).
+///
+/// ```
+/// use rebuff::RejectionKind;
+/// use rebuff::openapi::Responses;
+///
+/// #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+/// enum LeadError {
+///     #[error("unauthorized")]
+///     #[api(status = 401, message = "Invalid or missing API key")]
+///     Unauthorized,
+///     #[error("duplicate")]
+///     #[api(status = 409, message = "Email already exists")]
+///     DuplicateEmail { #[api(example = "ada@example.com")] email: String },
+/// }
+///
+/// rebuff::openapi_responses! {
+///     /// The errors of `POST /leads`: the type's, malformed JSON, too
+///     /// large a body.
+///     pub struct CreateLeadErrors = Responses::<LeadError>::new()
+///         .rejections(&[RejectionKind::InvalidJson, RejectionKind::PayloadTooLarge]);
+/// }
+///
+/// let responses = <CreateLeadErrors as utoipa::IntoResponses>::responses();
+/// assert_eq!(responses.keys().collect::<Vec<_>>(), ["400", "401", "409", "413"]);
+/// ```
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+#[macro_export]
+macro_rules! openapi_responses {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident = $responses:expr;) => {
+        $(#[$meta])*
+        $vis struct $name;
+
+        impl $crate::__private::utoipa::IntoResponses for $name {
+            fn responses() -> ::std::collections::BTreeMap<
+                ::std::string::String,
+                $crate::__private::utoipa::openapi::RefOr<$crate::__private::utoipa::openapi::Response>,
+            > {
+                $crate::openapi::Responses::build(&$responses)
             }
         }
     };

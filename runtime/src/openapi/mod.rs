@@ -40,7 +40,7 @@
 //! [`Responses`] picks the errors one operation answers with: some of the
 //! type's variants and some of the server's [`Rejection`]s (malformed JSON,
 //! oversized bodies, the rate limiter's 429, ...), in the type's style.
-//! [`responses!`](crate::openapi_responses) names such a selection as a
+//! [`openapi_responses!`](crate::openapi_responses) names such a selection as a
 //! type, for `#[utoipa::path(responses(...))]`.
 //!
 //! # Examples and key order
@@ -51,6 +51,7 @@
 //! the order the server sends them. [`ErrorDoc::example`] always has the
 //! exact bytes.
 
+mod docs;
 mod envelopes;
 pub(crate) mod probe;
 mod rejections;
@@ -58,8 +59,9 @@ mod responses;
 mod sample;
 mod schema;
 
+pub use docs::ErrorDoc;
 pub use envelopes::Shape;
-pub use responses::{ErrorDoc, Responses};
+pub use responses::Responses;
 pub use sample::{IntoSample, Sample};
 pub use schema::{DetailSchema, Details, FieldSchema};
 
