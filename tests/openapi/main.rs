@@ -8,5 +8,6 @@
 
 mod check;
 mod envelopes;
+mod leads_api;
 mod shapes;
 mod statuses;
