@@ -135,6 +135,7 @@ pub trait Envelope {
     /// each member with the JSON type it has there, none required.
     #[cfg(feature = "openapi")]
     #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+    #[must_use]
     fn schema(
         shape: &crate::openapi::Shape<'_>,
     ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {

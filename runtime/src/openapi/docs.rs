@@ -35,6 +35,8 @@ pub(super) struct Body {
     pub(super) example: Vec<u8>,
 }
 
+/// Which headers an error carries: four independent facts, not a state.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Clone, Copy, Debug, Default)]
 pub(super) struct Headers {
     pub(super) retry_after: bool,

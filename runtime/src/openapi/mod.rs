@@ -46,7 +46,7 @@
 //! # Examples and key order
 //!
 //! An example is stored in the document as a `serde_json::Value`, whose
-//! object keys are sorted unless serde_json's `preserve_order` feature is
+//! object keys are sorted unless `serde_json`'s `preserve_order` feature is
 //! on: turn it on in the server to publish every example with its keys in
 //! the order the server sends them. [`ErrorDoc::example`] always has the
 //! exact bytes.

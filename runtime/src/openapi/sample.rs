@@ -66,7 +66,7 @@ impl Sample for String {
     }
 }
 
-impl<'a> Sample for &'a str {
+impl Sample for &str {
     fn sample(name: &'static str) -> Self {
         name
     }
@@ -90,7 +90,7 @@ impl Sample for Rc<str> {
     }
 }
 
-impl<'a> Sample for Cow<'a, str> {
+impl Sample for Cow<'_, str> {
     fn sample(name: &'static str) -> Self {
         Cow::Borrowed(name)
     }

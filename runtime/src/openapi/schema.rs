@@ -138,10 +138,10 @@ fn inline_schema(schema: &Schema, names: &BTreeMap<&str, &RefOr<Schema>>, depth:
             for value in object.properties.values_mut() {
                 *value = inline(value, names, depth);
             }
-            if let Some(extra) = object.additional_properties.as_deref_mut() {
-                if let AdditionalProperties::RefOr(value) = extra {
-                    *value = inline(value, names, depth);
-                }
+            if let Some(AdditionalProperties::RefOr(value)) =
+                object.additional_properties.as_deref_mut()
+            {
+                *value = inline(value, names, depth);
             }
         }
         Schema::Array(array) => {
@@ -411,7 +411,7 @@ impl core::fmt::Debug for Details {
         f.debug_struct("Details")
             .field("keys", &self.keys().collect::<Vec<_>>())
             .field("open", &self.open)
-            .finish()
+            .finish_non_exhaustive()
     }
 }
 
