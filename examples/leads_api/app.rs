@@ -22,8 +22,11 @@ pub enum LeadError {
     #[error("validation failed on {field}")]
     #[api(status = 400, message = "Validation failed")]
     ValidationError {
+        #[api(example = "email")]
         field: &'static str,
+        #[api(example = "invalid-email")]
         value: String,
+        #[api(example = "Must be a valid email address")]
         message: &'static str,
     },
 
@@ -31,7 +34,9 @@ pub enum LeadError {
     #[error("lead {lead_id} not found")]
     #[api(status = 404, message = "Lead not found")]
     LeadNotFound {
+        #[api(example = "lead_nonexistent123")]
         lead_id: String,
+        #[api(example = "No lead found with this ID in your workspace")]
         message: &'static str,
     },
 
@@ -39,8 +44,11 @@ pub enum LeadError {
     #[error("duplicate email {email}")]
     #[api(status = 409, message = "Email already exists")]
     DuplicateEmail {
+        #[api(example = "ada@example.com")]
         email: String,
+        #[api(example = "lead_1a2b3c4d5e6f7a8b")]
         existing_lead_id: String,
+        #[api(example = "A lead with this email already exists in your workspace")]
         message: &'static str,
     },
 
@@ -49,7 +57,7 @@ pub enum LeadError {
     #[error("rate limited")]
     #[api(status = 429, message = "Rate limit exceeded", rejection = RateLimited)]
     RateLimitExceeded {
-        #[api(retry_after, skip)]
+        #[api(retry_after, skip, example = 60)]
         retry_after: u64,
         #[api(rate_limit)]
         limits: RateLimit,
@@ -195,6 +203,57 @@ fn is_email(email: &str) -> bool {
         && !email.chars().any(char::is_whitespace)
 }
 
+/// The API's document (`/openapi.json`, feature `openapi`): each route
+/// lists the errors it can answer with, its own and the server's
+/// rejections, each with its code and an example body.
+#[cfg(feature = "openapi")]
+pub mod docs {
+    use rebuff::RejectionKind::{
+        Blocked, Internal, InvalidJson, MethodNotAllowed, NotFound, PayloadTooLarge, RateLimited,
+        UnsupportedMediaType,
+    };
+    use rebuff::openapi::Responses;
+
+    use super::LeadError;
+
+    rebuff::openapi_responses! {
+        /// `POST /api/v1/leads`: a bad key, an invalid or duplicate lead,
+        /// a body that is not JSON, too large or of another type, the rate
+        /// limiter, and a panic turned into a 500.
+        pub struct CreateLeadErrors = Responses::<LeadError>::new()
+            .variants(&["Unauthorized", "ValidationError", "DuplicateEmail", "RateLimitExceeded"])
+            .rejections(&[InvalidJson, UnsupportedMediaType, PayloadTooLarge, RateLimited, Blocked, Internal])
+            .rate_limit_headers(true);
+    }
+
+    rebuff::openapi_responses! {
+        /// `GET /api/v1/leads/{id}`: a bad key, an unknown lead, the rate
+        /// limiter.
+        pub struct GetLeadErrors = Responses::<LeadError>::new()
+            .variants(&["Unauthorized", "LeadNotFound", "RateLimitExceeded"])
+            .rejections(&[RateLimited, Blocked])
+            .rate_limit_headers(true);
+    }
+
+    /// Completes the document the routes make: its title, and the answers
+    /// of the whole API (an unknown path, a method a path does not take)
+    /// as reusable responses.
+    pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+        api.info = utoipa::openapi::InfoBuilder::new()
+            .title("Leads API")
+            .version("1")
+            .build();
+        let components = api.components.get_or_insert_with(Default::default);
+        let any_route = Responses::<LeadError>::none().rejections(&[NotFound, MethodNotAllowed]);
+        for (status, response) in any_route.build() {
+            components
+                .responses
+                .insert(format!("AnyRoute.{status}"), response);
+        }
+        api
+    }
+}
+
 /// The axum front end.
 pub mod axum_app {
     use std::sync::Arc;
@@ -202,7 +261,9 @@ pub mod axum_app {
     use axum::Router;
     use axum::extract::State as Shared;
     use axum::http::{HeaderMap, StatusCode, header};
-    use axum::routing::{get, post};
+    use axum::routing::get;
+    #[cfg(not(feature = "openapi"))]
+    use axum::routing::post;
     use rebuff::server::axum::{Json, Path};
 
     use super::{Lead, LeadError, NewLead, State, Success};
@@ -213,6 +274,11 @@ pub mod axum_app {
             .and_then(|v| v.to_str().ok())
     }
 
+    #[cfg_attr(feature = "openapi", utoipa::path(
+        post,
+        path = "/api/v1/leads",
+        responses((status = 201, description = "The lead, created."), super::docs::CreateLeadErrors),
+    ))]
     async fn create(
         Shared(state): Shared<Arc<State>>,
         headers: HeaderMap,
@@ -222,6 +288,12 @@ pub mod axum_app {
         Ok((StatusCode::CREATED, Json(Success::of(state.create(input)?))))
     }
 
+    #[cfg_attr(feature = "openapi", utoipa::path(
+        get,
+        path = "/api/v1/leads/{id}",
+        params(("id" = String, Path, description = "The lead's id")),
+        responses((status = 200, description = "The lead."), super::docs::GetLeadErrors),
+    ))]
     async fn get_lead(
         Shared(state): Shared<Arc<State>>,
         headers: HeaderMap,
@@ -231,12 +303,29 @@ pub mod axum_app {
         Ok(Json(Success::of(state.get(&id)?)))
     }
 
-    /// Routes and the error surface: every failure leaves in the flat
-    /// envelope with the request's id.
-    pub fn router(state: Arc<State>) -> Router {
+    /// The routes; with the `openapi` feature, through utoipa-axum, which
+    /// collects their documents, and `GET /openapi.json` serving it.
+    #[cfg(feature = "openapi")]
+    fn routes() -> Router<Arc<State>> {
+        let (router, api) = utoipa_axum::router::OpenApiRouter::new()
+            .routes(utoipa_axum::routes!(create))
+            .routes(utoipa_axum::routes!(get_lead))
+            .split_for_parts();
+        let api = super::docs::finish(api);
+        router.route("/openapi.json", get(move || async move { axum::Json(api) }))
+    }
+
+    #[cfg(not(feature = "openapi"))]
+    fn routes() -> Router<Arc<State>> {
         Router::new()
             .route("/api/v1/leads", post(create))
             .route("/api/v1/leads/{id}", get(get_lead))
+    }
+
+    /// Routes and the error surface: every failure leaves in the flat
+    /// envelope with the request's id.
+    pub fn router(state: Arc<State>) -> Router {
+        routes()
             // A retried POST with its Idempotency-Key gets the first answer.
             .layer(rebuff::server::idempotency::IdempotencyLayer::new(
                 state.idempotency.clone(),

@@ -109,6 +109,8 @@ pub(crate) struct Attrs {
     pub(crate) rate_limit: Option<Keyed<()>>,
     pub(crate) errors: Option<Keyed<()>>,
     pub(crate) expose: Option<Keyed<()>>,
+    /// The value the field shows in the API document's examples.
+    pub(crate) example: Option<Keyed<Expr>>,
 
     /// Every key written, even one whose value was rejected, so a bad value
     /// is not reported a second time as a missing key.
@@ -132,7 +134,7 @@ impl Attrs {
             other => OTHER, status => STATUS, code => CODE, message => MESSAGE,
             retryable => RETRYABLE, transparent => TRANSPARENT, rejection => REJECTION, skip => SKIP,
             rename => RENAME, flatten => FLATTEN, retry_after => RETRY_AFTER,
-            rate_limit => RATE_LIMIT, errors => ERRORS, expose => EXPOSE
+            rate_limit => RATE_LIMIT, errors => ERRORS, expose => EXPOSE, example => EXAMPLE
         );
         out
     }
@@ -264,6 +266,7 @@ fn parse_key(
         RATE_LIMIT => set!(rate_limit, flag(cx, meta, &name)?),
         ERRORS => set!(errors, flag(cx, meta, &name)?),
         EXPOSE => set!(expose, flag(cx, meta, &name)?),
+        EXAMPLE => set!(example, example_value(cx, meta)?),
         _ => unreachable!("every known key is matched"),
     }
     Ok(())
@@ -418,6 +421,29 @@ fn type_base_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<
         return Ok(None);
     }
     Ok(Some(lit))
+}
+
+/// `example = <expression>`: any expression; whether it fits the field's
+/// type is rustc's to say, at the expression.
+fn example_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<Expr>> {
+    if meta.input.peek(syn::token::Paren) {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("write `{EXAMPLE} = ...`, not `{EXAMPLE}(...)`: `{EXAMPLE} = \"lead_123\"`"),
+        );
+        skip_value(meta)?;
+        return Ok(None);
+    }
+    match value_expr(meta)? {
+        Some(expr) => Ok(Some(expr)),
+        None => {
+            cx.error_spanned_by(
+                &meta.path,
+                format!("`{EXAMPLE}` needs a value, the field's value in the API document's examples: `{EXAMPLE} = \"lead_123\"`"),
+            );
+            Ok(None)
+        }
+    }
 }
 
 /// `rejection = NotFound`: the name of a `rebuff::RejectionKind` variant.

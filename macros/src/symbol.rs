@@ -28,6 +28,7 @@ pub(crate) const RETRY_AFTER: &str = "retry_after";
 pub(crate) const RATE_LIMIT: &str = "rate_limit";
 pub(crate) const ERRORS: &str = "errors";
 pub(crate) const EXPOSE: &str = "expose";
+pub(crate) const EXAMPLE: &str = "example";
 
 // other attributes read (thiserror's, and doc comments)
 pub(crate) const ERROR: &str = "error";
@@ -61,4 +62,5 @@ pub(crate) const FIELD_KEYS: &[&str] = &[
     RATE_LIMIT,
     ERRORS,
     EXPOSE,
+    EXAMPLE,
 ];

@@ -2,7 +2,9 @@
 //!
 //! The derive fills [`ApiError::CATALOG`] with one [`Entry`] per variant:
 //! code, status, message template, whether it is retried, and the variant's
-//! doc comment. [`markdown`] prints it as the table an API's docs show.
+//! doc comment. [`markdown`] prints it as the table an API's docs show,
+//! [`json`] as data, and (feature `openapi`) [`openapi`] as an OpenAPI
+//! document of reusable responses.
 //!
 //! ```
 //! #[derive(Debug, thiserror::Error, rebuff::ApiError)]
@@ -142,6 +144,73 @@ pub fn markdown<E: ApiError>() -> String {
         );
     }
     out
+}
+
+/// The catalog of `E` as JSON: an array of one object per error, with its
+/// `name`, `code`, `status`, `message`, `retryable` and `description`.
+///
+/// ```
+/// #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+/// enum LeadError {
+///     /// No lead has this id.
+///     #[error("lead not found")]
+///     #[api(status = 404, message = "Lead not found")]
+///     LeadNotFound,
+/// }
+///
+/// assert_eq!(
+///     rebuff::catalog::json::<LeadError>(),
+///     r#"[{"name":"LeadNotFound","code":"lead_not_found","status":404,"message":"Lead not found","retryable":false,"description":"No lead has this id."}]"#,
+/// );
+/// ```
+#[must_use]
+pub fn json<E: ApiError>() -> String {
+    let entries: Vec<Json<'_>> = entries::<E>().into_iter().map(Json).collect();
+    serde_json::to_string(&entries).unwrap_or_else(|_| "[]".to_owned())
+}
+
+/// An entry as the JSON catalog writes it, keys in a fixed order.
+struct Json<'a>(&'a Entry);
+
+impl serde::Serialize for Json<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let entry = self.0;
+        let mut map = serializer.serialize_map(Some(6))?;
+        map.serialize_entry("name", entry.name)?;
+        map.serialize_entry("code", entry.code)?;
+        map.serialize_entry("status", &entry.status)?;
+        map.serialize_entry("message", entry.message)?;
+        map.serialize_entry("retryable", &entry.retryable)?;
+        map.serialize_entry("description", entry.description)?;
+        map.end()
+    }
+}
+
+/// The catalog of `E` as an OpenAPI 3.1 document: one reusable response
+/// per status in `components.responses` (named `Type.404`), listing every
+/// error of `E` and every server rejection in `E`'s style with an example
+/// each, and the body schema of each code in `components.schemas`
+/// (`Type.CODE`); its description is the [`markdown`] table.
+///
+/// ```
+/// #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+/// enum LeadError {
+///     #[error("lead not found")]
+///     #[api(status = 404, message = "Lead not found")]
+///     LeadNotFound,
+/// }
+///
+/// let doc = rebuff::catalog::openapi::<LeadError>();
+/// let components = doc.components.unwrap();
+/// assert!(components.responses.contains_key("LeadError.404"));
+/// assert!(components.schemas.contains_key("LeadError.lead_not_found"));
+/// ```
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+#[must_use]
+pub fn openapi<E: crate::openapi::Documented>() -> utoipa::openapi::OpenApi {
+    crate::openapi::catalog::<E>()
 }
 
 /// Escapes what would break a table cell: pipes and line breaks.

@@ -230,6 +230,41 @@
 //! assert_eq!(err.format(), rebuff::client::Format::Html);
 //! ```
 //!
+//! # OpenAPI
+//!
+//! With the `openapi` feature, the derive also documents the type for
+//! utoipa 5: `utoipa::IntoResponses` with one response per status, a named
+//! example per code rendered by [`to_vec`] from a sample value (so it is
+//! what the server sends), the exact schema of the envelope and of each
+//! `details`, and the headers. [`openapi::Responses`] picks the errors of
+//! one route, the server's rejections included, and
+//! [`openapi_responses!`] names the selection for `#[utoipa::path]`.
+//! `#[api(example = ...)]` on a field sets the value its examples show.
+//! See [`openapi`].
+//!
+//! ```
+//! # #[cfg(feature = "openapi")] {
+//! use rebuff::RejectionKind;
+//! use rebuff::openapi::Responses;
+//!
+//! #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+//! enum LeadError {
+//!     #[error("lead not found")]
+//!     #[api(status = 404, message = "Lead not found")]
+//!     LeadNotFound { #[api(example = "lead_123")] lead_id: String },
+//! }
+//!
+//! rebuff::openapi_responses! {
+//!     /// The errors of `GET /leads/{id}`.
+//!     struct GetLeadErrors = Responses::<LeadError>::new()
+//!         .rejections(&[RejectionKind::RateLimited]);
+//! }
+//!
+//! let responses = <GetLeadErrors as utoipa::IntoResponses>::responses();
+//! assert_eq!(responses.keys().collect::<Vec<_>>(), ["404", "429"]);
+//! # }
+//! ```
+//!
 //! # Features
 //!
 //! | feature | gives |
@@ -243,6 +278,7 @@
 //! | `multipart` | (with `axum`) the multipart extractor whose failures use the envelope |
 //! | `ratelimit` | [`ratelimit`]: per-plan rate limits, their headers and 429s, in the [`server::Surface`] or alone |
 //! | `redis` | rate limits ([`ratelimit::RedisStore`]) and idempotency keys shared by a fleet of servers through Redis |
+//! | `openapi` | [`openapi`]: derived errors and the server's rejections as utoipa 5 responses, with schemas and examples |
 //!
 //! # Implementing `ApiError` by hand
 //!
@@ -263,6 +299,9 @@ pub mod client;
 mod context;
 pub mod envelope;
 pub mod fields;
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+pub mod openapi;
 mod rate_limit;
 #[cfg(feature = "ratelimit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
@@ -358,6 +397,96 @@ macro_rules! __rebuff_frameworks {
         $crate::__rebuff_axum! { $($tokens)* }
         $crate::__rebuff_actix! { $($tokens)* }
     };
+}
+
+/// The OpenAPI impls of a derived type (feature `openapi`): the derive
+/// calls this with the impl's generics, the type, its `where` predicates,
+/// the name of the output parameter and the body that fills it.
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rebuff_openapi {
+    ([$($generics:tt)*] [$($ty:tt)*] [$($predicates:tt)*] [$out:ident] { $($body:tt)* }) => {
+        #[automatically_derived]
+        #[allow(unused_qualifications, clippy::needless_lifetimes)]
+        impl $($generics)* $crate::openapi::Documented for $($ty)*
+        where
+            $($predicates)*
+        {
+            fn variants($out: &mut ::std::vec::Vec<$crate::openapi::Variant<Self>>) {
+                $($body)*
+            }
+        }
+
+        #[automatically_derived]
+        #[allow(unused_qualifications, clippy::needless_lifetimes)]
+        impl $($generics)* $crate::__private::utoipa::IntoResponses for $($ty)*
+        where
+            $($predicates)*
+        {
+            fn responses() -> ::std::collections::BTreeMap<
+                ::std::string::String,
+                $crate::__private::utoipa::openapi::RefOr<$crate::__private::utoipa::openapi::Response>,
+            > {
+                $crate::openapi::Responses::<Self>::new().build()
+            }
+        }
+    };
+}
+
+/// Names a selection of errors as a type implementing
+/// `utoipa::IntoResponses`, for `#[utoipa::path(responses(...))]`: the
+/// [`Responses`](crate::openapi::Responses) built by the expression, one
+/// response per status (feature `openapi`).
+///
+/// ```
+/// use rebuff::RejectionKind;
+/// use rebuff::openapi::Responses;
+///
+/// #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+/// enum LeadError {
+///     #[error("unauthorized")]
+///     #[api(status = 401, message = "Invalid or missing API key")]
+///     Unauthorized,
+///     #[error("duplicate")]
+///     #[api(status = 409, message = "Email already exists")]
+///     DuplicateEmail { #[api(example = "ada@example.com")] email: String },
+/// }
+///
+/// rebuff::openapi_responses! {
+///     /// The errors of `POST /leads`: the type's, malformed JSON, too
+///     /// large a body.
+///     pub struct CreateLeadErrors = Responses::<LeadError>::new()
+///         .rejections(&[RejectionKind::InvalidJson, RejectionKind::PayloadTooLarge]);
+/// }
+///
+/// let responses = <CreateLeadErrors as utoipa::IntoResponses>::responses();
+/// assert_eq!(responses.keys().collect::<Vec<_>>(), ["400", "401", "409", "413"]);
+/// ```
+#[cfg(feature = "openapi")]
+#[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+#[macro_export]
+macro_rules! openapi_responses {
+    ($(#[$meta:meta])* $vis:vis struct $name:ident = $responses:expr;) => {
+        $(#[$meta])*
+        $vis struct $name;
+
+        impl $crate::__private::utoipa::IntoResponses for $name {
+            fn responses() -> ::std::collections::BTreeMap<
+                ::std::string::String,
+                $crate::__private::utoipa::openapi::RefOr<$crate::__private::utoipa::openapi::Response>,
+            > {
+                $crate::openapi::Responses::build(&$responses)
+            }
+        }
+    };
+}
+
+#[cfg(not(feature = "openapi"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rebuff_openapi {
+    ($($tokens:tt)*) => {};
 }
 
 #[cfg(feature = "axum")]

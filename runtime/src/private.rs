@@ -37,6 +37,18 @@ pub use http::StatusCode;
 
 #[cfg(feature = "actix")]
 pub use actix_web;
+#[cfg(feature = "openapi")]
+pub use utoipa;
+
+/// What the derive's OpenAPI impls name.
+#[cfg(feature = "openapi")]
+pub mod openapi {
+    pub use crate::openapi::probe::{
+        Probe, ViaDefault, ViaDetailSchema, ViaNoSample, ViaNone, ViaPartialSchema, ViaSample,
+        ViaToSchema,
+    };
+    pub use crate::openapi::{IntoSample, VariantBuilder, delegate};
+}
 #[cfg(feature = "axum")]
 pub use axum;
 

@@ -41,7 +41,11 @@ enum LeadError {
     },
     #[error("hidden {0}")]
     #[api(status = 500)]
-    Internal(#[source] Cause),
+    Internal(
+        #[source]
+        #[api(example = Cause("pool closed".into()))]
+        Cause,
+    ),
     #[error("overloaded, {queue} waiting")]
     #[api(status = 503, message = "Overloaded")]
     Overloaded { queue: u32 },

@@ -158,7 +158,8 @@ enum Shapes {
     AlwaysRetry,
 }
 
-#[derive(Debug, serde::Serialize)]
+#[derive(Debug, Default, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 struct Sizes {
     file_size_mb: u32,
     max_size_mb: u32,

@@ -24,7 +24,11 @@ struct DbCause;
 enum AppError {
     #[error("database unavailable")]
     #[api(status = 503)]
-    Database(#[source] DbCause),
+    Database(
+        #[source]
+        #[api(example = DbCause)]
+        DbCause,
+    ),
     #[error("bad input")]
     #[api(status = 400, message = "Bad input")]
     BadInput,

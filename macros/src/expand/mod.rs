@@ -37,6 +37,7 @@ use self::plan::{Detail, Plan};
 mod bounds;
 mod catalog;
 mod decode;
+mod openapi;
 mod plan;
 mod rejection;
 
@@ -192,6 +193,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
     } else {
         quote!()
     };
+    let openapi = openapi::expand(input, plans, &predicates);
     // A generic type is `Debug` and `Display` only for some parameters: say
     // so, as the framework traits need both.
     let mut predicates = predicates;
@@ -212,6 +214,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         #clashes
         #decode
         #frameworks
+        #openapi
 
         #[automatically_derived]
         #[allow(unused_qualifications, clippy::needless_lifetimes, clippy::match_same_arms)]

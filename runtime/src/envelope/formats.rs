@@ -29,6 +29,13 @@ use crate::{ApiError, Context};
 pub struct Nested;
 
 impl Envelope for Nested {
+    #[cfg(feature = "openapi")]
+    fn schema(
+        shape: &crate::openapi::Shape<'_>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::nested(shape)
+    }
+
     fn serialize<E: ApiError, S: Serializer>(
         err: &E,
         ctx: &Context,
@@ -64,6 +71,13 @@ impl Envelope for Nested {
 pub struct Success;
 
 impl Envelope for Success {
+    #[cfg(feature = "openapi")]
+    fn schema(
+        shape: &crate::openapi::Shape<'_>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::success(shape)
+    }
+
     fn serialize<E: ApiError, S: Serializer>(
         err: &E,
         ctx: &Context,
@@ -106,6 +120,13 @@ impl Envelope for Success {
 pub struct Plain;
 
 impl Envelope for Plain {
+    #[cfg(feature = "openapi")]
+    fn schema(
+        shape: &crate::openapi::Shape<'_>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::plain(shape)
+    }
+
     fn serialize<E: ApiError, S: Serializer>(
         err: &E,
         _ctx: &Context,
@@ -133,6 +154,13 @@ impl Envelope for Plain {
 pub struct Flat;
 
 impl Envelope for Flat {
+    #[cfg(feature = "openapi")]
+    fn schema(
+        shape: &crate::openapi::Shape<'_>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::flat(shape)
+    }
+
     fn serialize<E: ApiError, S: Serializer>(
         err: &E,
         ctx: &Context,
@@ -207,6 +235,12 @@ impl fmt::Display for TypeUri<'_> {
 
 impl Envelope for Problem {
     const CONTENT_TYPE: &'static str = "application/problem+json";
+    #[cfg(feature = "openapi")]
+    fn schema(
+        shape: &crate::openapi::Shape<'_>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::problem(shape)
+    }
 
     fn serialize<E: ApiError, S: Serializer>(
         err: &E,

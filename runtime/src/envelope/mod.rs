@@ -124,6 +124,23 @@ pub trait Envelope {
         insert_error_headers(err, ctx, headers);
         response
     }
+
+    /// The JSON Schema of one error's body in this format, for API
+    /// documents ([`crate::openapi`]).
+    ///
+    /// The built-in formats give their exact shape: every key they write,
+    /// which are always there, the code and a fixed message as constants,
+    /// the error's `details`. The default, for a format of your own, is the
+    /// shape of the example body ([`Shape::example`](crate::openapi::Shape::example)):
+    /// each member with the JSON type it has there, none required.
+    #[cfg(feature = "openapi")]
+    #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
+    #[must_use]
+    fn schema(
+        shape: &crate::openapi::Shape<'_>,
+    ) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        crate::openapi::infer(shape.example())
+    }
 }
 
 /// Adds the headers an error calls for (everything [`Envelope::to_response`]

@@ -1,0 +1,368 @@
+//! The responses of an operation, from the errors it can answer with: one
+//! response per status, one named example per code, each rendered through
+//! the same path as the server's own responses.
+
+use std::collections::BTreeMap;
+use std::marker::PhantomData;
+use std::time::{Duration, UNIX_EPOCH};
+
+use serde_json::Value;
+use utoipa::openapi::path::Operation;
+use utoipa::openapi::response::Response;
+use utoipa::openapi::schema::Schema;
+use utoipa::openapi::{OpenApi, RefOr};
+
+use super::docs::{Body, ErrorDoc, Headers, group};
+use super::envelopes::Shape;
+use super::sample::SAMPLE_TIME_SECS;
+use super::schema::{Details, FieldSchema};
+use super::{Documented, Variant, rejections};
+use crate::envelope::{Envelope, Problem};
+use crate::rejection::InStyle;
+use crate::{ApiError, Context, RejectionKind};
+
+/// The errors one operation (or a whole API) can answer with, as OpenAPI
+/// responses: some or all of `E`'s variants and some of the server's
+/// rejections in `E`'s style.
+///
+/// # Default
+///
+/// [`Responses::new`]: every variant of `E`, no rejection; a second content
+/// type `application/problem+json` (the server negotiates it, unless
+/// [`Surface::negotiate`](crate::server::Surface::negotiate) is off); no
+/// rate-limit headers beyond those a variant carries; examples rendered
+/// with the request id `req_1234567890abcdef` at 2024-01-16T10:30:00Z.
+///
+/// ```
+/// use rebuff::{ApiError, RejectionKind};
+/// use rebuff::openapi::Responses;
+///
+/// #[derive(Debug, thiserror::Error, ApiError)]
+/// enum LeadError {
+///     #[error("unauthorized")]
+///     #[api(status = 401, message = "Invalid or missing API key")]
+///     Unauthorized,
+///     #[error("duplicate")]
+///     #[api(status = 409, message = "Email already exists")]
+///     DuplicateEmail { #[api(example = "ada@example.com")] email: String },
+/// }
+///
+/// let create = Responses::<LeadError>::new()
+///     .rejections(&[RejectionKind::InvalidJson, RejectionKind::PayloadTooLarge])
+///     .rate_limit_headers(true)
+///     .build();
+/// assert_eq!(create.keys().collect::<Vec<_>>(), ["400", "401", "409", "413"]);
+/// ```
+pub struct Responses<E> {
+    variants: Option<Vec<&'static str>>,
+    rejections: Vec<RejectionKind>,
+    problem: bool,
+    rate_limit_headers: bool,
+    context: Context,
+    _type: PhantomData<fn() -> E>,
+}
+
+impl<E> core::fmt::Debug for Responses<E> {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.debug_struct("Responses")
+            .field("variants", &self.variants)
+            .field("rejections", &self.rejections)
+            .field("problem", &self.problem)
+            .field("rate_limit_headers", &self.rate_limit_headers)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<E: Documented> Default for Responses<E> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<E: Documented> Responses<E> {
+    /// Every variant of `E`; see [Default](#default).
+    #[must_use]
+    pub fn new() -> Self {
+        Responses {
+            variants: None,
+            rejections: Vec::new(),
+            problem: true,
+            rate_limit_headers: false,
+            context: Context::new()
+                .request_id("req_1234567890abcdef")
+                .timestamp(UNIX_EPOCH + Duration::from_secs(SAMPLE_TIME_SECS)),
+            _type: PhantomData,
+        }
+    }
+
+    /// No variant of `E`: only the rejections added with
+    /// [`Responses::rejections`].
+    #[must_use]
+    pub fn none() -> Self {
+        Self::new().variants(&[])
+    }
+
+    /// Only these variants of `E`, by their Rust names (a `transparent`
+    /// variant stands for every error of the type it wraps). A name that
+    /// is no variant documents nothing.
+    #[must_use]
+    pub fn variants(mut self, names: &[&'static str]) -> Self {
+        self.variants = Some(names.to_vec());
+        self
+    }
+
+    /// Adds these rejections, in `E`'s style, or as `E`'s own variant
+    /// where one answers the rejection (`#[api(rejection = ...)]`,
+    /// `answer_rejections`), as the server sends them.
+    #[must_use]
+    pub fn rejections(mut self, kinds: &[RejectionKind]) -> Self {
+        for kind in kinds {
+            if !self.rejections.contains(kind) {
+                self.rejections.push(*kind);
+            }
+        }
+        self
+    }
+
+    /// Whether each response also shows `application/problem+json`, which
+    /// clients get when they ask for it.
+    #[must_use]
+    pub fn problem(mut self, on: bool) -> Self {
+        self.problem = on;
+        self
+    }
+
+    /// Whether every response carries the rate limiter's headers
+    /// (`X-RateLimit-Limit`/`-Remaining`/`-Reset`, `RateLimit-Policy`,
+    /// `RateLimit`), as it does behind a [`Surface`](crate::server::Surface)
+    /// with a rate limiter.
+    #[must_use]
+    pub fn rate_limit_headers(mut self, on: bool) -> Self {
+        self.rate_limit_headers = on;
+        self
+    }
+
+    /// The request context the examples are rendered with (request id,
+    /// time, `instance`).
+    #[must_use]
+    pub fn context(mut self, ctx: Context) -> Self {
+        self.context = ctx;
+        self
+    }
+
+    /// Every error documented, in order: the variants, then the
+    /// rejections no variant already stands for.
+    #[must_use]
+    pub fn errors(&self) -> Vec<ErrorDoc> {
+        let mut all = Vec::new();
+        E::variants(&mut all);
+        let mut docs: Vec<ErrorDoc> = all
+            .iter()
+            .filter(|v| {
+                self.variants
+                    .as_ref()
+                    .is_none_or(|names| names.contains(&v.name))
+            })
+            .map(|v| self.variant_doc(v))
+            .collect();
+        for kind in &self.rejections {
+            let (sample, _) = rejections::samples(*kind);
+            let doc = match E::from_rejection(&sample) {
+                Some(own) => {
+                    let variant = all.iter().find(|v| v.sample.code() == own.code());
+                    let details = variant.map(|v| &v.details).cloned().unwrap_or_default();
+                    let errors = variant.and_then(|v| v.errors.as_ref());
+                    let mut doc = self.doc(&own, &details, errors, entry_of::<E>(own.code()));
+                    doc.headers.allow = *kind == RejectionKind::MethodNotAllowed;
+                    doc
+                }
+                None => {
+                    let styled = InStyle::<E>::new(&sample);
+                    let details = rejections::details::<E>(*kind);
+                    let text = (kind.message_template(), kind.description());
+                    let mut doc = self.doc(&styled, &details, None, Some(text));
+                    doc.headers.allow = *kind == RejectionKind::MethodNotAllowed;
+                    doc
+                }
+            };
+            if !docs.iter().any(|d| d.code == doc.code) {
+                docs.push(doc);
+            }
+        }
+        docs
+    }
+
+    fn variant_doc(&self, variant: &Variant<E>) -> ErrorDoc {
+        let entry = entry_of::<E>(variant.sample.code());
+        self.doc(
+            &variant.sample,
+            &variant.details,
+            variant.errors.as_ref(),
+            entry,
+        )
+    }
+
+    /// One error, rendered in its envelope (and as problem details).
+    fn doc<A: ApiError>(
+        &self,
+        err: &A,
+        details: &Details,
+        errors: Option<&FieldSchema>,
+        text: Option<(&str, &str)>,
+    ) -> ErrorDoc {
+        let ctx = self.context.clone().prefer_problem(false);
+        let code = err.code();
+        let fixed = err.message_str();
+        let type_uri = problem_type(err);
+        let mut bodies = Vec::new();
+        let mut add =
+            |content_type: &'static str, body: Vec<u8>, schema: fn(&Shape<'_>) -> RefOr<Schema>| {
+                let example = serde_json::from_slice(&body).unwrap_or(Value::Null);
+                let shape = Shape {
+                    code,
+                    status: err.status(),
+                    message: fixed,
+                    details: err.has_details().then_some(details),
+                    errors: if err.has_errors() { errors } else { None },
+                    retry_after: err.retry_after().is_some(),
+                    type_uri: &type_uri,
+                    example: &example,
+                };
+                let schema = schema(&shape);
+                bodies.push(Body {
+                    content_type,
+                    schema,
+                    example: body,
+                });
+            };
+        add(
+            A::Envelope::CONTENT_TYPE,
+            crate::to_vec(err, &ctx),
+            A::Envelope::schema,
+        );
+        if self.problem && A::Envelope::CONTENT_TYPE != Problem::CONTENT_TYPE {
+            add(
+                Problem::CONTENT_TYPE,
+                Problem::to_vec(err, &ctx),
+                Problem::schema,
+            );
+        }
+        let (message, description) = match text {
+            Some((message, description)) => (message.to_owned(), description.to_owned()),
+            None => (err.message().to_string(), String::new()),
+        };
+        ErrorDoc {
+            status: err.status(),
+            code: code.to_owned(),
+            message,
+            description,
+            retryable: err.retryable(),
+            headers: Headers {
+                retry_after: err.retry_after().is_some(),
+                legacy: err.rate_limit().is_some() || self.rate_limit_headers,
+                ietf: self.rate_limit_headers,
+                allow: false,
+            },
+            bodies,
+        }
+    }
+
+    /// The responses, by status: what `utoipa::IntoResponses` returns.
+    #[must_use]
+    pub fn build(&self) -> BTreeMap<String, RefOr<Response>> {
+        group(&self.errors())
+    }
+
+    /// Adds the responses to `operation` (a status it already documents
+    /// keeps its own response).
+    pub fn add_to(&self, operation: &mut Operation) {
+        for (status, response) in self.build() {
+            operation
+                .responses
+                .responses
+                .entry(status)
+                .or_insert(response);
+        }
+    }
+
+    /// Adds the responses to every operation of `api`: the errors any
+    /// request can meet, such as the rate limiter's.
+    pub fn add_to_every_operation(&self, api: &mut OpenApi) {
+        let responses = self.build();
+        for item in api.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.options,
+                &mut item.head,
+                &mut item.patch,
+                &mut item.trace,
+            ];
+            for operation in operations.into_iter().flatten() {
+                for (status, response) in &responses {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.clone())
+                        .or_insert_with(|| response.clone());
+                }
+            }
+        }
+    }
+}
+
+/// The catalog entry of a code: its message template and doc comment.
+fn entry_of<E: ApiError>(code: &str) -> Option<(&'static str, &'static str)> {
+    crate::catalog::entries::<E>()
+        .into_iter()
+        .find(|entry| entry.code == code)
+        .map(|entry| (entry.message, entry.description))
+}
+
+/// The RFC 9457 `type` [`Problem`] writes for `err`.
+fn problem_type<A: ApiError>(err: &A) -> String {
+    match (err.type_uri(), A::STYLE.type_base) {
+        (Some(uri), _) => uri.to_owned(),
+        (None, Some(base)) if base.ends_with('/') => format!("{base}{}", err.code()),
+        (None, Some(base)) => format!("{base}/{}", err.code()),
+        (None, None) => "about:blank".to_owned(),
+    }
+}
+
+/// The catalog of `E` as an OpenAPI document: every error and rejection
+/// as a reusable response per status (with each code's example), and each
+/// code's body schema, as components.
+pub(crate) fn catalog<E: Documented>() -> OpenApi {
+    use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApiBuilder, Paths};
+    let docs = Responses::<E>::new()
+        .rejections(&RejectionKind::ALL)
+        .errors();
+    let name = core::any::type_name::<E>();
+    let name = name
+        .split('<')
+        .next()
+        .and_then(|path| path.rsplit("::").next())
+        .unwrap_or(name);
+    let mut components = ComponentsBuilder::new();
+    for (status, response) in group(&docs) {
+        components = components.response(format!("{name}.{status}"), response);
+    }
+    for doc in &docs {
+        if let Some(body) = doc.bodies.first() {
+            components = components.schema(format!("{name}.{}", doc.code), body.schema.clone());
+        }
+    }
+    let components = components.build();
+    OpenApiBuilder::new()
+        .info(
+            InfoBuilder::new()
+                .title(format!("{name} errors"))
+                .version("1")
+                .description(Some(crate::catalog::markdown::<E>())),
+        )
+        .paths(Paths::new())
+        .components(Some(components))
+        .build()
+}

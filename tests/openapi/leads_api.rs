@@ -1,0 +1,130 @@
+//! The leads example (`examples/leads_api`, axum through utoipa-axum)
+//! serves `/openapi.json` over loopback: each route with every status and
+//! code it can answer with, each code with an example that fits its schema,
+//! and the document valid OpenAPI 3.1.
+
+#[allow(dead_code)]
+#[path = "../../examples/leads_api/app.rs"]
+mod app;
+
+use serde_json::Value;
+
+async fn document() -> Value {
+    let state = app::State::new(app::Config::demo(60));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(app::serve_axum(listener, state));
+    let response = reqwest::get(format!("http://{addr}/openapi.json"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    response.json().await.unwrap()
+}
+
+/// Status → the codes its examples name, each example checked against the
+/// response's schema.
+fn codes(operation: &Value) -> Vec<(String, Vec<String>)> {
+    let responses = operation["responses"].as_object().unwrap();
+    responses
+        .iter()
+        .filter(|(status, _)| status.starts_with(['4', '5']))
+        .map(|(status, response)| {
+            let media = &response["content"]["application/json"];
+            let examples = media["examples"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{status}: no examples"));
+            for (code, example) in examples {
+                crate::check::validate(
+                    &media["schema"],
+                    &example["value"],
+                    &format!("{status} {code}"),
+                );
+                assert_eq!(
+                    example["value"]["code"],
+                    code.as_str(),
+                    "{status}: the flat envelope's code"
+                );
+            }
+            assert!(
+                response["headers"]["X-RateLimit-Remaining"].is_object(),
+                "{status}: rate-limit headers"
+            );
+            (status.clone(), examples.keys().cloned().collect())
+        })
+        .collect()
+}
+
+fn expect(pairs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+    pairs
+        .iter()
+        .map(|(status, codes)| {
+            (
+                status.to_string(),
+                codes.iter().map(|c| c.to_string()).collect(),
+            )
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn leads_example_serves_its_errors_at_openapi_json() {
+    let doc = document().await;
+    crate::check::openapi_3_1(&doc);
+    let create = &doc["paths"]["/api/v1/leads"]["post"];
+    assert_eq!(
+        codes(create),
+        expect(&[
+            ("400", &["INVALID_JSON", "VALIDATION_ERROR"]),
+            ("401", &["UNAUTHORIZED"]),
+            ("409", &["DUPLICATE_EMAIL"]),
+            ("413", &["PAYLOAD_TOO_LARGE"]),
+            ("415", &["UNSUPPORTED_MEDIA_TYPE"]),
+            ("429", &["ABNORMAL_USAGE_DETECTED", "RATE_LIMIT_EXCEEDED"]),
+            ("500", &["INTERNAL_ERROR"]),
+        ])
+    );
+    assert!(create["responses"]["201"].is_object());
+    let get = &doc["paths"]["/api/v1/leads/{id}"]["get"];
+    assert_eq!(
+        codes(get),
+        expect(&[
+            ("401", &["UNAUTHORIZED"]),
+            ("404", &["LEAD_NOT_FOUND"]),
+            ("429", &["ABNORMAL_USAGE_DETECTED", "RATE_LIMIT_EXCEEDED"]),
+        ])
+    );
+    let whole_api = doc["components"]["responses"].as_object().unwrap();
+    assert_eq!(
+        whole_api.keys().collect::<Vec<_>>(),
+        ["AnyRoute.404", "AnyRoute.405"]
+    );
+}
+
+/// The documented 404 is what the server sends for an unknown lead, but
+/// for the per-request members (request id, time).
+#[tokio::test]
+async fn leads_example_documents_the_body_it_sends() {
+    let doc = document().await;
+    let documented = doc["paths"]["/api/v1/leads/{id}"]["get"]["responses"]["404"]["content"]
+        ["application/json"]["examples"]["LEAD_NOT_FOUND"]["value"]
+        .clone();
+    let state = app::State::new(app::Config::demo(60));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(app::serve_axum(listener, state));
+    let response = reqwest::Client::new()
+        .get(format!("http://{addr}/api/v1/leads/lead_nonexistent123"))
+        .bearer_auth("demo-key")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let mut sent: Value = response.json().await.unwrap();
+    let mut documented = documented;
+    for body in [&mut sent, &mut documented] {
+        let map = body.as_object_mut().unwrap();
+        assert!(map.remove("requestId").is_some() && map.remove("timestamp").is_some());
+    }
+    assert_eq!(sent, documented);
+}

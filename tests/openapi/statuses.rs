@@ -1,0 +1,90 @@
+//! Several errors with one status: one response listing every code, each
+//! with its own example and schema, where utoipa's own derive keeps one.
+
+use rebuff::RejectionKind;
+use rebuff::openapi::Responses;
+
+#[derive(Debug, thiserror::Error, rebuff::ApiError)]
+#[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE")]
+enum Conflict {
+    /// A field is invalid.
+    #[error("validation")]
+    #[api(status = 400, message = "Validation failed")]
+    ValidationError { field: String },
+    /// The body is not the expected one.
+    #[error("bad body")]
+    #[api(status = 400, message = "Unexpected body")]
+    UnexpectedBody,
+    /// The email exists.
+    #[error("duplicate")]
+    #[api(status = 409, message = "Email already exists")]
+    DuplicateEmail,
+    /// The lead was changed meanwhile.
+    #[error("stale")]
+    #[api(status = 409, message = "The lead changed meanwhile")]
+    StaleVersion { version: u32 },
+}
+
+fn codes(status: &str) -> Vec<String> {
+    let responses = Responses::<Conflict>::new()
+        .rejections(&[RejectionKind::InvalidJson])
+        .build();
+    let response = serde_json::to_value(&responses[status]).unwrap();
+    let examples = response["content"]["application/json"]["examples"]
+        .as_object()
+        .unwrap();
+    let description = response["description"].as_str().unwrap();
+    let codes: Vec<String> = examples.keys().cloned().collect();
+    for code in &codes {
+        assert!(
+            description.contains(&format!("`{code}`")),
+            "{code} in the table:\n{description}"
+        );
+    }
+    let problem = response["content"]["application/problem+json"]["examples"]
+        .as_object()
+        .unwrap();
+    assert_eq!(
+        problem.keys().cloned().collect::<Vec<_>>(),
+        codes,
+        "the same codes as problem details"
+    );
+    // utoipa keeps examples by name, so sorted.
+    codes
+}
+
+#[test]
+fn two_variants_with_one_status_are_both_documented() {
+    assert_eq!(
+        codes("400"),
+        ["INVALID_JSON", "UNEXPECTED_BODY", "VALIDATION_ERROR"]
+    );
+    assert_eq!(codes("409"), ["DUPLICATE_EMAIL", "STALE_VERSION"]);
+}
+
+/// Each code's example fits its own schema and not another code's: the
+/// status's schema is the choice between them.
+#[test]
+fn each_code_of_a_status_has_its_own_schema() {
+    let docs = Responses::<Conflict>::new().problem(false).errors();
+    let conflicts: Vec<_> = docs.iter().filter(|d| d.status() == 409).collect();
+    assert_eq!(conflicts.len(), 2);
+    for doc in &conflicts {
+        for other in &conflicts {
+            let example: serde_json::Value =
+                serde_json::from_slice(doc.example("application/json").unwrap()).unwrap();
+            let schema = serde_json::to_value(other.schema("application/json").unwrap()).unwrap();
+            assert_eq!(
+                jsonschema::is_valid(&schema, &example),
+                doc.code() == other.code(),
+                "{} against {}",
+                doc.code(),
+                other.code()
+            );
+        }
+    }
+    let responses = Responses::<Conflict>::new().problem(false).build();
+    let response = serde_json::to_value(&responses["409"]).unwrap();
+    let any_of = &response["content"]["application/json"]["schema"]["anyOf"];
+    assert_eq!(any_of.as_array().map(Vec::len), Some(2), "{response:#}");
+}
