@@ -207,6 +207,17 @@
 //! Every 5xx is logged once with its source chain; nothing of it is sent.
 //! See [`server`].
 //!
+//! # Rate limits, one server or a fleet
+//!
+//! With the `ratelimit` feature, [`server::Surface::rate_limit`] limits
+//! callers per plan (windows decided together, headers on every response,
+//! the 429 in the type's envelope, escalation to a block): see
+//! [`ratelimit`]. The in-process store is the default; with the `redis`
+//! feature, [`ratelimit::RedisStore`] shares the limits across a fleet (one
+//! atomic script per decision, each server falling back to its share of
+//! the limits while Redis is away), and `server::idempotency::RedisStore`
+//! shares idempotency keys the same way.
+//!
 //! # Reading errors (any API)
 //!
 //! [`client::RemoteError::parse`] reads any error response, from rebuff or

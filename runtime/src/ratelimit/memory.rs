@@ -102,6 +102,7 @@ impl MemoryStore {
     }
 
     /// Decides now, on the store's clock.
+    #[cfg(feature = "redis")]
     pub(crate) fn decide_here(&self, ask: &Ask<'_>) -> Decision {
         self.decide_at(ask, self.clock.now_micros())
     }

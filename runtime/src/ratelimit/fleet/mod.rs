@@ -24,9 +24,11 @@ const SCRIPT: &str = include_str!("decide.lua");
 /// script, reloaded if Redis lost it) across every window of the caller's
 /// plan and the escalation's block, with the time taken from Redis
 /// (`TIME`), so the servers' clocks do not matter. A caller's state is one
-/// hash, hash-tagged so that Redis Cluster serves it, expiring when it no
-/// longer matters; a refusal writes nothing (unless the escalation counts
-/// it).
+/// small string key (`GET` and `SET` inside the script), hash-tagged so
+/// that Redis Cluster serves it, named by a digest of the caller (no API
+/// key is written as it is), expiring when it no longer matters; a refusal
+/// writes nothing (unless the escalation counts it). The script needs only
+/// what every Redis since 5 has (`struct`, `TIME`), no module.
 ///
 /// **When Redis is unreachable, or slow**: each call has a short timeout
 /// ([`timeout`](Self::timeout), 100 ms by default), and failures go

@@ -260,6 +260,9 @@ where
 {
     type Output = Finished<S::Error>;
 
+    // Only a rate-limit decision moves on to another state; without the
+    // feature every arm returns.
+    #[cfg_attr(not(feature = "ratelimit"), allow(clippy::never_loop))]
     fn poll(mut self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         loop {
             match self.as_mut().project() {

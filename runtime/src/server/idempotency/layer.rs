@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 
-use super::engine::{MAX_BODY, MAX_REQUEST};
 use super::{Begin, Claimed, IdempotencyStore, Keyed, StoredResponse};
+use super::{MAX_BODY, MAX_REQUEST};
 use crate::server::Rejection;
 
 /// The tower layer: requests with an `Idempotency-Key` are served once and
