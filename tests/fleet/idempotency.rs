@@ -42,14 +42,34 @@ async fn life(store: &dyn IdempotencyStore) -> Vec<String> {
     note(store.claim("k", same).await.unwrap());
     note(store.claim("k", same).await.unwrap());
     note(store.claim("k", other).await.unwrap());
-    store.complete("k", response("order #1")).await.unwrap();
+    // Another request's completion or release leaves the claim alone.
+    store
+        .complete("k", other, response("not mine"))
+        .await
+        .unwrap();
+    store.release("k", other).await.unwrap();
+    note(store.claim("k", same).await.unwrap());
+    store
+        .complete("k", same, response("order #1"))
+        .await
+        .unwrap();
     note(store.claim("k", same).await.unwrap());
     note(store.claim("k", other).await.unwrap());
-    store.release("k").await.unwrap();
-    note(store.claim("k", other).await.unwrap());
-    // Completed without a claim (expired in flight): no request matches.
-    store.complete("lost", response("late")).await.unwrap();
+    // Done, it is not given back (nor overwritten).
+    store.release("k", same).await.unwrap();
+    store.complete("k", same, response("again")).await.unwrap();
+    note(store.claim("k", same).await.unwrap());
+    // Released in flight, the key is anyone's.
+    note(store.claim("j", same).await.unwrap());
+    store.release("j", same).await.unwrap();
+    note(store.claim("j", other).await.unwrap());
+    // Completed after its claim expired: kept for its own request.
+    store
+        .complete("lost", same, response("late"))
+        .await
+        .unwrap();
     note(store.claim("lost", same).await.unwrap());
+    note(store.claim("lost", other).await.unwrap());
     seen
 }
 
@@ -68,9 +88,13 @@ async fn a_key_lives_in_redis_as_in_memory() {
             "new",
             "in flight",
             "mismatch",
+            "in flight",
             "done 201 Created [\"1\"] order #1",
             "mismatch",
+            "done 201 Created [\"1\"] order #1",
             "new",
+            "new",
+            "done 201 Created [\"1\"] late",
             "mismatch"
         ]
     );
@@ -97,7 +121,7 @@ async fn a_key_left_in_flight_frees_itself_and_large_responses_are_not_kept() {
         body: Bytes::from(vec![b'x'; 100]),
         ..response("")
     };
-    store.complete("k", large).await.unwrap();
+    store.complete("k", fingerprint, large).await.unwrap();
     assert_eq!(
         store.claim("k", fingerprint).await.unwrap(),
         Claim::New,

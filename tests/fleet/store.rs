@@ -106,7 +106,7 @@ async fn a_refusal_writes_nothing_and_keys_name_no_caller() {
         .trim_start_matches(':')
         .parse()
         .unwrap();
-    assert!(ttl > 0 && ttl <= 61_000, "{ttl}");
+    assert!((59_000..=61_000).contains(&ttl), "{ttl}");
 }
 
 #[tokio::test]
@@ -169,4 +169,33 @@ async fn without_redis_an_instance_decides_alone_at_its_share() {
     }
     assert_eq!(admitted, 20, "a third of 60");
     assert_ne!(store.state(), rebuff::breaker::State::Closed);
+}
+
+#[tokio::test]
+async fn a_probe_dropped_midway_does_not_keep_the_store_alone() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let cooldown = Duration::from_millis(200);
+    let store = RedisStore::open(&redis.url())
+        .unwrap()
+        .timeout(Duration::from_millis(100))
+        .breaker(rebuff::Breaker::new().failures(1).cooldown(cooldown));
+    let windows = [Window::per_minute(60)];
+    assert!(!decide_in(&store, &ask("k", &windows, None)).await.degraded);
+    redis.stall();
+    assert!(decide_in(&store, &ask("k", &windows, None)).await.degraded);
+    tokio::time::sleep(cooldown + Duration::from_millis(50)).await;
+    // The half-open probe, given up by its request before Redis answers.
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(10),
+        decide_in(&store, &ask("k", &windows, None)),
+    )
+    .await;
+    assert!(dropped.is_err(), "the probe was to be dropped in flight");
+    redis.resume();
+    // The next request probes again, and Redis's answer closes the breaker.
+    let shared = decide_in(&store, &ask("k", &windows, None)).await;
+    assert!(!shared.degraded, "still deciding alone");
+    assert_eq!(store.state(), rebuff::breaker::State::Closed);
 }

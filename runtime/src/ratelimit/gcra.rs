@@ -197,7 +197,7 @@ fn strike(state: &mut CallerState, escalation: &Escalation, now: u64, out: &mut 
     }
     state.strikes += 1;
     if state.strikes >= escalation.refusals.max(1) {
-        state.blocked_until = now + escalation.block;
+        state.blocked_until = now.saturating_add(escalation.block);
         out.outcome = Outcome::Blocked {
             retry_after: escalation.block,
         };

@@ -259,7 +259,13 @@ impl RateLimiter {
     /// times within `within`.
     #[must_use]
     pub fn escalate(mut self, refusals: u32, within: Duration, block: Duration) -> Self {
-        let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+        // At most 2^52 us (142 years): times stay exact as the doubles of
+        // the Redis script, and adding them to a clock never overflows.
+        let micros = |d: Duration| {
+            u64::try_from(d.as_micros())
+                .unwrap_or(u64::MAX)
+                .min(1 << 52)
+        };
         self.escalation = Some(Escalation {
             refusals: refusals.max(1),
             within: micros(within),

@@ -77,10 +77,13 @@ impl Window {
         self.period.as_secs().max(1)
     }
 
+    /// The period in microseconds, at least 1 and at most 2^52 (142
+    /// years), so that it adds to a clock without overflow and stays exact
+    /// in the Redis script's doubles.
     pub(crate) fn period_micros(&self) -> u64 {
         u64::try_from(self.period.as_micros())
             .unwrap_or(u64::MAX)
-            .max(1)
+            .clamp(1, 1 << 52)
     }
 }
 

@@ -67,8 +67,9 @@ if blocked > now then
   wait = blocked - now
 else
   if blocked ~= 0 then
-    -- The block is over: the caller starts afresh.
-    strikes, since, blocked = 0, 0, 0
+    -- The block is over: the caller starts afresh (nothing before it
+    -- counts, refusals an instance made on its own included).
+    strikes, since, blocked, extra = 0, 0, 0, 0
     dirty = true
   end
   if esc_refusals > 0 and extra > 0 then

@@ -37,13 +37,14 @@ enum Entry {
         at: u64,
     },
     /// Refused until `until`; `strikes` refusals counted by Redis so far,
-    /// `local` more made here since.
+    /// `local` more made here since, the last of them at `last`.
     Refused {
         until: u64,
         base: Decision,
         at: u64,
         strikes: u32,
         local: u32,
+        last: u64,
     },
 }
 
@@ -131,6 +132,7 @@ impl Local {
                 at,
                 strikes,
                 local,
+                last,
             } => {
                 if now >= *until {
                     // Refusals made here stay to be counted.
@@ -142,7 +144,12 @@ impl Local {
                 {
                     return None;
                 }
-                *local += 1;
+                // A request during a block is not counted (as in Redis,
+                // and in process): the block is the escalation already.
+                if !blocking {
+                    *local += 1;
+                    *last = now;
+                }
                 let mut decision = moved(base, *at, now);
                 let wait = *until - now;
                 decision.outcome = match base.outcome {
@@ -158,11 +165,16 @@ impl Local {
     }
 
     /// The refusals made here since Redis last counted, taken to be
-    /// counted now (a refusal running out starts afresh).
-    pub(super) fn take_refusals(&self, hash: u64) -> u32 {
+    /// counted now (a refusal running out starts afresh); none when the
+    /// last of them is further back than the escalation counts (`within`
+    /// microseconds), so old refusals never start a new count.
+    pub(super) fn take_refusals(&self, hash: u64, within: Option<u64>, now: u64) -> u32 {
         let mut shard = self.shard(hash);
         match shard.remove(&hash) {
-            Some(Entry::Refused { local, .. }) => local,
+            Some(Entry::Refused { local, last, .. }) => match within {
+                Some(within) if now.saturating_sub(last) <= within => local,
+                _ => 0,
+            },
             Some(lease) => {
                 shard.insert(hash, lease);
                 0
@@ -191,7 +203,7 @@ impl Local {
                 }
                 Entry::Lease {
                     left: granted - 1,
-                    until: now + self.ttl,
+                    until: now.saturating_add(self.ttl),
                     base,
                     at: now,
                 }
@@ -199,15 +211,25 @@ impl Local {
             Outcome::Admitted => return,
             Outcome::Limited { retry_after, .. } | Outcome::Blocked { retry_after } => {
                 Entry::Refused {
-                    until: now + retry_after,
+                    until: now.saturating_add(retry_after),
                     base: *decision,
                     at: now,
                     strikes,
                     local: 0,
+                    last: now,
                 }
             }
         };
         let mut shard = self.shard(hash);
+        // A refusal of one request asked alongside does not take away a
+        // lease still held: those requests are charged in Redis already.
+        if let (Entry::Refused { .. }, Some(Entry::Lease { left, until, .. })) =
+            (&entry, shard.get(&hash))
+        {
+            if *left > 0 && *until > now {
+                return;
+            }
+        }
         if let (
             Entry::Lease { left, .. },
             Some(Entry::Lease {
@@ -350,8 +372,61 @@ mod tests {
         );
         assert_eq!(again.now, 1_000_100_000);
         assert!(local.answer(h, None, 500_000).is_none());
-        assert_eq!(local.take_refusals(h), 1);
-        assert_eq!(local.take_refusals(h), 0);
+        assert_eq!(local.take_refusals(h, Some(1_000_000), 500_000), 1);
+        assert_eq!(local.take_refusals(h, Some(1_000_000), 500_000), 0);
+    }
+
+    #[test]
+    fn refusals_older_than_the_escalation_counts_are_not_sent() {
+        let local = Local::new(4, 1_000_000, 100);
+        let h = local.hash(&key("k"));
+        let limited = decision(
+            Outcome::Limited {
+                window: 0,
+                retry_after: 500_000,
+            },
+            0,
+        );
+        local.keep(h, &limited, 0, 1, 0);
+        assert!(local.answer(h, None, 100_000).is_some());
+        // Within 10 s of the last local refusal: counted; later: not.
+        assert_eq!(local.take_refusals(h, Some(10_000_000), 31_000_000), 0);
+        local.keep(h, &limited, 0, 1, 0);
+        assert!(local.answer(h, None, 100_000).is_some());
+        assert_eq!(local.take_refusals(h, Some(10_000_000), 5_000_000), 1);
+    }
+
+    #[test]
+    fn requests_during_a_block_are_not_counted() {
+        let local = Local::new(4, 1_000_000, 100);
+        let h = local.hash(&key("k"));
+        let blocked = decision(
+            Outcome::Blocked {
+                retry_after: 500_000,
+            },
+            0,
+        );
+        local.keep(h, &blocked, 0, 0, 0);
+        for now in [1, 2, 3] {
+            assert!(local.answer(h, None, now).is_some());
+        }
+        assert_eq!(local.take_refusals(h, Some(10_000_000), 600_000), 0);
+    }
+
+    #[test]
+    fn a_refusal_alongside_keeps_a_lease_held() {
+        let local = Local::new(4, 1_000_000, 100);
+        let h = local.hash(&key("k"));
+        local.keep(h, &decision(Outcome::Admitted, 50), 4, 0, 0);
+        let limited = decision(
+            Outcome::Limited {
+                window: 0,
+                retry_after: 500_000,
+            },
+            0,
+        );
+        local.keep(h, &limited, 0, 1, 1);
+        assert_eq!(local.answer(h, None, 2).unwrap().outcome, Outcome::Admitted);
     }
 
     #[test]
@@ -379,7 +454,7 @@ mod tests {
             local.answer(h, Some(&escalation), 2).is_none(),
             "the third blocks"
         );
-        assert_eq!(local.take_refusals(h), 1);
+        assert_eq!(local.take_refusals(h, Some(escalation.within), 3), 1);
     }
 
     #[test]

@@ -13,7 +13,7 @@ use super::gcra::{Decision, Escalation, Outcome, WindowState};
 use super::plan::Window;
 use super::store::{Ask, CallerId, Clock, Deciding, RateLimitStore, StoreError, SystemClock};
 use super::{MAX_WINDOWS, MemoryStore};
-use crate::breaker::{Breaker, State};
+use crate::breaker::{Breaker, Permit, State};
 
 /// The decision, in Lua: the in-process store's GCRA and escalation, on
 /// Redis's clock, in one atomic step.
@@ -186,7 +186,9 @@ where
     /// default) turns leases off: every request is one call to Redis.
     #[must_use]
     pub fn leases(mut self, requests: u32, ttl: Duration) -> Self {
-        let micros = u64::try_from(ttl.as_micros()).unwrap_or(u64::MAX);
+        let micros = u64::try_from(ttl.as_micros())
+            .unwrap_or(u64::MAX)
+            .min(1 << 52);
         self.shared_mut(|shared| {
             shared.local = (requests > 1).then(|| local::Local::new(requests, micros, 100_000));
         });
@@ -295,11 +297,25 @@ where
         let Ok(permit) = shared.breaker.allow() else {
             return Box::pin(core::future::ready(Ok(shared.alone(ask, self.instances))));
         };
+        // Given back however the call ends: a half-open probe dropped
+        // with its request must not keep the breaker from closing.
+        let mut permit = Probe {
+            permit: Some(permit),
+            shared: Arc::clone(&shared),
+        };
         let key = self.key(ask);
         let (hash, lease, extra) = match &shared.local {
             Some(local) => {
                 let hash = local.hash(&ask.key);
-                (hash, local.ask_for(hash), local.take_refusals(hash))
+                (
+                    hash,
+                    local.ask_for(hash),
+                    local.take_refusals(
+                        hash,
+                        ask.escalation.map(|e| e.within),
+                        shared.clock.now_micros(),
+                    ),
+                )
             }
             None => (0, 1, 0),
         };
@@ -326,24 +342,42 @@ where
                 invocation.invoke_async::<Vec<i64>>(&mut connection),
             )
             .await;
+            // Unreachable or slow counts against Redis; an error Redis
+            // answered with (a key of another type, a script it refused)
+            // is this request's alone, and decided here without opening
+            // the breaker for every caller.
             let reply = match answer {
-                Ok(Ok(reply)) => parse(&reply, &windows),
-                Ok(Err(err)) => Err(StoreError::new(err)),
-                Err(_) => Err(StoreError::new(format!("no answer within {timeout:?}"))),
+                Ok(Ok(reply)) => parse(&reply, &windows).map_err(|err| (err, false)),
+                Ok(Err(err)) => {
+                    let down = !matches!(err.code(), Some("ERR" | "WRONGTYPE"));
+                    Err((StoreError::new(err), down))
+                }
+                Err(_) => Err((
+                    StoreError::new(format!("no answer within {timeout:?}")),
+                    true,
+                )),
             };
             match reply {
                 Ok((decision, granted, strikes)) => {
                     if shared.breaker.state() != State::Closed {
                         tracing::info!(target: "rebuff::ratelimit", "Redis answers again: the limits are shared again");
                     }
-                    shared.breaker.record_success(permit);
+                    if let Some(permit) = permit.permit.take() {
+                        shared.breaker.record_success(permit);
+                    }
                     if let Some(local) = &shared.local {
                         local.keep(hash, &decision, granted, strikes, shared.clock.now_micros());
                     }
                     Ok(decision)
                 }
-                Err(err) => {
-                    shared.breaker.record_failure(permit);
+                Err((err, down)) => {
+                    if let Some(permit) = permit.permit.take() {
+                        if down {
+                            shared.breaker.record_failure(permit);
+                        } else {
+                            shared.breaker.release(permit);
+                        }
+                    }
                     tracing::warn!(target: "rebuff::ratelimit", error = %err, breaker = ?shared.breaker.state(), "Redis failed: deciding here, at this instance's share of the limits");
                     let ask = Ask {
                         key: super::store::Key {
@@ -390,6 +424,21 @@ fn arguments(
         chunk.copy_from_slice(&value.to_le_bytes());
     }
     bytes
+}
+
+/// The breaker's permit for one call to Redis, given back if the call is
+/// dropped before its outcome is recorded.
+struct Probe {
+    permit: Option<Permit>,
+    shared: Arc<Shared>,
+}
+
+impl Drop for Probe {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            self.shared.breaker.release(permit);
+        }
+    }
 }
 
 /// A lease being asked for a caller: given back when the call ends.

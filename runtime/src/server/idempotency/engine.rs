@@ -78,6 +78,7 @@ impl Keyed {
                     return Begin::Serve(Claimed {
                         store: Arc::clone(store),
                         key: Some(self.key),
+                        fingerprint,
                     });
                 }
                 Ok(Claim::Done(stored)) => return Begin::Replay(replayed(stored)),
@@ -123,6 +124,7 @@ impl<St: IdempotencyStore> fmt::Debug for Begin<St> {
 pub(crate) struct Claimed<St: IdempotencyStore> {
     store: Arc<St>,
     key: Option<String>,
+    fingerprint: Fingerprint,
 }
 
 impl<St: IdempotencyStore> Claimed<St> {
@@ -140,11 +142,11 @@ impl<St: IdempotencyStore> Claimed<St> {
     /// Stores the response for the key's retries.
     pub(crate) async fn complete(mut self, response: StoredResponse) {
         let Some(key) = self.key.take() else { return };
-        if let Err(err) = self.store.complete(&key, response).await {
+        if let Err(err) = self.store.complete(&key, self.fingerprint, response).await {
             // The answer goes out; a retry will find the key in flight
             // until the store forgets it, then do the work again.
             tracing::error!(target: "rebuff::idempotency", error = %err, "the idempotency store failed to keep a response");
-            release_now(&self.store, key);
+            release_now(&self.store, key, self.fingerprint);
         }
     }
 }
@@ -152,17 +154,17 @@ impl<St: IdempotencyStore> Claimed<St> {
 impl<St: IdempotencyStore> Drop for Claimed<St> {
     fn drop(&mut self) {
         if let Some(key) = self.key.take() {
-            release_now(&self.store, key);
+            release_now(&self.store, key, self.fingerprint);
         }
     }
 }
 
 /// Gives `key` back: at once for a store that answers at once, else on a
 /// task of its own (a drop cannot wait).
-fn release_now<St: IdempotencyStore>(store: &Arc<St>, key: String) {
+fn release_now<St: IdempotencyStore>(store: &Arc<St>, key: String, fingerprint: Fingerprint) {
     let store = Arc::clone(store);
     let mut release = Box::pin(async move {
-        if let Err(err) = store.release(&key).await {
+        if let Err(err) = store.release(&key, fingerprint).await {
             tracing::error!(target: "rebuff::idempotency", error = %err, "the idempotency store failed to release a key");
         }
     });

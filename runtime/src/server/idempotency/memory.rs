@@ -160,21 +160,25 @@ impl MemoryStore {
         }
     }
 
-    fn complete_now(&self, key: &str, response: StoredResponse) {
+    fn complete_now(&self, key: &str, fingerprint: Fingerprint, response: StoredResponse) {
         let mut entries = self.lock();
         let now = Instant::now();
-        // The fingerprint is the claim's; a completion without a claim (a
-        // store shared with something else) keeps an empty one.
-        let fingerprint = entries
-            .map
-            .get(key)
-            .map_or(Fingerprint([0; 32]), |(_, fingerprint, _)| *fingerprint);
+        // Only the request's own key: in flight under its fingerprint, or
+        // forgotten meanwhile.
+        if let Some((_, first, done)) = entries.map.get(key) {
+            if *first != fingerprint || done.is_some() {
+                return;
+            }
+        }
         entries.insert(key, now, fingerprint, Some(response));
         self.prune(&mut entries, now);
     }
 
-    fn release_now(&self, key: &str) {
-        self.lock().remove(key);
+    fn release_now(&self, key: &str, fingerprint: Fingerprint) {
+        let mut entries = self.lock();
+        if matches!(entries.map.get(key), Some((_, first, None)) if *first == fingerprint) {
+            entries.remove(key);
+        }
     }
 }
 
@@ -183,13 +187,18 @@ impl IdempotencyStore for MemoryStore {
         Box::pin(core::future::ready(Ok(self.claim_now(key, fingerprint))))
     }
 
-    fn complete<'a>(&'a self, key: &'a str, response: StoredResponse) -> StoreFuture<'a, ()> {
-        self.complete_now(key, response);
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: Fingerprint,
+        response: StoredResponse,
+    ) -> StoreFuture<'a, ()> {
+        self.complete_now(key, fingerprint, response);
         Box::pin(core::future::ready(Ok(())))
     }
 
-    fn release<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
-        self.release_now(key);
+    fn release<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
+        self.release_now(key, fingerprint);
         Box::pin(core::future::ready(Ok(())))
     }
 }
@@ -213,7 +222,7 @@ mod tests {
 
     fn serve(store: &MemoryStore, key: &str, body: &'static str) {
         assert_eq!(store.claim_now(key, SAME), Claim::New, "{key}");
-        store.complete_now(key, response(body));
+        store.complete_now(key, SAME, response(body));
     }
 
     #[test]
@@ -244,7 +253,7 @@ mod tests {
         let store = MemoryStore::new(Duration::from_millis(20));
         for _ in 0..100 {
             assert_eq!(store.claim_now("k", SAME), Claim::New);
-            store.release_now("k");
+            store.release_now("k", SAME);
         }
         serve(&store, "k", "done");
         std::thread::sleep(Duration::from_millis(30));
@@ -267,11 +276,21 @@ mod tests {
             "while in flight"
         );
         assert_eq!(store.claim_now("k", SAME), Claim::InFlight);
-        store.complete_now("k", response("done"));
+        store.complete_now("k", SAME, response("done"));
         assert_eq!(store.claim_now("k", other), Claim::Mismatch, "once done");
         assert_eq!(store.claim_now("k", SAME), Claim::Done(response("done")));
-        // Released, the key is free for any request again.
-        store.release_now("k");
-        assert_eq!(store.claim_now("k", other), Claim::New);
+        // Done, it is no longer its request's to give back.
+        store.release_now("k", SAME);
+        assert_eq!(store.claim_now("k", SAME), Claim::Done(response("done")));
+        // Released in flight (its request failed), a key is free for any
+        // request again; by another request's fingerprint, it is not.
+        assert_eq!(store.claim_now("j", SAME), Claim::New);
+        store.release_now("j", other);
+        assert_eq!(store.claim_now("j", SAME), Claim::InFlight);
+        store.release_now("j", SAME);
+        assert_eq!(store.claim_now("j", other), Claim::New);
+        // A late completion leaves another request's claim alone.
+        store.complete_now("j", SAME, response("late"));
+        assert_eq!(store.claim_now("j", other), Claim::InFlight);
     }
 }

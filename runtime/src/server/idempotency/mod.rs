@@ -127,10 +127,19 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     /// of it: [`Claim::Mismatch`] when it was claimed with another
     /// fingerprint.
     fn claim<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, Claim>;
-    /// Stores the response of the request that claimed `key`.
-    fn complete<'a>(&'a self, key: &'a str, response: StoredResponse) -> StoreFuture<'a, ()>;
-    /// Forgets `key` (its request failed in a way worth repeating).
-    fn release<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()>;
+    /// Stores the response of the request with `fingerprint` that claimed
+    /// `key`, if the key is still its own: in flight under the same
+    /// fingerprint, or forgotten meanwhile (then kept for it anew). A key
+    /// claimed since by another request, or done, is left as it is.
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: Fingerprint,
+        response: StoredResponse,
+    ) -> StoreFuture<'a, ()>;
+    /// Forgets `key` (its request failed in a way worth repeating), if it
+    /// is still in flight under `fingerprint`.
+    fn release<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()>;
 }
 
 /// A shared store, or one chosen at run time (`Arc<dyn IdempotencyStore>`).
@@ -139,12 +148,17 @@ impl<S: IdempotencyStore + ?Sized> IdempotencyStore for std::sync::Arc<S> {
         (**self).claim(key, fingerprint)
     }
 
-    fn complete<'a>(&'a self, key: &'a str, response: StoredResponse) -> StoreFuture<'a, ()> {
-        (**self).complete(key, response)
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: Fingerprint,
+        response: StoredResponse,
+    ) -> StoreFuture<'a, ()> {
+        (**self).complete(key, fingerprint, response)
     }
 
-    fn release<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
-        (**self).release(key)
+    fn release<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
+        (**self).release(key, fingerprint)
     }
 }
 

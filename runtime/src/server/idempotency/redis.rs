@@ -23,13 +23,26 @@ if f[2] then return {2, f[3], f[4], f[5]} end
 return {1}
 ";
 
-/// Stores a claimed key's response (a key that expired in flight keeps an
-/// empty fingerprint, which no request has).
+/// Stores a claimed key's response, if the key is still the request's own
+/// (in flight under its fingerprint, or expired meanwhile: then kept for
+/// it anew); a key claimed since by another request, or done, is left.
 const COMPLETE: &str = r"
-redis.call('HSETNX', KEYS[1], 'fp', '')
-redis.call('HSET', KEYS[1], 'done', '1', 'status', ARGV[1], 'headers', ARGV[2], 'body', ARGV[3])
+local f = redis.call('HMGET', KEYS[1], 'fp', 'done')
+if f[1] and (f[1] ~= ARGV[5] or f[2]) then return 0 end
+redis.call('HSET', KEYS[1], 'fp', ARGV[5], 'done', '1', 'status', ARGV[1], 'headers', ARGV[2], 'body', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
+";
+
+/// Gives a key back if it is still in flight under the request's
+/// fingerprint.
+const RELEASE: &str = r"
+local f = redis.call('HMGET', KEYS[1], 'fp', 'done')
+if f[1] == ARGV[1] and not f[2] then
+  redis.call('DEL', KEYS[1])
+  return 1
+end
+return 0
 ";
 
 /// Idempotency keys in Redis, for servers behind one load balancer: a key
@@ -38,7 +51,9 @@ return 1
 /// scoped keys (digests; no client key or credential is written),
 /// responses kept for `ttl`, a key in flight answered 409 until its
 /// response is stored (or until `in_flight` passes, for a server that died
-/// serving it), a key reused with another request refused with 422, and
+/// serving it: a request slower than that may then be served again, and
+/// its late response is kept only if no other request claimed the key
+/// meanwhile), a key reused with another request refused with 422, and
 /// responses over [`max_response_bytes`](Self::max_response_bytes) not
 /// kept. Each operation is one atomic script.
 ///
@@ -60,6 +75,7 @@ pub struct RedisStore<C = ConnectionManager> {
     connection: C,
     claim: redis::Script,
     complete: redis::Script,
+    release: redis::Script,
     prefix: String,
     ttl: Duration,
     in_flight: Duration,
@@ -103,6 +119,7 @@ where
             connection,
             claim: redis::Script::new(CLAIM),
             complete: redis::Script::new(COMPLETE),
+            release: redis::Script::new(RELEASE),
             prefix: "rebuff:idem:".to_owned(),
             ttl,
             in_flight: Duration::from_secs(60),
@@ -127,7 +144,7 @@ where
         self
     }
 
-    /// The largest response kept, body and headers (default 1 MiB); a
+    /// The largest response body kept (default 1 MiB, as in process); a
     /// larger one is not kept, and a retry does the work again.
     #[must_use]
     pub fn max_response_bytes(mut self, max: usize) -> Self {
@@ -162,10 +179,12 @@ where
     }
 }
 
+/// Milliseconds for `PEXPIRE`, at least 1 and at most 2^52 (what Redis
+/// accepts added to its clock).
 fn millis(duration: Duration) -> u64 {
     u64::try_from(duration.as_millis())
         .unwrap_or(u64::MAX)
-        .max(1)
+        .clamp(1, 1 << 52)
 }
 
 impl<C> IdempotencyStore for RedisStore<C>
@@ -185,36 +204,41 @@ where
         })
     }
 
-    fn complete<'a>(&'a self, key: &'a str, response: StoredResponse) -> StoreFuture<'a, ()> {
+    fn complete<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: Fingerprint,
+        response: StoredResponse,
+    ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let headers = encode_headers(&response.headers);
-            let mut connection = self.connection.clone();
-            if headers.len() + response.body.len() > self.max_bytes {
+            if response.body.len() > self.max_bytes {
                 tracing::warn!(target: "rebuff::idempotency", max = self.max_bytes, "a response too large to keep: its key is given back");
-                let forget = redis::cmd("DEL").arg(self.key(key)).clone();
-                return self
-                    .timed(forget.query_async::<i64>(&mut connection))
-                    .await
-                    .map(drop);
+                return self.release(key, fingerprint).await;
             }
+            let mut connection = self.connection.clone();
             let mut invocation = self.complete.prepare_invoke();
             invocation
                 .key(self.key(key))
                 .arg(response.status.as_u16())
                 .arg(headers)
                 .arg(response.body.as_ref())
-                .arg(millis(self.ttl));
+                .arg(millis(self.ttl))
+                .arg(hex(fingerprint.as_bytes()));
             self.timed(invocation.invoke_async::<i64>(&mut connection))
                 .await
                 .map(drop)
         })
     }
 
-    fn release<'a>(&'a self, key: &'a str) -> StoreFuture<'a, ()> {
+    fn release<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let mut connection = self.connection.clone();
-            let forget = redis::cmd("DEL").arg(self.key(key)).clone();
-            self.timed(forget.query_async::<i64>(&mut connection))
+            let mut invocation = self.release.prepare_invoke();
+            invocation
+                .key(self.key(key))
+                .arg(hex(fingerprint.as_bytes()));
+            self.timed(invocation.invoke_async::<i64>(&mut connection))
                 .await
                 .map(drop)
         })
