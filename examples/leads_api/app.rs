@@ -349,6 +349,11 @@ pub mod actix_app {
             .and_then(|v| v.to_str().ok())
     }
 
+    #[cfg_attr(feature = "openapi", utoipa::path(
+        post,
+        path = "/api/v1/leads",
+        responses((status = 201, description = "The lead, created."), super::docs::CreateLeadErrors),
+    ))]
     async fn create(
         state: web::Data<Arc<State>>,
         req: HttpRequest,
@@ -358,6 +363,12 @@ pub mod actix_app {
         Ok(HttpResponse::Created().json(Success::of(state.create(input.into_inner())?)))
     }
 
+    #[cfg_attr(feature = "openapi", utoipa::path(
+        get,
+        path = "/api/v1/leads/{id}",
+        params(("id" = String, Path, description = "The lead's id")),
+        responses((status = 200, description = "The lead."), super::docs::GetLeadErrors),
+    ))]
     async fn get_lead(
         state: web::Data<Arc<State>>,
         req: HttpRequest,
@@ -367,13 +378,28 @@ pub mod actix_app {
         Ok(HttpResponse::Ok().json(Success::of(state.get(&id)?)))
     }
 
+    /// The routes' document: their `utoipa::path`s, collected.
+    #[cfg(feature = "openapi")]
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(create, get_lead))]
+    struct Api;
+
     /// Routes; the error surface is the app's one middleware
-    /// ([`super::surface`]).
+    /// ([`super::surface`]). With the `openapi` feature, `GET
+    /// /openapi.json` serves the same document as the axum front end.
     pub fn configure(state: Arc<State>) -> impl FnOnce(&mut web::ServiceConfig) {
         move |cfg| {
             cfg.app_data(web::Data::new(state))
                 .service(web::resource("/api/v1/leads").route(web::post().to(create)))
                 .service(web::resource("/api/v1/leads/{id}").route(web::get().to(get_lead)));
+            #[cfg(feature = "openapi")]
+            {
+                let api = super::docs::finish(<Api as utoipa::OpenApi>::openapi());
+                cfg.service(web::resource("/openapi.json").route(web::get().to(move || {
+                    let api = api.clone();
+                    async move { HttpResponse::Ok().json(api) }
+                })));
+            }
         }
     }
 }

@@ -9,7 +9,7 @@
 //! (`key` or `key:plan`, plans `free`, `pro` and `enterprise`),
 //! `REBUFF_RATE_LIMIT` sets the free plan's requests a minute (default 60),
 //! `REBUFF_ENTERPRISE_RATE` the enterprise plan's (default 1000). With
-//! `--features openapi` (axum), `GET /openapi.json` serves the API's OpenAPI
+//! `--features openapi` (either framework), `GET /openapi.json` serves the API's OpenAPI
 //! 3.1 document: every route with every error it can answer with, each
 //! code with an example body.
 //!

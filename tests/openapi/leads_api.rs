@@ -1,7 +1,8 @@
-//! The leads example (`examples/leads_api`, axum through utoipa-axum)
-//! serves `/openapi.json` over loopback: each route with every status and
-//! code it can answer with, each code with an example that fits its schema,
-//! and the document valid OpenAPI 3.1.
+//! The leads example (`examples/leads_api`: axum through utoipa-axum,
+//! actix-web through `utoipa::OpenApi` over the same paths) serves
+//! `/openapi.json` over loopback: each route with every status and code it
+//! can answer with, each code with an example that fits its schema, and
+//! the document valid OpenAPI 3.1.
 
 #[allow(dead_code)]
 #[path = "../../examples/leads_api/app.rs"]
@@ -9,11 +10,22 @@ mod app;
 
 use serde_json::Value;
 
-async fn document() -> Value {
+async fn document(framework: app::Framework) -> Value {
     let state = app::State::new(app::Config::demo(60));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    tokio::spawn(app::serve_axum(listener, state));
+    let addr = match framework {
+        app::Framework::Axum => {
+            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(app::serve_axum(listener, state));
+            addr
+        }
+        app::Framework::Actix => {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            let addr = listener.local_addr().unwrap();
+            tokio::spawn(app::serve_actix(listener, state).unwrap());
+            addr
+        }
+    };
     let response = reqwest::get(format!("http://{addr}/openapi.json"))
         .await
         .unwrap();
@@ -69,8 +81,55 @@ fn expect(pairs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
 
 #[tokio::test]
 async fn leads_example_serves_its_errors_at_openapi_json() {
-    let doc = document().await;
-    crate::check::openapi_3_1(&doc);
+    let doc = document(app::Framework::Axum).await;
+    documents_every_error(&doc);
+}
+
+#[tokio::test]
+async fn on_actix_the_leads_example_serves_the_same_document() {
+    let doc = document(app::Framework::Actix).await;
+    documents_every_error(&doc);
+    let axum = document(app::Framework::Axum).await;
+    assert_eq!(
+        difference(&doc, &axum, ""),
+        None,
+        "actix and axum documents differ"
+    );
+}
+
+/// Where two documents first differ: a JSON pointer and both values (an
+/// operation's empty `tags`, which utoipa's `OpenApi` derive writes and
+/// utoipa-axum leaves out, the same as none).
+fn difference(a: &Value, b: &Value, at: &str) -> Option<String> {
+    let no_tags = |value: Option<&Value>| value.is_none_or(|tags| tags == &Value::Array(vec![]));
+    match (a, b) {
+        (Value::Object(x), Value::Object(y)) => {
+            for key in x.keys().chain(y.keys()) {
+                let here = format!("{at}/{key}");
+                match (x.get(key), y.get(key)) {
+                    (x, y) if key == "tags" && no_tags(x) && no_tags(y) => {}
+                    (Some(x), Some(y)) => {
+                        if let Some(found) = difference(x, y, &here) {
+                            return Some(found);
+                        }
+                    }
+                    (x, y) => return Some(format!("{here}: {x:?} / {y:?}")),
+                }
+            }
+            None
+        }
+        (Value::Array(x), Value::Array(y)) if x.len() == y.len() => x
+            .iter()
+            .zip(y)
+            .enumerate()
+            .find_map(|(i, (x, y))| difference(x, y, &format!("{at}/{i}"))),
+        _ if a == b => None,
+        _ => Some(format!("{at}: {a} / {b}")),
+    }
+}
+
+fn documents_every_error(doc: &Value) {
+    crate::check::openapi_3_1(doc);
     let create = &doc["paths"]["/api/v1/leads"]["post"];
     assert_eq!(
         codes(create),
@@ -105,7 +164,7 @@ async fn leads_example_serves_its_errors_at_openapi_json() {
 /// for the per-request members (request id, time).
 #[tokio::test]
 async fn leads_example_documents_the_body_it_sends() {
-    let doc = document().await;
+    let doc = document(app::Framework::Axum).await;
     let documented = doc["paths"]["/api/v1/leads/{id}"]["get"]["responses"]["404"]["content"]
         ["application/json"]["examples"]["LEAD_NOT_FOUND"]["value"]
         .clone();
