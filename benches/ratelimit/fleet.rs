@@ -1,12 +1,10 @@
 //! The `ratelimit_redis` group: rebuff's Redis store against one
 //! hand-written EVALSHA per request, and the round trips each makes.
 
-use std::hint::black_box;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use axum::Router;
-use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -15,10 +13,9 @@ use http::{HeaderValue, StatusCode};
 use rebuff::ratelimit::{Caller, Plan, RateLimiter, RedisStore, Window};
 use rebuff::server::axum::RateLimitLayer;
 use redis::aio::ConnectionManager;
-use tower::ServiceExt;
 
 use super::redis_server::RedisServer;
-use super::{ApiErr, KEYS, routes};
+use super::{ApiErr, KEYS, Keys, get_leads, routes};
 
 /// Far more than a run spends of it: every caller stays under half its
 /// quota, every request is admitted.
@@ -112,29 +109,8 @@ pub fn ratelimit_redis(c: &mut Criterion) {
         .enable_all()
         .build()
         .unwrap();
-    let keys: Vec<HeaderValue> = (0..KEYS)
-        .map(|i| HeaderValue::from_str(&format!("key_{i:04}")).unwrap())
-        .collect();
-    let next = std::cell::Cell::new(0usize);
-    let run = |router: &Router| {
-        let router = router.clone();
-        let i = next.get();
-        next.set((i + 1) % KEYS);
-        let key = keys[i].clone();
-        runtime.block_on(async move {
-            let request = Request::get("/api/v1/leads")
-                .header("x-api-key", key)
-                .body(Body::empty())
-                .unwrap();
-            let response = router.oneshot(request).await.unwrap();
-            let status = response.status();
-            let remaining = response.headers().get("x-ratelimit-remaining").cloned();
-            let body = axum::body::to_bytes(response.into_body(), 4096)
-                .await
-                .unwrap();
-            black_box((status, remaining, body))
-        })
-    };
+    let keys = Keys::new();
+    let run = |router: &Router| get_leads(&runtime, router, &keys);
 
     let url = redis.url();
     let hand = runtime.block_on(async {
