@@ -145,3 +145,61 @@ async fn an_unreachable_redis_is_an_error_within_the_timeout() {
     redis.stop();
     assert!(store.claim("k", Fingerprint::of("", b"")).await.is_err());
 }
+
+/// A keyed request whose claim timed out (Redis stalled) gets a 503, and
+/// its retry, once Redis answers, is served: the claim that landed late
+/// was given back, not left in flight to answer 409.
+#[tokio::test]
+async fn a_claim_that_timed_out_is_given_back() {
+    use axum::routing::post;
+    use rebuff::server::idempotency::IdempotencyLayer;
+
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url(), Duration::from_secs(60))
+        .unwrap()
+        .timeout(Duration::from_millis(100));
+    let app = axum::Router::new()
+        .route(
+            "/orders",
+            post(|| async { (StatusCode::CREATED, "order #1") }),
+        )
+        .layer(IdempotencyLayer::new(store));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/orders", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app).into_future());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let order = || {
+        client
+            .post(&url)
+            .header("idempotency-key", "order-1")
+            .body("{}")
+            .send()
+    };
+    // Warm: the claim script loaded, the connection made.
+    let first = order().await.unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    redis.command(&["FLUSHALL"]).unwrap();
+    redis.stall();
+    assert_eq!(
+        order().await.unwrap().status(),
+        StatusCode::SERVICE_UNAVAILABLE
+    );
+    redis.resume();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let started = std::time::Instant::now();
+    let retried = order().await.unwrap();
+    assert_eq!(
+        retried.status(),
+        StatusCode::CREATED,
+        "the retry was not served"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "it waited on a claim in flight"
+    );
+}

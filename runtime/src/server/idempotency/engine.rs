@@ -91,6 +91,11 @@ impl Keyed {
                 }
                 Err(err) => {
                     tracing::error!(target: "rebuff::idempotency", error = %err, "the idempotency store failed: the keyed request is refused, not served twice");
+                    // A claim that timed out may still land (a store on
+                    // one ordered connection runs the release after it):
+                    // given back, so that the retry is not told 409 until
+                    // the claim expires.
+                    release_now(store, self.key, fingerprint);
                     return Begin::Refuse(Rejection::Unavailable { retry_after: 1 });
                 }
             }
