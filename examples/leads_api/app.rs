@@ -419,6 +419,21 @@ pub enum Framework {
     Actix,
 }
 
+/// Serves on `listener` with `framework` until the process ends.
+pub async fn serve(
+    framework: Framework,
+    listener: std::net::TcpListener,
+    state: Arc<State>,
+) -> std::io::Result<()> {
+    match framework {
+        Framework::Axum => {
+            listener.set_nonblocking(true)?;
+            serve_axum(tokio::net::TcpListener::from_std(listener)?, state).await
+        }
+        Framework::Actix => serve_actix(listener, state)?.await,
+    }
+}
+
 /// Serves on `listener` until the process ends.
 pub async fn serve_axum(
     listener: tokio::net::TcpListener,

@@ -32,11 +32,5 @@ async fn main() -> std::io::Result<()> {
     let state = app::State::new(config);
     let listener = std::net::TcpListener::bind(&addr)?;
     println!("listening on http://{}", listener.local_addr()?);
-    match framework {
-        app::Framework::Axum => {
-            listener.set_nonblocking(true)?;
-            app::serve_axum(tokio::net::TcpListener::from_std(listener)?, state).await
-        }
-        app::Framework::Actix => app::serve_actix(listener, state)?.await,
-    }
+    app::serve(framework, listener, state).await
 }

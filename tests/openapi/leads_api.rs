@@ -12,20 +12,9 @@ use serde_json::Value;
 
 async fn document(framework: app::Framework) -> Value {
     let state = app::State::new(app::Config::demo(60));
-    let addr = match framework {
-        app::Framework::Axum => {
-            let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(app::serve_axum(listener, state));
-            addr
-        }
-        app::Framework::Actix => {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-            let addr = listener.local_addr().unwrap();
-            tokio::spawn(app::serve_actix(listener, state).unwrap());
-            addr
-        }
-    };
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(app::serve(framework, listener, state));
     let response = reqwest::get(format!("http://{addr}/openapi.json"))
         .await
         .unwrap();

@@ -17,19 +17,9 @@ async fn start(framework: app::Framework, per_minute: u32) -> String {
 }
 
 async fn serve(framework: app::Framework, config: app::Config) -> String {
-    let state = app::State::new(config);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    match framework {
-        app::Framework::Axum => {
-            listener.set_nonblocking(true).unwrap();
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            tokio::spawn(app::serve_axum(listener, state));
-        }
-        app::Framework::Actix => {
-            tokio::spawn(app::serve_actix(listener, state).unwrap());
-        }
-    }
+    tokio::spawn(app::serve(framework, listener, app::State::new(config)));
     format!("http://{addr}")
 }
 
