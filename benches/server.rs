@@ -159,36 +159,57 @@ impl<S: tower::Service<Request<Body>>> tower::Service<Request<Body>> for PassSer
     }
 }
 
+/// One request through a clone of `service`, its whole body read.
+fn run<S>(runtime: &tokio::runtime::Runtime, service: &S, uri: &'static str) -> axum::body::Bytes
+where
+    S: tower::Service<Request<Body>, Response = Response, Error = std::convert::Infallible> + Clone,
+{
+    let service = service.clone();
+    runtime.block_on(async move {
+        let request = Request::get(uri).body(Body::empty()).unwrap();
+        let response = service.oneshot(request).await.unwrap();
+        let body = axum::body::to_bytes(response.into_body(), 4096)
+            .await
+            .unwrap();
+        black_box(body)
+    })
+}
+
 fn server(c: &mut Criterion) {
     let runtime = tokio::runtime::Builder::new_current_thread()
         .build()
         .unwrap();
-    let run = |router: &Router, uri: &'static str| {
-        let router = router.clone();
-        runtime.block_on(async move {
-            let request = Request::get(uri).body(Body::empty()).unwrap();
-            let response = router.oneshot(request).await.unwrap();
-            let body = axum::body::to_bytes(response.into_body(), 4096)
-                .await
-                .unwrap();
-            black_box(body)
-        })
-    };
+    let rt = &runtime;
     let missing = "/api/v1/leads/lead_nonexistent123";
     let derived = derived_router();
     let hand = hand_router();
     let surface = derived_router().layer(Surface::<LeadError>::new());
+    let wrapped = tower::Layer::layer(&Surface::<LeadError>::new(), derived_router());
     let passthrough = derived_router().layer(Pass);
     // Same shape on every side (the request id and time differ per call).
-    let theirs: serde_json::Value = serde_json::from_slice(&run(&hand, missing)).unwrap();
-    for router in [&derived, &surface] {
-        let ours: serde_json::Value = serde_json::from_slice(&run(router, missing)).unwrap();
+    let theirs: serde_json::Value = serde_json::from_slice(&run(rt, &hand, missing)).unwrap();
+    let success = run(rt, &hand, "/api/v1/leads");
+    for ours in [
+        (
+            run(rt, &derived, missing),
+            run(rt, &derived, "/api/v1/leads"),
+        ),
+        (
+            run(rt, &surface, missing),
+            run(rt, &surface, "/api/v1/leads"),
+        ),
+        (
+            run(rt, &wrapped, missing),
+            run(rt, &wrapped, "/api/v1/leads"),
+        ),
+    ] {
+        let error: serde_json::Value = serde_json::from_slice(&ours.0).unwrap();
         assert_eq!(
-            ours.as_object().unwrap().keys().collect::<Vec<_>>(),
+            error.as_object().unwrap().keys().collect::<Vec<_>>(),
             theirs.as_object().unwrap().keys().collect::<Vec<_>>()
         );
-        assert_eq!(ours["details"], theirs["details"]);
-        assert_eq!(run(router, "/api/v1/leads"), run(&hand, "/api/v1/leads"));
+        assert_eq!(error["details"], theirs["details"]);
+        assert_eq!(ours.1, success);
     }
 
     for (group, uri) in [
@@ -196,10 +217,15 @@ fn server(c: &mut Criterion) {
         ("axum_success_path", "/api/v1/leads"),
     ] {
         let mut group = c.benchmark_group(group);
-        group.bench_function("hand_written", |b| b.iter(|| run(&hand, uri)));
-        group.bench_function("rebuff_derived", |b| b.iter(|| run(&derived, uri)));
-        group.bench_function("rebuff_surface", |b| b.iter(|| run(&surface, uri)));
-        group.bench_function("passthrough_layer", |b| b.iter(|| run(&passthrough, uri)));
+        group.bench_function("hand_written", |b| b.iter(|| run(rt, &hand, uri)));
+        group.bench_function("rebuff_derived", |b| b.iter(|| run(rt, &derived, uri)));
+        group.bench_function("rebuff_surface", |b| b.iter(|| run(rt, &surface, uri)));
+        group.bench_function("rebuff_surface_wrapped", |b| {
+            b.iter(|| run(rt, &wrapped, uri))
+        });
+        group.bench_function("passthrough_layer", |b| {
+            b.iter(|| run(rt, &passthrough, uri))
+        });
         group.finish();
     }
 }

@@ -61,10 +61,13 @@ enum Text {
 }
 
 impl Text {
+    #[inline]
     fn as_str(&self) -> Option<&str> {
         match self {
             Text::Owned(text) => Some(text),
-            Text::Header(value) => value.to_str().ok(),
+            // Visible ASCII (the only header values a context is given):
+            // UTF-8's check, word by word, is the faster test of it.
+            Text::Header(value) => core::str::from_utf8(value.as_bytes()).ok(),
         }
     }
 }
@@ -128,6 +131,7 @@ impl Context {
     /// envelope (set by the server layer when content negotiation is on and
     /// the client sent `Accept: application/problem+json`).
     #[must_use]
+    #[inline]
     pub const fn prefer_problem(mut self, problem: bool) -> Self {
         self.problem = problem;
         self
@@ -138,6 +142,7 @@ impl Context {
     /// envelope and style, or `E`'s own variant where one answers the
     /// rejection. The server layer sets it to its error type.
     #[must_use]
+    #[inline]
     pub fn rejections_as<E: ApiError>(mut self) -> Self {
         self.rejections = Renderer(crate::rejection::render::<E>);
         self
@@ -152,6 +157,7 @@ impl Context {
     /// Sets the body limit of the request (what its 413s report).
     #[must_use]
     #[cfg(any(feature = "axum", feature = "actix"))]
+    #[inline]
     pub(crate) const fn body_limit(mut self, limit: Option<u64>) -> Self {
         self.body_limit = limit;
         self
@@ -183,6 +189,7 @@ impl Context {
     /// server accepted or made), shared with the `X-Request-Id` it echoes.
     #[must_use]
     #[cfg(any(feature = "axum", feature = "actix"))]
+    #[inline]
     pub(crate) fn request_id_header(mut self, id: HeaderValue) -> Self {
         self.request_id = Some(Text::Header(id));
         self
@@ -190,6 +197,7 @@ impl Context {
 
     /// The `X-Request-Id` header value of the request id, if it makes one.
     #[must_use]
+    #[inline]
     pub(crate) fn request_id_value(&self) -> Option<HeaderValue> {
         match self.request_id.as_ref()? {
             Text::Header(value) => Some(value.clone()),
@@ -208,6 +216,7 @@ impl Context {
     /// Takes the timestamp when an error is rendered.
     #[must_use]
     #[cfg(any(feature = "axum", feature = "actix"))]
+    #[inline]
     pub(crate) const fn timestamp_when_rendered(mut self) -> Self {
         self.timestamp = Some(Stamp::WhenRendered);
         self
@@ -230,6 +239,7 @@ impl Context {
     /// Sets the `instance` to a request's path (sharing its bytes).
     #[must_use]
     #[cfg(feature = "axum")]
+    #[inline]
     pub(crate) fn instance_path(mut self, path: PathAndQuery) -> Self {
         self.instance = Some(Instance::Path(path));
         self
@@ -237,6 +247,7 @@ impl Context {
 
     /// The request id, if set.
     #[must_use]
+    #[inline]
     pub fn get_request_id(&self) -> Option<&str> {
         self.request_id.as_ref()?.as_str()
     }
@@ -252,6 +263,7 @@ impl Context {
 
     /// The instance, if set.
     #[must_use]
+    #[inline]
     pub fn get_instance(&self) -> Option<&str> {
         match self.instance.as_ref()? {
             Instance::Owned(text) => Some(text),
