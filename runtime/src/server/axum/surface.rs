@@ -203,7 +203,7 @@ where
     {
         DefaultBodyLimit::disable().apply(&mut req);
     }
-    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Box::pin(inner.call(req)))) {
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.call(req))) {
         Ok(future) => Inner::Running {
             future: CatchUnwind::new(future),
             said,
@@ -250,16 +250,17 @@ pin_project_lite::pin_project! {
     /// A request inside its context: waiting for the limiter's store,
     /// served by the router (its panics caught), or answered at once.
     ///
-    /// Every state is a pointer or two: the router's future, a request
-    /// waiting for its decision and a finished response are hundreds of
-    /// bytes, which this future would otherwise carry and copy each time
-    /// it moves (and it moves several times on its way to the executor;
-    /// in time, those copies were half of what the surface cost).
+    /// No state is larger than the router's future: a request waiting for
+    /// its decision, a finished response and the limiter's verdict are
+    /// boxed (each is rare, or hundreds of bytes that every request's
+    /// future would carry and copy each time it moves). The router's
+    /// future is not: boxing it saved copies but cost more, in time, than
+    /// it saved.
     #[project = InnerProj]
     #[doc(hidden)]
     pub(crate) enum Inner<S: tower::Service<Request>, A> {
         Deciding { deciding: Box<Deciding<S, A>> },
-        Running { #[pin] future: CatchUnwind<Pin<Box<S::Future>>>, said: Said },
+        Running { #[pin] future: CatchUnwind<S::Future>, said: Said },
         Done { finished: Option<Box<Finished<S::Error>>> },
     }
 }
