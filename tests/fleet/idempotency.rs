@@ -203,3 +203,73 @@ async fn a_claim_that_timed_out_is_given_back() {
         "it waited on a claim in flight"
     );
 }
+
+/// A request slower than the store's claims last keeps its key: the
+/// server serving it renews the claim, so a retry sent meanwhile waits
+/// for the first answer and replays it instead of running the handler a
+/// second time.
+#[tokio::test]
+async fn a_slow_request_keeps_its_key_in_flight() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use axum::routing::post;
+    use rebuff::server::idempotency::IdempotencyLayer;
+
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url(), Duration::from_secs(60))
+        .unwrap()
+        .in_flight(Duration::from_millis(300));
+    let served = Arc::new(AtomicU32::new(0));
+    let counter = served.clone();
+    let app = axum::Router::new()
+        .route(
+            "/orders",
+            post(move || {
+                let counter = counter.clone();
+                async move {
+                    let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                    // Four claim periods.
+                    tokio::time::sleep(Duration::from_millis(1200)).await;
+                    (StatusCode::CREATED, format!("order #{n}"))
+                }
+            }),
+        )
+        .layer(IdempotencyLayer::new(store));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/orders", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app).into_future());
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap();
+    let order = || {
+        client
+            .post(&url)
+            .header("idempotency-key", "order-1")
+            .body("{}")
+            .send()
+    };
+    let first = tokio::spawn(order());
+    // Past the first claim period, and a second.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let retry = order().await.unwrap();
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.status(), StatusCode::CREATED);
+    assert_eq!(retry.status(), StatusCode::CREATED);
+    assert_eq!(
+        retry
+            .headers()
+            .get("idempotent-replayed")
+            .map(HeaderValue::as_bytes),
+        Some(&b"true"[..]),
+        "the retry was served, not replayed"
+    );
+    assert_eq!(retry.text().await.unwrap(), "order #1");
+    assert_eq!(served.load(Ordering::SeqCst), 1, "served twice");
+    // Once answered, the claim is no longer renewed: it is done, and a
+    // third request replays it too.
+    assert_eq!(order().await.unwrap().text().await.unwrap(), "order #1");
+}

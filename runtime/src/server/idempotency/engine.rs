@@ -75,10 +75,12 @@ impl Keyed {
                 // Also when the first request gave the key up while this
                 // one waited: this one, which has its body, does the work.
                 Ok(Claim::New) => {
+                    let renewal = renew_while_served(store, &self.key, fingerprint);
                     return Begin::Serve(Claimed {
                         store: Arc::clone(store),
                         key: Some(self.key),
                         fingerprint,
+                        renewal,
                     });
                 }
                 Ok(Claim::Done(stored)) => return Begin::Replay(replayed(stored)),
@@ -125,11 +127,43 @@ impl<St: IdempotencyStore> fmt::Debug for Begin<St> {
 
 /// A key this request owns: completed with its response, or given back
 /// when dropped without one (a response not worth keeping, a request
-/// cancelled midway), so that a retry does the work.
+/// cancelled midway), so that a retry does the work. While it is held, a
+/// store whose claims expire has it renewed.
 pub(crate) struct Claimed<St: IdempotencyStore> {
     store: Arc<St>,
     key: Option<String>,
     fingerprint: Fingerprint,
+    /// The task renewing the claim, stopped when the claim ends.
+    renewal: Option<tokio::task::AbortHandle>,
+}
+
+/// Renews the claim of `key` on a task of its own, as often as `store`
+/// asks, until it is stopped (the request answered or dropped): a request
+/// slower than the store's claims last keeps its key, instead of a retry
+/// claiming it and doing the work a second time.
+fn renew_while_served<St: IdempotencyStore>(
+    store: &Arc<St>,
+    key: &str,
+    fingerprint: Fingerprint,
+) -> Option<tokio::task::AbortHandle> {
+    let every = store.renew_every()?.max(Duration::from_millis(1));
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::error!(target: "rebuff::idempotency", "no runtime to renew an idempotency key on: a request slower than the store's claims may be served twice");
+        return None;
+    };
+    let store = Arc::clone(store);
+    let key = key.to_owned();
+    let task = runtime.spawn(async move {
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if let Err(err) = store.renew(&key, fingerprint).await {
+                tracing::warn!(target: "rebuff::idempotency", error = %err, "the idempotency store failed to renew a key in flight");
+            }
+        }
+    });
+    Some(task.abort_handle())
 }
 
 impl<St: IdempotencyStore> Claimed<St> {
@@ -146,6 +180,7 @@ impl<St: IdempotencyStore> Claimed<St> {
 
     /// Stores the response for the key's retries.
     pub(crate) async fn complete(mut self, response: StoredResponse) {
+        self.stop_renewing();
         let Some(key) = self.key.take() else { return };
         if let Err(err) = self.store.complete(&key, self.fingerprint, response).await {
             // The answer goes out; a retry will find the key in flight
@@ -156,8 +191,17 @@ impl<St: IdempotencyStore> Claimed<St> {
     }
 }
 
+impl<St: IdempotencyStore> Claimed<St> {
+    fn stop_renewing(&mut self) {
+        if let Some(renewal) = self.renewal.take() {
+            renewal.abort();
+        }
+    }
+}
+
 impl<St: IdempotencyStore> Drop for Claimed<St> {
     fn drop(&mut self) {
+        self.stop_renewing();
         if let Some(key) = self.key.take() {
             release_now(&self.store, key, self.fingerprint);
         }

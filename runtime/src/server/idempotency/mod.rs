@@ -140,6 +140,22 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     /// Forgets `key` (its request failed in a way worth repeating), if it
     /// is still in flight under `fingerprint`.
     fn release<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()>;
+
+    /// How often a request still being served renews its claim
+    /// ([`renew`](Self::renew)), for a store whose claims expire on their
+    /// own (so that a server that died serving a key does not hold it):
+    /// often enough that a slow request keeps its key. `None`, the
+    /// default, for a store whose claims last until completed or released.
+    fn renew_every(&self) -> Option<core::time::Duration> {
+        None
+    }
+
+    /// Keeps `key` in flight for a while longer, if it is still in flight
+    /// under `fingerprint` (the default does nothing).
+    fn renew<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
+        let _ = (key, fingerprint);
+        Box::pin(core::future::ready(Ok(())))
+    }
 }
 
 /// A shared store, or one chosen at run time (`Arc<dyn IdempotencyStore>`).
@@ -159,6 +175,14 @@ impl<S: IdempotencyStore + ?Sized> IdempotencyStore for std::sync::Arc<S> {
 
     fn release<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
         (**self).release(key, fingerprint)
+    }
+
+    fn renew_every(&self) -> Option<core::time::Duration> {
+        (**self).renew_every()
+    }
+
+    fn renew<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
+        (**self).renew(key, fingerprint)
     }
 }
 

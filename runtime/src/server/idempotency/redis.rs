@@ -45,17 +45,33 @@ end
 return 0
 ";
 
+/// Keeps a key in flight for another period, if it is still in flight
+/// under the request's fingerprint.
+const RENEW: &str = r"
+local f = redis.call('HMGET', KEYS[1], 'fp', 'done')
+if f[1] == ARGV[1] and not f[2] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+return 0
+";
+
 /// Idempotency keys in Redis, for servers behind one load balancer: a key
 /// retried onto another server replays the first server's answer. The
 /// same rules as the in-process [`MemoryStore`](super::MemoryStore):
 /// scoped keys (digests; no client key or credential is written),
 /// responses kept for `ttl`, a key in flight answered 409 until its
-/// response is stored (or until `in_flight` passes, for a server that died
-/// serving it: a request slower than that may then be served again, and
-/// its late response is kept only if no other request claimed the key
-/// meanwhile), a key reused with another request refused with 422, and
+/// response is stored, a key reused with another request refused with
+/// 422, and
 /// responses over [`max_response_bytes`](Self::max_response_bytes) not
 /// kept. Each operation is one atomic script.
+///
+/// A claim lasts `in_flight` (60 s by default), so that a server that
+/// died serving a key does not hold it for the whole `ttl`; the server
+/// serving it renews it every third of that for as long as the request
+/// runs, so a slow request keeps its key. A claim that lapses anyway (the
+/// server lost Redis for longer than `in_flight`) frees the key, and the
+/// late response is kept only if no other request claimed it meanwhile.
 ///
 /// A Redis that does not answer within [`timeout`](Self::timeout) (250 ms
 /// by default) fails the keyed request with a retryable 503: served
@@ -76,6 +92,7 @@ pub struct RedisStore<C = ConnectionManager> {
     claim: redis::Script,
     complete: redis::Script,
     release: redis::Script,
+    renew: redis::Script,
     prefix: String,
     ttl: Duration,
     in_flight: Duration,
@@ -120,6 +137,7 @@ where
             claim: redis::Script::new(CLAIM),
             complete: redis::Script::new(COMPLETE),
             release: redis::Script::new(RELEASE),
+            renew: redis::Script::new(RENEW),
             prefix: "rebuff:idem:".to_owned(),
             ttl,
             in_flight: Duration::from_secs(60),
@@ -135,9 +153,10 @@ where
         self
     }
 
-    /// How long a key stays in flight without a response before it is
-    /// free again (default 60 s): a server that died serving it does not
-    /// hold it for the whole `ttl`.
+    /// How long a key stays in flight without a response, unless the
+    /// server serving it renews it, before it is free again (default
+    /// 60 s): a server that died serving it does not hold it for the
+    /// whole `ttl`.
     #[must_use]
     pub fn in_flight(mut self, in_flight: Duration) -> Self {
         self.in_flight = in_flight;
@@ -198,7 +217,7 @@ where
             invocation
                 .key(self.key(key))
                 .arg(hex(fingerprint.as_bytes()))
-                .arg(millis(self.in_flight.min(self.ttl)));
+                .arg(millis(self.claim_lasts()));
             let reply: Vec<Value> = self.timed(invocation.invoke_async(&mut connection)).await?;
             parse_claim(&reply)
         })
@@ -242,6 +261,33 @@ where
                 .await
                 .map(drop)
         })
+    }
+
+    fn renew_every(&self) -> Option<Duration> {
+        // Three renewals a period: one lost to a slow or failed call
+        // leaves two before the claim lapses.
+        Some(self.claim_lasts() / 3)
+    }
+
+    fn renew<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
+        Box::pin(async move {
+            let mut connection = self.connection.clone();
+            let mut invocation = self.renew.prepare_invoke();
+            invocation
+                .key(self.key(key))
+                .arg(hex(fingerprint.as_bytes()))
+                .arg(millis(self.claim_lasts()));
+            self.timed(invocation.invoke_async::<i64>(&mut connection))
+                .await
+                .map(drop)
+        })
+    }
+}
+
+impl<C> RedisStore<C> {
+    /// How long a claim lasts.
+    fn claim_lasts(&self) -> Duration {
+        self.in_flight.min(self.ttl)
     }
 }
 
