@@ -191,6 +191,8 @@ impl Context {
     #[cfg(any(feature = "axum", feature = "actix"))]
     #[inline]
     pub(crate) fn request_id_header(mut self, id: HeaderValue) -> Self {
+        // `Text::as_str` reads it as UTF-8: only safe ids come here.
+        debug_assert!(crate::server::is_safe_request_id(id.as_bytes()));
         self.request_id = Some(Text::Header(id));
         self
     }

@@ -221,7 +221,7 @@ async fn a_slow_request_keeps_its_key_in_flight() {
     };
     let store = RedisStore::open(&redis.url(), Duration::from_secs(60))
         .unwrap()
-        .in_flight(Duration::from_millis(300));
+        .in_flight(Duration::from_secs(1));
     let served = Arc::new(AtomicU32::new(0));
     let counter = served.clone();
     let app = axum::Router::new()
@@ -231,8 +231,8 @@ async fn a_slow_request_keeps_its_key_in_flight() {
                 let counter = counter.clone();
                 async move {
                     let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
-                    // Four claim periods.
-                    tokio::time::sleep(Duration::from_millis(1200)).await;
+                    // Two and a half claim periods.
+                    tokio::time::sleep(Duration::from_millis(2500)).await;
                     (StatusCode::CREATED, format!("order #{n}"))
                 }
             }),
@@ -253,8 +253,8 @@ async fn a_slow_request_keeps_its_key_in_flight() {
             .send()
     };
     let first = tokio::spawn(order());
-    // Past the first claim period, and a second.
-    tokio::time::sleep(Duration::from_millis(700)).await;
+    // Past the first claim period: without renewals the key is free.
+    tokio::time::sleep(Duration::from_millis(1500)).await;
     let retry = order().await.unwrap();
     let first = first.await.unwrap().unwrap();
     assert_eq!(first.status(), StatusCode::CREATED);
@@ -269,7 +269,43 @@ async fn a_slow_request_keeps_its_key_in_flight() {
     );
     assert_eq!(retry.text().await.unwrap(), "order #1");
     assert_eq!(served.load(Ordering::SeqCst), 1, "served twice");
-    // Once answered, the claim is no longer renewed: it is done, and a
-    // third request replays it too.
+    // Once answered, the key is done: a third request replays it too.
     assert_eq!(order().await.unwrap().text().await.unwrap(), "order #1");
+}
+
+/// A renewal keeps only the request's own claim in flight: not a key
+/// claimed under another fingerprint, nor one done or given back.
+#[tokio::test]
+async fn a_renewal_keeps_only_its_own_claim() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url(), Duration::from_secs(60))
+        .unwrap()
+        .in_flight(Duration::from_millis(300));
+    assert_eq!(store.renew_every(), Some(Duration::from_millis(100)));
+    let same = Fingerprint::of("", b"a");
+    let other = Fingerprint::of("", b"b");
+    assert_eq!(store.claim("k", same).await.unwrap(), Claim::New);
+    assert_eq!(store.claim("o", same).await.unwrap(), Claim::New);
+    for _ in 0..4 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        store.renew("k", same).await.unwrap();
+        store.renew("o", other).await.unwrap();
+    }
+    // 400 ms after their claims: only the renewed one is still held.
+    assert_eq!(store.claim("k", same).await.unwrap(), Claim::InFlight);
+    assert_eq!(store.claim("o", other).await.unwrap(), Claim::New);
+    // Released, a renewal does not bring it back.
+    store.release("k", same).await.unwrap();
+    store.renew("k", same).await.unwrap();
+    assert_eq!(store.claim("k", other).await.unwrap(), Claim::New);
+    // Done, a renewal leaves the response as it is (kept for the ttl).
+    store.complete("k", other, response("kept")).await.unwrap();
+    store.renew("k", other).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(matches!(
+        store.claim("k", other).await.unwrap(),
+        Claim::Done(stored) if stored.body == "kept"
+    ));
 }

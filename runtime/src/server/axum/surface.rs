@@ -120,8 +120,8 @@ where
 {
     /// The request's rate limit, then the rest: refused at once, waiting
     /// for a remote store, or served.
-    // Inlined into `call` with `serve`, so that the router's future is
-    // built where it stays rather than copied out of each function.
+    // Inlined into `call` with `serve`: fewer copies of the router's
+    // future on its way out of `call`.
     #[allow(clippy::inline_always)]
     #[inline(always)]
     fn start(&mut self, req: Request, ctx: &Context) -> Inner<S, A> {
@@ -385,8 +385,8 @@ fn write_said(said: Said, _: &mut http::HeaderMap) {
 /// the envelope, its headers kept; any other response as it is.
 fn restyle(response: Response, method: &Method, ctx: &Context) -> Response {
     // Everything rebuff renders has a content type.
-    // The body's size first: it is known without a lookup, and an error
-    // the application rendered is never empty.
+    // The body's size first: it is known without a lookup, and most
+    // errors the application renders have a body.
     let bare = response.status().as_u16() >= 400
         && response.body().size_hint().exact() == Some(0)
         && !response.headers().contains_key(header::CONTENT_TYPE);

@@ -25,6 +25,8 @@ pub(crate) const MAX_REQUEST: usize = 1 << 20;
 const WAIT: Duration = Duration::from_secs(5);
 /// How often it looks.
 const POLL: Duration = Duration::from_millis(20);
+/// The most often a claim is renewed.
+const MIN_RENEWAL: Duration = Duration::from_millis(10);
 
 /// A keyed request, before its body is read: its key, scoped.
 #[derive(Debug)]
@@ -146,7 +148,9 @@ fn renew_while_served<St: IdempotencyStore>(
     key: &str,
     fingerprint: Fingerprint,
 ) -> Option<tokio::task::AbortHandle> {
-    let every = store.renew_every()?.max(Duration::from_millis(1));
+    // A floor: a claim too short to renew every 10 ms lapses anyway, and
+    // renewing faster would only load the store.
+    let every = store.renew_every()?.max(MIN_RENEWAL);
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         tracing::error!(target: "rebuff::idempotency", "no runtime to renew an idempotency key on: a request slower than the store's claims may be served twice");
         return None;

@@ -144,8 +144,10 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     /// How often a request still being served renews its claim
     /// ([`renew`](Self::renew)), for a store whose claims expire on their
     /// own (so that a server that died serving a key does not hold it):
-    /// often enough that a slow request keeps its key. `None`, the
-    /// default, for a store whose claims last until completed or released.
+    /// often enough that a slow request keeps its key (at most every
+    /// 10 ms). `None`, the default, for a store whose claims last until
+    /// completed or released. A store that wraps another (for metrics,
+    /// say) must forward this and `renew`, or its claims are not renewed.
     fn renew_every(&self) -> Option<core::time::Duration> {
         None
     }

@@ -62,16 +62,20 @@ return 0
 /// scoped keys (digests; no client key or credential is written),
 /// responses kept for `ttl`, a key in flight answered 409 until its
 /// response is stored, a key reused with another request refused with
-/// 422, and
-/// responses over [`max_response_bytes`](Self::max_response_bytes) not
-/// kept. Each operation is one atomic script.
+/// 422, and responses over
+/// [`max_response_bytes`](Self::max_response_bytes) not kept. Each
+/// operation is one atomic script.
 ///
 /// A claim lasts `in_flight` (60 s by default), so that a server that
-/// died serving a key does not hold it for the whole `ttl`; the server
-/// serving it renews it every third of that for as long as the request
-/// runs, so a slow request keeps its key. A claim that lapses anyway (the
-/// server lost Redis for longer than `in_flight`) frees the key, and the
-/// late response is kept only if no other request claimed it meanwhile.
+/// died serving a key does not hold it for the whole `ttl`. The server
+/// serving it renews it every third of that, for as long as the request
+/// runs: a slow request keeps its key, and a request that hangs holds it
+/// until it ends (bound handlers with a request timeout, such as
+/// tower-http's `TimeoutLayer`). Renewals run on the server's runtime,
+/// so a handler that blocks its thread can starve them. A claim that
+/// lapses anyway (renewals failing for two thirds of `in_flight`) frees
+/// the key for a retry; the late response is then kept only if the retry
+/// has not stored one first.
 ///
 /// A Redis that does not answer within [`timeout`](Self::timeout) (250 ms
 /// by default) fails the keyed request with a retryable 503: served
@@ -264,8 +268,9 @@ where
     }
 
     fn renew_every(&self) -> Option<Duration> {
-        // Three renewals a period: one lost to a slow or failed call
-        // leaves two before the claim lapses.
+        // Three renewals a period: one lost to a failed call leaves two
+        // before the claim lapses (with the default 60 s and 250 ms
+        // timeout, a slow call costs a fraction of a period).
         Some(self.claim_lasts() / 3)
     }
 
@@ -277,9 +282,13 @@ where
                 .key(self.key(key))
                 .arg(hex(fingerprint.as_bytes()))
                 .arg(millis(self.claim_lasts()));
-            self.timed(invocation.invoke_async::<i64>(&mut connection))
-                .await
-                .map(drop)
+            let renewed = self
+                .timed(invocation.invoke_async::<i64>(&mut connection))
+                .await?;
+            if renewed == 0 {
+                tracing::warn!(target: "rebuff::idempotency", "a key's claim lapsed while its request was served: a retry may have been served too");
+            }
+            Ok(())
         })
     }
 }
