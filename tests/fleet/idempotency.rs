@@ -152,7 +152,6 @@ async fn an_unreachable_redis_is_an_error_within_the_timeout() {
 #[tokio::test]
 async fn a_claim_that_timed_out_is_given_back() {
     use axum::routing::post;
-    use rebuff::server::idempotency::IdempotencyLayer;
 
     let Some(redis) = RedisServer::start() else {
         return;
@@ -160,26 +159,15 @@ async fn a_claim_that_timed_out_is_given_back() {
     let store = RedisStore::open(&redis.url(), Duration::from_secs(60))
         .unwrap()
         .timeout(Duration::from_millis(100));
-    let app = axum::Router::new()
-        .route(
+    let orders = Orders::serve(
+        axum::Router::new().route(
             "/orders",
             post(|| async { (StatusCode::CREATED, "order #1") }),
-        )
-        .layer(IdempotencyLayer::new(store));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/orders", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, app).into_future());
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
-    let order = || {
-        client
-            .post(&url)
-            .header("idempotency-key", "order-1")
-            .body("{}")
-            .send()
-    };
+        ),
+        store,
+    )
+    .await;
+    let order = || orders.order();
     // Warm: the claim script loaded, the connection made.
     let first = order().await.unwrap();
     assert_eq!(first.status(), StatusCode::CREATED);
@@ -214,7 +202,6 @@ async fn a_slow_request_keeps_its_key_in_flight() {
     use std::sync::atomic::{AtomicU32, Ordering};
 
     use axum::routing::post;
-    use rebuff::server::idempotency::IdempotencyLayer;
 
     let Some(redis) = RedisServer::start() else {
         return;
@@ -224,8 +211,8 @@ async fn a_slow_request_keeps_its_key_in_flight() {
         .in_flight(Duration::from_secs(1));
     let served = Arc::new(AtomicU32::new(0));
     let counter = served.clone();
-    let app = axum::Router::new()
-        .route(
+    let orders = Orders::serve(
+        axum::Router::new().route(
             "/orders",
             post(move || {
                 let counter = counter.clone();
@@ -236,21 +223,14 @@ async fn a_slow_request_keeps_its_key_in_flight() {
                     (StatusCode::CREATED, format!("order #{n}"))
                 }
             }),
-        )
-        .layer(IdempotencyLayer::new(store));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/orders", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, app).into_future());
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap();
+        ),
+        store,
+    )
+    .await;
+    let orders = Arc::new(orders);
     let order = || {
-        client
-            .post(&url)
-            .header("idempotency-key", "order-1")
-            .body("{}")
-            .send()
+        let orders = orders.clone();
+        async move { orders.order().await }
     };
     let first = tokio::spawn(order());
     // Past the first claim period: without renewals the key is free.
@@ -308,4 +288,37 @@ async fn a_renewal_keeps_only_its_own_claim() {
         store.claim("k", other).await.unwrap(),
         Claim::Done(stored) if stored.body == "kept"
     ));
+}
+
+/// `/orders` behind the idempotency layer of `store`, served on loopback,
+/// and a client sending it the same keyed order.
+struct Orders {
+    client: reqwest::Client,
+    url: String,
+}
+
+impl Orders {
+    async fn serve(routes: axum::Router, store: RedisStore) -> Self {
+        use rebuff::server::idempotency::IdempotencyLayer;
+
+        let app = routes.layer(IdempotencyLayer::new(store));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/orders", listener.local_addr().unwrap());
+        tokio::spawn(axum::serve(listener, app).into_future());
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(10))
+            .build()
+            .unwrap();
+        Orders { client, url }
+    }
+
+    /// `POST /orders` with the key `order-1`.
+    async fn order(&self) -> reqwest::Result<reqwest::Response> {
+        self.client
+            .post(&self.url)
+            .header("idempotency-key", "order-1")
+            .body("{}")
+            .send()
+            .await
+    }
 }

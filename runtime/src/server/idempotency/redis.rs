@@ -186,6 +186,26 @@ where
         format!("{}{{{key}}}", self.prefix)
     }
 
+    /// Runs `script` on a claim: the key, the request's fingerprint and,
+    /// when `period`, how long a claim lasts.
+    async fn on_claim<T: redis::FromRedisValue>(
+        &self,
+        script: &redis::Script,
+        key: &str,
+        fingerprint: Fingerprint,
+        period: bool,
+    ) -> Result<T, StoreError> {
+        let mut connection = self.connection.clone();
+        let mut invocation = script.prepare_invoke();
+        invocation
+            .key(self.key(key))
+            .arg(hex(fingerprint.as_bytes()));
+        if period {
+            invocation.arg(millis(self.claim_lasts()));
+        }
+        self.timed(invocation.invoke_async(&mut connection)).await
+    }
+
     /// Runs `call` within the timeout.
     async fn timed<T>(
         &self,
@@ -216,13 +236,7 @@ where
 {
     fn claim<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, Claim> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
-            let mut invocation = self.claim.prepare_invoke();
-            invocation
-                .key(self.key(key))
-                .arg(hex(fingerprint.as_bytes()))
-                .arg(millis(self.claim_lasts()));
-            let reply: Vec<Value> = self.timed(invocation.invoke_async(&mut connection)).await?;
+            let reply: Vec<Value> = self.on_claim(&self.claim, key, fingerprint, true).await?;
             parse_claim(&reply)
         })
     }
@@ -256,12 +270,7 @@ where
 
     fn release<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
-            let mut invocation = self.release.prepare_invoke();
-            invocation
-                .key(self.key(key))
-                .arg(hex(fingerprint.as_bytes()));
-            self.timed(invocation.invoke_async::<i64>(&mut connection))
+            self.on_claim::<i64>(&self.release, key, fingerprint, false)
                 .await
                 .map(drop)
         })
@@ -276,15 +285,7 @@ where
 
     fn renew<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let mut connection = self.connection.clone();
-            let mut invocation = self.renew.prepare_invoke();
-            invocation
-                .key(self.key(key))
-                .arg(hex(fingerprint.as_bytes()))
-                .arg(millis(self.claim_lasts()));
-            let renewed = self
-                .timed(invocation.invoke_async::<i64>(&mut connection))
-                .await?;
+            let renewed: i64 = self.on_claim(&self.renew, key, fingerprint, true).await?;
             if renewed == 0 {
                 tracing::warn!(target: "rebuff::idempotency", "a key's claim lapsed while its request was served: a retry may have been served too");
             }
