@@ -193,9 +193,7 @@ impl<St: IdempotencyStore> Claimed<St> {
             release_now(&self.store, key, self.fingerprint);
         }
     }
-}
 
-impl<St: IdempotencyStore> Claimed<St> {
     fn stop_renewing(&mut self) {
         if let Some(renewal) = self.renewal.take() {
             renewal.abort();

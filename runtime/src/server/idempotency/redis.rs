@@ -186,6 +186,11 @@ where
         format!("{}{{{key}}}", self.prefix)
     }
 
+    /// How long a claim lasts.
+    fn claim_lasts(&self) -> Duration {
+        self.in_flight.min(self.ttl)
+    }
+
     /// Runs `script` on a claim: the key, the request's fingerprint and,
     /// when `period`, how long a claim lasts.
     async fn on_claim<T: redis::FromRedisValue>(
@@ -291,13 +296,6 @@ where
             }
             Ok(())
         })
-    }
-}
-
-impl<C> RedisStore<C> {
-    /// How long a claim lasts.
-    fn claim_lasts(&self) -> Duration {
-        self.in_flight.min(self.ttl)
     }
 }
 
