@@ -199,6 +199,48 @@ mod tests {
     }
 
     #[test]
+    fn keys_whose_bytes_run_together_are_still_different_callers() {
+        let store = MemoryStore::new().clock(TestClock::at_secs(100));
+        let windows = [Window::per_minute(1)];
+        let long = "k".repeat(100);
+        let callers = [
+            Key {
+                plan: "ab",
+                caller: CallerId::Key("c"),
+            },
+            Key {
+                plan: "a",
+                caller: CallerId::Key("bc"),
+            },
+            Key {
+                plan: "a",
+                caller: CallerId::Key("\u{7f}\0\0\u{1}"),
+            },
+            Key {
+                plan: "a",
+                caller: CallerId::Ip("127.0.0.1".parse().unwrap()),
+            },
+            Key {
+                plan: "a",
+                caller: CallerId::Key(&long),
+            },
+        ];
+        for key in callers {
+            let ask = Ask {
+                key,
+                windows: &windows,
+                escalation: None,
+            };
+            let first = store.decide_now(&ask).unwrap().unwrap();
+            assert_eq!(first.outcome, Outcome::Admitted, "{key}");
+            // The same caller again, by whichever way its key hashes.
+            let again = store.decide_now(&ask).unwrap().unwrap();
+            assert!(matches!(again.outcome, Outcome::Limited { .. }), "{key}");
+        }
+        assert_eq!(store.len(), 5);
+    }
+
+    #[test]
     fn a_flood_of_callers_never_grows_the_store_past_its_capacity() {
         let store = MemoryStore::with_capacity(64 * 8).clock(TestClock::at_secs(100));
         let windows = [Window::per_minute(10)];

@@ -497,7 +497,7 @@ impl RateLimiter {
                 })
             }
         };
-        let refusal = refusal.filter(|_| !self.shadow);
+        let refusal = refusal.filter(|_| !self.shadow).map(Box::new);
         Verdict {
             decided: Some((decision, plan)),
             refused: refusal.is_some(),
@@ -535,7 +535,9 @@ pub struct Verdict {
     decided: Option<(Decision, usize)>,
     /// Whether the request is refused (not in shadow mode).
     refused: bool,
-    refusal: Option<Rejection>,
+    /// Boxed: an admitted request's verdict travels with its response
+    /// future, and is smaller without room for a refusal it does not have.
+    refusal: Option<Box<Rejection>>,
 }
 
 impl Verdict {
@@ -544,7 +546,7 @@ impl Verdict {
         Verdict {
             decided: None,
             refused: true,
-            refusal: Some(Rejection::Unavailable { retry_after: 1 }),
+            refusal: Some(Box::new(Rejection::Unavailable { retry_after: 1 })),
         }
     }
 
@@ -557,7 +559,7 @@ impl Verdict {
     /// The rejection to answer a refused request with
     /// ([`Rejection::RateLimited`] or [`Rejection::Blocked`]), once.
     pub fn take_refusal(&mut self) -> Option<Rejection> {
-        self.refusal.take()
+        self.refusal.take().map(|refusal| *refusal)
     }
 
     /// Writes the rate-limit headers into a response's (over a refusal's
