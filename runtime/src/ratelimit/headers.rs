@@ -9,8 +9,6 @@ use super::gcra::{Decision, Outcome};
 use super::plan::{Plan, Window};
 use crate::{X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET};
 
-mod recent;
-
 /// `RateLimit-Policy`.
 pub const RATELIMIT_POLICY: HeaderName = HeaderName::from_static("ratelimit-policy");
 /// `RateLimit`.
@@ -170,7 +168,7 @@ pub(crate) fn write(
         if let Some(policy) = &plan.policy {
             out.insert(RATELIMIT_POLICY, policy.clone());
         }
-        let mut field = Field::default();
+        let mut field = Vec::with_capacity(plan.items.iter().map(|item| item.len() + 28).sum());
         for (i, (window, item)) in windows.iter().zip(&plan.items).enumerate() {
             if i > 0 {
                 field.extend_from_slice(b", ");
@@ -184,7 +182,8 @@ pub(crate) fn write(
             field.extend_from_slice(b";t=");
             field.extend_from_slice(digits(ceil_secs(reset_after)).as_bytes());
         }
-        if let Some(value) = recent::value(field.as_bytes()) {
+        // The vector becomes the value's storage, uncopied.
+        if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(field)) {
             out.insert(RATELIMIT, value);
         }
     }
@@ -220,48 +219,10 @@ fn number(n: u64) -> HeaderValue {
         .ok()
         .and_then(|small| SMALL.get(small))
         .cloned()
-        .or_else(|| recent::value(digits(n).as_bytes()))
-        .unwrap_or_else(|| HeaderValue::from_static("0"))
-}
-
-/// The `RateLimit` field being written: on the stack while short (a plan's
-/// one or two windows), on the heap past that.
-struct Field {
-    short: [u8; recent::LONGEST],
-    len: usize,
-    long: Vec<u8>,
-}
-
-impl Default for Field {
-    fn default() -> Self {
-        Field {
-            short: [0; recent::LONGEST],
-            len: 0,
-            long: Vec::new(),
-        }
-    }
-}
-
-impl Field {
-    fn extend_from_slice(&mut self, bytes: &[u8]) {
-        if self.long.is_empty() {
-            if let Some(room) = self.short.get_mut(self.len..self.len + bytes.len()) {
-                room.copy_from_slice(bytes);
-                self.len += bytes.len();
-                return;
-            }
-            self.long.extend_from_slice(&self.short[..self.len]);
-        }
-        self.long.extend_from_slice(bytes);
-    }
-
-    fn as_bytes(&self) -> &[u8] {
-        if self.long.is_empty() {
-            &self.short[..self.len]
-        } else {
-            &self.long
-        }
-    }
+        .unwrap_or_else(|| {
+            HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(digits(n).as_bytes()))
+                .unwrap_or_else(|_| HeaderValue::from_static("0"))
+        })
 }
 
 /// The digits of 0 to 999, left-aligned.
@@ -400,19 +361,5 @@ mod tests {
             assert_eq!(number(n), n.to_string().as_str());
         }
         assert_eq!(quoted("a\"b"), r#""a\"b""#);
-    }
-
-    #[test]
-    fn a_field_longer_than_the_stack_buffer_is_whole() {
-        let plan = Plan::new("enterprise-metered")
-            .window(Window::per_second(10))
-            .window(Window::per_minute(100))
-            .window(Window::per_day(1000));
-        let mut state = CallerState::default();
-        let d = gcra::decide(&mut state, plan.windows(), None, NOW);
-        let h = headers(&plan, &d);
-        let expected = r#""enterprise-metered-second";r=9;t=1, "enterprise-metered-minute";r=99;t=1, "enterprise-metered-day";r=999;t=87"#;
-        assert!(expected.len() > recent::LONGEST);
-        assert_eq!(h["ratelimit"], expected);
     }
 }
