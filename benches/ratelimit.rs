@@ -22,6 +22,10 @@
 //! `no_limiter` is the same router with no limiter, for the cost of the
 //! rest of the request.
 //!
+//! Every router is taken as `axum::serve` runs it, `with_state` done once
+//! (its handlers and the layers over them made into services up front,
+//! rather than on every request).
+//!
 //! `ratelimit_redis` puts the decision in a real `redis-server` (started on
 //! a free loopback port; the group is skipped, and says so, when there is
 //! none on PATH), against a hand-written baseline:
@@ -107,10 +111,14 @@ fn governor(quota: u32, period: Duration, headers: bool) -> Router {
     builder.period(interval).burst_size(quota);
     if headers {
         let config = builder.use_headers().finish().unwrap();
-        routes().layer(tower_governor::GovernorLayer::new(Arc::new(config)))
+        routes()
+            .layer(tower_governor::GovernorLayer::new(Arc::new(config)))
+            .with_state(())
     } else {
         let config = builder.finish().unwrap();
-        routes().layer(tower_governor::GovernorLayer::new(Arc::new(config)))
+        routes()
+            .layer(tower_governor::GovernorLayer::new(Arc::new(config)))
+            .with_state(())
     }
 }
 
@@ -119,7 +127,9 @@ fn rebuff(quota: u32, period: Duration, ietf: bool) -> Router {
         .ietf_headers(ietf)
         .plan(Plan::new("free").window(Window::new(quota, period)))
         .resolve(|request| Some(Caller::new(request.header("x-api-key")?, "free")));
-    routes().layer(RateLimitLayer::<ApiErr>::new(limiter))
+    routes()
+        .layer(RateLimitLayer::<ApiErr>::new(limiter))
+        .with_state(())
 }
 
 /// The 1,024 callers' keys, taken in turn.
@@ -183,7 +193,7 @@ fn ratelimit(c: &mut Criterion) {
         ("ratelimit_refused", 1, hour, 429),
     ] {
         let sides = [
-            ("no_limiter", routes()),
+            ("no_limiter", routes().with_state(())),
             ("tower_governor", governor(quota, period, false)),
             ("tower_governor_headers", governor(quota, period, true)),
             ("rebuff", rebuff(quota, period, true)),

@@ -8,11 +8,16 @@
 //! - `rebuff_surface`: the derived error behind the one setup call,
 //!   `Surface::<LeadError>` (request context and span, negotiation, body
 //!   limit, panics, the router's own 404 and 405 in the envelope);
+//! - `rebuff_surface_wrapped`: the same `Surface` wrapped around the whole
+//!   router from outside, instead of through `Router::layer`;
 //! - `passthrough_layer`: the derived error behind a tower layer that does
 //!   nothing, for what `Router::layer` itself costs any layer.
 //!
 //! Each on the error path (`GET /api/v1/leads/{id}` answering 404) and on
-//! the success path (`GET /api/v1/leads`, a small JSON list).
+//! the success path (`GET /api/v1/leads`, a small JSON list). Every router
+//! is taken as `axum::serve` runs it, `with_state` done once (its handlers
+//! and the layers over them made into services up front, rather than on
+//! every request).
 //!
 //! Run: `cargo bench --bench server`
 
@@ -181,11 +186,19 @@ fn server(c: &mut Criterion) {
         .unwrap();
     let rt = &runtime;
     let missing = "/api/v1/leads/lead_nonexistent123";
-    let derived = derived_router();
-    let hand = hand_router();
-    let surface = derived_router().layer(Surface::<LeadError>::new());
-    let wrapped = tower::Layer::layer(&Surface::<LeadError>::new(), derived_router());
-    let passthrough = derived_router().layer(Pass);
+    // Each router as `axum::serve` runs it: `with_state` turns its handlers
+    // (and the layers over them) into services once, where a router called
+    // as it is would do that again on every request.
+    let derived = derived_router().with_state(());
+    let hand = hand_router().with_state(());
+    let surface = derived_router()
+        .layer(Surface::<LeadError>::new())
+        .with_state(());
+    let wrapped = tower::Layer::layer(
+        &Surface::<LeadError>::new(),
+        derived_router().with_state(()),
+    );
+    let passthrough = derived_router().layer(Pass).with_state(());
     // Same shape on every side (the request id and time differ per call).
     let theirs: serde_json::Value = serde_json::from_slice(&run(rt, &hand, missing)).unwrap();
     let success = run(rt, &hand, "/api/v1/leads");

@@ -88,7 +88,9 @@ fn rebuff(url: &str, lease: Option<u32>) -> Router {
         .plan(Plan::new("free").window(Window::per_hour(QUOTA)))
         .resolve(|request| Some(Caller::new(request.header("x-api-key")?, "free")))
         .store(store);
-    routes().layer(RateLimitLayer::<ApiErr>::new(limiter))
+    routes()
+        .layer(RateLimitLayer::<ApiErr>::new(limiter))
+        .with_state(())
 }
 
 /// What the clients sent Redis since its stats were reset: the scripts,
@@ -116,7 +118,9 @@ pub fn ratelimit_redis(c: &mut Criterion) {
     let hand = runtime.block_on(async {
         let client = redis::Client::open(url.as_str()).unwrap();
         let connection = ConnectionManager::new(client).await.unwrap();
-        routes().layer(from_fn_with_state(connection, hand_limit))
+        routes()
+            .layer(from_fn_with_state(connection, hand_limit))
+            .with_state(())
     });
     let sides = [
         ("hand_evalsha", hand, 1.0),
