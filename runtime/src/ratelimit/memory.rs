@@ -203,6 +203,9 @@ mod tests {
         let store = MemoryStore::new().clock(TestClock::at_secs(100));
         let windows = [Window::per_minute(1)];
         let long = "k".repeat(100);
+        // Plan and key split differently over the same bytes, a key made of
+        // an address's octets beside that address, and a key longer than
+        // any buffer a hash might copy it into.
         let callers = [
             Key {
                 plan: "ab",
@@ -233,7 +236,7 @@ mod tests {
             };
             let first = store.decide_now(&ask).unwrap().unwrap();
             assert_eq!(first.outcome, Outcome::Admitted, "{key}");
-            // The same caller again, by whichever way its key hashes.
+            // The same caller again: its own limit, spent.
             let again = store.decide_now(&ask).unwrap().unwrap();
             assert!(matches!(again.outcome, Outcome::Limited { .. }), "{key}");
         }
