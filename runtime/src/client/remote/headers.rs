@@ -132,10 +132,30 @@ pub(super) fn read_timing(
         || seen.ratelimit.is_some();
     if !limits {
         // Most error responses say nothing of rate limits.
-        let header_hint = seen.retry_after.and_then(|v| parse_retry_after(v, now()));
+        let header_hint = seen
+            .retry_after
+            .and_then(|v| parse_retry_after(v, server_clock(seen, &now)));
         return (header_hint.or(body_hint), None);
     }
     read_limits(status, seen, body_hint, now)
+}
+
+/// The server's clock, when its `Date` says, else ours: dates a server
+/// sends (a `Retry-After` date, an epoch reset) are read against it, so
+/// that a client whose clock is off waits what the server meant.
+fn server_clock(seen: &Seen<'_>, now: impl Fn() -> SystemTime) -> SystemTime {
+    seen.date
+        .and_then(|d| httpdate::parse_http_date(d).ok())
+        .unwrap_or_else(now)
+}
+
+/// Whether the response is the refusal of a spent limit, whose reset is
+/// when to retry: a 429, or a 403 with no quota remaining (as GitHub
+/// answers). Any other error that happens to use up the quota was refused
+/// for its own reason, and waiting for the reset would not change it.
+fn refused_for_limit(status: StatusCode, remaining: Option<u64>) -> bool {
+    status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::FORBIDDEN && remaining == Some(0))
 }
 
 /// [`read_timing`] for a response that reports rate limits.
@@ -146,12 +166,7 @@ fn read_limits(
     body_hint: Option<Duration>,
     now: impl Fn() -> SystemTime,
 ) -> (Option<Duration>, Option<RateLimit>) {
-    // The server's clock, when it says, for epoch resets.
-    let server_now = || {
-        seen.date
-            .and_then(|d| httpdate::parse_http_date(d).ok())
-            .unwrap_or_else(&now)
-    };
+    let server_now = || server_clock(seen, &now);
     let field = seen.ratelimit.map(read_ratelimit_field);
     let limit = first_number(seen.limit).or_else(|| {
         field?;
@@ -173,18 +188,21 @@ fn read_limits(
         reset: reset.unwrap_or(0),
     });
 
-    let header_hint = seen.retry_after.and_then(|v| parse_retry_after(v, now()));
+    let header_hint = seen
+        .retry_after
+        .and_then(|v| parse_retry_after(v, server_now()));
     let reset_after = seen.reset_after.and_then(|v| {
         let secs: f64 = v.parse().ok()?;
         Duration::try_from_secs_f64(secs).ok()
     });
-    let exhausted = status == StatusCode::TOO_MANY_REQUESTS || remaining == Some(0);
-    let reset_hint = reset.filter(|_| exhausted).map(|reset| {
-        let at = UNIX_EPOCH + Duration::from_secs(reset);
-        at.duration_since(server_now()).unwrap_or(Duration::ZERO)
+    let exhausted = refused_for_limit(status, remaining);
+    let reset_hint = reset.filter(|_| exhausted).and_then(|reset| {
+        // A reset past what the clock can hold is no hint.
+        let at = UNIX_EPOCH.checked_add(Duration::from_secs(reset))?;
+        Some(at.duration_since(server_now()).unwrap_or(Duration::ZERO))
     });
     let field_hint = field
-        .filter(|f| f.remaining == Some(0) || status == StatusCode::TOO_MANY_REQUESTS)
+        .filter(|f| refused_for_limit(status, f.remaining))
         .and_then(|f| f.reset)
         .map(Duration::from_secs);
     let retry_after = header_hint
@@ -277,9 +295,10 @@ mod tests {
             (limits.limit, limits.remaining, limits.reset),
             (100, 0, 1_700_000_017)
         );
-        // The exhausted one of several limits, on a 200.
+        // The exhausted one of several limits, on a 403 (GitHub's answer
+        // to a spent limit).
         let (hint, _) = timing(
-            200,
+            403,
             &[("ratelimit", r#""burst";r=5;t=1, "day";r=0;t=3600"#)],
         );
         assert_eq!(hint, Some(Duration::from_secs(3600)));
@@ -316,6 +335,63 @@ mod tests {
             &[("retry-after", "5"), ("ratelimit", r#""d";r=0;t=17"#)],
         );
         assert_eq!(both.0, Some(Duration::from_secs(5)));
+    }
+
+    #[test]
+    fn only_a_refusal_waits_for_the_reset() {
+        let spent = [
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "1700000060"),
+        ];
+        assert_eq!(timing(429, &spent).0, Some(Duration::from_secs(60)));
+        assert_eq!(timing(403, &spent).0, Some(Duration::from_secs(60)));
+        // A 404 or a 422 that used up the last of the quota was refused for
+        // its own reason: no wait, so not made retryable by it.
+        for status in [404, 422, 500] {
+            let (hint, limits) = timing(status, &spent);
+            assert_eq!(hint, None, "{status}");
+            assert_eq!(limits.unwrap().remaining, 0, "{status}");
+        }
+        let field = [("ratelimit", r#""default";r=0;t=17"#)];
+        assert_eq!(timing(404, &field).0, None);
+        assert_eq!(timing(403, &field).0, Some(Duration::from_secs(17)));
+    }
+
+    #[test]
+    fn resets_beyond_the_clock_are_no_hint_and_no_panic() {
+        for value in [
+            r#""d";r=0;t=18446744073709551615"#,
+            r#""d";r=0;t=9223372036854775807"#,
+            "remaining=0, reset=18446744073709551615",
+        ] {
+            let (_, limits) = timing(429, &[("ratelimit", value)]);
+            assert_eq!(limits.unwrap().remaining, 0, "{value}");
+        }
+        let (hint, _) = timing(
+            429,
+            &[
+                ("x-ratelimit-remaining", "0"),
+                ("x-ratelimit-reset-after", "1e300"),
+            ],
+        );
+        assert_eq!(hint, None);
+    }
+
+    #[test]
+    fn a_retry_after_date_is_read_against_the_servers_date() {
+        // The server's clock is 4 minutes ahead of ours (`now` in
+        // `timing`); its date is 30 s after its own now.
+        let server = [
+            ("date", "Tue, 14 Nov 2023 22:17:20 GMT"),
+            ("retry-after", "Tue, 14 Nov 2023 22:17:50 GMT"),
+        ];
+        assert_eq!(timing(503, &server).0, Some(Duration::from_secs(30)));
+        // With rate-limit headers too.
+        let mut limited = server.to_vec();
+        limited.push(("x-ratelimit-remaining", "0"));
+        assert_eq!(timing(429, &limited).0, Some(Duration::from_secs(30)));
+        // Without a `Date`, against our clock: 4.5 minutes.
+        assert_eq!(timing(503, &server[1..]).0, Some(Duration::from_secs(270)));
     }
 
     #[test]
