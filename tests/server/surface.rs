@@ -112,6 +112,15 @@ mod axum_server {
             )
             .route("/panic", get(|| async { super::panic_in_handler() }))
             .route("/log", get(|| async { super::log_in_handler() }))
+            .route(
+                "/signed-out",
+                get(|| async {
+                    (
+                        StatusCode::NOT_FOUND,
+                        axum::response::AppendHeaders(super::SIGNED_OUT_HEADERS),
+                    )
+                }),
+            )
             .layer(Surface::<E>::new().body_limit(LIMIT))
     }
 }
@@ -150,6 +159,16 @@ mod actix_server {
                     web::get().to(|| async { super::panic_in_handler() }),
                 )
                 .route("/log", web::get().to(|| async { super::log_in_handler() }))
+                .route(
+                    "/signed-out",
+                    web::get().to(|| async {
+                        let mut response = HttpResponse::NotFound();
+                        for header in super::SIGNED_OUT_HEADERS {
+                            response.append_header(header);
+                        }
+                        response.finish()
+                    }),
+                )
                 .wrap(Surface::<E>::new().body_limit(LIMIT))
         })
         .workers(1)
@@ -159,6 +178,14 @@ mod actix_server {
         .run()
     }
 }
+
+/// The headers of a bodyless 404 a handler answers with: a repeated
+/// `Set-Cookie` and a header of the application's.
+const SIGNED_OUT_HEADERS: [(&str, &str); 3] = [
+    ("set-cookie", "session=; Max-Age=0"),
+    ("set-cookie", "theme=; Max-Age=0"),
+    ("x-signed-out", "yes"),
+];
 
 fn panic_in_handler() -> &'static str {
     if std::hint::black_box(true) {
@@ -662,6 +689,37 @@ async fn the_request_id_span_nests_in_tower_https_trace_span() {
         .find(|line| line.contains("inside the handler") && line.contains(id))
         .unwrap_or_else(|| panic!("no handler line with {id} in:\n{text}"));
     assert!(line.contains("uri=/log"), "the trace layer's span: {line}");
+}
+
+#[tokio::test]
+async fn a_restyled_answer_keeps_every_value_of_the_handlers_headers() {
+    for framework in FRAMEWORKS {
+        let base = start::<FlatError>(framework).await;
+        let response = client()
+            .get(format!("{base}/signed-out"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{framework:?}");
+        let headers = response.headers().clone();
+        assert_eq!(
+            headers["content-type"], "application/json",
+            "{framework:?}: the bodyless 404 is answered in the envelope"
+        );
+        let cookies: Vec<_> = headers
+            .get_all("set-cookie")
+            .iter()
+            .map(|v| v.to_str().unwrap())
+            .collect();
+        assert_eq!(
+            cookies,
+            ["session=; Max-Age=0", "theme=; Max-Age=0"],
+            "{framework:?}"
+        );
+        assert_eq!(headers["x-signed-out"], "yes", "{framework:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["code"], "NOT_FOUND", "{framework:?}: {body}");
+    }
 }
 
 #[test]

@@ -6,7 +6,7 @@ use core::fmt;
 use core::marker::PhantomData;
 
 #[cfg(feature = "axum")]
-use http::{HeaderMap, header};
+use http::HeaderMap;
 use http::{HeaderValue, StatusCode};
 
 use super::{negotiate, request_id_bytes};
@@ -217,15 +217,24 @@ pub(crate) fn bare_rejection(status: StatusCode, method: &str, path: &str) -> Op
     }
 }
 
+/// Whether a header of a response being replaced by its restyled twin is
+/// kept: anything that says something of the request (`Allow`,
+/// `Set-Cookie`, a rate limit's), not what described the old body. Only
+/// names the replacement lacks are copied, each with every value it had.
+pub(crate) fn keeps_header(name: &str) -> bool {
+    name != "content-type" && name != "content-length"
+}
+
 /// Copies the headers of the response being replaced that say something
-/// of the request (`Allow`, say) onto its replacement, leaving those that
-/// describe the old body.
+/// of the request onto its replacement ([`keeps_header`]), every value of
+/// a repeated one (each `Set-Cookie`).
 #[cfg(feature = "axum")]
 pub(crate) fn keep_headers(from: &HeaderMap, to: &mut HeaderMap) {
-    for (name, value) in from {
-        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH && !to.contains_key(name)
-        {
-            to.insert(name.clone(), value.clone());
+    for name in from.keys() {
+        if keeps_header(name.as_str()) && !to.contains_key(name) {
+            for value in from.get_all(name) {
+                to.append(name.clone(), value.clone());
+            }
         }
     }
 }

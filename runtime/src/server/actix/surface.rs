@@ -19,7 +19,7 @@ use tracing::Instrument as _;
 #[cfg(feature = "ratelimit")]
 use super::ratelimit::{Checked, Said};
 use super::{Rendered, to_actix};
-use crate::server::surface::bare_rejection;
+use crate::server::surface::{bare_rejection, keeps_header};
 use crate::server::{CatchUnwind, Rejection, Surface, request_span, respond_rejection_in, text};
 use crate::{ApiError, Context};
 
@@ -200,12 +200,11 @@ fn restyle<B: MessageBody + 'static, E: ApiError>(
         return response.map_into_left_body();
     };
     let mut restyled = to_actix(respond_rejection_in(&rejection, ctx));
-    for (name, value) in response.headers() {
-        if name != header::CONTENT_TYPE
-            && name != header::CONTENT_LENGTH
-            && !restyled.headers().contains_key(name)
-        {
-            restyled.headers_mut().insert(name.clone(), value.clone());
+    for name in response.headers().keys() {
+        if keeps_header(name.as_str()) && !restyled.headers().contains_key(name) {
+            for value in response.headers().get_all(name) {
+                restyled.headers_mut().append(name.clone(), value.clone());
+            }
         }
     }
     let (req, _) = response.into_parts();
