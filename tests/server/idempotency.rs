@@ -522,3 +522,99 @@ async fn actix_web_serves_a_key_once_replays_it_and_refuses_it_with_another_body
     );
     assert_eq!(effects.load(Ordering::SeqCst), 3);
 }
+
+/// A 2 MiB answer, over the stores' default of 1 MiB kept per response.
+const LARGE: usize = 2 << 20;
+
+/// What a large order's work answers: its number, then filler to `LARGE`.
+fn large_order(n: u32) -> String {
+    let mut body = format!("order #{n} ");
+    body.extend(std::iter::repeat_n('x', LARGE - body.len()));
+    body
+}
+
+/// A store that keeps larger responses than the default keeps them, on
+/// both frameworks; the default store serves them unkept.
+#[tokio::test]
+async fn a_store_keeps_responses_up_to_its_own_limit() {
+    use actix_web::{App, test, web};
+    for (store, kept) in [
+        (MemoryStore::new(Duration::from_secs(60)), false),
+        (
+            MemoryStore::new(Duration::from_secs(60)).max_response_bytes(4 << 20),
+            true,
+        ),
+    ] {
+        let store = Arc::new(store);
+        // axum
+        let effects = Arc::new(AtomicU32::new(0));
+        let counted = effects.clone();
+        let app = Router::new()
+            .route(
+                "/orders",
+                post(move || {
+                    let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+                    async move { large_order(n) }
+                }),
+            )
+            .layer(IdempotencyLayer::new(store.clone()));
+        for n in 1..=2 {
+            let request = Request::post("/orders")
+                .header("idempotency-key", "big")
+                .body(Body::empty())
+                .unwrap();
+            let response = app.clone().oneshot(request).await.unwrap();
+            assert_eq!(
+                response.headers().contains_key("idempotent-replayed"),
+                kept && n == 2,
+                "kept: {kept}, request {n}"
+            );
+            let body = axum::body::to_bytes(response.into_body(), 2 * LARGE)
+                .await
+                .unwrap();
+            assert_eq!(body.len(), LARGE);
+            let expected = if kept { 1 } else { n };
+            assert!(
+                body.starts_with(format!("order #{expected} ").as_bytes()),
+                "kept: {kept}, request {n}"
+            );
+        }
+        assert_eq!(effects.load(Ordering::SeqCst), if kept { 1 } else { 2 });
+
+        // actix-web, a key of its own in the same store
+        let effects = Arc::new(AtomicU32::new(0));
+        let counted = effects.clone();
+        let app = test::init_service(
+            App::new()
+                .route(
+                    "/orders",
+                    web::post().to(move || {
+                        let n = counted.fetch_add(1, Ordering::SeqCst) + 1;
+                        async move { large_order(n) }
+                    }),
+                )
+                .wrap(rebuff::server::actix::Idempotency::new(store.clone())),
+        )
+        .await;
+        for n in 1..=2 {
+            let request = test::TestRequest::post()
+                .uri("/orders")
+                .insert_header(("idempotency-key", "big-actix"))
+                .to_request();
+            let response = test::call_service(&app, request).await;
+            assert_eq!(
+                response.headers().contains_key("idempotent-replayed"),
+                kept && n == 2,
+                "kept: {kept}, request {n}"
+            );
+            let body = test::read_body(response).await;
+            assert_eq!(body.len(), LARGE);
+            let expected = if kept { 1 } else { n };
+            assert!(
+                body.starts_with(format!("order #{expected} ").as_bytes()),
+                "kept: {kept}, request {n}"
+            );
+        }
+        assert_eq!(effects.load(Ordering::SeqCst), if kept { 1 } else { 2 });
+    }
+}

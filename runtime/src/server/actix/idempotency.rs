@@ -15,9 +15,7 @@ use bytes::{Bytes, BytesMut};
 
 use super::to_actix;
 use crate::rejection::Rejection;
-use crate::server::idempotency::{
-    Begin, Claimed, IdempotencyStore, Keyed, MAX_BODY, MAX_REQUEST, StoredResponse,
-};
+use crate::server::idempotency::{Begin, IdempotencyStore, Keyed, MAX_REQUEST, StoredResponse};
 
 /// Whose keys a request's are.
 type Scope = Arc<dyn Fn(&ServiceRequest) -> Vec<u8> + Send + Sync>;
@@ -211,12 +209,13 @@ where
                 BodySize::Stream => None,
             };
             let headers = to_http(response.headers());
-            if !Claimed::<St>::keeps(http_status(response.status()), &headers, length) {
+            if !claimed.keeps(http_status(response.status()), &headers, length) {
                 return Ok(response.map_into_left_body());
             }
             let (req, response) = response.into_parts();
             let (head, body) = response.into_parts();
-            let Ok(Ok(bytes)) = actix_web::body::to_bytes_limited(body, MAX_BODY).await else {
+            let Ok(Ok(bytes)) = actix_web::body::to_bytes_limited(body, claimed.max_body()).await
+            else {
                 // The handler's body failed mid-way: nothing to replay.
                 let failed = head.set_body(Bytes::new()).map_into_boxed_body();
                 return Ok(ServiceResponse::new(req, failed).map_into_right_body());

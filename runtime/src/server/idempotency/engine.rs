@@ -170,16 +170,33 @@ fn renew_while_served<St: IdempotencyStore>(
     Some(task.abort_handle())
 }
 
+/// [`Claimed::keeps`], for bodies of at most `max_body` bytes.
+fn keeps(status: StatusCode, headers: &HeaderMap, length: Option<u64>, max_body: usize) -> bool {
+    !(status.is_server_error()
+        || crate::retryable_status(status)
+        || headers.contains_key(http::header::RETRY_AFTER)
+        || length.is_none_or(|length| length > max_body as u64))
+}
+
 impl<St: IdempotencyStore> Claimed<St> {
     /// Whether a response is kept for replay. Not kept, so that a retry
     /// with the key does the work again: a 5xx, an answer that asks to be
     /// retried (408, 429, any `Retry-After`), and a body of unknown length
-    /// or over 1 MiB (streamed through as it is).
-    pub(crate) fn keeps(status: StatusCode, headers: &HeaderMap, length: Option<u64>) -> bool {
-        !(status.is_server_error()
-            || crate::retryable_status(status)
-            || headers.contains_key(http::header::RETRY_AFTER)
-            || length.is_none_or(|length| length > MAX_BODY as u64))
+    /// or over the store's
+    /// [`max_response_bytes`](IdempotencyStore::max_response_bytes)
+    /// (streamed through as it is).
+    pub(crate) fn keeps(
+        &self,
+        status: StatusCode,
+        headers: &HeaderMap,
+        length: Option<u64>,
+    ) -> bool {
+        keeps(status, headers, length, self.max_body())
+    }
+
+    /// The largest body kept, to read a response up to.
+    pub(crate) fn max_body(&self) -> usize {
+        self.store.max_response_bytes()
     }
 
     /// Stores the response for the key's retries.
@@ -271,39 +288,19 @@ mod tests {
     #[test]
     fn only_answers_worth_repeating_are_kept() {
         let none = HeaderMap::new();
-        assert!(Claimed::<super::super::MemoryStore>::keeps(
-            StatusCode::CREATED,
-            &none,
-            Some(10)
-        ));
-        assert!(Claimed::<super::super::MemoryStore>::keeps(
-            StatusCode::CONFLICT,
-            &none,
-            Some(10)
-        ));
+        assert!(keeps(StatusCode::CREATED, &none, Some(10), MAX_BODY));
+        assert!(keeps(StatusCode::CONFLICT, &none, Some(10), MAX_BODY));
         for status in [500, 503, 429, 408] {
             let status = StatusCode::from_u16(status).unwrap();
-            assert!(
-                !Claimed::<super::super::MemoryStore>::keeps(status, &none, Some(10)),
-                "{status}"
-            );
+            assert!(!keeps(status, &none, Some(10), MAX_BODY), "{status}");
         }
         let mut retry = HeaderMap::new();
         retry.insert(http::header::RETRY_AFTER, HeaderValue::from_static("1"));
-        assert!(!Claimed::<super::super::MemoryStore>::keeps(
-            StatusCode::OK,
-            &retry,
-            Some(10)
-        ));
-        assert!(!Claimed::<super::super::MemoryStore>::keeps(
-            StatusCode::OK,
-            &none,
-            None
-        ));
-        assert!(!Claimed::<super::super::MemoryStore>::keeps(
-            StatusCode::OK,
-            &none,
-            Some(MAX_BODY as u64 + 1)
-        ));
+        assert!(!keeps(StatusCode::OK, &retry, Some(10), MAX_BODY));
+        assert!(!keeps(StatusCode::OK, &none, None, MAX_BODY));
+        let over = MAX_BODY as u64 + 1;
+        assert!(!keeps(StatusCode::OK, &none, Some(over), MAX_BODY));
+        // A store that keeps larger bodies keeps it.
+        assert!(keeps(StatusCode::OK, &none, Some(over), 4 * MAX_BODY));
     }
 }

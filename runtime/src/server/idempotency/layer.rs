@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use axum::body::Body;
 
-use super::{Begin, Claimed, IdempotencyStore, Keyed, StoredResponse};
-use super::{MAX_BODY, MAX_REQUEST};
+use super::MAX_REQUEST;
+use super::{Begin, IdempotencyStore, Keyed, StoredResponse};
 use crate::server::Rejection;
 
 /// The tower layer: requests with an `Idempotency-Key` are served once and
@@ -231,11 +231,11 @@ where
             let request = http::Request::from_parts(parts, Body::from(body));
             let response = inner.call(request).await?;
             let length = axum::body::HttpBody::size_hint(response.body()).upper();
-            if !Claimed::<St>::keeps(response.status(), response.headers(), length) {
+            if !claimed.keeps(response.status(), response.headers(), length) {
                 return Ok(response);
             }
             let (mut parts, body) = response.into_parts();
-            let Ok(bytes) = axum::body::to_bytes(body, MAX_BODY).await else {
+            let Ok(bytes) = axum::body::to_bytes(body, claimed.max_body()).await else {
                 // The handler's body failed mid-way: nothing to replay, and
                 // the length it announced no longer holds.
                 parts.headers.remove(http::header::CONTENT_LENGTH);

@@ -30,7 +30,8 @@ impl StoredResponse {
 ///
 /// let store = MemoryStore::new(Duration::from_secs(24 * 3600))
 ///     .max_entries(50_000)
-///     .max_bytes(32 << 20);
+///     .max_bytes(32 << 20)
+///     .max_response_bytes(4 << 20);
 /// # let _ = store;
 /// ```
 #[derive(Debug)]
@@ -38,6 +39,7 @@ pub struct MemoryStore {
     ttl: Duration,
     max_entries: usize,
     max_bytes: usize,
+    max_response: usize,
     entries: Mutex<Entries>,
 }
 
@@ -109,6 +111,7 @@ impl MemoryStore {
             ttl,
             max_entries: 100_000,
             max_bytes: 64 << 20,
+            max_response: super::MAX_BODY,
             entries: Mutex::new(Entries::default()),
         }
     }
@@ -125,6 +128,14 @@ impl MemoryStore {
     #[must_use]
     pub fn max_bytes(mut self, max: usize) -> Self {
         self.max_bytes = max;
+        self
+    }
+
+    /// Keeps no response body over `max` bytes (default 1 MiB); a larger
+    /// one is sent as it is and not kept, and a retry does the work again.
+    #[must_use]
+    pub fn max_response_bytes(mut self, max: usize) -> Self {
+        self.max_response = max;
         self
     }
 
@@ -195,6 +206,10 @@ impl IdempotencyStore for MemoryStore {
     ) -> StoreFuture<'a, ()> {
         self.complete_now(key, fingerprint, response);
         Box::pin(core::future::ready(Ok(())))
+    }
+
+    fn max_response_bytes(&self) -> usize {
+        self.max_response
     }
 
     fn release<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {

@@ -34,7 +34,7 @@ pub use self::redis::RedisStore;
 pub use layer::{IdempotencyLayer, IdempotencyService};
 pub use memory::MemoryStore;
 
-pub(crate) use engine::{Begin, Claimed, Keyed, MAX_BODY, MAX_REQUEST};
+pub(crate) use engine::{Begin, Keyed, MAX_BODY, MAX_REQUEST};
 
 use core::future::Future;
 use core::pin::Pin;
@@ -152,6 +152,14 @@ pub trait IdempotencyStore: Send + Sync + 'static {
         None
     }
 
+    /// The largest response body kept for replay (default 1 MiB). A larger
+    /// one, or one of unknown length (streamed), is sent as it is and not
+    /// kept: a retry with its key does the work again. A store that wraps
+    /// another must forward this.
+    fn max_response_bytes(&self) -> usize {
+        MAX_BODY
+    }
+
     /// Keeps `key` in flight for a while longer, if it is still in flight
     /// under `fingerprint` (the default does nothing).
     fn renew<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
@@ -181,6 +189,10 @@ impl<S: IdempotencyStore + ?Sized> IdempotencyStore for std::sync::Arc<S> {
 
     fn renew_every(&self) -> Option<core::time::Duration> {
         (**self).renew_every()
+    }
+
+    fn max_response_bytes(&self) -> usize {
+        (**self).max_response_bytes()
     }
 
     fn renew<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {

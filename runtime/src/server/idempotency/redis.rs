@@ -168,7 +168,8 @@ where
     }
 
     /// The largest response body kept (default 1 MiB, as in process); a
-    /// larger one is not kept, and a retry does the work again.
+    /// larger one is sent as it is and not kept, and a retry does the work
+    /// again.
     #[must_use]
     pub fn max_response_bytes(mut self, max: usize) -> Self {
         self.max_bytes = max;
@@ -286,6 +287,10 @@ where
         // before the claim lapses (with the default 60 s and 250 ms
         // timeout, a slow call costs a fraction of a period).
         Some(self.claim_lasts() / 3)
+    }
+
+    fn max_response_bytes(&self) -> usize {
+        self.max_bytes
     }
 
     fn renew<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
