@@ -1,7 +1,7 @@
 //! Who is calling: the caller a request resolves to (an API key or
 //! principal and its plan), or, for unauthenticated traffic, the client's
 //! IP address, read from the socket or, behind proxies the server trusts,
-//! from `Forwarded` / `X-Forwarded-For`.
+//! from the `X-Forwarded-For` or `Forwarded` header they write.
 
 use core::fmt;
 use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -250,54 +250,96 @@ fn mask_v6(prefix: u8) -> u128 {
     }
 }
 
+/// The header trusted proxies write the client's address into. Only that
+/// one is read: a client can send the other one too, and a proxy that does
+/// not write it passes it on untouched.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum ProxyHeader {
+    /// `X-Forwarded-For: client, proxy1, proxy2`, as nginx, Envoy, the
+    /// cloud load balancers and most other proxies write it (the default). A hop
+    /// may carry its port (`203.0.113.7:51234`, `[2001:db8::1]:443`).
+    #[default]
+    XForwardedFor,
+    /// RFC 7239 `Forwarded: for=192.0.2.43, for="[2001:db8::17]:4711"`.
+    Forwarded,
+}
+
 /// The client's address: the socket's peer, or, when the peer is one of
-/// the `trusted` proxies, the nearest address in `Forwarded` (or else
-/// `X-Forwarded-For`) that is not a trusted proxy. A header from a peer not
-/// trusted is ignored: anyone can send one.
+/// the `trusted` proxies, the nearest address in `header` that is not a
+/// trusted proxy. A header from a peer not trusted is ignored: anyone can
+/// send one.
+///
+/// The hops are read from the nearest back, and the walk stops at the
+/// first that is not a trusted proxy: a hop it cannot read (`unknown`, an
+/// obfuscated `_hidden`, garbage) stops it too, and the nearest trusted
+/// proxy before it stands for the client, so that no address written
+/// further back, where the client may have written it, is believed.
+///
+/// ```
+/// use rebuff::ratelimit::{Network, ProxyHeader, RequestView, client_ip};
+///
+/// let mut headers = http::HeaderMap::new();
+/// headers.insert("x-forwarded-for", "6.6.6.6, 203.0.113.7:51234".parse().unwrap());
+/// let request = RequestView::new("GET", "/", &headers, Some("10.0.0.1".parse().unwrap()));
+/// let trusted: Vec<Network> = vec!["10.0.0.0/8".parse().unwrap()];
+/// assert_eq!(
+///     client_ip(&request, &trusted, ProxyHeader::XForwardedFor),
+///     Some("203.0.113.7".parse().unwrap()),
+/// );
+/// ```
 #[must_use]
-pub fn client_ip(view: &RequestView<'_>, trusted: &[Network]) -> Option<IpAddr> {
+pub fn client_ip(
+    view: &RequestView<'_>,
+    trusted: &[Network],
+    header: ProxyHeader,
+) -> Option<IpAddr> {
     let peer = canonical(view.peer?);
-    if !trusted.iter().any(|net| net.contains(peer)) {
+    let is_trusted = |ip: IpAddr| trusted.iter().any(|net| net.contains(ip));
+    if !is_trusted(peer) {
         return Some(peer);
     }
-    let mut hops: Vec<IpAddr> = Vec::new();
-    view.all("forwarded", |value| {
-        for element in value.split(',') {
-            for pair in element.split(';') {
-                if let Some((name, value)) = pair.split_once('=') {
-                    if name.trim().eq_ignore_ascii_case("for") {
-                        if let Some(ip) = forwarded_node(value.trim()) {
-                            hops.push(ip);
-                        }
-                    }
-                }
-            }
-        }
-    });
-    if hops.is_empty() {
-        view.all("x-forwarded-for", |value| {
+    // Each hop, nearest last; `None` for one that cannot be read.
+    let mut hops: Vec<Option<IpAddr>> = Vec::new();
+    match header {
+        ProxyHeader::XForwardedFor => view.all("x-forwarded-for", |value| {
             hops.extend(
                 value
                     .split(',')
-                    .filter_map(|hop| hop.trim().parse::<IpAddr>().ok()),
+                    .map(str::trim)
+                    .filter(|hop| !hop.is_empty())
+                    .map(node),
             );
-        });
+        }),
+        ProxyHeader::Forwarded => view.all("forwarded", |value| {
+            for element in value.split(',') {
+                let node_of = element.split(';').find_map(|pair| {
+                    let (name, value) = pair.split_once('=')?;
+                    name.trim()
+                        .eq_ignore_ascii_case("for")
+                        .then(|| node(value.trim()))
+                });
+                // An element without `for` says nothing of who sent it.
+                if let Some(ip) = node_of {
+                    hops.push(ip);
+                }
+            }
+        }),
     }
-    // From the nearest hop back: the first that is not ours.
-    let nearest_foreign = hops
-        .iter()
-        .rev()
-        .map(|ip| canonical(*ip))
-        .find(|ip| !trusted.iter().any(|net| net.contains(*ip)));
-    Some(
-        nearest_foreign
-            .or_else(|| hops.first().copied().map(canonical))
-            .unwrap_or(peer),
-    )
+    let mut client = peer;
+    for hop in hops.iter().rev() {
+        let Some(ip) = hop.map(canonical) else { break };
+        client = ip;
+        if !is_trusted(ip) {
+            break;
+        }
+    }
+    Some(client)
 }
 
-/// An RFC 7239 node: `192.0.2.43`, `"192.0.2.43:47011"`, `"[2001:db8::17]:4711"`.
-fn forwarded_node(value: &str) -> Option<IpAddr> {
+/// A hop's address: `192.0.2.43`, `192.0.2.43:47011`, `2001:db8::17`,
+/// `[2001:db8::17]:4711`, each possibly quoted (RFC 7239 nodes).
+fn node(value: &str) -> Option<IpAddr> {
     let value = value.trim_matches('"');
     if let Some(rest) = value.strip_prefix('[') {
         return rest.split(']').next()?.parse().ok();
@@ -355,13 +397,17 @@ mod tests {
         headers.insert("x-forwarded-for", "203.0.113.7, 10.0.0.2".parse().unwrap());
         let untrusted = view(&headers, "198.51.100.9");
         assert_eq!(
-            client_ip(&untrusted, &nets(&["10.0.0.0/8"])),
+            client_ip(
+                &untrusted,
+                &nets(&["10.0.0.0/8"]),
+                ProxyHeader::XForwardedFor
+            ),
             Some("198.51.100.9".parse().unwrap()),
             "a spoofed header from the open internet is ignored"
         );
         let proxied = view(&headers, "10.0.0.1");
         assert_eq!(
-            client_ip(&proxied, &nets(&["10.0.0.0/8"])),
+            client_ip(&proxied, &nets(&["10.0.0.0/8"]), ProxyHeader::XForwardedFor),
             Some("203.0.113.7".parse().unwrap())
         );
         // A client that forges a hop before the real one is still seen.
@@ -371,13 +417,13 @@ mod tests {
         );
         let forged = view(&headers, "10.0.0.1");
         assert_eq!(
-            client_ip(&forged, &nets(&["10.0.0.0/8"])),
+            client_ip(&forged, &nets(&["10.0.0.0/8"]), ProxyHeader::XForwardedFor),
             Some("203.0.113.7".parse().unwrap())
         );
     }
 
     #[test]
-    fn forwarded_wins_over_x_forwarded_for() {
+    fn only_the_declared_header_is_read() {
         let mut headers = http::HeaderMap::new();
         headers.insert(
             "forwarded",
@@ -387,9 +433,78 @@ mod tests {
         );
         headers.insert("x-forwarded-for", "192.0.2.1".parse().unwrap());
         let v = view(&headers, "10.0.0.1");
+        let trusted = nets(&["10.0.0.0/8"]);
         assert_eq!(
-            client_ip(&v, &nets(&["10.0.0.0/8"])),
+            client_ip(&v, &trusted, ProxyHeader::Forwarded),
             Some("2001:db8:cafe::17".parse().unwrap())
+        );
+        // Behind a proxy that writes X-Forwarded-For, a `Forwarded` the
+        // client sent is passed on untouched, and not believed.
+        assert_eq!(
+            client_ip(&v, &trusted, ProxyHeader::XForwardedFor),
+            Some("192.0.2.1".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn ports_are_read_and_unreadable_hops_stop_the_walk() {
+        let trusted = nets(&["10.0.0.0/8"]);
+        let ip = |headers: &http::HeaderMap, header| {
+            client_ip(&view(headers, "10.0.0.1"), &trusted, header).map(|ip| ip.to_string())
+        };
+        let mut headers = http::HeaderMap::new();
+        // A trusted proxy that writes the client's port (a forged hop
+        // before it).
+        headers.insert(
+            "x-forwarded-for",
+            "6.6.6.6, 203.0.113.7:51234".parse().unwrap(),
+        );
+        assert_eq!(
+            ip(&headers, ProxyHeader::XForwardedFor).unwrap(),
+            "203.0.113.7"
+        );
+        headers.insert(
+            "x-forwarded-for",
+            "6.6.6.6, [2001:db8::5]:443, 10.0.0.9".parse().unwrap(),
+        );
+        assert_eq!(
+            ip(&headers, ProxyHeader::XForwardedFor).unwrap(),
+            "2001:db8::5"
+        );
+        // A hop that cannot be read: the client is behind it, and what was
+        // written before it is not believed; the proxy that wrote it stands
+        // for the client.
+        headers.insert(
+            "x-forwarded-for",
+            "6.6.6.6, garbage, 10.0.0.9".parse().unwrap(),
+        );
+        assert_eq!(
+            ip(&headers, ProxyHeader::XForwardedFor).unwrap(),
+            "10.0.0.9"
+        );
+        headers.insert("x-forwarded-for", "6.6.6.6, unknown".parse().unwrap());
+        assert_eq!(
+            ip(&headers, ProxyHeader::XForwardedFor).unwrap(),
+            "10.0.0.1"
+        );
+        headers.insert(
+            "forwarded",
+            "for=6.6.6.6, for=unknown;proto=https".parse().unwrap(),
+        );
+        assert_eq!(ip(&headers, ProxyHeader::Forwarded).unwrap(), "10.0.0.1");
+        headers.insert(
+            "forwarded",
+            "for=6.6.6.6, for=_hidden, for=10.0.0.4".parse().unwrap(),
+        );
+        assert_eq!(ip(&headers, ProxyHeader::Forwarded).unwrap(), "10.0.0.4");
+        // An element without `for` is no hop.
+        headers.insert("forwarded", "for=203.0.113.8, proto=https".parse().unwrap());
+        assert_eq!(ip(&headers, ProxyHeader::Forwarded).unwrap(), "203.0.113.8");
+        // Every hop trusted: the farthest.
+        headers.insert("x-forwarded-for", "10.0.0.7, 10.0.0.8".parse().unwrap());
+        assert_eq!(
+            ip(&headers, ProxyHeader::XForwardedFor).unwrap(),
+            "10.0.0.7"
         );
     }
 

@@ -29,10 +29,10 @@
 //! [`Rejection::Blocked`]
 //! (`abnormal_usage_detected`).
 //!
-//! **Client addresses** come from the socket, or from `Forwarded` /
-//! `X-Forwarded-For` only when the socket's peer is a proxy declared
-//! trusted ([`RateLimiter::trust_proxies`]); IPv6 addresses are grouped by
-//! /64 ([`RateLimiter::ipv6_prefix`]).
+//! **Client addresses** come from the socket, or from `X-Forwarded-For`
+//! (or `Forwarded`, [`RateLimiter::proxy_header`]) only when the socket's
+//! peer is a proxy declared trusted ([`RateLimiter::trust_proxies`]); IPv6
+//! addresses are grouped by /64 ([`RateLimiter::ipv6_prefix`]).
 //!
 //! ```
 //! use std::time::Duration;
@@ -72,7 +72,7 @@ use core::time::Duration;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use caller::{BadNetwork, Caller, Network, RequestView, client_ip};
+pub use caller::{BadNetwork, Caller, Network, ProxyHeader, RequestView, client_ip};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use fleet::RedisStore;
@@ -108,6 +108,7 @@ pub struct RateLimiter {
     anonymous: PlanEntry,
     resolver: Option<Arc<Resolver>>,
     trusted: Vec<Network>,
+    proxy_header: ProxyHeader,
     ipv6_prefix: u8,
     escalation: Option<Escalation>,
     families: Families,
@@ -167,6 +168,7 @@ impl fmt::Debug for RateLimiter {
             )
             .field("anonymous", &self.anonymous.plan)
             .field("trusted", &self.trusted)
+            .field("proxy_header", &self.proxy_header)
             .field("escalation", &self.escalation)
             .field("shadow", &self.shadow)
             .finish_non_exhaustive()
@@ -188,6 +190,7 @@ impl RateLimiter {
             anonymous: PlanEntry::new(Plan::new("anonymous").window(Window::per_minute(60))),
             resolver: None,
             trusted: Vec::new(),
+            proxy_header: ProxyHeader::XForwardedFor,
             ipv6_prefix: 64,
             escalation: None,
             families: Families {
@@ -230,9 +233,10 @@ impl RateLimiter {
         self
     }
 
-    /// Proxies whose `Forwarded` and `X-Forwarded-For` headers are
-    /// believed (`"10.0.0.0/8"`, `"192.0.2.7"`); without any, the client
-    /// address is the socket's peer.
+    /// Proxies whose [`proxy_header`](Self::proxy_header)
+    /// (`X-Forwarded-For` by default) is believed (`"10.0.0.0/8"`,
+    /// `"192.0.2.7"`); without any, the client address is the socket's
+    /// peer. See [`client_ip`] for how the hops are read.
     ///
     /// # Errors
     ///
@@ -245,6 +249,16 @@ impl RateLimiter {
             self.trusted.push(network.parse()?);
         }
         Ok(self)
+    }
+
+    /// The header the trusted proxies write the client's address into
+    /// (default [`ProxyHeader::XForwardedFor`]); the other one is never
+    /// read, since a client can send it through a proxy that does not
+    /// write it.
+    #[must_use]
+    pub fn proxy_header(mut self, header: ProxyHeader) -> Self {
+        self.proxy_header = header;
+        self
     }
 
     /// How many leading bits of an IPv6 address make one client (default
@@ -400,7 +414,8 @@ impl RateLimiter {
         let (plan, caller) = match known {
             Some((index, caller)) => (index, CallerId::Key(caller.key())),
             None => {
-                let ip = client_ip(view, &self.trusted).unwrap_or(caller::UNKNOWN_PEER);
+                let ip = client_ip(view, &self.trusted, self.proxy_header)
+                    .unwrap_or(caller::UNKNOWN_PEER);
                 (
                     self.plans.len(),
                     CallerId::from_ip(caller::ip_key(ip, self.ipv6_prefix)),
