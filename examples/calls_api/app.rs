@@ -220,6 +220,47 @@ impl State {
     }
 }
 
+/// The API's document (`/openapi.json`, feature `openapi`): the upload
+/// route with every error it can answer with, the API's own and the
+/// server's, each with its code and an example body.
+#[cfg(feature = "openapi")]
+pub mod docs {
+    use rebuff::RejectionKind::{
+        Blocked, Internal, MethodNotAllowed, NotFound, PayloadTooLarge, RateLimited,
+    };
+    use rebuff::openapi::Responses;
+
+    use super::CallError;
+
+    rebuff::openapi_responses! {
+        /// `POST /api/v1/calls/analyze`: a bad key, a file of another
+        /// format, missing fields, an upload too large (however the server
+        /// notices it), one that cannot be read, the rate limiter, and a
+        /// panic turned into a 500.
+        pub struct AnalyzeErrors = Responses::<CallError>::new()
+            .rejections(&[PayloadTooLarge, RateLimited, Blocked, Internal])
+            .rate_limit_headers(true);
+    }
+
+    /// Completes the document the route makes: its title, and the answers
+    /// of the whole API (an unknown path, a method a path does not take)
+    /// as reusable responses.
+    pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+        api.info = utoipa::openapi::InfoBuilder::new()
+            .title("Calls API")
+            .version("1")
+            .build();
+        let components = api.components.get_or_insert_with(Default::default);
+        let any_route = Responses::<CallError>::none().rejections(&[NotFound, MethodNotAllowed]);
+        for (status, response) in any_route.build() {
+            components
+                .responses
+                .insert(format!("AnyRoute.{status}"), response);
+        }
+        api
+    }
+}
+
 /// The axum front end.
 pub mod axum_app {
     use std::sync::Arc;
@@ -227,11 +268,18 @@ pub mod axum_app {
     use axum::Router;
     use axum::extract::{Multipart, State as Shared};
     use axum::http::HeaderMap;
+    #[cfg(not(feature = "openapi"))]
     use axum::routing::post;
     use rebuff::server::axum::Json;
 
     use super::{Analysis, CallError, Form, State};
 
+    #[cfg_attr(feature = "openapi", utoipa::path(
+        post,
+        path = "/api/v1/calls/analyze",
+        request_body(content_type = "multipart/form-data", description = "`audio_file`, `agent_id` and `contact_id`."),
+        responses((status = 200, description = "The analysis, queued."), super::docs::AnalyzeErrors),
+    ))]
     async fn analyze(
         Shared(state): Shared<Arc<State>>,
         headers: HeaderMap,
@@ -284,17 +332,32 @@ pub mod axum_app {
         }
     }
 
+    /// The route; with the `openapi` feature, through utoipa-axum, which
+    /// collects its document, and `GET /openapi.json` serving it.
+    #[cfg(feature = "openapi")]
+    fn routes() -> Router<Arc<State>> {
+        let (router, api) = utoipa_axum::router::OpenApiRouter::new()
+            .routes(utoipa_axum::routes!(analyze))
+            .split_for_parts();
+        let api = super::docs::finish(api);
+        router.route(
+            "/openapi.json",
+            axum::routing::get(move || async move { axum::Json(api) }),
+        )
+    }
+
+    #[cfg(not(feature = "openapi"))]
+    fn routes() -> Router<Arc<State>> {
+        Router::new().route("/api/v1/calls/analyze", post(analyze))
+    }
+
     pub fn router(state: Arc<State>) -> Router {
         let surface = super::surface(&state);
         // A retried upload with its Idempotency-Key gets the first answer
         // (uploads over 1 MiB pass through unremembered).
         let idempotency =
             rebuff::server::idempotency::IdempotencyLayer::new(state.idempotency.clone());
-        Router::new()
-            .route("/api/v1/calls/analyze", post(analyze))
-            .with_state(state)
-            .layer(idempotency)
-            .layer(surface)
+        routes().with_state(state).layer(idempotency).layer(surface)
     }
 }
 
@@ -308,6 +371,12 @@ pub mod actix_app {
 
     use super::{CallError, Form, State};
 
+    #[cfg_attr(feature = "openapi", utoipa::path(
+        post,
+        path = "/api/v1/calls/analyze",
+        request_body(content_type = "multipart/form-data", description = "`audio_file`, `agent_id` and `contact_id`."),
+        responses((status = 200, description = "The analysis, queued."), super::docs::AnalyzeErrors),
+    ))]
     async fn analyze(
         state: web::Data<Arc<State>>,
         req: HttpRequest,
@@ -349,10 +418,26 @@ pub mod actix_app {
         Ok(HttpResponse::Ok().json(state.analyze(form)?))
     }
 
+    /// The route's document: its `utoipa::path`, collected.
+    #[cfg(feature = "openapi")]
+    #[derive(utoipa::OpenApi)]
+    #[openapi(paths(analyze))]
+    struct Api;
+
+    /// The route; with the `openapi` feature, `GET /openapi.json` serves
+    /// the same document as the axum front end.
     pub fn configure(state: Arc<State>) -> impl FnOnce(&mut web::ServiceConfig) {
         move |cfg| {
             cfg.app_data(web::Data::new(state))
                 .service(web::resource("/api/v1/calls/analyze").route(web::post().to(analyze)));
+            #[cfg(feature = "openapi")]
+            {
+                let api = super::docs::finish(<Api as utoipa::OpenApi>::openapi());
+                cfg.service(web::resource("/openapi.json").route(web::get().to(move || {
+                    let api = api.clone();
+                    async move { HttpResponse::Ok().json(api) }
+                })));
+            }
         }
     }
 }

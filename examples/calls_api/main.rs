@@ -8,7 +8,10 @@
 //! (default `127.0.0.1:3000`), `REBUFF_API_KEYS` adds keys to the free `demo-key`
 //! (`key` or `key:plan`, plans `free`, `pro` and `enterprise`),
 //! `REBUFF_RATE_LIMIT` sets the free plan's requests a minute (default 60),
-//! `REBUFF_ENTERPRISE_RATE` the enterprise plan's (default 1000).
+//! `REBUFF_ENTERPRISE_RATE` the enterprise plan's (default 1000). With
+//! `--features openapi` (either framework), `GET /openapi.json` serves the
+//! API's OpenAPI 3.1 document: the upload route with every error it can
+//! answer with, each code with an example body.
 //!
 //! ```text
 //! curl -s localhost:3000/api/v1/calls/analyze -H 'X-API-Key: demo-key' \

@@ -1,0 +1,170 @@
+//! The calls example (`examples/calls_api`: a multipart upload, the nested
+//! envelope, an `answer_rejections` hook) serves `/openapi.json` over
+//! loopback on both frameworks: the upload route with every status and code
+//! it can answer with, each example fitting its schema, and the 413 it
+//! documents the one it sends.
+
+#[allow(dead_code)]
+// Both example apps include the same key store.
+#[allow(clippy::duplicate_mod)]
+#[path = "../../examples/calls_api/app.rs"]
+mod app;
+
+use serde_json::Value;
+
+#[derive(Clone, Copy, Debug)]
+enum Framework {
+    Axum,
+    Actix,
+}
+
+/// A calls server with uploads of at most `max_upload_mb`, and its address.
+fn start(framework: Framework, max_upload_mb: u64) -> String {
+    let state = app::State::with_limit(app::Config::demo(60), max_upload_mb);
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    match framework {
+        Framework::Axum => {
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            tokio::spawn(app::serve_axum(listener, state));
+        }
+        Framework::Actix => {
+            tokio::spawn(app::serve_actix(listener, state).unwrap());
+        }
+    }
+    format!("http://{addr}")
+}
+
+async fn document(framework: Framework) -> Value {
+    let base = start(framework, 100);
+    let response = reqwest::get(format!("{base}/openapi.json")).await.unwrap();
+    assert_eq!(response.status(), 200, "{framework:?}");
+    assert_eq!(response.headers()["content-type"], "application/json");
+    response.json().await.unwrap()
+}
+
+/// Status → the codes its examples name (the nested envelope's
+/// `error.code`), each example checked against the response's schema.
+fn codes(operation: &Value) -> Vec<(String, Vec<String>)> {
+    let responses = operation["responses"].as_object().unwrap();
+    responses
+        .iter()
+        .filter(|(status, _)| status.starts_with(['4', '5']))
+        .map(|(status, response)| {
+            let media = &response["content"]["application/json"];
+            let examples = media["examples"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{status}: no examples"));
+            for (code, example) in examples {
+                crate::check::validate(
+                    &media["schema"],
+                    &example["value"],
+                    &format!("{status} {code}"),
+                );
+                assert_eq!(example["value"]["error"]["code"], code.as_str(), "{status}");
+            }
+            assert!(
+                response["headers"]["X-RateLimit-Remaining"].is_object(),
+                "{status}: rate-limit headers"
+            );
+            (status.clone(), examples.keys().cloned().collect())
+        })
+        .collect()
+}
+
+fn documents_every_error(doc: &Value) {
+    crate::check::openapi_3_1(doc);
+    let analyze = &doc["paths"]["/api/v1/calls/analyze"]["post"];
+    let expected: Vec<(String, Vec<String>)> = [
+        (
+            "400",
+            &["invalid_file_format", "invalid_request", "validation_error"][..],
+        ),
+        ("401", &["unauthorized"]),
+        // The body limit's rejection is the API's own `file_too_large`.
+        ("413", &["file_too_large"]),
+        ("429", &["abnormal_usage_detected", "rate_limit_exceeded"]),
+        ("500", &["internal_error"]),
+    ]
+    .iter()
+    .map(|(status, codes)| {
+        (
+            (*status).to_owned(),
+            codes.iter().map(|c| (*c).to_owned()).collect(),
+        )
+    })
+    .collect();
+    assert_eq!(codes(analyze), expected);
+    assert!(analyze["responses"]["200"].is_object());
+    assert!(
+        analyze["requestBody"]["content"]["multipart/form-data"].is_object(),
+        "{}",
+        analyze["requestBody"]
+    );
+    let whole_api = doc["components"]["responses"].as_object().unwrap();
+    assert_eq!(
+        whole_api.keys().collect::<Vec<_>>(),
+        ["AnyRoute.404", "AnyRoute.405"]
+    );
+}
+
+#[tokio::test]
+async fn calls_example_serves_its_errors_at_openapi_json_on_both_frameworks() {
+    let axum = document(Framework::Axum).await;
+    documents_every_error(&axum);
+    let actix = document(Framework::Actix).await;
+    documents_every_error(&actix);
+    let tags = |doc: &Value| {
+        let mut doc = doc.clone();
+        // utoipa's `OpenApi` derive writes empty `tags`; utoipa-axum none.
+        if let Some(op) = doc["paths"]["/api/v1/calls/analyze"]["post"].as_object_mut() {
+            op.remove("tags");
+        }
+        doc
+    };
+    assert_eq!(tags(&axum), tags(&actix), "actix and axum documents differ");
+}
+
+/// The documented 413 is what the server sends for an upload over the cap,
+/// but for the request id and the sizes of this upload.
+#[tokio::test]
+async fn calls_example_documents_the_413_it_sends() {
+    let doc = document(Framework::Axum).await;
+    let documented = doc["paths"]["/api/v1/calls/analyze"]["post"]["responses"]["413"]["content"]
+        ["application/json"]["examples"]["file_too_large"]["value"]
+        .clone();
+    for framework in [Framework::Axum, Framework::Actix] {
+        // A 1 MB cap, a 3 MB declared body: refused before it is read.
+        let base = start(framework, 1);
+        let file = reqwest::multipart::Part::bytes(vec![0u8; 3 << 20]).file_name("call.wav");
+        let form = reqwest::multipart::Form::new()
+            .part("audio_file", file)
+            .text("agent_id", "AGENT_001")
+            .text("contact_id", "CONTACT_001");
+        let response = reqwest::Client::new()
+            .post(format!("{base}/api/v1/calls/analyze"))
+            .header("x-api-key", "demo-key")
+            .multipart(form)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 413, "{framework:?}");
+        let sent: Value = response.json().await.unwrap();
+        let shape = |body: &Value| {
+            let error = &body["error"];
+            let mut keys: Vec<_> = error.as_object().unwrap().keys().cloned().collect();
+            keys.sort();
+            let mut details: Vec<_> = error["details"]
+                .as_object()
+                .unwrap()
+                .keys()
+                .cloned()
+                .collect();
+            details.sort();
+            (error["code"].clone(), keys, details)
+        };
+        assert_eq!(shape(&sent), shape(&documented), "{framework:?}: {sent}");
+        assert_eq!(sent["error"]["details"]["max_size_mb"], 1, "{sent}");
+    }
+}
