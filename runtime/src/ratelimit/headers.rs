@@ -52,10 +52,12 @@ impl PlanHeaders {
             .collect::<Vec<_>>()
             .join(", ");
         PlanHeaders {
+            // Static below 1,000: cloned per response without a shared
+            // count to update.
             limits: plan
                 .windows()
                 .iter()
-                .map(|w| HeaderValue::from(w.quota()))
+                .map(|w| number(u64::from(w.quota())))
                 .collect(),
             policy: HeaderValue::from_str(&policy)
                 .ok()
