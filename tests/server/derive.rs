@@ -47,6 +47,23 @@ enum Internal {
     Job(#[api(expose, rename = "job_id")] u32, String),
 }
 
+/// 5xx errors with a list of messages.
+#[derive(Debug, thiserror::Error, ApiError)]
+enum Batches {
+    #[error("batch failed: {failures:?}")]
+    #[api(status = 500)]
+    Batch {
+        #[api(errors)]
+        failures: Vec<String>,
+    },
+    #[error("import failed: {failures:?}")]
+    #[api(status = 502, message = "Import failed")]
+    Import {
+        #[api(errors, expose)]
+        failures: Vec<&'static str>,
+    },
+}
+
 #[test]
 fn server_errors_leak_nothing_but_what_is_exposed() {
     let err = Internal::Database {
@@ -92,6 +109,38 @@ fn server_errors_leak_nothing_but_what_is_exposed() {
     assert_eq!(
         render(&Internal::Job(7, "stack trace".into())),
         r#"{"error":{"code":"job","message":"Internal Server Error","details":{"job_id":7}}}"#
+    );
+    // A 5xx's list of messages is hidden as its details are, in every
+    // envelope (the plain one renders it beside the message).
+    let batch = Batches::Batch {
+        failures: vec!["db 10.0.0.7: password authentication failed".into()],
+    };
+    assert!(!batch.has_errors());
+    for envelope_body in [
+        render_as::<Nested, _>(&batch, &Context::new()),
+        render_as::<Success, _>(&batch, &Context::new()),
+        render_as::<Flat, _>(&batch, &Context::new()),
+        render_as::<Plain, _>(&batch, &Context::new()),
+        render_as::<Problem, _>(&batch, &Context::new()),
+    ] {
+        assert!(!envelope_body.contains("10.0.0.7"), "{envelope_body}");
+        assert!(!envelope_body.contains("errors"), "{envelope_body}");
+    }
+    assert_eq!(
+        render_as::<Plain, _>(&batch, &Context::new()),
+        r#"{"error":"Internal Server Error"}"#
+    );
+    // Exposed, it is shown.
+    let import = Batches::Import {
+        failures: vec!["row 3: bad date"],
+    };
+    assert_eq!(
+        render_as::<Plain, _>(&import, &Context::new()),
+        r#"{"errors":["row 3: bad date"]}"#
+    );
+    assert_eq!(
+        render(&import),
+        r#"{"error":{"code":"import","message":"Import failed","details":{"errors":["row 3: bad date"]}}}"#
     );
 }
 

@@ -151,7 +151,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
     let has_errors = method(plans, |p| match p.transparent() {
         Some(field) => arm(p, &[field], delegate(field, quote!(has_errors), quote!())),
         None => {
-            let any = p.variant.fields.iter().any(|f| f.attrs.errors.is_some());
+            let any = p.errors.is_some();
             arm(p, &[], quote!(#any))
         }
     });
@@ -430,11 +430,20 @@ fn role_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds, role: Role) -> TokenStream
     if let Some(field) = plan.transparent() {
         return arm(plan, &[field], delegate(field, method, args));
     }
-    let holder = plan.variant.fields.iter().find(|f| match role {
-        Role::RetryAfter => f.attrs.retry_after.is_some(),
-        Role::RateLimit => f.attrs.rate_limit.is_some(),
-        Role::Errors => f.attrs.errors.is_some(),
-    });
+    let holder = match role {
+        Role::RetryAfter => plan
+            .variant
+            .fields
+            .iter()
+            .find(|f| f.attrs.retry_after.is_some()),
+        Role::RateLimit => plan
+            .variant
+            .fields
+            .iter()
+            .find(|f| f.attrs.rate_limit.is_some()),
+        // Hidden on a 5xx unless exposed, as details are.
+        Role::Errors => plan.errors,
+    };
     let Some(field) = holder else {
         let default = match role {
             Role::RetryAfter | Role::RateLimit => quote!(::core::option::Option::None),

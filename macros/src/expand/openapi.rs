@@ -94,7 +94,7 @@ fn variant(plan: &Plan<'_, '_>, out: &Ident, bounds: &mut Bounds) -> Option<Toke
             Detail::Flatten(_) => quote!(#builder.flatten(&#schema)),
         };
     }
-    if let Some(field) = variant.fields.iter().find(|f| f.attrs.errors.is_some()) {
+    if let Some(field) = plan.errors {
         let schema = schema(field, bounds);
         builder = quote!(#builder.errors(#schema));
     }

@@ -15,6 +15,9 @@ pub(super) struct Plan<'v, 'a> {
     pub(super) variant: &'v Variant<'a>,
     pub(super) template: Option<Template>,
     pub(super) details: Vec<Detail<'v, 'a>>,
+    /// The field whose messages the envelope's `errors` list shows, if
+    /// shown: on a 5xx only when `expose`d, as details.
+    pub(super) errors: Option<&'v Field<'a>>,
     pub(super) retryable: bool,
 }
 
@@ -42,12 +45,19 @@ impl<'v, 'a> Plan<'v, 'a> {
                 fmt::parse(cx, &m.value, &variant.ident.to_string(), &variant.fields)
             });
         let rename_all = input.attrs.rename_all.as_ref().map(|c| c.value);
+        let shown = |f: &&Field<'a>| !server_error || f.attrs.expose.is_some();
+        let errors = variant
+            .fields
+            .iter()
+            .filter(|_| variant.attrs.transparent.is_none())
+            .filter(shown)
+            .find(|f| f.attrs.errors.is_some());
         let details = variant
             .fields
             .iter()
             .filter(|_| variant.attrs.transparent.is_none())
             .filter(|f| f.attrs.skip.is_none() && f.attrs.rate_limit.is_none() && !f.is_cause)
-            .filter(|f| !server_error || f.attrs.expose.is_some())
+            .filter(shown)
             .filter_map(|f| {
                 if f.attrs.flatten.is_some() {
                     return Some(Detail::Flatten(f));
@@ -73,6 +83,7 @@ impl<'v, 'a> Plan<'v, 'a> {
             variant,
             template,
             details,
+            errors,
             retryable,
         }
     }
