@@ -57,7 +57,10 @@ use crate::{ApiError, Context};
 /// A JSON shape for errors. See the [module docs](self) for the built-in
 /// ones and how to write one.
 pub trait Envelope {
-    /// The `Content-Type` of a response in this format.
+    /// The `Content-Type` of a response in this format: visible ASCII and
+    /// spaces, as a header value must be (a program whose envelope's
+    /// content type is not one fails to build where it renders a response,
+    /// rather than panicking at run time).
     const CONTENT_TYPE: &'static str = "application/json";
 
     /// Serializes `err`, answering the request described by `ctx`.
@@ -117,9 +120,11 @@ pub trait Envelope {
         let mut response = Response::new(body);
         *response.status_mut() = err.status();
         let headers = response.headers_mut();
+        // Evaluated when the envelope is compiled: a `CONTENT_TYPE` that is
+        // no header value fails the build, not every error response.
         headers.insert(
             header::CONTENT_TYPE,
-            HeaderValue::from_static(Self::CONTENT_TYPE),
+            const { HeaderValue::from_static(Self::CONTENT_TYPE) },
         );
         insert_error_headers(err, ctx, headers);
         response
