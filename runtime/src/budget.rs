@@ -95,7 +95,9 @@ impl Budget {
         self
     }
 
-    /// The most retries that can be saved up.
+    /// The most retries that can be saved up; never less than one second
+    /// of the floor, which stays spendable (`max_saved(0)` leaves the floor
+    /// alone, nothing saved beyond it).
     #[must_use]
     pub const fn max_saved(mut self, retries: u32) -> Self {
         self.max_milli = retries as i64 * UNIT;
@@ -108,9 +110,10 @@ impl Budget {
     }
 
     fn add(&self, amount: i64) {
+        let cap = self.max_milli.max(self.floor_milli_per_sec);
         let mut balance = self.balance.load(Ordering::Relaxed);
         loop {
-            let next = (balance + amount).min(self.max_milli);
+            let next = (balance + amount).min(cap);
             if next <= balance {
                 return;
             }
@@ -171,5 +174,46 @@ impl Budget {
         {
             self.add(amount);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spend(budget: &Budget) -> u32 {
+        let mut retries = 0;
+        while budget.try_withdraw() {
+            retries += 1;
+        }
+        retries
+    }
+
+    #[test]
+    fn nothing_saved_still_leaves_the_floor() {
+        let budget = Budget::new().max_saved(0).floor_per_second(2);
+        for _ in 0..1000 {
+            budget.deposit();
+        }
+        // The first refill gives one second's floor; the deposits beyond
+        // it are not saved.
+        assert_eq!(spend(&budget), 2);
+        let none = Budget::new().max_saved(0).floor_per_second(0);
+        for _ in 0..1000 {
+            none.deposit();
+        }
+        assert_eq!(spend(&none), 0, "no floor and nothing saved: no retries");
+    }
+
+    #[test]
+    fn savings_are_capped() {
+        let budget = Budget::new()
+            .ratio_percent(100)
+            .max_saved(5)
+            .floor_per_second(0);
+        for _ in 0..50 {
+            budget.deposit();
+        }
+        assert_eq!(spend(&budget), 5);
     }
 }
