@@ -115,6 +115,37 @@ fn one_429_pauses_every_caller_of_the_host() {
     );
 }
 
+static HOST_WITH_WHEN: Breaker = Breaker::new();
+
+/// Retries everything at the backoff's pace, the server's hint ignored.
+fn at_backoff_pace(_: &UpstreamError) -> rebuff::Advice {
+    rebuff::Advice::Retry
+}
+
+#[retry(max_retries = 3, initial_delay = "1ms", jitter = "none", breaker = HOST_WITH_WHEN, when = at_backoff_pace)]
+fn call_host_at_backoff_pace(first_is_limited: &AtomicBool) -> Result<u32, UpstreamError> {
+    if first_is_limited.swap(false, Ordering::SeqCst) {
+        return Err(UpstreamError::RateLimited { retry_after: 2 });
+    }
+    Ok(7)
+}
+
+#[test]
+fn a_when_that_ignores_the_hint_still_waits_out_the_hosts_pause() {
+    let test_mode = testing::enable();
+    let limited = AtomicBool::new(true);
+    assert_eq!(call_host_at_backoff_pace(&limited).unwrap(), 7);
+    assert!(HOST_WITH_WHEN.is_paused());
+    // Its own sleep is the backoff's 1 ms; the retry then waits for the
+    // pause every caller of the host waits for.
+    let sleeps = test_mode.sleeps();
+    let total: Duration = sleeps.iter().sum();
+    assert!(
+        total > Duration::from_millis(1500) && total <= Duration::from_secs(3),
+        "{sleeps:?}"
+    );
+}
+
 #[test]
 fn the_state_machine_holds_under_contention() {
     const THREADS: usize = 4;

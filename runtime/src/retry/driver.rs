@@ -388,6 +388,7 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
         E: Retryable + fmt::Display,
     {
         let policy = self.policy;
+        let mut paused = None;
         if let Some((breaker, _)) = self.extras.breaker() {
             if let Some(permit) = self.extras.take_permit() {
                 breaker.record_error(permit, &err);
@@ -395,12 +396,9 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
             // A rate limit with a reset: everyone calling this host waits.
             if err.retry_status() == Some(http::StatusCode::TOO_MANY_REQUESTS) {
                 if let Advice::RetryAfter(delay) = err.retry_advice() {
-                    breaker.pause_for(delay.min(policy.get_max_retry_after()));
-                    // This call's own retry sleep honours the same hint
-                    // (unless its policy ignores hints: then it waits out
-                    // the pause like everyone else).
-                    self.extras
-                        .set_past_pause(matches!(policy.get_retry_after(), RetryAfter::Floor));
+                    let pause = delay.min(policy.get_max_retry_after());
+                    breaker.pause_for(pause);
+                    paused = Some(pause);
                 }
             }
         }
@@ -408,6 +406,16 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
             .extras
             .when()
             .map_or_else(|| err.retry_advice(), |when| when(&err));
+        if let Some(pause) = paused {
+            // This call may go past the pause only if its own sleep lasts
+            // it out: a policy that follows hints, and advice (its `when`'s,
+            // if any) that still waits at least as long. Otherwise it waits
+            // out the pause like everyone else.
+            let outlasts = matches!(policy.get_retry_after(), RetryAfter::Floor)
+                && matches!(advice, Advice::RetryAfter(delay)
+                    if delay.min(policy.get_max_retry_after()) >= pause);
+            self.extras.set_past_pause(outlasts);
+        }
         let failed = self.attempts;
         let elapsed = self.elapsed();
         let budget = self.extras.budget();
