@@ -323,9 +323,13 @@ fn integer(cx: &Ctxt, name: &str, value: &Expr) -> Option<LitInt> {
     None
 }
 
+/// `Policy`'s `max_delay` when none is given, for the initial-delay check.
+const DEFAULT_MAX_DELAY_NANOS: u64 = 60_000_000_000;
+
 impl Args {
     /// Rules between keys: `policy` excludes inline keys; the initial delay
-    /// may not exceed the cap.
+    /// may not exceed the cap (given or the default); a key that only one
+    /// backoff curve reads is refused on the others, rather than ignored.
     pub(crate) fn validate(&self, cx: &Ctxt) {
         if self.policy.is_some() {
             for key in &self.inline_written {
@@ -335,23 +339,39 @@ impl Args {
                 );
             }
         }
-        if let (Some(initial), Some(max)) = (&self.initial_delay, &self.max_delay) {
-            if initial.value.nanos > max.value.nanos {
-                cx.error_spanned_by(
+        let backoff = self.backoff.as_ref().map(|b| b.value.value());
+        let constant = backoff.as_deref() == Some("constant");
+        if let Some(initial) = &self.initial_delay {
+            match &self.max_delay {
+                Some(max) if initial.value.nanos > max.value.nanos => cx.error_spanned_by(
                     &initial.value.lit,
                     format!("`initial_delay` ({}) is longer than `max_delay` ({}): the cap would cut every delay", initial.value.lit.value(), max.value.lit.value()),
+                ),
+                // A constant delay is not capped.
+                None if !constant && initial.value.nanos > DEFAULT_MAX_DELAY_NANOS => cx.error_spanned_by(
+                    &initial.value.lit,
+                    format!("`initial_delay` ({}) is longer than the default `max_delay` (60s), which would cut every delay: set `max_delay` too", initial.value.lit.value()),
+                ),
+                _ => {}
+            }
+        }
+        if backoff.as_deref() != Some("linear") {
+            if let Some(step) = &self.step {
+                let why = match &backoff {
+                    Some(_) => "",
+                    None => ": add `backoff = \"linear\"` (the default curve is exponential)",
+                };
+                cx.error_at(
+                    step.key.span(),
+                    format!("`step` only applies to `backoff = \"linear\"`{why}"),
                 );
             }
         }
-        if self
-            .backoff
-            .as_ref()
-            .is_some_and(|b| b.value.value() != "linear")
-        {
-            if let Some(step) = &self.step {
+        if let (Some(curve), Some(factor)) = (&backoff, &self.factor) {
+            if curve != "exponential" {
                 cx.error_at(
-                    step.key.span(),
-                    "`step` only applies to `backoff = \"linear\"`",
+                    factor.key.span(),
+                    format!("`factor` only applies to exponential backoff; a {curve} delay does not grow by a factor"),
                 );
             }
         }

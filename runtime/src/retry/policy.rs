@@ -384,6 +384,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_curve_starts_with_the_cap_retrys_checks_assume() {
+        // `#[retry]` refuses an inline `initial_delay` above this default
+        // `max_delay` when none is given (macros/src/retry/args.rs).
+        for policy in [
+            Policy::exponential(),
+            Policy::linear(Duration::from_secs(1), Duration::from_secs(1)),
+            Policy::constant(Duration::from_secs(1)),
+        ] {
+            assert_eq!(policy.get_max_delay(), Duration::from_secs(60));
+        }
+    }
+
+    #[test]
     fn exponential_curve_is_capped_and_never_overflows() {
         let policy = Policy::exponential().max_delay(Duration::from_secs(10));
         let delays: Vec<u64> = (0..6).map(|n| policy.base_delay(n).as_secs()).collect();
