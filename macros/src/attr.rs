@@ -62,6 +62,8 @@ fn home_of(key: &str) -> &'static str {
         "belongs on the enum variant that stands for unknown codes"
     } else if key == REJECTION {
         "belongs on the variant (or the struct) that answers the rejection"
+    } else if key == TIMEOUT {
+        "belongs on the unit variant (or unit struct) an attempt cut off by the retry engine becomes"
     } else if VARIANT_KEYS.contains(&key) {
         "belongs on a variant (or on a struct)"
     } else {
@@ -101,6 +103,8 @@ pub(crate) struct Attrs {
     pub(crate) other: Option<Keyed<()>>,
     /// The `rebuff::RejectionKind` variant named, as written.
     pub(crate) rejection: Option<Keyed<Ident>>,
+    /// The variant an attempt cut off by the retry engine becomes.
+    pub(crate) timeout: Option<Keyed<()>>,
 
     pub(crate) skip: Option<Keyed<()>>,
     pub(crate) rename: Option<Keyed<LitStr>>,
@@ -132,7 +136,8 @@ impl Attrs {
             type_base => TYPE_BASE,
             decode => DECODE, answer_rejections => ANSWER_REJECTIONS,
             other => OTHER, status => STATUS, code => CODE, message => MESSAGE,
-            retryable => RETRYABLE, transparent => TRANSPARENT, rejection => REJECTION, skip => SKIP,
+            retryable => RETRYABLE, transparent => TRANSPARENT, rejection => REJECTION,
+            timeout => TIMEOUT, skip => SKIP,
             rename => RENAME, flatten => FLATTEN, retry_after => RETRY_AFTER,
             rate_limit => RATE_LIMIT, errors => ERRORS, expose => EXPOSE, example => EXAMPLE
         );
@@ -260,6 +265,7 @@ fn parse_key(
         DECODE => set!(decode, flag(cx, meta, &name)?),
         OTHER => set!(other, flag(cx, meta, &name)?),
         REJECTION => set!(rejection, rejection_value(cx, meta)?),
+        TIMEOUT => set!(timeout, flag(cx, meta, &name)?),
         SKIP => set!(skip, flag(cx, meta, &name)?),
         FLATTEN => set!(flatten, flag(cx, meta, &name)?),
         RETRY_AFTER => set!(retry_after, flag(cx, meta, &name)?),

@@ -19,6 +19,7 @@ pub(crate) const RETRYABLE: &str = "retryable";
 pub(crate) const TRANSPARENT: &str = "transparent";
 pub(crate) const OTHER: &str = "other";
 pub(crate) const REJECTION: &str = "rejection";
+pub(crate) const TIMEOUT: &str = "timeout";
 
 // field
 pub(crate) const SKIP: &str = "skip";
@@ -53,6 +54,7 @@ pub(crate) const VARIANT_KEYS: &[&str] = &[
     TRANSPARENT,
     OTHER,
     REJECTION,
+    TIMEOUT,
 ];
 pub(crate) const FIELD_KEYS: &[&str] = &[
     SKIP,

@@ -11,7 +11,7 @@ use crate::attr::Attrs;
 use crate::ctxt::Ctxt;
 use crate::symbol::{
     CODE, DECODE, ERRORS, EXPOSE, FLATTEN, OTHER, RATE_LIMIT, REJECTION, RENAME, RETRY_AFTER, SKIP,
-    STATUS, TRANSPARENT,
+    STATUS, TIMEOUT, TRANSPARENT,
 };
 
 /// Runs every rule over `input`, each reporting its mistakes to `cx`.
@@ -27,6 +27,7 @@ pub(crate) fn validate(cx: &Ctxt, input: &Input<'_>) {
     codes_unique(cx, input);
     rejections_unique(cx, input);
     other_variant(cx, input);
+    timeout_variant(cx, input);
     decoded_fields_own_their_data(cx, input);
 }
 
@@ -86,6 +87,32 @@ fn other_variant(cx: &Ctxt, input: &Input<'_>) {
             cx.error_at(
                 key.span(),
                 format!("an `{OTHER}` variant is a unit variant, or `#[api({TRANSPARENT}, {OTHER})]` with one field that holds the `rebuff::client::RemoteError`"),
+            );
+        }
+    }
+}
+
+/// `timeout` marks the one error an attempt cut off by the retry engine
+/// becomes: made from nothing, so a unit variant (or unit struct).
+fn timeout_variant(cx: &Ctxt, input: &Input<'_>) {
+    let marked: Vec<&Variant<'_>> = input
+        .variants()
+        .iter()
+        .filter(|v| v.attrs.timeout.is_some())
+        .collect();
+    for extra in marked.iter().skip(1) {
+        let key = extra.attrs.timeout.as_ref().expect("filtered");
+        cx.error_at(
+            key.span(),
+            format!("only one variant can be `{TIMEOUT}`: an attempt cut off by the retry engine becomes a single error"),
+        );
+    }
+    for variant in &marked {
+        let key = variant.attrs.timeout.as_ref().expect("filtered");
+        if !variant.fields.is_empty() && variant.attrs.transparent.is_none() {
+            cx.error_at(
+                key.span(),
+                format!("a `{TIMEOUT}` variant has no fields: the retry engine makes it from nothing when it cuts an attempt off"),
             );
         }
     }

@@ -137,6 +137,19 @@ pub trait ApiError {
         serde::Serializer::collect_seq(serializer, core::iter::empty::<&str>())
     }
 
+    /// How the retry engine makes this error from an attempt it cut off
+    /// ([`Policy::attempt_timeout`](crate::Policy::attempt_timeout), or the
+    /// deadline): the variant marked `#[api(timeout)]`. `None` (the
+    /// default) for a type that has none: its attempts then run to
+    /// completion, whatever the policy's timeout or deadline.
+    #[must_use]
+    fn from_timeout() -> Option<fn(crate::retry::TimedOut) -> Self>
+    where
+        Self: Sized,
+    {
+        None
+    }
+
     /// This type's own answer to one of the server's [`crate::Rejection`]s,
     /// if one of its variants takes that rejection over
     /// (`#[api(rejection = NotFound)]`): the server then answers, say, an

@@ -97,6 +97,11 @@ pub trait Retryable {
 }
 
 impl<E: ApiError> Retryable for E {
+    /// The variant marked `#[api(timeout)]`, if any ([`ApiError::from_timeout`]).
+    fn timeout_error() -> Option<fn(TimedOut) -> Self> {
+        E::from_timeout()
+    }
+
     fn retry_advice(&self) -> Advice {
         if !self.retryable() {
             return Advice::Stop;

@@ -247,3 +247,81 @@ fn run_blocking_starts_no_attempt_past_the_deadline() {
         assert_eq!(server.requests(), 3);
     }
 }
+
+/// A derived error type whose `#[api(timeout)]` variant the engine returns
+/// for an attempt it cuts off.
+#[derive(Debug, thiserror::Error, rebuff::ApiError)]
+enum LeadError {
+    #[error("lead service unavailable")]
+    #[api(status = 503)]
+    Unavailable,
+    #[error("the lead service did not answer in time")]
+    #[api(status = 504, timeout)]
+    TimedOut,
+}
+
+/// The same errors with no timeout variant.
+#[derive(Debug, thiserror::Error, rebuff::ApiError)]
+enum UntimedError {
+    #[error("lead service unavailable")]
+    #[api(status = 503)]
+    Unavailable,
+}
+
+#[rebuff::retry(
+    max_retries = 2,
+    initial_delay = "10ms",
+    jitter = "none",
+    attempt_timeout = "100ms"
+)]
+async fn hangs_per_attempt(
+    calls: &std::sync::atomic::AtomicU32,
+) -> std::result::Result<(), LeadError> {
+    calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    std::future::pending().await
+}
+
+#[rebuff::retry(
+    max_retries = 10,
+    initial_delay = "10ms",
+    jitter = "none",
+    deadline = "300ms"
+)]
+async fn hangs_past_the_deadline() -> std::result::Result<(), LeadError> {
+    std::future::pending().await
+}
+
+#[rebuff::retry(
+    max_retries = 10,
+    initial_delay = "10ms",
+    jitter = "none",
+    deadline = "50ms"
+)]
+async fn slow_untimed() -> std::result::Result<u32, UntimedError> {
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    Ok(7)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_derived_error_with_a_timeout_variant_has_its_attempts_cut_off() {
+    let calls = std::sync::atomic::AtomicU32::new(0);
+    let started = tokio::time::Instant::now();
+    let err = hangs_per_attempt(&calls).await.unwrap_err();
+    assert!(matches!(err, LeadError::TimedOut), "{err:?}");
+    // 504 is retried: three attempts of 100 ms, 10 and 20 ms apart.
+    assert_eq!(calls.load(std::sync::atomic::Ordering::SeqCst), 3);
+    assert_eq!(started.elapsed(), Duration::from_millis(330));
+
+    let started = tokio::time::Instant::now();
+    let err = hangs_past_the_deadline().await.unwrap_err();
+    assert!(matches!(err, LeadError::TimedOut), "{err:?}");
+    assert_eq!(started.elapsed(), Duration::from_millis(300));
+
+    // A type that cannot say "timed out": the attempt runs to completion,
+    // past the deadline.
+    let started = tokio::time::Instant::now();
+    assert_eq!(slow_untimed().await.unwrap(), 7);
+    assert_eq!(started.elapsed(), Duration::from_millis(200));
+    let _ = UntimedError::Unavailable;
+    let _ = LeadError::Unavailable;
+}

@@ -168,6 +168,17 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         .map(|p| catalog::entry(p, &mut bounds))
         .collect();
     let from_rejection = rejection::from_rejection(input, plans, &mut bounds);
+    let from_timeout = plans
+        .iter()
+        .find(|p| p.variant.attrs.timeout.is_some() && p.variant.fields.is_empty())
+        .map(|p| {
+            let path = p.path();
+            quote! {
+                fn from_timeout() -> ::core::option::Option<fn(::rebuff::retry::TimedOut) -> Self> {
+                    ::core::option::Option::Some(|_| #path {})
+                }
+            }
+        });
     let clashes = rejection::clashes(input, plans);
 
     for plan in plans {
@@ -282,6 +293,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
             }
 
             #from_rejection
+            #from_timeout
         }
     }
 }

@@ -518,15 +518,14 @@ impl<'p, E, C: Sleeper, X: Extras<'p, E>> Driver<'p, E, C, X> {
     }
 
     /// The limit an async attempt's timer enforces: none for an error type
-    /// that cannot say "timed out" (said once per run, on its first
-    /// attempt).
+    /// that cannot say "timed out" (said once per error type).
     #[cold]
     fn timer_limit(&self) -> Option<Duration>
     where
         E: Retryable,
     {
         if E::timeout_error().is_none() {
-            if self.attempts == 1 && self.policy.get_attempt_timeout().is_some() {
+            if self.attempts == 1 {
                 warn_timeout_unsupported::<E>();
             }
             return None;

@@ -202,7 +202,10 @@ impl Policy {
 
     /// The total time the call may take, attempts and sleeps included. A
     /// retry whose sleep would end past it is not made: the last error
-    /// returns at once.
+    /// returns at once. An async attempt still running at the deadline is
+    /// cut off, for an error type that can say "timed out" (as for
+    /// [`attempt_timeout`](Self::attempt_timeout)); otherwise it runs to
+    /// completion.
     #[must_use]
     pub const fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
@@ -212,7 +215,9 @@ impl Policy {
     /// The time one async attempt may take before it is cancelled and
     /// counted as a failure (a timeout, which is retried). Needs an error
     /// type that can say "timed out": see
-    /// [`Retryable::timeout_error`](crate::Retryable::timeout_error).
+    /// [`Retryable::timeout_error`](crate::Retryable::timeout_error); a
+    /// derived error says it with a unit variant marked `#[api(timeout)]`,
+    /// and [`ClientError`](crate::client::ClientError) with its `Timeout`.
     #[must_use]
     pub const fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = Some(timeout);

@@ -99,14 +99,26 @@ where
     }
 }
 
-/// Logged once per run whose policy sets an attempt timeout its error type
-/// cannot represent.
+/// Logged once per error type, for the first run whose policy sets an
+/// attempt timeout or a deadline the type cannot enforce on its attempts.
 #[cold]
 pub(super) fn warn_timeout_unsupported<E>() {
+    static WARNED: std::sync::Mutex<Vec<&'static str>> = std::sync::Mutex::new(Vec::new());
+    let name = core::any::type_name::<E>();
+    let mut warned = WARNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    if warned.contains(&name) {
+        return;
+    }
+    warned.push(name);
+    drop(warned);
     tracing::warn!(
         target: "rebuff::retry",
-        error_type = core::any::type_name::<E>(),
-        "the policy sets an attempt timeout, but the error type cannot represent a timeout \
-         (Retryable::timeout_error returns None): attempts run to completion"
+        error_type = name,
+        "the policy sets an attempt timeout or a deadline, but the error type cannot represent \
+         a timeout (Retryable::timeout_error returns None; for a derived error, mark a unit \
+         variant #[api(timeout)]): attempts run to completion, and the deadline only bounds \
+         the sleeps"
     );
 }
