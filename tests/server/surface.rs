@@ -113,6 +113,13 @@ mod axum_server {
             .route("/panic", get(|| async { super::panic_in_handler() }))
             .route("/log", get(|| async { super::log_in_handler() }))
             .route(
+                "/context",
+                get(|ctx: Option<rebuff::Context>| async move {
+                    ctx.and_then(|ctx| ctx.get_request_id().map(str::to_owned))
+                        .unwrap_or_else(|| "none".to_owned())
+                }),
+            )
+            .route(
                 "/signed-out",
                 get(|| async {
                     (
@@ -720,6 +727,21 @@ async fn a_restyled_answer_keeps_every_value_of_the_handlers_headers() {
         let body: Value = response.json().await.unwrap();
         assert_eq!(body["code"], "NOT_FOUND", "{framework:?}: {body}");
     }
+}
+
+/// A handler's `Option<Context>` on axum is the one the surface runs the
+/// request in: its id is the one echoed.
+#[tokio::test]
+async fn an_axum_handler_reads_the_surfaces_context() {
+    let base = start::<FlatError>(Framework::Axum).await;
+    let response = client()
+        .get(format!("{base}/context"))
+        .header("x-request-id", "req_from_client_1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.headers()["x-request-id"], "req_from_client_1");
+    assert_eq!(response.text().await.unwrap(), "req_from_client_1");
 }
 
 #[test]

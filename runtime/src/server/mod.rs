@@ -101,9 +101,13 @@ pub const MAX_REQUEST_ID: usize = 128;
 /// with a fresh request id and the current time.
 #[must_use]
 pub fn context() -> Context {
-    CONTEXT
-        .try_with(Clone::clone)
-        .unwrap_or_else(|_| Context::new().request_id(new_request_id()).now())
+    current_context().unwrap_or_else(|| Context::new().request_id(new_request_id()).now())
+}
+
+/// The context of the request being served, if any (none outside a
+/// [`Surface`] or a [`scope`]).
+pub(crate) fn current_context() -> Option<Context> {
+    CONTEXT.try_with(Clone::clone).ok()
 }
 
 /// Runs `future` with `ctx` as the request context.

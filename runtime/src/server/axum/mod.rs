@@ -327,8 +327,10 @@ pub fn multipart_error(err: &axum::extract::multipart::MultipartError) -> Reject
     }
 }
 
-/// The request's [`Context`], as an extractor (the [`Surface`](crate::server::Surface) puts it in
-/// the request's extensions; without it, a fresh one).
+/// The request's [`Context`], as an extractor: the one the
+/// [`Surface`](crate::server::Surface) runs the request in (or one put in
+/// the request's extensions); without either, a fresh one, and `None` as
+/// an `Option<Context>`.
 impl<S: Send + Sync> FromRequestParts<S> for Context {
     type Rejection = Infallible;
 
@@ -345,6 +347,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Context {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Option<Self>, Self::Rejection> {
-        Ok(parts.extensions.get::<Context>().cloned())
+        Ok(parts
+            .extensions
+            .get::<Context>()
+            .cloned()
+            .or_else(crate::server::current_context))
     }
 }
