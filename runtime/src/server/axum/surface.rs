@@ -195,13 +195,16 @@ where
             }
         }
     }
-    // The limit is this layer's: axum's own default is lifted where it
-    // would cut a body short first.
-    if surface
-        .get_body_limit()
-        .is_none_or(|limit| limit > crate::server::DEFAULT_BODY_LIMIT)
-    {
-        DefaultBodyLimit::disable().apply(&mut req);
+    // The limit is this layer's, and axum's extractors keep to it too: they
+    // read the body a layer inside this one may have replaced (a
+    // decompressed one, say), which the check above never saw. Axum's own
+    // default is the same 2 MiB, which needs nothing set.
+    match surface.get_body_limit() {
+        Some(crate::server::DEFAULT_BODY_LIMIT) => {}
+        Some(limit) => {
+            DefaultBodyLimit::max(usize::try_from(limit).unwrap_or(usize::MAX)).apply(&mut req);
+        }
+        None => DefaultBodyLimit::disable().apply(&mut req),
     }
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.call(req))) {
         Ok(future) => Inner::Running {
