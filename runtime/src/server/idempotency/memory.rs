@@ -21,8 +21,10 @@ impl StoredResponse {
 }
 
 /// Keys and responses in this process's memory, each kept for `ttl`, within
-/// a bound on entries and on bytes: past either, the oldest go first (and a
-/// retry of an evicted key does the work again).
+/// a bound on entries and on bytes: past either, the oldest answered keys go
+/// first (and a retry of an evicted key does the work again). A key whose
+/// request is still being served is never evicted for room, and a response
+/// larger than the whole byte bound is not kept.
 ///
 /// ```
 /// use std::time::Duration;
@@ -83,20 +85,34 @@ impl Entries {
 
     /// Drops the expired entries, then the oldest while over a bound: each
     /// record is looked at once, so a claim costs amortised O(1).
+    ///
+    /// A claim still being served is never dropped for room (only once
+    /// expired): it holds no response, and dropping it would let a retry do
+    /// its work a second time. Such claims are bounded by the requests
+    /// being served; one met at the front while over a bound goes to the
+    /// back, at most once per record per pass.
     fn prune(&mut self, now: Instant, ttl: Duration, max_entries: usize, max_bytes: usize) {
+        let mut passed_over = 0;
         while let Some((at, key)) = self.order.front() {
-            let live = self
-                .map
-                .get(key)
-                .is_some_and(|(written, _, _)| written == at);
+            let record = self.map.get(key).filter(|(written, _, _)| written == at);
+            let live = record.is_some();
+            let in_flight = record.is_some_and(|(_, _, done)| done.is_none());
+            let expired = now.duration_since(*at) >= ttl;
             let over = self.map.len() > max_entries || self.bytes > max_bytes;
-            if live && !over && now.duration_since(*at) < ttl {
+            if live && !over && !expired {
                 break;
             }
-            if let Some((_, key)) = self.order.pop_front() {
-                if live {
-                    self.remove(&key);
+            let Some(front) = self.order.pop_front() else {
+                break;
+            };
+            if in_flight && !expired {
+                self.order.push_back(front);
+                passed_over += 1;
+                if passed_over >= self.order.len() {
+                    break;
                 }
+            } else if live {
+                self.remove(&front.1);
             }
         }
     }
@@ -181,6 +197,12 @@ impl MemoryStore {
                 return;
             }
         }
+        if response.size() > self.max_bytes {
+            // Kept, it would push every other response out, itself too:
+            // given back instead, so that a retry does the work again.
+            entries.remove(key);
+            return;
+        }
         entries.insert(key, now, fingerprint, Some(response));
         self.prune(&mut entries, now);
     }
@@ -251,6 +273,48 @@ mod tests {
         assert_eq!(store.claim_now("b", SAME), Claim::Done(response("2")));
         // "a" was evicted: its key is new again.
         assert_eq!(store.claim_now("a", SAME), Claim::New);
+    }
+
+    #[test]
+    fn a_claim_being_served_is_never_dropped_for_room() {
+        let store = MemoryStore::new(Duration::from_secs(60))
+            .max_entries(2)
+            .max_bytes(10);
+        assert_eq!(store.claim_now("slow", SAME), Claim::New);
+        for key in ["a", "b", "c", "d"] {
+            serve(&store, key, "0123456");
+        }
+        // Still in flight: a retry waits for it instead of serving again.
+        assert_eq!(store.claim_now("slow", SAME), Claim::InFlight);
+        let entries = store.lock();
+        assert!(entries.bytes <= 10, "{}", entries.bytes);
+        assert!(entries.map.len() <= 2, "{}", entries.map.len());
+        drop(entries);
+        store.complete_now("slow", SAME, response("done"));
+        assert_eq!(store.claim_now("slow", SAME), Claim::Done(response("done")));
+        // Only claims in flight: past the entry bound, all kept, and the
+        // pass over them ends.
+        let busy = MemoryStore::new(Duration::from_secs(60)).max_entries(1);
+        for key in ["x", "y", "z"] {
+            assert_eq!(busy.claim_now(key, SAME), Claim::New);
+        }
+        for key in ["x", "y", "z"] {
+            assert_eq!(busy.claim_now(key, SAME), Claim::InFlight, "{key}");
+        }
+    }
+
+    #[test]
+    fn a_response_larger_than_the_store_is_not_kept() {
+        let store = MemoryStore::new(Duration::from_secs(60)).max_bytes(10);
+        serve(&store, "small", "0123");
+        assert_eq!(store.claim_now("huge", SAME), Claim::New);
+        store.complete_now("huge", SAME, response("0123456789abcdef"));
+        // Given back, and nothing else pushed out for it.
+        assert_eq!(store.claim_now("huge", SAME), Claim::New);
+        assert_eq!(
+            store.claim_now("small", SAME),
+            Claim::Done(response("0123"))
+        );
     }
 
     #[test]
