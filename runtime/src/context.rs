@@ -165,7 +165,7 @@ impl Context {
 
     /// The body limit of the request, if a server set one.
     #[must_use]
-    #[cfg(feature = "axum")]
+    #[cfg(any(feature = "axum", feature = "actix"))]
     pub(crate) const fn get_body_limit(&self) -> Option<u64> {
         self.body_limit
     }

@@ -618,3 +618,35 @@ async fn a_store_keeps_responses_up_to_its_own_limit() {
         assert_eq!(effects.load(Ordering::SeqCst), if kept { 1 } else { 2 });
     }
 }
+
+/// Behind the surface, a keyed chunked body past its limit is a 413 in the
+/// envelope, as it is without a key: the body is read whole to fingerprint
+/// it, and the surface cuts it off as it is read.
+#[tokio::test]
+async fn a_keyed_chunked_body_past_the_surfaces_limit_is_a_413() {
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    enum OrderError {
+        #[error("no such order")]
+        #[api(status = 404)]
+        NoSuchOrder,
+    }
+
+    let effects = Arc::new(AtomicU32::new(0));
+    let app = orders(effects.clone(), false)
+        .layer(rebuff::server::Surface::<OrderError>::new().body_limit(1 << 10));
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        vec![Ok(vec![b'x'; 1000]), Ok(vec![b'x'; 1000])];
+    let request = Request::post("/orders")
+        .header("idempotency-key", "big")
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let response = app.oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
+    assert_eq!(effects.load(Ordering::SeqCst), 0, "the handler never ran");
+    let _ = OrderError::NoSuchOrder;
+}

@@ -171,10 +171,15 @@ where
             return Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) });
         };
         // A body's length is its `Content-Length`; without one, a chunked
-        // body's is unknown and any other request has none.
+        // body's (or an HTTP/2 one's, which needs neither header) is
+        // unknown, and any other HTTP/1 request has none.
         let length = match req.headers().get(header::CONTENT_LENGTH) {
             Some(length) => length.to_str().ok().and_then(|v| v.parse::<u64>().ok()),
-            None if req.headers().contains_key(header::TRANSFER_ENCODING) => None,
+            None if req.headers().contains_key(header::TRANSFER_ENCODING)
+                || req.version() >= actix_web::http::Version::HTTP_2 =>
+            {
+                None
+            }
             None => Some(0),
         };
         if !Keyed::fits(length, self.max_request) {
@@ -183,12 +188,28 @@ where
         let store = Arc::clone(&self.store);
         let max_request = self.max_request;
         Box::pin(async move {
-            let Some(body) = read(req.take_payload(), max_request).await else {
-                let unreadable = Rejection::BadRequest {
-                    reason: "the request body could not be read".into(),
-                };
-                let response = to_actix(crate::server::respond_rejection(&unreadable));
-                return Ok(req.into_response(response).map_into_right_body());
+            let body = match read(req.take_payload(), max_request).await {
+                Ok(body) => body,
+                Err(overflowed) => {
+                    // Past the surface's body limit (which cuts a body off
+                    // as it is read), a 413; anything else, a 400.
+                    let unreadable = if overflowed {
+                        Rejection::PayloadTooLarge {
+                            file_size: None,
+                            max_size: req
+                                .extensions()
+                                .get::<crate::Context>()
+                                .and_then(crate::Context::get_body_limit)
+                                .unwrap_or(crate::server::DEFAULT_BODY_LIMIT),
+                        }
+                    } else {
+                        Rejection::BadRequest {
+                            reason: "the request body could not be read".into(),
+                        }
+                    };
+                    let response = to_actix(crate::server::respond_rejection(&unreadable));
+                    return Ok(req.into_response(response).map_into_right_body());
+                }
             };
             let claimed = match keyed.begin(&store, req.query_string(), &body).await {
                 Begin::Serve(claimed) => claimed,
@@ -237,16 +258,19 @@ where
 
 /// The request body, up to `max` bytes; `None` if it could not be read or
 /// is longer.
-async fn read(mut payload: Payload, max: usize) -> Option<Bytes> {
+/// The whole body, up to `max` bytes; `Err(true)` when it ran past a body
+/// limit, `Err(false)` when it could not be read.
+async fn read(mut payload: Payload, max: usize) -> Result<Bytes, bool> {
     let mut body = BytesMut::new();
     loop {
         let chunk =
             core::future::poll_fn(|cx| futures_core::Stream::poll_next(Pin::new(&mut payload), cx))
                 .await;
         match chunk {
-            None => return Some(body.freeze()),
+            None => return Ok(body.freeze()),
             Some(Ok(chunk)) if body.len() + chunk.len() <= max => body.extend_from_slice(&chunk),
-            Some(_) => return None,
+            Some(Ok(_) | Err(actix_web::error::PayloadError::Overflow)) => return Err(true),
+            Some(Err(_)) => return Err(false),
         }
     }
 }

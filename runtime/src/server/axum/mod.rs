@@ -123,6 +123,22 @@ fn too_large() -> Rejection {
     }
 }
 
+/// A request body that could not be read whole: a 413 when it ran past a
+/// body limit (the [`Surface`](crate::server::Surface)'s cuts a chunked
+/// body off as it is read), else a 400.
+pub(crate) fn unreadable_body(err: &axum::Error) -> Rejection {
+    let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
+    while let Some(current) = cause {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return too_large();
+        }
+        cause = current.source();
+    }
+    Rejection::BadRequest {
+        reason: "the request body could not be read".into(),
+    }
+}
+
 fn json_rejection(rejection: &JsonRejection) -> Rejection {
     match rejection {
         JsonRejection::MissingJsonContentType(_) => Rejection::UnsupportedMediaType {

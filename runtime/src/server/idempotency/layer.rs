@@ -12,7 +12,6 @@ use axum::body::Body;
 
 use super::MAX_REQUEST;
 use super::{Begin, IdempotencyStore, Keyed, StoredResponse};
-use crate::server::Rejection;
 
 /// The tower layer: requests with an `Idempotency-Key` are served once and
 /// replayed after (with `Idempotent-Replayed: true`); a duplicate that
@@ -212,11 +211,12 @@ where
         let max_request = self.max_request;
         Box::pin(async move {
             let (parts, body) = req.into_parts();
-            let Ok(body) = axum::body::to_bytes(body, max_request).await else {
-                let unreadable = Rejection::BadRequest {
-                    reason: "the request body could not be read".into(),
-                };
-                return Ok(crate::server::axum::into_response(&unreadable));
+            let body = match axum::body::to_bytes(body, max_request).await {
+                Ok(body) => body,
+                Err(err) => {
+                    let unreadable = crate::server::axum::unreadable_body(&err);
+                    return Ok(crate::server::axum::into_response(&unreadable));
+                }
             };
             let query = parts.uri.query().unwrap_or("");
             let claimed = match keyed.begin(&store, query, &body).await {
