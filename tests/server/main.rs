@@ -16,3 +16,4 @@ mod ratelimit;
 mod seeds;
 mod smoke;
 mod surface;
+mod surface_composed;

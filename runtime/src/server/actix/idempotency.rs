@@ -230,7 +230,9 @@ where
                 BodySize::Stream => None,
             };
             let headers = to_http(response.headers());
-            if !claimed.keeps(http_status(response.status()), &headers, length) {
+            if !claimed.keeps(http_status(response.status()), &headers, length)
+                || super::surface::restyled(response.response())
+            {
                 return Ok(response.map_into_left_body());
             }
             let (req, response) = response.into_parts();

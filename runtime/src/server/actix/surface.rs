@@ -142,7 +142,18 @@ where
                 let path = req.path().to_owned();
                 let outcome = CatchUnwind::new(service.call(req)).await;
                 let response = match outcome {
-                    Ok(response) => response?,
+                    Ok(Ok(response)) => response,
+                    Ok(Err(err)) => {
+                        // The request went with it: the answer goes out as
+                        // an error carrying the response.
+                        let mut answer = restyle_error(&err, &surface, &method, &path, &ctx);
+                        finish_headers(answer.headers_mut(), said, echo);
+                        return Err(actix_web::error::InternalError::from_response(
+                            err.to_string(),
+                            answer,
+                        )
+                        .into());
+                    }
                     Err(payload) if surface.catches_panics() => {
                         // The request was moved into the handler: the answer
                         // goes out as an error carrying the response.
@@ -183,18 +194,8 @@ fn restyle<B: MessageBody + 'static, E: ApiError>(
     };
     let rejection = match response.response().error() {
         Some(err) => Some(from_actix(err, status, surface, method, path)),
-        None => {
-            let bare = !response.headers().contains_key(header::CONTENT_TYPE)
-                && matches!(
-                    response.response().body().size(),
-                    BodySize::None | BodySize::Sized(0)
-                );
-            if bare {
-                bare_rejection(status, method, path)
-            } else {
-                None
-            }
-        }
+        None if is_bare(response.response()) => bare_rejection(status, method, path),
+        None => None,
     };
     let Some(rejection) = rejection else {
         return response.map_into_left_body();
@@ -209,6 +210,47 @@ fn restyle<B: MessageBody + 'static, E: ApiError>(
     }
     let (req, _) = response.into_parts();
     ServiceResponse::new(req, restyled).map_into_right_body()
+}
+
+/// A response with no body and no content type: the router's own 404 and
+/// 405.
+fn is_bare<B: MessageBody>(response: &actix_web::HttpResponse<B>) -> bool {
+    !response.headers().contains_key(header::CONTENT_TYPE)
+        && matches!(response.body().size(), BodySize::None | BodySize::Sized(0))
+}
+
+/// Whether the surface would answer this error response in the envelope
+/// in its place: an actix-web error rebuff did not render (an extractor's,
+/// a handler's of another type), or a bare 404 or 405. Such a response is
+/// the framework's, not the application's: the idempotency middleware
+/// inside the surface does not keep it, so that a retry is answered in the
+/// envelope too.
+pub(crate) fn restyled<B: MessageBody>(response: &actix_web::HttpResponse<B>) -> bool {
+    response.status().as_u16() >= 400
+        && response.extensions().get::<Rendered>().is_none()
+        && (response.error().is_some() || is_bare(response))
+}
+
+/// An error an inner middleware returned instead of a response (the
+/// dispatcher would render it as it is): in the envelope, unless rebuff
+/// rendered it already.
+fn restyle_error<E: ApiError>(
+    err: &actix_web::Error,
+    surface: &Surface<E>,
+    method: &str,
+    path: &str,
+    ctx: &Context,
+) -> actix_web::HttpResponse {
+    let response = err.error_response();
+    if response.extensions().get::<Rendered>().is_some() {
+        return response;
+    }
+    let status = http::StatusCode::from_u16(response.status().as_u16())
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    to_actix(respond_rejection_in(
+        &from_actix(err, status, surface, method, path),
+        ctx,
+    ))
 }
 
 /// The rejection an actix-web error stands for: the extractors' by their

@@ -1,0 +1,163 @@
+//! The surface composed with other layers: a layer inside it that
+//! replaces the body, an actix-web middleware inside it that fails with an
+//! error, and the idempotency middleware inside it.
+
+use std::time::Duration;
+
+use rebuff::server::Surface;
+use serde_json::Value;
+
+use crate::surface::{FlatError, Item, LIMIT, client};
+
+/// A layer inside the surface may hand the handler another body than the
+/// one sent (a decompressed one): the surface's limit still holds for what
+/// the extractor reads.
+#[tokio::test]
+async fn the_limit_holds_for_a_body_a_layer_inside_replaced() {
+    use axum::body::Body;
+    use axum::routing::post;
+    use rebuff::server::axum::Json;
+
+    /// Turns the small body sent into 1.5 MiB of JSON of unknown length.
+    async fn inflate(request: axum::extract::Request) -> axum::extract::Request {
+        let (parts, _) = request.into_parts();
+        let filler = "x".repeat(LIMIT as usize / 2);
+        let chunks: Vec<Result<String, std::io::Error>> = vec![
+            Ok(r#"{"name":""#.to_owned()),
+            Ok(filler.clone()),
+            Ok(filler.clone()),
+            Ok(filler),
+            Ok(r#"","count":1}"#.to_owned()),
+        ];
+        axum::extract::Request::from_parts(
+            parts,
+            Body::from_stream(futures_util::stream::iter(chunks)),
+        )
+    }
+
+    let app = axum::Router::new()
+        .route(
+            "/items",
+            post(|Json(item): Json<Item>| async move { item.name.len().to_string() }),
+        )
+        .layer(axum::middleware::map_request(inflate))
+        .layer(Surface::<FlatError>::new().body_limit(LIMIT));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(axum::serve(listener, app).into_future());
+    let response = client()
+        .post(format!("http://{addr}/items"))
+        .json(&serde_json::json!({"name": "small", "count": 1}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 413);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["code"], "PAYLOAD_TOO_LARGE", "{body}");
+}
+
+/// On actix-web, an error an inner middleware returns (instead of a
+/// response) is answered in the envelope with the request id, and one
+/// rebuff rendered keeps its own code.
+#[tokio::test]
+async fn an_inner_middlewares_error_is_answered_in_the_envelope() {
+    use actix_web::{App, HttpResponse, test, web};
+
+    let app = test::init_service(
+        App::new()
+            .route("/items", web::get().to(HttpResponse::Ok))
+            .wrap_fn(|req, srv| {
+                let gone = req.path() == "/gone";
+                let refuse = req.headers().contains_key("x-refuse");
+                let call = actix_web::dev::Service::call(srv, req);
+                async move {
+                    if gone {
+                        return Err(FlatError::ItemGone { item_id: 7 }.into());
+                    }
+                    if refuse {
+                        return Err(actix_web::error::ErrorBadRequest("no"));
+                    }
+                    call.await
+                }
+            })
+            .wrap(Surface::<FlatError>::new()),
+    )
+    .await;
+    let request = test::TestRequest::get()
+        .uri("/items")
+        .insert_header(("x-refuse", "1"))
+        .to_request();
+    let response = match test::try_call_service(&app, request).await {
+        Ok(response) => response.into_parts().1.map_into_boxed_body(),
+        Err(err) => err.error_response(),
+    };
+    assert_eq!(response.status(), 400);
+    assert_eq!(
+        response.headers().get("content-type").unwrap(),
+        "application/json"
+    );
+    assert!(response.headers().contains_key("x-request-id"));
+    let body = actix_web::body::to_bytes(response.into_body())
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "BAD_REQUEST", "{body}");
+    assert!(body["requestId"].is_string(), "{body}");
+
+    let request = test::TestRequest::get().uri("/gone").to_request();
+    let response = match test::try_call_service(&app, request).await {
+        Ok(response) => response.into_parts().1.map_into_boxed_body(),
+        Err(err) => err.error_response(),
+    };
+    assert_eq!(response.status(), 410);
+    let body = actix_web::body::to_bytes(response.into_body())
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "ITEM_GONE", "{body}");
+}
+
+/// On actix-web, the idempotency middleware inside the surface does not
+/// keep the framework's own answers (a body that is not JSON): a retry with
+/// the key is answered in the envelope too, not replayed as actix's text.
+#[tokio::test]
+async fn a_retried_rejection_behind_idempotency_is_still_in_the_envelope() {
+    use actix_web::{App, HttpResponse, test, web};
+    use rebuff::server::idempotency::MemoryStore;
+
+    let app = test::init_service(
+        App::new()
+            .route(
+                "/items",
+                web::post().to(|item: web::Json<Item>| async move {
+                    HttpResponse::Created().json(item.into_inner())
+                }),
+            )
+            .wrap(rebuff::server::actix::Idempotency::new(MemoryStore::new(
+                Duration::from_secs(60),
+            )))
+            .wrap(Surface::<FlatError>::new()),
+    )
+    .await;
+    for attempt in 1..=2 {
+        let request = test::TestRequest::post()
+            .uri("/items")
+            .insert_header(("idempotency-key", "k1"))
+            .insert_header(("content-type", "application/json"))
+            .set_payload("{not json")
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status(), 400, "attempt {attempt}");
+        assert_eq!(
+            response.headers().get("content-type").unwrap(),
+            "application/json",
+            "attempt {attempt}"
+        );
+        assert!(
+            !response.headers().contains_key("idempotent-replayed"),
+            "attempt {attempt}"
+        );
+        let body: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
+        assert_eq!(body["code"], "INVALID_JSON", "attempt {attempt}: {body}");
+    }
+}
