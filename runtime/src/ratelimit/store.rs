@@ -9,8 +9,9 @@ use core::fmt;
 use core::future::Future;
 use core::pin::Pin;
 use std::sync::Arc;
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
 use super::caller::IpKey;
 use super::gcra::{Decision, Escalation};
@@ -102,17 +103,27 @@ pub trait Clock: Send + Sync + 'static {
     fn now_micros(&self) -> u64;
 }
 
-/// The system's clock.
+/// The system's clock, read as a steady one: the wall-clock time when it
+/// was first read, moved on by the monotonic clock since. A wall clock set
+/// back (an NTP step) would otherwise put every recent caller's next
+/// allowed time ahead of now, refusing it for as long as the step; set
+/// forward, grant it a burst. The price is that reset times in epoch
+/// seconds are off by any step made after the first read, until restart.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_micros(&self) -> u64 {
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |since| {
-                u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
-            })
+        static ANCHOR: OnceLock<(Instant, u64)> = OnceLock::new();
+        let (at, epoch) = *ANCHOR.get_or_init(|| {
+            let epoch = SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .map_or(0, |since| {
+                    u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+                });
+            (Instant::now(), epoch)
+        });
+        epoch.saturating_add(u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX))
     }
 }
 
@@ -147,5 +158,31 @@ impl TestClock {
 impl Clock for TestClock {
     fn now_micros(&self) -> u64 {
         self.0.load(Ordering::SeqCst)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_system_clock_never_goes_back_and_reads_the_wall_clock() {
+        let wall = || {
+            u64::try_from(
+                SystemTime::now()
+                    .duration_since(UNIX_EPOCH)
+                    .unwrap()
+                    .as_micros(),
+            )
+            .unwrap()
+        };
+        let mut last = SystemClock.now_micros();
+        for _ in 0..10_000 {
+            let now = SystemClock.now_micros();
+            assert!(now >= last, "{now} after {last}");
+            last = now;
+        }
+        // Anchored on the wall clock: within a second of it (no step here).
+        assert!(last.abs_diff(wall()) < 1_000_000);
     }
 }
