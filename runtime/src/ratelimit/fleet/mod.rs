@@ -45,10 +45,15 @@ const SCRIPT: &str = include_str!("decide.lua");
 /// caller under half its quota is granted several requests at once,
 /// charged to it in Redis, and the server admits the rest of them without
 /// asking; a refused caller is refused by the server until the time Redis
-/// gave. Leased requests are charged before they are used, so the fleet
-/// never admits more than the quota; a lease not used up before it runs
-/// out is lost, so with leases on the fleet may admit up to `lease - 1`
-/// fewer requests per server holding a lease, each time one runs out.
+/// gave. Leased requests are charged when they are granted, so over time
+/// the fleet admits no more than the limits. A leased request spent later
+/// counts from its grant, though: by then the charge has begun to refill,
+/// so within one span a caller can be admitted up to `lease - 1` requests
+/// more than the limit allows at that moment. A lease `ttl` near the
+/// period divided by the quota (1 s for 60 a minute) keeps that small. A
+/// lease not used up before it runs out is lost, so the fleet may also
+/// admit up to `lease - 1` fewer requests per server holding one, each
+/// time one runs out.
 ///
 /// ```no_run
 /// # #[tokio::main] async fn main() -> Result<(), rebuff::StoreError> {
@@ -201,7 +206,9 @@ where
     /// Grants a caller under half its quota up to `requests` requests at a
     /// time, admitted here without asking Redis for `ttl` (and refuses a
     /// refused caller here until the time Redis gave). `requests` of 1 (the
-    /// default) turns leases off: every request is one call to Redis.
+    /// default) turns leases off: every request is one call to Redis. A
+    /// short `ttl` (near the period divided by the quota) keeps a lease's
+    /// requests close to when they were charged; see the type's docs.
     #[must_use]
     pub fn leases(mut self, requests: u32, ttl: Duration) -> Self {
         let micros = u64::try_from(ttl.as_micros())
