@@ -5,7 +5,7 @@ use std::time::Duration;
 use bytes::Bytes;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use rebuff::server::idempotency::{
-    Claim, Fingerprint, IdempotencyStore, MemoryStore, RedisStore, StoredResponse,
+    Claim, Fingerprint, IdempotencyStore, MemoryStore, Owner, RedisStore, StoredResponse,
 };
 
 use crate::redis_server::RedisServer;
@@ -21,10 +21,13 @@ fn response(body: &'static str) -> StoredResponse {
     }
 }
 
-/// What a store answers along one key's life.
+/// What a store answers along one key's life: a request (`first`), a
+/// retry of it (the same fingerprint, its own owner) and another request
+/// sent with the same key.
 async fn life(store: &dyn IdempotencyStore) -> Vec<String> {
     let same = Fingerprint::of("", b"{\"name\":\"Ada\"}");
     let other = Fingerprint::of("", b"{\"name\":\"Bob\"}");
+    let (first, retry, another) = (Owner::new(), Owner::new(), Owner::new());
     let mut seen = Vec::new();
     let mut note = |claim: Claim| {
         seen.push(match claim {
@@ -39,37 +42,46 @@ async fn life(store: &dyn IdempotencyStore) -> Vec<String> {
             ),
         });
     };
-    note(store.claim("k", same).await.unwrap());
-    note(store.claim("k", same).await.unwrap());
-    note(store.claim("k", other).await.unwrap());
-    // Another request's completion or release leaves the claim alone.
+    note(store.claim("k", same, first).await.unwrap());
+    note(store.claim("k", same, retry).await.unwrap());
+    note(store.claim("k", other, another).await.unwrap());
+    // Another request's completion or release leaves the claim alone, and
+    // so do a retry's.
     store
-        .complete("k", other, response("not mine"))
+        .complete("k", other, another, response("not mine"))
         .await
         .unwrap();
-    store.release("k", other).await.unwrap();
-    note(store.claim("k", same).await.unwrap());
+    store.release("k", another).await.unwrap();
+    store.release("k", retry).await.unwrap();
     store
-        .complete("k", same, response("order #1"))
+        .complete("k", same, retry, response("the retry's"))
         .await
         .unwrap();
-    note(store.claim("k", same).await.unwrap());
-    note(store.claim("k", other).await.unwrap());
+    note(store.claim("k", same, retry).await.unwrap());
+    store
+        .complete("k", same, first, response("order #1"))
+        .await
+        .unwrap();
+    note(store.claim("k", same, retry).await.unwrap());
+    note(store.claim("k", other, another).await.unwrap());
     // Done, it is not given back (nor overwritten).
-    store.release("k", same).await.unwrap();
-    store.complete("k", same, response("again")).await.unwrap();
-    note(store.claim("k", same).await.unwrap());
+    store.release("k", first).await.unwrap();
+    store
+        .complete("k", same, first, response("again"))
+        .await
+        .unwrap();
+    note(store.claim("k", same, retry).await.unwrap());
     // Released in flight, the key is anyone's.
-    note(store.claim("j", same).await.unwrap());
-    store.release("j", same).await.unwrap();
-    note(store.claim("j", other).await.unwrap());
+    note(store.claim("j", same, first).await.unwrap());
+    store.release("j", first).await.unwrap();
+    note(store.claim("j", other, another).await.unwrap());
     // Completed after its claim expired: kept for its own request.
     store
-        .complete("lost", same, response("late"))
+        .complete("lost", same, first, response("late"))
         .await
         .unwrap();
-    note(store.claim("lost", same).await.unwrap());
-    note(store.claim("lost", other).await.unwrap());
+    note(store.claim("lost", same, retry).await.unwrap());
+    note(store.claim("lost", other, another).await.unwrap());
     seen
 }
 
@@ -110,10 +122,15 @@ async fn a_key_left_in_flight_frees_itself_and_large_responses_are_not_kept() {
         .in_flight(Duration::from_millis(200))
         .max_response_bytes(64);
     let fingerprint = Fingerprint::of("", b"");
-    assert_eq!(store.claim("k", fingerprint).await.unwrap(), Claim::New);
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    let owner = Owner::new();
     assert_eq!(
-        store.claim("k", fingerprint).await.unwrap(),
+        store.claim("k", fingerprint, owner).await.unwrap(),
+        Claim::New
+    );
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let retry = Owner::new();
+    assert_eq!(
+        store.claim("k", fingerprint, retry).await.unwrap(),
         Claim::New,
         "the server serving it died"
     );
@@ -121,9 +138,12 @@ async fn a_key_left_in_flight_frees_itself_and_large_responses_are_not_kept() {
         body: Bytes::from(vec![b'x'; 100]),
         ..response("")
     };
-    store.complete("k", fingerprint, large).await.unwrap();
+    store
+        .complete("k", fingerprint, retry, large)
+        .await
+        .unwrap();
     assert_eq!(
-        store.claim("k", fingerprint).await.unwrap(),
+        store.claim("k", fingerprint, Owner::new()).await.unwrap(),
         Claim::New,
         "not kept, given back"
     );
@@ -139,11 +159,21 @@ async fn an_unreachable_redis_is_an_error_within_the_timeout() {
         .timeout(Duration::from_millis(100));
     redis.stall();
     let started = std::time::Instant::now();
-    assert!(store.claim("k", Fingerprint::of("", b"")).await.is_err());
+    assert!(
+        store
+            .claim("k", Fingerprint::of("", b""), Owner::new())
+            .await
+            .is_err()
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
     redis.resume();
     redis.stop();
-    assert!(store.claim("k", Fingerprint::of("", b"")).await.is_err());
+    assert!(
+        store
+            .claim("k", Fingerprint::of("", b""), Owner::new())
+            .await
+            .is_err()
+    );
 }
 
 /// A keyed request whose claim timed out (Redis stalled) gets a 503, and
@@ -254,7 +284,8 @@ async fn a_slow_request_keeps_its_key_in_flight() {
 }
 
 /// A renewal keeps only the request's own claim in flight: not a key
-/// claimed under another fingerprint, nor one done or given back.
+/// another request (or another try of it) holds, nor one done or given
+/// back.
 #[tokio::test]
 async fn a_renewal_keeps_only_its_own_claim() {
     let Some(redis) = RedisServer::start() else {
@@ -266,26 +297,34 @@ async fn a_renewal_keeps_only_its_own_claim() {
     assert_eq!(store.renew_every(), Some(Duration::from_millis(100)));
     let same = Fingerprint::of("", b"a");
     let other = Fingerprint::of("", b"b");
-    assert_eq!(store.claim("k", same).await.unwrap(), Claim::New);
-    assert_eq!(store.claim("o", same).await.unwrap(), Claim::New);
+    let (holder, retry) = (Owner::new(), Owner::new());
+    assert_eq!(store.claim("k", same, holder).await.unwrap(), Claim::New);
+    assert_eq!(store.claim("o", same, holder).await.unwrap(), Claim::New);
     for _ in 0..4 {
         tokio::time::sleep(Duration::from_millis(100)).await;
-        store.renew("k", same).await.unwrap();
-        store.renew("o", other).await.unwrap();
+        store.renew("k", holder).await.unwrap();
+        // A retry of the request holding "o" renews nothing.
+        store.renew("o", retry).await.unwrap();
     }
     // 400 ms after their claims: only the renewed one is still held.
-    assert_eq!(store.claim("k", same).await.unwrap(), Claim::InFlight);
-    assert_eq!(store.claim("o", other).await.unwrap(), Claim::New);
+    assert_eq!(
+        store.claim("k", same, retry).await.unwrap(),
+        Claim::InFlight
+    );
+    assert_eq!(store.claim("o", other, retry).await.unwrap(), Claim::New);
     // Released, a renewal does not bring it back.
-    store.release("k", same).await.unwrap();
-    store.renew("k", same).await.unwrap();
-    assert_eq!(store.claim("k", other).await.unwrap(), Claim::New);
+    store.release("k", holder).await.unwrap();
+    store.renew("k", holder).await.unwrap();
+    assert_eq!(store.claim("k", other, retry).await.unwrap(), Claim::New);
     // Done, a renewal leaves the response as it is (kept for the ttl).
-    store.complete("k", other, response("kept")).await.unwrap();
-    store.renew("k", other).await.unwrap();
+    store
+        .complete("k", other, retry, response("kept"))
+        .await
+        .unwrap();
+    store.renew("k", retry).await.unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(matches!(
-        store.claim("k", other).await.unwrap(),
+        store.claim("k", other, holder).await.unwrap(),
         Claim::Done(stored) if stored.body == "kept"
     ));
 }

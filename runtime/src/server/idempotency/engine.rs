@@ -12,7 +12,7 @@ use std::time::Instant;
 
 use http::{HeaderMap, HeaderValue, StatusCode};
 
-use super::{Claim, Fingerprint, IdempotencyStore, StoredResponse, digest};
+use super::{Claim, Fingerprint, IdempotencyStore, Owner, StoredResponse, digest};
 use crate::rejection::Rejection;
 
 /// The longest key taken; longer ones are passed through unremembered.
@@ -71,17 +71,19 @@ impl Keyed {
         body: &[u8],
     ) -> Begin<St> {
         let fingerprint = Fingerprint::of(query, body);
+        let owner = Owner::new();
         let started = Instant::now();
         loop {
-            match store.claim(&self.key, fingerprint).await {
+            match store.claim(&self.key, fingerprint, owner).await {
                 // Also when the first request gave the key up while this
                 // one waited: this one, which has its body, does the work.
                 Ok(Claim::New) => {
-                    let renewal = renew_while_served(store, &self.key, fingerprint);
+                    let renewal = renew_while_served(store, &self.key, owner);
                     return Begin::Serve(Claimed {
                         store: Arc::clone(store),
                         key: Some(self.key),
                         fingerprint,
+                        owner,
                         renewal,
                     });
                 }
@@ -98,8 +100,10 @@ impl Keyed {
                     // A claim that timed out may still land (a store on
                     // one ordered connection runs the release after it):
                     // given back, so that the retry is not told 409 until
-                    // the claim expires.
-                    release_now(store, self.key, fingerprint);
+                    // the claim expires. Only this request's own claim: a
+                    // try of it still being served holds the key under its
+                    // own owner, and keeps it.
+                    release_now(store, self.key, owner);
                     return Begin::Refuse(Rejection::Unavailable { retry_after: 1 });
                 }
             }
@@ -135,6 +139,7 @@ pub(crate) struct Claimed<St: IdempotencyStore> {
     store: Arc<St>,
     key: Option<String>,
     fingerprint: Fingerprint,
+    owner: Owner,
     /// The task renewing the claim, stopped when the claim ends.
     renewal: Option<tokio::task::AbortHandle>,
 }
@@ -146,7 +151,7 @@ pub(crate) struct Claimed<St: IdempotencyStore> {
 fn renew_while_served<St: IdempotencyStore>(
     store: &Arc<St>,
     key: &str,
-    fingerprint: Fingerprint,
+    owner: Owner,
 ) -> Option<tokio::task::AbortHandle> {
     // A floor: a claim too short to renew every 10 ms lapses anyway, and
     // renewing faster would only load the store.
@@ -162,7 +167,7 @@ fn renew_while_served<St: IdempotencyStore>(
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
-            if let Err(err) = store.renew(&key, fingerprint).await {
+            if let Err(err) = store.renew(&key, owner).await {
                 tracing::warn!(target: "rebuff::idempotency", error = %err, "the idempotency store failed to renew a key in flight");
             }
         }
@@ -203,11 +208,15 @@ impl<St: IdempotencyStore> Claimed<St> {
     pub(crate) async fn complete(mut self, response: StoredResponse) {
         self.stop_renewing();
         let Some(key) = self.key.take() else { return };
-        if let Err(err) = self.store.complete(&key, self.fingerprint, response).await {
+        if let Err(err) = self
+            .store
+            .complete(&key, self.fingerprint, self.owner, response)
+            .await
+        {
             // The answer goes out; a retry will find the key in flight
             // until the store forgets it, then do the work again.
             tracing::error!(target: "rebuff::idempotency", error = %err, "the idempotency store failed to keep a response");
-            release_now(&self.store, key, self.fingerprint);
+            release_now(&self.store, key, self.owner);
         }
     }
 
@@ -222,17 +231,17 @@ impl<St: IdempotencyStore> Drop for Claimed<St> {
     fn drop(&mut self) {
         self.stop_renewing();
         if let Some(key) = self.key.take() {
-            release_now(&self.store, key, self.fingerprint);
+            release_now(&self.store, key, self.owner);
         }
     }
 }
 
 /// Gives `key` back: at once for a store that answers at once, else on a
 /// task of its own (a drop cannot wait).
-fn release_now<St: IdempotencyStore>(store: &Arc<St>, key: String, fingerprint: Fingerprint) {
+fn release_now<St: IdempotencyStore>(store: &Arc<St>, key: String, owner: Owner) {
     let store = Arc::clone(store);
     let mut release = Box::pin(async move {
-        if let Err(err) = store.release(&key, fingerprint).await {
+        if let Err(err) = store.release(&key, owner).await {
             tracing::error!(target: "rebuff::idempotency", error = %err, "the idempotency store failed to release a key");
         }
     });

@@ -6,7 +6,7 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Instant;
 
-use super::{Claim, Fingerprint, IdempotencyStore, StoreFuture, StoredResponse};
+use super::{Claim, Fingerprint, IdempotencyStore, Owner, StoreFuture, StoredResponse};
 
 impl StoredResponse {
     /// Roughly the memory it holds: body and headers.
@@ -45,9 +45,9 @@ pub struct MemoryStore {
     entries: Mutex<Entries>,
 }
 
-/// A key's record: when written, the request's fingerprint, and its
-/// response once served.
-type Entry = (Instant, Fingerprint, Option<StoredResponse>);
+/// A key's record: when written, the request's fingerprint, the request
+/// holding it, and its response once served.
+type Entry = (Instant, Fingerprint, Owner, Option<StoredResponse>);
 
 #[derive(Debug, Default)]
 struct Entries {
@@ -66,11 +66,13 @@ impl Entries {
         key: &str,
         at: Instant,
         fingerprint: Fingerprint,
+        owner: Owner,
         response: Option<StoredResponse>,
     ) {
         self.bytes += response.as_ref().map_or(0, StoredResponse::size);
-        if let Some((_, _, Some(old))) =
-            self.map.insert(key.to_owned(), (at, fingerprint, response))
+        if let Some((_, _, _, Some(old))) = self
+            .map
+            .insert(key.to_owned(), (at, fingerprint, owner, response))
         {
             self.bytes -= old.size();
         }
@@ -78,7 +80,7 @@ impl Entries {
     }
 
     fn remove(&mut self, key: &str) {
-        if let Some((_, _, Some(old))) = self.map.remove(key) {
+        if let Some((_, _, _, Some(old))) = self.map.remove(key) {
             self.bytes -= old.size();
         }
     }
@@ -94,9 +96,9 @@ impl Entries {
     fn prune(&mut self, now: Instant, ttl: Duration, max_entries: usize, max_bytes: usize) {
         let mut passed_over = 0;
         while let Some((at, key)) = self.order.front() {
-            let record = self.map.get(key).filter(|(written, _, _)| written == at);
+            let record = self.map.get(key).filter(|(written, ..)| written == at);
             let live = record.is_some();
-            let in_flight = record.is_some_and(|(_, _, done)| done.is_none());
+            let in_flight = record.is_some_and(|(.., done)| done.is_none());
             let expired = now.duration_since(*at) >= ttl;
             let over = self.map.len() > max_entries || self.bytes > max_bytes;
             if live && !over && !expired {
@@ -167,33 +169,39 @@ impl MemoryStore {
 }
 
 impl MemoryStore {
-    fn claim_now(&self, key: &str, fingerprint: Fingerprint) -> Claim {
+    fn claim_now(&self, key: &str, fingerprint: Fingerprint, owner: Owner) -> Claim {
         let mut entries = self.lock();
         let now = Instant::now();
         self.prune(&mut entries, now);
         match entries.map.get(key) {
-            Some((at, _, _)) if now.duration_since(*at) >= self.ttl => {
-                entries.insert(key, now, fingerprint, None);
+            Some((at, ..)) if now.duration_since(*at) >= self.ttl => {
+                entries.insert(key, now, fingerprint, owner, None);
                 Claim::New
             }
-            Some((_, first, _)) if *first != fingerprint => Claim::Mismatch,
-            Some((_, _, Some(done))) => Claim::Done(done.clone()),
-            Some((_, _, None)) => Claim::InFlight,
+            Some((_, first, ..)) if *first != fingerprint => Claim::Mismatch,
+            Some((.., Some(done))) => Claim::Done(done.clone()),
+            Some((.., None)) => Claim::InFlight,
             None => {
-                entries.insert(key, now, fingerprint, None);
+                entries.insert(key, now, fingerprint, owner, None);
                 self.prune(&mut entries, now);
                 Claim::New
             }
         }
     }
 
-    fn complete_now(&self, key: &str, fingerprint: Fingerprint, response: StoredResponse) {
+    fn complete_now(
+        &self,
+        key: &str,
+        fingerprint: Fingerprint,
+        owner: Owner,
+        response: StoredResponse,
+    ) {
         let mut entries = self.lock();
         let now = Instant::now();
-        // Only the request's own key: in flight under its fingerprint, or
-        // forgotten meanwhile.
-        if let Some((_, first, done)) = entries.map.get(key) {
-            if *first != fingerprint || done.is_some() {
+        // Only the request's own key: in flight held by it, or forgotten
+        // meanwhile.
+        if let Some((_, _, holder, done)) = entries.map.get(key) {
+            if *holder != owner || done.is_some() {
                 return;
             }
         }
@@ -203,30 +211,40 @@ impl MemoryStore {
             entries.remove(key);
             return;
         }
-        entries.insert(key, now, fingerprint, Some(response));
+        entries.insert(key, now, fingerprint, owner, Some(response));
         self.prune(&mut entries, now);
     }
 
-    fn release_now(&self, key: &str, fingerprint: Fingerprint) {
+    fn release_now(&self, key: &str, owner: Owner) {
         let mut entries = self.lock();
-        if matches!(entries.map.get(key), Some((_, first, None)) if *first == fingerprint) {
+        if matches!(entries.map.get(key), Some((_, _, holder, None)) if *holder == owner) {
             entries.remove(key);
         }
     }
 }
 
 impl IdempotencyStore for MemoryStore {
-    fn claim<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, Claim> {
-        Box::pin(core::future::ready(Ok(self.claim_now(key, fingerprint))))
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: Fingerprint,
+        owner: Owner,
+    ) -> StoreFuture<'a, Claim> {
+        Box::pin(core::future::ready(Ok(self.claim_now(
+            key,
+            fingerprint,
+            owner,
+        ))))
     }
 
     fn complete<'a>(
         &'a self,
         key: &'a str,
         fingerprint: Fingerprint,
+        owner: Owner,
         response: StoredResponse,
     ) -> StoreFuture<'a, ()> {
-        self.complete_now(key, fingerprint, response);
+        self.complete_now(key, fingerprint, owner, response);
         Box::pin(core::future::ready(Ok(())))
     }
 
@@ -234,8 +252,8 @@ impl IdempotencyStore for MemoryStore {
         self.max_response
     }
 
-    fn release<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
-        self.release_now(key, fingerprint);
+    fn release<'a>(&'a self, key: &'a str, owner: Owner) -> StoreFuture<'a, ()> {
+        self.release_now(key, owner);
         Box::pin(core::future::ready(Ok(())))
     }
 }
@@ -256,10 +274,13 @@ mod tests {
     }
 
     const SAME: Fingerprint = Fingerprint([7; 32]);
+    /// The request that claims with `SAME`, and another one.
+    const ME: Owner = Owner([1; 16]);
+    const THEM: Owner = Owner([2; 16]);
 
     fn serve(store: &MemoryStore, key: &str, body: &'static str) {
-        assert_eq!(store.claim_now(key, SAME), Claim::New, "{key}");
-        store.complete_now(key, SAME, response(body));
+        assert_eq!(store.claim_now(key, SAME, ME), Claim::New, "{key}");
+        store.complete_now(key, SAME, ME, response(body));
     }
 
     #[test]
@@ -269,10 +290,10 @@ mod tests {
         serve(&store, "b", "2");
         serve(&store, "c", "3");
         assert_eq!(store.lock().map.len(), 2);
-        assert_eq!(store.claim_now("c", SAME), Claim::Done(response("3")));
-        assert_eq!(store.claim_now("b", SAME), Claim::Done(response("2")));
+        assert_eq!(store.claim_now("c", SAME, ME), Claim::Done(response("3")));
+        assert_eq!(store.claim_now("b", SAME, ME), Claim::Done(response("2")));
         // "a" was evicted: its key is new again.
-        assert_eq!(store.claim_now("a", SAME), Claim::New);
+        assert_eq!(store.claim_now("a", SAME, ME), Claim::New);
     }
 
     #[test]
@@ -280,26 +301,29 @@ mod tests {
         let store = MemoryStore::new(Duration::from_secs(60))
             .max_entries(2)
             .max_bytes(10);
-        assert_eq!(store.claim_now("slow", SAME), Claim::New);
+        assert_eq!(store.claim_now("slow", SAME, ME), Claim::New);
         for key in ["a", "b", "c", "d"] {
             serve(&store, key, "0123456");
         }
         // Still in flight: a retry waits for it instead of serving again.
-        assert_eq!(store.claim_now("slow", SAME), Claim::InFlight);
+        assert_eq!(store.claim_now("slow", SAME, ME), Claim::InFlight);
         let entries = store.lock();
         assert!(entries.bytes <= 10, "{}", entries.bytes);
         assert!(entries.map.len() <= 2, "{}", entries.map.len());
         drop(entries);
-        store.complete_now("slow", SAME, response("done"));
-        assert_eq!(store.claim_now("slow", SAME), Claim::Done(response("done")));
+        store.complete_now("slow", SAME, ME, response("done"));
+        assert_eq!(
+            store.claim_now("slow", SAME, ME),
+            Claim::Done(response("done"))
+        );
         // Only claims in flight: past the entry bound, all kept, and the
         // pass over them ends.
         let busy = MemoryStore::new(Duration::from_secs(60)).max_entries(1);
         for key in ["x", "y", "z"] {
-            assert_eq!(busy.claim_now(key, SAME), Claim::New);
+            assert_eq!(busy.claim_now(key, SAME, ME), Claim::New);
         }
         for key in ["x", "y", "z"] {
-            assert_eq!(busy.claim_now(key, SAME), Claim::InFlight, "{key}");
+            assert_eq!(busy.claim_now(key, SAME, ME), Claim::InFlight, "{key}");
         }
     }
 
@@ -307,12 +331,12 @@ mod tests {
     fn a_response_larger_than_the_store_is_not_kept() {
         let store = MemoryStore::new(Duration::from_secs(60)).max_bytes(10);
         serve(&store, "small", "0123");
-        assert_eq!(store.claim_now("huge", SAME), Claim::New);
-        store.complete_now("huge", SAME, response("0123456789abcdef"));
+        assert_eq!(store.claim_now("huge", SAME, ME), Claim::New);
+        store.complete_now("huge", SAME, ME, response("0123456789abcdef"));
         // Given back, and nothing else pushed out for it.
-        assert_eq!(store.claim_now("huge", SAME), Claim::New);
+        assert_eq!(store.claim_now("huge", SAME, ME), Claim::New);
         assert_eq!(
-            store.claim_now("small", SAME),
+            store.claim_now("small", SAME, ME),
             Claim::Done(response("0123"))
         );
     }
@@ -331,12 +355,12 @@ mod tests {
     fn expired_keys_are_dropped_and_rewrites_do_not_leak_records() {
         let store = MemoryStore::new(Duration::from_millis(20));
         for _ in 0..100 {
-            assert_eq!(store.claim_now("k", SAME), Claim::New);
-            store.release_now("k", SAME);
+            assert_eq!(store.claim_now("k", SAME, ME), Claim::New);
+            store.release_now("k", ME);
         }
         serve(&store, "k", "done");
         std::thread::sleep(Duration::from_millis(30));
-        assert_eq!(store.claim_now("other", SAME), Claim::New);
+        assert_eq!(store.claim_now("other", SAME, ME), Claim::New);
         let entries = store.lock();
         assert!(!entries.map.contains_key("k"));
         // The 100 released claims' records were pruned with it.
@@ -348,28 +372,57 @@ mod tests {
     fn a_key_claimed_with_another_fingerprint_is_a_mismatch() {
         let store = MemoryStore::new(Duration::from_secs(60));
         let other = Fingerprint::of("", b"another body");
-        assert_eq!(store.claim_now("k", SAME), Claim::New);
+        assert_eq!(store.claim_now("k", SAME, ME), Claim::New);
         assert_eq!(
-            store.claim_now("k", other),
+            store.claim_now("k", other, THEM),
             Claim::Mismatch,
             "while in flight"
         );
-        assert_eq!(store.claim_now("k", SAME), Claim::InFlight);
-        store.complete_now("k", SAME, response("done"));
-        assert_eq!(store.claim_now("k", other), Claim::Mismatch, "once done");
-        assert_eq!(store.claim_now("k", SAME), Claim::Done(response("done")));
+        assert_eq!(store.claim_now("k", SAME, ME), Claim::InFlight);
+        store.complete_now("k", SAME, ME, response("done"));
+        assert_eq!(
+            store.claim_now("k", other, THEM),
+            Claim::Mismatch,
+            "once done"
+        );
+        assert_eq!(
+            store.claim_now("k", SAME, ME),
+            Claim::Done(response("done"))
+        );
         // Done, it is no longer its request's to give back.
-        store.release_now("k", SAME);
-        assert_eq!(store.claim_now("k", SAME), Claim::Done(response("done")));
+        store.release_now("k", ME);
+        assert_eq!(
+            store.claim_now("k", SAME, ME),
+            Claim::Done(response("done"))
+        );
         // Released in flight (its request failed), a key is free for any
         // request again; by another request's fingerprint, it is not.
-        assert_eq!(store.claim_now("j", SAME), Claim::New);
-        store.release_now("j", other);
-        assert_eq!(store.claim_now("j", SAME), Claim::InFlight);
-        store.release_now("j", SAME);
-        assert_eq!(store.claim_now("j", other), Claim::New);
+        assert_eq!(store.claim_now("j", SAME, ME), Claim::New);
+        store.release_now("j", THEM);
+        assert_eq!(store.claim_now("j", SAME, ME), Claim::InFlight);
+        store.release_now("j", ME);
+        assert_eq!(store.claim_now("j", other, THEM), Claim::New);
         // A late completion leaves another request's claim alone.
-        store.complete_now("j", SAME, response("late"));
-        assert_eq!(store.claim_now("j", other), Claim::InFlight);
+        store.complete_now("j", SAME, ME, response("late"));
+        assert_eq!(store.claim_now("j", other, THEM), Claim::InFlight);
+    }
+
+    #[test]
+    fn a_try_of_the_same_request_cannot_give_back_or_complete_anothers_claim() {
+        let store = MemoryStore::new(Duration::from_secs(60));
+        assert_eq!(store.claim_now("k", SAME, ME), Claim::New);
+        // A retry of the same request (same fingerprint, its own owner)
+        // that gives up gives back nothing of the first try's claim.
+        assert_eq!(store.claim_now("k", SAME, THEM), Claim::InFlight);
+        store.release_now("k", THEM);
+        assert_eq!(store.claim_now("k", SAME, THEM), Claim::InFlight);
+        store.complete_now("k", SAME, THEM, response("second"));
+        assert_eq!(store.claim_now("k", SAME, THEM), Claim::InFlight);
+        // The holder's answer is the one kept.
+        store.complete_now("k", SAME, ME, response("first"));
+        assert_eq!(
+            store.claim_now("k", SAME, THEM),
+            Claim::Done(response("first"))
+        );
     }
 }

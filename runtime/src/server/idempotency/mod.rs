@@ -79,6 +79,41 @@ impl Fingerprint {
     }
 }
 
+/// Who holds a claim: drawn afresh by each request that claims a key, so
+/// that only that request can complete, renew or give back its claim. The
+/// tries of one request share a [`Fingerprint`] but never an owner: a
+/// retry that gives up (its store timed out, say) cannot give back the
+/// claim of the try still being served, which would let a third do the
+/// work again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Owner([u8; 16]);
+
+impl Owner {
+    /// A new owner, random.
+    #[must_use]
+    pub fn new() -> Self {
+        Owner(fastrand::u128(..).to_le_bytes())
+    }
+
+    /// Its bytes, for a store that persists it.
+    #[must_use]
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        &self.0
+    }
+
+    /// An owner read back from its bytes.
+    #[must_use]
+    pub fn from_bytes(bytes: [u8; 16]) -> Self {
+        Owner(bytes)
+    }
+}
+
+impl Default for Owner {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 /// SHA-256 of `parts`, each prefixed with its length so that no two lists
 /// of parts run together into the same input.
 fn digest(parts: &[&[u8]]) -> [u8; 32] {
@@ -123,23 +158,30 @@ pub type StoreFuture<'a, T> = Pin<Box<dyn Future<Output = Result<T, StoreError>>
 /// serving it without its key could do the work twice, which is what the
 /// key is there to prevent.
 pub trait IdempotencyStore: Send + Sync + 'static {
-    /// Claims `key` for a request with `fingerprint`, or says what is known
-    /// of it: [`Claim::Mismatch`] when it was claimed with another
-    /// fingerprint.
-    fn claim<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, Claim>;
-    /// Stores the response of the request with `fingerprint` that claimed
-    /// `key`, if the key is still its own: in flight under the same
-    /// fingerprint, or forgotten meanwhile (then kept for it anew). A key
-    /// claimed since by another request, or done, is left as it is.
+    /// Claims `key` for `owner`, a request with `fingerprint`, or says what
+    /// is known of it: [`Claim::Mismatch`] when it was claimed with another
+    /// fingerprint. A [`Claim::New`] records `owner` as the key's holder.
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: Fingerprint,
+        owner: Owner,
+    ) -> StoreFuture<'a, Claim>;
+    /// Stores the response of `owner`'s request (of `fingerprint`) for
+    /// `key`, if the key is still its own: in flight held by `owner`, or
+    /// forgotten meanwhile (then kept for it anew). A key claimed since by
+    /// another request (even a try of the same one), or done, is left as it
+    /// is.
     fn complete<'a>(
         &'a self,
         key: &'a str,
         fingerprint: Fingerprint,
+        owner: Owner,
         response: StoredResponse,
     ) -> StoreFuture<'a, ()>;
     /// Forgets `key` (its request failed in a way worth repeating), if it
-    /// is still in flight under `fingerprint`.
-    fn release<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()>;
+    /// is still in flight held by `owner`.
+    fn release<'a>(&'a self, key: &'a str, owner: Owner) -> StoreFuture<'a, ()>;
 
     /// How often a request still being served renews its claim
     /// ([`renew`](Self::renew)), for a store whose claims expire on their
@@ -161,30 +203,36 @@ pub trait IdempotencyStore: Send + Sync + 'static {
     }
 
     /// Keeps `key` in flight for a while longer, if it is still in flight
-    /// under `fingerprint` (the default does nothing).
-    fn renew<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
-        let _ = (key, fingerprint);
+    /// held by `owner` (the default does nothing).
+    fn renew<'a>(&'a self, key: &'a str, owner: Owner) -> StoreFuture<'a, ()> {
+        let _ = (key, owner);
         Box::pin(core::future::ready(Ok(())))
     }
 }
 
 /// A shared store, or one chosen at run time (`Arc<dyn IdempotencyStore>`).
 impl<S: IdempotencyStore + ?Sized> IdempotencyStore for std::sync::Arc<S> {
-    fn claim<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, Claim> {
-        (**self).claim(key, fingerprint)
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: Fingerprint,
+        owner: Owner,
+    ) -> StoreFuture<'a, Claim> {
+        (**self).claim(key, fingerprint, owner)
     }
 
     fn complete<'a>(
         &'a self,
         key: &'a str,
         fingerprint: Fingerprint,
+        owner: Owner,
         response: StoredResponse,
     ) -> StoreFuture<'a, ()> {
-        (**self).complete(key, fingerprint, response)
+        (**self).complete(key, fingerprint, owner, response)
     }
 
-    fn release<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
-        (**self).release(key, fingerprint)
+    fn release<'a>(&'a self, key: &'a str, owner: Owner) -> StoreFuture<'a, ()> {
+        (**self).release(key, owner)
     }
 
     fn renew_every(&self) -> Option<core::time::Duration> {
@@ -195,8 +243,8 @@ impl<S: IdempotencyStore + ?Sized> IdempotencyStore for std::sync::Arc<S> {
         (**self).max_response_bytes()
     }
 
-    fn renew<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
-        (**self).renew(key, fingerprint)
+    fn renew<'a>(&'a self, key: &'a str, owner: Owner) -> StoreFuture<'a, ()> {
+        (**self).renew(key, owner)
     }
 }
 

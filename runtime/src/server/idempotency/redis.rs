@@ -8,13 +8,14 @@ use http::{HeaderMap, HeaderName, HeaderValue, StatusCode};
 use redis::Value;
 use redis::aio::{ConnectionLike, ConnectionManager};
 
-use super::{Claim, Fingerprint, IdempotencyStore, StoreError, StoreFuture, StoredResponse};
+use super::{Claim, Fingerprint, IdempotencyStore, Owner, StoreError, StoreFuture, StoredResponse};
 
-/// Claims a key, or says what is known of it, in one step.
+/// Claims a key for its owner (`ARGV[3]`), or says what is known of it, in
+/// one step.
 const CLAIM: &str = r"
 local f = redis.call('HMGET', KEYS[1], 'fp', 'done', 'status', 'headers', 'body')
 if not f[1] then
-  redis.call('HSET', KEYS[1], 'fp', ARGV[1])
+  redis.call('HSET', KEYS[1], 'fp', ARGV[1], 'own', ARGV[3])
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return {0}
 end
@@ -24,20 +25,19 @@ return {1}
 ";
 
 /// Stores a claimed key's response, if the key is still the request's own
-/// (in flight under its fingerprint, or expired meanwhile: then kept for
-/// it anew); a key claimed since by another request, or done, is left.
+/// (in flight held by its owner, `ARGV[6]`, or expired meanwhile: then kept
+/// for it anew); a key claimed since by another request, or done, is left.
 const COMPLETE: &str = r"
-local f = redis.call('HMGET', KEYS[1], 'fp', 'done')
-if f[1] and (f[1] ~= ARGV[5] or f[2]) then return 0 end
-redis.call('HSET', KEYS[1], 'fp', ARGV[5], 'done', '1', 'status', ARGV[1], 'headers', ARGV[2], 'body', ARGV[3])
+local f = redis.call('HMGET', KEYS[1], 'fp', 'own', 'done')
+if f[1] and (f[2] ~= ARGV[6] or f[3]) then return 0 end
+redis.call('HSET', KEYS[1], 'fp', ARGV[5], 'own', ARGV[6], 'done', '1', 'status', ARGV[1], 'headers', ARGV[2], 'body', ARGV[3])
 redis.call('PEXPIRE', KEYS[1], ARGV[4])
 return 1
 ";
 
-/// Gives a key back if it is still in flight under the request's
-/// fingerprint.
+/// Gives a key back if it is still in flight held by the request's owner.
 const RELEASE: &str = r"
-local f = redis.call('HMGET', KEYS[1], 'fp', 'done')
+local f = redis.call('HMGET', KEYS[1], 'own', 'done')
 if f[1] == ARGV[1] and not f[2] then
   redis.call('DEL', KEYS[1])
   return 1
@@ -45,10 +45,10 @@ end
 return 0
 ";
 
-/// Keeps a key in flight for another period, if it is still in flight
-/// under the request's fingerprint.
+/// Keeps a key in flight for another period, if it is still in flight held
+/// by the request's owner.
 const RENEW: &str = r"
-local f = redis.call('HMGET', KEYS[1], 'fp', 'done')
+local f = redis.call('HMGET', KEYS[1], 'own', 'done')
 if f[1] == ARGV[1] and not f[2] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
@@ -192,24 +192,25 @@ where
         self.in_flight.min(self.ttl)
     }
 
-    /// Runs `script` on a claim: the key, the request's fingerprint and,
-    /// when `period`, how long a claim lasts.
+    /// Runs `script` on a claim: the key, then `args`.
     async fn on_claim<T: redis::FromRedisValue>(
         &self,
         script: &redis::Script,
         key: &str,
-        fingerprint: Fingerprint,
-        period: bool,
+        args: &[String],
     ) -> Result<T, StoreError> {
         let mut connection = self.connection.clone();
         let mut invocation = script.prepare_invoke();
-        invocation
-            .key(self.key(key))
-            .arg(hex(fingerprint.as_bytes()));
-        if period {
-            invocation.arg(millis(self.claim_lasts()));
+        invocation.key(self.key(key));
+        for arg in args {
+            invocation.arg(arg);
         }
         self.timed(invocation.invoke_async(&mut connection)).await
+    }
+
+    /// How long a claim lasts, as `PEXPIRE` takes it.
+    fn period(&self) -> String {
+        millis(self.claim_lasts()).to_string()
     }
 
     /// Runs `call` within the timeout.
@@ -240,9 +241,19 @@ impl<C> IdempotencyStore for RedisStore<C>
 where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
-    fn claim<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, Claim> {
+    fn claim<'a>(
+        &'a self,
+        key: &'a str,
+        fingerprint: Fingerprint,
+        owner: Owner,
+    ) -> StoreFuture<'a, Claim> {
         Box::pin(async move {
-            let reply: Vec<Value> = self.on_claim(&self.claim, key, fingerprint, true).await?;
+            let args = [
+                hex(fingerprint.as_bytes()),
+                self.period(),
+                hex(owner.as_bytes()),
+            ];
+            let reply: Vec<Value> = self.on_claim(&self.claim, key, &args).await?;
             parse_claim(&reply)
         })
     }
@@ -251,13 +262,14 @@ where
         &'a self,
         key: &'a str,
         fingerprint: Fingerprint,
+        owner: Owner,
         response: StoredResponse,
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let headers = encode_headers(&response.headers);
             if response.body.len() > self.max_bytes {
                 tracing::warn!(target: "rebuff::idempotency", max = self.max_bytes, "a response too large to keep: its key is given back");
-                return self.release(key, fingerprint).await;
+                return self.release(key, owner).await;
             }
             let mut connection = self.connection.clone();
             let mut invocation = self.complete.prepare_invoke();
@@ -267,16 +279,17 @@ where
                 .arg(headers)
                 .arg(response.body.as_ref())
                 .arg(millis(self.ttl))
-                .arg(hex(fingerprint.as_bytes()));
+                .arg(hex(fingerprint.as_bytes()))
+                .arg(hex(owner.as_bytes()));
             self.timed(invocation.invoke_async::<i64>(&mut connection))
                 .await
                 .map(drop)
         })
     }
 
-    fn release<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
+    fn release<'a>(&'a self, key: &'a str, owner: Owner) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.on_claim::<i64>(&self.release, key, fingerprint, false)
+            self.on_claim::<i64>(&self.release, key, &[hex(owner.as_bytes())])
                 .await
                 .map(drop)
         })
@@ -293,9 +306,10 @@ where
         self.max_bytes
     }
 
-    fn renew<'a>(&'a self, key: &'a str, fingerprint: Fingerprint) -> StoreFuture<'a, ()> {
+    fn renew<'a>(&'a self, key: &'a str, owner: Owner) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            let renewed: i64 = self.on_claim(&self.renew, key, fingerprint, true).await?;
+            let args = [hex(owner.as_bytes()), self.period()];
+            let renewed: i64 = self.on_claim(&self.renew, key, &args).await?;
             if renewed == 0 {
                 tracing::warn!(target: "rebuff::idempotency", "a key's claim lapsed while its request was served: a retry may have been served too");
             }
