@@ -74,7 +74,19 @@ impl Keyed {
         let owner = Owner::new();
         let started = Instant::now();
         loop {
-            match store.claim(&self.key, fingerprint, owner).await {
+            // Dropped while the store is asked (the client went away), the
+            // claim may land all the same: it is given back then, rather
+            // than holding the key until the store forgets it.
+            let mut asking = Asking {
+                store,
+                key: &self.key,
+                owner,
+                answered: false,
+            };
+            let claim = store.claim(&self.key, fingerprint, owner).await;
+            asking.answered = true;
+            drop(asking);
+            match claim {
                 // Also when the first request gave the key up while this
                 // one waited: this one, which has its body, does the work.
                 Ok(Claim::New) => {
@@ -107,6 +119,22 @@ impl Keyed {
                     return Begin::Refuse(Rejection::Unavailable { retry_after: 1 });
                 }
             }
+        }
+    }
+}
+
+/// A claim being asked for; gives it back if dropped before the answer.
+struct Asking<'a, St: IdempotencyStore> {
+    store: &'a Arc<St>,
+    key: &'a str,
+    owner: Owner,
+    answered: bool,
+}
+
+impl<St: IdempotencyStore> Drop for Asking<'_, St> {
+    fn drop(&mut self) {
+        if !self.answered {
+            release_now(self.store, self.key.to_owned(), self.owner);
         }
     }
 }
@@ -277,7 +305,72 @@ pub(crate) fn scoped_key(method: &str, path: &str, scope: &[u8], key: &str) -> S
 
 #[cfg(test)]
 mod tests {
+    use std::sync::Mutex;
+
     use super::*;
+    use crate::server::idempotency::{MemoryStore, StoreFuture};
+
+    /// A store in memory whose claims land, then never answer: a Redis
+    /// that ran the script and was cut off before its reply.
+    struct Unanswered(MemoryStore, Mutex<Vec<Owner>>);
+
+    impl IdempotencyStore for Unanswered {
+        fn claim<'a>(
+            &'a self,
+            key: &'a str,
+            fingerprint: Fingerprint,
+            owner: Owner,
+        ) -> StoreFuture<'a, Claim> {
+            let landed = self.0.claim(key, fingerprint, owner);
+            Box::pin(async move {
+                drop(landed.await);
+                core::future::pending().await
+            })
+        }
+
+        fn complete<'a>(
+            &'a self,
+            key: &'a str,
+            fingerprint: Fingerprint,
+            owner: Owner,
+            response: StoredResponse,
+        ) -> StoreFuture<'a, ()> {
+            self.0.complete(key, fingerprint, owner, response)
+        }
+
+        fn release<'a>(&'a self, key: &'a str, owner: Owner) -> StoreFuture<'a, ()> {
+            self.1.lock().unwrap().push(owner);
+            self.0.release(key, owner)
+        }
+    }
+
+    #[tokio::test]
+    async fn a_request_dropped_while_its_claim_is_asked_gives_the_claim_back() {
+        let store = Arc::new(Unanswered(
+            MemoryStore::new(Duration::from_secs(60)),
+            Mutex::new(Vec::new()),
+        ));
+        let keyed = Keyed::of("POST", "/orders", Some("k"), b"").unwrap();
+        let key = keyed.key.clone();
+        let begin = keyed.begin(&store, "", b"{}");
+        // The client goes away while the store is asked.
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), begin)
+                .await
+                .is_err()
+        );
+        let released = store.1.lock().unwrap().clone();
+        assert_eq!(released.len(), 1, "given back once");
+        // The claim that landed was this request's, and it is gone.
+        assert_eq!(
+            store
+                .0
+                .claim(&key, Fingerprint::of("", b"{}"), Owner::new())
+                .await
+                .unwrap(),
+            Claim::New
+        );
+    }
 
     #[test]
     fn scoped_keys_tell_their_parts_apart() {
