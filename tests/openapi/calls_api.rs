@@ -12,6 +12,8 @@ mod app;
 
 use serde_json::Value;
 
+use crate::check::{codes, expect};
+
 #[derive(Clone, Copy, Debug)]
 enum Framework {
     Axum,
@@ -44,58 +46,21 @@ async fn document(framework: Framework) -> Value {
     response.json().await.unwrap()
 }
 
-/// Status → the codes its examples name (the nested envelope's
-/// `error.code`), each example checked against the response's schema.
-fn codes(operation: &Value) -> Vec<(String, Vec<String>)> {
-    let responses = operation["responses"].as_object().unwrap();
-    responses
-        .iter()
-        .filter(|(status, _)| status.starts_with(['4', '5']))
-        .map(|(status, response)| {
-            let media = &response["content"]["application/json"];
-            let examples = media["examples"]
-                .as_object()
-                .unwrap_or_else(|| panic!("{status}: no examples"));
-            for (code, example) in examples {
-                crate::check::validate(
-                    &media["schema"],
-                    &example["value"],
-                    &format!("{status} {code}"),
-                );
-                assert_eq!(example["value"]["error"]["code"], code.as_str(), "{status}");
-            }
-            assert!(
-                response["headers"]["X-RateLimit-Remaining"].is_object(),
-                "{status}: rate-limit headers"
-            );
-            (status.clone(), examples.keys().cloned().collect())
-        })
-        .collect()
-}
-
 fn documents_every_error(doc: &Value) {
     crate::check::openapi_3_1(doc);
     let analyze = &doc["paths"]["/api/v1/calls/analyze"]["post"];
-    let expected: Vec<(String, Vec<String>)> = [
+    let expected = expect(&[
         (
             "400",
-            &["invalid_file_format", "invalid_request", "validation_error"][..],
+            &["invalid_file_format", "invalid_request", "validation_error"],
         ),
         ("401", &["unauthorized"]),
         // The body limit's rejection is the API's own `file_too_large`.
         ("413", &["file_too_large"]),
         ("429", &["abnormal_usage_detected", "rate_limit_exceeded"]),
         ("500", &["internal_error"]),
-    ]
-    .iter()
-    .map(|(status, codes)| {
-        (
-            (*status).to_owned(),
-            codes.iter().map(|c| (*c).to_owned()).collect(),
-        )
-    })
-    .collect();
-    assert_eq!(codes(analyze), expected);
+    ]);
+    assert_eq!(codes(analyze, "/error/code"), expected);
     assert!(analyze["responses"]["200"].is_object());
     assert!(
         analyze["requestBody"]["content"]["multipart/form-data"].is_object(),

@@ -135,6 +135,54 @@ pub fn document(api: &OpenApi) -> Value {
     doc
 }
 
+/// Status → the codes its examples name (each found at the JSON pointer
+/// `code_at` of its example: `/code` in the flat envelope, `/error/code` in
+/// the nested one), each example checked against the response's schema and
+/// each response carrying the rate-limit headers.
+pub fn codes(operation: &Value, code_at: &str) -> Vec<(String, Vec<String>)> {
+    let responses = operation["responses"].as_object().unwrap();
+    responses
+        .iter()
+        .filter(|(status, _)| status.starts_with(['4', '5']))
+        .map(|(status, response)| {
+            let media = &response["content"]["application/json"];
+            let examples = media["examples"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{status}: no examples"));
+            for (code, example) in examples {
+                validate(
+                    &media["schema"],
+                    &example["value"],
+                    &format!("{status} {code}"),
+                );
+                assert_eq!(
+                    example["value"].pointer(code_at),
+                    Some(&Value::from(code.as_str())),
+                    "{status}: the example's code at {code_at}"
+                );
+            }
+            assert!(
+                response["headers"]["X-RateLimit-Remaining"].is_object(),
+                "{status}: rate-limit headers"
+            );
+            (status.clone(), examples.keys().cloned().collect())
+        })
+        .collect()
+}
+
+/// `codes`' expectation, written as pairs.
+pub fn expect(pairs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
+    pairs
+        .iter()
+        .map(|(status, codes)| {
+            (
+                (*status).to_owned(),
+                codes.iter().map(|c| (*c).to_owned()).collect(),
+            )
+        })
+        .collect()
+}
+
 /// The OpenAPI check is no formality: a response without a description,
 /// an example in the wrong place, a 3.0 version are refused.
 #[test]

@@ -23,50 +23,10 @@ async fn document(framework: app::Framework) -> Value {
     response.json().await.unwrap()
 }
 
-/// Status → the codes its examples name, each example checked against the
-/// response's schema.
-fn codes(operation: &Value) -> Vec<(String, Vec<String>)> {
-    let responses = operation["responses"].as_object().unwrap();
-    responses
-        .iter()
-        .filter(|(status, _)| status.starts_with(['4', '5']))
-        .map(|(status, response)| {
-            let media = &response["content"]["application/json"];
-            let examples = media["examples"]
-                .as_object()
-                .unwrap_or_else(|| panic!("{status}: no examples"));
-            for (code, example) in examples {
-                crate::check::validate(
-                    &media["schema"],
-                    &example["value"],
-                    &format!("{status} {code}"),
-                );
-                assert_eq!(
-                    example["value"]["code"],
-                    code.as_str(),
-                    "{status}: the flat envelope's code"
-                );
-            }
-            assert!(
-                response["headers"]["X-RateLimit-Remaining"].is_object(),
-                "{status}: rate-limit headers"
-            );
-            (status.clone(), examples.keys().cloned().collect())
-        })
-        .collect()
-}
+use crate::check::{codes, expect};
 
-fn expect(pairs: &[(&str, &[&str])]) -> Vec<(String, Vec<String>)> {
-    pairs
-        .iter()
-        .map(|(status, codes)| {
-            (
-                status.to_string(),
-                codes.iter().map(|c| c.to_string()).collect(),
-            )
-        })
-        .collect()
-}
+/// The flat envelope's code.
+const CODE: &str = "/code";
 
 #[tokio::test]
 async fn leads_example_serves_its_errors_at_openapi_json() {
@@ -121,7 +81,7 @@ fn documents_every_error(doc: &Value) {
     crate::check::openapi_3_1(doc);
     let create = &doc["paths"]["/api/v1/leads"]["post"];
     assert_eq!(
-        codes(create),
+        codes(create, CODE),
         expect(&[
             ("400", &["INVALID_JSON", "VALIDATION_ERROR"]),
             ("401", &["UNAUTHORIZED"]),
@@ -135,7 +95,7 @@ fn documents_every_error(doc: &Value) {
     assert!(create["responses"]["201"].is_object());
     let get = &doc["paths"]["/api/v1/leads/{id}"]["get"];
     assert_eq!(
-        codes(get),
+        codes(get, CODE),
         expect(&[
             ("401", &["UNAUTHORIZED"]),
             ("404", &["LEAD_NOT_FOUND"]),
