@@ -204,7 +204,10 @@ fn read_limits(
     let field_hint = field
         .filter(|f| refused_for_limit(status, f.remaining))
         .and_then(|f| f.reset)
-        .map(Duration::from_secs);
+        .map(Duration::from_secs)
+        // As for an epoch reset: a wait past what the clock can hold is no
+        // hint.
+        .filter(|wait| server_now().checked_add(*wait).is_some());
     let retry_after = header_hint
         .or(body_hint)
         .or(field_hint)
@@ -364,9 +367,13 @@ mod tests {
             r#""d";r=0;t=9223372036854775807"#,
             "remaining=0, reset=18446744073709551615",
         ] {
-            let (_, limits) = timing(429, &[("ratelimit", value)]);
+            let (hint, limits) = timing(429, &[("ratelimit", value)]);
+            assert_eq!(hint, None, "{value}");
             assert_eq!(limits.unwrap().remaining, 0, "{value}");
         }
+        // A far but real reset is still a hint (the engine caps it).
+        let (hint, _) = timing(429, &[("ratelimit", r#""d";r=0;t=86400"#)]);
+        assert_eq!(hint, Some(Duration::from_secs(86_400)));
         let (hint, _) = timing(
             429,
             &[
