@@ -480,6 +480,12 @@ async fn actix_web_serves_a_key_once_replays_it_and_refuses_it_with_another_body
                         if body.as_ref() == b"fail" {
                             return HttpResponse::InternalServerError().body("boom");
                         }
+                        if body.as_ref() == b"taken" {
+                            // An error of the application's own, not rebuff's.
+                            return HttpResponse::from_error(actix_web::error::ErrorConflict(
+                                format!("order #{n} is taken"),
+                            ));
+                        }
                         HttpResponse::Created().body(format!("order #{n}"))
                     }
                 }),
@@ -521,6 +527,16 @@ async fn actix_web_serves_a_key_once_replays_it_and_refuses_it_with_another_body
         500
     );
     assert_eq!(effects.load(Ordering::SeqCst), 3);
+
+    // Without the surface, the application's own error answer is kept and
+    // replayed like any other.
+    let taken = test::call_service(&app, send("k3", "taken")).await;
+    assert_eq!(taken.status(), 409);
+    let again = test::call_service(&app, send("k3", "taken")).await;
+    assert_eq!(again.status(), 409);
+    assert_eq!(again.headers().get("idempotent-replayed").unwrap(), "true");
+    assert_eq!(test::read_body(again).await, "order #4 is taken");
+    assert_eq!(effects.load(Ordering::SeqCst), 4);
 }
 
 /// A 2 MiB answer, over the stores' default of 1 MiB kept per response.

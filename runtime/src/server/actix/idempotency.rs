@@ -230,8 +230,11 @@ where
                 BodySize::Stream => None,
             };
             let headers = to_http(response.headers());
+            // Behind the surface (its context is in the request), an
+            // answer it will restyle is the framework's, not kept.
+            let behind_surface = response.request().extensions().contains::<crate::Context>();
             if !claimed.keeps(http_status(response.status()), &headers, length)
-                || super::surface::restyled(response.response())
+                || (behind_surface && super::surface::restyled(response.response()))
             {
                 return Ok(response.map_into_left_body());
             }
