@@ -68,6 +68,7 @@ async fn an_inner_middlewares_error_is_answered_in_the_envelope() {
             .route("/items", web::get().to(HttpResponse::Ok))
             .wrap_fn(|req, srv| {
                 let gone = req.path() == "/gone";
+                let moved = req.path() == "/old";
                 let refuse = req.headers().contains_key("x-refuse");
                 let call = actix_web::dev::Service::call(srv, req);
                 async move {
@@ -75,7 +76,23 @@ async fn an_inner_middlewares_error_is_answered_in_the_envelope() {
                         return Err(FlatError::ItemGone { item_id: 7 }.into());
                     }
                     if refuse {
-                        return Err(actix_web::error::ErrorBadRequest("no"));
+                        // An auth middleware's refusal, with its challenge.
+                        let challenge = HttpResponse::BadRequest()
+                            .insert_header(("www-authenticate", "Bearer"))
+                            .finish();
+                        return Err(actix_web::error::InternalError::from_response(
+                            "no", challenge,
+                        )
+                        .into());
+                    }
+                    if moved {
+                        let redirect = HttpResponse::Found()
+                            .insert_header(("location", "/items"))
+                            .finish();
+                        return Err(actix_web::error::InternalError::from_response(
+                            "moved", redirect,
+                        )
+                        .into());
                     }
                     call.await
                 }
@@ -97,12 +114,25 @@ async fn an_inner_middlewares_error_is_answered_in_the_envelope() {
         "application/json"
     );
     assert!(response.headers().contains_key("x-request-id"));
+    assert_eq!(
+        response.headers().get("www-authenticate").unwrap(),
+        "Bearer"
+    );
     let body = actix_web::body::to_bytes(response.into_body())
         .await
         .unwrap();
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["code"], "BAD_REQUEST", "{body}");
     assert!(body["requestId"].is_string(), "{body}");
+
+    // A redirect sent as an error is no error: it goes out as it is.
+    let request = test::TestRequest::get().uri("/old").to_request();
+    let response = match test::try_call_service(&app, request).await {
+        Ok(response) => response.into_parts().1.map_into_boxed_body(),
+        Err(err) => err.error_response(),
+    };
+    assert_eq!(response.status(), 302);
+    assert_eq!(response.headers().get("location").unwrap(), "/items");
 
     let request = test::TestRequest::get().uri("/gone").to_request();
     let response = match test::try_call_service(&app, request).await {

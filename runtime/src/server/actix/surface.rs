@@ -201,15 +201,22 @@ fn restyle<B: MessageBody + 'static, E: ApiError>(
         return response.map_into_left_body();
     };
     let mut restyled = to_actix(respond_rejection_in(&rejection, ctx));
-    for name in response.headers().keys() {
-        if keeps_header(name.as_str()) && !restyled.headers().contains_key(name) {
-            for value in response.headers().get_all(name) {
-                restyled.headers_mut().append(name.clone(), value.clone());
+    keep_headers(response.headers(), restyled.headers_mut());
+    let (req, _) = response.into_parts();
+    ServiceResponse::new(req, restyled).map_into_right_body()
+}
+
+/// Copies what the replaced response said of the request (`Allow`,
+/// `WWW-Authenticate`, `Retry-After`, every `Set-Cookie`) onto its
+/// replacement: the names it lacks, each with every value.
+fn keep_headers(from: &header::HeaderMap, to: &mut header::HeaderMap) {
+    for name in from.keys() {
+        if keeps_header(name.as_str()) && !to.contains_key(name) {
+            for value in from.get_all(name) {
+                to.append(name.clone(), value.clone());
             }
         }
     }
-    let (req, _) = response.into_parts();
-    ServiceResponse::new(req, restyled).map_into_right_body()
 }
 
 /// A response with no body and no content type: the router's own 404 and
@@ -232,8 +239,9 @@ pub(crate) fn restyled<B: MessageBody>(response: &actix_web::HttpResponse<B>) ->
 }
 
 /// An error an inner middleware returned instead of a response (the
-/// dispatcher would render it as it is): in the envelope, unless rebuff
-/// rendered it already.
+/// dispatcher would render it as it is): in the envelope as a handler's
+/// error would be, its headers kept, unless rebuff rendered it already or
+/// it is no error status (a redirect sent as an error goes out as it is).
 fn restyle_error<E: ApiError>(
     err: &actix_web::Error,
     surface: &Surface<E>,
@@ -242,15 +250,17 @@ fn restyle_error<E: ApiError>(
     ctx: &Context,
 ) -> actix_web::HttpResponse {
     let response = err.error_response();
-    if response.extensions().get::<Rendered>().is_some() {
+    if response.status().as_u16() < 400 || response.extensions().get::<Rendered>().is_some() {
         return response;
     }
     let status = http::StatusCode::from_u16(response.status().as_u16())
         .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    to_actix(respond_rejection_in(
+    let mut restyled = to_actix(respond_rejection_in(
         &from_actix(err, status, surface, method, path),
         ctx,
-    ))
+    ));
+    keep_headers(response.headers(), restyled.headers_mut());
+    restyled
 }
 
 /// The rejection an actix-web error stands for: the extractors' by their
