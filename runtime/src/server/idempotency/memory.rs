@@ -21,9 +21,10 @@ impl StoredResponse {
 }
 
 /// Keys and responses in this process's memory, each kept for `ttl`, within
-/// a bound on entries and on bytes: past either, the oldest answered keys go
-/// first (and a retry of an evicted key does the work again). A key whose
-/// request is still being served is never evicted for room, and a response
+/// a bound on answered keys and on bytes: past either, the oldest answered
+/// keys go first (and a retry of an evicted key does the work again). A key
+/// whose request is still being served is never evicted: such claims come
+/// on top of the bound, as many as the requests in flight. A response
 /// larger than the whole byte bound is not kept.
 ///
 /// ```
@@ -52,10 +53,14 @@ type Entry = (Instant, Fingerprint, Owner, Option<StoredResponse>);
 #[derive(Debug, Default)]
 struct Entries {
     map: HashMap<String, Entry>,
-    /// Keys in the order they were written, with the time written: the
+    /// Answered keys in the order they were answered, with the time: the
     /// front is the oldest. A record whose key was rewritten or removed
-    /// since is stale and skipped.
+    /// since is stale and skipped. Claims in flight are not in it: they are
+    /// never dropped for room (their requests give them back or complete
+    /// them).
     order: VecDeque<(Instant, String)>,
+    /// How many keys are answered.
+    answered: usize,
     /// The sizes of the stored responses.
     bytes: usize,
 }
@@ -69,60 +74,53 @@ impl Entries {
         owner: Owner,
         response: Option<StoredResponse>,
     ) {
+        let answered = response.is_some();
         self.bytes += response.as_ref().map_or(0, StoredResponse::size);
         if let Some((_, _, _, Some(old))) = self
             .map
             .insert(key.to_owned(), (at, fingerprint, owner, response))
         {
             self.bytes -= old.size();
+            self.answered -= 1;
         }
-        self.order.push_back((at, key.to_owned()));
+        if answered {
+            self.answered += 1;
+            self.order.push_back((at, key.to_owned()));
+        }
     }
 
     fn remove(&mut self, key: &str) {
         if let Some((_, _, _, Some(old))) = self.map.remove(key) {
             self.bytes -= old.size();
+            self.answered -= 1;
         }
     }
 
-    /// Drops the expired entries, then the oldest while over a bound: each
-    /// record is looked at once, so a claim costs amortised O(1).
-    ///
-    /// A claim still being served is never dropped for room (only once
-    /// expired): it holds no response, and dropping it would let a retry do
-    /// its work a second time. Such claims are bounded by the requests
-    /// being served; one met at the front while over a bound goes to the
-    /// back, at most once per record per pass.
+    /// Drops the expired answers, then the oldest while over a bound: each
+    /// record is looked at once, so a claim costs amortised O(1). Claims in
+    /// flight are not among them (see [`Entries::order`]).
     fn prune(&mut self, now: Instant, ttl: Duration, max_entries: usize, max_bytes: usize) {
-        let mut passed_over = 0;
         while let Some((at, key)) = self.order.front() {
-            let record = self.map.get(key).filter(|(written, ..)| written == at);
-            let live = record.is_some();
-            let in_flight = record.is_some_and(|(.., done)| done.is_none());
-            let expired = now.duration_since(*at) >= ttl;
-            let over = self.map.len() > max_entries || self.bytes > max_bytes;
-            if live && !over && !expired {
+            let live = self
+                .map
+                .get(key)
+                .is_some_and(|(written, .., done)| written == at && done.is_some());
+            let over = self.answered > max_entries || self.bytes > max_bytes;
+            if live && !over && now.duration_since(*at) < ttl {
                 break;
             }
-            let Some(front) = self.order.pop_front() else {
-                break;
-            };
-            if in_flight && !expired {
-                self.order.push_back(front);
-                passed_over += 1;
-                if passed_over >= self.order.len() {
-                    break;
+            if let Some((_, key)) = self.order.pop_front() {
+                if live {
+                    self.remove(&key);
                 }
-            } else if live {
-                self.remove(&front.1);
             }
         }
     }
 }
 
 impl MemoryStore {
-    /// A store keeping responses for `ttl`, at most 100,000 keys and
-    /// 64 MiB of responses.
+    /// A store keeping responses for `ttl`, at most 100,000 answered keys
+    /// and 64 MiB of responses.
     #[must_use]
     pub fn new(ttl: Duration) -> Self {
         MemoryStore {
@@ -134,7 +132,8 @@ impl MemoryStore {
         }
     }
 
-    /// Keeps at most `max` keys, dropping the oldest first.
+    /// Keeps at most `max` answered keys, dropping the oldest first (claims
+    /// still being served come on top).
     #[must_use]
     pub fn max_entries(mut self, max: usize) -> Self {
         self.max_entries = max;
@@ -309,7 +308,12 @@ mod tests {
         assert_eq!(store.claim_now("slow", SAME, ME), Claim::InFlight);
         let entries = store.lock();
         assert!(entries.bytes <= 10, "{}", entries.bytes);
-        assert!(entries.map.len() <= 2, "{}", entries.map.len());
+        assert!(entries.answered <= 2, "{}", entries.answered);
+        assert_eq!(
+            entries.order.len(),
+            entries.answered,
+            "no record of a claim"
+        );
         drop(entries);
         store.complete_now("slow", SAME, ME, response("done"));
         assert_eq!(
