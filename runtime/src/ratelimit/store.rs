@@ -114,16 +114,37 @@ pub struct SystemClock;
 
 impl Clock for SystemClock {
     fn now_micros(&self) -> u64 {
-        static ANCHOR: OnceLock<(Instant, u64)> = OnceLock::new();
-        let (at, epoch) = *ANCHOR.get_or_init(|| {
-            let epoch = SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |since| {
-                    u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
-                });
-            (Instant::now(), epoch)
-        });
-        epoch.saturating_add(u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX))
+        ANCHOR.get_or_init(Steady::from_wall_clock).now_micros()
+    }
+}
+
+/// The [`SystemClock`]'s reading of the wall clock, taken once.
+static ANCHOR: OnceLock<Steady> = OnceLock::new();
+
+/// A wall-clock time (`epoch`, in microseconds) and the monotonic instant
+/// it was read at: now is that time moved on by the monotonic clock.
+#[derive(Debug, Clone, Copy)]
+struct Steady {
+    at: Instant,
+    epoch: u64,
+}
+
+impl Steady {
+    fn from_wall_clock() -> Self {
+        let epoch = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |since| {
+                u64::try_from(since.as_micros()).unwrap_or(u64::MAX)
+            });
+        Steady {
+            at: Instant::now(),
+            epoch,
+        }
+    }
+
+    fn now_micros(&self) -> u64 {
+        self.epoch
+            .saturating_add(u64::try_from(self.at.elapsed().as_micros()).unwrap_or(u64::MAX))
     }
 }
 
@@ -166,23 +187,32 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_system_clock_never_goes_back_and_reads_the_wall_clock() {
-        let wall = || {
-            u64::try_from(
-                SystemTime::now()
-                    .duration_since(UNIX_EPOCH)
-                    .unwrap()
-                    .as_micros(),
-            )
-            .unwrap()
+    fn the_system_clock_moves_on_its_first_wall_clock_reading_by_the_monotonic_clock() {
+        // A reading far from the wall clock's stays far from it: later
+        // readings follow the monotonic clock, not the wall clock.
+        let steady = Steady {
+            at: Instant::now(),
+            epoch: 5_000_000,
         };
-        let mut last = SystemClock.now_micros();
+        let mut last = steady.now_micros();
+        assert!((5_000_000..6_000_000).contains(&last), "{last}");
         for _ in 0..10_000 {
-            let now = SystemClock.now_micros();
+            let now = steady.now_micros();
             assert!(now >= last, "{now} after {last}");
             last = now;
         }
-        // Anchored on the wall clock: within a second of it (no step here).
-        assert!(last.abs_diff(wall()) < 1_000_000);
+        // The system clock is such a reading, anchored on the wall clock.
+        let read = SystemClock.now_micros();
+        let anchor = ANCHOR.get().expect("anchored by its first reading");
+        let again = anchor.now_micros();
+        assert!(again >= read && again - read < 1_000_000, "{read} {again}");
+        let wall = u64::try_from(
+            SystemTime::now()
+                .duration_since(UNIX_EPOCH)
+                .unwrap()
+                .as_micros(),
+        )
+        .unwrap();
+        assert!(read.abs_diff(wall) < 1_000_000);
     }
 }
