@@ -177,11 +177,15 @@ async fn a_cut_off_body_is_retried_and_a_corrupt_one_is_not() {
     assert_eq!(test_mode.attempts(), 2);
 
     let (corrupt, log) = scripted::start(vec![
-        Reply::json(200, "not gzip at all").header("content-encoding", "gzip"),
+        Reply::json(201, "not gzip at all").header("content-encoding", "gzip"),
     ])
     .await;
     let err = get_lead(&client, &corrupt, "lead_1").await.unwrap_err();
-    assert!(matches!(err, ClientError::Decode { .. }), "{err:?}");
+    // With the response's own status.
+    assert!(
+        matches!(err, ClientError::Decode { status, .. } if status == 201),
+        "{err:?}"
+    );
     assert_eq!(err.retry_advice(), rebuff::Advice::Stop);
     assert_eq!(log.lock().unwrap().len(), 1, "not retried");
 

@@ -69,7 +69,9 @@ impl ResponseExt for reqwest::Response {
             .bytes()
             .await
             .map_err(|err| match from_reqwest::<E>(err) {
-                ClientError::Decode { source, status }
+                // The response's own status: reqwest's body errors carry
+                // none.
+                ClientError::Decode { source, .. }
                     if matches!(
                         io_kind(&*source),
                         Some(io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput)
