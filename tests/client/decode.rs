@@ -170,6 +170,36 @@ fn plain_has_no_code_so_fixed_messages_decode_by_status_and_text() {
         }),
         None
     );
+
+    // A one-word message reads as a code: it still names its variant.
+    #[derive(Debug, PartialEq, thiserror::Error, ApiError)]
+    #[api(envelope = rebuff::envelope::Plain, decode)]
+    enum AccountError {
+        #[error("suspended")]
+        #[api(status = 403, message = "Suspended")]
+        Suspended,
+        #[error("unavailable")]
+        #[api(status = 503)]
+        Unavailable,
+    }
+    assert_eq!(
+        round_trip::<Plain, _>(&AccountError::Suspended),
+        Some(AccountError::Suspended)
+    );
+    // A 5xx without a message of its own says only its status's reason
+    // phrase, which is what a proxy's empty 503 or error page says too:
+    // such a response is none of the API's errors.
+    for body in [
+        &b""[..],
+        b"<html><head><title>Service Unavailable</title></head></html>",
+    ] {
+        let remote = RemoteError::parse(
+            rebuff::StatusCode::SERVICE_UNAVAILABLE,
+            &Default::default(),
+            body,
+        );
+        assert_eq!(AccountError::from_remote(&remote), None, "{remote:?}");
+    }
 }
 
 #[test]

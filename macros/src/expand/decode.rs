@@ -92,9 +92,15 @@ pub(super) fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
                 }
             }
         });
-        // Formats without a code (the plain `{"error":"..."}`) still name
-        // a variant whose message is fixed, together with the status.
-        if let (Some(message), Some(status)) = (plan.constant_message(), &variant.attrs.status) {
+        // Formats without a code (the plain `{"error":"..."}`, whose one
+        // word may read as a code) still name a variant whose message is
+        // fixed and its own, together with the status. Not a 5xx's default
+        // message, its reason phrase: a proxy's empty 503 or error page
+        // says as much, and is none of the API's errors.
+        let own_message = variant.attrs.message.is_some();
+        if let (Some(message), Some(status), true) =
+            (plan.constant_message(), &variant.attrs.status, own_message)
+        {
             let status = status.value.code;
             by_message.push(quote! {
                 if __rebuff_status == #status && ::rebuff::client::RemoteError::message(__rebuff_remote) == #message {
@@ -113,12 +119,10 @@ pub(super) fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
             fn from_remote(__rebuff_remote: &::rebuff::client::RemoteError) -> ::core::option::Option<Self> {
                 match ::rebuff::client::RemoteError::code(__rebuff_remote) {
                     #(#arms)*
-                    ::core::option::Option::None => {
-                        let __rebuff_status = ::rebuff::client::RemoteError::status(__rebuff_remote).as_u16();
-                        #(#by_message)*
-                    }
                     _ => {}
                 }
+                let __rebuff_status = ::rebuff::client::RemoteError::status(__rebuff_remote).as_u16();
+                #(#by_message)*
                 #(#delegates)*
                 #other
             }
