@@ -366,3 +366,36 @@ fn server_errors_show_nothing_of_their_source() {
         br#"{"error":{"code":"overloaded","message":"Overloaded","details":{"queue":1},"request_id":"req_0123456789abcdef"}}"#
     );
 }
+
+/// A delay held in an `Option` is left out of a plain body when it is
+/// `None`: that body still fits the documented schema.
+#[test]
+fn a_plain_body_without_its_optional_delay_fits_its_schema() {
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    #[api(envelope = rebuff::envelope::Plain)]
+    enum Busy {
+        #[error("busy")]
+        #[api(status = 503, message = "Busy")]
+        Busy {
+            #[api(retry_after)]
+            retry_after: Option<u64>,
+        },
+    }
+    let docs = Responses::<Busy>::new().errors();
+    let schema = serde_json::to_value(
+        docs[0]
+            .schema(rebuff::envelope::Plain::CONTENT_TYPE)
+            .unwrap(),
+    )
+    .unwrap();
+    for err in [
+        Busy::Busy { retry_after: None },
+        Busy::Busy {
+            retry_after: Some(30),
+        },
+    ] {
+        let body: serde_json::Value =
+            serde_json::from_slice(&rebuff::to_vec(&err, &context())).unwrap();
+        crate::check::validate(&schema, &body, &format!("{body}"));
+    }
+}

@@ -169,7 +169,9 @@ pub(crate) fn success(shape: &Shape<'_>) -> RefOr<Schema> {
 }
 
 /// [`crate::envelope::Plain`]: `{"errors":[...]}`, or `{"error"}` with
-/// `retry_after` when the error has a delay.
+/// `retry_after` when the error has a delay. Not required: a delay held in
+/// an `Option` is left out when it is `None`, though the sample the shape
+/// is read from has one.
 pub(crate) fn plain(shape: &Shape<'_>) -> RefOr<Schema> {
     if let Some(errors) = shape.errors() {
         return closed(object().property("errors", errors).required("errors"));
@@ -178,14 +180,12 @@ pub(crate) fn plain(shape: &Shape<'_>) -> RefOr<Schema> {
         .property("error", shape.message_schema())
         .required("error");
     if shape.retry_after {
-        body = body
-            .property(
-                "retry_after",
-                of_type(Type::Integer)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
-                    .minimum(Some(0)),
-            )
-            .required("retry_after");
+        body = body.property(
+            "retry_after",
+            of_type(Type::Integer)
+                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                .minimum(Some(0)),
+        );
     }
     closed(body)
 }
