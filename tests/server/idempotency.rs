@@ -139,6 +139,37 @@ async fn post_is_retried_with_one_key_for_every_attempt() {
     );
 }
 
+/// A `build` that draws a key of its own on every call still sends the
+/// first one on every attempt: a fresh key would let the server do the
+/// work again.
+#[tokio::test]
+async fn a_key_drawn_afresh_by_build_is_the_first_one_on_every_attempt() {
+    let _test_mode = testing::enable();
+    let (base, log) = scripted::start(vec![
+        Reply::json(503, "{}"),
+        Reply::json(200, r#"{"id":1}"#),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    let drawn = std::sync::atomic::AtomicU32::new(0);
+    let created: serde_json::Value = SendRetrying::new(&quick())
+        .send::<_, rebuff::client::RemoteError>(|| {
+            let n = drawn.fetch_add(1, Ordering::SeqCst);
+            client
+                .post(format!("{base}/orders"))
+                .header("idempotency-key", format!("mine-{n}"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(created["id"], 1);
+    assert_eq!(drawn.load(Ordering::SeqCst), 2, "built for each attempt");
+    let log = log.lock().unwrap();
+    assert_eq!(log.len(), 2);
+    for seen in log.iter() {
+        assert_eq!(seen.header("idempotency-key"), Some("mine-0"));
+    }
+}
+
 #[tokio::test]
 async fn post_without_a_key_is_not_repeated_once_sent_but_get_is() {
     let _test_mode = testing::enable();

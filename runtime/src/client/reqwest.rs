@@ -307,7 +307,8 @@ impl<'p> SendRetrying<'p> {
     ///   `Idempotency-Key` (the same on every attempt of the call) or if it
     ///   never reached the server (the connection failed).
     ///
-    /// The first request `build` makes decides which case applies.
+    /// The first request `build` makes decides which case applies, and its
+    /// `Idempotency-Key` is the one every attempt sends.
     pub async fn send<T, E>(
         self,
         mut build: impl FnMut() -> reqwest::RequestBuilder,
@@ -320,6 +321,10 @@ impl<'p> SendRetrying<'p> {
         let (client, request) = build().build_split();
         let mut request = request.map_err(|err| ClientError::Request(Box::new(err)))?;
         let repeatable = self.prepare(&mut request, key);
+        // Every attempt carries the first one's key, whatever `build` puts
+        // on the ones after (a key drawn afresh each time would let the
+        // server do the work again).
+        let first_key = request.headers().get(IDEMPOTENCY_KEY).cloned();
         let mut extras = WithExtras::NONE;
         if let Some(breaker) = self.breaker {
             extras = extras.breaker(breaker);
@@ -338,6 +343,9 @@ impl<'p> SendRetrying<'p> {
                     let (client, request) = build().build_split();
                     let mut request = request.map_err(|err| ClientError::Request(Box::new(err)))?;
                     self.prepare(&mut request, key);
+                    if let Some(first_key) = &first_key {
+                        request.headers_mut().insert(IDEMPOTENCY_KEY, first_key.clone());
+                    }
                     (client, request)
                 }
             };
