@@ -239,6 +239,20 @@ impl Breaker {
         }
     }
 
+    /// How long the breaker stays open before it lets a probe through, if
+    /// it is open.
+    #[must_use]
+    pub fn open_for(&self) -> Option<Duration> {
+        if self.state.load(Ordering::Acquire) != OPEN {
+            return None;
+        }
+        let ready_at = self
+            .opened_at
+            .load(Ordering::Acquire)
+            .saturating_add(self.cooldown_ms);
+        Some(Duration::from_millis(ready_at.saturating_sub(now_ms())))
+    }
+
     /// How many times the breaker has opened.
     #[must_use]
     pub fn times_opened(&self) -> u64 {

@@ -61,6 +61,31 @@ fn an_open_breaker_fails_calls_at_once() {
     );
 }
 
+static TRIPS_AT_ONCE: Breaker = Breaker::new()
+    .failures(1)
+    .cooldown(Duration::from_secs(3600));
+
+#[retry(max_retries = 3, initial_delay = "1s", jitter = "none", breaker = TRIPS_AT_ONCE)]
+fn call_that_trips(calls: &AtomicU32) -> Result<(), UpstreamError> {
+    calls.fetch_add(1, Ordering::SeqCst);
+    Err(UpstreamError::Unavailable)
+}
+
+#[test]
+fn a_failure_that_opens_the_breaker_is_returned_without_a_sleep() {
+    let test_mode = testing::enable();
+    let calls = AtomicU32::new(0);
+    // The breaker opens on this failure for an hour: a retry after the
+    // second's sleep would only be refused, so the 503 itself returns now.
+    assert!(matches!(
+        call_that_trips(&calls),
+        Err(UpstreamError::Unavailable)
+    ));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    assert_eq!(test_mode.sleeps(), [] as [Duration; 0]);
+    assert_eq!(TRIPS_AT_ONCE.state(), State::Open);
+}
+
 static SMALL_BUDGET: Budget = Budget::new().ratio_percent(10).floor_per_second(0);
 
 #[retry(max_retries = 5, initial_delay = "1ms", jitter = "none", budget = SMALL_BUDGET)]

@@ -419,6 +419,10 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
         let failed = self.attempts;
         let elapsed = self.elapsed();
         let budget = self.extras.budget();
+        let open_for = self
+            .extras
+            .breaker()
+            .and_then(|(breaker, _)| breaker.open_for());
         let state = self.state();
         let history = History {
             failed,
@@ -427,6 +431,14 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
         };
         let mut decision =
             decide::after_failure(policy, &history, advice, err.retry_status(), &mut state.rng);
+        // The breaker open past the sleep (this failure may have opened
+        // it): the retry would only be refused once the sleep is over, so
+        // the error returns now instead of a `CircuitOpen` later.
+        if let (Decision::Sleep(delay), Some(open_for)) = (decision, open_for) {
+            if open_for > delay {
+                decision = Decision::GiveUp(StopReason::CircuitOpen);
+            }
+        }
         if let (Decision::Sleep(_), Some(budget)) = (decision, budget) {
             if !budget.try_withdraw() {
                 decision = Decision::GiveUp(StopReason::BudgetExhausted);

@@ -22,7 +22,9 @@ pub enum StopReason {
     HintBeyondDeadline,
     /// The shared [`Budget`](crate::Budget) had no retry left.
     BudgetExhausted,
-    /// The [`Breaker`](crate::Breaker) is open: the call was refused at once.
+    /// The [`Breaker`](crate::Breaker) is open: the call was refused at
+    /// once, or a failure found it open for longer than the sleep before
+    /// the retry (which would only have been refused), and was returned.
     CircuitOpen,
 }
 
