@@ -30,6 +30,12 @@
 //! timeout of the policy is a [`reqwest_middleware::Error::Middleware`]
 //! holding a [`ClientError`], which [`from_middleware`] gives back.
 //!
+//! The policy's attempt timeout and deadline cover each attempt up to its
+//! response's head and, for an error, its body: a success's body is read
+//! by the caller once the middleware has handed the response on, outside
+//! them (bound it with reqwest's own `timeout`, or use `SendRetrying`,
+//! which reads it inside the attempt).
+//!
 //! [reqwest-middleware]: https://docs.rs/reqwest-middleware
 
 use core::fmt;

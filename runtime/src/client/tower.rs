@@ -10,7 +10,10 @@
 //! service's error: a [`ClientError`] whose [`decode`](ClientError::decode)
 //! types it as the API's own error. Each attempt sends a clone of the
 //! request, so the body type must be `Clone` (`Full<Bytes>`, `String`,
-//! `Bytes`, `()`); buffer a streamed body first.
+//! `Bytes`, `()`); buffer a streamed body first. The policy's attempt
+//! timeout and deadline cover each attempt up to its response's head and,
+//! for an error, its body: a success's body is read by the caller, outside
+//! them.
 //!
 //! ```
 //! use std::time::Duration;
