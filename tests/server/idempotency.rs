@@ -580,6 +580,18 @@ fn large_order(n: u32) -> String {
     body
 }
 
+/// The `n`th answer to a large order: replayed (the first order's) when the
+/// store keeps it, else the work of its own.
+fn large_answer(kept: bool, n: u32, replayed: bool, body: &[u8]) {
+    assert_eq!(replayed, kept && n == 2, "kept: {kept}, request {n}");
+    assert_eq!(body.len(), LARGE);
+    let expected = if kept { 1 } else { n };
+    assert!(
+        body.starts_with(format!("order #{expected} ").as_bytes()),
+        "kept: {kept}, request {n}"
+    );
+}
+
 /// A store that keeps larger responses than the default keeps them, on
 /// both frameworks; the default store serves them unkept.
 #[tokio::test]
@@ -611,20 +623,11 @@ async fn a_store_keeps_responses_up_to_its_own_limit() {
                 .body(Body::empty())
                 .unwrap();
             let response = app.clone().oneshot(request).await.unwrap();
-            assert_eq!(
-                response.headers().contains_key("idempotent-replayed"),
-                kept && n == 2,
-                "kept: {kept}, request {n}"
-            );
+            let replayed = response.headers().contains_key("idempotent-replayed");
             let body = axum::body::to_bytes(response.into_body(), 2 * LARGE)
                 .await
                 .unwrap();
-            assert_eq!(body.len(), LARGE);
-            let expected = if kept { 1 } else { n };
-            assert!(
-                body.starts_with(format!("order #{expected} ").as_bytes()),
-                "kept: {kept}, request {n}"
-            );
+            large_answer(kept, n, replayed, &body);
         }
         assert_eq!(effects.load(Ordering::SeqCst), if kept { 1 } else { 2 });
 
@@ -649,18 +652,8 @@ async fn a_store_keeps_responses_up_to_its_own_limit() {
                 .insert_header(("idempotency-key", "big-actix"))
                 .to_request();
             let response = test::call_service(&app, request).await;
-            assert_eq!(
-                response.headers().contains_key("idempotent-replayed"),
-                kept && n == 2,
-                "kept: {kept}, request {n}"
-            );
-            let body = test::read_body(response).await;
-            assert_eq!(body.len(), LARGE);
-            let expected = if kept { 1 } else { n };
-            assert!(
-                body.starts_with(format!("order #{expected} ").as_bytes()),
-                "kept: {kept}, request {n}"
-            );
+            let replayed = response.headers().contains_key("idempotent-replayed");
+            large_answer(kept, n, replayed, &test::read_body(response).await);
         }
         assert_eq!(effects.load(Ordering::SeqCst), if kept { 1 } else { 2 });
     }
