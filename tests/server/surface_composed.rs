@@ -69,6 +69,7 @@ async fn an_inner_middlewares_error_is_answered_in_the_envelope() {
             .wrap_fn(|req, srv| {
                 let gone = req.path() == "/gone";
                 let moved = req.path() == "/old";
+                let private = req.path() == "/private";
                 let refuse = req.headers().contains_key("x-refuse");
                 let call = actix_web::dev::Service::call(srv, req);
                 async move {
@@ -80,6 +81,15 @@ async fn an_inner_middlewares_error_is_answered_in_the_envelope() {
                         let challenge = HttpResponse::BadRequest()
                             .insert_header(("www-authenticate", "Bearer"))
                             .finish();
+                        return Err(actix_web::error::InternalError::from_response(
+                            "no", challenge,
+                        )
+                        .into());
+                    }
+                    if private {
+                        let challenge = HttpResponse::Unauthorized()
+                            .insert_header(("www-authenticate", "Bearer"))
+                            .body("sign in");
                         return Err(actix_web::error::InternalError::from_response(
                             "no", challenge,
                         )
@@ -124,6 +134,20 @@ async fn an_inner_middlewares_error_is_answered_in_the_envelope() {
     let body: Value = serde_json::from_slice(&body).unwrap();
     assert_eq!(body["code"], "BAD_REQUEST", "{body}");
     assert!(body["requestId"].is_string(), "{body}");
+
+    // A status no rejection stands for keeps it, and its headers, as the
+    // middleware sent it: a 401 stays a 401.
+    let request = test::TestRequest::get().uri("/private").to_request();
+    let response = match test::try_call_service(&app, request).await {
+        Ok(response) => response.into_parts().1.map_into_boxed_body(),
+        Err(err) => err.error_response(),
+    };
+    assert_eq!(response.status(), 401);
+    assert_eq!(
+        response.headers().get("www-authenticate").unwrap(),
+        "Bearer"
+    );
+    assert!(response.headers().contains_key("x-request-id"));
 
     // A redirect sent as an error is no error: it goes out as it is.
     let request = test::TestRequest::get().uri("/old").to_request();

@@ -255,10 +255,14 @@ fn restyle_error<E: ApiError>(
     }
     let status = http::StatusCode::from_u16(response.status().as_u16())
         .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    let mut restyled = to_actix(respond_rejection_in(
-        &from_actix(err, status, surface, method, path),
-        ctx,
-    ));
+    let rejection = from_actix(err, status, surface, method, path);
+    // A status no rejection stands for (an auth middleware's 401, a 403)
+    // goes out as it is: in the envelope it would become a 400, and a
+    // client would no longer be told to authenticate.
+    if rejection.status() != status && status.is_client_error() {
+        return response;
+    }
+    let mut restyled = to_actix(respond_rejection_in(&rejection, ctx));
     keep_headers(response.headers(), restyled.headers_mut());
     restyled
 }
