@@ -66,6 +66,12 @@ async fn an_inner_middlewares_error_is_answered_in_the_envelope() {
     let app = test::init_service(
         App::new()
             .route("/items", web::get().to(HttpResponse::Ok))
+            .route(
+                "/forbidden",
+                web::get().to(|| async {
+                    Err::<HttpResponse, _>(actix_web::error::ErrorForbidden("not yours"))
+                }),
+            )
             .wrap_fn(|req, srv| {
                 let gone = req.path() == "/gone";
                 let moved = req.path() == "/old";
@@ -147,6 +153,12 @@ async fn an_inner_middlewares_error_is_answered_in_the_envelope() {
         response.headers().get("www-authenticate").unwrap(),
         "Bearer"
     );
+    assert!(response.headers().contains_key("x-request-id"));
+
+    // So does a handler's error of another type with such a status.
+    let request = test::TestRequest::get().uri("/forbidden").to_request();
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status(), 403);
     assert!(response.headers().contains_key("x-request-id"));
 
     // A redirect sent as an error is no error: it goes out as it is.

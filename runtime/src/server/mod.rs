@@ -39,7 +39,11 @@
 //!   values, panics. Rejections are rendered in the error type's style
 //!   ([`crate::rejection::InStyle`]): its envelope (built-in or custom),
 //!   code case, key case and problem-type base; a variant of the type can
-//!   answer one itself (`#[api(rejection = NotFound)]`).
+//!   answer one itself (`#[api(rejection = NotFound)]`). On actix-web, an
+//!   error of another type (a handler's or a middleware's) is answered as
+//!   the rejection it stands for; one whose 4xx status no rejection has (an
+//!   auth middleware's 401, a 403) goes out as it is, with the request id,
+//!   rather than become a 400.
 //! - **the request context**: the request id (the client's `X-Request-Id`
 //!   if it is safe, the one tower-http's `SetRequestIdLayer` chose, or a
 //!   new `req_` + 16 random characters), echoed on every response and

@@ -191,14 +191,14 @@ impl<E: ApiError> Surface<E> {
             max_size: limit,
         })
     }
+}
 
-    /// The 413 for a body that grew past the limit as it was read.
-    #[cfg(feature = "actix")]
-    pub(crate) fn overflowed(&self) -> Rejection {
-        Rejection::PayloadTooLarge {
-            file_size: None,
-            max_size: self.body_limit.unwrap_or(u64::MAX),
-        }
+/// The 413 for a body that grew past `body_limit` as it was read.
+#[cfg(feature = "actix")]
+pub(crate) fn overflowed(body_limit: Option<u64>) -> Rejection {
+    Rejection::PayloadTooLarge {
+        file_size: None,
+        max_size: body_limit.unwrap_or(u64::MAX),
     }
 }
 

@@ -194,14 +194,11 @@ where
                     // Past the surface's body limit (which cuts a body off
                     // as it is read), a 413; anything else, a 400.
                     let unreadable = if overflowed {
-                        Rejection::PayloadTooLarge {
-                            file_size: None,
-                            max_size: req
-                                .extensions()
+                        crate::server::surface::overflowed(
+                            req.extensions()
                                 .get::<crate::Context>()
-                                .and_then(crate::Context::get_body_limit)
-                                .unwrap_or(crate::server::DEFAULT_BODY_LIMIT),
-                        }
+                                .and_then(crate::Context::get_body_limit),
+                        )
                     } else {
                         Rejection::BadRequest {
                             reason: "the request body could not be read".into(),
@@ -234,7 +231,7 @@ where
             // answer it will restyle is the framework's, not kept.
             let behind_surface = response.request().extensions().contains::<crate::Context>();
             if !claimed.keeps(http_status(response.status()), &headers, length)
-                || (behind_surface && super::surface::restyled(response.response()))
+                || (behind_surface && super::surface::restyled(&response))
             {
                 return Ok(response.map_into_left_body());
             }

@@ -19,7 +19,7 @@ use tracing::Instrument as _;
 #[cfg(feature = "ratelimit")]
 use super::ratelimit::{Checked, Said};
 use super::{Rendered, to_actix};
-use crate::server::surface::{bare_rejection, keeps_header};
+use crate::server::surface::{bare_rejection, keeps_header, overflowed};
 use crate::server::{CatchUnwind, Rejection, Surface, request_span, respond_rejection_in, text};
 use crate::{ApiError, Context};
 
@@ -185,18 +185,13 @@ fn restyle<B: MessageBody + 'static, E: ApiError>(
     path: &str,
     ctx: &Context,
 ) -> ServiceResponse<EitherBody<B>> {
-    let status = response.status();
-    if status.as_u16() < 400 || response.response().extensions().get::<Rendered>().is_some() {
-        return response.map_into_left_body();
-    }
-    let Ok(status) = http::StatusCode::from_u16(status.as_u16()) else {
-        return response.map_into_left_body();
-    };
-    let rejection = match response.response().error() {
-        Some(err) => Some(from_actix(err, status, surface, method, path)),
-        None if is_bare(response.response()) => bare_rejection(status, method, path),
-        None => None,
-    };
+    let rejection = stands_for(
+        response.response(),
+        response.response().error(),
+        surface.get_body_limit(),
+        method,
+        path,
+    );
     let Some(rejection) = rejection else {
         return response.map_into_left_body();
     };
@@ -204,6 +199,28 @@ fn restyle<B: MessageBody + 'static, E: ApiError>(
     keep_headers(response.headers(), restyled.headers_mut());
     let (req, _) = response.into_parts();
     ServiceResponse::new(req, restyled).map_into_right_body()
+}
+
+/// The rejection the surface answers an error response with in its place,
+/// if any: for an actix-web error rebuff did not render (an extractor's, a
+/// handler's or a middleware's of another type) the one it stands for
+/// ([`from_actix`]), for a bare 404 or 405 the router's.
+fn stands_for<B: MessageBody>(
+    response: &actix_web::HttpResponse<B>,
+    err: Option<&actix_web::Error>,
+    body_limit: Option<u64>,
+    method: &str,
+    path: &str,
+) -> Option<Rejection> {
+    if response.status().as_u16() < 400 || response.extensions().get::<Rendered>().is_some() {
+        return None;
+    }
+    let status = http::StatusCode::from_u16(response.status().as_u16()).ok()?;
+    match err {
+        Some(err) => from_actix(err, status, body_limit, method, path),
+        None if is_bare(response) => bare_rejection(status, method, path),
+        None => None,
+    }
 }
 
 /// Copies what the replaced response said of the request (`Allow`,
@@ -226,22 +243,27 @@ fn is_bare<B: MessageBody>(response: &actix_web::HttpResponse<B>) -> bool {
         && matches!(response.body().size(), BodySize::None | BodySize::Sized(0))
 }
 
-/// Whether the surface would answer this error response in the envelope
-/// in its place: an actix-web error rebuff did not render (an extractor's,
-/// a handler's of another type), or a bare 404 or 405. Such a response is
-/// the framework's, not the application's: the idempotency middleware
-/// inside the surface does not keep it, so that a retry is answered in the
-/// envelope too.
-pub(crate) fn restyled<B: MessageBody>(response: &actix_web::HttpResponse<B>) -> bool {
-    response.status().as_u16() >= 400
-        && response.extensions().get::<Rendered>().is_none()
-        && (response.error().is_some() || is_bare(response))
+/// Whether the surface will answer this response in the envelope in its
+/// place ([`stands_for`]). Such a response is the framework's, not the
+/// application's: the idempotency middleware inside the surface does not
+/// keep it, so that a retry is answered in the envelope too.
+pub(crate) fn restyled<B: MessageBody>(response: &ServiceResponse<B>) -> bool {
+    let request = response.request();
+    // The status a rejection has does not depend on the limit.
+    let response = response.response();
+    stands_for(
+        response,
+        response.error(),
+        None,
+        request.method().as_str(),
+        request.path(),
+    )
+    .is_some()
 }
 
 /// An error an inner middleware returned instead of a response (the
 /// dispatcher would render it as it is): in the envelope as a handler's
-/// error would be, its headers kept, unless rebuff rendered it already or
-/// it is no error status (a redirect sent as an error goes out as it is).
+/// error would be ([`stands_for`]), its headers kept.
 fn restyle_error<E: ApiError>(
     err: &actix_web::Error,
     surface: &Surface<E>,
@@ -249,38 +271,33 @@ fn restyle_error<E: ApiError>(
     path: &str,
     ctx: &Context,
 ) -> actix_web::HttpResponse {
-    let response = err.error_response();
-    if response.status().as_u16() < 400 || response.extensions().get::<Rendered>().is_some() {
-        return response;
-    }
-    let status = http::StatusCode::from_u16(response.status().as_u16())
-        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    let rejection = from_actix(err, status, surface, method, path);
-    // A status no rejection stands for (an auth middleware's 401, a 403)
-    // goes out as it is: in the envelope it would become a 400, and a
-    // client would no longer be told to authenticate.
-    if rejection.status() != status && status.is_client_error() {
-        return response;
-    }
+    let original = err.error_response();
+    let Some(rejection) = stands_for(&original, Some(err), surface.get_body_limit(), method, path)
+    else {
+        return original;
+    };
     let mut restyled = to_actix(respond_rejection_in(&rejection, ctx));
-    keep_headers(response.headers(), restyled.headers_mut());
+    keep_headers(original.headers(), restyled.headers_mut());
     restyled
 }
 
 /// The rejection an actix-web error stands for: the extractors' by their
-/// type, anything else by its status (a 5xx says nothing of itself).
-fn from_actix<E: ApiError>(
+/// type, anything else by its status (a 5xx says nothing of itself); none
+/// for a 4xx status no rejection stands for (an auth middleware's 401, a
+/// 403), which in the envelope would become a 400 and no longer tell the
+/// client to authenticate: it goes out as it is.
+fn from_actix(
     err: &actix_web::Error,
     status: http::StatusCode,
-    surface: &Surface<E>,
+    body_limit: Option<u64>,
     method: &str,
     path: &str,
-) -> Rejection {
+) -> Option<Rejection> {
     if let Some(rejection) = err.as_error::<Rejection>() {
-        return rejection.clone();
+        return Some(rejection.clone());
     }
     if let Some(err) = err.as_error::<JsonPayloadError>() {
-        return match err {
+        return Some(match err {
             JsonPayloadError::OverflowKnownLength { length, limit } => Rejection::PayloadTooLarge {
                 file_size: u64::try_from(*length).ok(),
                 max_size: u64::try_from(*limit).unwrap_or(u64::MAX),
@@ -293,14 +310,14 @@ fn from_actix<E: ApiError>(
                 expected: "application/json".into(),
             },
             JsonPayloadError::Deserialize(err) => Rejection::InvalidJson { reason: text(err) },
-            JsonPayloadError::Payload(err) => from_payload(err, surface),
+            JsonPayloadError::Payload(err) => from_payload(err, body_limit),
             other => Rejection::BadRequest {
                 reason: text(other),
             },
-        };
+        });
     }
     if let Some(err) = err.as_error::<UrlencodedError>() {
-        return match err {
+        return Some(match err {
             UrlencodedError::Overflow { size, limit } => Rejection::PayloadTooLarge {
                 file_size: u64::try_from(*size).ok(),
                 max_size: u64::try_from(*limit).unwrap_or(u64::MAX),
@@ -308,27 +325,28 @@ fn from_actix<E: ApiError>(
             UrlencodedError::ContentType => Rejection::UnsupportedMediaType {
                 expected: "application/x-www-form-urlencoded".into(),
             },
-            UrlencodedError::Payload(err) => from_payload(err, surface),
+            UrlencodedError::Payload(err) => from_payload(err, body_limit),
             other => Rejection::InvalidForm {
                 reason: text(other),
             },
-        };
+        });
     }
     if let Some(err) = err.as_error::<PathError>() {
-        return Rejection::InvalidPath { reason: text(err) };
+        return Some(Rejection::InvalidPath { reason: text(err) });
     }
     if let Some(err) = err.as_error::<QueryPayloadError>() {
-        return Rejection::InvalidQuery { reason: text(err) };
+        return Some(Rejection::InvalidQuery { reason: text(err) });
     }
     if let Some(err) = err.as_error::<PayloadError>() {
-        return from_payload(err, surface);
+        return Some(from_payload(err, body_limit));
     }
     if let Some(rejection) = bare_rejection(status, method, path) {
-        return rejection;
+        return Some(rejection);
     }
-    match status.as_u16() {
-        413 => surface.overflowed(),
-        400..=499 => Rejection::BadRequest { reason: text(err) },
+    Some(match status.as_u16() {
+        413 => overflowed(body_limit),
+        400 => Rejection::BadRequest { reason: text(err) },
+        401..=499 => return None,
         status => {
             tracing::error!(
                 target: "rebuff::server",
@@ -338,12 +356,12 @@ fn from_actix<E: ApiError>(
             );
             Rejection::Internal
         }
-    }
+    })
 }
 
-fn from_payload<E: ApiError>(err: &PayloadError, surface: &Surface<E>) -> Rejection {
+fn from_payload(err: &PayloadError, body_limit: Option<u64>) -> Rejection {
     match err {
-        PayloadError::Overflow => surface.overflowed(),
+        PayloadError::Overflow => overflowed(body_limit),
         other => Rejection::BadRequest {
             reason: text(other),
         },
