@@ -88,3 +88,32 @@ fn each_code_of_a_status_has_its_own_schema() {
     let any_of = &response["content"]["application/json"]["schema"]["anyOf"];
     assert_eq!(any_of.as_array().map(Vec::len), Some(2), "{response:#}");
 }
+
+/// A variant that answers the router's 405 is documented with the `Allow`
+/// header the framework sends with it, listed on its own or not.
+#[test]
+fn a_variant_answering_the_405_documents_allow() {
+    use rebuff::RejectionKind;
+    use rebuff::openapi::Responses;
+
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    enum RouteError {
+        #[error("wrong method")]
+        #[api(status = 405, message = "Method not allowed here", rejection = MethodNotAllowed)]
+        WrongMethod,
+    }
+    for responses in [
+        Responses::<RouteError>::new().rejections(&[RejectionKind::MethodNotAllowed]),
+        Responses::<RouteError>::none().rejections(&[RejectionKind::MethodNotAllowed]),
+    ] {
+        let built = serde_json::to_value(responses.build()).unwrap();
+        assert!(
+            built["405"]["headers"]["Allow"].is_object(),
+            "{}",
+            built["405"]["headers"]
+        );
+        assert!(
+            built["405"]["content"]["application/json"]["examples"]["wrong_method"].is_object()
+        );
+    }
+}

@@ -185,8 +185,12 @@ impl<E: Documented> Responses<E> {
                     doc
                 }
             };
-            if !docs.iter().any(|d| d.code == doc.code) {
-                docs.push(doc);
+            // A variant listed already that answers the rejection is the
+            // same error; what the rejection adds (`Allow` on a 405) goes
+            // onto it.
+            match docs.iter_mut().find(|d| d.code == doc.code) {
+                Some(listed) => listed.headers.allow |= doc.headers.allow,
+                None => docs.push(doc),
             }
         }
         docs
