@@ -269,3 +269,49 @@ async fn empty_bodies() {
     assert_eq!(remote.retry_after(), Some(Duration::from_secs(7)));
     assert_eq!(remote.message(), "Service Unavailable");
 }
+
+/// A success body past `MAX_SUCCESS_BODY` is not read whole: announced by
+/// its length it is refused unread, streamed without one it is cut off at
+/// the bound; either way a decode error, not retried.
+#[tokio::test]
+async fn a_success_body_past_the_bound_is_a_decode_error_not_a_memory_grab() {
+    use axum::body::Body;
+    use rebuff::client::reqwest::MAX_SUCCESS_BODY;
+
+    const CHUNK: usize = 1 << 20;
+    let app = axum::Router::new().route(
+        "/streamed",
+        axum::routing::get(|| async {
+            // Valid JSON, a list of zeros just past the bound: only the
+            // bound refuses it.
+            let zeros = (0..MAX_SUCCESS_BODY / CHUNK + 1)
+                .map(|_| bytes::Bytes::from("0,".repeat(CHUNK / 2)));
+            let chunks = std::iter::once(bytes::Bytes::from_static(b"["))
+                .chain(zeros)
+                .chain(std::iter::once(bytes::Bytes::from_static(b"0]")))
+                .map(Ok::<_, std::io::Error>);
+            Body::from_stream(futures_util::stream::iter(chunks))
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(axum::serve(listener, app).into_future());
+    // Announces more than the bound (and sends less): refused unread.
+    let (announced, _) = scripted::start(vec![
+        Reply::json(200, "{}").header("content-length", &(MAX_SUCCESS_BODY + 1).to_string()),
+    ])
+    .await;
+    let client = reqwest::Client::new();
+    for url in [announced, format!("http://{addr}/streamed")] {
+        let result: Result<serde_json::Value, ClientError> = client.get(&url).send_api().await;
+        // (Not `unwrap_err`, which would print the 64 MiB it decoded.)
+        let Err(err) = result else {
+            panic!("{url}: a body past the bound was decoded");
+        };
+        assert!(
+            matches!(&err, ClientError::Decode { status, .. } if *status == 200),
+            "{url}: {err:?}"
+        );
+        assert_eq!(err.retry_advice(), rebuff::Advice::Stop, "{url}");
+    }
+}

@@ -31,11 +31,18 @@ use crate::{Advice, Breaker, Budget, Policy, Retryable};
 /// document, little enough that a hostile server cannot exhaust memory.
 pub const DEFAULT_ERROR_BODY_LIMIT: usize = 64 * 1024;
 
+/// The largest success body [`ResponseExt::api`] decodes: 64 MiB, well over
+/// any JSON answer worth decoding at once, and a bound on what a server
+/// (or a broken one streaming without end) can make the client hold. A
+/// larger one is a [`ClientError::Decode`]; read it yourself after
+/// [`ResponseExt::check`].
+pub const MAX_SUCCESS_BODY: usize = 64 << 20;
+
 /// Checking and decoding a [`reqwest::Response`].
 pub trait ResponseExt: Sized {
-    /// The success body as `T`, or the error response as
-    /// [`ClientError<E>`], reading at most [`DEFAULT_ERROR_BODY_LIMIT`] bytes
-    /// of an error body.
+    /// The success body as `T` (at most [`MAX_SUCCESS_BODY`] bytes of it),
+    /// or the error response as [`ClientError<E>`], reading at most
+    /// [`DEFAULT_ERROR_BODY_LIMIT`] bytes of an error body.
     ///
     /// A success without a body (204, 205, or an empty 2xx) decodes as
     /// JSON `null`: `()` and `Option<T>` (as `None`) accept it.
@@ -60,13 +67,22 @@ impl ResponseExt for reqwest::Response {
         T: DeserializeOwned,
         E: FromRemote + Send,
     {
-        let response = self.check(DEFAULT_ERROR_BODY_LIMIT).await?;
+        let mut response = self.check(DEFAULT_ERROR_BODY_LIMIT).await?;
         let status = response.status();
+        let too_large = || ClientError::Decode {
+            status,
+            source: format!("the response body is over {MAX_SUCCESS_BODY} bytes").into(),
+        };
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_SUCCESS_BODY as u64)
+        {
+            return Err(too_large());
+        }
         // reqwest calls both of these a decode error: a body cut off on
         // the way (a transport failure, worth retrying) and a compressed
         // body that does not decompress (a retry would get it again).
-        let body = response
-            .bytes()
+        let body = read_within(&mut response, MAX_SUCCESS_BODY)
             .await
             .map_err(|err| match from_reqwest::<E>(err) {
                 // The response's own status: reqwest's body errors carry
@@ -84,7 +100,8 @@ impl ResponseExt for reqwest::Response {
                     source,
                 },
                 other => other,
-            })?;
+            })?
+            .ok_or_else(too_large)?;
         super::decode_success(status, &body).map_err(|source| ClientError::Decode {
             status,
             source: Box::new(source),
@@ -121,6 +138,37 @@ pub(crate) async fn read_capped(response: &mut reqwest::Response, limit: usize) 
         }
     }
     body
+}
+
+/// The whole body, if it is at most `limit` bytes (`None` past it); a
+/// body in one chunk is handed over as it is.
+async fn read_within(
+    response: &mut reqwest::Response,
+    limit: usize,
+) -> Result<Option<bytes::Bytes>, reqwest::Error> {
+    let Some(first) = response.chunk().await? else {
+        return Ok(Some(bytes::Bytes::new()));
+    };
+    if first.len() > limit {
+        return Ok(None);
+    }
+    let Some(second) = response.chunk().await? else {
+        return Ok(Some(first));
+    };
+    let mut body = Vec::with_capacity(first.len() + second.len());
+    for chunk in [first, second] {
+        body.extend_from_slice(&chunk);
+    }
+    while let Some(chunk) = response.chunk().await? {
+        if body.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    if body.len() > limit {
+        return Ok(None);
+    }
+    Ok(Some(body.into()))
 }
 
 /// Sending a [`reqwest::RequestBuilder`] and decoding its answer in one call.
