@@ -246,11 +246,16 @@ impl Breaker {
         if self.state.load(Ordering::Acquire) != OPEN {
             return None;
         }
-        let ready_at = self
-            .opened_at
+        Some(Duration::from_millis(
+            self.probe_at().saturating_sub(now_ms()),
+        ))
+    }
+
+    /// When an open breaker lets a probe through, in [`now_ms`] time.
+    fn probe_at(&self) -> u64 {
+        self.opened_at
             .load(Ordering::Acquire)
-            .saturating_add(self.cooldown_ms);
-        Some(Duration::from_millis(ready_at.saturating_sub(now_ms())))
+            .saturating_add(self.cooldown_ms)
     }
 
     /// How many times the breaker has opened.
@@ -297,8 +302,7 @@ impl Breaker {
             return Ok(Permit { probe: false });
         }
         if state == OPEN {
-            let opened_at = self.opened_at.load(Ordering::Acquire);
-            let ready_at = opened_at.saturating_add(self.cooldown_ms);
+            let ready_at = self.probe_at();
             if now < ready_at {
                 return Err(CircuitOpen {
                     retry_after: Some(Duration::from_millis(ready_at - now)),
