@@ -155,18 +155,14 @@ async fn read_within(
     let Some(second) = response.chunk().await? else {
         return Ok(Some(first));
     };
-    let mut body = Vec::with_capacity(first.len() + second.len());
-    for chunk in [first, second] {
-        body.extend_from_slice(&chunk);
-    }
-    while let Some(chunk) = response.chunk().await? {
+    let mut body = first.to_vec();
+    let mut next = Some(second);
+    while let Some(chunk) = next {
         if body.len() + chunk.len() > limit {
             return Ok(None);
         }
         body.extend_from_slice(&chunk);
-    }
-    if body.len() > limit {
-        return Ok(None);
+        next = response.chunk().await?;
     }
     Ok(Some(body.into()))
 }

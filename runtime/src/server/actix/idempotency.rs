@@ -258,8 +258,6 @@ where
     }
 }
 
-/// The request body, up to `max` bytes; `None` if it could not be read or
-/// is longer.
 /// The whole body, up to `max` bytes; `Err(true)` when it ran past a body
 /// limit, `Err(false)` when it could not be read.
 async fn read(mut payload: Payload, max: usize) -> Result<Bytes, bool> {

@@ -249,11 +249,11 @@ fn is_bare<B: MessageBody>(response: &actix_web::HttpResponse<B>) -> bool {
 /// keep it, so that a retry is answered in the envelope too.
 pub(crate) fn restyled<B: MessageBody>(response: &ServiceResponse<B>) -> bool {
     let request = response.request();
-    // The status a rejection has does not depend on the limit.
     let response = response.response();
     stands_for(
         response,
         response.error(),
+        // The status a rejection has does not depend on the limit.
         None,
         request.method().as_str(),
         request.path(),
