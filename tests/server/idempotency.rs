@@ -661,10 +661,12 @@ async fn a_store_keeps_responses_up_to_its_own_limit() {
 
 /// Behind the surface, a keyed chunked body past its limit is a 413 in the
 /// envelope, as it is without a key: the body is read whole to fingerprint
-/// it, and the surface cuts it off as it is read.
+/// it, and the surface cuts it off as it is read. The idempotency layer's
+/// refusals are in the surface's style too.
 #[tokio::test]
 async fn a_keyed_chunked_body_past_the_surfaces_limit_is_a_413() {
     #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    #[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE")]
     enum OrderError {
         #[error("no such order")]
         #[api(status = 404)]
@@ -680,13 +682,30 @@ async fn a_keyed_chunked_body_past_the_surfaces_limit_is_a_413() {
         .header("idempotency-key", "big")
         .body(Body::from_stream(futures_util::stream::iter(chunks)))
         .unwrap();
-    let response = app.oneshot(request).await.unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
     assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let body = axum::body::to_bytes(response.into_body(), 1 << 16)
         .await
         .unwrap();
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(body["error"]["code"], "payload_too_large", "{body}");
+    assert_eq!(body["code"], "PAYLOAD_TOO_LARGE", "{body}");
     assert_eq!(effects.load(Ordering::SeqCst), 0, "the handler never ran");
+
+    // One key, two bodies: the second is refused in the surface's style.
+    for (body, status) in [
+        ("one", StatusCode::OK),
+        ("two", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let request = Request::post("/orders")
+            .header("idempotency-key", "reused")
+            .body(Body::from(body))
+            .unwrap();
+        let (seen, _, text) = outcome(&app, request).await;
+        assert_eq!(seen, status, "{text}");
+        if status != StatusCode::OK {
+            let text: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(text["code"], "IDEMPOTENCY_KEY_REUSED", "{text}");
+        }
+    }
     let _ = OrderError::NoSuchOrder;
 }

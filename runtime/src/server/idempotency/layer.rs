@@ -215,7 +215,8 @@ where
                 Ok(body) => body,
                 Err(err) => {
                     let unreadable = crate::server::axum::unreadable_body(&err);
-                    return Ok(crate::server::axum::into_response(&unreadable));
+                    // In the request's style (the surface's error type's).
+                    return Ok(axum::response::IntoResponse::into_response(unreadable));
                 }
             };
             let query = parts.uri.query().unwrap_or("");
@@ -223,7 +224,7 @@ where
                 Begin::Serve(claimed) => claimed,
                 Begin::Replay(stored) => return Ok(replay(stored)),
                 Begin::Refuse(rejection) => {
-                    return Ok(crate::server::axum::into_response(&rejection));
+                    return Ok(axum::response::IntoResponse::into_response(rejection));
                 }
             };
             // From here the key is ours: given back unless completed, even
