@@ -17,3 +17,4 @@ mod seeds;
 mod smoke;
 mod surface;
 mod surface_composed;
+mod surface_foreign;

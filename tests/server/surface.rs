@@ -38,7 +38,7 @@ pub enum NestedError {
 }
 
 /// What the tests need of an error type.
-trait TestError:
+pub(crate) trait TestError:
     ApiError + axum::response::IntoResponse + actix_web::ResponseError + Send + 'static
 {
     fn gone(item_id: u32) -> Self;
@@ -254,12 +254,12 @@ fn spelled<E: TestError>(snake: &str, code: bool) -> String {
 
 /// An error as the test reads it, whatever the envelope.
 #[derive(Debug)]
-struct Seen {
-    status: u16,
-    headers: reqwest::header::HeaderMap,
-    code: String,
-    message: String,
-    details: Value,
+pub(crate) struct Seen {
+    pub(crate) status: u16,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) code: String,
+    pub(crate) message: String,
+    pub(crate) details: Value,
 }
 
 /// Reads an error response, checking the envelope's shape and that the
@@ -304,7 +304,7 @@ fn read<E: TestError>(status: u16, headers: reqwest::header::HeaderMap, body: &s
     }
 }
 
-async fn send<E: TestError>(request: reqwest::RequestBuilder) -> Seen {
+pub(crate) async fn send<E: TestError>(request: reqwest::RequestBuilder) -> Seen {
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let headers = response.headers().clone();
@@ -314,7 +314,7 @@ async fn send<E: TestError>(request: reqwest::RequestBuilder) -> Seen {
 
 /// A request over a raw socket (for bodies reqwest would not send as
 /// given); the response's status, headers and body.
-async fn raw<E: TestError>(base: &str, head: String, body: Vec<u8>) -> Seen {
+pub(crate) async fn raw<E: TestError>(base: &str, head: String, body: Vec<u8>) -> Seen {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
         .await
@@ -619,7 +619,7 @@ async fn negotiation_follows_rfc_9110_on_both_frameworks() {
 }
 
 /// What every `tracing` event of the process printed, with its spans.
-fn captured() -> &'static Arc<Mutex<Vec<u8>>> {
+pub(crate) fn captured() -> &'static Arc<Mutex<Vec<u8>>> {
     static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
     LOG.get_or_init(|| {
         let log = Arc::new(Mutex::new(Vec::new()));

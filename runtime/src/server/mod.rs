@@ -286,6 +286,26 @@ pub(crate) fn respond_rejection_in(rejection: &Rejection, ctx: &Context) -> Resp
     ctx.render_rejection(rejection)
 }
 
+/// [`respond_rejection_in`] for a rejection that stands in for a failure
+/// of something else (an error of another type, a framework's response):
+/// that failure is what is logged, once.
+pub(crate) fn respond_rejection_for(
+    rejection: &Rejection,
+    cause: &dyn StdError,
+    ctx: &Context,
+) -> Response<Bytes> {
+    log(rejection, Some(cause), ctx);
+    ctx.render_rejection(rejection)
+}
+
+/// [`respond_rejection_for`] in the current request's context.
+#[cfg(feature = "axum")]
+pub(crate) fn respond_failure(rejection: &Rejection, cause: &dyn StdError) -> Response<Bytes> {
+    CONTEXT
+        .try_with(|ctx| respond_rejection_for(rejection, cause, ctx))
+        .unwrap_or_else(|_| respond_rejection_for(rejection, cause, &context()))
+}
+
 /// The message of a panic payload, for the log.
 pub(crate) fn panic_message(payload: &(dyn core::any::Any + Send)) -> &str {
     payload

@@ -194,7 +194,6 @@ impl<E: ApiError> Surface<E> {
 }
 
 /// The 413 for a body that grew past `body_limit` as it was read.
-#[cfg(feature = "actix")]
 pub(crate) fn overflowed(body_limit: Option<u64>) -> Rejection {
     Rejection::PayloadTooLarge {
         file_size: None,
@@ -217,12 +216,116 @@ pub(crate) fn bare_rejection(status: StatusCode, method: &str, path: &str) -> Op
     }
 }
 
+/// The rejection an error response rebuff did not render, and that no
+/// error of the framework's tells more of, stands for: the router's 404 and
+/// 405 when bare (no body, no content type); a 413 or a 5xx when its body
+/// is plain text or of no stated type (what frameworks and middlewares
+/// answer with), so that no framework's text reaches the client in place
+/// of the envelope. Any other response is the application's, and goes out
+/// as it is.
+pub(crate) fn unrendered(
+    response: Unrendered<'_>,
+    method: &str,
+    path: &str,
+    body_limit: Option<u64>,
+) -> Option<Rejection> {
+    if response.bare {
+        if let Some(rejection) = bare_rejection(response.status, method, path) {
+            return Some(rejection);
+        }
+    }
+    if !(response.bare || response.plain_text) {
+        return None;
+    }
+    match response.status.as_u16() {
+        413 => Some(overflowed(body_limit)),
+        500..=599 => Some(server_error(response.status, response.retry_after)),
+        _ => None,
+    }
+}
+
+/// What [`unrendered`] reads of a response.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Unrendered<'a> {
+    pub(crate) status: StatusCode,
+    /// No body and no content type.
+    pub(crate) bare: bool,
+    /// A `text/plain` body, or one of no stated type.
+    pub(crate) plain_text: bool,
+    /// Its `Retry-After`.
+    pub(crate) retry_after: Option<&'a [u8]>,
+}
+
+/// Whether a content type is `text/plain` (any parameters, any case).
+pub(crate) fn is_plain_text(content_type: &[u8]) -> bool {
+    content_type
+        .get(..10)
+        .is_some_and(|start| start.eq_ignore_ascii_case(b"text/plain"))
+        && matches!(content_type.get(10), None | Some(b';' | b' ' | b'\t'))
+}
+
+/// The rejection a 5xx rebuff did not render stands for: a 503 stays "try
+/// again later" (after its `Retry-After` in seconds, 1 without one); any
+/// other says nothing of itself to the client, as a 500.
+pub(crate) fn server_error(status: StatusCode, retry_after: Option<&[u8]>) -> Rejection {
+    if status != StatusCode::SERVICE_UNAVAILABLE {
+        return Rejection::Internal;
+    }
+    let retry_after = retry_after
+        .and_then(|value| core::str::from_utf8(value).ok())
+        .and_then(|value| value.trim().parse::<u64>().ok())
+        .unwrap_or(1);
+    Rejection::Unavailable { retry_after }
+}
+
+/// Why a response rebuff did not render was answered in the envelope, for
+/// the log: the status and content type it had (its body is not read).
+#[derive(Debug)]
+pub(crate) struct Replaced<'a> {
+    pub(crate) status: StatusCode,
+    pub(crate) content_type: Option<&'a [u8]>,
+}
+
+impl fmt::Display for Replaced<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let content_type = self
+            .content_type
+            .map_or("no body".into(), String::from_utf8_lossy);
+        write!(
+            f,
+            "a {} response rebuff did not render ({content_type}), answered in the envelope",
+            self.status.as_u16()
+        )
+    }
+}
+
+impl std::error::Error for Replaced<'_> {}
+
 /// Whether a header of a response being replaced by its restyled twin is
 /// kept: anything that says something of the request (`Allow`,
-/// `Set-Cookie`, a rate limit's), not what described the old body. Only
-/// names the replacement lacks are copied, each with every value it had.
+/// `Set-Cookie`, a rate limit's), not what described the old body (its
+/// type, length, encoding, range, language, validators and digests: a
+/// compression layer's `Content-Encoding` kept on the uncompressed envelope
+/// would make it unreadable). Only names the replacement lacks are copied,
+/// each with every value it had.
 pub(crate) fn keeps_header(name: &str) -> bool {
-    name != "content-type" && name != "content-length"
+    !matches!(
+        name,
+        "content-type"
+            | "content-length"
+            | "content-encoding"
+            | "content-range"
+            | "content-language"
+            | "content-location"
+            | "content-digest"
+            | "repr-digest"
+            | "digest"
+            | "content-md5"
+            | "etag"
+            | "last-modified"
+            | "transfer-encoding"
+            | "accept-ranges"
+    )
 }
 
 /// Copies the headers of the response being replaced that say something

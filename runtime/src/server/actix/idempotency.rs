@@ -170,16 +170,16 @@ where
         let Some(keyed) = keyed else {
             return Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) });
         };
-        // A body's length is its `Content-Length`; without one, a chunked
-        // body's (or an HTTP/2 one's, which needs neither header) is
-        // unknown, and any other HTTP/1 request has none.
+        // A body's length is its `Content-Length`; a chunked body's (or an
+        // HTTP/2 one's without the header) is unknown, and any other HTTP/1
+        // request has none. `Transfer-Encoding` wins over a `Content-Length`
+        // sent with it (RFC 9112, section 6.3): actix-web reads such a body
+        // as chunked, yet keeps the header.
+        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
         let length = match req.headers().get(header::CONTENT_LENGTH) {
+            _ if chunked => None,
             Some(length) => length.to_str().ok().and_then(|v| v.parse::<u64>().ok()),
-            None if req.headers().contains_key(header::TRANSFER_ENCODING)
-                || req.version() >= actix_web::http::Version::HTTP_2 =>
-            {
-                None
-            }
+            None if req.version() >= actix_web::http::Version::HTTP_2 => None,
             None => Some(0),
         };
         if !Keyed::fits(length, self.max_request) {

@@ -19,8 +19,14 @@ use tracing::Instrument as _;
 #[cfg(feature = "ratelimit")]
 use super::ratelimit::{Checked, Said};
 use super::{Rendered, to_actix};
-use crate::server::surface::{bare_rejection, keeps_header, overflowed};
-use crate::server::{CatchUnwind, Rejection, Surface, request_span, respond_rejection_in, text};
+use crate::server::surface::{
+    Replaced, Unrendered, bare_rejection, is_plain_text, keeps_header, overflowed, server_error,
+    unrendered,
+};
+use crate::server::{
+    CatchUnwind, Rejection, Surface, request_span, respond_rejection_for, respond_rejection_in,
+    text,
+};
 use crate::{ApiError, Context};
 
 impl<S, B, E> Transform<S, ServiceRequest> for Surface<E>
@@ -91,6 +97,13 @@ where
     actix_web::dev::forward_ready!(service);
 
     fn call(&self, mut req: ServiceRequest) -> Self::Future {
+        // `Transfer-Encoding` wins over a `Content-Length` sent with it
+        // (RFC 9112, section 6.3): actix-web reads such a body as chunked,
+        // yet keeps the header, which its extractors would then believe.
+        // Dropped, as hyper does, so that nothing inside sees it.
+        if req.headers().contains_key(header::TRANSFER_ENCODING) {
+            req.headers_mut().remove(header::CONTENT_LENGTH);
+        }
         let surface = self.surface.clone();
         let client = req
             .headers()
@@ -140,7 +153,14 @@ where
                 }
                 let method = req.method().as_str().to_owned();
                 let path = req.path().to_owned();
-                let outcome = CatchUnwind::new(service.call(req)).await;
+                // A panic in an inner middleware's synchronous part (or a
+                // guard's) is caught as a handler's is.
+                let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    service.call(req)
+                })) {
+                    Ok(call) => CatchUnwind::new(call).await,
+                    Err(payload) => Err(payload),
+                };
                 let response = match outcome {
                     Ok(Ok(response)) => response,
                     Ok(Err(err)) => {
@@ -195,7 +215,7 @@ fn restyle<B: MessageBody + 'static, E: ApiError>(
     let Some(rejection) = rejection else {
         return response.map_into_left_body();
     };
-    let mut restyled = to_actix(respond_rejection_in(&rejection, ctx));
+    let mut restyled = to_actix(answer(&rejection, response.response(), ctx));
     keep_headers(response.headers(), restyled.headers_mut());
     let (req, _) = response.into_parts();
     ServiceResponse::new(req, restyled).map_into_right_body()
@@ -216,11 +236,54 @@ fn stands_for<B: MessageBody>(
         return None;
     }
     let status = http::StatusCode::from_u16(response.status().as_u16()).ok()?;
+    let retry_after = response
+        .headers()
+        .get(header::RETRY_AFTER)
+        .map(HeaderValue::as_bytes);
     match err {
-        Some(err) => from_actix(err, status, body_limit, method, path),
-        None if is_bare(response) => bare_rejection(status, method, path),
-        None => None,
+        Some(err) => from_actix(err, status, retry_after, body_limit, method, path),
+        None => {
+            let seen = Unrendered {
+                status,
+                bare: is_bare(response),
+                plain_text: content_type(response).is_none_or(is_plain_text),
+                retry_after,
+            };
+            unrendered(seen, method, path, body_limit)
+        }
     }
+}
+
+/// `rejection` rendered in place of `replaced`, and logged once: as the
+/// error `replaced` carries when it is not rebuff's (a 5xx's cause), or as
+/// the response it was.
+fn answer<B>(
+    rejection: &Rejection,
+    replaced: &actix_web::HttpResponse<B>,
+    ctx: &Context,
+) -> http::Response<bytes::Bytes> {
+    match replaced.error() {
+        Some(err) if err.as_error::<Rejection>().is_none() => {
+            respond_rejection_for(rejection, err, ctx)
+        }
+        Some(_) => respond_rejection_in(rejection, ctx),
+        None => {
+            let status = http::StatusCode::from_u16(replaced.status().as_u16())
+                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+            let cause = Replaced {
+                status,
+                content_type: content_type(replaced),
+            };
+            respond_rejection_for(rejection, &cause, ctx)
+        }
+    }
+}
+
+fn content_type<B>(response: &actix_web::HttpResponse<B>) -> Option<&[u8]> {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .map(HeaderValue::as_bytes)
 }
 
 /// Copies what the replaced response said of the request (`Allow`,
@@ -276,19 +339,20 @@ fn restyle_error<E: ApiError>(
     else {
         return original;
     };
-    let mut restyled = to_actix(respond_rejection_in(&rejection, ctx));
+    let mut restyled = to_actix(answer(&rejection, &original, ctx));
     keep_headers(original.headers(), restyled.headers_mut());
     restyled
 }
 
 /// The rejection an actix-web error stands for: the extractors' by their
-/// type, anything else by its status (a 5xx says nothing of itself); none
-/// for a 4xx status no rejection stands for (an auth middleware's 401, a
-/// 403), which in the envelope would become a 400 and no longer tell the
-/// client to authenticate: it goes out as it is.
+/// type, anything else by its status (a 5xx says nothing of itself, and a
+/// 503 stays one); none for a 4xx status no rejection stands for (an auth
+/// middleware's 401, a 403), which in the envelope would become a 400 and
+/// no longer tell the client to authenticate: it goes out as it is.
 fn from_actix(
     err: &actix_web::Error,
     status: http::StatusCode,
+    retry_after: Option<&[u8]>,
     body_limit: Option<u64>,
     method: &str,
     path: &str,
@@ -311,6 +375,9 @@ fn from_actix(
             },
             JsonPayloadError::Deserialize(err) => Rejection::InvalidJson { reason: text(err) },
             JsonPayloadError::Payload(err) => from_payload(err, body_limit),
+            // The response's own body failed to serialize: the server's
+            // fault, and nothing of it is the client's to read.
+            JsonPayloadError::Serialize(_) => Rejection::Internal,
             other => Rejection::BadRequest {
                 reason: text(other),
             },
@@ -326,6 +393,7 @@ fn from_actix(
                 expected: "application/x-www-form-urlencoded".into(),
             },
             UrlencodedError::Payload(err) => from_payload(err, body_limit),
+            UrlencodedError::Serialize(_) => Rejection::Internal,
             other => Rejection::InvalidForm {
                 reason: text(other),
             },
@@ -347,15 +415,8 @@ fn from_actix(
         413 => overflowed(body_limit),
         400 => Rejection::BadRequest { reason: text(err) },
         401..=499 => return None,
-        status => {
-            tracing::error!(
-                target: "rebuff::server",
-                status,
-                error = %err,
-                "a handler failed with an error that is not the API's"
-            );
-            Rejection::Internal
-        }
+        // Logged where it is answered, with the error as its cause.
+        _ => server_error(status, retry_after),
     })
 }
 

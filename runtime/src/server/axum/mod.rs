@@ -185,9 +185,24 @@ where
     }
 }
 
+/// The value as a JSON body; one that fails to serialize (a map with
+/// keys that are not strings, a `Serialize` impl that fails) is the
+/// server's fault: a 500 in the envelope, the serializer's words logged and
+/// never sent.
 impl<T: serde::Serialize> IntoResponse for Json<T> {
     fn into_response(self) -> Response {
-        axum::Json(self.0).into_response()
+        let mut body = Vec::with_capacity(128);
+        match serde_json::to_writer(&mut body, &self.0) {
+            Ok(()) => (
+                [(
+                    http::header::CONTENT_TYPE,
+                    http::HeaderValue::from_static("application/json"),
+                )],
+                body,
+            )
+                .into_response(),
+            Err(err) => super::respond_failure(&Rejection::Internal, &err).map(Body::from),
+        }
     }
 }
 

@@ -10,12 +10,14 @@ use core::task::{Context as TaskContext, Poll};
 use axum::body::Body;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::Response;
-use http::{HeaderValue, Method, header};
+use http::{HeaderValue, Method, StatusCode, header};
 use http_body::Body as _;
 use tracing::Instrument as _;
 
-use crate::server::surface::{bare_rejection, keep_headers};
-use crate::server::{CatchUnwind, Surface, request_span, respond_rejection_in};
+use crate::server::surface::{Replaced, Unrendered, is_plain_text, keep_headers, unrendered};
+use crate::server::{
+    CatchUnwind, Surface, request_span, respond_rejection_for, respond_rejection_in,
+};
 use crate::{ApiError, Context, X_REQUEST_ID};
 
 #[cfg(feature = "ratelimit")]
@@ -384,24 +386,39 @@ fn write_said(said: Said, _: &mut http::HeaderMap) {
     }
 }
 
-/// A bodyless error response of the router (its 404 and 405) answered in
-/// the envelope, its headers kept; any other response as it is.
+/// An error response rebuff did not render answered in the envelope, its
+/// headers kept: the router's bodyless 404 and 405, and a bare or plain
+/// text 413 or 5xx (axum's own, a middleware's) whose text must not reach
+/// the client ([`unrendered`]). Any other response as it is.
 fn restyle(response: Response, method: &Method, ctx: &Context) -> Response {
-    // Everything rebuff renders has a content type.
-    // The body's size first: it is known without a lookup, and most
-    // errors the application renders have a body.
-    let bare = response.status().as_u16() >= 400
-        && response.body().size_hint().exact() == Some(0)
-        && !response.headers().contains_key(header::CONTENT_TYPE);
-    if !bare {
+    let status = response.status();
+    // The body's size first: it is known without a lookup, and most errors
+    // the application renders have a body and are neither 413 nor 5xx.
+    let empty = response.body().size_hint().exact() == Some(0);
+    if status.as_u16() < 400
+        || (!empty && status != StatusCode::PAYLOAD_TOO_LARGE && !status.is_server_error())
+    {
         return response;
     }
+    let headers = response.headers();
+    let content_type = headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
+    let seen = Unrendered {
+        status,
+        bare: empty && content_type.is_none(),
+        plain_text: content_type.is_none_or(is_plain_text),
+        retry_after: headers.get(header::RETRY_AFTER).map(HeaderValue::as_bytes),
+    };
     let path = ctx.get_instance().unwrap_or_default();
-    let Some(rejection) = bare_rejection(response.status(), method.as_str(), path) else {
+    let limit = ctx.get_body_limit();
+    let Some(rejection) = unrendered(seen, method.as_str(), path, limit) else {
         return response;
     };
-    let mut restyled = respond_rejection_in(&rejection, ctx);
-    keep_headers(response.headers(), restyled.headers_mut());
+    let replaced = Replaced {
+        status,
+        content_type,
+    };
+    let mut restyled = respond_rejection_for(&rejection, &replaced, ctx);
+    keep_headers(headers, restyled.headers_mut());
     restyled.map(Body::from)
 }
 
