@@ -7,7 +7,7 @@ use std::sync::Arc;
 use rebuff::{ApiError, RateLimit};
 use serde::Serialize;
 
-/// One megabyte, as the API's guide counts them (1024 × 1024 bytes).
+/// One megabyte, as this API counts them (1024 × 1024 bytes).
 pub const MB: u64 = 1024 * 1024;
 
 /// Errors of the calls API, in the nested envelope
@@ -125,7 +125,7 @@ pub struct State {
 const FORMATS: &[&str] = &["wav", "mp3", "m4a", "flac", "ogg"];
 
 impl State {
-    /// 100 MB uploads at most, as the API's guide says.
+    /// 100 MB uploads at most, as this API documents.
     pub fn new(config: Config) -> Arc<Self> {
         Self::with_limit(config, 100)
     }
@@ -354,11 +354,19 @@ pub mod axum_app {
     pub fn router(state: Arc<State>) -> Router {
         let surface = super::surface(&state);
         // A retried upload with its Idempotency-Key gets the first answer
-        // (uploads over 1 MiB pass through unremembered).
-        let idempotency =
-            rebuff::server::idempotency::IdempotencyLayer::new(state.idempotency.clone());
+        // (uploads over 1 MiB pass through unremembered). Callers are told
+        // apart by their X-API-Key: one caller's key never answers another.
+        let idempotency = rebuff::server::idempotency::IdempotencyLayer::new(
+            state.idempotency.clone(),
+        )
+        .scope(|parts| super::api_key_of(parts.headers.get("x-api-key").map(|key| key.as_bytes())));
         routes().with_state(state).layer(idempotency).layer(surface)
     }
+}
+
+/// What scopes a caller's idempotency keys: its `X-API-Key`.
+fn api_key_of(key: Option<&[u8]>) -> Vec<u8> {
+    key.map(<[u8]>::to_vec).unwrap_or_default()
 }
 
 /// The actix-web front end.
@@ -471,7 +479,8 @@ pub fn serve_actix(
     use actix_web::{App, HttpServer};
     // One surface and one idempotency store for every worker.
     let surface = surface(&state);
-    let idempotency = rebuff::server::actix::Idempotency::new(state.idempotency.clone());
+    let idempotency = rebuff::server::actix::Idempotency::new(state.idempotency.clone())
+        .scope(|req| api_key_of(req.headers().get("x-api-key").map(|key| key.as_bytes())));
     Ok(HttpServer::new(move || {
         App::new()
             .configure(actix_app::configure(state.clone()))

@@ -391,8 +391,8 @@ impl RejectionRateLimit for Option<RateLimit> {
 }
 
 /// A field of a variant answering a rejection that the rejection has no
-/// value for (an unnamed field, a `rate_limit`, the error's cause): filled
-/// with its default.
+/// value for (an unnamed field, the error's cause): filled with its
+/// default.
 ///
 /// Implemented for every `T: Default`.
 #[diagnostic::on_unimplemented(

@@ -176,14 +176,20 @@
 //! # Serving errors (axum, actix-web)
 //!
 //! With the `axum` or `actix` feature, a derived error is also a response
-//! (`IntoResponse`, `ResponseError`): handlers return `Result<T, MyError>`.
+//! (`IntoResponse`; and actix-web's `ResponseError` when it carries
+//! thiserror's `#[error]` messages, which make it a `std::error::Error`):
+//! handlers return `Result<T, MyError>`.
 //! One setup call, [`server::Surface`], then gives the whole server its
 //! error surface, everything taken from the error type: the request id,
 //! time and path of every error (and a `tracing` span carrying the id),
 //! RFC 9457 for clients that prefer it, a body limit, panics answered, and
 //! the server's own rejections (unknown routes, wrong methods, malformed
 //! JSON, oversized bodies, bad parameters) in the type's envelope and
-//! style, `code_case`, `rename_all` and `type_base` included:
+//! style, `code_case`, `rename_all` and `type_base` included. On axum the
+//! body, path and query are read with [`server::axum`]'s extractors (`Json`,
+//! `Path`, `Query`, `Form`), whose failures are rejections; axum's own answer
+//! in plain text, which the surface cannot tell from the application's own
+//! 4xx (a plain-text 413 or 5xx it still answers in the envelope):
 //!
 //! ```no_run
 //! # #[cfg(all(feature = "axum", feature = "actix"))] {
@@ -216,7 +222,8 @@
 //! feature, [`ratelimit::RedisStore`] shares the limits across a fleet (one
 //! atomic script per decision, each server falling back to its share of
 //! the limits while Redis is away), and `server::idempotency::RedisStore`
-//! shares idempotency keys the same way.
+//! shares idempotency keys (a keyed request fails with a 503 while Redis is
+//! away: an answer cannot be promised once without it).
 //!
 //! # Reading errors (any API)
 //!
@@ -286,9 +293,9 @@
 //! | `tower-client` | [`client::tower`]: a retrying tower layer for HTTP clients built on tower (hyper-util's, your own) |
 //! | `axum` | derived errors as axum responses, [`server::Surface`] as a tower layer, [`server::axum`] |
 //! | `actix` | derived errors as actix-web responses, [`server::Surface`] as a middleware, [`server::actix`] |
-//! | `multipart` | (with `axum`) the multipart extractor whose failures use the envelope |
+//! | `multipart` | the axum multipart extractor whose failures use the envelope (turns `axum` on) |
 //! | `ratelimit` | [`ratelimit`]: per-plan rate limits, their headers and 429s, in the [`server::Surface`] or alone |
-//! | `redis` | rate limits ([`ratelimit::RedisStore`]) and idempotency keys shared by a fleet of servers through Redis |
+//! | `redis` | rate limits ([`ratelimit::RedisStore`]) shared by a fleet of servers through Redis, and, with `axum` or `actix`, idempotency keys (`server::idempotency::RedisStore`) |
 //! | `openapi` | [`openapi`]: derived errors and the server's rejections as utoipa 5 responses, with schemas and examples |
 //!
 //! # Implementing `ApiError` by hand

@@ -1,6 +1,7 @@
-//! Seed 000's call-analysis API (`examples/calls_api`) over loopback, in
-//! axum and actix-web: a multipart upload as the seed's Python snippet sends
-//! it, and every error the seed prints, byte for byte but for the request id.
+//! The call-analysis API of `examples/calls_api` over loopback, in axum and
+//! actix-web: a multipart upload as a Python client's `requests.post(...,
+//! files=...)` sends it, and every error the API documents, byte for byte
+//! but for the request id.
 
 #[allow(dead_code)]
 // Both example apps include the same key store.
@@ -18,7 +19,10 @@ enum Framework {
 }
 
 async fn start(framework: Framework, per_minute: u32, max_upload_mb: u64) -> String {
-    let config = app::Config::demo(per_minute);
+    start_with(framework, app::Config::demo(per_minute), max_upload_mb).await
+}
+
+async fn start_with(framework: Framework, config: app::Config, max_upload_mb: u64) -> String {
     let state = app::State::with_limit(config, max_upload_mb);
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
@@ -228,5 +232,52 @@ async fn rate_limits_answer_429_with_the_seed_body_and_headers() {
             .unwrap()
             .as_secs();
         assert!(now + retry_after >= reset, "Retry-After before the reset");
+    }
+}
+
+/// One caller's `Idempotency-Key` never answers another's request: keys
+/// are scoped to the caller's `X-API-Key`.
+#[tokio::test]
+async fn idempotency_keys_are_each_callers_own() {
+    // One body, byte for byte (reqwest would draw a new boundary per form).
+    let mut body = Vec::new();
+    for (name, value) in [("agent_id", "agent_1"), ("contact_id", "contact_1")] {
+        body.extend_from_slice(
+            format!(
+                "--b0undary\r\nContent-Disposition: form-data; name=\"{name}\"\r\n\r\n{value}\r\n"
+            )
+            .as_bytes(),
+        );
+    }
+    body.extend_from_slice(b"--b0undary\r\nContent-Disposition: form-data; name=\"audio_file\"; filename=\"call.mp3\"\r\nContent-Type: audio/mpeg\r\n\r\nID3audio\r\n--b0undary--\r\n");
+    for framework in FRAMEWORKS {
+        let config = app::Config::demo(60).key("other-key", "free");
+        let base = start_with(framework, config, 100).await;
+        let send = |key: &'static str| {
+            reqwest::Client::new()
+                .post(format!("{base}/api/v1/calls/analyze"))
+                .header("x-api-key", key)
+                .header("idempotency-key", "upload-1")
+                .header("content-type", "multipart/form-data; boundary=b0undary")
+                .body(body.clone())
+                .send()
+        };
+        for (key, replayed) in [
+            ("demo-key", false),
+            ("other-key", false),
+            ("demo-key", true),
+        ] {
+            let response = send(key).await.unwrap();
+            assert!(
+                response.status().is_success(),
+                "{framework:?} {key}: {}",
+                response.status()
+            );
+            assert_eq!(
+                response.headers().contains_key("idempotent-replayed"),
+                replayed,
+                "{framework:?} {key}"
+            );
+        }
     }
 }

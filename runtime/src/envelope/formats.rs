@@ -9,8 +9,8 @@ use crate::{ApiError, Context};
 
 /// `{"error":{"code":...,"message":...,"details":{...},"request_id":...}}`
 ///
-/// The nested envelope, as in the `CallCov` guide and in APIs with SCREAMING
-/// codes such as `AUTHENTICATION_FAILED`. `details` is left out when the
+/// The nested envelope, as APIs with `snake_case` codes (`file_too_large`)
+/// or SCREAMING codes (`AUTHENTICATION_FAILED`) document it. `details` is left out when the
 /// error has none, `request_id` when the context has none. No timestamp: the
 /// guides of this shape print none.
 ///
@@ -111,7 +111,7 @@ impl Envelope for Success {
 
 /// `{"error":"..."}`, `{"error":"...","retry_after":60}` or `{"errors":[...]}`
 ///
-/// The plain envelope, as in the `IdentityCall` guide: the message alone. An
+/// The plain envelope, as small APIs document it: the message alone. An
 /// error with a retry delay adds `retry_after` in whole seconds; an error with
 /// an `errors` list renders only the list. There is no code, details, request
 /// id or timestamp in the body (the request id still goes out as

@@ -1,7 +1,7 @@
 //! The JSON shapes an error leaves the server in.
 //!
-//! Five formats are built in, one for each family of public API guides rebuff
-//! implements. Keys always come in the order shown; keys whose value is
+//! Five formats are built in, one for each shape public APIs commonly give
+//! their errors. Keys always come in the order shown; keys whose value is
 //! missing (no details, no request id in the [`Context`]) are left out.
 //!
 //! | format | body |

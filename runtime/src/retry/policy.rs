@@ -81,8 +81,8 @@ const MIN_WAITS: usize = 4;
 /// | setting | value | why |
 /// |---|---|---|
 /// | backoff | exponential, 1 s × 2 | the usual advice: double from one second |
-/// | `max_delay` | 60 s | the cap a call-analysis guide gives its upload retries |
-/// | `max_retries` | 3 (4 attempts) | API guides stop after 3 or 4 attempts; 5, a call-analysis guide's figure, is for uploads ([`presets::UPLOADS`](crate::retry::presets::UPLOADS)) |
+/// | `max_delay` | 60 s | the usual cap on upload retries |
+/// | `max_retries` | 3 (4 attempts) | API guides stop after 3 or 4 attempts; 5 is for uploads ([`presets::UPLOADS`](crate::retry::presets::UPLOADS)) |
 /// | jitter | [`Jitter::Full`] | API guides' sample code adds none, which synchronises clients that failed together; full jitter spreads them best |
 /// | Retry-After | [`RetryAfter::Floor`], at most 5 minutes | most API guides tell clients to honour it; the cap keeps a hostile or broken server from parking the client |
 /// | deadline, attempt timeout | none | only the caller knows its budget |

@@ -9,10 +9,10 @@ use http::StatusCode;
 
 use super::{Jitter, Policy};
 
-/// Long uploads (a call-analysis guide's `exponential_backoff_retry`): up to
-/// 5 attempts, 1 s doubling to at most 60 s, Retry-After honoured on 429. The
-/// guide adds no jitter; this preset does ([`Jitter::Full`]), since the
-/// guide's own best practices warn of clients failing together.
+/// Long uploads, as upload APIs advise retrying them: up to 5 attempts, 1 s
+/// doubling to at most 60 s, Retry-After honoured on 429. Their sample code
+/// usually adds no jitter; this preset does ([`Jitter::Full`]), so that
+/// clients that failed together do not retry together.
 pub const UPLOADS: Policy = Policy::exponential()
     .initial_delay(Duration::from_secs(1))
     .factor(2)
@@ -36,7 +36,7 @@ pub const STATUS_AWARE: Policy = Policy::exponential()
 
 /// APIs with the plain envelope or with SCREAMING codes: 3 attempts, sleeping
 /// `2^attempt` seconds (1 s, then 2 s); 429 waits the server's `retry_after`
-/// (60 s by default in the plain-envelope guide).
+/// (commonly 60 s).
 pub const SHORT: Policy = Policy::exponential()
     .initial_delay(Duration::from_secs(1))
     .factor(2)
