@@ -46,8 +46,14 @@ impl Advice {
 /// ```
 /// use rebuff::{Advice, Retryable};
 ///
-/// #[derive(Debug)]
-/// enum FetchError { Offline, BadUrl }
+/// // `Display` too, for `#[retry]` and the engine, which log each failure.
+/// #[derive(Debug, thiserror::Error)]
+/// enum FetchError {
+///     #[error("offline")]
+///     Offline,
+///     #[error("bad url")]
+///     BadUrl,
+/// }
 ///
 /// impl Retryable for FetchError {
 ///     fn retry_advice(&self) -> Advice {

@@ -192,3 +192,86 @@ async fn redis_stopped_restarted_and_stalled_under_traffic() {
     until_shared(&client, &servers).await;
     shared_counts(&client, &servers).await;
 }
+
+/// A plan without windows admits everything without asking Redis: its
+/// callers are served even with Redis unreachable, on a route that fails
+/// closed.
+#[tokio::test]
+async fn an_unlimited_plan_never_waits_on_redis() {
+    use rebuff::ratelimit::RequestView;
+
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let store = RedisStore::open(&format!("redis://127.0.0.1:{port}"))
+        .unwrap()
+        .timeout(Duration::from_millis(300));
+    let limiter = RateLimiter::new()
+        .plan(Plan::new("internal"))
+        .resolve(|request| Some(Caller::new(request.header("x-api-key")?, "internal")))
+        .fail_closed(|_| true)
+        .store(store);
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-api-key", http::HeaderValue::from_static("service"));
+    let request = RequestView::new("POST", "/pay", &headers, None);
+    for _ in 0..3 {
+        let mut verdict = limiter.decide_request(&request).await;
+        assert!(!verdict.is_refused());
+        assert!(verdict.take_refusal().is_none());
+        let mut written = http::HeaderMap::new();
+        verdict.write_headers(&limiter, &mut written);
+        assert!(written.is_empty(), "no window, no header: {written:?}");
+    }
+}
+
+/// A Redis that refuses every script (scripting renamed away, as some
+/// hosts do) is down for every caller, not one request's trouble: the
+/// breaker opens, and the instance stops asking it on every request.
+#[tokio::test]
+async fn a_redis_refusing_every_script_is_down() {
+    use rebuff::ratelimit::RequestView;
+
+    let Some(redis) = RedisServer::start_with(&[
+        "--rename-command",
+        "EVALSHA",
+        "",
+        "--rename-command",
+        "EVAL",
+        "",
+    ]) else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url())
+        .unwrap()
+        .timeout(Duration::from_millis(300));
+    let limiter = RateLimiter::new()
+        .plan(Plan::new("free").window(Window::per_minute(1000)))
+        .resolve(|request| Some(Caller::new(request.header("x-api-key")?, "free")))
+        .store(store);
+    let mut headers = http::HeaderMap::new();
+    headers.insert("x-api-key", http::HeaderValue::from_static("k1"));
+    let request = RequestView::new("GET", "/ok", &headers, None);
+    const REQUESTS: u64 = 20;
+    for _ in 0..REQUESTS {
+        let verdict = limiter.decide_request(&request).await;
+        assert!(!verdict.is_refused());
+        let mut written = http::HeaderMap::new();
+        verdict.write_headers(&limiter, &mut written);
+        assert_eq!(written["x-ratelimit-scope"], "instance");
+    }
+    let refused: u64 = redis
+        .command(&["INFO", "errorstats"])
+        .unwrap_or_default()
+        .lines()
+        .find_map(|line| line.strip_prefix("errorstat_ERR:count="))
+        .and_then(|count| count.trim().parse().ok())
+        .unwrap_or(0);
+    assert!(refused >= 1, "Redis was asked");
+    assert!(
+        refused < REQUESTS / 2,
+        "the breaker opened: {refused} of {REQUESTS} requests went to Redis"
+    );
+}

@@ -13,12 +13,20 @@ pub struct RedisServer {
     child: Option<Child>,
     port: u16,
     dir: std::path::PathBuf,
+    /// More arguments for `redis-server`.
+    args: Vec<String>,
 }
 
 impl RedisServer {
     /// Starts one, or `None` (printed) when the machine has no
     /// `redis-server` and `CI` is not set.
     pub fn start() -> Option<RedisServer> {
+        Self::start_with(&[])
+    }
+
+    /// [`start`](Self::start), with more arguments for `redis-server`
+    /// (configuration directives, `--name value`).
+    pub fn start_with(args: &[&str]) -> Option<RedisServer> {
         let available = Command::new("redis-server")
             .arg("--version")
             .stdout(Stdio::null())
@@ -40,25 +48,52 @@ impl RedisServer {
             child: None,
             port,
             dir,
+            args: args.iter().map(|&arg| arg.to_owned()).collect(),
         };
-        server.spawn();
+        server.spawn(false);
         Some(server)
     }
 
-    fn spawn(&mut self) {
-        let child = Command::new("redis-server")
+    /// Starts the server; on another free port if `self.port` was taken
+    /// again before the server could bind it, unless the port must stay.
+    fn spawn(&mut self, keep_port: bool) {
+        for _ in 0..5 {
+            if self.try_spawn() {
+                return;
+            }
+            assert!(
+                !keep_port,
+                "redis-server could not bind port {} again",
+                self.port
+            );
+            self.port = free_port();
+        }
+        panic!("redis-server did not start on any of 5 free ports");
+    }
+
+    /// Starts the server on `self.port`: whether it is this test's own that
+    /// answers there (not another test's that took the port first).
+    fn try_spawn(&mut self) -> bool {
+        let mut child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
             .arg("--dir")
             .arg(&self.dir)
+            .args(&self.args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
             .expect("redis-server starts");
-        self.child = Some(child);
         let started = Instant::now();
-        while self.command(&["PING"]).as_deref() != Some("+PONG") {
+        loop {
+            if child.try_wait().ok().flatten().is_some() {
+                // Exited: the port was not free.
+                return false;
+            }
+            if self.command(&["PING"]).as_deref() == Some("+PONG") {
+                break;
+            }
             assert!(
                 started.elapsed() < Duration::from_secs(10),
                 "redis-server did not answer on port {}",
@@ -66,6 +101,17 @@ impl RedisServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        let info = self.command(&["INFO", "server"]).unwrap_or_default();
+        let ours = info
+            .lines()
+            .any(|line| line.trim() == format!("process_id:{}", child.id()));
+        if !ours {
+            let _ = child.kill();
+            let _ = child.wait();
+            return false;
+        }
+        self.child = Some(child);
+        true
     }
 
     /// `redis://127.0.0.1:PORT`.
@@ -84,7 +130,7 @@ impl RedisServer {
     /// Starts it again on the same port, empty.
     pub fn restart(&mut self) {
         self.stop();
-        self.spawn();
+        self.spawn(true);
     }
 
     /// Freezes the server (it keeps its connections and answers nothing)

@@ -435,6 +435,13 @@ impl RateLimiter {
             plan,
             fail_closed: self.fail_closed.as_ref().is_some_and(|closed| closed(view)),
         };
+        // A plan without windows admits everything: no store is asked, so
+        // none is written to or waited for, and an unreachable one refuses
+        // none of its callers on a route that fails closed.
+        if ask.windows.is_empty() {
+            let unlimited = gcra::decide(&mut gcra::CallerState::default(), &[], None, 0);
+            return Check::Now(self.verdict(route, Ok(unlimited)));
+        }
         match self.store.decide_now(&ask) {
             Some(decided) => Check::Now(self.verdict(route, decided)),
             None => Check::Later(Pending {

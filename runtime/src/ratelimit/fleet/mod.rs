@@ -122,9 +122,12 @@ impl RedisStore<ConnectionManager> {
 /// The stores bound each call with their own timeout, so that a store's
 /// timeout can be changed after. The socket sends each command at once
 /// (`TCP_NODELAY`), and a connection whose peer vanished (a partition, a
-/// failover to another address) is found dead by the kernel within
-/// seconds (keepalive probes; on Linux, unacknowledged data for 5 s), so
-/// that the manager reconnects instead of waiting on it.
+/// failover to another address) is found dead by the kernel, so that the
+/// manager reconnects instead of waiting on it: on Linux within seconds
+/// (data unacknowledged for 5 s); elsewhere by keepalive probes, which run
+/// only while the connection is idle, so that under traffic it takes as
+/// long as the system's TCP retransmissions (minutes), the fleet deciding
+/// per instance meanwhile.
 pub(crate) fn connect_lazily(url: &str) -> Result<ConnectionManager, StoreError> {
     use redis::IntoConnectionInfo as _;
     use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
@@ -367,14 +370,15 @@ where
                 invocation.invoke_async::<Vec<i64>>(&mut connection),
             )
             .await;
-            // Unreachable or slow counts against Redis; an error Redis
-            // answered with (a key of another type, a script it refused)
-            // is this request's alone, and decided here without opening
-            // the breaker for every caller.
+            // Unreachable, slow or refusing counts against Redis: the
+            // script fails alike for every caller (scripting disabled, too
+            // many clients, a replica that is read-only after a failover).
+            // Only a key of another type under this caller's name is this
+            // request's alone, decided here without opening the breaker.
             let reply = match answer {
                 Ok(Ok(reply)) => parse(&reply, &windows).map_err(|err| (err, false)),
                 Ok(Err(err)) => {
-                    let down = !matches!(err.code(), Some("ERR" | "WRONGTYPE"));
+                    let down = err.code() != Some("WRONGTYPE");
                     Err((StoreError::new(err), down))
                 }
                 Err(_) => Err((
