@@ -709,3 +709,78 @@ async fn a_keyed_chunked_body_past_the_surfaces_limit_is_a_413() {
     }
     let _ = OrderError::NoSuchOrder;
 }
+
+/// A keyed body of unknown length (chunked) is honoured inside the
+/// surface, whose limit bounds it, and passes through unremembered
+/// without one: the same rule on both frameworks.
+#[tokio::test]
+async fn a_keyed_chunked_body_is_honoured_inside_the_surface_on_both_frameworks() {
+    use actix_web::{App, HttpResponse, test, web};
+
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    enum OrderError {
+        #[error("no such order")]
+        #[api(status = 404)]
+        NoSuchOrder,
+    }
+
+    for surfaced in [true, false] {
+        // axum
+        let effects = Arc::new(AtomicU32::new(0));
+        let mut app = orders(effects.clone(), false);
+        if surfaced {
+            app = app.layer(rebuff::server::Surface::<OrderError>::new().body_limit(1 << 10));
+        }
+        for _ in 0..2 {
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(b"one".to_vec())];
+            let request = Request::post("/orders")
+                .header("idempotency-key", "chunked")
+                .body(Body::from_stream(futures_util::stream::iter(chunks)))
+                .unwrap();
+            let (status, _, _) = outcome(&app, request).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        let served = effects.load(Ordering::SeqCst);
+        assert_eq!(
+            served,
+            if surfaced { 1 } else { 2 },
+            "axum, surface: {surfaced}"
+        );
+
+        // actix-web
+        let effects = Arc::new(AtomicU32::new(0));
+        let counter = effects.clone();
+        let surface = rebuff::server::Surface::<OrderError>::new().body_limit(1 << 10);
+        let app = test::init_service(
+            App::new()
+                .route(
+                    "/orders",
+                    web::post().to(move |_: web::Bytes| {
+                        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                        async move { HttpResponse::Created().body(format!("order #{n}")) }
+                    }),
+                )
+                .wrap(rebuff::server::actix::Idempotency::new(MemoryStore::new(
+                    Duration::from_secs(60),
+                )))
+                .wrap(actix_web::middleware::Condition::new(surfaced, surface)),
+        )
+        .await;
+        for _ in 0..2 {
+            let request = test::TestRequest::post()
+                .uri("/orders")
+                .insert_header(("idempotency-key", "chunked"))
+                .insert_header(("transfer-encoding", "chunked"))
+                .set_payload("one")
+                .to_request();
+            assert_eq!(test::call_service(&app, request).await.status(), 201);
+        }
+        let served = effects.load(Ordering::SeqCst);
+        assert_eq!(
+            served,
+            if surfaced { 1 } else { 2 },
+            "actix, surface: {surfaced}"
+        );
+    }
+    let _ = OrderError::NoSuchOrder;
+}

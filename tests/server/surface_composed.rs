@@ -1,6 +1,7 @@
 //! The surface composed with other layers: a layer inside it that
 //! replaces the body, an actix-web middleware inside it that fails with an
-//! error, and the idempotency middleware inside it.
+//! error, the idempotency middleware inside it, and an app's own extractor
+//! configuration beside it.
 
 use std::time::Duration;
 
@@ -226,4 +227,48 @@ async fn a_retried_rejection_behind_idempotency_is_still_in_the_envelope() {
         let body: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
         assert_eq!(body["code"], "INVALID_JSON", "attempt {attempt}: {body}");
     }
+}
+
+/// On actix-web, an extractor configuration the app sets for itself (a
+/// smaller JSON limit) stays the app's: the surface adds only those the app
+/// lacks.
+#[tokio::test]
+async fn an_apps_own_extractor_config_is_kept() {
+    use actix_web::{App, HttpResponse, test, web};
+
+    let app = test::init_service(
+        App::new()
+            .app_data(web::JsonConfig::default().limit(16))
+            .route(
+                "/items",
+                web::post().to(|item: web::Json<Item>| async move {
+                    HttpResponse::Created().json(item.into_inner())
+                }),
+            )
+            .route(
+                "/search",
+                web::get().to(
+                    |query: web::Query<std::collections::HashMap<String, u32>>| async move {
+                        HttpResponse::Ok().json(query.into_inner())
+                    },
+                ),
+            )
+            .wrap(Surface::<FlatError>::new()),
+    )
+    .await;
+    let request = test::TestRequest::post()
+        .uri("/items")
+        .set_json(serde_json::json!({"name": "a name longer than sixteen bytes", "count": 1}))
+        .to_request();
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status(), 413);
+    let body: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
+    assert_eq!(body["code"], "PAYLOAD_TOO_LARGE", "{body}");
+
+    // What the app left unset is the surface's: a bad query in the envelope.
+    let request = test::TestRequest::get().uri("/search?page=x").to_request();
+    let response = test::call_service(&app, request).await;
+    assert_eq!(response.status(), 400);
+    let body: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
+    assert_eq!(body["code"], "INVALID_QUERY", "{body}");
 }

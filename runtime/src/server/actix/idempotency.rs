@@ -182,6 +182,13 @@ where
             None if req.version() >= actix_web::http::Version::HTTP_2 => None,
             None => Some(0),
         };
+        // Of unknown length, a body inside the surface is bounded still: by
+        // the surface's limit, which cuts it off as it is read (as on axum).
+        let length = length.or_else(|| {
+            req.extensions()
+                .get::<crate::Context>()
+                .and_then(crate::Context::get_body_limit)
+        });
         if !Keyed::fits(length, self.max_request) {
             return Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) });
         }

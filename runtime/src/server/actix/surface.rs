@@ -42,38 +42,56 @@ where
     type Future = Ready<Result<Self::Transform, Self::InitError>>;
 
     fn new_transform(&self, service: S) -> Self::Future {
-        // The extractors' own limits follow the surface's: it cuts bodies
-        // off itself, and an extractor limit below it would answer first.
-        let limit = self.get_body_limit().map_or(usize::MAX, |limit| {
-            usize::try_from(limit).unwrap_or(usize::MAX)
-        });
-        // Path and query failures keep their type (actix-web's default
-        // handler makes a bad path parameter a 404).
-        let mut configs = actix_web::dev::Extensions::new();
-        configs.insert(actix_web::web::JsonConfig::default().limit(limit));
-        configs.insert(actix_web::web::FormConfig::default().limit(limit));
-        configs.insert(actix_web::web::PayloadConfig::new(limit));
-        configs.insert(
-            actix_web::web::PathConfig::default()
-                .error_handler(|err, _| Rejection::InvalidPath { reason: text(&err) }.into()),
-        );
-        configs.insert(
-            actix_web::web::QueryConfig::default()
-                .error_handler(|err, _| Rejection::InvalidQuery { reason: text(&err) }.into()),
-        );
         ready(Ok(SurfaceMiddleware {
             service: Rc::new(service),
             surface: self.clone(),
-            configs: Rc::new(configs),
+            configs: Rc::new(std::cell::OnceCell::new()),
         }))
     }
+}
+
+/// The extractor configurations the surface gives the app, made on its
+/// first request: those the app has not set itself (an app-wide
+/// `JsonConfig` stays the app's). The extractors' own limits follow the
+/// surface's: it cuts bodies off itself, and an extractor limit below it
+/// would answer first. Path and query failures keep their type
+/// (actix-web's default handler makes a bad path parameter a 404).
+fn configs(body_limit: Option<u64>, req: &ServiceRequest) -> Rc<actix_web::dev::Extensions> {
+    use actix_web::web::{FormConfig, JsonConfig, PathConfig, PayloadConfig, QueryConfig};
+    let limit = body_limit.map_or(usize::MAX, |limit| {
+        usize::try_from(limit).unwrap_or(usize::MAX)
+    });
+    let mut configs = actix_web::dev::Extensions::new();
+    if req.app_data::<JsonConfig>().is_none() {
+        configs.insert(JsonConfig::default().limit(limit));
+    }
+    if req.app_data::<FormConfig>().is_none() {
+        configs.insert(FormConfig::default().limit(limit));
+    }
+    if req.app_data::<PayloadConfig>().is_none() {
+        configs.insert(PayloadConfig::new(limit));
+    }
+    if req.app_data::<PathConfig>().is_none() {
+        configs.insert(
+            PathConfig::default()
+                .error_handler(|err, _| Rejection::InvalidPath { reason: text(&err) }.into()),
+        );
+    }
+    if req.app_data::<QueryConfig>().is_none() {
+        configs.insert(
+            QueryConfig::default()
+                .error_handler(|err, _| Rejection::InvalidQuery { reason: text(&err) }.into()),
+        );
+    }
+    Rc::new(configs)
 }
 
 /// The service of the [`Surface`] middleware.
 pub struct SurfaceMiddleware<S, E> {
     service: Rc<S>,
     surface: Surface<E>,
-    configs: Rc<actix_web::dev::Extensions>,
+    /// See [`configs`].
+    configs: Rc<std::cell::OnceCell<Rc<actix_web::dev::Extensions>>>,
 }
 
 impl<S, E> core::fmt::Debug for SurfaceMiddleware<S, E> {
@@ -122,7 +140,10 @@ where
             .and_then(|id| HeaderValue::from_str(id).ok());
         req.extensions_mut().insert(ctx.clone());
         let checked = check(&surface, &req);
-        let configs = Rc::clone(&self.configs);
+        let configs = Rc::clone(
+            self.configs
+                .get_or_init(|| configs(self.surface.get_body_limit(), &req)),
+        );
         let service = Rc::clone(&self.service);
         Box::pin(
             crate::server::scope(ctx.clone(), async move {
