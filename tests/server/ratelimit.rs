@@ -495,3 +495,44 @@ fn a_million_distinct_callers_stay_under_the_cap() {
     assert!(store.capacity() <= 10_000 + 64 * 4, "{}", store.capacity());
     assert!(store.len() > 1_000, "the store still keeps recent callers");
 }
+
+/// On actix-web, the limiter alone gives its headers to the answer of an
+/// inner middleware that failed with an error, too.
+#[tokio::test]
+async fn an_inner_middlewares_error_carries_the_headers() {
+    use actix_web::{App, HttpResponse, test, web};
+
+    let clock = TestClock::at_secs(1_700_000_000);
+    let app = test::init_service(
+        App::new()
+            .route("/ok", web::get().to(HttpResponse::Ok))
+            .wrap_fn(|req, srv| {
+                let call = actix_web::dev::Service::call(srv, req);
+                async move {
+                    drop(call);
+                    Err::<actix_web::dev::ServiceResponse, _>(actix_web::error::ErrorForbidden(
+                        "no",
+                    ))
+                }
+            })
+            .wrap(rebuff::server::actix::RateLimit::<ApiErr>::new(limiter(
+                &clock,
+                &[],
+            ))),
+    )
+    .await;
+    let request = test::TestRequest::get()
+        .uri("/ok")
+        .insert_header(("x-api-key", "free_failing"))
+        .to_request();
+    let response = match test::try_call_service(&app, request).await {
+        Ok(response) => response.into_parts().1.map_into_boxed_body(),
+        Err(err) => err.error_response(),
+    };
+    assert_eq!(response.status(), 403);
+    assert_eq!(response.headers().get("x-ratelimit-limit").unwrap(), "60");
+    assert_eq!(
+        response.headers().get("x-ratelimit-remaining").unwrap(),
+        "59"
+    );
+}

@@ -379,6 +379,23 @@ impl fmt::Display for IpKey {
 /// request counts as one unknown client.
 pub(crate) const UNKNOWN_PEER: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 
+/// Says once per process that requests come without their peer's address,
+/// so that every anonymous caller shares one limit.
+pub(crate) fn warn_unknown_peer() {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    // Read first: the swap's write is paid once, not on every request.
+    if !WARNED.load(std::sync::atomic::Ordering::Relaxed)
+        && !WARNED.swap(true, std::sync::atomic::Ordering::Relaxed)
+    {
+        tracing::warn!(
+            target: "rebuff::ratelimit",
+            "a request came without its peer's address: every caller the resolver does not name \
+             shares one limit. On axum, serve the app with \
+             `into_make_service_with_connect_info::<SocketAddr>()`"
+        );
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

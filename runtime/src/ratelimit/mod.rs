@@ -32,7 +32,11 @@
 //! **Client addresses** come from the socket, or from `X-Forwarded-For`
 //! (or `Forwarded`, [`RateLimiter::proxy_header`]) only when the socket's
 //! peer is a proxy declared trusted ([`RateLimiter::trust_proxies`]); IPv6
-//! addresses are grouped by /64 ([`RateLimiter::ipv6_prefix`]).
+//! addresses are grouped by /64 ([`RateLimiter::ipv6_prefix`]). On axum the
+//! socket's address is known only when the server is run with it
+//! (`axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())`);
+//! without it every caller the resolver does not name shares one limit, and
+//! the limiter says so once, in a warning.
 //!
 //! ```
 //! use std::time::Duration;
@@ -414,8 +418,12 @@ impl RateLimiter {
         let (plan, caller) = match known {
             Some((index, caller)) => (index, CallerId::Key(caller.key())),
             None => {
-                let ip = client_ip(view, &self.trusted, self.proxy_header)
-                    .unwrap_or(caller::UNKNOWN_PEER);
+                let ip = client_ip(view, &self.trusted, self.proxy_header).unwrap_or_else(|| {
+                    if view.peer().is_none() {
+                        caller::warn_unknown_peer();
+                    }
+                    caller::UNKNOWN_PEER
+                });
                 (
                     self.plans.len(),
                     CallerId::from_ip(caller::ip_key(ip, self.ipv6_prefix)),

@@ -198,7 +198,20 @@ where
                 said.apply(response.headers_mut());
                 return Ok(req.into_response(response).map_into_right_body());
             }
-            let mut response = service.call(req).await?;
+            let mut response = match service.call(req).await {
+                Ok(response) => response,
+                // An inner middleware's error goes on as an error (the
+                // request went with it), its response given the headers.
+                Err(err) => {
+                    let mut answer = err.error_response();
+                    said.apply(answer.headers_mut());
+                    return Err(actix_web::error::InternalError::from_response(
+                        err.to_string(),
+                        answer,
+                    )
+                    .into());
+                }
+            };
             said.apply(response.headers_mut());
             Ok(response.map_into_left_body())
         })
