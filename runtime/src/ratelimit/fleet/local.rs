@@ -46,6 +46,9 @@ enum Entry {
         local: u32,
         last: u64,
     },
+    /// No answer kept, but `local` refusals made here that Redis has not
+    /// counted yet (their call to it failed), the last of them at `last`.
+    Unsent { local: u32, last: u64 },
 }
 
 impl Local {
@@ -161,6 +164,7 @@ impl Local {
                 };
                 Some(decision)
             }
+            Entry::Unsent { .. } => None,
         }
     }
 
@@ -171,10 +175,12 @@ impl Local {
     pub(super) fn take_refusals(&self, hash: u64, within: Option<u64>, now: u64) -> u32 {
         let mut shard = self.shard(hash);
         match shard.remove(&hash) {
-            Some(Entry::Refused { local, last, .. }) => match within {
-                Some(within) if now.saturating_sub(last) <= within => local,
-                _ => 0,
-            },
+            Some(Entry::Refused { local, last, .. } | Entry::Unsent { local, last }) => {
+                match within {
+                    Some(within) if now.saturating_sub(last) <= within => local,
+                    _ => 0,
+                }
+            }
             Some(lease) => {
                 shard.insert(hash, lease);
                 0
@@ -183,8 +189,42 @@ impl Local {
         }
     }
 
+    /// Gives back `refusals` taken to be counted ([`take_refusals`]) whose
+    /// call to Redis failed: they are sent with the caller's next request
+    /// that reaches it, so that a Redis outage does not let a caller slip
+    /// under its escalation.
+    ///
+    /// [`take_refusals`]: Self::take_refusals
+    pub(super) fn give_back_refusals(&self, hash: u64, refusals: u32, now: u64) {
+        if refusals == 0 {
+            return;
+        }
+        let mut shard = self.shard(hash);
+        let room = shard.len() < self.per_shard;
+        match shard.get_mut(&hash) {
+            Some(Entry::Refused { local, last, .. } | Entry::Unsent { local, last }) => {
+                *local = local.saturating_add(refusals);
+                *last = (*last).max(now);
+            }
+            None if room => {
+                shard.insert(
+                    hash,
+                    Entry::Unsent {
+                        local: refusals,
+                        last: now,
+                    },
+                );
+            }
+            // A lease is held: its requests are admitted, and the refusals
+            // are as old as it is by the time it runs out. Or the cache is
+            // full: a cache forgets.
+            Some(Entry::Lease { .. }) | None => {}
+        }
+    }
+
     /// Keeps what Redis said at `now`: the rest of a lease of `granted`
-    /// requests, or a refusal until it runs out.
+    /// requests, or a refusal until it runs out (with the refusals still
+    /// unsent, if any).
     pub(super) fn keep(
         &self,
         hash: u64,
@@ -221,6 +261,27 @@ impl Local {
             }
         };
         let mut shard = self.shard(hash);
+        // Refusals given back meanwhile stay to be sent.
+        let entry = match (entry, shard.get(&hash)) {
+            (
+                Entry::Refused {
+                    until,
+                    base,
+                    at,
+                    strikes,
+                    ..
+                },
+                Some(Entry::Unsent { local, last } | Entry::Refused { local, last, .. }),
+            ) if *local > 0 => Entry::Refused {
+                until,
+                base,
+                at,
+                strikes,
+                local: *local,
+                last: *last,
+            },
+            (entry, _) => entry,
+        };
         // A refusal of one request asked alongside does not take away a
         // lease still held: those requests are charged in Redis already.
         if let (Entry::Refused { .. }, Some(Entry::Lease { left, until, .. })) =
@@ -261,6 +322,7 @@ impl Local {
             shard.retain(|_, entry| match entry {
                 Entry::Lease { until, left, .. } => *until > now && *left > 0,
                 Entry::Refused { until, .. } => *until > now,
+                Entry::Unsent { .. } => false,
             });
             if shard.len() >= self.per_shard {
                 shard.clear();
@@ -374,6 +436,34 @@ mod tests {
         assert!(local.answer(h, None, 500_000).is_none());
         assert_eq!(local.take_refusals(h, Some(1_000_000), 500_000), 1);
         assert_eq!(local.take_refusals(h, Some(1_000_000), 500_000), 0);
+    }
+
+    #[test]
+    fn refusals_whose_call_failed_are_sent_with_the_next_one() {
+        let local = Local::new(4, 1_000_000, 100);
+        let h = local.hash(&key("k"));
+        let limited = decision(
+            Outcome::Limited {
+                window: 0,
+                retry_after: 500_000,
+            },
+            0,
+        );
+        local.keep(h, &limited, 0, 1, 0);
+        let _ = local.answer(h, None, 100_000).unwrap();
+        let _ = local.answer(h, None, 200_000).unwrap();
+        // Taken for a call to Redis that failed: given back, taken again.
+        let taken = local.take_refusals(h, Some(1_000_000), 600_000);
+        assert_eq!(taken, 2);
+        local.give_back_refusals(h, taken, 600_000);
+        assert!(local.answer(h, None, 600_000).is_none(), "Redis is asked");
+        assert_eq!(local.take_refusals(h, Some(1_000_000), 700_000), 2);
+
+        // Given back while another request's refusal from Redis arrives:
+        // kept with it.
+        local.give_back_refusals(h, 3, 800_000);
+        local.keep(h, &limited, 0, 2, 800_000);
+        assert_eq!(local.take_refusals(h, Some(1_000_000), 1_400_000), 3);
     }
 
     #[test]

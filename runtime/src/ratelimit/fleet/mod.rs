@@ -400,6 +400,10 @@ where
                     Ok(decision)
                 }
                 Err((err, down)) => {
+                    // The refusals this request carried still count.
+                    if let Some(local) = &shared.local {
+                        local.give_back_refusals(hash, extra, shared.clock.now_micros());
+                    }
                     if let Some(permit) = permit.permit.take() {
                         if down {
                             shared.breaker.record_failure(permit);
