@@ -13,6 +13,15 @@
 //! API's OpenAPI 3.1 document: the upload route with every error it can
 //! answer with, each code with an example body.
 //!
+//! To copy it into a crate of your own: `main.rs`, `app.rs` and
+//! `../support/keys.rs` (the key store both example servers share, included
+//! by `app.rs` through `#[path]`), with the dependencies `rebuff` (features
+//! `axum`, `actix`, `multipart`, `ratelimit`, `redis`), `axum`, `actix-web`,
+//! `actix-multipart`, `tokio`, `serde`, `serde_json`, `thiserror`,
+//! `futures-util`, `fastrand` and `http`; for the document, `utoipa` and `utoipa-axum`
+//! behind a feature of your crate named `openapi` (the one `app.rs` tests),
+//! and `rebuff`'s `openapi` feature.
+//!
 //! ```text
 //! curl -s localhost:3000/api/v1/calls/analyze -H 'X-API-Key: demo-key' \
 //!      -F audio_file=@call.wav -F agent_id=AGENT_001 -F contact_id=CONTACT_001

@@ -13,6 +13,15 @@
 //! 3.1 document: every route with every error it can answer with, each
 //! code with an example body.
 //!
+//! To copy it into a crate of your own: `main.rs`, `app.rs` and
+//! `../support/keys.rs` (the key store both example servers share, included
+//! by `app.rs` through `#[path]`), with the dependencies `rebuff` (features
+//! `axum`, `actix`, `ratelimit`, `redis`), `axum`, `actix-web`,
+//! `tokio`, `serde`, `serde_json`, `thiserror`,
+//! `fastrand` and `http`; for the document, `utoipa` and `utoipa-axum`
+//! behind a feature of your crate named `openapi` (the one `app.rs` tests),
+//! and `rebuff`'s `openapi` feature.
+//!
 //! ```text
 //! curl -s -X POST localhost:3000/api/v1/leads -H 'Authorization: Bearer demo-key' \
 //!      -H 'Content-Type: application/json' -d '{"name":"Ada","email":"invalid-email"}'
