@@ -397,11 +397,15 @@ pub fn write_into<E: ApiError>(err: &E, ctx: &Context, out: &mut Vec<u8>) {
 /// status, headers (see [`Envelope::to_response`]) and body.
 #[must_use]
 pub fn to_response<E: ApiError>(err: &E, ctx: &Context) -> Response<Bytes> {
-    if ctx.prefers_problem() {
+    #[allow(unused_mut)] // marked with the `axum` feature only
+    let mut response = if ctx.prefers_problem() {
         envelope::Problem::to_response(err, ctx)
     } else {
         E::Envelope::to_response(err, ctx)
-    }
+    };
+    #[cfg(feature = "axum")]
+    server::surface::mark_rendered(&mut response);
+    response
 }
 
 /// Framework impls for a derived type: the derive calls this with whether

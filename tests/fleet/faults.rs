@@ -262,9 +262,13 @@ async fn a_redis_refusing_every_script_is_down() {
         verdict.write_headers(&limiter, &mut written);
         assert_eq!(written["x-ratelimit-scope"], "instance");
     }
-    let refused: u64 = redis
-        .command(&["INFO", "errorstats"])
-        .unwrap_or_default()
+    let stats = redis.command(&["INFO", "errorstats"]).unwrap_or_default();
+    if !stats.contains("rrorstats") {
+        // Redis before 6.2 counts no errors: the headers above are all.
+        eprintln!("skipped the count: this redis-server has no INFO errorstats");
+        return;
+    }
+    let refused: u64 = stats
         .lines()
         .find_map(|line| line.strip_prefix("errorstat_ERR:count="))
         .and_then(|count| count.trim().parse().ok())

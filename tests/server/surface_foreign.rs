@@ -59,6 +59,10 @@ async fn axum_answers_rebuff_did_not_render_are_in_the_envelope() {
             "/teapot",
             get(|| async { (StatusCode::IM_A_TEAPOT, "short and stout") }),
         )
+        .route(
+            "/gateway",
+            get(|| async { (StatusCode::BAD_GATEWAY, "upstream 10.0.0.7 refused") }),
+        )
         .layer(Surface::<FlatError>::new().body_limit(LIMIT));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -81,6 +85,12 @@ async fn axum_answers_rebuff_did_not_render_are_in_the_envelope() {
     assert_eq!(lines.len(), 1, "logged once: {lines:#?}");
     assert!(lines[0].contains("ERROR"), "{}", lines[0]);
     assert!(lines[0].contains("text/plain"), "{}", lines[0]);
+
+    // Another 5xx keeps its status (a client deciding whether to retry
+    // reads it), in the envelope that says nothing.
+    let seen = send::<FlatError>(client().get(format!("{base}/gateway"))).await;
+    assert_eq!((seen.status, seen.code.as_str()), (502, "INTERNAL_ERROR"));
+    assert!(!seen.message.contains("10.0.0.7"), "{}", seen.message);
 
     // A bare 503 stays a 503, its wait read.
     let seen = send::<FlatError>(client().get(format!("{base}/busy"))).await;
@@ -189,6 +199,12 @@ async fn actix_answers_rebuff_did_not_render_are_in_the_envelope() {
                 }),
             )
             .route(
+                "/gateway",
+                web::get().to(|| async {
+                    Err::<HttpResponse, _>(actix_web::error::ErrorBadGateway("upstream 10.0.0.7"))
+                }),
+            )
+            .route(
                 "/maintenance",
                 web::get().to(|| async {
                     HttpResponse::ServiceUnavailable()
@@ -207,8 +223,15 @@ async fn actix_answers_rebuff_did_not_render_are_in_the_envelope() {
                     let _ = req.headers().get("x-tenant").expect("a tenant");
                 }
                 let compress = req.path() == "/items";
+                let fail = req.path() == "/mwfail";
                 let call = actix_web::dev::Service::call(srv, req);
                 async move {
+                    if fail {
+                        // A middleware failing with an error of its own.
+                        return Err(actix_web::error::ErrorInternalServerError(
+                            "session store unreachable",
+                        ));
+                    }
                     let mut response = call.await?;
                     if compress {
                         // A compression middleware's mark on the answer.
@@ -262,6 +285,34 @@ async fn actix_answers_rebuff_did_not_render_are_in_the_envelope() {
     assert_eq!(lines.len(), 1, "logged once: {lines:#?}");
     assert!(lines[0].contains("db pool empty"), "{}", lines[0]);
 
+    let request = test::TestRequest::get().uri("/gateway").to_request();
+    let (status, _, body) = actix_answer(test::try_call_service(&app, request).await).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (502, &Value::from("INTERNAL_ERROR"))
+    );
+    assert!(!body.to_string().contains("10.0.0.7"), "{body}");
+
+    // A middleware's 5xx error is logged once, with its cause.
+    let id = "req_foreignmwfail";
+    let request = test::TestRequest::get()
+        .uri("/mwfail")
+        .insert_header(("x-request-id", id))
+        .to_request();
+    let (status, _, body) = actix_answer(test::try_call_service(&app, request).await).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (500, &Value::from("INTERNAL_ERROR"))
+    );
+    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
+    let lines: Vec<&str> = text.lines().filter(|line| line.contains(id)).collect();
+    assert_eq!(lines.len(), 1, "logged once: {lines:#?}");
+    assert!(
+        lines[0].contains("session store unreachable"),
+        "{}",
+        lines[0]
+    );
+
     // A handler's own plain-text 503: its text is not sent, its wait is.
     let request = test::TestRequest::get().uri("/maintenance").to_request();
     let (status, headers, body) = actix_answer(test::try_call_service(&app, request).await).await;
@@ -291,4 +342,43 @@ async fn actix_answers_rebuff_did_not_render_are_in_the_envelope() {
         .to_request();
     let (status, _, body) = actix_answer(test::try_call_service(&app, request).await).await;
     assert_eq!((status, body), (200, Value::from(5)));
+}
+
+/// A custom envelope in plain text: the API's own 5xx is its own, not a
+/// framework's, and goes out as the API rendered it.
+#[tokio::test]
+async fn axum_keeps_a_plain_text_envelopes_own_5xx() {
+    use axum::routing::get;
+
+    struct Text;
+
+    impl rebuff::envelope::Envelope for Text {
+        const CONTENT_TYPE: &'static str = "text/plain; charset=utf-8";
+
+        fn serialize<E: rebuff::ApiError, S: serde::Serializer>(
+            err: &E,
+            _: &rebuff::Context,
+            serializer: S,
+        ) -> Result<S::Ok, S::Error> {
+            serializer.serialize_str(err.code())
+        }
+    }
+
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    #[api(envelope = Text)]
+    enum TextError {
+        #[error("upstream down")]
+        #[api(status = 502)]
+        UpstreamDown,
+    }
+
+    let app = axum::Router::new()
+        .route("/", get(|| async { Err::<(), _>(TextError::UpstreamDown) }))
+        .layer(Surface::<TextError>::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, app).into_future());
+    let response = client().get(&base).send().await.unwrap();
+    assert_eq!(response.status(), 502);
+    assert_eq!(response.text().await.unwrap(), r#""upstream_down""#);
 }

@@ -167,7 +167,7 @@ pub(super) const KINDS: [(RejectionKind, &str, u16, &str, &str); 17] = [
         "temporarily_unavailable",
         503,
         "The service is temporarily unavailable. Please try again in {retry_after} seconds.",
-        "A store the endpoint depends on (its rate limits, its idempotency keys) cannot be reached; `Retry-After` says when to try again.",
+        "The service cannot answer now (a store the endpoint depends on, for its rate limits or idempotency keys, cannot be reached, or the server is overloaded); `Retry-After` says when to try again.",
     ),
 ];
 
@@ -355,5 +355,5 @@ pub(super) const CLASH: [&str; KINDS.len()] = [
     "this code is the code of rebuff's `IdempotencyKeyReused` rejection (a key reused with another request): mark the variant `#[api(rejection = IdempotencyKeyReused)]` to answer it with it, or give it another code",
     "this code is the code of rebuff's `RateLimited` rejection (a caller over its rate limit): mark the variant `#[api(rejection = RateLimited)]` to answer it with it, or give it another code",
     "this code is the code of rebuff's `Blocked` rejection (a caller blocked after repeated refusals): mark the variant `#[api(rejection = Blocked)]` to answer it with it, or give it another code",
-    "this code is the code of rebuff's `Unavailable` rejection (a store the endpoint needs is unreachable): mark the variant `#[api(rejection = Unavailable)]` to answer it with it, or give it another code",
+    "this code is the code of rebuff's `Unavailable` rejection (the service cannot answer now): mark the variant `#[api(rejection = Unavailable)]` to answer it with it, or give it another code",
 ];

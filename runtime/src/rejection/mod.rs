@@ -141,8 +141,10 @@ pub enum Rejection {
         retry_after: u64,
     },
     /// A store the endpoint cannot do without (its shared rate limits on a
-    /// route that fails closed, its idempotency keys) is unreachable.
-    /// Nothing of the failure is sent; it is logged.
+    /// route that fails closed, its idempotency keys) is unreachable; or,
+    /// behind a [`Surface`](crate::server::Surface), a 503 that rebuff did
+    /// not render (a load shedder's, a framework's). Nothing of the failure
+    /// is sent; it is logged.
     Unavailable {
         /// Whole seconds to wait (also `Retry-After`).
         retry_after: u64,
@@ -326,9 +328,7 @@ impl fmt::Display for Rejection {
             Rejection::Blocked { retry_after } => {
                 write!(f, "blocked for {retry_after} s after repeated refusals")
             }
-            Rejection::Unavailable { .. } => {
-                f.write_str("a store the endpoint needs is unreachable")
-            }
+            Rejection::Unavailable { .. } => f.write_str("the service cannot answer now"),
         }
     }
 }

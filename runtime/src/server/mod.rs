@@ -43,7 +43,17 @@
 //!   error of another type (a handler's or a middleware's) is answered as
 //!   the rejection it stands for; one whose 4xx status no rejection has (an
 //!   auth middleware's 401, a 403) goes out as it is, with the request id,
-//!   rather than become a 400.
+//!   rather than become a 400. On axum, read bodies, paths and queries with
+//!   [`axum`]'s extractors: axum's own answer their failures in plain
+//!   text, which the surface cannot tell from the application's own 4xx.
+//! - **no framework's text in place of an error**: on both frameworks, a 413
+//!   or a 5xx that rebuff did not render and whose body is plain text, of no
+//!   stated type, or empty (a framework's, a middleware's, a handler's own
+//!   `(StatusCode::BAD_GATEWAY, "...")`) is answered in the envelope, its
+//!   text never sent: a 503 as [`Rejection::Unavailable`] (its
+//!   `Retry-After` kept, 1 s without one), any other 5xx as the 500's
+//!   envelope under its own status, a 413 as the body limit's. A JSON or
+//!   HTML error response of the application's goes out as it is.
 //! - **the request context**: the request id (the client's `X-Request-Id`
 //!   if it is safe, the one tower-http's `SetRequestIdLayer` chose, or a
 //!   new `req_` + 16 random characters), echoed on every response and
@@ -80,7 +90,7 @@ pub mod actix;
 pub mod idempotency;
 
 pub mod negotiate;
-mod surface;
+pub(crate) mod surface;
 
 use core::fmt;
 use core::pin::Pin;

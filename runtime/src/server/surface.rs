@@ -256,6 +256,33 @@ pub(crate) struct Unrendered<'a> {
     pub(crate) retry_after: Option<&'a [u8]>,
 }
 
+/// Marks a 413 or 5xx response rebuff rendered (a custom envelope's may be
+/// plain text too), so that the axum surface does not take it for a
+/// framework's and answer it again ([`unrendered`]). Other statuses are
+/// never answered again, and go unmarked: no extension is written on the
+/// way of most errors.
+#[cfg(feature = "axum")]
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rendered;
+
+/// See [`Rendered`].
+#[cfg(feature = "axum")]
+pub(crate) fn mark_rendered<B>(response: &mut http::Response<B>) {
+    let status = response.status();
+    if status == StatusCode::PAYLOAD_TOO_LARGE || status.is_server_error() {
+        response.extensions_mut().insert(Rendered);
+    }
+}
+
+/// The status a 5xx answered in place of `replaced` keeps: its own (a 502,
+/// a 504 or a 501 says more than a 500 to a client deciding whether to
+/// retry), though the envelope is the 500's that says nothing of it.
+pub(crate) fn keep_server_status(replaced: StatusCode, answer: &mut StatusCode) {
+    if replaced.is_server_error() && *answer == StatusCode::INTERNAL_SERVER_ERROR {
+        *answer = replaced;
+    }
+}
+
 /// Whether a content type is `text/plain` (any parameters, any case).
 pub(crate) fn is_plain_text(content_type: &[u8]) -> bool {
     content_type
@@ -265,16 +292,25 @@ pub(crate) fn is_plain_text(content_type: &[u8]) -> bool {
 }
 
 /// The rejection a 5xx rebuff did not render stands for: a 503 stays "try
-/// again later" (after its `Retry-After` in seconds, 1 without one); any
-/// other says nothing of itself to the client, as a 500.
+/// again later" (after its `Retry-After`, in seconds or as a date; 1 s
+/// without one); any other says nothing of itself to the client, in the
+/// 500's envelope (under its own status, [`keep_server_status`]).
 pub(crate) fn server_error(status: StatusCode, retry_after: Option<&[u8]>) -> Rejection {
     if status != StatusCode::SERVICE_UNAVAILABLE {
         return Rejection::Internal;
     }
     let retry_after = retry_after
         .and_then(|value| core::str::from_utf8(value).ok())
-        .and_then(|value| value.trim().parse::<u64>().ok())
-        .unwrap_or(1);
+        .and_then(|value| {
+            let value = value.trim();
+            value.parse::<u64>().ok().or_else(|| {
+                let at = httpdate::parse_http_date(value).ok()?;
+                let wait = at.duration_since(std::time::SystemTime::now()).ok()?;
+                Some(crate::envelope::ceil_secs(wait))
+            })
+        })
+        .unwrap_or(1)
+        .max(1);
     Rejection::Unavailable { retry_after }
 }
 
@@ -290,7 +326,7 @@ impl fmt::Display for Replaced<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let content_type = self
             .content_type
-            .map_or("no body".into(), String::from_utf8_lossy);
+            .map_or("no content type".into(), String::from_utf8_lossy);
         write!(
             f,
             "a {} response rebuff did not render ({content_type}), answered in the envelope",
@@ -317,6 +353,7 @@ pub(crate) fn keeps_header(name: &str) -> bool {
             | "content-range"
             | "content-language"
             | "content-location"
+            | "content-disposition"
             | "content-digest"
             | "repr-digest"
             | "digest"

@@ -190,9 +190,9 @@ impl Local {
     }
 
     /// Gives back `refusals` taken to be counted ([`take_refusals`]) whose
-    /// call to Redis failed: they are sent with the caller's next request
-    /// that reaches it, so that a Redis outage does not let a caller slip
-    /// under its escalation.
+    /// call to Redis surely did not run (refused, or never sent): they are
+    /// sent with the caller's next request that reaches it, so that a Redis
+    /// outage does not let a caller slip under its escalation.
     ///
     /// [`take_refusals`]: Self::take_refusals
     pub(super) fn give_back_refusals(&self, hash: u64, refusals: u32, now: u64) {

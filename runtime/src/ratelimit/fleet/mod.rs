@@ -375,15 +375,21 @@ where
             // many clients, a replica that is read-only after a failover).
             // Only a key of another type under this caller's name is this
             // request's alone, decided here without opening the breaker.
+            // Whether the script surely did not run (Redis refused it, or
+            // was never reached) says whether the refusals sent with it are
+            // still to count: given back then, and dropped when it may have
+            // run (no answer in time), so that none is counted twice.
             let reply = match answer {
-                Ok(Ok(reply)) => parse(&reply, &windows).map_err(|err| (err, false)),
+                Ok(Ok(reply)) => parse(&reply, &windows).map_err(|err| (err, false, false)),
                 Ok(Err(err)) => {
                     let down = err.code() != Some("WRONGTYPE");
-                    Err((StoreError::new(err), down))
+                    let unsent = err.code().is_some() || err.is_connection_refusal();
+                    Err((StoreError::new(err), down, unsent))
                 }
                 Err(_) => Err((
                     StoreError::new(format!("no answer within {timeout:?}")),
                     true,
+                    false,
                 )),
             };
             match reply {
@@ -399,9 +405,8 @@ where
                     }
                     Ok(decision)
                 }
-                Err((err, down)) => {
-                    // The refusals this request carried still count.
-                    if let Some(local) = &shared.local {
+                Err((err, down, unsent)) => {
+                    if let Some(local) = shared.local.as_ref().filter(|_| unsent) {
                         local.give_back_refusals(hash, extra, shared.clock.now_micros());
                     }
                     if let Some(permit) = permit.permit.take() {

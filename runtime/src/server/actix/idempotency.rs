@@ -175,11 +175,15 @@ where
         // request has none. `Transfer-Encoding` wins over a `Content-Length`
         // sent with it (RFC 9112, section 6.3): actix-web reads such a body
         // as chunked, yet keeps the header.
-        let chunked = req.headers().contains_key(header::TRANSFER_ENCODING);
+        let chunked = super::is_chunked(req.headers(), req.version());
         let length = match req.headers().get(header::CONTENT_LENGTH) {
             _ if chunked => None,
             Some(length) => length.to_str().ok().and_then(|v| v.parse::<u64>().ok()),
-            None if req.version() >= actix_web::http::Version::HTTP_2 => None,
+            None if req.headers().contains_key(header::TRANSFER_ENCODING)
+                || req.version() >= actix_web::http::Version::HTTP_2 =>
+            {
+                None
+            }
             None => Some(0),
         };
         // Of unknown length, a body inside the surface is bounded still: by

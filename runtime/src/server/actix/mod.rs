@@ -74,6 +74,23 @@ pub fn error_response_with<E: ApiError>(err: &E, chain: Option<&dyn StdError>) -
     to_actix(super::respond_with(err, chain))
 }
 
+/// Whether actix-web reads a request's body as chunked: an HTTP/1.1
+/// request whose last transfer coding is `chunked`. Then its
+/// `Content-Length`, if it sent one too, is not the body's (RFC 9112,
+/// section 6.3), though actix-web keeps the header.
+pub(super) fn is_chunked(
+    headers: &actix_web::http::header::HeaderMap,
+    version: actix_web::http::Version,
+) -> bool {
+    version == actix_web::http::Version::HTTP_11
+        && headers
+            .get_all(actix_web::http::header::TRANSFER_ENCODING)
+            .last()
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| value.rsplit(',').next())
+            .is_some_and(|coding| coding.trim().eq_ignore_ascii_case("chunked"))
+}
+
 /// Marks a response rebuff rendered, so that the middleware does not
 /// render it again (actix-web hands it the error behind it too).
 #[derive(Debug, Clone, Copy)]

@@ -1,6 +1,7 @@
 //! The [`Surface`] as actix-web middleware: the request's context and
-//! span, its rate limit, its body limit, extractor failures and the
-//! router's own 404 and 405 in the envelope, and panics caught.
+//! span, its rate limit, its body limit, extractor failures, the router's
+//! own 404 and 405 and any 413 or 5xx rebuff did not render in the
+//! envelope, and panics caught.
 
 use core::future::{Future, Ready, ready};
 use core::pin::Pin;
@@ -20,8 +21,8 @@ use tracing::Instrument as _;
 use super::ratelimit::{Checked, Said};
 use super::{Rendered, to_actix};
 use crate::server::surface::{
-    Replaced, Unrendered, bare_rejection, is_plain_text, keeps_header, overflowed, server_error,
-    unrendered,
+    Replaced, Unrendered, bare_rejection, is_plain_text, keep_server_status, keeps_header,
+    overflowed, server_error, unrendered,
 };
 use crate::server::{
     CatchUnwind, Rejection, Surface, request_span, respond_rejection_for, respond_rejection_in,
@@ -45,39 +46,46 @@ where
         ready(Ok(SurfaceMiddleware {
             service: Rc::new(service),
             surface: self.clone(),
-            configs: Rc::new(std::cell::OnceCell::new()),
+            configs: std::cell::OnceCell::new(),
         }))
     }
 }
 
+/// Whether the app has a `T` of its own: actix-web reads each configuration
+/// as itself or wrapped in `Data`.
+fn has<T: 'static>(req: &ServiceRequest) -> bool {
+    req.app_data::<T>().is_some() || req.app_data::<actix_web::web::Data<T>>().is_some()
+}
+
 /// The extractor configurations the surface gives the app, made on its
 /// first request: those the app has not set itself (an app-wide
-/// `JsonConfig` stays the app's). The extractors' own limits follow the
-/// surface's: it cuts bodies off itself, and an extractor limit below it
-/// would answer first. Path and query failures keep their type
-/// (actix-web's default handler makes a bad path parameter a 404).
+/// `JsonConfig` stays the app's, its limit included). The extractors' own
+/// limits follow the surface's: it cuts bodies off itself, and an
+/// extractor limit below it would answer first. Path and query failures
+/// keep their type (actix-web's default handler makes a bad path
+/// parameter a 404).
 fn configs(body_limit: Option<u64>, req: &ServiceRequest) -> Rc<actix_web::dev::Extensions> {
     use actix_web::web::{FormConfig, JsonConfig, PathConfig, PayloadConfig, QueryConfig};
     let limit = body_limit.map_or(usize::MAX, |limit| {
         usize::try_from(limit).unwrap_or(usize::MAX)
     });
     let mut configs = actix_web::dev::Extensions::new();
-    if req.app_data::<JsonConfig>().is_none() {
+    if !has::<JsonConfig>(req) {
         configs.insert(JsonConfig::default().limit(limit));
     }
-    if req.app_data::<FormConfig>().is_none() {
+    if !has::<FormConfig>(req) {
         configs.insert(FormConfig::default().limit(limit));
     }
-    if req.app_data::<PayloadConfig>().is_none() {
+    if !has::<PayloadConfig>(req) {
         configs.insert(PayloadConfig::new(limit));
     }
-    if req.app_data::<PathConfig>().is_none() {
+    if !has::<PathConfig>(req) {
         configs.insert(
             PathConfig::default()
                 .error_handler(|err, _| Rejection::InvalidPath { reason: text(&err) }.into()),
         );
     }
-    if req.app_data::<QueryConfig>().is_none() {
+    if !has::<QueryConfig>(req) {
         configs.insert(
             QueryConfig::default()
                 .error_handler(|err, _| Rejection::InvalidQuery { reason: text(&err) }.into()),
@@ -91,7 +99,7 @@ pub struct SurfaceMiddleware<S, E> {
     service: Rc<S>,
     surface: Surface<E>,
     /// See [`configs`].
-    configs: Rc<std::cell::OnceCell<Rc<actix_web::dev::Extensions>>>,
+    configs: std::cell::OnceCell<Rc<actix_web::dev::Extensions>>,
 }
 
 impl<S, E> core::fmt::Debug for SurfaceMiddleware<S, E> {
@@ -119,7 +127,7 @@ where
         // (RFC 9112, section 6.3): actix-web reads such a body as chunked,
         // yet keeps the header, which its extractors would then believe.
         // Dropped, as hyper does, so that nothing inside sees it.
-        if req.headers().contains_key(header::TRANSFER_ENCODING) {
+        if super::is_chunked(req.headers(), req.version()) {
             req.headers_mut().remove(header::CONTENT_LENGTH);
         }
         let surface = self.surface.clone();
@@ -236,7 +244,8 @@ fn restyle<B: MessageBody + 'static, E: ApiError>(
     let Some(rejection) = rejection else {
         return response.map_into_left_body();
     };
-    let mut restyled = to_actix(answer(&rejection, response.response(), ctx));
+    let replaced = response.response();
+    let mut restyled = to_actix(answer(&rejection, replaced, replaced.error(), ctx));
     keep_headers(response.headers(), restyled.headers_mut());
     let (req, _) = response.into_parts();
     ServiceResponse::new(req, restyled).map_into_right_body()
@@ -275,29 +284,32 @@ fn stands_for<B: MessageBody>(
     }
 }
 
-/// `rejection` rendered in place of `replaced`, and logged once: as the
-/// error `replaced` carries when it is not rebuff's (a 5xx's cause), or as
-/// the response it was.
+/// `rejection` rendered in place of `replaced` (under its status, if a
+/// 5xx), and logged once: as the error behind it (`err`) when that is not
+/// rebuff's (a 5xx's cause), or as the response it was.
 fn answer<B>(
     rejection: &Rejection,
     replaced: &actix_web::HttpResponse<B>,
+    err: Option<&actix_web::Error>,
     ctx: &Context,
 ) -> http::Response<bytes::Bytes> {
-    match replaced.error() {
+    let status = http::StatusCode::from_u16(replaced.status().as_u16())
+        .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
+    let mut answer = match err {
         Some(err) if err.as_error::<Rejection>().is_none() => {
             respond_rejection_for(rejection, err, ctx)
         }
         Some(_) => respond_rejection_in(rejection, ctx),
         None => {
-            let status = http::StatusCode::from_u16(replaced.status().as_u16())
-                .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
             let cause = Replaced {
                 status,
                 content_type: content_type(replaced),
             };
             respond_rejection_for(rejection, &cause, ctx)
         }
-    }
+    };
+    keep_server_status(status, answer.status_mut());
+    answer
 }
 
 fn content_type<B>(response: &actix_web::HttpResponse<B>) -> Option<&[u8]> {
@@ -360,7 +372,7 @@ fn restyle_error<E: ApiError>(
     else {
         return original;
     };
-    let mut restyled = to_actix(answer(&rejection, &original, ctx));
+    let mut restyled = to_actix(answer(&rejection, &original, Some(err), ctx));
     keep_headers(original.headers(), restyled.headers_mut());
     restyled
 }

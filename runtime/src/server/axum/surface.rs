@@ -1,7 +1,7 @@
 //! The [`Surface`] as a tower layer: each request in its context and span,
 //! its rate limit checked, its body limited, its panics caught; each answer
-//! restyled where the router left it bare, with the request id and the
-//! rate-limit headers.
+//! restyled where the router left it bare or a framework's text stands in
+//! place of an error, with the request id and the rate-limit headers.
 
 use core::future::Future;
 use core::pin::Pin;
@@ -14,7 +14,9 @@ use http::{HeaderValue, Method, StatusCode, header};
 use http_body::Body as _;
 use tracing::Instrument as _;
 
-use crate::server::surface::{Replaced, Unrendered, is_plain_text, keep_headers, unrendered};
+use crate::server::surface::{
+    Rendered, Replaced, Unrendered, is_plain_text, keep_headers, keep_server_status, unrendered,
+};
 use crate::server::{
     CatchUnwind, Surface, request_span, respond_rejection_for, respond_rejection_in,
 };
@@ -392,11 +394,14 @@ fn write_said(said: Said, _: &mut http::HeaderMap) {
 /// the client ([`unrendered`]). Any other response as it is.
 fn restyle(response: Response, method: &Method, ctx: &Context) -> Response {
     let status = response.status();
-    // The body's size first: it is known without a lookup, and most errors
+    if status.as_u16() < 400 {
+        return response;
+    }
+    // The body's size next: it is known without a lookup, and most errors
     // the application renders have a body and are neither 413 nor 5xx.
     let empty = response.body().size_hint().exact() == Some(0);
-    if status.as_u16() < 400
-        || (!empty && status != StatusCode::PAYLOAD_TOO_LARGE && !status.is_server_error())
+    let answerable = status == StatusCode::PAYLOAD_TOO_LARGE || status.is_server_error();
+    if (!empty && !answerable) || (answerable && response.extensions().get::<Rendered>().is_some())
     {
         return response;
     }
@@ -418,6 +423,7 @@ fn restyle(response: Response, method: &Method, ctx: &Context) -> Response {
         content_type,
     };
     let mut restyled = respond_rejection_for(&rejection, &replaced, ctx);
+    keep_server_status(status, restyled.status_mut());
     keep_headers(headers, restyled.headers_mut());
     restyled.map(Body::from)
 }

@@ -23,8 +23,11 @@ use super::{Begin, IdempotencyStore, Keyed, StoredResponse};
 /// bound to its request: sent again with another query or body, it gets a
 /// 422 `idempotency_key_reused`. The request body is read first to
 /// fingerprint it, up to 1 MiB ([`IdempotencyLayer::max_request_body`]);
-/// a keyed request with a larger body, or one of unknown length, is passed
-/// through unremembered (and logged).
+/// a keyed request with a larger body, or one of unknown length (chunked),
+/// is passed through unremembered (and logged). Inside a
+/// [`Surface`](crate::server::Surface) whose body limit is at most that
+/// size, a chunked body is bounded by the limit, and its key is honoured
+/// (the actix-web middleware keeps the same rules).
 ///
 /// Not remembered, so a retry with the key does the work again: a 5xx, an
 /// answer that asks to be retried (408, 429, any `Retry-After`), a request
