@@ -18,6 +18,14 @@ fn unserializable() -> HashMap<(u8, u8), u8> {
     HashMap::from([((1, 2), 3)])
 }
 
+/// The one line logged for the request `id`.
+fn logged_once(id: &str) -> String {
+    let text = String::from_utf8_lossy(&captured().lock().unwrap()).into_owned();
+    let lines: Vec<&str> = text.lines().filter(|line| line.contains(id)).collect();
+    assert_eq!(lines.len(), 1, "logged once: {lines:#?}");
+    lines[0].to_owned()
+}
+
 /// A chunked body of `len` bytes, sent in 64 KiB chunks.
 fn chunked(len: usize) -> Vec<u8> {
     let mut out = Vec::new();
@@ -32,6 +40,8 @@ fn chunked(len: usize) -> Vec<u8> {
 
 #[tokio::test]
 async fn axum_answers_rebuff_did_not_render_are_in_the_envelope() {
+    // Listening before the first request: its lines are read below.
+    let _ = captured();
     use axum::http::StatusCode;
     use axum::routing::{get, post};
 
@@ -70,7 +80,6 @@ async fn axum_answers_rebuff_did_not_render_are_in_the_envelope() {
 
     // axum's own text for a missing extension names the type: a 500 that
     // says nothing, and one log line that says what it replaced.
-    let log = captured();
     let id = "req_foreign500ax";
     let seen = send::<FlatError>(
         client()
@@ -80,11 +89,9 @@ async fn axum_answers_rebuff_did_not_render_are_in_the_envelope() {
     .await;
     assert_eq!((seen.status, seen.code.as_str()), (500, "INTERNAL_ERROR"));
     assert!(!seen.message.contains("Extension"), "{}", seen.message);
-    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-    let lines: Vec<&str> = text.lines().filter(|line| line.contains(id)).collect();
-    assert_eq!(lines.len(), 1, "logged once: {lines:#?}");
-    assert!(lines[0].contains("ERROR"), "{}", lines[0]);
-    assert!(lines[0].contains("text/plain"), "{}", lines[0]);
+    let line = logged_once(id);
+    assert!(line.contains("ERROR"), "{line}");
+    assert!(line.contains("text/plain"), "{line}");
 
     // Another 5xx keeps its status (a client deciding whether to retry
     // reads it), in the envelope that says nothing.
@@ -172,6 +179,8 @@ async fn actix_answer<B: actix_web::body::MessageBody + 'static>(
 
 #[tokio::test]
 async fn actix_answers_rebuff_did_not_render_are_in_the_envelope() {
+    // Listening before the first request: its lines are read below.
+    let _ = captured();
     use actix_web::{App, HttpResponse, test, web};
 
     #[derive(serde::Deserialize)]
@@ -267,7 +276,6 @@ async fn actix_answers_rebuff_did_not_render_are_in_the_envelope() {
     assert!(!body.to_string().contains("key must be"), "{body}");
 
     // A foreign 503 stays a 503, logged once with its cause.
-    let log = captured();
     let id = "req_foreign503ac";
     let request = test::TestRequest::get()
         .uri("/busy")
@@ -280,10 +288,8 @@ async fn actix_answers_rebuff_did_not_render_are_in_the_envelope() {
     );
     assert_eq!(headers["x-request-id"], id);
     assert!(!body.to_string().contains("pool"), "{body}");
-    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-    let lines: Vec<&str> = text.lines().filter(|line| line.contains(id)).collect();
-    assert_eq!(lines.len(), 1, "logged once: {lines:#?}");
-    assert!(lines[0].contains("db pool empty"), "{}", lines[0]);
+    let line = logged_once(id);
+    assert!(line.contains("db pool empty"), "{line}");
 
     let request = test::TestRequest::get().uri("/gateway").to_request();
     let (status, _, body) = actix_answer(test::try_call_service(&app, request).await).await;
@@ -304,14 +310,8 @@ async fn actix_answers_rebuff_did_not_render_are_in_the_envelope() {
         (status, &body["code"]),
         (500, &Value::from("INTERNAL_ERROR"))
     );
-    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-    let lines: Vec<&str> = text.lines().filter(|line| line.contains(id)).collect();
-    assert_eq!(lines.len(), 1, "logged once: {lines:#?}");
-    assert!(
-        lines[0].contains("session store unreachable"),
-        "{}",
-        lines[0]
-    );
+    let line = logged_once(id);
+    assert!(line.contains("session store unreachable"), "{line}");
 
     // A handler's own plain-text 503: its text is not sent, its wait is.
     let request = test::TestRequest::get().uri("/maintenance").to_request();

@@ -366,6 +366,17 @@ mod tests {
         }
     }
 
+    /// Refused by the first window, for half a second.
+    fn limited() -> Decision {
+        decision(
+            Outcome::Limited {
+                window: 0,
+                retry_after: 500_000,
+            },
+            0,
+        )
+    }
+
     fn decision(outcome: Outcome, remaining: u32) -> Decision {
         Decision {
             outcome,
@@ -416,13 +427,7 @@ mod tests {
     fn a_refusal_holds_until_it_runs_out_and_its_refusals_are_counted_after() {
         let local = Local::new(4, 1_000_000, 100);
         let h = local.hash(&key("k"));
-        let limited = decision(
-            Outcome::Limited {
-                window: 0,
-                retry_after: 500_000,
-            },
-            0,
-        );
+        let limited = limited();
         local.keep(h, &limited, 0, 1, 0);
         let again = local.answer(h, None, 100_000).unwrap();
         assert_eq!(
@@ -442,13 +447,7 @@ mod tests {
     fn refusals_whose_call_failed_are_sent_with_the_next_one() {
         let local = Local::new(4, 1_000_000, 100);
         let h = local.hash(&key("k"));
-        let limited = decision(
-            Outcome::Limited {
-                window: 0,
-                retry_after: 500_000,
-            },
-            0,
-        );
+        let limited = limited();
         local.keep(h, &limited, 0, 1, 0);
         let _ = local.answer(h, None, 100_000).unwrap();
         let _ = local.answer(h, None, 200_000).unwrap();
@@ -470,13 +469,7 @@ mod tests {
     fn refusals_older_than_the_escalation_counts_are_not_sent() {
         let local = Local::new(4, 1_000_000, 100);
         let h = local.hash(&key("k"));
-        let limited = decision(
-            Outcome::Limited {
-                window: 0,
-                retry_after: 500_000,
-            },
-            0,
-        );
+        let limited = limited();
         local.keep(h, &limited, 0, 1, 0);
         assert!(local.answer(h, None, 100_000).is_some());
         // Within 10 s of the last local refusal: counted; later: not.
@@ -508,13 +501,7 @@ mod tests {
         let local = Local::new(4, 1_000_000, 100);
         let h = local.hash(&key("k"));
         local.keep(h, &decision(Outcome::Admitted, 50), 4, 0, 0);
-        let limited = decision(
-            Outcome::Limited {
-                window: 0,
-                retry_after: 500_000,
-            },
-            0,
-        );
+        let limited = limited();
         local.keep(h, &limited, 0, 1, 1);
         assert_eq!(local.answer(h, None, 2).unwrap().outcome, Outcome::Admitted);
     }
@@ -528,13 +515,7 @@ mod tests {
             within: 10_000_000,
             block: 60_000_000,
         };
-        let limited = decision(
-            Outcome::Limited {
-                window: 0,
-                retry_after: 500_000,
-            },
-            0,
-        );
+        let limited = limited();
         local.keep(h, &limited, 0, 1, 0);
         assert!(
             local.answer(h, Some(&escalation), 1).is_some(),
