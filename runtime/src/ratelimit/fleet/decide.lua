@@ -90,21 +90,18 @@ else
     end
     if refused == nil then
       -- One request, and a lease of more while every window keeps at
-      -- least half its quota after it.
-      granted = 1
-      while granted < lease do
-        local room = true
-        for i = 1, n do
-          local used = max(tat[i], now) + (granted + 1) * cost[i] - now
-          local left = floor((period[i] - used) / cost[i])
-          if used > period[i] or left * 2 < quota[i] then
-            room = false
-            break
-          end
-        end
-        if not room then break end
-        granted = granted + 1
+      -- least half its quota after it. In window i, g requests leave
+      -- floor((period - used) / cost) - g of them to spend, where used is
+      -- what the window holds now: at most that less half the quota may
+      -- be granted. Worked out, not counted up, so that a large lease costs
+      -- Redis no more than a small one.
+      granted = lease
+      for i = 1, n do
+        local used = max(tat[i], now) - now
+        local fits = floor((period[i] - used) / cost[i]) - math.ceil(quota[i] / 2)
+        if fits < granted then granted = fits end
       end
+      granted = max(granted, 1)
       for i = 1, n do tat[i] = max(tat[i], now) + granted * cost[i] end
       dirty = true
     else
