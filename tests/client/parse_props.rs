@@ -281,6 +281,12 @@ fn huge_and_deeply_nested_bodies_are_bounded() {
             "100,000 nested HTML tags",
             "<html><b>".repeat(100_000).into_bytes(),
         ),
+        ("30,000 nested arrays, closed", {
+            let mut body = "[".repeat(30_000);
+            body.push_str("{}");
+            body.push_str(&"]".repeat(30_000));
+            body.into_bytes()
+        }),
     ];
     for (name, body) in cases {
         let started = Instant::now();
@@ -292,6 +298,23 @@ fn huge_and_deeply_nested_bodies_are_bounded() {
         // speed, which only catches quadratic blow-ups.
         assert!(started.elapsed() < Duration::from_secs(60), "{name}");
     }
+}
+
+/// An error in a list (GraphQL's `errors`, a batch API's), or in a list of
+/// lists, is read; deeper nesting is no error's shape.
+#[test]
+fn an_error_in_a_list_is_read() {
+    for body in [
+        r#"[{"error":{"code":"quota","message":"Out of quota"}}]"#,
+        r#"[[{"error":{"code":"quota","message":"Out of quota"}}]]"#,
+    ] {
+        let err = RemoteError::parse(StatusCode::FORBIDDEN, &HeaderMap::new(), body.as_bytes());
+        assert_eq!(err.code(), Some("quota"), "{body}");
+        assert_eq!(err.message(), "Out of quota", "{body}");
+    }
+    let deep = r#"[[[{"error":{"code":"quota","message":"Out of quota"}}]]]"#;
+    let err = RemoteError::parse(StatusCode::FORBIDDEN, &HeaderMap::new(), deep.as_bytes());
+    assert_eq!(err.code(), None, "{deep}");
 }
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error, ApiError)]

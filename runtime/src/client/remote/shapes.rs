@@ -120,9 +120,21 @@ pub(super) fn read_json<'a>(
 ) -> Option<Format> {
     let text = core::str::from_utf8(body).ok()?;
     if text.starts_with('[') {
-        // A list at the top: read its first object, if any.
-        let list: Vec<&RawValue> = serde_json::from_str(text).ok()?;
-        let first = list.first()?.get();
+        // A list at the top: read its first object, if any, through at
+        // most two levels of lists. Deeper ones are no error's shape, and
+        // are not followed: a body of thousands of nested lists must not
+        // take the stack with it.
+        let mut first = text;
+        for _ in 0..2 {
+            if !first.starts_with('[') {
+                break;
+            }
+            let list: Vec<&RawValue> = serde_json::from_str(first).ok()?;
+            first = list.first()?.get();
+        }
+        if first.starts_with('[') {
+            return Some(Format::Json);
+        }
         return read_json(status, content_type, first.as_bytes(), found).or(Some(Format::Json));
     }
     let mut top = Top::default();
