@@ -283,6 +283,46 @@ fn client_errors_carry_request_ids_and_retry_advice() {
     assert_eq!(timeout.retry_advice(), Advice::Retry);
 }
 
+/// A variant that stands for other responses too (a unit `other`) does not
+/// decide their retries: the response's status does.
+#[test]
+fn an_other_variant_retries_as_the_response_says() {
+    #[derive(Debug, PartialEq, thiserror::Error, ApiError)]
+    #[api(decode)]
+    enum Upstream {
+        #[error("nf")]
+        #[api(status = 404)]
+        LeadNotFound,
+        #[error("upstream failed")]
+        #[api(status = 502, other)]
+        Failed,
+    }
+    let decoded = |status: u16, body: &[u8]| -> ClientError<Upstream> {
+        let status = rebuff::StatusCode::from_u16(status).unwrap();
+        ClientError::from_remote(RemoteError::parse(status, &Default::default(), body))
+    };
+    // A proxy's 404 page: the other variant, not retried.
+    let page = decoded(404, b"<html><title>404 Not Found</title></html>");
+    assert_eq!(page.api(), Some(&Upstream::Failed));
+    assert_eq!(page.retry_advice(), Advice::Stop);
+    // An unknown code under a 503: retried, as a 503 is.
+    let busy = decoded(503, br#"{"error":{"code":"busy","message":"Busy"}}"#);
+    assert_eq!(busy.api(), Some(&Upstream::Failed));
+    assert_eq!(busy.retry_advice(), Advice::Retry);
+    // Under its own status, the variant's advice.
+    let failed = decoded(
+        502,
+        br#"{"error":{"code":"failed","message":"Bad Gateway"}}"#,
+    );
+    assert_eq!(failed.retry_advice(), Advice::Retry);
+    let missing = decoded(
+        404,
+        br#"{"error":{"code":"lead_not_found","message":"nf"}}"#,
+    );
+    assert_eq!(missing.api(), Some(&Upstream::LeadNotFound));
+    assert_eq!(missing.retry_advice(), Advice::Stop);
+}
+
 #[test]
 fn a_remote_error_passes_through_a_gateway() {
     let body = br#"{"error":{"code":"quota_exceeded","message":"Insufficient credits","details":{"credits":0}}}"#;
@@ -374,4 +414,26 @@ fn a_variant_answers_a_rejection_with_its_details() {
         RouteError::from_remote(&remote),
         Some(RouteError::RouteNotFound { path: "/x".into() })
     );
+}
+
+/// A hint on a 4xx that cannot heal (a 422 echoing the request's own
+/// `retry_after`) is no advice; on a 403, a 409 or a 425 it is.
+#[test]
+fn only_a_4xx_that_can_clear_is_retried_on_its_hint() {
+    let body = br#"{"error":{"code":"invalid","message":"Invalid","details":{"retry_after":30}}}"#;
+    let advice = |status: u16| {
+        let status = rebuff::StatusCode::from_u16(status).unwrap();
+        let client: ClientError =
+            ClientError::from_remote(RemoteError::parse(status, &Default::default(), body));
+        client.retry_advice()
+    };
+    assert_eq!(advice(422), Advice::Stop);
+    assert_eq!(advice(400), Advice::Stop);
+    for status in [403, 409, 425, 507] {
+        assert_eq!(
+            advice(status),
+            Advice::RetryAfter(Duration::from_secs(30)),
+            "{status}"
+        );
+    }
 }

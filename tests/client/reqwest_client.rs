@@ -315,3 +315,38 @@ async fn a_success_body_past_the_bound_is_a_decode_error_not_a_memory_grab() {
         assert_eq!(err.retry_advice(), rebuff::Advice::Stop, "{url}");
     }
 }
+
+/// `error_for_status()`'s error, turned into a `ClientError` with `?`, is
+/// an error response: retried by its status, so a 404 is not retried.
+#[tokio::test]
+async fn a_status_error_from_error_for_status_retries_by_its_status() {
+    #[retry(max_retries = 3, initial_delay = "10ms", jitter = "none")]
+    async fn fetch(client: &reqwest::Client, url: &str) -> Result<String, ClientError> {
+        Ok(client
+            .get(url)
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?)
+    }
+
+    let test_mode = testing::enable();
+    let (base, log) = scripted::start(vec![Reply::json(404, "{}")]).await;
+    let err = fetch(&reqwest::Client::new(), &format!("{base}/missing"))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(reqwest::StatusCode::NOT_FOUND));
+    assert_eq!(err.retry_advice(), rebuff::Advice::Stop);
+    assert_eq!(test_mode.attempts(), 1);
+    assert_eq!(log.lock().unwrap().len(), 1);
+
+    let test_mode = testing::enable();
+    let (base, log) = scripted::start(vec![Reply::json(503, "{}"), Reply::json(200, "ok")]).await;
+    let text = fetch(&reqwest::Client::new(), &format!("{base}/busy"))
+        .await
+        .unwrap();
+    assert_eq!(text, "ok");
+    assert_eq!(test_mode.attempts(), 2);
+    assert_eq!(log.lock().unwrap().len(), 2);
+}

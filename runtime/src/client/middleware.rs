@@ -54,11 +54,12 @@ use crate::{Advice, Breaker, Budget, CircuitOpen, Policy, Retryable};
 /// A reqwest-middleware [`Middleware`] that retries requests under a
 /// rebuff [`Policy`]. See the [module documentation](self).
 ///
-/// Retrying is safe by construction, as for
-/// [`SendRetrying`](super::reqwest::SendRetrying): idempotent methods retry
-/// as their errors advise; other methods only with an `Idempotency-Key`
-/// (added unless [`auto_key(false)`](RetryMiddleware::auto_key)) or when
-/// the request never reached the server. A request whose body cannot be
+/// What is retried is as for [`SendRetrying`](super::reqwest::SendRetrying):
+/// idempotent methods as their errors advise; other methods only with an
+/// `Idempotency-Key` (added unless
+/// [`auto_key(false)`](RetryMiddleware::auto_key)) or when the request never
+/// reached the server. The key protects a retried POST only on a server
+/// that honours it; against one that ignores it, turn `auto_key` off. A request whose body cannot be
 /// cloned (a stream) is sent once, and a failure of a middleware after
 /// this one is handed on as it is, not retried.
 ///

@@ -353,6 +353,18 @@ impl<E: fmt::Debug> StdError for ClientError<E> {
 impl<E: Retryable> Retryable for ClientError<E> {
     fn retry_advice(&self) -> Advice {
         match self {
+            // The variant speaks for the response under the status it is
+            // sent with. One standing for others too (a unit `other`
+            // variant, a code sent under another status) leaves the call
+            // to the response: a 404 proxy page decoded as a 502 variant
+            // is not retried, a 503 decoded as a 400 one is.
+            ClientError::Api { error, remote }
+                if error
+                    .retry_status()
+                    .is_some_and(|status| status != remote.status()) =>
+            {
+                remote.retry_advice()
+            }
             ClientError::Api { error, remote } => {
                 match (error.retry_advice(), remote.retry_after()) {
                     (Advice::Stop, _) => Advice::Stop,
@@ -428,9 +440,16 @@ impl ApiError for RemoteError {
         RemoteError::retry_after(self)
     }
 
-    /// A retryable status, or any response that says when to retry.
+    /// A retryable status; or a 5xx, 403, 409 or 425 that says when to
+    /// retry (an outage's end, a quota or a secondary rate limit, a
+    /// conflict that clears, a request sent too early). Any other 4xx
+    /// stops, whatever hint it carries: a `retry_after` a 422 echoes back
+    /// from the request is no advice.
     fn retryable(&self) -> bool {
-        crate::retryable_status(self.status()) || self.retry_after().is_some()
+        let status = self.status();
+        crate::retryable_status(status)
+            || ((status.is_server_error() || matches!(status.as_u16(), 403 | 409 | 425))
+                && self.retry_after().is_some())
     }
 
     fn rate_limit(&self) -> Option<RateLimit> {

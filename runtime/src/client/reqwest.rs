@@ -193,7 +193,19 @@ pub fn from_reqwest<E>(err: reqwest::Error) -> ClientError<E> {
     if err.is_timeout() {
         return ClientError::Timeout { after: None };
     }
-    if err.is_builder() {
+    // `error_for_status()`'s error: the response, its body left unread, as
+    // an error response (retried by its status, a 404 not at all).
+    if let Some(status) = err.status().filter(|_| err.is_status()) {
+        let remote = RemoteError::new(status, None, None);
+        return if status == http::StatusCode::TOO_MANY_REQUESTS {
+            ClientError::RateLimited(remote)
+        } else {
+            ClientError::Unrecognized(remote)
+        };
+    }
+    // A request that could not be built, or a redirect loop: sent again,
+    // it fails again.
+    if err.is_builder() || err.is_redirect() {
         return ClientError::Request(Box::new(err));
     }
     if err.is_decode() {
@@ -343,13 +355,17 @@ impl<'p> SendRetrying<'p> {
     /// policy's attempt timeout and deadline cut attempts off as for any
     /// other retried call.
     ///
-    /// Retrying is safe by construction:
+    /// What is retried:
     ///
     /// - idempotent methods (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) retry as
     ///   their errors advise;
     /// - other methods (POST, PATCH) retry only if the request carries an
-    ///   `Idempotency-Key` (the same on every attempt of the call) or if it
-    ///   never reached the server (the connection failed).
+    ///   `Idempotency-Key` (the same on every attempt of the call; one is
+    ///   added unless [`auto_key(false)`](Self::auto_key)) or if it never
+    ///   reached the server (the connection failed). The key makes a retry
+    ///   safe only against a server that honours it, as rebuff's
+    ///   idempotency layer does: against one that ignores the header, a
+    ///   retried POST may be done twice. Turn `auto_key` off for such APIs.
     ///
     /// The first request `build` makes decides which case applies, and its
     /// `Idempotency-Key` is the one every attempt sends.

@@ -11,7 +11,8 @@ const MAX_LEN: usize = 64;
 /// Never panics. A date in the past is a zero delay; a number too large for a
 /// `Duration` saturates (the retry engine then clamps it to
 /// [`Policy::max_retry_after`](crate::Policy::max_retry_after)); anything
-/// else (negative, empty, garbage) is `None`.
+/// else (negative, empty, garbage, or longer than 64 characters) is
+/// `None`.
 ///
 /// ```
 /// use std::time::{Duration, SystemTime, UNIX_EPOCH};
