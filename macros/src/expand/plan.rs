@@ -34,6 +34,38 @@ impl<'v, 'a> Detail<'v, 'a> {
     }
 }
 
+/// Whether a message shows only what its client may read: never the
+/// error's cause, and on a 5xx only fields marked `expose` (or the retry
+/// delay, which `Retry-After` sends anyway), as its details do. Each
+/// field that breaks the rule is reported at the message.
+fn shows_only_public(
+    cx: &Ctxt,
+    lit: &syn::LitStr,
+    template: &fmt::Template,
+    fields: &[Field<'_>],
+    server_error: bool,
+) -> bool {
+    let mut ok = true;
+    let mut reported = Vec::new();
+    for &(index, _) in &template.uses {
+        let Some(field) = fields.get(index) else { continue };
+        if reported.contains(&index) {
+            continue;
+        }
+        let name = field.name();
+        if field.is_cause {
+            cx.error_spanned_by(lit, format!("the message shows `{{{name}}}`, the error's cause, which never leaves the server; say what the client should read instead"));
+        } else if server_error && field.attrs.expose.is_none() && field.attrs.retry_after.is_none() {
+            cx.error_spanned_by(lit, format!("a 5xx shows the client only the fields marked `expose`, and the message shows `{{{name}}}`; mark the field `#[api(expose)]` if the client may read it, or leave it out of the message"));
+        } else {
+            continue;
+        }
+        reported.push(index);
+        ok = false;
+    }
+    ok
+}
+
 impl<'v, 'a> Plan<'v, 'a> {
     /// Decides what `variant` renders; a bad message template is reported
     /// to `cx`.
@@ -42,7 +74,10 @@ impl<'v, 'a> Plan<'v, 'a> {
         let server_error = status.is_some_and(|s| s >= 500);
         let template =
             variant.attrs.message.as_ref().and_then(|m| {
-                fmt::parse(cx, &m.value, &variant.ident.to_string(), &variant.fields)
+                let template =
+                    fmt::parse(cx, &m.value, &variant.ident.to_string(), &variant.fields)?;
+                shows_only_public(cx, &m.value, &template, &variant.fields, server_error)
+                    .then_some(template)
             });
         let rename_all = input.attrs.rename_all.as_ref().map(|c| c.value);
         let shown = |f: &&Field<'a>| !server_error || f.attrs.expose.is_some();
