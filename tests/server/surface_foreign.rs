@@ -93,10 +93,9 @@ async fn axum_answers_rebuff_did_not_render_are_in_the_envelope() {
     assert!(line.contains("ERROR"), "{line}");
     assert!(line.contains("text/plain"), "{line}");
 
-    // Another 5xx keeps its status (a client deciding whether to retry
-    // reads it), in the envelope that says nothing.
+    // Another 5xx is the 500 that says nothing.
     let seen = send::<FlatError>(client().get(format!("{base}/gateway"))).await;
-    assert_eq!((seen.status, seen.code.as_str()), (502, "INTERNAL_ERROR"));
+    assert_eq!((seen.status, seen.code.as_str()), (500, "INTERNAL_ERROR"));
     assert!(!seen.message.contains("10.0.0.7"), "{}", seen.message);
 
     // A bare 503 stays a 503, its wait read.
@@ -295,7 +294,7 @@ async fn actix_answers_rebuff_did_not_render_are_in_the_envelope() {
     let (status, _, body) = actix_answer(test::try_call_service(&app, request).await).await;
     assert_eq!(
         (status, &body["code"]),
-        (502, &Value::from("INTERNAL_ERROR"))
+        (500, &Value::from("INTERNAL_ERROR"))
     );
     assert!(!body.to_string().contains("10.0.0.7"), "{body}");
 

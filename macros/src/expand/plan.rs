@@ -48,14 +48,17 @@ fn shows_only_public(
     let mut ok = true;
     let mut reported = Vec::new();
     for &(index, _) in &template.uses {
-        let Some(field) = fields.get(index) else { continue };
+        let Some(field) = fields.get(index) else {
+            continue;
+        };
         if reported.contains(&index) {
             continue;
         }
         let name = field.name();
         if field.is_cause {
             cx.error_spanned_by(lit, format!("the message shows `{{{name}}}`, the error's cause, which never leaves the server; say what the client should read instead"));
-        } else if server_error && field.attrs.expose.is_none() && field.attrs.retry_after.is_none() {
+        } else if server_error && field.attrs.expose.is_none() && field.attrs.retry_after.is_none()
+        {
             cx.error_spanned_by(lit, format!("a 5xx shows the client only the fields marked `expose`, and the message shows `{{{name}}}`; mark the field `#[api(expose)]` if the client may read it, or leave it out of the message"));
         } else {
             continue;
@@ -72,13 +75,11 @@ impl<'v, 'a> Plan<'v, 'a> {
     pub(super) fn new(cx: &Ctxt, input: &Input<'a>, variant: &'v Variant<'a>) -> Self {
         let status = variant.attrs.status.as_ref().map(|s| s.value.code);
         let server_error = status.is_some_and(|s| s >= 500);
-        let template =
-            variant.attrs.message.as_ref().and_then(|m| {
-                let template =
-                    fmt::parse(cx, &m.value, &variant.ident.to_string(), &variant.fields)?;
-                shows_only_public(cx, &m.value, &template, &variant.fields, server_error)
-                    .then_some(template)
-            });
+        let template = variant.attrs.message.as_ref().and_then(|m| {
+            let template = fmt::parse(cx, &m.value, &variant.ident.to_string(), &variant.fields)?;
+            shows_only_public(cx, &m.value, &template, &variant.fields, server_error)
+                .then_some(template)
+        });
         let rename_all = input.attrs.rename_all.as_ref().map(|c| c.value);
         let shown = |f: &&Field<'a>| !server_error || f.attrs.expose.is_some();
         let errors = variant

@@ -51,8 +51,8 @@
 //!   stated type, or empty (a framework's, a middleware's, a handler's own
 //!   `(StatusCode::BAD_GATEWAY, "...")`) is answered in the envelope, its
 //!   text never sent: a 503 as [`Rejection::Unavailable`] (its
-//!   `Retry-After` kept, 1 s without one), any other 5xx as the 500's
-//!   envelope under its own status, a 413 as the body limit's. A JSON or
+//!   `Retry-After` kept, 1 s without one), any other 5xx as a 500, a 413
+//!   as the body limit's. A JSON or
 //!   HTML error response of the application's goes out as it is.
 //! - **the request context**: the request id (the client's `X-Request-Id`
 //!   if it is safe, the one tower-http's `SetRequestIdLayer` chose, or a

@@ -274,15 +274,6 @@ pub(crate) fn mark_rendered<B>(response: &mut http::Response<B>) {
     }
 }
 
-/// The status a 5xx answered in place of `replaced` keeps: its own (a 502,
-/// a 504 or a 501 says more than a 500 to a client deciding whether to
-/// retry), though the envelope is the 500's that says nothing of it.
-pub(crate) fn keep_server_status(replaced: StatusCode, answer: &mut StatusCode) {
-    if replaced.is_server_error() && *answer == StatusCode::INTERNAL_SERVER_ERROR {
-        *answer = replaced;
-    }
-}
-
 /// Whether a content type is `text/plain` (any parameters, any case).
 pub(crate) fn is_plain_text(content_type: &[u8]) -> bool {
     content_type
@@ -293,8 +284,8 @@ pub(crate) fn is_plain_text(content_type: &[u8]) -> bool {
 
 /// The rejection a 5xx rebuff did not render stands for: a 503 stays "try
 /// again later" (after its `Retry-After`, in seconds or as a date; 1 s
-/// without one); any other says nothing of itself to the client, in the
-/// 500's envelope (under its own status, [`keep_server_status`]).
+/// without one); any other says nothing of itself to the client, as a 500
+/// (whose status the envelope states too, in RFC 9457's `status`).
 pub(crate) fn server_error(status: StatusCode, retry_after: Option<&[u8]>) -> Rejection {
     if status != StatusCode::SERVICE_UNAVAILABLE {
         return Rejection::Internal;

@@ -21,8 +21,8 @@ use tracing::Instrument as _;
 use super::ratelimit::{Checked, Said};
 use super::{Rendered, to_actix};
 use crate::server::surface::{
-    Replaced, Unrendered, bare_rejection, is_plain_text, keep_server_status, keeps_header,
-    overflowed, server_error, unrendered,
+    Replaced, Unrendered, bare_rejection, is_plain_text, keeps_header, overflowed, server_error,
+    unrendered,
 };
 use crate::server::{
     CatchUnwind, Rejection, Surface, request_span, respond_rejection_for, respond_rejection_in,
@@ -284,8 +284,7 @@ fn stands_for<B: MessageBody>(
     }
 }
 
-/// `rejection` rendered in place of `replaced` (under its status, if a
-/// 5xx), and logged once: as the error behind it (`err`) when that is not
+/// `rejection` rendered in place of `replaced`, and logged once: as the error behind it (`err`) when that is not
 /// rebuff's (a 5xx's cause), or as the response it was.
 fn answer<B>(
     rejection: &Rejection,
@@ -295,7 +294,7 @@ fn answer<B>(
 ) -> http::Response<bytes::Bytes> {
     let status = http::StatusCode::from_u16(replaced.status().as_u16())
         .unwrap_or(http::StatusCode::INTERNAL_SERVER_ERROR);
-    let mut answer = match err {
+    match err {
         Some(err) if err.as_error::<Rejection>().is_none() => {
             respond_rejection_for(rejection, err, ctx)
         }
@@ -307,9 +306,7 @@ fn answer<B>(
             };
             respond_rejection_for(rejection, &cause, ctx)
         }
-    };
-    keep_server_status(status, answer.status_mut());
-    answer
+    }
 }
 
 fn content_type<B>(response: &actix_web::HttpResponse<B>) -> Option<&[u8]> {

@@ -15,7 +15,7 @@ use http_body::Body as _;
 use tracing::Instrument as _;
 
 use crate::server::surface::{
-    Rendered, Replaced, Unrendered, is_plain_text, keep_headers, keep_server_status, unrendered,
+    Rendered, Replaced, Unrendered, is_plain_text, keep_headers, unrendered,
 };
 use crate::server::{
     CatchUnwind, Surface, request_span, respond_rejection_for, respond_rejection_in,
@@ -423,7 +423,6 @@ fn restyle(response: Response, method: &Method, ctx: &Context) -> Response {
         content_type,
     };
     let mut restyled = respond_rejection_for(&rejection, &replaced, ctx);
-    keep_server_status(status, restyled.status_mut());
     keep_headers(headers, restyled.headers_mut());
     restyled.map(Body::from)
 }
