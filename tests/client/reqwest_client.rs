@@ -350,3 +350,37 @@ async fn a_status_error_from_error_for_status_retries_by_its_status() {
     assert_eq!(test_mode.attempts(), 2);
     assert_eq!(log.lock().unwrap().len(), 2);
 }
+
+/// An error body trickled without end does not hold the call: what
+/// arrived within the error-body time is the error's body.
+#[tokio::test(start_paused = true)]
+async fn an_endless_error_body_is_read_for_a_bounded_time() {
+    use rebuff::client::reqwest::ResponseExt;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 1024];
+        let _ = socket.read(&mut request).await;
+        socket
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nno such l\r\n")
+            .await
+            .unwrap();
+        // The rest never comes; the connection stays open.
+        std::future::pending::<()>().await;
+    });
+    let response = reqwest::get(format!("http://{addr}/leads/1"))
+        .await
+        .unwrap();
+    let checked = tokio::time::timeout(
+        rebuff::client::ERROR_BODY_TIME * 6,
+        response.check::<RemoteError>(rebuff::client::reqwest::DEFAULT_ERROR_BODY_LIMIT),
+    )
+    .await
+    .expect("the error body is given up on");
+    let err = checked.unwrap_err();
+    assert_eq!(err.status(), Some(reqwest::StatusCode::NOT_FOUND));
+    assert_eq!(err.remote().unwrap().body(), "no such l");
+}

@@ -61,6 +61,14 @@
 mod idempotent;
 mod remote;
 
+/// How long the client integrations (reqwest's `check` and `api`, the
+/// reqwest-middleware and tower retry layers) read an error body for, at
+/// most: what arrived by then is the error's body, so that a server
+/// trickling an endless 404 page does not hold the call (neither reqwest
+/// nor a tower stack sets a time limit of its own unless told to).
+#[cfg(any(feature = "reqwest", feature = "tower-client"))]
+pub const ERROR_BODY_TIME: core::time::Duration = core::time::Duration::from_secs(10);
+
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;

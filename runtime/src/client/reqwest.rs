@@ -124,17 +124,19 @@ impl ResponseExt for reqwest::Response {
     }
 }
 
-/// At most `limit` bytes of a response's body. A body cut short still says
-/// what it can: the status and headers are in.
+/// At most `limit` bytes of a response's body, read for at most
+/// [`ERROR_BODY_TIME`](super::ERROR_BODY_TIME). A body cut short still says what it can: the status
+/// and headers are in.
 pub(crate) async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Vec<u8> {
+    let until = tokio::time::Instant::now() + super::ERROR_BODY_TIME;
     let mut body = Vec::new();
     while body.len() < limit {
-        match response.chunk().await {
-            Ok(Some(chunk)) => {
+        match tokio::time::timeout_at(until, response.chunk()).await {
+            Ok(Ok(Some(chunk))) => {
                 let room = limit - body.len();
                 body.extend_from_slice(&chunk[..chunk.len().min(room)]);
             }
-            Ok(None) | Err(_) => break,
+            Ok(Ok(None) | Err(_)) | Err(_) => break,
         }
     }
     body

@@ -268,13 +268,18 @@ fn copy<B: Clone>(request: &Request<B>) -> Request<B> {
     copy
 }
 
-/// An error response as a [`ClientError`], its body read up to `limit`.
+/// An error response as a [`ClientError`], its body read up to `limit`,
+/// for at most [`ERROR_BODY_TIME`](super::ERROR_BODY_TIME).
 async fn read_error<RB: Body>(response: Response<RB>, limit: usize) -> ClientError {
     let (parts, body) = response.into_parts();
     let mut body = core::pin::pin!(body);
     let mut bytes = Vec::new();
+    let until = tokio::time::Instant::now() + super::ERROR_BODY_TIME;
     while bytes.len() < limit {
-        match body.frame().await {
+        let Ok(frame) = tokio::time::timeout_at(until, body.frame()).await else {
+            break;
+        };
+        match frame {
             Some(Ok(frame)) => {
                 if let Ok(mut data) = frame.into_data() {
                     while data.has_remaining() && bytes.len() < limit {
