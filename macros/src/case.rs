@@ -48,13 +48,15 @@ impl Case {
         let words = split_words(ident);
         let lower = |w: &str| w.to_lowercase();
         let upper = |w: &str| w.to_uppercase();
+        // A word written with capitals (`Timeout`, the acronym `HTTP`) stays
+        // as written; a lower-case one (`lead`, from a field) is capitalized.
         let capital = |w: &str| {
+            if w.chars().any(char::is_uppercase) {
+                return w.to_owned();
+            }
             let mut chars = w.chars();
             match chars.next() {
-                Some(first) => first
-                    .to_uppercase()
-                    .chain(chars.flat_map(char::to_lowercase))
-                    .collect(),
+                Some(first) => first.to_uppercase().chain(chars).collect(),
                 None => String::new(),
             }
         };
@@ -122,6 +124,9 @@ mod tests {
         assert_eq!(Case::ScreamingKebab.apply("RateLimited"), "RATE-LIMITED");
         assert_eq!(Case::Camel.apply("RateLimited"), "rateLimited");
         assert_eq!(Case::Pascal.apply("RateLimited"), "RateLimited");
+        // Acronyms stay whole in every case.
+        assert_eq!(Case::Pascal.apply("HTTPTimeout"), "HTTPTimeout");
+        assert_eq!(Case::Camel.apply("GetHTTPResponse"), "getHTTPResponse");
         assert_eq!(Case::Lower.apply("RateLimited"), "ratelimited");
         assert_eq!(Case::Upper.apply("RateLimited"), "RATELIMITED");
     }
