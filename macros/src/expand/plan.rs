@@ -88,7 +88,7 @@ impl<'v, 'a> Plan<'v, 'a> {
             .filter(|_| variant.attrs.transparent.is_none())
             .filter(shown)
             .find(|f| f.attrs.errors.is_some());
-        let details = variant
+        let details: Vec<Detail<'v, 'a>> = variant
             .fields
             .iter()
             .filter(|_| variant.attrs.transparent.is_none())
@@ -110,6 +110,22 @@ impl<'v, 'a> Plan<'v, 'a> {
                 Some(Detail::Entry(key, f))
             })
             .collect();
+        // Two fields under one key would write it twice in the JSON (and
+        // document one of them).
+        for (at, detail) in details.iter().enumerate() {
+            if let Detail::Entry(key, field) = detail {
+                let clash = details[..at].iter().find_map(|earlier| match earlier {
+                    Detail::Entry(other, first) if other == key => Some(first.name()),
+                    _ => None,
+                });
+                if let Some(first) = clash {
+                    cx.error_spanned_by(
+                        &field.member,
+                        format!("`{}` and `{first}` are both the detail `{key}`; give one another key with `#[api(rename = \"...\")]`", field.name()),
+                    );
+                }
+            }
+        }
         let retryable = match (&variant.attrs.retryable, status) {
             (Some(explicit), _) => explicit.value,
             (None, Some(code)) => crate::status::retryable(code),
