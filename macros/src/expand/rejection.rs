@@ -154,5 +154,33 @@ pub(super) fn clashes(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream 
                 };
             }
         });
-    quote!(#(#checks)*)
+    // A transparent variant's codes are its type's: checked against the
+    // rejections as this type spells them, and against this type's own
+    // codes. (Not for a generic type: a `const` item cannot name its
+    // parameters.)
+    let own: Vec<&String> = plans
+        .iter()
+        .filter(|plan| plan.transparent().is_none())
+        .map(|plan| &plan.variant.code)
+        .collect();
+    let generic = !input.original.generics.params.is_empty();
+    let within = plans
+        .iter()
+        .filter(|_| !generic)
+        .filter_map(|plan| Some((plan.variant, plan.transparent()?)))
+        .map(|(variant, field)| {
+            let ty = field.ty;
+            quote_spanned! {variant.ident.span()=>
+                const _: () = if let ::core::option::Option::Some(__rebuff_clash) =
+                    ::rebuff::__private::clash_within(
+                        <#ty as ::rebuff::ApiError>::CATALOG,
+                        #case,
+                        &[#(#own),*],
+                    )
+                {
+                    ::core::panic!("{}", __rebuff_clash)
+                };
+            }
+        });
+    quote!(#(#checks)* #(#within)*)
 }

@@ -337,6 +337,62 @@ pub const fn clash(code: &str, case: Case, answers: Option<RejectionKind>) -> Op
     Some(CLASH[kind as usize])
 }
 
+/// The check of a `transparent` variant, at compile time: a code of the
+/// type it holds (`inner`, its catalog, the types it delegates to
+/// included) that is a rejection's in the outer type's `case`, or one of
+/// the outer type's own `codes`, would let a client take one error for
+/// another; the reason, if so.
+#[doc(hidden)]
+#[must_use]
+pub const fn clash_within(
+    inner: &[crate::catalog::Entry],
+    case: Case,
+    codes: &[&str],
+) -> Option<&'static str> {
+    let mut i = 0;
+    while i < inner.len() {
+        let entry = &inner[i];
+        if let Some(delegate) = entry.delegate {
+            if let Some(found) = clash_within(delegate, case, codes) {
+                return Some(found);
+            }
+        } else {
+            if RejectionKind::with_code(entry.code, case).is_some() {
+                return Some(
+                    "a variant of the type this transparent variant holds has the code of one of rebuff's rejections as this type spells them (its `code_case`): a client would take the server's rejection for that error; give the inner variant another code",
+                );
+            }
+            let mut j = 0;
+            while j < codes.len() {
+                if same(codes[j], entry.code) {
+                    return Some(
+                        "a variant of the type this transparent variant holds has the code of one of this type's own variants: a client could not tell the two errors apart; give one of them another code",
+                    );
+                }
+                j += 1;
+            }
+        }
+        i += 1;
+    }
+    None
+}
+
+/// `a == b`, at compile time.
+const fn same(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    if a.len() != b.len() {
+        return false;
+    }
+    let mut i = 0;
+    while i < a.len() {
+        if a[i] != b[i] {
+            return false;
+        }
+        i += 1;
+    }
+    true
+}
+
 /// Why each rejection's code cannot be a variant's too.
 pub(super) const CLASH: [&str; KINDS.len()] = [
     "this code is the code of rebuff's `NotFound` rejection (unknown routes): mark the variant `#[api(rejection = NotFound)]` to answer unknown routes with it, or give it another code",
