@@ -61,6 +61,19 @@ async fn async_free_function_retries_and_clones_by_value_arguments() {
     assert_eq!(calls.load(Ordering::SeqCst), 4, "max_retries = 3");
 }
 
+/// A policy built in place, from `const` parts.
+#[retry(policy = Policy::constant(Duration::from_millis(100)).max_retries(3))]
+async fn fetch_in_place(calls: &AtomicU32, fail_times: u32) -> Result<u32, CallError> {
+    step(calls, fail_times, CallError::Unavailable)
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_policy_built_in_the_attribute_is_used() {
+    let calls = AtomicU32::new(0);
+    assert_eq!(fetch_in_place(&calls, 9).await, Err(CallError::Unavailable));
+    assert_eq!(calls.load(Ordering::SeqCst), 4, "max_retries = 3");
+}
+
 #[retry(policy = &PATIENT)]
 fn fetch_blocking(calls: &AtomicU32, error: CallError) -> Result<u32, CallError> {
     step(calls, 1, error)

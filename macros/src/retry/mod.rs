@@ -376,6 +376,19 @@ fn policy_expr(args: &Args) -> TokenStream {
         if let syn::Expr::Reference(_) = expr {
             return quote_spanned!(span=> ::rebuff::__private::PolicyRef::__rebuff_policy(#expr));
         }
+        // A policy built in place (`Policy::exponential().max_retries(3)`) is
+        // a temporary: a reference to it would not outlive the statement.
+        // Evaluated as a constant, it is promoted to `'static` (the builder
+        // is `const`); a value known only at run time is a compile error at
+        // the expression, asking for a `const`, a `static` or a variable.
+        if matches!(
+            expr,
+            syn::Expr::Call(_) | syn::Expr::MethodCall(_) | syn::Expr::Struct(_)
+        ) {
+            return quote_spanned! {span=>
+                ::rebuff::__private::PolicyRef::__rebuff_policy(&const { #expr })
+            };
+        }
         // A `const` is borrowed (and promoted to `'static`); a `&Policy`
         // variable is borrowed too, which `PolicyRef` takes as well, so the
         // borrow is not needless whatever clippy sees of one call site.
