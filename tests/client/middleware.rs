@@ -205,3 +205,15 @@ async fn attempt_timeout_and_deadline_cut_a_silent_server_off() {
     let err: ClientError = from_middleware(err);
     assert!(err.is_timeout(), "{err:?}");
 }
+
+/// Another middleware's failure is not retried by `#[retry]` around the
+/// client, as the retry middleware itself does not retry it.
+#[test]
+fn another_middlewares_failure_is_not_retried() {
+    use rebuff::{Advice, Retryable};
+
+    let failed = reqwest_middleware::Error::middleware(std::io::Error::other("no token"));
+    let err: ClientError = from_middleware(failed);
+    assert_eq!(err.retry_advice(), Advice::Stop, "{err:?}");
+    assert!(err.to_string().contains("no token"), "{err}");
+}

@@ -259,23 +259,7 @@ impl Failed {
 /// What a reqwest failure is, without taking it (it is handed on as it
 /// was).
 fn classify(err: &reqwest::Error) -> ClientError {
-    use super::NetworkKind;
-    if err.is_timeout() {
-        return ClientError::Timeout { after: None };
-    }
-    let kind = if err.is_connect() {
-        NetworkKind::Connect
-    } else if err.is_body() || err.is_request() {
-        NetworkKind::Reset
-    } else if err.is_builder() {
-        return ClientError::Request(err.to_string().into());
-    } else {
-        NetworkKind::Other
-    };
-    ClientError::Network {
-        kind,
-        source: err.to_string().into(),
-    }
+    super::reqwest::Failure::of(err).into_error(err.to_string().into())
 }
 
 impl From<ClientError> for Failed {
@@ -340,10 +324,9 @@ pub fn from_middleware<E: FromRemote>(err: reqwest_middleware::Error) -> ClientE
         reqwest_middleware::Error::Reqwest(err) => from_reqwest(err),
         reqwest_middleware::Error::Middleware(err) => match err.downcast::<ClientError>() {
             Ok(client) => client.decode(),
-            Err(other) => ClientError::Network {
-                kind: super::NetworkKind::Other,
-                source: other.into(),
-            },
+            // Another middleware's failure: as the retry middleware takes
+            // it, retrying cannot help.
+            Err(other) => ClientError::Request(other.into()),
         },
     }
 }

@@ -192,41 +192,67 @@ impl RequestBuilderExt for reqwest::RequestBuilder {
 /// A reqwest failure as a [`ClientError`].
 #[must_use]
 pub fn from_reqwest<E>(err: reqwest::Error) -> ClientError<E> {
-    if err.is_timeout() {
-        return ClientError::Timeout { after: None };
-    }
-    // `error_for_status()`'s error: the response, its body left unread, as
-    // an error response (retried by its status, a 404 not at all).
-    if let Some(status) = err.status().filter(|_| err.is_status()) {
-        let remote = RemoteError::new(status, None, None);
-        return if status == http::StatusCode::TOO_MANY_REQUESTS {
-            ClientError::RateLimited(remote)
+    let failure = Failure::of(&err);
+    failure.into_error(Box::new(err))
+}
+
+/// What a reqwest failure is: decided once, for [`from_reqwest`] and for
+/// the retry middleware (which keeps the error itself to hand on).
+pub(crate) enum Failure {
+    Timeout,
+    /// `error_for_status()`'s error: the response, its body left unread.
+    Status(http::StatusCode),
+    /// A request that could not be built, or a redirect loop: sent again,
+    /// it fails again.
+    Request,
+    Decode(http::StatusCode),
+    Network(NetworkKind),
+}
+
+impl Failure {
+    pub(crate) fn of(err: &reqwest::Error) -> Self {
+        if err.is_timeout() {
+            return Failure::Timeout;
+        }
+        if let Some(status) = err.status().filter(|_| err.is_status()) {
+            return Failure::Status(status);
+        }
+        if err.is_builder() || err.is_redirect() {
+            return Failure::Request;
+        }
+        if err.is_decode() {
+            return Failure::Decode(err.status().unwrap_or(http::StatusCode::OK));
+        }
+        Failure::Network(if err.is_connect() {
+            NetworkKind::Connect
+        } else if err.is_body() || err.is_request() {
+            NetworkKind::Reset
         } else {
-            ClientError::Unrecognized(remote)
-        };
+            NetworkKind::Other
+        })
     }
-    // A request that could not be built, or a redirect loop: sent again,
-    // it fails again.
-    if err.is_builder() || err.is_redirect() {
-        return ClientError::Request(Box::new(err));
-    }
-    if err.is_decode() {
-        let status = err.status().unwrap_or(http::StatusCode::OK);
-        return ClientError::Decode {
-            status,
-            source: Box::new(err),
-        };
-    }
-    let kind = if err.is_connect() {
-        NetworkKind::Connect
-    } else if err.is_body() || err.is_request() {
-        NetworkKind::Reset
-    } else {
-        NetworkKind::Other
-    };
-    ClientError::Network {
-        kind,
-        source: Box::new(err),
+
+    /// The [`ClientError`] of this failure, `source` its cause. A status
+    /// error is an error response (retried by its status, a 404 not at
+    /// all).
+    pub(crate) fn into_error<E>(
+        self,
+        source: Box<dyn std::error::Error + Send + Sync>,
+    ) -> ClientError<E> {
+        match self {
+            Failure::Timeout => ClientError::Timeout { after: None },
+            Failure::Status(status) => {
+                let remote = RemoteError::new(status, None, None);
+                if status == http::StatusCode::TOO_MANY_REQUESTS {
+                    ClientError::RateLimited(remote)
+                } else {
+                    ClientError::Unrecognized(remote)
+                }
+            }
+            Failure::Request => ClientError::Request(source),
+            Failure::Decode(status) => ClientError::Decode { status, source },
+            Failure::Network(kind) => ClientError::Network { kind, source },
+        }
     }
 }
 
