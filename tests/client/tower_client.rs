@@ -218,3 +218,28 @@ async fn an_unreachable_host_is_a_connect_failure() {
     assert_eq!(test_mode.attempts(), 4);
     let _: Option<&RemoteError> = err.remote();
 }
+
+/// A request the inner service cannot build (an `http` error in its
+/// failure's chain) fails again if sent again: not retried.
+#[tokio::test]
+async fn a_request_that_cannot_be_built_is_not_retried() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    let calls = Arc::new(AtomicU32::new(0));
+    let counted = calls.clone();
+    let inner = tower::service_fn(move |_: Request<Full<Bytes>>| {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async {
+            let invalid = Request::builder().uri("not a uri").body(()).unwrap_err();
+            Err::<rebuff::http::Response<Full<Bytes>>, _>(invalid)
+        }
+    });
+    let service = RetryLayer::new(QUICK).layer(inner);
+    let err = service
+        .oneshot(request(Method::GET, "http://127.0.0.1:1/x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, ClientError::Request(_)), "{err:?}");
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+}

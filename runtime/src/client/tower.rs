@@ -298,11 +298,34 @@ async fn read_error<RB: Body>(response: Response<RB>, limit: usize) -> ClientErr
     ClientError::from_remote(RemoteError::parse(parts.status, &parts.headers, &bytes))
 }
 
-/// A failure of the inner service, by what its cause chain shows.
+/// A failure of the inner service, by what its cause chain shows: a
+/// request that is not one (a URI without a scheme or host, a bad header)
+/// fails again if sent again; anything else is the network's.
 fn transport(err: impl Into<Box<dyn StdError + Send + Sync>>) -> ClientError {
     let source = err.into();
+    if malformed(&*source) {
+        return ClientError::Request(source);
+    }
     let kind = network_kind(&*source);
     ClientError::Network { kind, source }
+}
+
+/// Whether `err`'s chain holds one of `http`'s errors of a request that
+/// cannot be built.
+fn malformed(err: &(dyn StdError + 'static)) -> bool {
+    let mut next = Some(err);
+    while let Some(err) = next {
+        if err.is::<http::Error>()
+            || err.is::<http::uri::InvalidUri>()
+            || err.is::<http::uri::InvalidUriParts>()
+            || err.is::<http::header::InvalidHeaderValue>()
+            || err.is::<http::header::InvalidHeaderName>()
+        {
+            return true;
+        }
+        next = err.source();
+    }
+    false
 }
 
 /// Whether a transport failure happened before the request was sent
