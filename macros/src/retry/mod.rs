@@ -263,6 +263,13 @@ fn result_type(cx: &Ctxt, sig: &Signature, kind: &Kind) -> Option<Type> {
         Kind::Future => future_output(ty).expect("checked by kind_of"),
         Kind::Async | Kind::Blocking => ty,
     };
+    if boxed_future(ty) {
+        cx.error_spanned_by(
+            ty,
+            "`#[retry]` sees a function returning a boxed future, as `#[async_trait]` rewrites an `async fn`: it cannot retry it from the outside. Put `#[retry]` on an `async fn` of your own (an inherent method or a free function) and call it from the trait method",
+        );
+        return None;
+    }
     if !could_be_result(ty) {
         cx.error_spanned_by(
             ty,
@@ -271,6 +278,19 @@ fn result_type(cx: &Ctxt, sig: &Signature, kind: &Kind) -> Option<Type> {
         return None;
     }
     Some(ty.clone())
+}
+
+/// `Pin<Box<dyn Future ...>>` and the like (`BoxFuture<...>`): what
+/// `#[async_trait]` and hand-written trait methods return.
+fn boxed_future(ty: &Type) -> bool {
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    let Some(last) = path.path.segments.last() else {
+        return false;
+    };
+    let name = last.ident.to_string();
+    name == "Pin" || name.ends_with("Future")
 }
 
 /// False for types that are certainly not a `Result` (aliases of one pass).
