@@ -9,6 +9,8 @@
 mod calls_api;
 mod check;
 mod envelopes;
+#[path = "../support/head_only.rs"]
+mod head_only;
 mod leads_api;
 mod shapes;
 mod statuses;

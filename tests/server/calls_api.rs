@@ -135,7 +135,6 @@ async fn uploads_and_every_seed_error() {
 
 #[tokio::test]
 async fn files_over_the_cap_are_413_with_sizes() {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     for framework in FRAMEWORKS {
         let base = start(framework, 1000, 100).await;
         // A 150 MB upload is refused from its declared length, before any of
@@ -144,17 +143,7 @@ async fn files_over_the_cap_are_413_with_sizes() {
             "POST /api/v1/calls/analyze HTTP/1.1\r\nHost: x\r\nX-API-Key: demo-key\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
             150 * app::MB + 300
         );
-        let mut stream = tokio::net::TcpStream::connect(base.trim_start_matches("http://"))
-            .await
-            .unwrap();
-        stream.write_all(head.as_bytes()).await.unwrap();
-        let mut response = Vec::new();
-        let _ = tokio::time::timeout(
-            std::time::Duration::from_secs(5),
-            stream.read_to_end(&mut response),
-        )
-        .await;
-        let response = String::from_utf8_lossy(&response);
+        let response = crate::head_only::send_head(&base, &head).await;
         assert!(
             response.starts_with("HTTP/1.1 413"),
             "{framework:?}: {response}"

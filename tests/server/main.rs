@@ -6,6 +6,8 @@
 
 mod calls_api;
 mod derive;
+#[path = "../support/head_only.rs"]
+mod head_only;
 mod hygiene;
 mod idempotency;
 mod integrations;
