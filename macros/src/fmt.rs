@@ -17,8 +17,8 @@ pub(crate) struct Template {
     pub(crate) lit: LitStr,
     /// `(name in the literal, index of the field)`, each name once.
     pub(crate) args: Vec<(String, usize)>,
-    /// `(index of the field, whether it is formatted with `Debug`)`.
-    pub(crate) uses: Vec<(usize, bool)>,
+    /// `(index of the field, name of the core::fmt trait it is formatted with)`.
+    pub(crate) uses: Vec<(usize, &'static str)>,
     /// The text itself when there is no placeholder (braces unescaped).
     pub(crate) constant: Option<String>,
 }
@@ -71,8 +71,8 @@ pub(crate) fn parse(
             Some((name, spec)) => (name.trim(), Some(spec)),
             None => (inner.trim(), None),
         };
-        let debug = spec.is_some_and(|s| s.ends_with('?'));
-        let Some(arg) = field_ref(cx, lit, name, variant, fields, &mut args, &mut uses, debug)
+        let shown = spec.map_or("Display", formatting_trait);
+        let Some(arg) = field_ref(cx, lit, name, variant, fields, &mut args, &mut uses, shown)
         else {
             ok = false;
             continue;
@@ -109,6 +109,22 @@ pub(crate) fn parse(
     })
 }
 
+/// The `core::fmt` trait a format spec formats with: its last character is
+/// its type (`?` for `Debug`, `x` for `LowerHex`, ...), if it has one.
+fn formatting_trait(spec: &str) -> &'static str {
+    match spec.trim_end().chars().last() {
+        Some('?') => "Debug",
+        Some('x') => "LowerHex",
+        Some('X') => "UpperHex",
+        Some('o') => "Octal",
+        Some('b') => "Binary",
+        Some('e') => "LowerExp",
+        Some('E') => "UpperExp",
+        Some('p') => "Pointer",
+        _ => "Display",
+    }
+}
+
 /// Resolves a placeholder name to a field, returning the name to use in the
 /// rewritten literal.
 #[allow(clippy::too_many_arguments)]
@@ -119,8 +135,8 @@ fn field_ref(
     variant: &str,
     fields: &[Field<'_>],
     args: &mut Vec<(String, usize)>,
-    uses: &mut Vec<(usize, bool)>,
-    debug: bool,
+    uses: &mut Vec<(usize, &'static str)>,
+    shown: &'static str,
 ) -> Option<String> {
     if name.is_empty() {
         cx.error_spanned_by(
@@ -154,7 +170,7 @@ fn field_ref(
     if !args.iter().any(|(a, _)| *a == arg) {
         args.push((arg.clone(), index));
     }
-    uses.push((index, debug));
+    uses.push((index, shown));
     Some(arg)
 }
 
@@ -167,7 +183,7 @@ fn rewrite_spec_refs(
     variant: &str,
     fields: &[Field<'_>],
     args: &mut Vec<(String, usize)>,
-    uses: &mut Vec<(usize, bool)>,
+    uses: &mut Vec<(usize, &'static str)>,
     ok: &mut bool,
 ) -> String {
     let mut out = String::with_capacity(spec.len());
@@ -178,7 +194,7 @@ fn rewrite_spec_refs(
             continue;
         }
         if c == '$' && !word.is_empty() {
-            match field_ref(cx, lit, &word, variant, fields, args, uses, false) {
+            match field_ref(cx, lit, &word, variant, fields, args, uses, "Display") {
                 Some(arg) => out.push_str(&arg),
                 None => *ok = false,
             }

@@ -238,6 +238,33 @@ fn details_keys_follow_rename_skip_and_flatten() {
     );
 }
 
+/// A generic field shown with a format spec of another trait (`{sum:08x}`)
+/// needs that trait of its type, not `Display`.
+#[test]
+fn a_generic_field_is_bound_by_the_trait_its_spec_formats_with() {
+    #[derive(Debug)]
+    struct Checksum(u32);
+
+    impl core::fmt::LowerHex for Checksum {
+        fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+            core::fmt::LowerHex::fmt(&self.0, f)
+        }
+    }
+
+    #[derive(Debug, thiserror::Error, ApiError)]
+    #[error("bad checksum")]
+    #[api(status = 400, message = "bad checksum {sum:08x}")]
+    struct BadChecksum<T: core::fmt::Debug + 'static> {
+        #[api(skip)]
+        sum: T,
+    }
+
+    let err = BadChecksum {
+        sum: Checksum(0xbeef),
+    };
+    assert_eq!(err.message().to_string(), "bad checksum 0000beef");
+}
+
 #[test]
 fn messages_interpolate_format_and_fall_back_to_display() {
     let tuple = Shapes::Tuple("lead_9".into());

@@ -345,13 +345,9 @@ fn fmt_message_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
         Some(Template {
             lit, args, uses, ..
         }) => {
-            for (index, debug) in uses {
-                let trait_ = if *debug {
-                    quote!(::core::fmt::Debug)
-                } else {
-                    quote!(::core::fmt::Display)
-                };
-                bounds.require(fields[*index].ty, trait_);
+            for (index, shown) in uses {
+                let shown = Ident::new(shown, Span::call_site());
+                bounds.require(fields[*index].ty, quote!(::core::fmt::#shown));
             }
             let used: Vec<&Field<'_>> = args.iter().map(|(_, i)| &fields[*i]).collect();
             let named = args.iter().map(|(name, index)| {
