@@ -156,6 +156,24 @@ impl Client {
     fn blocking_by_ref(&self) -> Result<u32, CallError> {
         step(&self.calls, 1, CallError::Unavailable)
     }
+
+    /// A by-value `self` in a body that also names the current module
+    /// (`self::`) and a `fn` pointer type: only the receiver is renamed.
+    #[retry(policy = FAST)]
+    async fn by_value_with_paths(self, fail_times: u32) -> Result<usize, CallError> {
+        let measure: fn(&Self) -> usize = self::name_length;
+        step(&self.calls, fail_times, CallError::Unavailable)?;
+        // Consumed: each attempt has its own clone.
+        Ok(measure(&self) + self::into_name_length(self))
+    }
+}
+
+fn name_length(client: &Client) -> usize {
+    client.name.len()
+}
+
+fn into_name_length(client: Client) -> usize {
+    client.name.len()
 }
 
 #[tokio::test(start_paused = true)]
@@ -171,6 +189,8 @@ async fn methods_with_every_receiver() {
     client.calls.store(0, Ordering::SeqCst);
     // A by-value `self` is cloned per attempt: each sees the original.
     assert_eq!(client.clone().by_value(2).await, Ok("api!!!?".to_owned()));
+    client.calls.store(0, Ordering::SeqCst);
+    assert_eq!(client.clone().by_value_with_paths(2).await, Ok(12));
     client.calls.store(0, Ordering::SeqCst);
     let _test_mode = testing::enable();
     assert_eq!(client.blocking_by_ref(), Ok(2));

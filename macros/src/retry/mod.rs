@@ -534,20 +534,32 @@ impl VisitMut for EraseImplTrait {
 }
 
 /// Renames `self` to `__rebuff_self` in a body, leaving nested items
-/// (`fn`, `impl`, `trait`, `mod`), whose `self` is another one, untouched.
+/// (`fn`, `impl`, `trait`, `mod`), whose `self` is another one, untouched,
+/// and paths that start at the current module (`self::helper`). A `fn(...)`
+/// pointer type is no item.
 fn rename_self(tokens: TokenStream) -> TokenStream {
     let mut out = Vec::new();
     let mut in_item = false;
-    for token in tokens {
+    let mut tokens = tokens.into_iter().peekable();
+    while let Some(token) = tokens.next() {
         match token {
             TokenTree::Ident(ident)
                 if ident == "fn" || ident == "impl" || ident == "trait" || ident == "mod" =>
             {
-                in_item = true;
+                let pointer_type = ident == "fn"
+                    && matches!(tokens.peek(), Some(TokenTree::Group(g)) if g.delimiter() == Delimiter::Parenthesis);
+                if !pointer_type {
+                    in_item = true;
+                }
                 out.push(TokenTree::Ident(ident));
             }
             TokenTree::Ident(ident) if ident == "self" && !in_item => {
-                out.push(TokenTree::Ident(Ident::new("__rebuff_self", ident.span())));
+                let path = matches!(tokens.peek(), Some(TokenTree::Punct(p)) if p.as_char() == ':');
+                if path {
+                    out.push(TokenTree::Ident(ident));
+                } else {
+                    out.push(TokenTree::Ident(Ident::new("__rebuff_self", ident.span())));
+                }
             }
             TokenTree::Group(group) if in_item && group.delimiter() == Delimiter::Brace => {
                 // The nested item's body ends the item.
