@@ -433,6 +433,33 @@ async fn shadow_mode_decides_but_never_refuses() {
     }
 }
 
+/// In shadow mode even a failed store on a route that fails closed does not
+/// refuse: shadow mode never changes an answer.
+#[tokio::test]
+async fn shadow_mode_never_refuses_even_when_the_store_fails_closed() {
+    use rebuff::ratelimit::{Ask, Deciding, RateLimitStore, RequestView};
+
+    struct Down;
+
+    impl RateLimitStore for Down {
+        fn decide(&self, _: &Ask<'_>) -> Deciding {
+            Box::pin(async { Err(rebuff::StoreError::new("unreachable")) })
+        }
+    }
+
+    let headers = http::HeaderMap::new();
+    let request = RequestView::new("POST", "/pay", &headers, "192.0.2.1".parse().ok());
+    for shadow in [false, true] {
+        let limiter = RateLimiter::new()
+            .anonymous(Plan::new("anonymous").window(Window::per_minute(5)))
+            .fail_closed(|_| true)
+            .shadow(shadow)
+            .store(Down);
+        let verdict = limiter.decide_request(&request).await;
+        assert_eq!(verdict.is_refused(), !shadow, "shadow: {shadow}");
+    }
+}
+
 #[tokio::test]
 async fn each_header_family_can_be_switched_off() {
     let clock = TestClock::at_secs(1_700_000_000);

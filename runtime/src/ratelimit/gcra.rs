@@ -37,7 +37,32 @@ impl CallerState {
     /// full again at `now`, no refusal counted, no block.
     #[must_use]
     pub fn is_idle(&self, now: u64) -> bool {
-        self.tat.iter().all(|&tat| tat <= now) && self.blocked_until <= now && self.strikes == 0
+        self.is_idle_under(now, None)
+    }
+
+    /// [`is_idle`](Self::is_idle) under `escalation`: refusals counted
+    /// longer ago than it counts them no longer hold the caller (without
+    /// an escalation, none do). A caller refused once who never comes back
+    /// is idle once the count would have started afresh.
+    #[must_use]
+    pub fn is_idle_under(&self, now: u64, escalation: Option<&Escalation>) -> bool {
+        let counted = self.strikes > 0
+            && escalation.is_some_and(|e| now.saturating_sub(self.strikes_since) <= e.within);
+        self.tat.iter().all(|&tat| tat <= now) && self.blocked_until <= now && !counted
+    }
+
+    /// How much forgetting the caller at `now` would give it: the furthest
+    /// of its windows' used time, or everything while it is blocked. The
+    /// store forgets the callers of least stake first.
+    pub(crate) fn stake(&self, now: u64) -> u64 {
+        if self.blocked_until > now {
+            return u64::MAX;
+        }
+        self.tat
+            .iter()
+            .map(|&tat| tat.saturating_sub(now))
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -110,11 +135,15 @@ impl Decision {
     }
 }
 
-/// A window's cost of one request and its tolerance, in microseconds.
-fn cost(window: &Window) -> (u64, u64) {
-    let period = window.period_micros();
-    let per_request = (period / u64::from(window.quota().max(1))).max(1);
-    (per_request, period)
+/// A window's cost of one request and its tolerance (the quota's worth of
+/// them), in microseconds. The cost is rounded up, so that a quota the
+/// period does not divide, or one near the clock's resolution (600,000 a
+/// second), refills a little slower than it says, never faster; the
+/// tolerance keeps the whole quota as the burst.
+pub(crate) fn cost(window: &Window) -> (u64, u64) {
+    let quota = u64::from(window.quota().max(1));
+    let per_request = window.period_micros().div_ceil(quota).max(1);
+    (per_request, per_request.saturating_mul(quota))
 }
 
 /// Decides one request at `now` (microseconds since the Unix epoch) for a
@@ -197,10 +226,15 @@ fn strike(state: &mut CallerState, escalation: &Escalation, now: u64, out: &mut 
     }
     state.strikes += 1;
     if state.strikes >= escalation.refusals.max(1) {
-        state.blocked_until = now.saturating_add(escalation.block);
-        out.outcome = Outcome::Blocked {
-            retry_after: escalation.block,
+        // Never shorter than the wait the refusal had: a client coming back
+        // when the block ends is not refused by the window again.
+        let wait = match out.outcome {
+            Outcome::Limited { retry_after, .. } => retry_after,
+            _ => 0,
         };
+        let block = escalation.block.max(wait);
+        state.blocked_until = now.saturating_add(block);
+        out.outcome = Outcome::Blocked { retry_after: block };
     }
 }
 
@@ -256,6 +290,30 @@ mod tests {
     }
 
     #[test]
+    fn a_block_never_ends_before_the_window_would_admit() {
+        // One a minute, blocked for 10 s at the first refusal: the block
+        // lasts as long as the window's wait.
+        let windows = [per_minute(1)];
+        let escalation = Escalation {
+            refusals: 1,
+            within: 60 * SECOND,
+            block: 10 * SECOND,
+        };
+        let mut state = CallerState::default();
+        let now = 50 * SECOND;
+        let _ = decide(&mut state, &windows, Some(&escalation), now);
+        let refused = decide(&mut state, &windows, Some(&escalation), now);
+        assert_eq!(
+            refused.outcome,
+            Outcome::Blocked {
+                retry_after: 60 * SECOND
+            }
+        );
+        let back = decide(&mut state, &windows, Some(&escalation), now + 60 * SECOND);
+        assert_eq!(back.outcome, Outcome::Admitted);
+    }
+
+    #[test]
     fn windows_decide_together_and_a_refusal_charges_none() {
         // A burst of 3 a second within 5 a minute.
         let windows = [Window::per_second(3), per_minute(5)];
@@ -271,7 +329,9 @@ mod tests {
         assert!(matches!(burst.outcome, Outcome::Limited { window: 0, .. }));
         // The minute window was not charged by the refusal: 2 left.
         assert_eq!(burst.windows()[1].remaining, 2);
-        let a_second_later = now + SECOND;
+        // (A third of a second is 333,334 µs, rounded up: the burst window
+        // is whole again a couple of microseconds past the second.)
+        let a_second_later = now + SECOND + 10;
         for _ in 0..2 {
             assert_eq!(
                 decide(&mut state, &windows, None, a_second_later).outcome,

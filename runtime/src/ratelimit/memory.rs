@@ -20,9 +20,12 @@ const SHARDS: usize = 64;
 /// **Bounded memory**: at most `capacity` callers (about 80 bytes each).
 /// A shard that reaches its share first forgets its idle callers (those
 /// whose every window is full again and who are neither counted for
-/// escalation nor blocked: forgetting them changes nothing); if that frees
-/// less than a quarter of the shard, it forgets arbitrary callers until a
-/// quarter is free, which lets those callers start afresh. Each cleanup is
+/// escalation, within its time, nor blocked: forgetting them changes
+/// nothing); if that frees less than a quarter of the shard, it forgets
+/// those with least at stake until a quarter is free (the least of their
+/// quota used, blocked callers last), which lets them start afresh. A
+/// flood of fresh keys so evicts fresh keys, and frees no caller that
+/// spent its quota or is blocked while fresher ones are there. Each cleanup is
 /// linear in the shard and frees a quarter of it, so it costs O(1) per new
 /// caller, amortized. A flood of distinct keys or addresses cannot grow the
 /// store past its capacity.
@@ -109,9 +112,13 @@ impl MemoryStore {
 
     fn decide_at(&self, ask: &Ask<'_>, now: u64) -> Decision {
         let hash = self.hasher.hash_one(ask.key);
-        let mut shard = lock(&self.shards[usize::try_from(hash % SHARDS as u64).unwrap_or(0)]);
+        // The shard from bits the map's own table does not use (its low
+        // bits place entries, its top seven tag them): every key of a shard
+        // would otherwise share them, and crowd the table.
+        let index = usize::try_from((hash >> 32) % SHARDS as u64).unwrap_or(0);
+        let mut shard = lock(&self.shards[index]);
         if shard.len() >= self.per_shard && !shard.contains_key(&hash) {
-            make_room(&mut shard, self.per_shard, now);
+            make_room(&mut shard, self.per_shard, now, ask.escalation.as_ref());
         }
         let state = shard.entry(hash).or_default();
         gcra::decide(state, ask.windows, ask.escalation.as_ref(), now)
@@ -122,14 +129,22 @@ fn lock(shard: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
     shard.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
-/// Frees at least a quarter of a full shard: idle callers first.
-fn make_room(shard: &mut Shard, per_shard: usize, now: u64) {
-    shard.retain(|_, state| !state.is_idle(now));
+/// Frees at least a quarter of a full shard: idle callers first (their
+/// refusals too old to count), then those forgetting gives the least (the
+/// least of their quota used), never a blocked one while any other is
+/// left. A flood of fresh keys evicts fresh keys, not the callers it means
+/// to free from their limits.
+fn make_room(shard: &mut Shard, per_shard: usize, now: u64, escalation: Option<&gcra::Escalation>) {
+    shard.retain(|_, state| !state.is_idle_under(now, escalation));
     let target = per_shard - per_shard / 4;
     if shard.len() > target {
         let excess = shard.len() - target;
-        let forgotten: Vec<u64> = shard.keys().take(excess).copied().collect();
-        for key in forgotten {
+        let mut stakes: Vec<(u64, u64)> = shard
+            .iter()
+            .map(|(&key, state)| (state.stake(now), key))
+            .collect();
+        stakes.select_nth_unstable(excess - 1);
+        for &(_, key) in &stakes[..excess] {
             shard.remove(&key);
         }
     }
@@ -274,7 +289,7 @@ mod tests {
             assert!(!state.is_idle(now));
             shard.insert(key, state);
         }
-        make_room(&mut shard, 8, now);
+        make_room(&mut shard, 8, now, None);
         let mut kept: Vec<u64> = shard.keys().copied().collect();
         kept.sort_unstable();
         assert_eq!(kept, [6, 7]);
@@ -286,7 +301,61 @@ mod tests {
             let _ = gcra::decide(&mut state, &windows, None, now);
             busy.insert(key, state);
         }
-        make_room(&mut busy, 8, now);
+        make_room(&mut busy, 8, now, None);
         assert_eq!(busy.len(), 6);
+    }
+
+    #[test]
+    fn a_full_store_forgets_those_with_least_at_stake_and_never_the_blocked() {
+        let now = 1_700_000_000_000_000;
+        let windows = [Window::per_minute(10)];
+        let escalation = gcra::Escalation {
+            refusals: 1,
+            within: 10_000_000,
+            block: 600_000_000,
+        };
+        let mut shard = Shard::default();
+        // Keys 0..4 spent their whole quota, key 4 is blocked; 5..8 made one
+        // request each (a flood of fresh keys).
+        for key in 0..5 {
+            let mut state = CallerState::default();
+            for _ in 0..10 {
+                let _ = gcra::decide(&mut state, &windows, None, now);
+            }
+            if key == 4 {
+                let _ = gcra::decide(&mut state, &windows, Some(&escalation), now);
+                assert!(state.blocked_until > now);
+            }
+            shard.insert(key, state);
+        }
+        for key in 5..8 {
+            let mut state = CallerState::default();
+            let _ = gcra::decide(&mut state, &windows, None, now);
+            shard.insert(key, state);
+        }
+        make_room(&mut shard, 8, now, Some(&escalation));
+        let mut kept: Vec<u64> = shard.keys().copied().collect();
+        kept.sort_unstable();
+        assert_eq!(kept.len(), 6, "{kept:?}");
+        assert_eq!(kept[..5], [0, 1, 2, 3, 4], "two fresh keys go: {kept:?}");
+    }
+
+    #[test]
+    fn a_refusal_too_old_to_count_does_not_hold_a_caller() {
+        let now = 1_700_000_000_000_000;
+        let windows = [Window::per_minute(1)];
+        let escalation = gcra::Escalation {
+            refusals: 3,
+            within: 10_000_000,
+            block: 60_000_000,
+        };
+        let mut state = CallerState::default();
+        let _ = gcra::decide(&mut state, &windows, Some(&escalation), now);
+        let _ = gcra::decide(&mut state, &windows, Some(&escalation), now);
+        assert_eq!(state.strikes, 1);
+        // A minute and more later: the window is full again, the count over.
+        let later = now + 70_000_000;
+        assert!(state.is_idle_under(later, Some(&escalation)));
+        assert!(!state.is_idle_under(now + 1_000_000, Some(&escalation)));
     }
 }

@@ -38,18 +38,24 @@
 //! without it every caller the resolver does not name shares one limit, and
 //! the limiter says so once, in a warning.
 //!
+//! The resolver names only callers the API knows: a key it does not know
+//! goes by address, under the anonymous plan, so that sending a fresh made-up
+//! key with every request buys no fresh quota.
+//!
 //! ```
+//! use std::collections::HashMap;
 //! use std::time::Duration;
 //! use rebuff::ratelimit::{Caller, Plan, RateLimiter};
 //!
+//! let plans: HashMap<String, &'static str> =
+//!     HashMap::from([("key_live_1".into(), "pro"), ("key_live_2".into(), "free")]);
 //! let limiter = RateLimiter::new()
 //!     .plan(Plan::free())
 //!     .plan(Plan::pro())
 //!     .anonymous(Plan::new("anonymous").window(rebuff::ratelimit::Window::per_minute(10)))
-//!     .resolve(|request| {
+//!     .resolve(move |request| {
 //!         let key = request.bearer()?;
-//!         let plan = if key.starts_with("pro_") { "pro" } else { "free" };
-//!         Some(Caller::new(key, plan))
+//!         Some(Caller::new(key, *plans.get(key)?))
 //!     })
 //!     .escalate(20, Duration::from_secs(60), Duration::from_secs(600));
 //! # let _ = limiter;
@@ -470,6 +476,8 @@ impl RateLimiter {
     /// a fleet's store could not share.
     pub(crate) fn verdict(&self, route: Route, decided: Result<Decision, StoreError>) -> Verdict {
         let Route { plan, fail_closed } = route;
+        // Shadow mode never refuses, not even on a route that fails closed.
+        let fail_closed = fail_closed && !self.shadow;
         let entry = self.entry(plan);
         let decision = match decided {
             Ok(decision) if decision.degraded && fail_closed => {

@@ -56,9 +56,11 @@ local function strike(count)
   strikes = strikes + count
   dirty = true
   if strikes >= max(esc_refusals, 1) then
-    blocked = now + esc_block
+    -- Never shorter than the wait the refusal had.
+    local block = max(esc_block, wait)
+    blocked = now + block
     outcome = 2
-    wait = esc_block
+    wait = block
   end
 end
 

@@ -444,8 +444,7 @@ fn arguments(
     let mut values = [0_f64; 18];
     values[0] = windows.len() as f64;
     for (i, window) in windows.iter().take(MAX_WINDOWS).enumerate() {
-        let period = window.period_micros();
-        let per_request = (period / u64::from(window.quota().max(1))).max(1);
+        let (per_request, period) = crate::ratelimit::gcra::cost(window);
         values[1 + 3 * i] = period as f64;
         values[2 + 3 * i] = f64::from(window.quota());
         values[3 + 3 * i] = per_request as f64;
