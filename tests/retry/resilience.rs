@@ -140,6 +140,77 @@ fn one_429_pauses_every_caller_of_the_host() {
     );
 }
 
+/// Its cooldown within what a policy waits a pause out for.
+static PAUSED_AND_OPEN: Breaker = Breaker::new().failures(1).cooldown(Duration::from_secs(20));
+
+/// A 429, then the 503 that opens the breaker; then, for a second caller,
+/// nothing: it never gets to call.
+#[retry(max_retries = 3, initial_delay = "1ms", jitter = "none", breaker = PAUSED_AND_OPEN)]
+fn call_paused_then_down(calls: &AtomicU32) -> Result<u32, UpstreamError> {
+    match calls.fetch_add(1, Ordering::SeqCst) {
+        0 => Err(UpstreamError::RateLimited { retry_after: 10 }),
+        _ => Err(UpstreamError::Unavailable),
+    }
+}
+
+fn count_give_ups(_: &rebuff::retry::GiveUp<'_, UpstreamError>) {
+    GIVE_UPS.fetch_add(1, Ordering::SeqCst);
+}
+
+static GIVE_UPS: AtomicU32 = AtomicU32::new(0);
+
+/// A caller refused by the host's pause waits it out once; found the
+/// breaker open then, it fails at once (it used to wait out the cooldown,
+/// and in test mode, whose sleeps do not move the real clock, to wait
+/// again and again).
+#[test]
+fn a_breaker_open_behind_a_pause_fails_at_once() {
+    let test_mode = testing::enable();
+    let calls = AtomicU32::new(0);
+    assert!(matches!(
+        call_paused_then_down(&calls),
+        Err(UpstreamError::Unavailable)
+    ));
+    assert!(PAUSED_AND_OPEN.is_paused());
+    assert_eq!(PAUSED_AND_OPEN.state(), State::Open);
+    test_mode.reset();
+    let result = call_paused_then_down(&calls);
+    assert!(
+        matches!(result, Err(UpstreamError::CircuitOpen(_))),
+        "{result:?}"
+    );
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        2,
+        "the second call never called"
+    );
+    let sleeps = test_mode.sleeps();
+    assert!(sleeps.len() <= 1, "the pause waited out once: {sleeps:?}");
+}
+
+static PAUSED_MIDWAY: Breaker = Breaker::new();
+
+/// A retry the breaker refuses (the host paused, by another caller, for
+/// longer than this policy waits) ends the run as any give-up does: logged,
+/// and `on_give_up` called.
+#[test]
+fn a_retry_refused_by_the_breaker_is_a_give_up() {
+    let _test_mode = testing::enable();
+    let policy = rebuff::Policy::exponential().jitter(rebuff::Jitter::None);
+    let result = rebuff::retry::Retry::new(&policy)
+        .breaker(&PAUSED_MIDWAY)
+        .on_give_up(count_give_ups)
+        .run_blocking(|| {
+            PAUSED_MIDWAY.pause_for(Duration::from_secs(3600));
+            Err::<(), _>(UpstreamError::Unavailable)
+        });
+    assert!(
+        matches!(result, Err(UpstreamError::CircuitOpen(_))),
+        "{result:?}"
+    );
+    assert_eq!(GIVE_UPS.load(Ordering::SeqCst), 1);
+}
+
 static HOST_WITH_WHEN: Breaker = Breaker::new();
 
 /// Retries everything at the backoff's pace, the server's hint ignored.
@@ -386,4 +457,18 @@ async fn an_async_retry_with_breaker_and_budget_can_be_spawned() {
     assert_eq!(task.await.unwrap().unwrap(), 7);
     assert_eq!(calls.load(Ordering::SeqCst), 2);
     assert_eq!(SPAWNED_BREAKER.state(), State::Closed);
+}
+
+/// A seeded run repeats its delays, not its idempotency key: two calls are
+/// two requests to the server.
+#[test]
+fn seeded_runs_draw_their_own_idempotency_keys() {
+    let policy = rebuff::Policy::DEFAULT;
+    let key = || {
+        rebuff::retry::Retry::new(&policy)
+            .seed(7)
+            .run_blocking_with_attempt(|attempt| Ok::<_, UpstreamError>(attempt.idempotency_key()))
+            .unwrap()
+    };
+    assert_ne!(key(), key());
 }

@@ -38,7 +38,9 @@ impl Attempt {
     /// what the [`deadline`](crate::Policy::deadline) leaves; `None` when
     /// the policy sets neither.
     ///
-    /// An async attempt is cut off at this limit by the engine. A blocking
+    /// An async attempt is cut off at this limit by the engine, when its
+    /// error type can say it timed out (`Retryable::timeout_error`; a
+    /// derived type with an `#[api(timeout)]` variant can). A blocking
     /// one cannot be, so it should hand the limit to whatever it waits on
     /// (a socket's read timeout, a client's per-request timeout):
     ///

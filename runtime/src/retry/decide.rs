@@ -95,11 +95,14 @@ pub(super) fn attempt_limit(policy: &Policy, elapsed: Option<Duration>) -> Optio
 /// deadline, or, without one, if it is no longer than the policy would
 /// honour as a server's hint.
 pub(super) fn waits_out_pause(policy: &Policy, elapsed: Option<Duration>, wait: Duration) -> bool {
-    match (policy.get_deadline(), elapsed) {
-        (Some(deadline), Some(elapsed)) => elapsed.saturating_add(wait) < deadline,
-        (Some(deadline), None) => wait < deadline,
-        (None, _) => wait <= policy.get_max_retry_after(),
-    }
+    // Never longer than the policy honours a server's hint, whoever paused
+    // the host (another caller's policy may bound it less).
+    wait <= policy.get_max_retry_after()
+        && match (policy.get_deadline(), elapsed) {
+            (Some(deadline), Some(elapsed)) => elapsed.saturating_add(wait) < deadline,
+            (Some(deadline), None) => wait < deadline,
+            (None, _) => true,
+        }
 }
 
 #[cfg(test)]
@@ -289,5 +292,10 @@ mod tests {
         let capped = PLAIN.max_retry_after(s(30));
         assert!(waits_out_pause(&capped, None, s(30)));
         assert!(!waits_out_pause(&capped, None, s(31)));
+        // With a deadline too: a pause another caller's policy set for an
+        // hour is no wait for one that honours hints up to 5 s.
+        let bounded = PLAIN.max_retry_after(s(5)).deadline(s(7200));
+        assert!(!waits_out_pause(&bounded, Some(s(0)), s(3600)));
+        assert!(waits_out_pause(&bounded, Some(s(0)), s(5)));
     }
 }

@@ -221,7 +221,7 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
         // (in a retrying future) instead of on the stack and then moved.
         let timed = policy.get_deadline().is_some() || policy.get_attempt_timeout().is_some();
         let (start, key) = if timed || bind == Bind::Attempt {
-            setup(policy, &clock, bind, extras.seed())
+            setup(policy, &clock, bind)
         } else {
             (None, IdempotencyKey::UNUSED)
         };
@@ -243,16 +243,12 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
 /// clock (for a deadline or an attempt binding) and the idempotency key
 /// (for a binding).
 #[cold]
-fn setup(
-    policy: &Policy,
-    clock: &impl Clock,
-    bind: Bind,
-    seed: Option<u64>,
-) -> (Option<Instant>, IdempotencyKey) {
-    let key = match (bind, seed) {
-        (Bind::Count, _) => IdempotencyKey::UNUSED,
-        (Bind::Attempt, Some(seed)) => IdempotencyKey::random(&mut fastrand::Rng::with_seed(seed)),
-        (Bind::Attempt, None) => IdempotencyKey::new(),
+fn setup(policy: &Policy, clock: &impl Clock, bind: Bind) -> (Option<Instant>, IdempotencyKey) {
+    let key = match bind {
+        Bind::Count => IdempotencyKey::UNUSED,
+        // Always fresh, a seeded run's too: the seed repeats the delays,
+        // and two calls under one key would be taken for one by a server.
+        Bind::Attempt => IdempotencyKey::new(),
     };
     let keeps_time = bind == Bind::Attempt || policy.get_deadline().is_some();
     (keeps_time.then(|| clock.now()), key)
@@ -264,7 +260,12 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
     fn elapsed(&self) -> Option<Duration> {
         let start = self.start?;
         let skipped = self.state.as_ref().map_or(Duration::ZERO, |s| s.skipped);
-        Some(self.clock.now().saturating_duration_since(start) + skipped)
+        Some(
+            self.clock
+                .now()
+                .saturating_duration_since(start)
+                .saturating_add(skipped),
+        )
     }
 
     /// The failure state, built on first use.
@@ -289,7 +290,8 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
         let Some((breaker, refuse)) = self.extras.breaker() else {
             return Admission::Go;
         };
-        let allowed = if self.extras.take_past_pause() {
+        let past_pause = self.extras.take_past_pause();
+        let allowed = if past_pause {
             breaker.allow_after_pause()
         } else {
             breaker.allow()
@@ -299,18 +301,26 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
                 self.extras.set_permit(permit);
                 Admission::Go
             }
-            Err(open) => self.refused(breaker, refuse, open),
+            Err(open) => self.refused(breaker, refuse, open, past_pause),
         }
     }
 
+    /// A refused attempt: the host's pause waited out, once, when the
+    /// deadline and the policy's bound allow it; an open breaker, or a
+    /// pause the call cannot wait for, fails the call at once. A retry so
+    /// refused ends the run as any give-up does (logged, `on_give_up`).
     #[cold]
     fn refused(
         &mut self,
         breaker: &Breaker,
         refuse: fn(CircuitOpen) -> E,
         open: CircuitOpen,
+        past_pause: bool,
     ) -> Admission<E> {
-        if let (true, Some(wait)) = (breaker.is_paused(), open.retry_after) {
+        // Refused after waiting out a pause, it is the breaker that is open:
+        // that is not waited out (nor, in test mode, whose skipped sleeps do
+        // not end the pause on the real clock, waited for again and again).
+        if let (false, true, Some(wait)) = (past_pause, breaker.is_paused(), open.retry_after) {
             if decide::waits_out_pause(self.policy, self.elapsed(), wait) {
                 tracing::debug!(
                     target: "rebuff::retry",
@@ -323,7 +333,26 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
         }
         tracing::debug!(target: "rebuff::retry", "circuit open; failing fast");
         self.state().stop = Some(StopReason::CircuitOpen);
-        Admission::Refuse(refuse(open))
+        let err = refuse(open);
+        if self.attempts > 0 {
+            // Without the error's text: the engine asks nothing of an
+            // error here, so that a type the engine cannot retry is told
+            // so once, where its failures are judged.
+            tracing::warn!(
+                target: "rebuff::retry",
+                attempts = self.attempts,
+                reason = %StopReason::CircuitOpen,
+                "giving up"
+            );
+            if let Some(hook) = self.extras.on_give_up() {
+                hook(&GiveUp {
+                    attempts: self.attempts,
+                    error: &err,
+                    reason: StopReason::CircuitOpen,
+                });
+            }
+        }
+        Admission::Refuse(err)
     }
 
     /// Starts the next attempt, telling it about itself.
@@ -342,7 +371,7 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
     /// read for an [`Attempt`]).
     #[inline]
     pub fn count(&mut self) {
-        self.attempts += 1;
+        self.attempts = self.attempts.saturating_add(1);
         testing::record_attempt();
         if self.attempts == 1 {
             if let Some(budget) = self.extras.budget() {
@@ -393,8 +422,11 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
             if let Some(permit) = self.extras.take_permit() {
                 breaker.record_error(permit, &err);
             }
-            // A rate limit with a reset: everyone calling this host waits.
-            if err.retry_status() == Some(http::StatusCode::TOO_MANY_REQUESTS) {
+            // A rate limit with a reset: everyone calling this host waits
+            // (unless this call's policy ignores servers' hints).
+            if err.retry_status() == Some(http::StatusCode::TOO_MANY_REQUESTS)
+                && !matches!(policy.get_retry_after(), RetryAfter::Ignore)
+            {
                 if let Advice::RetryAfter(delay) = err.retry_advice() {
                     let pause = delay.min(policy.get_max_retry_after());
                     breaker.pause_for(pause);
@@ -488,7 +520,8 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
     /// Sleeps the thread for `delay` (or records it in test mode).
     pub fn sleep_blocking(&mut self, delay: Duration) {
         if testing::record_sleep(delay) {
-            self.state().skipped += delay;
+            let state = self.state();
+            state.skipped = state.skipped.saturating_add(delay);
         } else {
             std::thread::sleep(delay);
         }
@@ -552,7 +585,8 @@ impl<'p, E, C: Sleeper, X: Extras<'p, E>> Driver<'p, E, C, X> {
     /// that succeeds at once) smaller.
     pub async fn sleep(&mut self, delay: Duration) {
         if testing::record_sleep(delay) {
-            self.state().skipped += delay;
+            let state = self.state();
+            state.skipped = state.skipped.saturating_add(delay);
         } else {
             Box::pin(self.clock.sleep(delay)).await;
         }

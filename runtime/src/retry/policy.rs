@@ -331,7 +331,8 @@ impl Policy {
     }
 
     /// The delay before retry number `retry` (0 for the first retry) before
-    /// jitter: the backoff curve, capped at `max_delay`.
+    /// jitter: the backoff curve, capped at `max_delay` (a constant
+    /// backoff's delay is its `initial_delay` as given).
     #[must_use]
     pub fn base_delay(&self, retry: u32) -> Duration {
         let delay = match self.backoff {

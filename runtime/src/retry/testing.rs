@@ -61,7 +61,9 @@ pub struct TestMode {
     _not_send: core::marker::PhantomData<*const ()>,
 }
 
-/// Turns test mode on for the current thread.
+/// Turns test mode on for the current thread. One guard at a time on a
+/// thread: enabling again starts a fresh record, and dropping either guard
+/// ends test mode for the thread.
 pub fn enable() -> TestMode {
     LOCAL.with(|local| *local.borrow_mut() = Some(Record::default()));
     ACTIVE.fetch_add(1, Ordering::SeqCst);
