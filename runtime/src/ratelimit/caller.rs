@@ -182,7 +182,13 @@ impl Network {
                 let mask = mask_v6(self.prefix);
                 u128::from(net) & mask == u128::from(ip) & mask
             }
-            _ => false,
+            // An IPv6 network holds IPv4 peers as they are mapped into it
+            // (`::/0` is every peer of a dual-stack socket).
+            (IpAddr::V6(net), IpAddr::V4(ip)) => {
+                let mask = mask_v6(self.prefix);
+                u128::from(net) & mask == u128::from(ip.to_ipv6_mapped()) & mask
+            }
+            (IpAddr::V4(_), IpAddr::V6(_)) => false,
         }
     }
 }
@@ -212,7 +218,7 @@ impl FromStr for Network {
             Some((addr, prefix)) => (addr, Some(prefix)),
             None => (text.trim(), None),
         };
-        let addr = canonical(addr.parse::<IpAddr>().map_err(|_| bad())?);
+        let addr = addr.parse::<IpAddr>().map_err(|_| bad())?;
         let max = if addr.is_ipv4() { 32 } else { 128 };
         let prefix = match prefix {
             Some(prefix) => prefix
@@ -221,6 +227,14 @@ impl FromStr for Network {
                 .filter(|p| *p <= max)
                 .ok_or_else(bad)?,
             None => max,
+        };
+        // `::ffff:10.0.0.0/104` is IPv4's `10.0.0.0/8`, written mapped.
+        let (addr, prefix) = match addr {
+            IpAddr::V6(v6) if prefix >= 96 => match v6.to_ipv4_mapped() {
+                Some(v4) => (IpAddr::V4(v4), prefix - 96),
+                None => (addr, prefix),
+            },
+            _ => (addr, prefix),
         };
         Ok(Network { addr, prefix })
     }
@@ -532,6 +546,15 @@ mod tests {
         assert!(!net.contains("2001:db9::5".parse().unwrap()));
         let v4: Network = "::ffff:10.1.2.3".parse().unwrap();
         assert!(v4.contains("10.1.2.3".parse().unwrap()));
+        // A mapped network is the IPv4 one; an IPv6 network holds IPv4
+        // peers as they are mapped into it.
+        let mapped: Network = "::ffff:10.0.0.0/104".parse().unwrap();
+        assert!(mapped.contains("10.9.8.7".parse().unwrap()));
+        assert!(mapped.contains("::ffff:10.9.8.7".parse().unwrap()));
+        assert!(!mapped.contains("11.0.0.1".parse().unwrap()));
+        let everything: Network = "::/0".parse().unwrap();
+        assert!(everything.contains("::ffff:192.0.2.1".parse().unwrap()));
+        assert!(everything.contains("2001:db8::1".parse().unwrap()));
         assert!("10.0.0.0/33".parse::<Network>().is_err());
         assert!("nonsense".parse::<Network>().is_err());
         let a = ip_key("2001:db8:1:2:aaaa::1".parse().unwrap(), 64);
