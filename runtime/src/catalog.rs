@@ -56,6 +56,9 @@ pub struct Entry {
     /// For a `transparent` variant, the catalog of the type it delegates to
     /// (the entry's own code, status and message are then empty).
     pub delegate: Option<&'static [Entry]>,
+    /// The server's rejection this variant answers
+    /// (`#[api(rejection = ...)]`), if any.
+    pub answers: Option<crate::RejectionKind>,
 }
 
 impl Entry {
@@ -77,7 +80,15 @@ impl Entry {
             retryable,
             description,
             delegate: None,
+            answers: None,
         }
+    }
+
+    /// This entry, answering the server's rejection `kind`.
+    #[must_use]
+    pub const fn answering(mut self, kind: crate::RejectionKind) -> Self {
+        self.answers = Some(kind);
+        self
     }
 
     /// An entry of a variant that delegates to another type's catalog.
@@ -95,6 +106,7 @@ impl Entry {
             retryable: false,
             description,
             delegate: Some(delegate),
+            answers: None,
         }
     }
 }

@@ -217,3 +217,37 @@ fn another_middlewares_failure_is_not_retried() {
     assert_eq!(err.retry_advice(), Advice::Stop, "{err:?}");
     assert!(err.to_string().contains("no token"), "{err}");
 }
+
+/// A middleware passing reqwest's own failure on (a refused connection) is
+/// the network's failure, retried as reqwest's is; an error answer the
+/// retry middleware hands on announces the length of what was read.
+#[tokio::test]
+async fn reqwest_failures_through_other_middlewares_and_cut_error_bodies() {
+    use rebuff::Retryable;
+
+    let refused = reqwest::Client::new()
+        .get("http://127.0.0.1:1/")
+        .send()
+        .await
+        .unwrap_err();
+    let err: ClientError = from_middleware(reqwest_middleware::Error::middleware(refused));
+    assert!(matches!(err, ClientError::Network { .. }), "{err:?}");
+    assert!(err.retry_advice().is_retry());
+
+    let big = format!(r#"{{"error":"{}"}}"#, "x".repeat(200 * 1024));
+    let (base, _log) = scripted::start(vec![Reply::json(404, &big)]).await;
+    let response = client(RetryMiddleware::new(QUICK))
+        .get(format!("{base}/big"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 404);
+    let announced: usize = response.headers()["content-length"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let body = response.bytes().await.unwrap();
+    assert_eq!(announced, body.len());
+    assert!(body.len() < big.len(), "cut at the cap");
+}

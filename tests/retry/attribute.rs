@@ -67,8 +67,26 @@ async fn fetch_in_place(calls: &AtomicU32, fail_times: u32) -> Result<u32, CallE
     step(calls, fail_times, CallError::Unavailable)
 }
 
+fn patient() -> &'static Policy {
+    &PATIENT
+}
+
+/// A policy from a function returning a reference, known at run time.
+#[retry(policy = patient())]
+fn fetch_by_function(calls: &AtomicU32) -> Result<u32, CallError> {
+    step(calls, 9, CallError::Unavailable)
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_policy_built_in_the_attribute_is_used() {
+    let _test_mode = testing::enable();
+    let by_function = AtomicU32::new(0);
+    assert!(fetch_by_function(&by_function).is_err());
+    assert_eq!(
+        by_function.load(Ordering::SeqCst),
+        6,
+        "PATIENT: max_retries = 5"
+    );
     let calls = AtomicU32::new(0);
     assert_eq!(fetch_in_place(&calls, 9).await, Err(CallError::Unavailable));
     assert_eq!(calls.load(Ordering::SeqCst), 4, "max_retries = 3");

@@ -636,3 +636,28 @@ fn marked_variants_answer_rejections_with_their_details() {
     assert_eq!(wrong.map(|w| w.method).as_deref(), Some("PATCH"));
     assert!(WrongMethod::from_rejection(&Rejection::Internal).is_none());
 }
+
+/// A transparent variant may hold a type whose variant answers one of the
+/// server's rejections with that rejection's code: the client reads the same
+/// error whoever sent it.
+#[test]
+fn a_transparent_variant_may_hold_a_rejections_own_answer() {
+    #[derive(Debug, thiserror::Error, ApiError)]
+    enum Common {
+        #[error("no such route")]
+        #[api(status = 404, rejection = NotFound)]
+        NotFound { path: String },
+    }
+
+    #[derive(Debug, thiserror::Error, ApiError)]
+    enum Service {
+        #[error(transparent)]
+        #[api(transparent)]
+        Common(Common),
+    }
+
+    let err = Service::Common(Common::NotFound { path: "/x".into() });
+    assert_eq!(err.code(), "not_found");
+    let entries = rebuff::catalog::entries::<Service>();
+    assert_eq!(entries[0].answers, Some(rebuff::RejectionKind::NotFound));
+}

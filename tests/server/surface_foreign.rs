@@ -73,6 +73,10 @@ async fn axum_answers_rebuff_did_not_render_are_in_the_envelope() {
             "/gateway",
             get(|| async { (StatusCode::BAD_GATEWAY, "upstream 10.0.0.7 refused") }),
         )
+        .route(
+            "/unimplemented",
+            get(|| async { (StatusCode::NOT_IMPLEMENTED, "not yet") }),
+        )
         .layer(Surface::<FlatError>::new().body_limit(LIMIT));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -97,6 +101,14 @@ async fn axum_answers_rebuff_did_not_render_are_in_the_envelope() {
     let seen = send::<FlatError>(client().get(format!("{base}/gateway"))).await;
     assert_eq!((seen.status, seen.code.as_str()), (500, "INTERNAL_ERROR"));
     assert!(!seen.message.contains("10.0.0.7"), "{}", seen.message);
+
+    // A 501, which a client does not retry, is not made a 500 it would.
+    let response = client()
+        .get(format!("{base}/unimplemented"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 501);
 
     // A bare 503 stays a 503, its wait read.
     let seen = send::<FlatError>(client().get(format!("{base}/busy"))).await;

@@ -30,7 +30,11 @@ pub(super) fn entry(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
         (None, _) => variant.error_text.clone().unwrap_or_default(),
     };
     let retryable = plan.retryable;
+    let answering = variant.attrs.rejection.as_ref().map(|kind| {
+        let kind = &kind.value;
+        quote!(.answering(::rebuff::RejectionKind::#kind))
+    });
     quote! {
-        ::rebuff::__private::Entry::new(#name, #code, #status_code, #message, #retryable, #docs)
+        ::rebuff::__private::Entry::new(#name, #code, #status_code, #message, #retryable, #docs)#answering
     }
 }

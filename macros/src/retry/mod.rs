@@ -134,6 +134,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
     };
     let clones = prelude.clones;
     let policy = policy_expr(&args);
+    let binding = policy_binding(&args);
     let extras = extras(&args);
     let span = output.span();
     let mut erased = output.clone();
@@ -149,6 +150,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
         // borrows the arguments for one attempt only, so the function's
         // future stays `Send` when its parts are.
         Kind::Async => quote_spanned! {span=>
+            #binding
             ::rebuff::__rebuff_retry!(async, #policy, #extras, #attempt =>
                 ::rebuff::__private::typed::<#erased, _>(async {
                     #(#clones)*
@@ -157,6 +159,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
             )
         },
         Kind::Blocking => quote_spanned! {span=>
+            #binding
             ::rebuff::__rebuff_retry!(blocking, #policy, #extras, #attempt =>
                 ::rebuff::__private::call(|| -> #erased {
                     #(#clones)*
@@ -178,6 +181,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
                 None => (quote!(), quote!(__rebuff_make())),
             };
             quote_spanned! {span=>
+                #binding
                 #[allow(unused_mut)]
                 let mut __rebuff_make = move |#param| {
                     #(#clones)*
@@ -387,6 +391,29 @@ fn per_attempt_bindings(cx: &Ctxt, sig: &mut Signature) -> Prelude {
 }
 
 /// The `&Policy` the run uses.
+/// Whether a `policy = ...` expression is a call, whose value is a
+/// temporary.
+fn is_call(expr: &syn::Expr) -> bool {
+    matches!(
+        expr,
+        syn::Expr::Call(_) | syn::Expr::MethodCall(_) | syn::Expr::Struct(_)
+    )
+}
+
+/// `let __rebuff_policy_value = EXPR;` for a policy given as a call
+/// ([`is_call`]), evaluated once per call of the function, before its
+/// retries; nothing for anything else (a path or a reference is borrowed
+/// where it is, and copies nothing into the retrying future).
+fn policy_binding(args: &Args) -> TokenStream {
+    match &args.policy {
+        Some(policy) if is_call(&policy.value) => {
+            let expr = &policy.value;
+            quote_spanned!(expr.span()=> let __rebuff_policy_value = #expr;)
+        }
+        _ => quote!(),
+    }
+}
+
 fn policy_expr(args: &Args) -> TokenStream {
     if let Some(policy) = &args.policy {
         let expr = &policy.value;
@@ -396,17 +423,16 @@ fn policy_expr(args: &Args) -> TokenStream {
         if let syn::Expr::Reference(_) = expr {
             return quote_spanned!(span=> ::rebuff::__private::PolicyRef::__rebuff_policy(#expr));
         }
-        // A policy built in place (`Policy::exponential().max_retries(3)`) is
-        // a temporary: a reference to it would not outlive the statement.
-        // Evaluated as a constant, it is promoted to `'static` (the builder
-        // is `const`); a value known only at run time is a compile error at
-        // the expression, asking for a `const`, a `static` or a variable.
-        if matches!(
-            expr,
-            syn::Expr::Call(_) | syn::Expr::MethodCall(_) | syn::Expr::Struct(_)
-        ) {
+        // A call (a policy built in place, `self.policy()`) gives a
+        // temporary, which a reference would not outlive: its value is bound
+        // first ([`policy_binding`]), and this borrows the binding.
+        if is_call(expr) {
             return quote_spanned! {span=>
-                ::rebuff::__private::PolicyRef::__rebuff_policy(&const { #expr })
+                {
+                    #[allow(clippy::needless_borrow, clippy::needless_borrows_for_generic_args)]
+                    let __rebuff_policy = ::rebuff::__private::PolicyRef::__rebuff_policy(&__rebuff_policy_value);
+                    __rebuff_policy
+                }
             };
         }
         // A `const` is borrowed (and promoted to `'static`); a `&Policy`

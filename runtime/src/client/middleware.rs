@@ -227,6 +227,12 @@ impl Failed {
         *kept.status_mut() = status;
         *kept.version_mut() = version;
         *kept.headers_mut() = headers;
+        // The body handed on is what was read (at most the cap, within the
+        // error-body time): its length, not the one first announced.
+        let length = http::HeaderValue::from(kept.body().len());
+        let headers = kept.headers_mut();
+        headers.remove(http::header::TRANSFER_ENCODING);
+        headers.insert(http::header::CONTENT_LENGTH, length);
         Failed {
             error,
             kept: Kept::Answer(kept),
@@ -324,9 +330,13 @@ pub fn from_middleware<E: FromRemote>(err: reqwest_middleware::Error) -> ClientE
         reqwest_middleware::Error::Reqwest(err) => from_reqwest(err),
         reqwest_middleware::Error::Middleware(err) => match err.downcast::<ClientError>() {
             Ok(client) => client.decode(),
-            // Another middleware's failure: as the retry middleware takes
-            // it, retrying cannot help.
-            Err(other) => ClientError::Request(other.into()),
+            Err(other) => match other.downcast::<reqwest::Error>() {
+                // A middleware passing reqwest's own failure on.
+                Ok(reqwest) => from_reqwest(reqwest),
+                // Another middleware's failure: as the retry middleware
+                // takes it, retrying cannot help.
+                Err(other) => ClientError::Request(other.into()),
+            },
         },
     }
 }

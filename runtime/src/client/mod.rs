@@ -65,8 +65,11 @@ mod remote;
 /// reqwest-middleware and tower retry layers) read an error body for, at
 /// most: what arrived by then is the error's body, so that a server
 /// trickling an endless 404 page does not hold the call (neither reqwest
-/// nor a tower stack sets a time limit of its own unless told to).
+/// nor a tower stack sets a time limit of its own unless told to). The
+/// limit is a tokio timer: the runtime needs its time driver, as the retry
+/// engine's sleeps do.
 #[cfg(any(feature = "reqwest", feature = "tower-client"))]
+#[cfg_attr(docsrs, doc(cfg(any(feature = "reqwest", feature = "tower-client"))))]
 pub const ERROR_BODY_TIME: core::time::Duration = core::time::Duration::from_secs(10);
 
 #[cfg(feature = "reqwest")]

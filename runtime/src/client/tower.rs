@@ -299,8 +299,9 @@ async fn read_error<RB: Body>(response: Response<RB>, limit: usize) -> ClientErr
 }
 
 /// A failure of the inner service, by what its cause chain shows: a
-/// request that is not one (a URI without a scheme or host, a bad header)
-/// fails again if sent again; anything else is the network's.
+/// request that could not be built (an `http` error in the chain: an
+/// invalid URI or header a layer made) fails again if sent again; anything
+/// else is the network's.
 fn transport(err: impl Into<Box<dyn StdError + Send + Sync>>) -> ClientError {
     let source = err.into();
     if malformed(&*source) {

@@ -37,13 +37,13 @@ impl CallerState {
     /// full again at `now`, no refusal counted, no block.
     #[must_use]
     pub fn is_idle(&self, now: u64) -> bool {
-        self.is_idle_under(now, None)
+        self.tat.iter().all(|&tat| tat <= now) && self.blocked_until <= now && self.strikes == 0
     }
 
-    /// [`is_idle`](Self::is_idle) under `escalation`: refusals counted
-    /// longer ago than it counts them no longer hold the caller (without
-    /// an escalation, none do). A caller refused once who never comes back
-    /// is idle once the count would have started afresh.
+    /// [`is_idle`](Self::is_idle) under the limiter's `escalation`: refusals
+    /// counted longer ago than it counts them no longer hold the caller
+    /// (without an escalation, none do). A caller refused once who never
+    /// comes back is idle once the count would have started afresh.
     #[must_use]
     pub fn is_idle_under(&self, now: u64, escalation: Option<&Escalation>) -> bool {
         let counted = self.strikes > 0
@@ -51,18 +51,28 @@ impl CallerState {
         self.tat.iter().all(|&tat| tat <= now) && self.blocked_until <= now && !counted
     }
 
-    /// How much forgetting the caller at `now` would give it: the furthest
-    /// of its windows' used time, or everything while it is blocked. The
-    /// store forgets the callers of least stake first.
-    pub(crate) fn stake(&self, now: u64) -> u64 {
+    /// How much forgetting the caller at `now` would give it, as the time
+    /// its state still matters: until its windows are full again, or its
+    /// refusals stop counting for `escalation`; everything while it is
+    /// blocked. The store forgets the callers of least stake first.
+    pub(crate) fn stake(&self, now: u64, escalation: Option<&Escalation>) -> u64 {
         if self.blocked_until > now {
             return u64::MAX;
         }
-        self.tat
+        let windows = self
+            .tat
             .iter()
             .map(|&tat| tat.saturating_sub(now))
             .max()
-            .unwrap_or(0)
+            .unwrap_or(0);
+        let strikes = match escalation {
+            Some(e) if self.strikes > 0 => self
+                .strikes_since
+                .saturating_add(e.within)
+                .saturating_sub(now),
+            _ => 0,
+        };
+        windows.max(strikes)
     }
 }
 

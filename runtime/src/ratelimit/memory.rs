@@ -22,10 +22,12 @@ const SHARDS: usize = 64;
 /// whose every window is full again and who are neither counted for
 /// escalation, within its time, nor blocked: forgetting them changes
 /// nothing); if that frees less than a quarter of the shard, it forgets
-/// those with least at stake until a quarter is free (the least of their
-/// quota used, blocked callers last), which lets them start afresh. A
-/// flood of fresh keys so evicts fresh keys, and frees no caller that
-/// spent its quota or is blocked while fresher ones are there. Each cleanup is
+/// those with least at stake until a quarter is free (the shortest time
+/// until their windows are full again and their refusals stop counting,
+/// blocked callers last), which lets them start afresh. A flood of fresh
+/// keys so evicts fresh keys: a caller whose state matters longer (a spent
+/// quota, counted refusals, a block) stays while one whose state matters
+/// less is there. Each cleanup is
 /// linear in the shard and frees a quarter of it, so it costs O(1) per new
 /// caller, amortized. A flood of distinct keys or addresses cannot grow the
 /// store past its capacity.
@@ -131,8 +133,8 @@ fn lock(shard: &Mutex<Shard>) -> std::sync::MutexGuard<'_, Shard> {
 
 /// Frees at least a quarter of a full shard: idle callers first (their
 /// refusals too old to count), then those forgetting gives the least (the
-/// least of their quota used), never a blocked one while any other is
-/// left. A flood of fresh keys evicts fresh keys, not the callers it means
+/// shortest time their state still matters: windows full again, refusals
+/// no longer counted), never a blocked one while any other is left. A flood of fresh keys evicts fresh keys, not the callers it means
 /// to free from their limits.
 fn make_room(shard: &mut Shard, per_shard: usize, now: u64, escalation: Option<&gcra::Escalation>) {
     shard.retain(|_, state| !state.is_idle_under(now, escalation));
@@ -141,7 +143,7 @@ fn make_room(shard: &mut Shard, per_shard: usize, now: u64, escalation: Option<&
         let excess = shard.len() - target;
         let mut stakes: Vec<(u64, u64)> = shard
             .iter()
-            .map(|(&key, state)| (state.stake(now), key))
+            .map(|(&key, state)| (state.stake(now, escalation), key))
             .collect();
         stakes.select_nth_unstable(excess - 1);
         for &(_, key) in &stakes[..excess] {
@@ -338,6 +340,36 @@ mod tests {
         kept.sort_unstable();
         assert_eq!(kept.len(), 6, "{kept:?}");
         assert_eq!(kept[..5], [0, 1, 2, 3, 4], "two fresh keys go: {kept:?}");
+    }
+
+    #[test]
+    fn refusals_still_counted_are_at_stake() {
+        let now = 1_700_000_000_000_000;
+        let windows = [Window::per_second(1)];
+        let escalation = gcra::Escalation {
+            refusals: 20,
+            within: 60_000_000,
+            block: 600_000_000,
+        };
+        let mut shard = Shard::default();
+        // Key 0 was refused, its window full again a second later; its
+        // refusal still counts for a minute. Keys 1..8 are fresh.
+        let mut striking = CallerState::default();
+        let _ = gcra::decide(&mut striking, &windows, Some(&escalation), now);
+        let _ = gcra::decide(&mut striking, &windows, Some(&escalation), now);
+        assert_eq!(striking.strikes, 1);
+        shard.insert(0, striking);
+        let later = now + 2_000_000;
+        for key in 1..8 {
+            let mut state = CallerState::default();
+            let _ = gcra::decide(&mut state, &windows, None, later);
+            shard.insert(key, state);
+        }
+        make_room(&mut shard, 8, later, Some(&escalation));
+        assert!(
+            shard.contains_key(&0),
+            "the caller with counted refusals stays"
+        );
     }
 
     #[test]

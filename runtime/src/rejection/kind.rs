@@ -357,7 +357,17 @@ pub const fn clash_within(
                 return Some(found);
             }
         } else {
-            if RejectionKind::with_code(entry.code, case).is_some() {
+            // A code that is a rejection's, unless the inner variant answers
+            // that very rejection: the client then reads the same error
+            // whoever sent it.
+            let clashes = match RejectionKind::with_code(entry.code, case) {
+                Some(kind) => match entry.answers {
+                    Some(answered) => answered as usize != kind as usize,
+                    None => true,
+                },
+                None => false,
+            };
+            if clashes {
                 return Some(
                     "a variant of the type this transparent variant holds has the code of one of rebuff's rejections as this type spells them (its `code_case`): a client would take the server's rejection for that error; give the inner variant another code",
                 );

@@ -46,8 +46,8 @@
 //!   rather than become a 400. On axum, read bodies, paths and queries with
 //!   [`axum`]'s extractors: axum's own answer their failures in plain
 //!   text, which the surface cannot tell from the application's own 4xx.
-//! - **no framework's text in place of an error**: on both frameworks, a 413
-//!   or a 5xx that rebuff did not render and whose body is plain text, of no
+//! - **no framework's text in place of an error**: on both frameworks, a 413,
+//!   500, 502, 503 or 504 that rebuff did not render and whose body is plain text, of no
 //!   stated type, or empty (a framework's, a middleware's, a handler's own
 //!   `(StatusCode::BAD_GATEWAY, "...")`) is answered in the envelope, its
 //!   text never sent: a 503 as [`Rejection::Unavailable`] (its

@@ -239,7 +239,9 @@ pub(crate) fn unrendered(
     }
     match response.status.as_u16() {
         413 => Some(overflowed(body_limit)),
-        500..=599 => Some(server_error(response.status, response.retry_after)),
+        // The 5xx a client retries; a 501 or a 505 (which it does not
+        // retry) would become a retryable 500, and goes out as it is.
+        500 | 502..=504 => Some(server_error(response.status, response.retry_after)),
         _ => None,
     }
 }
