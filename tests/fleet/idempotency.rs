@@ -361,3 +361,51 @@ impl Orders {
             .await
     }
 }
+
+/// A renewal racing its own request's completion is no lapse: nothing is
+/// logged. A claim that did lapse (taken by another request) is said.
+#[tokio::test]
+async fn a_renewal_after_its_own_completion_warns_of_nothing() {
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Lines(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Lines {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let lines = Lines::default();
+    let writer = lines.clone();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(move || writer.clone())
+        .with_ansi(false)
+        .finish();
+    // This test's thread only (a current-thread runtime polls it here).
+    let _listening = tracing::subscriber::set_default(subscriber);
+    let store = RedisStore::open(&redis.url(), Duration::from_secs(60)).unwrap();
+    let key = Fingerprint::of("", b"a");
+    let (holder, other) = (Owner::new(), Owner::new());
+    assert_eq!(store.claim("k", key, holder).await.unwrap(), Claim::New);
+    store
+        .complete("k", key, holder, response("done"))
+        .await
+        .unwrap();
+    store.renew("k", holder).await.unwrap();
+    let logged = || String::from_utf8_lossy(&lines.0.lock().unwrap()).into_owned();
+    assert!(!logged().contains("lapsed"), "{}", logged());
+
+    // Taken by another request: that renewal says so.
+    assert_eq!(store.claim("m", key, other).await.unwrap(), Claim::New);
+    store.renew("m", holder).await.unwrap();
+    assert!(logged().contains("lapsed"), "{}", logged());
+}

@@ -46,13 +46,15 @@ return 0
 ";
 
 /// Keeps a key in flight for another period, if it is still in flight held
-/// by the request's owner.
+/// by the request's owner: 1. 2 if the owner completed it meanwhile (a
+/// renewal racing its own completion), 0 if the claim is gone or another's.
 const RENEW: &str = r"
 local f = redis.call('HMGET', KEYS[1], 'own', 'done')
 if f[1] == ARGV[1] and not f[2] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
+if f[1] == ARGV[1] then return 2 end
 return 0
 ";
 
