@@ -226,7 +226,8 @@ impl State {
 #[cfg(feature = "openapi")]
 pub mod docs {
     use rebuff::RejectionKind::{
-        Blocked, Internal, MethodNotAllowed, NotFound, PayloadTooLarge, RateLimited,
+        BadRequest, IdempotencyKeyReused, Internal, MethodNotAllowed, NotFound, PayloadTooLarge,
+        RateLimited, RequestInProgress, Unavailable,
     };
     use rebuff::openapi::Responses;
 
@@ -235,10 +236,14 @@ pub mod docs {
     rebuff::openapi_responses! {
         /// `POST /api/v1/calls/analyze`: a bad key, a file of another
         /// format, missing fields, an upload too large (however the server
-        /// notices it), one that cannot be read, the rate limiter, and a
+        /// notices it), one that cannot be read, the rate limiter, an
+        /// `Idempotency-Key` in flight or reused (or its store away), and a
         /// panic turned into a 500.
         pub struct AnalyzeErrors = Responses::<CallError>::new()
-            .rejections(&[PayloadTooLarge, RateLimited, Blocked, Internal])
+            .rejections(&[
+                PayloadTooLarge, BadRequest, RateLimited, RequestInProgress,
+                IdempotencyKeyReused, Unavailable, Internal,
+            ])
             .rate_limit_headers(true);
     }
 

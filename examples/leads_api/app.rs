@@ -209,7 +209,8 @@ fn is_email(email: &str) -> bool {
 #[cfg(feature = "openapi")]
 pub mod docs {
     use rebuff::RejectionKind::{
-        Blocked, Internal, InvalidJson, MethodNotAllowed, NotFound, PayloadTooLarge, RateLimited,
+        BadRequest, IdempotencyKeyReused, Internal, InvalidJson, InvalidPath, MethodNotAllowed,
+        NotFound, PayloadTooLarge, RateLimited, RequestInProgress, Unavailable,
         UnsupportedMediaType,
     };
     use rebuff::openapi::Responses;
@@ -218,20 +219,29 @@ pub mod docs {
 
     rebuff::openapi_responses! {
         /// `POST /api/v1/leads`: a bad key, an invalid or duplicate lead,
-        /// a body that is not JSON, too large or of another type, the rate
-        /// limiter, and a panic turned into a 500.
+        /// a body that is not JSON, too large, of another type or
+        /// unreadable, the rate limiter, an `Idempotency-Key` in flight or
+        /// reused (or its store away), and a panic turned into a 500.
         pub struct CreateLeadErrors = Responses::<LeadError>::new()
             .variants(&["Unauthorized", "ValidationError", "DuplicateEmail", "RateLimitExceeded"])
-            .rejections(&[InvalidJson, UnsupportedMediaType, PayloadTooLarge, RateLimited, Blocked, Internal])
+            .rejections(&[
+                InvalidJson, UnsupportedMediaType, PayloadTooLarge, BadRequest, RateLimited,
+                RequestInProgress, IdempotencyKeyReused, Unavailable, Internal,
+            ])
             .rate_limit_headers(true);
     }
 
     rebuff::openapi_responses! {
-        /// `GET /api/v1/leads/{id}`: a bad key, an unknown lead, the rate
-        /// limiter.
+        /// `GET /api/v1/leads/{id}`: a bad key, an unknown lead or an id
+        /// that cannot be read, the rate limiter, an `Idempotency-Key` in
+        /// flight or reused (or its store away), and a panic turned into a
+        /// 500.
         pub struct GetLeadErrors = Responses::<LeadError>::new()
             .variants(&["Unauthorized", "LeadNotFound", "RateLimitExceeded"])
-            .rejections(&[RateLimited, Blocked])
+            .rejections(&[
+                InvalidPath, RateLimited, RequestInProgress, IdempotencyKeyReused, Unavailable,
+                Internal,
+            ])
             .rate_limit_headers(true);
     }
 

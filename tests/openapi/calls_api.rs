@@ -52,13 +52,21 @@ fn documents_every_error(doc: &Value) {
     let expected = expect(&[
         (
             "400",
-            &["invalid_file_format", "invalid_request", "validation_error"],
+            &[
+                "bad_request",
+                "invalid_file_format",
+                "invalid_request",
+                "validation_error",
+            ],
         ),
         ("401", &["unauthorized"]),
+        ("409", &["request_in_progress"]),
         // The body limit's rejection is the API's own `file_too_large`.
         ("413", &["file_too_large"]),
-        ("429", &["abnormal_usage_detected", "rate_limit_exceeded"]),
+        ("422", &["idempotency_key_reused"]),
+        ("429", &["rate_limit_exceeded"]),
         ("500", &["internal_error"]),
+        ("503", &["temporarily_unavailable"]),
     ]);
     assert_eq!(codes(analyze, "/error/code"), expected);
     assert!(analyze["responses"]["200"].is_object());
