@@ -105,6 +105,8 @@ fn a_variant_answering_the_405_documents_allow() {
     for responses in [
         Responses::<RouteError>::new().rejections(&[RejectionKind::MethodNotAllowed]),
         Responses::<RouteError>::none().rejections(&[RejectionKind::MethodNotAllowed]),
+        // Listed as a variant only: still sent with `Allow`.
+        Responses::<RouteError>::new(),
     ] {
         let built = serde_json::to_value(responses.build()).unwrap();
         assert!(

@@ -197,13 +197,20 @@ impl<E: Documented> Responses<E> {
     }
 
     fn variant_doc(&self, variant: &Variant<E>) -> ErrorDoc {
-        let entry = entry_of::<E>(variant.sample.code());
-        self.doc(
+        let code = variant.sample.code();
+        let entry = entry_of::<E>(code);
+        let mut doc = self.doc(
             &variant.sample,
             &variant.details,
             variant.errors.as_ref(),
             entry,
-        )
+        );
+        // A variant that answers the 405 is sent with its `Allow`, listed
+        // with the rejection or not.
+        doc.headers.allow |= crate::catalog::entries::<E>()
+            .into_iter()
+            .any(|e| e.code == code && e.answers == Some(RejectionKind::MethodNotAllowed));
+        doc
     }
 
     /// One error, rendered in its envelope (and as problem details).
