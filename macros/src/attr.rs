@@ -377,7 +377,7 @@ fn code_value(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<LitSt
     {
         cx.error_spanned_by(
             &lit,
-            format!("error codes are matched by machines: {bad:?} is not allowed; use letters, digits, `_`, `-` or `.`"),
+            format!("error codes are matched by machines: {bad:?} is not allowed; no whitespace, control characters, `\"` or `\\`"),
         );
         return Ok(None);
     }

@@ -119,3 +119,30 @@ fn a_variant_answering_the_405_documents_allow() {
         );
     }
 }
+
+/// A code with characters OpenAPI's component names cannot hold (`/`) is
+/// still a valid component name in the catalog's document.
+#[test]
+fn codes_with_slashes_make_valid_component_names() {
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    enum AuthError {
+        #[error("invalid email")]
+        #[api(status = 400, code = "auth/invalid-email")]
+        InvalidEmail,
+    }
+    let doc = serde_json::to_value(rebuff::catalog::openapi::<AuthError>()).unwrap();
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    assert!(
+        schemas.contains_key("AuthError.auth_invalid-email"),
+        "{:?}",
+        schemas.keys()
+    );
+    for key in schemas.keys() {
+        assert!(
+            key.chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')),
+            "{key}"
+        );
+    }
+    let _ = AuthError::InvalidEmail;
+}

@@ -342,6 +342,21 @@ fn problem_type<A: ApiError>(err: &A) -> String {
     }
 }
 
+/// A code as the name of a component, which OpenAPI 3.1 spells with
+/// letters, digits, `.`, `-` and `_` only: any other character (the `/` of
+/// `auth/invalid-email`) becomes `_`.
+fn component_key(code: &str) -> String {
+    code.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect()
+}
+
 /// The catalog of `E` as an OpenAPI document: every error and rejection
 /// as a reusable response per status (with each code's example), and each
 /// code's body schema, as components.
@@ -362,7 +377,10 @@ pub(crate) fn catalog<E: Documented>() -> OpenApi {
     }
     for doc in &docs {
         if let Some(body) = doc.bodies.first() {
-            components = components.schema(format!("{name}.{}", doc.code), body.schema.clone());
+            components = components.schema(
+                format!("{name}.{}", component_key(&doc.code)),
+                body.schema.clone(),
+            );
         }
     }
     let components = components.build();
