@@ -158,3 +158,23 @@ fn details_schema_is_the_serialized_shape() {
         "details": {"contentType": "text/plain", "anything": 3}}});
     crate::check::validate(&unsupported, &open, "a flattened map's keys");
 }
+
+/// A detail that is an `Option` of a type which admits `null` itself (any
+/// JSON value) is `null` when absent: the schema accepts what is sent.
+#[test]
+fn an_optional_json_value_detail_accepts_the_null_sent() {
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    enum Failing {
+        #[error("bad input")]
+        #[api(status = 400)]
+        BadInput { context: Option<serde_json::Value> },
+    }
+    let err = Failing::BadInput { context: None };
+    let sent: serde_json::Value =
+        serde_json::from_slice(&rebuff::to_vec(&err, &rebuff::Context::new())).unwrap();
+    assert!(sent["error"]["details"]["context"].is_null(), "{sent}");
+    let docs = Responses::<Failing>::new().problem(false).errors();
+    let doc = docs.iter().find(|d| d.code() == "bad_input").unwrap();
+    let schema = serde_json::to_value(doc.schema("application/json").unwrap()).unwrap();
+    assert!(jsonschema::is_valid(&schema, &sent), "{schema:#}\n{sent}");
+}

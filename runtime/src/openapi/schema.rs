@@ -11,7 +11,7 @@ use std::time::{Duration, SystemTime};
 
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{
-    AdditionalProperties, ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, Schema,
+    AdditionalProperties, AnyOfBuilder, ArrayBuilder, KnownFormat, ObjectBuilder, Schema,
     SchemaFormat, SchemaType, Type,
 };
 
@@ -189,9 +189,11 @@ fn integer(format: KnownFormat, unsigned: bool) -> Schema {
     }
 }
 
-/// `oneOf: [null, schema]`: what serde writes for an `Option`.
+/// `anyOf: [null, schema]`: what serde writes for an `Option`. Not `oneOf`:
+/// when `schema` admits `null` too (an `Option<serde_json::Value>`, an
+/// `Option<Option<T>>`), a `null` would match both and fail `oneOf`.
 pub(crate) fn nullable(schema: RefOr<Schema>) -> Schema {
-    OneOfBuilder::new()
+    AnyOfBuilder::new()
         .item(of_type(Type::Null))
         .item(schema)
         .into()
@@ -443,8 +445,11 @@ impl Details {
     pub(crate) fn flatten(&mut self, schema: &FieldSchema) {
         match schema.inlined() {
             RefOr::T(Schema::Object(object)) => self.merge(object, false),
-            RefOr::T(Schema::OneOf(one_of)) => {
-                let mut objects = one_of.items.into_iter().filter_map(|item| match item {
+            RefOr::T(
+                Schema::OneOf(utoipa::openapi::schema::OneOf { items, .. })
+                | Schema::AnyOf(utoipa::openapi::schema::AnyOf { items, .. }),
+            ) => {
+                let mut objects = items.into_iter().filter_map(|item| match item {
                     RefOr::T(Schema::Object(object)) if !is_null(&object) => Some(object),
                     _ => None,
                 });
