@@ -10,7 +10,7 @@ pub use crate::fields::{
     PolicyRef, RateLimitField, RejectionDefault, RejectionField, RejectionRateLimit,
     RetryAfterField, RetryArg,
 };
-pub use crate::rejection::{clash, clash_within};
+pub use crate::rejection::{clash, clash_between, clash_within};
 pub use crate::retry::{
     Admission, Attempt, Bind, Driver, FromCircuitOpen, NoExtras, Verdict, WithExtras, typed,
 };

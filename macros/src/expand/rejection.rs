@@ -182,5 +182,26 @@ pub(super) fn clashes(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream 
                 };
             }
         });
-    quote!(#(#checks)* #(#within)*)
+    // Two transparent variants' types may not share a code either.
+    let held: Vec<_> = plans
+        .iter()
+        .filter(|_| !generic)
+        .filter_map(|plan| Some((plan.variant, plan.transparent()?)))
+        .collect();
+    let between = held.iter().enumerate().flat_map(|(at, (variant, first))| {
+        held[at + 1..].iter().map(move |(_, second)| {
+            let (a, b) = (first.ty, second.ty);
+            quote_spanned! {variant.ident.span()=>
+                const _: () = if let ::core::option::Option::Some(__rebuff_clash) =
+                    ::rebuff::__private::clash_between(
+                        <#a as ::rebuff::ApiError>::CATALOG,
+                        <#b as ::rebuff::ApiError>::CATALOG,
+                    )
+                {
+                    ::core::panic!("{}", __rebuff_clash)
+                };
+            }
+        })
+    });
+    quote!(#(#checks)* #(#within)* #(#between)*)
 }

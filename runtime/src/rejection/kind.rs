@@ -387,6 +387,47 @@ pub const fn clash_within(
     None
 }
 
+/// The check of two `transparent` variants of one type, at compile time:
+/// a code both types they hold have (their catalogs, delegates included)
+/// would let a client take one error for the other; the reason, if so.
+#[doc(hidden)]
+#[must_use]
+pub const fn clash_between(
+    a: &[crate::catalog::Entry],
+    b: &[crate::catalog::Entry],
+) -> Option<&'static str> {
+    let mut i = 0;
+    while i < a.len() {
+        let found = match a[i].delegate {
+            Some(delegate) => clash_between(delegate, b).is_some(),
+            None => has_code(b, a[i].code),
+        };
+        if found {
+            return Some(
+                "two transparent variants of this type hold types that share a code: a client could not tell the two errors apart; give one of them another code",
+            );
+        }
+        i += 1;
+    }
+    None
+}
+
+/// Whether a catalog (delegates included) has `code`.
+const fn has_code(entries: &[crate::catalog::Entry], code: &str) -> bool {
+    let mut i = 0;
+    while i < entries.len() {
+        let found = match entries[i].delegate {
+            Some(delegate) => has_code(delegate, code),
+            None => same(entries[i].code, code),
+        };
+        if found {
+            return true;
+        }
+        i += 1;
+    }
+    false
+}
+
 /// `a == b`, at compile time.
 const fn same(a: &str, b: &str) -> bool {
     let (a, b) = (a.as_bytes(), b.as_bytes());
