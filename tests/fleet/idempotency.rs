@@ -366,32 +366,12 @@ impl Orders {
 /// logged. A claim that did lapse (taken by another request) is said.
 #[tokio::test]
 async fn a_renewal_after_its_own_completion_warns_of_nothing() {
-    use std::sync::{Arc, Mutex};
-
-    #[derive(Clone, Default)]
-    struct Lines(Arc<Mutex<Vec<u8>>>);
-
-    impl std::io::Write for Lines {
-        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-            self.0.lock().unwrap().extend_from_slice(buf);
-            Ok(buf.len())
-        }
-        fn flush(&mut self) -> std::io::Result<()> {
-            Ok(())
-        }
-    }
-
     let Some(redis) = RedisServer::start() else {
         return;
     };
-    let lines = Lines::default();
-    let writer = lines.clone();
-    let subscriber = tracing_subscriber::fmt()
-        .with_writer(move || writer.clone())
-        .with_ansi(false)
-        .finish();
+    let lines = crate::log_lines::Lines::default();
     // This test's thread only (a current-thread runtime polls it here).
-    let _listening = tracing::subscriber::set_default(subscriber);
+    let _listening = tracing::subscriber::set_default(lines.subscriber());
     let store = RedisStore::open(&redis.url(), Duration::from_secs(60)).unwrap();
     let key = Fingerprint::of("", b"a");
     let (holder, other) = (Owner::new(), Owner::new());
@@ -401,7 +381,7 @@ async fn a_renewal_after_its_own_completion_warns_of_nothing() {
         .await
         .unwrap();
     store.renew("k", holder).await.unwrap();
-    let logged = || String::from_utf8_lossy(&lines.0.lock().unwrap()).into_owned();
+    let logged = || lines.text();
     assert!(!logged().contains("lapsed"), "{}", logged());
 
     // Taken by another request: that renewal says so.

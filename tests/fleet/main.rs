@@ -11,5 +11,8 @@ mod redis_server;
 mod concurrency;
 mod faults;
 mod idempotency;
+#[allow(dead_code)] // each binary reads what it needs
+#[path = "../support/log_lines.rs"]
+mod log_lines;
 mod servers;
 mod store;

@@ -12,6 +12,9 @@ mod hygiene;
 mod idempotency;
 mod integrations;
 mod leads_api;
+#[allow(dead_code)] // each binary reads what it needs
+#[path = "../support/log_lines.rs"]
+mod log_lines;
 // Public, so that `missing_docs` in it looks at the derive's output.
 pub mod lints;
 mod ratelimit;

@@ -620,31 +620,15 @@ async fn negotiation_follows_rfc_9110_on_both_frameworks() {
 
 /// What every `tracing` event of the process printed, with its spans.
 pub(crate) fn captured() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<Arc<Mutex<Vec<u8>>>> = OnceLock::new();
-    LOG.get_or_init(|| {
-        let log = Arc::new(Mutex::new(Vec::new()));
-        let writer = Writer(log.clone());
-        let subscriber = tracing_subscriber::fmt()
-            .with_writer(move || writer.clone())
-            .with_ansi(false)
-            .finish();
+    static LOG: OnceLock<crate::log_lines::Lines> = OnceLock::new();
+    &LOG.get_or_init(|| {
+        let lines = crate::log_lines::Lines::default();
         // The server threads of actix-web log here too.
-        tracing::subscriber::set_global_default(subscriber).expect("the only global subscriber");
-        log
+        tracing::subscriber::set_global_default(lines.subscriber())
+            .expect("the only global subscriber");
+        lines
     })
-}
-
-#[derive(Clone)]
-struct Writer(Arc<Mutex<Vec<u8>>>);
-
-impl std::io::Write for Writer {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.lock().unwrap().extend_from_slice(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
+    .0
 }
 
 #[tokio::test]
