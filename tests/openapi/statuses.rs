@@ -146,3 +146,39 @@ fn codes_with_slashes_make_valid_component_names() {
     }
     let _ = AuthError::InvalidEmail;
 }
+
+/// The limiter's refusal is documented with both of its header families,
+/// which it sends by default, even when every response is not.
+#[test]
+fn a_rate_limit_refusal_documents_both_header_families() {
+    use rebuff::RejectionKind;
+    use rebuff::openapi::Responses;
+
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    enum LeadError {
+        #[error("gone")]
+        #[api(status = 410)]
+        Gone,
+    }
+    let built = serde_json::to_value(
+        Responses::<LeadError>::new()
+            .rejections(&[RejectionKind::RateLimited])
+            .build(),
+    )
+    .unwrap();
+    let headers = built["429"]["headers"].as_object().unwrap();
+    let names: Vec<String> = headers.keys().map(|k| k.to_ascii_lowercase()).collect();
+    for name in [
+        "retry-after",
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "ratelimit-policy",
+        "ratelimit",
+    ] {
+        assert!(names.iter().any(|n| n == name), "{name} in {names:?}");
+    }
+    // The other answers, without the limiter's headers asked for, have none.
+    assert!(built["410"]["headers"].get("RateLimit").is_none());
+    let _ = LeadError::Gone;
+}

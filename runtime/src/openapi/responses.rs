@@ -185,11 +185,23 @@ impl<E: Documented> Responses<E> {
                     doc
                 }
             };
+            // The limiter's refusals carry both its header families (its
+            // default), whether or not every response is documented with
+            // them.
+            let mut doc = doc;
+            if matches!(kind, RejectionKind::RateLimited | RejectionKind::Blocked) {
+                doc.headers.legacy = true;
+                doc.headers.ietf = true;
+            }
             // A variant listed already that answers the rejection is the
             // same error; what the rejection adds (`Allow` on a 405) goes
             // onto it.
             match docs.iter_mut().find(|d| d.code == doc.code) {
-                Some(listed) => listed.headers.allow |= doc.headers.allow,
+                Some(listed) => {
+                    listed.headers.allow |= doc.headers.allow;
+                    listed.headers.legacy |= doc.headers.legacy;
+                    listed.headers.ietf |= doc.headers.ietf;
+                }
                 None => docs.push(doc),
             }
         }
