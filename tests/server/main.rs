@@ -10,6 +10,7 @@ mod derive;
 mod head_only;
 mod hygiene;
 mod idempotency;
+mod idempotency_surface;
 mod integrations;
 mod leads_api;
 #[allow(dead_code)] // each binary reads what it needs

@@ -1,0 +1,141 @@
+//! Idempotency keys behind the server surface: a keyed body cut off at the
+//! surface's limit, the layer's refusals in the surface's style, and keyed
+//! bodies of unknown length honoured within the surface's limit, on both
+//! frameworks.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::Duration;
+
+use axum::body::Body;
+use http::{Request, StatusCode};
+use rebuff::server::idempotency::MemoryStore;
+use tower::ServiceExt;
+
+use crate::idempotency::{orders, outcome};
+
+/// Behind the surface, a keyed chunked body past its limit is a 413 in the
+/// envelope, as it is without a key: the body is read whole to fingerprint
+/// it, and the surface cuts it off as it is read. The idempotency layer's
+/// refusals are in the surface's style too.
+#[tokio::test]
+async fn a_keyed_chunked_body_past_the_surfaces_limit_is_a_413() {
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    #[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE")]
+    enum OrderError {
+        #[error("no such order")]
+        #[api(status = 404)]
+        NoSuchOrder,
+    }
+
+    let effects = Arc::new(AtomicU32::new(0));
+    let app = orders(effects.clone(), false)
+        .layer(rebuff::server::Surface::<OrderError>::new().body_limit(1 << 10));
+    let chunks: Vec<Result<Vec<u8>, std::io::Error>> =
+        vec![Ok(vec![b'x'; 1000]), Ok(vec![b'x'; 1000])];
+    let request = Request::post("/orders")
+        .header("idempotency-key", "big")
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let response = app.clone().oneshot(request).await.unwrap();
+    assert_eq!(response.status(), StatusCode::PAYLOAD_TOO_LARGE);
+    let body = axum::body::to_bytes(response.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["code"], "PAYLOAD_TOO_LARGE", "{body}");
+    assert_eq!(effects.load(Ordering::SeqCst), 0, "the handler never ran");
+
+    // One key, two bodies: the second is refused in the surface's style.
+    for (body, status) in [
+        ("one", StatusCode::OK),
+        ("two", StatusCode::UNPROCESSABLE_ENTITY),
+    ] {
+        let request = Request::post("/orders")
+            .header("idempotency-key", "reused")
+            .body(Body::from(body))
+            .unwrap();
+        let (seen, _, text) = outcome(&app, request).await;
+        assert_eq!(seen, status, "{text}");
+        if status != StatusCode::OK {
+            let text: serde_json::Value = serde_json::from_str(&text).unwrap();
+            assert_eq!(text["code"], "IDEMPOTENCY_KEY_REUSED", "{text}");
+        }
+    }
+    let _ = OrderError::NoSuchOrder;
+}
+
+/// A keyed body of unknown length (chunked) is honoured inside the
+/// surface, whose limit bounds it, and passes through unremembered
+/// without one: the same rule on both frameworks.
+#[tokio::test]
+async fn a_keyed_chunked_body_is_honoured_inside_the_surface_on_both_frameworks() {
+    use actix_web::{App, HttpResponse, test, web};
+
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    enum OrderError {
+        #[error("no such order")]
+        #[api(status = 404)]
+        NoSuchOrder,
+    }
+
+    for surfaced in [true, false] {
+        // axum
+        let effects = Arc::new(AtomicU32::new(0));
+        let mut app = orders(effects.clone(), false);
+        if surfaced {
+            app = app.layer(rebuff::server::Surface::<OrderError>::new().body_limit(1 << 10));
+        }
+        for _ in 0..2 {
+            let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(b"one".to_vec())];
+            let request = Request::post("/orders")
+                .header("idempotency-key", "chunked")
+                .body(Body::from_stream(futures_util::stream::iter(chunks)))
+                .unwrap();
+            let (status, _, _) = outcome(&app, request).await;
+            assert_eq!(status, StatusCode::OK);
+        }
+        let served = effects.load(Ordering::SeqCst);
+        assert_eq!(
+            served,
+            if surfaced { 1 } else { 2 },
+            "axum, surface: {surfaced}"
+        );
+
+        // actix-web
+        let effects = Arc::new(AtomicU32::new(0));
+        let counter = effects.clone();
+        let surface = rebuff::server::Surface::<OrderError>::new().body_limit(1 << 10);
+        let app = test::init_service(
+            App::new()
+                .route(
+                    "/orders",
+                    web::post().to(move |_: web::Bytes| {
+                        let n = counter.fetch_add(1, Ordering::SeqCst) + 1;
+                        async move { HttpResponse::Created().body(format!("order #{n}")) }
+                    }),
+                )
+                .wrap(rebuff::server::actix::Idempotency::new(MemoryStore::new(
+                    Duration::from_secs(60),
+                )))
+                .wrap(actix_web::middleware::Condition::new(surfaced, surface)),
+        )
+        .await;
+        for _ in 0..2 {
+            let request = test::TestRequest::post()
+                .uri("/orders")
+                .insert_header(("idempotency-key", "chunked"))
+                .insert_header(("transfer-encoding", "chunked"))
+                .set_payload("one")
+                .to_request();
+            assert_eq!(test::call_service(&app, request).await.status(), 201);
+        }
+        let served = effects.load(Ordering::SeqCst);
+        assert_eq!(
+            served,
+            if surfaced { 1 } else { 2 },
+            "actix, surface: {surfaced}"
+        );
+    }
+    let _ = OrderError::NoSuchOrder;
+}
