@@ -14,28 +14,14 @@ use serde_json::Value;
 
 use crate::check::{codes, expect};
 
-#[derive(Clone, Copy, Debug)]
-enum Framework {
-    Axum,
-    Actix,
-}
+#[path = "../support/calls_server.rs"]
+mod server;
+
+use server::Framework;
 
 /// A calls server with uploads of at most `max_upload_mb`, and its address.
 fn start(framework: Framework, max_upload_mb: u64) -> String {
-    let state = app::State::with_limit(app::Config::demo(60), max_upload_mb);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    match framework {
-        Framework::Axum => {
-            listener.set_nonblocking(true).unwrap();
-            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            tokio::spawn(app::serve_axum(listener, state));
-        }
-        Framework::Actix => {
-            tokio::spawn(app::serve_actix(listener, state).unwrap());
-        }
-    }
-    format!("http://{addr}")
+    server::start(framework, app::Config::demo(60), max_upload_mb)
 }
 
 async fn document(framework: Framework) -> Value {

@@ -12,33 +12,13 @@ mod app;
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
 
-#[derive(Clone, Copy, Debug)]
-enum Framework {
-    Axum,
-    Actix,
-}
+#[path = "../support/calls_server.rs"]
+mod server;
+
+use server::Framework;
 
 async fn start(framework: Framework, per_minute: u32, max_upload_mb: u64) -> String {
-    start_with(framework, app::Config::demo(per_minute), max_upload_mb).await
-}
-
-async fn start_with(framework: Framework, config: app::Config, max_upload_mb: u64) -> String {
-    let state = app::State::with_limit(config, max_upload_mb);
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap();
-    match framework {
-        Framework::Axum => {
-            listener.set_nonblocking(true).unwrap();
-            tokio::spawn(app::serve_axum(
-                tokio::net::TcpListener::from_std(listener).unwrap(),
-                state,
-            ));
-        }
-        Framework::Actix => {
-            tokio::spawn(app::serve_actix(listener, state).unwrap());
-        }
-    }
-    format!("http://{addr}")
+    server::start(framework, app::Config::demo(per_minute), max_upload_mb)
 }
 
 const FRAMEWORKS: [Framework; 2] = [Framework::Axum, Framework::Actix];
@@ -241,7 +221,7 @@ async fn idempotency_keys_are_each_callers_own() {
     body.extend_from_slice(b"--b0undary\r\nContent-Disposition: form-data; name=\"audio_file\"; filename=\"call.mp3\"\r\nContent-Type: audio/mpeg\r\n\r\nID3audio\r\n--b0undary--\r\n");
     for framework in FRAMEWORKS {
         let config = app::Config::demo(60).key("other-key", "free");
-        let base = start_with(framework, config, 100).await;
+        let base = server::start(framework, config, 100);
         let send = |key: &'static str| {
             reqwest::Client::new()
                 .post(format!("{base}/api/v1/calls/analyze"))
