@@ -91,6 +91,26 @@ enum Instance {
     Path(PathAndQuery),
 }
 
+/// A request's path, for a server's context ([`Context::served`]).
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) struct RequestPath(Instance);
+
+#[cfg(any(feature = "axum", feature = "actix"))]
+impl RequestPath {
+    /// The path (and query) of a request's URI, sharing its bytes.
+    #[cfg(feature = "axum")]
+    #[inline]
+    pub(crate) const fn shared(path: PathAndQuery) -> Self {
+        RequestPath(Instance::Path(path))
+    }
+
+    /// A path as text.
+    #[inline]
+    pub(crate) fn text(path: &str) -> Self {
+        RequestPath(Instance::Owned(path.into()))
+    }
+}
+
 /// How the server's own errors are rendered: in the style of one error type.
 #[derive(Clone, Copy)]
 struct Renderer(fn(&Rejection, &Context) -> Response<Bytes>);
@@ -154,15 +174,6 @@ impl Context {
         self.problem
     }
 
-    /// Sets the body limit of the request (what its 413s report).
-    #[must_use]
-    #[cfg(any(feature = "axum", feature = "actix"))]
-    #[inline]
-    pub(crate) const fn body_limit(mut self, limit: Option<u64>) -> Self {
-        self.body_limit = limit;
-        self
-    }
-
     /// The body limit of the request, if a server set one.
     #[must_use]
     #[cfg(any(feature = "axum", feature = "actix"))]
@@ -185,16 +196,32 @@ impl Context {
         self
     }
 
-    /// Sets the request id from a header value of visible ASCII (what a
-    /// server accepted or made), shared with the `X-Request-Id` it echoes.
+    /// A server's context of one request, built in one piece: its id (a
+    /// header value of visible ASCII the server accepted or made, shared
+    /// with the `X-Request-Id` it echoes), its path, the format its client
+    /// prefers, its body limit (what its 413s report), rejections rendered
+    /// as `E`'s errors, and the time taken when an error is rendered. (A
+    /// chain of builders moves the whole context at each step, on the path
+    /// of every request.)
     #[must_use]
     #[cfg(any(feature = "axum", feature = "actix"))]
     #[inline]
-    pub(crate) fn request_id_header(mut self, id: HeaderValue) -> Self {
+    pub(crate) fn served<E: ApiError>(
+        id: HeaderValue,
+        path: RequestPath,
+        problem: bool,
+        body_limit: Option<u64>,
+    ) -> Self {
         // `Text::as_str` reads it as UTF-8: only safe ids come here.
         debug_assert!(crate::server::is_safe_request_id(id.as_bytes()));
-        self.request_id = Some(Text::Header(id));
-        self
+        Context {
+            request_id: Some(Text::Header(id)),
+            timestamp: Some(Stamp::WhenRendered),
+            instance: Some(path.0),
+            problem,
+            rejections: Renderer(crate::rejection::render::<E>),
+            body_limit,
+        }
     }
 
     /// The `X-Request-Id` header value of the request id, if it makes one.
@@ -215,15 +242,6 @@ impl Context {
         self
     }
 
-    /// Takes the timestamp when an error is rendered.
-    #[must_use]
-    #[cfg(any(feature = "axum", feature = "actix"))]
-    #[inline]
-    pub(crate) const fn timestamp_when_rendered(mut self) -> Self {
-        self.timestamp = Some(Stamp::WhenRendered);
-        self
-    }
-
     /// Sets the timestamp to now.
     #[must_use]
     pub fn now(self) -> Self {
@@ -235,15 +253,6 @@ impl Context {
     #[must_use]
     pub fn instance(mut self, instance: impl Into<Arc<str>>) -> Self {
         self.instance = Some(Instance::Owned(instance.into()));
-        self
-    }
-
-    /// Sets the `instance` to a request's path (sharing its bytes).
-    #[must_use]
-    #[cfg(feature = "axum")]
-    #[inline]
-    pub(crate) fn instance_path(mut self, path: PathAndQuery) -> Self {
-        self.instance = Some(Instance::Path(path));
         self
     }
 

@@ -10,6 +10,7 @@ use http::HeaderMap;
 use http::{HeaderValue, StatusCode};
 
 use super::{negotiate, request_id_bytes};
+use crate::context::RequestPath;
 use crate::{ApiError, Context, Rejection};
 
 /// The body limit when none is set: 2 MiB, as axum and actix-web default
@@ -146,23 +147,20 @@ impl<E: ApiError> Surface<E> {
     /// The context of a request: its id (`id`, the first safe one of the
     /// id an id layer chose and the client's `X-Request-Id`, else a new
     /// one), the format its `Accept` values negotiate, the time (read when
-    /// an error is rendered), and rejections rendered as `E`'s. The caller
-    /// adds the path.
+    /// an error is rendered), and rejections rendered as `E`'s, for a
+    /// request to `path`.
+    #[inline]
     pub(crate) fn context<'a>(
         &self,
         id: Option<HeaderValue>,
         accept: impl IntoIterator<Item = &'a [u8]>,
+        path: RequestPath,
     ) -> Context {
         let id = id.unwrap_or_else(|| {
             HeaderValue::from_bytes(&request_id_bytes()).unwrap_or(HeaderValue::from_static("req_"))
         });
         let problem = self.negotiate && negotiate::prefers_problem(accept);
-        Context::new()
-            .request_id_header(id)
-            .timestamp_when_rendered()
-            .prefer_problem(problem)
-            .rejections_as::<E>()
-            .body_limit(self.body_limit)
+        Context::served::<E>(id, path, problem, self.body_limit)
     }
 
     /// The 413 for a body whose declared length (`Content-Length`) is over

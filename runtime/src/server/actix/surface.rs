@@ -139,9 +139,11 @@ where
             .headers()
             .get_all(header::ACCEPT)
             .map(HeaderValue::as_bytes);
-        let ctx = surface
-            .context(crate::server::safe_id([client.as_ref()]), accept)
-            .instance(req.path());
+        let ctx = surface.context(
+            crate::server::safe_id([client.as_ref()]),
+            accept,
+            crate::context::RequestPath::text(req.path()),
+        );
         let span = request_span(&ctx, req.method().as_str(), req.path());
         let echo = ctx
             .get_request_id()

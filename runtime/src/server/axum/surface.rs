@@ -20,6 +20,7 @@ use crate::server::surface::{
 use crate::server::{
     CatchUnwind, Surface, request_span, respond_rejection_for, respond_rejection_in,
 };
+use crate::context::RequestPath;
 use crate::{ApiError, Context, X_REQUEST_ID};
 
 #[cfg(feature = "ratelimit")]
@@ -99,17 +100,23 @@ where
             .get_all(header::ACCEPT)
             .iter()
             .map(HeaderValue::as_bytes);
-        let ctx = self.surface.context(id, accept);
-        let ctx = match req.uri().path_and_query() {
-            Some(path) => ctx.instance_path(path.clone()),
-            None => ctx.instance(req.uri().path()),
+        let path = match req.uri().path_and_query() {
+            Some(path) => RequestPath::shared(path.clone()),
+            None => RequestPath::text(req.uri().path()),
         };
+        let ctx = self.surface.context(id, accept, path);
         let span = request_span(&ctx, req.method().as_str(), req.uri().path());
         let after = After {
             method: req.method().clone(),
             catch_panics: self.surface.catches_panics(),
         };
-        let inner = span.in_scope(|| self.start(req, &ctx));
+        // The span entered only when something listens: entering a
+        // disabled one costs a copy of the router's future on its way out.
+        let inner = if span.is_disabled() {
+            self.start(req, &ctx)
+        } else {
+            span.in_scope(|| self.start(req, &ctx))
+        };
         SurfaceFuture {
             inner: crate::server::scoped(ctx, inner.instrument(span)),
             after: Some(after),
