@@ -272,3 +272,98 @@ async fn an_apps_own_extractor_config_is_kept() {
     let body: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
     assert_eq!(body["code"], "INVALID_QUERY", "{body}");
 }
+
+/// A remote store's decision comes in, then the service inside the surface
+/// is not ready at once (a concurrency limit, a buffer): the surface waits
+/// for it with the decision kept, and never asks the store's finished
+/// future again.
+#[tokio::test]
+async fn a_remote_decision_waits_for_a_service_not_ready_at_once() {
+    use core::task::{Context, Poll};
+
+    use axum::body::Body;
+    use rebuff::ratelimit::{Ask, Deciding, MemoryStore, Plan, RateLimitStore, RateLimiter};
+    use tower::ServiceExt;
+
+    /// The in-process store, answering a poll later, as a remote one does.
+    struct Later(MemoryStore);
+
+    impl RateLimitStore for Later {
+        fn decide(&self, ask: &Ask<'_>) -> Deciding {
+            let decided = self.0.decide_now(ask).expect("decided in process");
+            Box::pin(async move {
+                tokio::task::yield_now().await;
+                decided
+            })
+        }
+    }
+
+    /// A service each clone of which is not ready on its first poll.
+    struct NotReadyAtOnce<S> {
+        inner: S,
+        polled: bool,
+    }
+
+    impl<S: Clone> Clone for NotReadyAtOnce<S> {
+        fn clone(&self) -> Self {
+            NotReadyAtOnce {
+                inner: self.inner.clone(),
+                polled: false,
+            }
+        }
+    }
+
+    impl<S: tower::Service<axum::extract::Request>> tower::Service<axum::extract::Request>
+        for NotReadyAtOnce<S>
+    {
+        type Response = S::Response;
+        type Error = S::Error;
+        type Future = S::Future;
+
+        fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), S::Error>> {
+            if !self.polled {
+                self.polled = true;
+                cx.waker().wake_by_ref();
+                return Poll::Pending;
+            }
+            self.inner.poll_ready(cx)
+        }
+
+        fn call(&mut self, request: axum::extract::Request) -> S::Future {
+            self.polled = false;
+            self.inner.call(request)
+        }
+    }
+
+    let limiter = RateLimiter::new()
+        .anonymous(Plan::new("anonymous").window(rebuff::ratelimit::Window::per_minute(1)))
+        .store(Later(MemoryStore::new()));
+    let router = axum::Router::new().route("/", axum::routing::get(|| async { "served" }));
+    let service = tower::Layer::layer(
+        &Surface::<FlatError>::new().rate_limit(limiter),
+        NotReadyAtOnce {
+            inner: router,
+            polled: false,
+        },
+    );
+    let request = || {
+        axum::extract::Request::get("/")
+            .extension(axum::extract::ConnectInfo(std::net::SocketAddr::from((
+                [192, 0, 2, 1],
+                40_000,
+            ))))
+            .body(Body::empty())
+            .unwrap()
+    };
+    let first = tokio::time::timeout(Duration::from_secs(5), service.clone().oneshot(request()))
+        .await
+        .expect("answered")
+        .unwrap();
+    assert_eq!(first.status(), 200);
+    assert_eq!(first.headers()["x-ratelimit-remaining"], "0");
+    let body = axum::body::to_bytes(first.into_body(), 1024).await.unwrap();
+    assert_eq!(&body[..], b"served");
+    // The decision kept is the one the store made: the next is refused.
+    let second = service.oneshot(request()).await.unwrap();
+    assert_eq!(second.status(), 429);
+}

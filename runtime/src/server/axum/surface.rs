@@ -152,6 +152,7 @@ where
                 Check::Later(pending) => Inner::Deciding {
                     deciding: Box::new(Deciding {
                         pending,
+                        verdict: None,
                         limiter: limiter.clone(),
                         service: self.inner.clone(),
                         surface: self.surface.clone(),
@@ -254,6 +255,10 @@ pub(crate) struct Finished<E> {
 #[cfg_attr(not(feature = "ratelimit"), allow(dead_code))]
 pub(crate) struct Deciding<S, A> {
     pending: Pending,
+    /// The store's decision once it came, while the router gets ready: the
+    /// store's future is done then, and must not be polled again.
+    #[cfg(feature = "ratelimit")]
+    verdict: Option<Verdict>,
     limiter: std::sync::Arc<RateLimiter>,
     service: S,
     surface: Surface<A>,
@@ -309,19 +314,24 @@ where
                 InnerProj::Deciding { deciding } => {
                     let Deciding {
                         pending,
+                        verdict,
                         limiter,
                         service,
                         surface,
                         req,
                     } = &mut **deciding;
-                    // The remote store's decision, then the router's
-                    // readiness (this clone of it has not been polled).
-                    let decided = core::task::ready!(pending.deciding.as_mut().poll(cx));
-                    let verdict = limiter.verdict(pending.route, decided);
+                    // The remote store's decision, kept, then the router's
+                    // readiness (this clone of it has not been polled),
+                    // which may take more than one poll.
+                    if verdict.is_none() {
+                        let decided = core::task::ready!(pending.deciding.as_mut().poll(cx));
+                        *verdict = Some(limiter.verdict(pending.route, decided));
+                    }
                     if let Err(err) = core::task::ready!(service.poll_ready(cx)) {
                         self.set(Inner::done(Err(err), None));
                         continue;
                     }
+                    let verdict = verdict.take().expect("the store's decision");
                     let req = req.take().expect("a request to serve");
                     let ctx = crate::server::context();
                     let said = Some(Box::new((verdict, limiter.clone())));
