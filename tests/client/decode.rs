@@ -437,3 +437,35 @@ fn only_a_4xx_that_can_clear_is_retried_on_its_hint() {
         );
     }
 }
+
+/// A `Retry-After` of more seconds than a `u64` holds (with a fraction) is
+/// read as the longest wait there is, not a panic nor "retry now".
+#[test]
+fn a_retry_after_past_the_largest_number_saturates() {
+    #[derive(Debug, thiserror::Error, ApiError)]
+    #[api(decode)]
+    enum Busy {
+        #[error("busy")]
+        #[api(status = 503, message = "Busy")]
+        Busy {
+            #[api(retry_after, skip)]
+            retry_after: u64,
+        },
+        #[error("other: {0}")]
+        #[api(transparent, other)]
+        Other(RemoteError),
+    }
+
+    let response = Flat::to_response(&Busy::Busy { retry_after: 32 }, &Context::new());
+    let mut headers = response.headers().clone();
+    headers.insert(
+        "retry-after",
+        http::HeaderValue::from_static("18446744073709551615.5"),
+    );
+    let remote = RemoteError::parse(response.status(), &headers, response.body());
+    assert_eq!(remote.retry_after().map(|wait| wait.as_secs()), Some(u64::MAX));
+    match Busy::from_remote(&remote) {
+        Some(Busy::Busy { retry_after }) => assert_eq!(retry_after, u64::MAX),
+        other => panic!("{other:?}"),
+    }
+}

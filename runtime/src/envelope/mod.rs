@@ -169,5 +169,9 @@ pub(crate) fn insert_error_headers<E: ApiError>(err: &E, ctx: &Context, headers:
 
 /// Whole seconds, rounded up: a client told "0" for 300 ms would not wait.
 pub(crate) fn ceil_secs(delay: core::time::Duration) -> u64 {
-    delay.as_secs() + u64::from(delay.subsec_nanos() > 0)
+    // Saturating: a server's `Retry-After` may be read as the longest
+    // duration there is.
+    delay
+        .as_secs()
+        .saturating_add(u64::from(delay.subsec_nanos() > 0))
 }
