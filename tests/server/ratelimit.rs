@@ -563,3 +563,67 @@ async fn an_inner_middlewares_error_carries_the_headers() {
         "59"
     );
 }
+
+/// A store of the user's own that says more than the plan has (more
+/// windows than there are, a refusing window out of range) still gets an
+/// answer with the headers, not a panic on every request.
+#[tokio::test]
+async fn a_store_saying_more_than_the_plan_has_is_read_safely() {
+    use rebuff::ratelimit::{
+        Ask, Decision, Deciding, MAX_WINDOWS, Outcome, RateLimitStore, WindowState,
+    };
+    use tower::ServiceExt;
+
+    struct Confused(Outcome);
+
+    impl RateLimitStore for Confused {
+        fn decide_now(&self, _: &Ask<'_>) -> Option<Result<Decision, rebuff::StoreError>> {
+            let window = WindowState {
+                quota: 60,
+                remaining: 3,
+                reset_after: u64::MAX,
+            };
+            Some(Ok(Decision {
+                outcome: self.0,
+                windows: [window; MAX_WINDOWS],
+                len: MAX_WINDOWS + 5,
+                now: u64::MAX - 1,
+                degraded: false,
+            }))
+        }
+
+        fn decide(&self, ask: &Ask<'_>) -> Deciding {
+            let decided = self.decide_now(ask).unwrap();
+            Box::pin(async move { decided })
+        }
+    }
+
+    for (outcome, status) in [
+        (Outcome::Admitted, 200),
+        (
+            Outcome::Limited {
+                window: 7,
+                retry_after: u64::MAX,
+            },
+            429,
+        ),
+    ] {
+        let limiter = RateLimiter::new()
+            .anonymous(Plan::new("anonymous").window(Window::per_minute(60)))
+            .store(Confused(outcome));
+        let app = axum::Router::new()
+            .route("/ok", axum::routing::get(|| async { "ok" }))
+            .layer(rebuff::server::axum::RateLimitLayer::<ApiErr>::new(limiter));
+        let request = axum::extract::Request::get("/ok")
+            .extension(axum::extract::ConnectInfo(SocketAddr::from((
+                [192, 0, 2, 1],
+                40_000,
+            ))))
+            .body(axum::body::Body::empty())
+            .unwrap();
+        let response = app.oneshot(request).await.unwrap();
+        assert_eq!(response.status(), status, "{outcome:?}");
+        assert_eq!(response.headers()["x-ratelimit-limit"], "60", "{outcome:?}");
+        assert!(response.headers().contains_key("ratelimit"), "{outcome:?}");
+    }
+}

@@ -141,7 +141,8 @@ impl Decision {
     /// The plan's windows.
     #[must_use]
     pub fn windows(&self) -> &[WindowState] {
-        &self.windows[..self.len]
+        // A store of the user's own may say more than there are.
+        &self.windows[..self.len.min(MAX_WINDOWS)]
     }
 }
 

@@ -122,7 +122,7 @@ fn ceil_secs(micros: u64) -> u64 {
 /// When a refused caller may come back, in epoch seconds, and the
 /// `Retry-After` that never comes before it.
 pub(crate) fn refused_until(decision: &Decision, wait: u64) -> (u64, u64) {
-    let reset = ceil_secs(decision.now + wait);
+    let reset = ceil_secs(decision.now.saturating_add(wait));
     let now_secs = decision.now / 1_000_000;
     (reset, reset.saturating_sub(now_secs).max(1))
 }
@@ -151,13 +151,17 @@ pub(crate) fn write(
         3 * usize::from(families.legacy) + 2 * usize::from(families.ietf) + usize::from(refused),
     );
     if families.legacy {
-        let i = binding(decision);
+        // A limited window a store of the user's own names out of range
+        // reads as the first.
+        let i = Some(binding(decision))
+            .filter(|&i| i < windows.len())
+            .unwrap_or(0);
         let window = windows[i];
         let (remaining, reset) = match wait {
             Some(wait) => (0, refused_until(decision, wait).0),
             None => (
                 window.remaining,
-                ceil_secs(decision.now + window.reset_after),
+                ceil_secs(decision.now.saturating_add(window.reset_after)),
             ),
         };
         if let Some(limit) = plan.limits.get(i) {
