@@ -233,18 +233,25 @@ impl<St: IdempotencyStore> Claimed<St> {
     }
 
     /// Stores the response for the key's retries.
+    ///
+    /// The key stays this request's until the store has the response:
+    /// dropped on the way (the client gone, a timeout) or failing, the
+    /// claim is given back (a release after a completion that landed all
+    /// the same changes nothing).
     pub(crate) async fn complete(mut self, response: StoredResponse) {
         self.stop_renewing();
-        let Some(key) = self.key.take() else { return };
-        if let Err(err) = self
+        let Some(key) = self.key.as_deref() else { return };
+        match self
             .store
-            .complete(&key, self.fingerprint, self.owner, response)
+            .complete(key, self.fingerprint, self.owner, response)
             .await
         {
-            // The answer goes out; a retry will find the key in flight
-            // until the store forgets it, then do the work again.
-            tracing::error!(target: "rebuff::idempotency", error = %err, "the idempotency store failed to keep a response");
-            release_now(&self.store, key, self.owner);
+            Ok(()) => self.key = None,
+            // The answer goes out, and the key is given back: a retry
+            // does the work again.
+            Err(err) => {
+                tracing::error!(target: "rebuff::idempotency", error = %err, "the idempotency store failed to keep a response");
+            }
         }
     }
 
@@ -310,9 +317,10 @@ mod tests {
     use super::*;
     use crate::server::idempotency::{MemoryStore, StoreFuture};
 
-    /// A store in memory whose claims land, then never answer: a Redis
-    /// that ran the script and was cut off before its reply.
-    struct Unanswered(MemoryStore, Mutex<Vec<Owner>>);
+    /// A store in memory whose claims (or, with `true`, completions)
+    /// land, then never answer: a Redis that ran the script and was cut
+    /// off before its reply.
+    struct Unanswered(MemoryStore, Mutex<Vec<Owner>>, bool);
 
     impl IdempotencyStore for Unanswered {
         fn claim<'a>(
@@ -322,9 +330,13 @@ mod tests {
             owner: Owner,
         ) -> StoreFuture<'a, Claim> {
             let landed = self.0.claim(key, fingerprint, owner);
+            let hangs = !self.2;
             Box::pin(async move {
-                drop(landed.await);
-                core::future::pending().await
+                let claim = landed.await;
+                if hangs {
+                    core::future::pending::<()>().await;
+                }
+                claim
             })
         }
 
@@ -335,7 +347,15 @@ mod tests {
             owner: Owner,
             response: StoredResponse,
         ) -> StoreFuture<'a, ()> {
-            self.0.complete(key, fingerprint, owner, response)
+            let landed = self.0.complete(key, fingerprint, owner, response);
+            let hangs = self.2;
+            Box::pin(async move {
+                let completed = landed.await;
+                if hangs {
+                    core::future::pending::<()>().await;
+                }
+                completed
+            })
         }
 
         fn release<'a>(&'a self, key: &'a str, owner: Owner) -> StoreFuture<'a, ()> {
@@ -349,6 +369,7 @@ mod tests {
         let store = Arc::new(Unanswered(
             MemoryStore::new(Duration::from_secs(60)),
             Mutex::new(Vec::new()),
+            false,
         ));
         let keyed = Keyed::of("POST", "/orders", Some("k"), b"").unwrap();
         let key = keyed.key.clone();
@@ -370,6 +391,33 @@ mod tests {
                 .unwrap(),
             Claim::New
         );
+    }
+
+    /// A store that never answers a completion: the request dropped while
+    /// it waits (the client gone) gives the key back, so that it does not
+    /// stay in flight.
+    #[tokio::test]
+    async fn a_request_dropped_while_its_response_is_stored_gives_the_claim_back() {
+        let store = Arc::new(Unanswered(
+            MemoryStore::new(Duration::from_secs(60)),
+            Mutex::new(Vec::new()),
+            true,
+        ));
+        let keyed = Keyed::of("POST", "/orders", Some("k"), b"").unwrap();
+        let Begin::Serve(claimed) = keyed.begin(&store, "", b"{}").await else {
+            panic!("a new key is served");
+        };
+        let response = StoredResponse {
+            status: StatusCode::CREATED,
+            headers: HeaderMap::new(),
+            body: bytes::Bytes::from_static(b"{}"),
+        };
+        assert!(
+            tokio::time::timeout(Duration::from_millis(20), claimed.complete(response))
+                .await
+                .is_err()
+        );
+        assert_eq!(store.1.lock().unwrap().len(), 1, "given back once");
     }
 
     #[test]
