@@ -20,8 +20,9 @@ impl StoredResponse {
     }
 }
 
-/// Keys and responses in this process's memory, each kept for `ttl`, within
-/// a bound on answered keys and on bytes: past either, the oldest answered
+/// Keys and responses in this process's memory, each answer kept for
+/// `ttl` (a claim in flight lasts until its request completes or gives it
+/// back, however slow), within a bound on answered keys and on bytes: past either, the oldest answered
 /// keys go first (and a retry of an evicted key does the work again). A key
 /// whose request is still being served is never evicted: such claims come
 /// on top of the bound, as many as the requests in flight. A response
@@ -173,7 +174,9 @@ impl MemoryStore {
         let now = Instant::now();
         self.prune(&mut entries, now);
         match entries.map.get(key) {
-            Some((at, ..)) if now.duration_since(*at) >= self.ttl => {
+            // An answer is kept for `ttl`; a claim in flight lasts until
+            // its request completes or gives it back, however slow.
+            Some((at, .., Some(_))) if now.duration_since(*at) >= self.ttl => {
                 entries.insert(key, now, fingerprint, owner, None);
                 Claim::New
             }
@@ -280,6 +283,21 @@ mod tests {
     fn serve(store: &MemoryStore, key: &str, body: &'static str) {
         assert_eq!(store.claim_now(key, SAME, ME), Claim::New, "{key}");
         store.complete_now(key, SAME, ME, response(body));
+    }
+
+    /// A request slower than the store's `ttl` keeps its key: a retry
+    /// meanwhile is told it is in flight, not served a second time.
+    #[test]
+    fn a_claim_in_flight_outlasts_the_ttl() {
+        let store = MemoryStore::new(Duration::from_millis(5));
+        assert_eq!(store.claim_now("k", SAME, ME), Claim::New);
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(store.claim_now("k", SAME, THEM), Claim::InFlight);
+        store.complete_now("k", SAME, ME, response("1"));
+        assert_eq!(store.claim_now("k", SAME, THEM), Claim::Done(response("1")));
+        // The answer itself is kept for the ttl only.
+        std::thread::sleep(Duration::from_millis(20));
+        assert_eq!(store.claim_now("k", SAME, THEM), Claim::New);
     }
 
     #[test]
