@@ -139,3 +139,73 @@ async fn a_keyed_chunked_body_is_honoured_inside_the_surface_on_both_frameworks(
     }
     let _ = OrderError::NoSuchOrder;
 }
+
+/// A replayed answer carries the request id of the request it answers,
+/// not the first one's (an error's response has its id in a header the
+/// store kept), on both frameworks.
+#[tokio::test]
+async fn a_replay_carries_the_retrys_request_id_on_both_frameworks() {
+    use actix_web::{App, test, web};
+    use rebuff::server::idempotency::IdempotencyLayer;
+
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    enum OrderError {
+        #[error("taken")]
+        #[api(status = 409, message = "Already taken")]
+        Taken,
+    }
+
+    // axum
+    let app = axum::Router::new()
+        .route(
+            "/orders",
+            axum::routing::post(|| async { Err::<(), _>(OrderError::Taken) }),
+        )
+        .layer(IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(60))))
+        .layer(rebuff::server::Surface::<OrderError>::new());
+    for (id, replayed) in [("req_first", false), ("req_retry", true)] {
+        let request = Request::post("/orders")
+            .header("idempotency-key", "k")
+            .header("x-request-id", id)
+            .body(Body::from("{}"))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), StatusCode::CONFLICT);
+        assert_eq!(response.headers()["x-request-id"], id, "axum");
+        assert_eq!(
+            response.headers().contains_key("idempotent-replayed"),
+            replayed,
+            "axum"
+        );
+    }
+
+    // actix-web
+    let app = test::init_service(
+        App::new()
+            .route(
+                "/orders",
+                web::post().to(|| async { Err::<String, _>(OrderError::Taken) }),
+            )
+            .wrap(rebuff::server::actix::Idempotency::new(MemoryStore::new(
+                Duration::from_secs(60),
+            )))
+            .wrap(rebuff::server::Surface::<OrderError>::new()),
+    )
+    .await;
+    for (id, replayed) in [("req_first", false), ("req_retry", true)] {
+        let request = test::TestRequest::post()
+            .uri("/orders")
+            .insert_header(("idempotency-key", "k"))
+            .insert_header(("x-request-id", id))
+            .set_payload("{}")
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status(), 409);
+        assert_eq!(response.headers().get("x-request-id").unwrap(), id, "actix");
+        assert_eq!(
+            response.headers().contains_key("idempotent-replayed"),
+            replayed,
+            "actix"
+        );
+    }
+}

@@ -291,8 +291,13 @@ fn release_now<St: IdempotencyStore>(store: &Arc<St>, key: String, owner: Owner)
     }
 }
 
-/// A stored response as a replay: marked `Idempotent-Replayed: true`.
+/// A stored response as a replay: marked `Idempotent-Replayed: true`,
+/// without the first request's `X-Request-Id` (an error's response has
+/// it), so that the surface gives it the id of the request it answers. The
+/// body of a replayed error still names the first request's id, which is
+/// the one the work was logged under.
 fn replayed(mut stored: StoredResponse) -> StoredResponse {
+    stored.headers.remove(crate::X_REQUEST_ID);
     stored
         .headers
         .insert("idempotent-replayed", HeaderValue::from_static("true"));

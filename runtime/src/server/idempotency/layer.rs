@@ -14,7 +14,8 @@ use super::MAX_REQUEST;
 use super::{Begin, IdempotencyStore, Keyed, StoredResponse};
 
 /// The tower layer: requests with an `Idempotency-Key` are served once and
-/// replayed after (with `Idempotent-Replayed: true`); a duplicate that
+/// replayed after (with `Idempotent-Replayed: true`, and the
+/// `X-Request-Id` of the retry, not of the first request); a duplicate that
 /// arrives while the first is still being served waits for it (up to 5 s,
 /// then a retryable 409).
 ///
