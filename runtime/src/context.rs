@@ -272,6 +272,16 @@ impl Context {
         }
     }
 
+    /// The path of the request as the axum surface saw it (before any
+    /// `Router::nest` stripped its prefix), if the context is a surface's.
+    #[cfg(feature = "axum")]
+    pub(crate) fn surface_path(&self) -> Option<&str> {
+        match self.instance.as_ref()? {
+            Instance::Path(path) => Some(path.path()),
+            Instance::Owned(_) => None,
+        }
+    }
+
     /// The instance, if set.
     #[must_use]
     #[inline]

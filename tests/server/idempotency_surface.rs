@@ -209,3 +209,42 @@ async fn a_replay_carries_the_retrys_request_id_on_both_frameworks() {
         );
     }
 }
+
+/// Two nested routers behind one store: a key belongs to the whole path,
+/// not to the part of it left once `Router::nest` stripped its prefix.
+#[tokio::test]
+async fn nested_routers_do_not_share_their_keys() {
+    use rebuff::server::idempotency::IdempotencyLayer;
+
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    enum ShopError {
+        #[error("gone")]
+        #[api(status = 410)]
+        Gone,
+    }
+
+    let layer = IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(60)));
+    let nested = |name: &'static str| {
+        axum::Router::new()
+            .route("/", axum::routing::post(move || async move { name }))
+            .layer(layer.clone())
+    };
+    let app = axum::Router::new()
+        .nest("/v1/orders", nested("order"))
+        .nest("/v1/refunds", nested("refund"))
+        .layer(rebuff::server::Surface::<ShopError>::new());
+    for (path, answer) in [
+        ("/v1/orders", "order"),
+        ("/v1/refunds", "refund"),
+        ("/v1/orders", "order"),
+    ] {
+        let request = Request::post(path)
+            .header("idempotency-key", "same")
+            .body(Body::from("{}"))
+            .unwrap();
+        let (status, _, text) = outcome(&app, request).await;
+        assert_eq!(status, StatusCode::OK, "{path}");
+        assert_eq!(text, answer, "{path}");
+    }
+    let _ = ShopError::Gone;
+}

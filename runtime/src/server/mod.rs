@@ -308,6 +308,22 @@ pub(crate) fn respond_rejection_for(
     ctx.render_rejection(rejection)
 }
 
+/// `f` of the request's whole path: as the surface around it saw it, for
+/// a layer inside a `Router::nest` (which strips the nest's prefix from
+/// the URI the layer sees), else `path`.
+#[cfg(feature = "axum")]
+pub(crate) fn with_whole_path<R>(path: &str, f: impl FnOnce(&str) -> R) -> R {
+    let mut f = Some(f);
+    let seen = CONTEXT.try_with(|ctx| {
+        ctx.surface_path()
+            .map(|whole| (f.take().expect("called once"))(whole))
+    });
+    match seen {
+        Ok(Some(done)) => done,
+        _ => (f.take().expect("called once"))(path),
+    }
+}
+
 /// [`respond_rejection_for`] in the current request's context.
 #[cfg(feature = "axum")]
 pub(crate) fn respond_failure(rejection: &Rejection, cause: &dyn StdError) -> Response<Bytes> {

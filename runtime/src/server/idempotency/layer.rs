@@ -19,7 +19,10 @@ use super::{Begin, IdempotencyStore, Keyed, StoredResponse};
 /// arrives while the first is still being served waits for it (up to 5 s,
 /// then a retryable 409).
 ///
-/// A key is scoped to the request's method and path and to its caller (by
+/// A key is scoped to the request's method and path (the whole path inside
+/// a [`Surface`](crate::server::Surface); without one, a layer inside a
+/// `Router::nest` sees the path with the nest's prefix stripped, so layer
+/// the outer router instead) and to its caller (by
 /// default the `Authorization` header; see [`IdempotencyLayer::scope`]), and
 /// bound to its request: sent again with another query or body, it gets a
 /// 422 `idempotency_key_reused`. The request body is read first to
@@ -193,12 +196,11 @@ where
             .headers
             .get("idempotency-key")
             .and_then(|v| v.to_str().ok());
-        let keyed = Keyed::of(
-            parts.method.as_str(),
-            parts.uri.path(),
-            key,
-            &(self.scope)(&parts),
-        );
+        // The whole path: a `Router::nest` strips its prefix from the URI
+        // this layer sees, and two nests would share their keys.
+        let keyed = crate::server::with_whole_path(parts.uri.path(), |path| {
+            Keyed::of(parts.method.as_str(), path, key, &(self.scope)(&parts))
+        });
         let req = http::Request::from_parts(parts, body);
         let Some(keyed) = keyed else {
             return Box::pin(self.inner.call(req));
