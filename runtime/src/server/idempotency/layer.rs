@@ -89,7 +89,10 @@ impl<St: IdempotencyStore> IdempotencyLayer<St> {
     /// `Authorization` header; an API whose callers authenticate otherwise
     /// (a session cookie, a client certificate) should return the caller's
     /// identity here, for example one an authentication layer put in the
-    /// request's extensions.
+    /// request's extensions. That layer must run before this one (be
+    /// layered outside it): the scope is taken before any layer inside
+    /// this one, or the handler, sees the request. Requests with no
+    /// identity share one scope, so fall back on what the caller sent.
     ///
     /// ```
     /// use std::time::Duration;
@@ -101,7 +104,12 @@ impl<St: IdempotencyStore> IdempotencyLayer<St> {
     /// let layer = IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(3600)))
     ///     .scope(|parts| match parts.extensions.get::<UserId>() {
     ///         Some(user) => user.0.to_be_bytes().to_vec(),
-    ///         None => Vec::new(),
+    ///         // Not authenticated (yet): scoped by the credentials sent.
+    ///         None => parts
+    ///             .headers
+    ///             .get("authorization")
+    ///             .map(|value| value.as_bytes().to_vec())
+    ///             .unwrap_or_default(),
     ///     });
     /// # let _ = layer;
     /// ```
