@@ -176,6 +176,37 @@ async fn an_unreachable_redis_is_an_error_within_the_timeout() {
     );
 }
 
+/// Redis not answering opens the breaker in front of it: from then on the
+/// store fails at once without asking Redis (here, although it answers
+/// again, until the breaker's cooldown is over).
+#[tokio::test]
+async fn a_redis_that_keeps_failing_opens_the_breaker() {
+    use rebuff::breaker::{Breaker, State};
+
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url(), Duration::from_secs(60))
+        .unwrap()
+        .timeout(Duration::from_millis(100))
+        .breaker(Breaker::new().failures(2).cooldown(Duration::from_secs(600)));
+    let fingerprint = Fingerprint::of("", b"");
+    assert_eq!(
+        store.claim("warm", fingerprint, Owner::new()).await.unwrap(),
+        Claim::New
+    );
+    redis.stall();
+    for _ in 0..2 {
+        assert!(store.claim("k", fingerprint, Owner::new()).await.is_err());
+    }
+    assert_eq!(store.state(), State::Open);
+    redis.resume();
+    redis.reset_stats();
+    let refused = store.claim("k2", fingerprint, Owner::new()).await;
+    assert!(refused.unwrap_err().to_string().contains("breaker"));
+    assert_eq!(redis.calls("evalsha"), 0, "Redis was asked");
+}
+
 /// A keyed request whose claim timed out (Redis stalled) gets a 503, and
 /// its retry, once Redis answers, is served: the claim that landed late
 /// was given back, not left in flight to answer 409.

@@ -100,8 +100,16 @@ impl<C> fmt::Debug for RedisStore<C> {
 
 /// The breaker in front of Redis: open after 3 failures in a row, a probe
 /// a second later.
-fn default_breaker() -> Breaker {
+pub(crate) fn default_breaker() -> Breaker {
     Breaker::new().failures(3).cooldown(Duration::from_secs(1))
+}
+
+/// Whether an error of Redis's says it fails for every caller (unreachable,
+/// scripting disabled, too many clients, a replica read-only after a
+/// failover), which counts against it in the breaker. Only a key of
+/// another type under a caller's name (`WRONGTYPE`) is that call's alone.
+pub(crate) fn fails_for_everyone(err: &redis::RedisError) -> bool {
+    err.code() != Some("WRONGTYPE")
 }
 
 impl RedisStore<ConnectionManager> {
@@ -382,7 +390,7 @@ where
             let reply = match answer {
                 Ok(Ok(reply)) => parse(&reply, &windows).map_err(|err| (err, false, false)),
                 Ok(Err(err)) => {
-                    let down = err.code() != Some("WRONGTYPE");
+                    let down = fails_for_everyone(&err);
                     let unsent = err.code().is_some() || err.is_connection_refusal();
                     Err((StoreError::new(err), down, unsent))
                 }

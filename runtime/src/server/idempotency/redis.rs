@@ -9,6 +9,7 @@ use redis::Value;
 use redis::aio::{ConnectionLike, ConnectionManager};
 
 use super::{Claim, Fingerprint, IdempotencyStore, Owner, StoreError, StoreFuture, StoredResponse};
+use crate::breaker::{Breaker, Permit};
 
 /// Claims a key for its owner (`ARGV[3]`), or says what is known of it, in
 /// one step.
@@ -81,7 +82,12 @@ return 0
 ///
 /// A Redis that does not answer within [`timeout`](Self::timeout) (250 ms
 /// by default) fails the keyed request with a retryable 503: served
-/// without its key it could run twice.
+/// without its key it could run twice (this store has no in-process
+/// fallback: keys kept by one server alone would let a retry that lands
+/// on another do the work again). A [`Breaker`] in front of Redis (by
+/// default open after 3 failures in a row, a probe a second later) answers
+/// those 503s at once while Redis is away, instead of each keyed request
+/// waiting out the timeout.
 ///
 /// ```no_run
 /// # #[tokio::main] async fn main() -> Result<(), rebuff::StoreError> {
@@ -104,6 +110,7 @@ pub struct RedisStore<C = ConnectionManager> {
     in_flight: Duration,
     timeout: Duration,
     max_bytes: usize,
+    breaker: Breaker,
 }
 
 impl<C> fmt::Debug for RedisStore<C> {
@@ -114,6 +121,7 @@ impl<C> fmt::Debug for RedisStore<C> {
             .field("in_flight", &self.in_flight)
             .field("timeout", &self.timeout)
             .field("max_bytes", &self.max_bytes)
+            .field("breaker", &self.breaker.state())
             .finish_non_exhaustive()
     }
 }
@@ -149,7 +157,23 @@ where
             in_flight: Duration::from_secs(60),
             timeout: Duration::from_millis(250),
             max_bytes: 1 << 20,
+            breaker: crate::ratelimit::default_breaker(),
         }
+    }
+
+    /// The breaker in front of Redis (default: open after 3 failures in a
+    /// row, a probe a second later). While it is open, keyed requests are
+    /// answered with a retryable 503 at once.
+    #[must_use]
+    pub fn breaker(mut self, breaker: Breaker) -> Self {
+        self.breaker = breaker;
+        self
+    }
+
+    /// The state of the breaker in front of Redis: closed while it answers.
+    #[must_use]
+    pub fn state(&self) -> crate::breaker::State {
+        self.breaker.state()
     }
 
     /// How long a call may take (default 250 ms).
@@ -215,18 +239,41 @@ where
         millis(self.claim_lasts()).to_string()
     }
 
-    /// Runs `call` within the timeout.
+    /// Runs `call` within the timeout, through the breaker: refused at
+    /// once while it is open; an error that fails for every caller, or no
+    /// answer in time, counts against Redis.
     async fn timed<T>(
         &self,
         call: impl core::future::Future<Output = redis::RedisResult<T>>,
     ) -> Result<T, StoreError> {
+        let Ok(permit) = self.breaker.allow() else {
+            return Err(StoreError::new(
+                "Redis is away (its breaker is open): not asked",
+            ));
+        };
+        // Given back however the call ends, the future dropped included.
+        let mut permit = Held {
+            breaker: &self.breaker,
+            permit: Some(permit),
+        };
         match tokio::time::timeout(self.timeout, call).await {
-            Ok(Ok(value)) => Ok(value),
-            Ok(Err(err)) => Err(StoreError::new(err)),
-            Err(_) => Err(StoreError::new(format!(
-                "Redis did not answer within {:?}",
-                self.timeout
-            ))),
+            Ok(Ok(value)) => {
+                permit.success();
+                Ok(value)
+            }
+            Ok(Err(err)) => {
+                if crate::ratelimit::fails_for_everyone(&err) {
+                    permit.failure();
+                }
+                Err(StoreError::new(err))
+            }
+            Err(_) => {
+                permit.failure();
+                Err(StoreError::new(format!(
+                    "Redis did not answer within {:?}",
+                    self.timeout
+                )))
+            }
         }
     }
 }
@@ -317,6 +364,35 @@ where
             }
             Ok(())
         })
+    }
+}
+
+/// The breaker's permit for one call, given back (nothing counted) unless
+/// its outcome was recorded.
+struct Held<'a> {
+    breaker: &'a Breaker,
+    permit: Option<Permit>,
+}
+
+impl Held<'_> {
+    fn success(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            self.breaker.record_success(permit);
+        }
+    }
+
+    fn failure(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            self.breaker.record_failure(permit);
+        }
+    }
+}
+
+impl Drop for Held<'_> {
+    fn drop(&mut self) {
+        if let Some(permit) = self.permit.take() {
+            self.breaker.release(permit);
+        }
     }
 }
 
