@@ -623,8 +623,7 @@ mod tests {
             breaker.record_failure(breaker.allow().unwrap());
         }
         assert_eq!(breaker.state(), State::Open);
-        let refused = breaker.allow().unwrap_err();
-        assert!(refused.retry_after.unwrap() <= Duration::from_millis(30));
+        // (Refused while open: `an_open_breaker_refuses_until_its_cooldown`.)
         std::thread::sleep(Duration::from_millis(40));
         let probe = breaker.allow().unwrap();
         assert_eq!(breaker.state(), State::HalfOpen);
@@ -632,6 +631,20 @@ mod tests {
         breaker.record_success(probe);
         assert_eq!(breaker.state(), State::Closed);
         assert_eq!(breaker.times_opened(), 1);
+    }
+
+    /// A cooldown long beside any stall of a loaded machine: still open
+    /// when asked.
+    #[test]
+    fn an_open_breaker_refuses_until_its_cooldown() {
+        let breaker = Breaker::new()
+            .failures(1)
+            .cooldown(Duration::from_secs(600));
+        breaker.record_failure(breaker.allow().unwrap());
+        let refused = breaker.allow().unwrap_err();
+        let wait = refused.retry_after.unwrap();
+        assert!(wait <= Duration::from_secs(600) && wait > Duration::from_secs(500));
+        assert_eq!(breaker.state(), State::Open);
     }
 
     #[test]
@@ -674,10 +687,12 @@ mod tests {
 
     #[test]
     fn a_pause_refuses_everyone_until_it_ends() {
+        let paused = Breaker::new();
+        paused.pause_for(Duration::from_secs(600));
+        let refused = paused.allow().unwrap_err();
+        assert!(refused.retry_after.is_some());
         let breaker = Breaker::new();
         breaker.pause_for(Duration::from_millis(20));
-        let refused = breaker.allow().unwrap_err();
-        assert!(refused.retry_after.is_some());
         std::thread::sleep(Duration::from_millis(25));
         assert!(breaker.allow().is_ok());
         assert_eq!(breaker.state(), State::Closed);

@@ -3,7 +3,7 @@
 //! policy's bound), a POST retried only with an `Idempotency-Key`, and the
 //! attempt timeout and deadline cutting a silent server off.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use rebuff::client::middleware::{RetryMiddleware, from_middleware};
 use rebuff::client::reqwest::RequestBuilderExt;
@@ -168,39 +168,33 @@ async fn attempt_timeout_and_deadline_cut_a_silent_server_off() {
         .attempt_timeout(Duration::from_millis(150))
         .jitter(Jitter::None);
     let server = Silent::start();
-    let started = Instant::now();
-    let err = client(RetryMiddleware::new(timed))
+    // The bound only catches a call that never comes back.
+    let call = client(RetryMiddleware::new(timed))
         .get(server.url("/x"))
-        .send_api::<serde_json::Value, RemoteError>()
+        .send_api::<serde_json::Value, RemoteError>();
+    let err = tokio::time::timeout(Duration::from_secs(10), call)
         .await
+        .expect("the call came back")
         .unwrap_err();
     assert!(
         matches!(err, ClientError::Timeout { after: Some(_) }),
         "{err:?}"
     );
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "{:?}",
-        started.elapsed()
-    );
-    assert_eq!(server.requests(), 3);
+    assert_eq!(server.requests_settled(3), 3);
 
     let deadline = Policy::constant(Duration::from_millis(10))
         .max_retries(10)
         .deadline(Duration::from_millis(500))
         .jitter(Jitter::None);
     let server = Silent::start();
-    let started = Instant::now();
-    let err = client(RetryMiddleware::new(deadline))
+    // Without the deadline the first attempt would wait for ever.
+    let call = client(RetryMiddleware::new(deadline))
         .get(server.url("/x"))
-        .send()
+        .send();
+    let err = tokio::time::timeout(Duration::from_secs(10), call)
         .await
+        .expect("the call came back")
         .unwrap_err();
-    assert!(
-        started.elapsed() < Duration::from_millis(900),
-        "{:?}",
-        started.elapsed()
-    );
     // The policy's timeout comes back as the typed error it stands for.
     let err: ClientError = from_middleware(err);
     assert!(err.is_timeout(), "{err:?}");

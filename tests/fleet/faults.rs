@@ -27,9 +27,9 @@ enum Framework {
     Actix,
 }
 
-/// Generous beside the 300 ms timeout: a loaded machine, not a wait on
-/// the dead server.
-const ANSWERED_WITHIN: Duration = Duration::from_secs(2);
+/// Far beyond the 300 ms timeout: the bound only catches a request that
+/// waits on the dead server for ever.
+const ANSWERED_WITHIN: Duration = Duration::from_secs(10);
 
 fn limiter(url: &str) -> RateLimiter {
     let store = RedisStore::open(url)
@@ -89,18 +89,11 @@ struct Answer {
 }
 
 async fn get(client: &reqwest::Client, url: String) -> Answer {
-    let started = Instant::now();
-    let response = client
-        .get(&url)
-        .header("x-api-key", "k1")
-        .send()
+    let sent = client.get(&url).header("x-api-key", "k1").send();
+    let response = tokio::time::timeout(ANSWERED_WITHIN, sent)
         .await
+        .unwrap_or_else(|_| panic!("{url} never answered"))
         .unwrap();
-    assert!(
-        started.elapsed() < ANSWERED_WITHIN,
-        "{url} took {:?}",
-        started.elapsed()
-    );
     let alone = response
         .headers()
         .get("x-ratelimit-scope")

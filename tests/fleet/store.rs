@@ -157,11 +157,14 @@ async fn without_redis_an_instance_decides_alone_at_its_share() {
     redis.stop();
     let mut admitted = 0;
     for _ in 0..40 {
-        let started = std::time::Instant::now();
-        let decision = decide_in(&store, &ask("k2", &windows, None)).await;
-        // Bounded by the timeout (with room for a loaded machine), never
-        // waiting on the dead server.
-        assert!(started.elapsed() < Duration::from_secs(2));
+        // Never waiting on the dead server (the bound only catches a call
+        // that never comes back).
+        let decision = tokio::time::timeout(
+            Duration::from_secs(10),
+            decide_in(&store, &ask("k2", &windows, None)),
+        )
+        .await
+        .expect("decided within the store's timeout");
         assert!(decision.degraded);
         if decision.outcome == Outcome::Admitted {
             admitted += 1;

@@ -69,6 +69,8 @@ async fn gaps(
     (starts.windows(2).map(|w| w[1] - w[0]).collect(), result)
 }
 
+const HOUR: Duration = Duration::from_secs(3600);
+
 fn secs(values: &[f64]) -> Vec<Duration> {
     values.iter().map(|s| Duration::from_secs_f64(*s)).collect()
 }
@@ -422,32 +424,39 @@ async fn the_idempotency_key_is_stable_across_attempts() {
 
 #[test]
 fn test_mode_records_instead_of_sleeping() {
-    let test_mode = retry::testing::enable();
+    // Hours of backoff: slept, they would hold the call past the bound
+    // below, which only catches a call that never comes back.
     let policy = Policy::exponential()
+        .initial_delay(HOUR)
+        .max_delay(8 * HOUR)
         .jitter(Jitter::None)
         .max_retries(3)
-        .deadline(Duration::from_secs(6));
-    let mut calls = 0;
-    let started = std::time::Instant::now();
-    let (result, report): (Result<(), Fail>, Report) =
-        Retry::new(&policy).run_blocking_report(|_| {
-            calls += 1;
-            Err(Fail::retry())
-        });
-    assert!(result.is_err());
-    // 1 s + 2 s skipped count as elapsed: the next 4 s would pass 6 s.
-    assert_eq!(report.stop, Some(StopReason::Deadline));
+        .deadline(6 * HOUR);
+    let (done, finished) = std::sync::mpsc::channel();
+    // Test mode is the thread's: enabled on the thread that makes the call.
+    std::thread::spawn(move || {
+        let test_mode = retry::testing::enable();
+        let mut calls = 0;
+        let (result, report): (Result<(), Fail>, Report) =
+            Retry::new(&policy).run_blocking_report(|_| {
+                calls += 1;
+                Err(Fail::retry())
+            });
+        let recorded = (test_mode.attempts(), test_mode.sleeps());
+        test_mode.reset();
+        let after_reset = test_mode.attempts();
+        let _ = done.send((result.is_err(), report.stop, calls, recorded, after_reset));
+    });
+    let (failed, stop, calls, (attempts, sleeps), after_reset) = finished
+        .recv_timeout(Duration::from_secs(60))
+        .expect("recorded, not slept");
+    assert!(failed);
+    // 1 h + 2 h skipped count as elapsed: the next 4 h would pass 6 h.
+    assert_eq!(stop, Some(StopReason::Deadline));
     assert_eq!(calls, 3);
-    assert_eq!(test_mode.attempts(), 3);
-    assert_eq!(test_mode.sleeps(), secs(&[1.0, 2.0]));
-    // The thread did not sleep the 3 s.
-    assert!(
-        started.elapsed() < Duration::from_secs(2),
-        "slept {:?}",
-        started.elapsed()
-    );
-    test_mode.reset();
-    assert_eq!(test_mode.attempts(), 0);
+    assert_eq!(attempts, 3);
+    assert_eq!(sleeps, vec![HOUR, 2 * HOUR]);
+    assert_eq!(after_reset, 0);
 }
 
 #[test]
@@ -457,23 +466,20 @@ fn test_mode_in_an_async_runtime() {
         .enable_time()
         .build()
         .unwrap();
-    let started = std::time::Instant::now();
-    let result = runtime.block_on(retry::run(
-        &Policy::DEFAULT
-            .jitter(Jitter::None)
-            .max_delay(Duration::from_secs(3600))
-            .max_retries(3),
-        async || Err::<(), _>(Fail::retry()),
-    ));
-    assert!(result.is_err());
+    // The runtime's clock is real: 7 h of backoff are recorded, not slept
+    // (the bound only catches a call that never comes back).
+    let policy = Policy::DEFAULT
+        .initial_delay(HOUR)
+        .jitter(Jitter::None)
+        .max_delay(8 * HOUR)
+        .max_retries(3);
+    let result = runtime.block_on(async {
+        let call = retry::run(&policy, async || Err::<(), _>(Fail::retry()));
+        tokio::time::timeout(Duration::from_secs(60), call).await
+    });
+    assert!(result.expect("recorded, not slept").is_err());
     assert_eq!(test_mode.attempts(), 4);
-    assert_eq!(test_mode.sleeps(), secs(&[1.0, 2.0, 4.0]));
-    // The runtime's clock is real: 7 s of backoff were recorded, not slept.
-    assert!(
-        started.elapsed() < Duration::from_secs(3),
-        "slept {:?}",
-        started.elapsed()
-    );
+    assert_eq!(test_mode.sleeps(), vec![HOUR, 2 * HOUR, 4 * HOUR]);
 }
 
 #[test]

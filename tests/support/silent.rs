@@ -53,6 +53,19 @@ impl Silent {
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
     }
+
+    /// Requests seen, once at least `at_least` are in (or 10 s passed):
+    /// each is counted on a thread of its own, which a loaded machine may
+    /// run after the client gave up on it. A little longer, so that one
+    /// more than expected is seen too.
+    pub fn requests_settled(&self, at_least: usize) -> usize {
+        let started = std::time::Instant::now();
+        while self.requests() < at_least && started.elapsed() < std::time::Duration::from_secs(10) {
+            thread::sleep(std::time::Duration::from_millis(5));
+        }
+        thread::sleep(std::time::Duration::from_millis(50));
+        self.requests()
+    }
 }
 
 impl Drop for Silent {
