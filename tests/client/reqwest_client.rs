@@ -155,6 +155,7 @@ async fn error_bodies_are_read_up_to_the_cap() {
     let remote = err.remote().unwrap();
     assert_eq!(remote.status(), 404);
     // The cut body is no longer JSON: read as text, the status still known.
+    assert!(remote.body_truncated());
     assert!(remote.body().len() <= 4096);
 }
 
