@@ -143,6 +143,36 @@ async fn leases_save_round_trips_and_charge_the_caller_up_front() {
     assert!(seen.windows()[0].remaining <= 29, "{:?}", seen.windows());
 }
 
+/// Settings that could not work are read as the nearest that can: a
+/// timeout of zero (no answer is ready without a round trip) as the
+/// shortest there is, and leases that end at once as no leases (each
+/// would charge a caller for requests it never makes).
+#[tokio::test]
+async fn a_zero_timeout_and_leases_of_no_time_are_read_as_what_can_work() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let quick = RedisStore::open(&redis.url())
+        .unwrap()
+        .timeout(Duration::ZERO);
+    assert!(format!("{quick:?}").contains("timeout: 1ms"), "{quick:?}");
+    let store = RedisStore::open(&redis.url())
+        .unwrap()
+        .leases(6, Duration::ZERO);
+    assert!(format!("{store:?}").contains("lease: None"), "{store:?}");
+    let windows = [Window::per_minute(60)];
+    for _ in 0..10 {
+        assert!(!decide_in(&store, &ask("k1", &windows, None)).await.degraded);
+    }
+    let other = RedisStore::open(&redis.url()).unwrap();
+    let seen = decide_in(&other, &ask("k1", &windows, None)).await;
+    assert_eq!(
+        seen.windows()[0].remaining,
+        49,
+        "each request charged once, none leased ahead"
+    );
+}
+
 #[tokio::test]
 async fn without_redis_an_instance_decides_alone_at_its_share() {
     let Some(mut redis) = RedisServer::start() else {

@@ -103,7 +103,7 @@ impl MemoryStore {
     /// The most callers it keeps.
     #[must_use]
     pub fn capacity(&self) -> usize {
-        self.per_shard * SHARDS
+        self.per_shard.saturating_mul(SHARDS)
     }
 
     /// Decides now, on the store's clock.
@@ -190,6 +190,13 @@ mod tests {
     use crate::ratelimit::gcra::Outcome;
     use crate::ratelimit::store::{CallerId, Key};
     use crate::ratelimit::{TestClock, Window};
+
+    #[test]
+    fn the_largest_capacity_is_reported_without_overflow() {
+        let store = MemoryStore::with_capacity(usize::MAX);
+        assert!(store.capacity() >= usize::MAX / 2);
+        let _ = format!("{store:?}");
+    }
 
     fn ask<'a>(key: &'a str, windows: &'a [Window]) -> Ask<'a> {
         Ask {

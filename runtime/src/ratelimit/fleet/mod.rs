@@ -184,10 +184,11 @@ where
     }
 
     /// How long a call to Redis may take before it counts as failed and
-    /// the request is decided here (default 100 ms).
+    /// the request is decided here (default 100 ms; at least 1 ms, since
+    /// no answer is ready without a round trip).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
@@ -217,7 +218,9 @@ where
     /// Grants a caller under half its quota up to `requests` requests at a
     /// time, admitted here without asking Redis for `ttl` (and refuses a
     /// refused caller here until the time Redis gave). `requests` of 1 (the
-    /// default) turns leases off: every request is one call to Redis. A
+    /// default) turns leases off, and so does a `ttl` of zero (a lease
+    /// would be over before its next request): every request is one call
+    /// to Redis. A
     /// short `ttl` (near the period divided by the quota) keeps a lease's
     /// requests close to when they were charged; see the type's docs.
     #[must_use]
@@ -226,7 +229,8 @@ where
             .unwrap_or(u64::MAX)
             .min(1 << 52);
         self.shared_mut(|shared| {
-            shared.local = (requests > 1).then(|| local::Local::new(requests, micros, 100_000));
+            shared.local =
+                (requests > 1 && micros > 0).then(|| local::Local::new(requests, micros, 100_000));
         });
         self
     }

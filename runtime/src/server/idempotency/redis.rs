@@ -176,17 +176,21 @@ where
         self.breaker.state()
     }
 
-    /// How long a call may take (default 250 ms).
+    /// How long a call may take (default 250 ms; at least 1 ms, since no
+    /// answer is ready without a round trip).
     #[must_use]
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.timeout = timeout.max(Duration::from_millis(1));
         self
     }
 
     /// How long a key stays in flight without a response, unless the
     /// server serving it renews it, before it is free again (default
     /// 60 s): a server that died serving it does not hold it for the
-    /// whole `ttl`.
+    /// whole `ttl`. A claim lasts at least 30 ms, so that its renewals, a
+    /// third of it apart (and at least 10 ms), can keep it; one under
+    /// three times the [`timeout`](Self::timeout) leaves a slow renewal
+    /// no room.
     #[must_use]
     pub fn in_flight(mut self, in_flight: Duration) -> Self {
         self.in_flight = in_flight;
@@ -215,7 +219,9 @@ where
 
     /// How long a claim lasts.
     fn claim_lasts(&self) -> Duration {
-        self.in_flight.min(self.ttl)
+        self.in_flight
+            .min(self.ttl)
+            .max(Duration::from_millis(30))
     }
 
     /// Runs `script` on a claim: the key, then `args`.
