@@ -63,9 +63,9 @@ return 0
 /// retried onto another server replays the first server's answer. The
 /// same rules as the in-process [`MemoryStore`](super::MemoryStore):
 /// scoped keys (digests; no client key or credential is written),
-/// responses kept for `ttl`, a key in flight answered 409 until its
-/// response is stored, a key reused with another request refused with
-/// 422, and responses over
+/// responses kept for `ttl`, a duplicate of a key in flight waiting for
+/// its answer (up to 5 s, then a retryable 409), a key reused with another
+/// request refused with 422, and responses over
 /// [`max_response_bytes`](Self::max_response_bytes) not kept. Each
 /// operation is one atomic script.
 ///
