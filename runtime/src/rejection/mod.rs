@@ -77,7 +77,9 @@ pub enum Rejection {
         /// The body's size in bytes, when the client said
         /// (`Content-Length`); left out of `details` otherwise.
         file_size: Option<u64>,
-        /// The limit in bytes.
+        /// The limit in bytes; `u64::MAX` when it is not known (a layer
+        /// inside a surface without a limit of its own refused the body),
+        /// left out of `details` and the message then.
         max_size: u64,
     },
     /// A path parameter could not be read.
@@ -208,7 +210,9 @@ impl Rejection {
                 if let Some(size) = file_size {
                     f(Key::FileSize, Value::Number(*size));
                 }
-                f(Key::MaxSize, Value::Number(*max_size));
+                if *max_size != u64::MAX {
+                    f(Key::MaxSize, Value::Number(*max_size));
+                }
             }
             Rejection::InvalidHeader { name, reason } => {
                 f(Key::Name, Value::Text(name));
@@ -259,6 +263,9 @@ impl Rejection {
             Rejection::UnsupportedMediaType { expected } => {
                 write!(f, "Expected a body of type {expected}")
             }
+            Rejection::PayloadTooLarge {
+                max_size: u64::MAX, ..
+            } => f.write_str("Request body exceeds the maximum size"),
             Rejection::PayloadTooLarge { max_size, .. } => {
                 write!(f, "Request body exceeds maximum size of {max_size} bytes")
             }

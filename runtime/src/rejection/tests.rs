@@ -61,3 +61,18 @@ fn details_by_key() {
     };
     assert_eq!(unsized_body.detail("file_size"), None);
 }
+
+/// A limit no one told the surface (a layer inside it refused the body)
+/// is not shown as the largest number there is.
+#[test]
+fn an_unknown_limit_is_left_out() {
+    let unknown = Rejection::PayloadTooLarge {
+        file_size: None,
+        max_size: u64::MAX,
+    };
+    assert_eq!(unknown.detail("max_size"), None);
+    let response = crate::Context::new().render_rejection(&unknown);
+    let body = String::from_utf8(response.body().to_vec()).unwrap();
+    assert!(!body.contains("18446744073709551615"), "{body}");
+    assert!(body.contains("Request body exceeds the maximum size"), "{body}");
+}
