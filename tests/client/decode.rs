@@ -463,7 +463,10 @@ fn a_retry_after_past_the_largest_number_saturates() {
         http::HeaderValue::from_static("18446744073709551615.5"),
     );
     let remote = RemoteError::parse(response.status(), &headers, response.body());
-    assert_eq!(remote.retry_after().map(|wait| wait.as_secs()), Some(u64::MAX));
+    assert_eq!(
+        remote.retry_after().map(|wait| wait.as_secs()),
+        Some(u64::MAX)
+    );
     match Busy::from_remote(&remote) {
         Some(Busy::Busy { retry_after }) => assert_eq!(retry_after, u64::MAX),
         other => panic!("{other:?}"),

@@ -189,10 +189,17 @@ async fn a_redis_that_keeps_failing_opens_the_breaker() {
     let store = RedisStore::open(&redis.url(), Duration::from_secs(60))
         .unwrap()
         .timeout(Duration::from_millis(100))
-        .breaker(Breaker::new().failures(2).cooldown(Duration::from_secs(600)));
+        .breaker(
+            Breaker::new()
+                .failures(2)
+                .cooldown(Duration::from_secs(600)),
+        );
     let fingerprint = Fingerprint::of("", b"");
     assert_eq!(
-        store.claim("warm", fingerprint, Owner::new()).await.unwrap(),
+        store
+            .claim("warm", fingerprint, Owner::new())
+            .await
+            .unwrap(),
         Claim::New
     );
     redis.stall();

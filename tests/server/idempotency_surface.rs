@@ -161,7 +161,9 @@ async fn a_replay_carries_the_retrys_request_id_on_both_frameworks() {
             "/orders",
             axum::routing::post(|| async { Err::<(), _>(OrderError::Taken) }),
         )
-        .layer(IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(60))))
+        .layer(IdempotencyLayer::new(MemoryStore::new(
+            Duration::from_secs(60),
+        )))
         .layer(rebuff::server::Surface::<OrderError>::new());
     for (id, replayed) in [("req_first", false), ("req_retry", true)] {
         let request = Request::post("/orders")

@@ -571,7 +571,7 @@ async fn an_inner_middlewares_error_carries_the_headers() {
 #[tokio::test]
 async fn a_store_saying_more_than_the_plan_has_is_read_safely() {
     use rebuff::ratelimit::{
-        Ask, Decision, Deciding, MAX_WINDOWS, Outcome, RateLimitStore, WindowState,
+        Ask, Deciding, Decision, MAX_WINDOWS, Outcome, RateLimitStore, WindowState,
     };
     use tower::ServiceExt;
 

@@ -74,5 +74,8 @@ fn an_unknown_limit_is_left_out() {
     let response = crate::Context::new().render_rejection(&unknown);
     let body = String::from_utf8(response.body().to_vec()).unwrap();
     assert!(!body.contains("18446744073709551615"), "{body}");
-    assert!(body.contains("Request body exceeds the maximum size"), "{body}");
+    assert!(
+        body.contains("Request body exceeds the maximum size"),
+        "{body}"
+    );
 }

@@ -14,13 +14,13 @@ use http::{HeaderValue, Method, StatusCode, header};
 use http_body::Body as _;
 use tracing::Instrument as _;
 
+use crate::context::RequestPath;
 use crate::server::surface::{
     Rendered, Replaced, Unrendered, is_plain_text, keep_headers, unrendered,
 };
 use crate::server::{
     CatchUnwind, Surface, request_span, respond_rejection_for, respond_rejection_in,
 };
-use crate::context::RequestPath;
 use crate::{ApiError, Context, X_REQUEST_ID};
 
 #[cfg(feature = "ratelimit")]

@@ -240,7 +240,9 @@ impl<St: IdempotencyStore> Claimed<St> {
     /// the same changes nothing).
     pub(crate) async fn complete(mut self, response: StoredResponse) {
         self.stop_renewing();
-        let Some(key) = self.key.as_deref() else { return };
+        let Some(key) = self.key.as_deref() else {
+            return;
+        };
         match self
             .store
             .complete(key, self.fingerprint, self.owner, response)

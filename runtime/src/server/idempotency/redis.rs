@@ -219,9 +219,7 @@ where
 
     /// How long a claim lasts.
     fn claim_lasts(&self) -> Duration {
-        self.in_flight
-            .min(self.ttl)
-            .max(Duration::from_millis(30))
+        self.in_flight.min(self.ttl).max(Duration::from_millis(30))
     }
 
     /// Runs `script` on a claim: the key, then `args`.
