@@ -195,11 +195,9 @@ async fn a_redis_that_keeps_failing_opens_the_breaker() {
                 .cooldown(Duration::from_secs(600)),
         );
     let fingerprint = Fingerprint::of("", b"");
+    let served = Owner::new();
     assert_eq!(
-        store
-            .claim("warm", fingerprint, Owner::new())
-            .await
-            .unwrap(),
+        store.claim("warm", fingerprint, served).await.unwrap(),
         Claim::New
     );
     redis.stall();
@@ -212,6 +210,18 @@ async fn a_redis_that_keeps_failing_opens_the_breaker() {
     let refused = store.claim("k2", fingerprint, Owner::new()).await;
     assert!(refused.unwrap_err().to_string().contains("breaker"));
     assert_eq!(redis.calls("evalsha"), 0, "Redis was asked");
+    // Giving a key back is sent all the same: left undone, it would hold
+    // the key in flight.
+    store.release("warm", served).await.unwrap();
+    let fresh = RedisStore::open(&redis.url(), Duration::from_secs(60)).unwrap();
+    assert_eq!(
+        fresh
+            .claim("warm", fingerprint, Owner::new())
+            .await
+            .unwrap(),
+        Claim::New,
+        "the key was given back"
+    );
 }
 
 /// A keyed request whose claim timed out (Redis stalled) gets a 503, and

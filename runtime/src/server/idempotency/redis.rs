@@ -222,12 +222,14 @@ where
         self.in_flight.min(self.ttl).max(Duration::from_millis(30))
     }
 
-    /// Runs `script` on a claim: the key, then `args`.
+    /// Runs `script` on a claim: the key, then `args` ([`timed`](Self::timed)
+    /// says what `claiming` changes).
     async fn on_claim<T: redis::FromRedisValue>(
         &self,
         script: &redis::Script,
         key: &str,
         args: &[String],
+        claiming: bool,
     ) -> Result<T, StoreError> {
         let mut connection = self.connection.clone();
         let mut invocation = script.prepare_invoke();
@@ -235,7 +237,8 @@ where
         for arg in args {
             invocation.arg(arg);
         }
-        self.timed(invocation.invoke_async(&mut connection)).await
+        self.timed(invocation.invoke_async(&mut connection), claiming)
+            .await
     }
 
     /// How long a claim lasts, as `PEXPIRE` takes it.
@@ -243,22 +246,31 @@ where
         millis(self.claim_lasts()).to_string()
     }
 
-    /// Runs `call` within the timeout, through the breaker: refused at
-    /// once while it is open; an error that fails for every caller, or no
-    /// answer in time, counts against Redis.
+    /// Runs `call` within the timeout, through the breaker: an error that
+    /// fails for every caller, or no answer in time, counts against Redis.
+    /// While the breaker is open a claim (`claiming`) is refused at once;
+    /// giving a key back, storing an answer and renewing a claim are sent
+    /// all the same, uncounted: each one left undone would hold a key in
+    /// flight (a claim that landed after its timeout, a served request's
+    /// answer, a slow request's claim).
     async fn timed<T>(
         &self,
         call: impl core::future::Future<Output = redis::RedisResult<T>>,
+        claiming: bool,
     ) -> Result<T, StoreError> {
-        let Ok(permit) = self.breaker.allow() else {
-            return Err(StoreError::new(
-                "Redis is away (its breaker is open): not asked",
-            ));
+        let permit = match self.breaker.allow() {
+            Ok(permit) => Some(permit),
+            Err(_) if claiming => {
+                return Err(StoreError::new(
+                    "Redis is away (its breaker is open): not asked",
+                ));
+            }
+            Err(_) => None,
         };
         // Given back however the call ends, the future dropped included.
         let mut permit = Held {
             breaker: &self.breaker,
-            permit: Some(permit),
+            permit,
         };
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => {
@@ -306,7 +318,7 @@ where
                 self.period(),
                 hex(owner.as_bytes()),
             ];
-            let reply: Vec<Value> = self.on_claim(&self.claim, key, &args).await?;
+            let reply: Vec<Value> = self.on_claim(&self.claim, key, &args, true).await?;
             parse_claim(&reply)
         })
     }
@@ -334,7 +346,7 @@ where
                 .arg(millis(self.ttl))
                 .arg(hex(fingerprint.as_bytes()))
                 .arg(hex(owner.as_bytes()));
-            self.timed(invocation.invoke_async::<i64>(&mut connection))
+            self.timed(invocation.invoke_async::<i64>(&mut connection), false)
                 .await
                 .map(drop)
         })
@@ -342,7 +354,7 @@ where
 
     fn release<'a>(&'a self, key: &'a str, owner: Owner) -> StoreFuture<'a, ()> {
         Box::pin(async move {
-            self.on_claim::<i64>(&self.release, key, &[hex(owner.as_bytes())])
+            self.on_claim::<i64>(&self.release, key, &[hex(owner.as_bytes())], false)
                 .await
                 .map(drop)
         })
@@ -362,7 +374,7 @@ where
     fn renew<'a>(&'a self, key: &'a str, owner: Owner) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let args = [hex(owner.as_bytes()), self.period()];
-            let renewed: i64 = self.on_claim(&self.renew, key, &args).await?;
+            let renewed: i64 = self.on_claim(&self.renew, key, &args, false).await?;
             if renewed == 0 {
                 tracing::warn!(target: "rebuff::idempotency", "a key's claim lapsed while its request was served: a retry may have been served too");
             }
