@@ -156,16 +156,21 @@ async fn a_zero_timeout_and_leases_of_no_time_are_read_as_what_can_work() {
         .unwrap()
         .timeout(Duration::ZERO);
     assert!(format!("{quick:?}").contains("timeout: 1ms"), "{quick:?}");
+    // A timeout no loaded machine outlasts: every decision shared.
     let store = RedisStore::open(&redis.url())
         .unwrap()
+        .timeout(Duration::from_secs(5))
         .leases(6, Duration::ZERO);
     assert!(format!("{store:?}").contains("lease: None"), "{store:?}");
     let windows = [Window::per_minute(60)];
     for _ in 0..10 {
         assert!(!decide_in(&store, &ask("k1", &windows, None)).await.degraded);
     }
-    let other = RedisStore::open(&redis.url()).unwrap();
+    let other = RedisStore::open(&redis.url())
+        .unwrap()
+        .timeout(Duration::from_secs(5));
     let seen = decide_in(&other, &ask("k1", &windows, None)).await;
+    assert!(!seen.degraded);
     assert_eq!(
         seen.windows()[0].remaining,
         49,

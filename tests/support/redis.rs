@@ -203,12 +203,9 @@ impl Drop for RedisServer {
     fn drop(&mut self) {
         // A stalled server would not die of SIGKILL any later, but resume
         // it anyway so that nothing is left stopped.
-        if self.child.is_some() {
-            let _ = Command::new("kill")
-                .args([
-                    "-CONT",
-                    &self.child.as_ref().map(Child::id).unwrap_or(0).to_string(),
-                ])
+        if let Some(child) = &self.child {
+            let _ = Command::new("sh")
+                .args(["-c", &format!("kill -CONT {}", child.id())])
                 .status();
         }
         self.stop();
@@ -216,7 +213,6 @@ impl Drop for RedisServer {
     }
 }
 
-/// A loopback port nothing listens on (now).
 /// A port free now, and one no other test of this process is handed
 /// while a server is stopped on it: taken in turn from a range below the
 /// ports the system hands out for `bind(0)` (32768 and up on Linux), from

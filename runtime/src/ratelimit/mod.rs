@@ -280,9 +280,8 @@ impl RateLimiter {
     }
 
     /// Blocks a caller for `block` once it has been refused `refusals`
-    /// times within `within` (a `refusals` of 0 counts as 1; a `within`
-    /// of zero counts each refusal alone, so that only a `refusals` of 1
-    /// ever blocks).
+    /// times within `within` (a `refusals` of 0 counts as 1; with a
+    /// `within` of zero only refusals at one and the same instant add up).
     #[must_use]
     pub fn escalate(mut self, refusals: u32, within: Duration, block: Duration) -> Self {
         // At most 2^52 us (142 years): times stay exact as the doubles of

@@ -315,6 +315,9 @@ impl fmt::Display for Rejection {
             Rejection::UnsupportedMediaType { expected } => {
                 write!(f, "expected a body of type {expected}")
             }
+            Rejection::PayloadTooLarge {
+                max_size: u64::MAX, ..
+            } => f.write_str("body over the limit"),
             Rejection::PayloadTooLarge { max_size, .. } => write!(f, "body over {max_size} bytes"),
             Rejection::InvalidPath { reason } => write!(f, "invalid path: {reason}"),
             Rejection::InvalidQuery { reason } => write!(f, "invalid query: {reason}"),

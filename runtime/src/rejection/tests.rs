@@ -78,4 +78,5 @@ fn an_unknown_limit_is_left_out() {
         body.contains("Request body exceeds the maximum size"),
         "{body}"
     );
+    assert_eq!(unknown.to_string(), "body over the limit");
 }

@@ -22,7 +22,10 @@ impl StoredResponse {
 
 /// Keys and responses in this process's memory, each answer kept for
 /// `ttl` (a claim in flight lasts until its request completes or gives it
-/// back, however slow), within a bound on answered keys and on bytes: past either, the oldest answered
+/// back, however slow: a request that never ends holds its key until the
+/// process does, so bound handlers with a request timeout, such as
+/// tower-http's `TimeoutLayer`), within a bound on answered keys and on
+/// bytes: past either, the oldest answered
 /// keys go first (and a retry of an evicted key does the work again). A key
 /// whose request is still being served is never evicted: such claims come
 /// on top of the bound, as many as the requests in flight. A response
@@ -289,14 +292,15 @@ mod tests {
     /// meanwhile is told it is in flight, not served a second time.
     #[test]
     fn a_claim_in_flight_outlasts_the_ttl() {
-        let store = MemoryStore::new(Duration::from_millis(5));
+        // Room for a loaded machine between completing and asking again.
+        let store = MemoryStore::new(Duration::from_millis(500));
         assert_eq!(store.claim_now("k", SAME, ME), Claim::New);
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(600));
         assert_eq!(store.claim_now("k", SAME, THEM), Claim::InFlight);
         store.complete_now("k", SAME, ME, response("1"));
         assert_eq!(store.claim_now("k", SAME, THEM), Claim::Done(response("1")));
         // The answer itself is kept for the ttl only.
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(600));
         assert_eq!(store.claim_now("k", SAME, THEM), Claim::New);
     }
 
