@@ -444,6 +444,10 @@ fn only_a_4xx_that_can_clear_is_retried_on_its_hint() {
 fn a_retry_after_past_the_largest_number_saturates() {
     #[derive(Debug, thiserror::Error, ApiError)]
     #[api(decode)]
+    #[allow(
+        clippy::large_enum_variant,
+        reason = "the other variant holds a whole remote error, as users write it"
+    )]
     enum Busy {
         #[error("busy")]
         #[api(status = 503, message = "Busy")]
