@@ -168,7 +168,8 @@
 //! [`breaker::Breakers`] keeps one breaker per host. With the `reqwest`
 //! feature, [`client::reqwest::SendRetrying`] retries only what is safe to
 //! repeat (idempotent methods, or a `POST` carrying an `Idempotency-Key`,
-//! which it can add), and on the server
+//! which it adds unless told not to: against an API that ignores the
+//! header, turn that off), and on the server
 //! [`server::idempotency::IdempotencyLayer`] replays the stored answer to a
 //! repeated key instead of doing the work twice (keys scoped to the caller
 //! and endpoint; a key reused with another body is refused with a 422).
@@ -189,7 +190,8 @@
 //! body, path and query are read with [`server::axum`]'s extractors (`Json`,
 //! `Path`, `Query`, `Form`), whose failures are rejections; axum's own answer
 //! in plain text, which the surface cannot tell from the application's own
-//! 4xx (a plain-text 413 or 5xx it still answers in the envelope):
+//! 4xx (a plain-text 413, 500, 502, 503 or 504 it still answers in the
+//! envelope):
 //!
 //! ```no_run
 //! # #[cfg(all(feature = "axum", feature = "actix"))] {

@@ -596,7 +596,9 @@ impl Verdict {
     }
 
     /// The rejection to answer a refused request with
-    /// ([`Rejection::RateLimited`] or [`Rejection::Blocked`]), once.
+    /// ([`Rejection::RateLimited`], [`Rejection::Blocked`], or
+    /// [`Rejection::Unavailable`] on a route that fails closed while its
+    /// store is away), once.
     pub fn take_refusal(&mut self) -> Option<Rejection> {
         self.refusal.take().map(|refusal| *refusal)
     }

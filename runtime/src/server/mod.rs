@@ -57,8 +57,10 @@
 //! - **the request context**: the request id (the client's `X-Request-Id`
 //!   if it is safe, the one tower-http's `SetRequestIdLayer` chose, or a
 //!   new `req_` + 16 random characters), echoed on every response and
-//!   recorded on a `tracing` span (`request`) around the request, so every
-//!   log line a handler writes carries it; the time; the path as RFC 9457
+//!   recorded on a `tracing` span (`request`) around the request when a
+//!   subscriber listens at `INFO` (the span is skipped otherwise, to cost
+//!   nothing), so every log line a handler writes carries it; the time;
+//!   the path as RFC 9457
 //!   `instance`.
 //! - **content negotiation** (RFC 9110, section 12.5.1): a client that
 //!   prefers `application/problem+json` to `application/json` gets RFC 9457

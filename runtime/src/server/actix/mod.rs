@@ -35,8 +35,11 @@
 //! `web::Form`, `web::Bytes`, ...) and answers it as the matching
 //! [`Rejection`] in the API's envelope. The router's bodyless 404 and 405
 //! are answered in the envelope too, `Allow` kept. A handler error that is
-//! not the API's own (an `actix_web::error::ErrorInternalServerError`, say)
-//! is a 4xx rejection by its status, or a 500 that says nothing of it.
+//! not the API's own is answered as the rejection its status stands for (a
+//! 400, 404, 405 or 413), goes out as it is when no rejection has its 4xx
+//! status (an auth middleware's 401, a 403), stays a 503 (`Unavailable`,
+//! its `Retry-After` kept), and is otherwise a 500 that says nothing of it
+//! (an `actix_web::error::ErrorInternalServerError`, say).
 
 mod idempotency;
 #[cfg(feature = "ratelimit")]

@@ -9,7 +9,12 @@
 //! (`idempotency_key_reused`) instead of replaying an answer to something
 //! else. This follows the IETF `Idempotency-Key` header draft.
 //!
+//! On axum it is [`IdempotencyLayer`] (inside the
+//! [`Surface`](crate::server::Surface)); on actix-web,
+//! `rebuff::server::actix::Idempotency`, wrapped before the surface.
+//!
 //! ```no_run
+//! # #[cfg(feature = "axum")] {
 //! use std::time::Duration;
 //! use axum::{Router, routing::post};
 //! use rebuff::server::idempotency::{IdempotencyLayer, MemoryStore};
@@ -18,6 +23,7 @@
 //!     .route("/api/v1/orders", post(|| async { "created" }))
 //!     .layer(IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(24 * 3600))));
 //! # let _ = app;
+//! # }
 //! ```
 
 mod engine;
