@@ -326,6 +326,8 @@ mod rate_limit;
 #[cfg(feature = "ratelimit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
 pub mod ratelimit;
+#[cfg(feature = "redis")]
+mod redis_link;
 pub mod rejection;
 pub mod retry;
 mod retryable;

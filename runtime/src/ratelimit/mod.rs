@@ -86,8 +86,6 @@ pub use caller::{BadNetwork, Caller, Network, ProxyHeader, RequestView, client_i
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use fleet::RedisStore;
-#[cfg(all(feature = "redis", any(feature = "axum", feature = "actix")))]
-pub(crate) use fleet::{connect_lazily, default_breaker, fails_for_everyone};
 pub use gcra::{CallerState, Decision, Escalation, MAX_WINDOWS, Outcome, WindowState, decide};
 pub use headers::{RATELIMIT, RATELIMIT_POLICY, X_RATELIMIT_SCOPE};
 pub use memory::{DEFAULT_CAPACITY, MemoryStore};

@@ -6,14 +6,15 @@ use core::fmt;
 use core::time::Duration;
 use std::sync::Arc;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig};
+use redis::aio::{ConnectionLike, ConnectionManager};
 use sha2::{Digest, Sha256};
 
 use super::gcra::{Decision, Escalation, Outcome, WindowState};
 use super::plan::Window;
 use super::store::{Ask, CallerId, Clock, Deciding, RateLimitStore, StoreError, SystemClock};
 use super::{MAX_WINDOWS, MemoryStore};
-use crate::breaker::{Breaker, Permit, State};
+use crate::breaker::{Breaker, State};
+use crate::redis_link::{Held, connect_lazily, default_breaker, fails_for_everyone};
 
 /// The decision, in Lua: the in-process store's GCRA and escalation, on
 /// Redis's clock, in one atomic step.
@@ -80,7 +81,7 @@ pub struct RedisStore<C = ConnectionManager> {
 /// What every decision of a store uses.
 struct Shared {
     script: redis::Script,
-    breaker: Breaker,
+    breaker: Arc<Breaker>,
     fallback: MemoryStore,
     local: Option<local::Local>,
     clock: SystemClock,
@@ -98,20 +99,6 @@ impl<C> fmt::Debug for RedisStore<C> {
     }
 }
 
-/// The breaker in front of Redis: open after 3 failures in a row, a probe
-/// a second later.
-pub(crate) fn default_breaker() -> Breaker {
-    Breaker::new().failures(3).cooldown(Duration::from_secs(1))
-}
-
-/// Whether an error of Redis's says it fails for every caller (unreachable,
-/// scripting disabled, too many clients, a replica read-only after a
-/// failover), which counts against it in the breaker. Only a key of
-/// another type under a caller's name (`WRONGTYPE`) is that call's alone.
-pub(crate) fn fails_for_everyone(err: &redis::RedisError) -> bool {
-    err.code() != Some("WRONGTYPE")
-}
-
 impl RedisStore<ConnectionManager> {
     /// A store on the Redis at `url` (`redis://host:port/db`), through
     /// redis-rs's connection manager (which reconnects by itself). It
@@ -124,40 +111,6 @@ impl RedisStore<ConnectionManager> {
     pub fn open(url: &str) -> Result<Self, StoreError> {
         Ok(RedisStore::with_connection(connect_lazily(url)?))
     }
-}
-
-/// A connection manager on the Redis at `url` that connects on first use.
-/// The stores bound each call with their own timeout, so that a store's
-/// timeout can be changed after. The socket sends each command at once
-/// (`TCP_NODELAY`), and a connection whose peer vanished (a partition, a
-/// failover to another address) is found dead by the kernel, so that the
-/// manager reconnects instead of waiting on it: on Linux within seconds
-/// (data unacknowledged for 5 s); elsewhere by keepalive probes, which run
-/// only while the connection is idle, so that under traffic it takes as
-/// long as the system's TCP retransmissions (minutes), the fleet deciding
-/// per instance meanwhile.
-pub(crate) fn connect_lazily(url: &str) -> Result<ConnectionManager, StoreError> {
-    use redis::IntoConnectionInfo as _;
-    use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
-    let keepalive = TcpKeepalive::new().with_time(Duration::from_secs(5));
-    #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
-    let keepalive = keepalive.with_interval(Duration::from_secs(1));
-    let tcp = TcpSettings::default()
-        .set_nodelay(true)
-        .set_keepalive(keepalive);
-    #[cfg(target_os = "linux")]
-    let tcp = tcp.set_user_timeout(Duration::from_secs(5));
-    let info = url
-        .into_connection_info()
-        .map_err(StoreError::new)?
-        .set_tcp_settings(tcp);
-    let client = redis::Client::open(info).map_err(StoreError::new)?;
-    let config = ConnectionManagerConfig::new()
-        .set_connection_timeout(Some(Duration::from_secs(2)))
-        .set_response_timeout(None)
-        .set_number_of_retries(1)
-        .set_max_delay(Duration::from_millis(200));
-    ConnectionManager::new_lazy_with_config(client, config).map_err(StoreError::new)
 }
 
 impl<C> RedisStore<C>
@@ -175,7 +128,7 @@ where
             instances: 1,
             shared: Arc::new(Shared {
                 script: redis::Script::new(SCRIPT),
-                breaker: default_breaker(),
+                breaker: Arc::new(default_breaker()),
                 fallback: MemoryStore::new(),
                 local: None,
                 clock: SystemClock,
@@ -211,7 +164,7 @@ where
     /// row, a probe a second later).
     #[must_use]
     pub fn breaker(mut self, breaker: Breaker) -> Self {
-        self.shared_mut(|shared| shared.breaker = breaker);
+        self.shared_mut(|shared| shared.breaker = Arc::new(breaker));
         self
     }
 
@@ -246,7 +199,7 @@ where
         if Arc::get_mut(&mut self.shared).is_none() {
             self.shared = Arc::new(Shared {
                 script: redis::Script::new(SCRIPT),
-                breaker: self.shared.breaker.fresh(),
+                breaker: Arc::new(self.shared.breaker.fresh()),
                 fallback: MemoryStore::new(),
                 local: None,
                 clock: SystemClock,
@@ -339,10 +292,7 @@ where
         };
         // Given back however the call ends: a half-open probe dropped
         // with its request must not keep the breaker from closing.
-        let mut permit = Probe {
-            permit: Some(permit),
-            shared: Arc::clone(&shared),
-        };
+        let mut permit = Held::new(Arc::clone(&shared.breaker), permit);
         let key = self.key(ask);
         let (hash, lease, extra) = match &shared.local {
             Some(local) => {
@@ -409,9 +359,7 @@ where
                     if shared.breaker.state() != State::Closed {
                         tracing::info!(target: "rebuff::ratelimit", "Redis answers again: the limits are shared again");
                     }
-                    if let Some(permit) = permit.permit.take() {
-                        shared.breaker.record_success(permit);
-                    }
+                    permit.success();
                     if let Some(local) = &shared.local {
                         local.keep(hash, &decision, granted, strikes, shared.clock.now_micros());
                     }
@@ -421,12 +369,10 @@ where
                     if let Some(local) = shared.local.as_ref().filter(|_| unsent) {
                         local.give_back_refusals(hash, extra, shared.clock.now_micros());
                     }
-                    if let Some(permit) = permit.permit.take() {
-                        if down {
-                            shared.breaker.record_failure(permit);
-                        } else {
-                            shared.breaker.release(permit);
-                        }
+                    if down {
+                        permit.failure();
+                    } else {
+                        permit.release();
                     }
                     tracing::warn!(target: "rebuff::ratelimit", error = %err, breaker = ?shared.breaker.state(), "Redis failed: deciding here, at this instance's share of the limits");
                     let ask = Ask {
@@ -473,21 +419,6 @@ fn arguments(
         chunk.copy_from_slice(&value.to_le_bytes());
     }
     bytes
-}
-
-/// The breaker's permit for one call to Redis, given back if the call is
-/// dropped before its outcome is recorded.
-struct Probe {
-    permit: Option<Permit>,
-    shared: Arc<Shared>,
-}
-
-impl Drop for Probe {
-    fn drop(&mut self) {
-        if let Some(permit) = self.permit.take() {
-            self.shared.breaker.release(permit);
-        }
-    }
 }
 
 /// A lease being asked for a caller: given back when the call ends.

@@ -9,7 +9,8 @@ use redis::Value;
 use redis::aio::{ConnectionLike, ConnectionManager};
 
 use super::{Claim, Fingerprint, IdempotencyStore, Owner, StoreError, StoreFuture, StoredResponse};
-use crate::breaker::{Breaker, Permit};
+use crate::breaker::Breaker;
+use crate::redis_link::Held;
 
 /// Claims a key for its owner (`ARGV[3]`), or says what is known of it, in
 /// one step.
@@ -134,7 +135,7 @@ impl RedisStore<ConnectionManager> {
     ///
     /// When `url` is not a Redis URL.
     pub fn open(url: &str, ttl: Duration) -> Result<Self, StoreError> {
-        let connection = crate::ratelimit::connect_lazily(url)?;
+        let connection = crate::redis_link::connect_lazily(url)?;
         Ok(RedisStore::with_connection(connection, ttl))
     }
 }
@@ -157,7 +158,7 @@ where
             in_flight: Duration::from_secs(60),
             timeout: Duration::from_millis(250),
             max_bytes: 1 << 20,
-            breaker: crate::ratelimit::default_breaker(),
+            breaker: crate::redis_link::default_breaker(),
         }
     }
 
@@ -267,18 +268,14 @@ where
             }
             Err(_) => None,
         };
-        // Given back however the call ends, the future dropped included.
-        let mut permit = Held {
-            breaker: &self.breaker,
-            permit,
-        };
+        let mut permit = Held::new(&self.breaker, permit);
         match tokio::time::timeout(self.timeout, call).await {
             Ok(Ok(value)) => {
                 permit.success();
                 Ok(value)
             }
             Ok(Err(err)) => {
-                if crate::ratelimit::fails_for_everyone(&err) {
+                if crate::redis_link::fails_for_everyone(&err) {
                     permit.failure();
                 }
                 Err(StoreError::new(err))
@@ -380,35 +377,6 @@ where
             }
             Ok(())
         })
-    }
-}
-
-/// The breaker's permit for one call, given back (nothing counted) unless
-/// its outcome was recorded.
-struct Held<'a> {
-    breaker: &'a Breaker,
-    permit: Option<Permit>,
-}
-
-impl Held<'_> {
-    fn success(&mut self) {
-        if let Some(permit) = self.permit.take() {
-            self.breaker.record_success(permit);
-        }
-    }
-
-    fn failure(&mut self) {
-        if let Some(permit) = self.permit.take() {
-            self.breaker.record_failure(permit);
-        }
-    }
-}
-
-impl Drop for Held<'_> {
-    fn drop(&mut self) {
-        if let Some(permit) = self.permit.take() {
-            self.breaker.release(permit);
-        }
     }
 }
 
