@@ -314,16 +314,10 @@ pub(crate) fn respond_rejection_for(
 /// a layer inside a `Router::nest` (which strips the nest's prefix from
 /// the URI the layer sees), else `path`.
 #[cfg(feature = "axum")]
-pub(crate) fn with_whole_path<R>(path: &str, f: impl FnOnce(&str) -> R) -> R {
-    let mut f = Some(f);
-    let seen = CONTEXT.try_with(|ctx| {
-        ctx.surface_path()
-            .map(|whole| (f.take().expect("called once"))(whole))
-    });
-    match seen {
-        Ok(Some(done)) => done,
-        _ => (f.take().expect("called once"))(path),
-    }
+pub(crate) fn with_whole_path<R>(path: &str, f: impl Fn(&str) -> R) -> R {
+    CONTEXT
+        .try_with(|ctx| f(ctx.surface_path().unwrap_or(path)))
+        .unwrap_or_else(|_| f(path))
 }
 
 /// [`respond_rejection_for`] in the current request's context.
