@@ -358,20 +358,8 @@ pub mod axum_app {
 
     pub fn router(state: Arc<State>) -> Router {
         let surface = super::surface(&state);
-        // A retried upload with its Idempotency-Key gets the first answer
-        // (uploads over 1 MiB pass through unremembered). Callers are told
-        // apart by their X-API-Key: one caller's key never answers another.
-        let idempotency = rebuff::server::idempotency::IdempotencyLayer::new(
-            state.idempotency.clone(),
-        )
-        .scope(|parts| super::api_key_of(parts.headers.get("x-api-key").map(|key| key.as_bytes())));
-        routes().with_state(state).layer(idempotency).layer(surface)
+        routes().with_state(state).layer(surface)
     }
-}
-
-/// What scopes a caller's idempotency keys: its `X-API-Key`.
-fn api_key_of(key: Option<&[u8]>) -> Vec<u8> {
-    key.map(<[u8]>::to_vec).unwrap_or_default()
 }
 
 /// The actix-web front end.
@@ -459,9 +447,22 @@ pub mod actix_app {
 /// [`CallError`], bodies up to the upload cap plus a megabyte for the form
 /// around the file.
 pub fn surface(state: &State) -> rebuff::server::Surface<CallError> {
+    // A retried upload with its Idempotency-Key gets the first answer
+    // (uploads over 1 MiB pass through unremembered). Callers are told apart
+    // by their X-API-Key: one caller's key never answers another.
+    let keys = rebuff::server::idempotency::IdempotencyKeys::new(state.idempotency.clone()).scope(
+        |request| {
+            request
+                .header("x-api-key")
+                .unwrap_or("")
+                .as_bytes()
+                .to_vec()
+        },
+    );
     rebuff::server::Surface::new()
         .body_limit(state.max_bytes() + MB)
         .rate_limit(state.config.limiter(|request| request.header("x-api-key")))
+        .idempotency(keys)
 }
 
 /// Serves with axum on `listener` until the process ends.
@@ -482,14 +483,11 @@ pub fn serve_actix(
     state: Arc<State>,
 ) -> std::io::Result<actix_web::dev::Server> {
     use actix_web::{App, HttpServer};
-    // One surface and one idempotency store for every worker.
+    // One surface (and so one idempotency store) for every worker.
     let surface = surface(&state);
-    let idempotency = rebuff::server::actix::Idempotency::new(state.idempotency.clone())
-        .scope(|req| api_key_of(req.headers().get("x-api-key").map(|key| key.as_bytes())));
     Ok(HttpServer::new(move || {
         App::new()
             .configure(actix_app::configure(state.clone()))
-            .wrap(idempotency.clone())
             .wrap(surface.clone())
     })
     .workers(1)

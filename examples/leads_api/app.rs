@@ -335,13 +335,7 @@ pub mod axum_app {
     /// Routes and the error surface: every failure leaves in the flat
     /// envelope with the request's id.
     pub fn router(state: Arc<State>) -> Router {
-        routes()
-            // A retried POST with its Idempotency-Key gets the first answer.
-            .layer(rebuff::server::idempotency::IdempotencyLayer::new(
-                state.idempotency.clone(),
-            ))
-            .layer(super::surface(&state))
-            .with_state(state)
+        routes().layer(super::surface(&state)).with_state(state)
     }
 }
 
@@ -420,6 +414,11 @@ pub fn surface(state: &State) -> rebuff::server::Surface<LeadError> {
     rebuff::server::Surface::new()
         .body_limit(1 << 20)
         .rate_limit(state.config.limiter(|request| request.bearer()))
+        // A retried POST with its Idempotency-Key gets the first answer;
+        // keys are scoped by the caller's `Authorization`.
+        .idempotency(rebuff::server::idempotency::IdempotencyKeys::new(
+            state.idempotency.clone(),
+        ))
 }
 
 /// Which framework serves.
@@ -463,13 +462,11 @@ pub fn serve_actix(
     state: Arc<State>,
 ) -> std::io::Result<actix_web::dev::Server> {
     use actix_web::{App, HttpServer};
-    // One surface and one idempotency store for every worker.
+    // One surface (and so one idempotency store) for every worker.
     let surface = surface(&state);
-    let idempotency = rebuff::server::actix::Idempotency::new(state.idempotency.clone());
     Ok(HttpServer::new(move || {
         App::new()
             .configure(actix_app::configure(state.clone()))
-            .wrap(idempotency.clone())
             .wrap(surface.clone())
     })
     .workers(1)

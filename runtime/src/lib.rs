@@ -170,7 +170,7 @@
 //! repeat (idempotent methods, or a `POST` carrying an `Idempotency-Key`,
 //! which it adds unless told not to: against an API that ignores the
 //! header, turn that off), and on the server
-//! [`server::idempotency::IdempotencyLayer`] replays the stored answer to a
+//! [`server::Surface::idempotency`] replays the stored answer to a
 //! repeated key instead of doing the work twice (keys scoped to the caller
 //! and endpoint; a key reused with another body is refused with a 422).
 //!
@@ -183,8 +183,9 @@
 //! One setup call, [`server::Surface`], then gives the whole server its
 //! error surface, everything taken from the error type: the request id,
 //! time and path of every error (and a `tracing` span carrying the id),
-//! RFC 9457 for clients that prefer it, a body limit, panics answered, and
-//! the server's own rejections (unknown routes, wrong methods, malformed
+//! RFC 9457 for clients that prefer it, a body limit, panics answered,
+//! idempotency keys when given a store ([`server::Surface::idempotency`]),
+//! and the server's own rejections (unknown routes, wrong methods, malformed
 //! JSON, oversized bodies, bad parameters) in the type's envelope and
 //! style, `code_case`, `rename_all` and `type_base` included. On axum the
 //! body, path and query are read with [`server::axum`]'s extractors (`Json`,
@@ -337,6 +338,8 @@ mod ser;
 pub mod server;
 mod store_error;
 mod style;
+#[cfg(any(feature = "ratelimit", feature = "axum", feature = "actix"))]
+mod view;
 
 #[doc(hidden)]
 #[path = "private.rs"]

@@ -24,3 +24,4 @@ mod smoke;
 mod surface;
 mod surface_composed;
 mod surface_foreign;
+mod surface_idempotency;

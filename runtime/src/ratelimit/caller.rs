@@ -8,6 +8,8 @@ use core::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use core::str::FromStr;
 use std::borrow::Cow;
 
+use crate::view::RequestView;
+
 /// A caller: the key its limits are kept under, and its plan's name.
 ///
 /// ```
@@ -42,122 +44,6 @@ impl<'a> Caller<'a> {
     #[must_use]
     pub fn plan(&self) -> &str {
         &self.plan
-    }
-}
-
-/// What a resolver sees of a request, whatever the framework.
-#[derive(Clone, Copy)]
-pub struct RequestView<'a> {
-    pub(crate) method: &'a str,
-    pub(crate) path: &'a str,
-    pub(crate) headers: Headers<'a>,
-    pub(crate) peer: Option<IpAddr>,
-}
-
-/// The request's headers, as the framework keeps them.
-#[derive(Clone, Copy)]
-pub(crate) enum Headers<'a> {
-    Http(&'a http::HeaderMap),
-    #[cfg(feature = "actix")]
-    Actix(&'a actix_web::http::header::HeaderMap),
-}
-
-impl fmt::Debug for RequestView<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RequestView")
-            .field("method", &self.method)
-            .field("path", &self.path)
-            .field("peer", &self.peer)
-            .finish_non_exhaustive()
-    }
-}
-
-impl<'a> RequestView<'a> {
-    /// A view of an `http` request's parts (for servers that are neither
-    /// axum nor actix-web, and tests).
-    #[must_use]
-    pub fn new(
-        method: &'a str,
-        path: &'a str,
-        headers: &'a http::HeaderMap,
-        peer: Option<IpAddr>,
-    ) -> Self {
-        RequestView {
-            method,
-            path,
-            headers: Headers::Http(headers),
-            peer,
-        }
-    }
-
-    /// A view of an actix-web request.
-    #[cfg(feature = "actix")]
-    pub(crate) fn actix(
-        method: &'a str,
-        path: &'a str,
-        headers: &'a actix_web::http::header::HeaderMap,
-        peer: Option<IpAddr>,
-    ) -> Self {
-        RequestView {
-            method,
-            path,
-            headers: Headers::Actix(headers),
-            peer,
-        }
-    }
-
-    /// The request method.
-    #[must_use]
-    pub fn method(&self) -> &'a str {
-        self.method
-    }
-
-    /// The request path.
-    #[must_use]
-    pub fn path(&self) -> &'a str {
-        self.path
-    }
-
-    /// The first value of header `name`, if it is visible ASCII.
-    #[must_use]
-    pub fn header(&self, name: &str) -> Option<&'a str> {
-        match self.headers {
-            Headers::Http(headers) => headers.get(name)?.to_str().ok(),
-            #[cfg(feature = "actix")]
-            Headers::Actix(headers) => headers.get(name)?.to_str().ok(),
-        }
-    }
-
-    /// The `Bearer` token of `Authorization`, if any.
-    #[must_use]
-    pub fn bearer(&self) -> Option<&'a str> {
-        let value = self.header("authorization")?;
-        let (scheme, token) = value.split_once(' ')?;
-        scheme
-            .eq_ignore_ascii_case("bearer")
-            .then(|| token.trim())
-            .filter(|token| !token.is_empty())
-    }
-
-    /// The address of the socket's peer, if the server knows it.
-    #[must_use]
-    pub fn peer(&self) -> Option<IpAddr> {
-        self.peer
-    }
-
-    fn all(&self, name: &str, mut each: impl FnMut(&str)) {
-        match self.headers {
-            Headers::Http(headers) => headers
-                .get_all(name)
-                .iter()
-                .filter_map(|v| v.to_str().ok())
-                .for_each(&mut each),
-            #[cfg(feature = "actix")]
-            Headers::Actix(headers) => headers
-                .get_all(name)
-                .filter_map(|v| v.to_str().ok())
-                .for_each(&mut each),
-        }
     }
 }
 

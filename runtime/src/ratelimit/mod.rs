@@ -82,7 +82,8 @@ use core::time::Duration;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-pub use caller::{BadNetwork, Caller, Network, ProxyHeader, RequestView, client_ip};
+pub use crate::view::RequestView;
+pub use caller::{BadNetwork, Caller, Network, ProxyHeader, client_ip};
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use fleet::RedisStore;

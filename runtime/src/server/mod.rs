@@ -69,6 +69,14 @@
 //!   before the handler runs) and chunked ones (cut off as they are read).
 //! - **panics** answered with a 500 in the envelope, nothing of the panic
 //!   sent, the panic logged.
+//! - **rate limits**, when given a limiter (`Surface::rate_limit`, feature
+//!   `ratelimit`): per-plan limits with their headers on every response,
+//!   a caller over its limit answered with a 429 in the envelope (see
+//!   `rebuff::ratelimit`).
+//! - **idempotency keys**, when given a store ([`Surface::idempotency`]):
+//!   a request retried with its `Idempotency-Key` answered with the first
+//!   response instead of being served twice, after the rate limit and
+//!   under the body limit ([`idempotency::IdempotencyKeys`]).
 //!
 //! Every 5xx is logged once with `tracing` at `ERROR`, with its status,
 //! code, request id and source chain; 4xx at `INFO`. The client sees only
@@ -103,6 +111,7 @@ use bytes::Bytes;
 use http::Response;
 
 pub use crate::rejection::Rejection;
+pub use crate::view::RequestView;
 use crate::{ApiError, Context};
 pub use surface::{DEFAULT_BODY_LIMIT, Surface};
 

@@ -9,6 +9,7 @@ use core::marker::PhantomData;
 use http::HeaderMap;
 use http::{HeaderValue, StatusCode};
 
+use super::idempotency::IdempotencyKeys;
 use super::{negotiate, request_id_bytes};
 use crate::context::RequestPath;
 use crate::{ApiError, Context, Rejection};
@@ -35,6 +36,7 @@ pub struct Surface<E> {
     catch_panics: bool,
     #[cfg(feature = "ratelimit")]
     limiter: Option<std::sync::Arc<crate::ratelimit::RateLimiter>>,
+    idempotency: Option<std::sync::Arc<IdempotencyKeys>>,
     _errors: PhantomData<fn() -> E>,
 }
 
@@ -46,6 +48,7 @@ impl<E> Clone for Surface<E> {
             catch_panics: self.catch_panics,
             #[cfg(feature = "ratelimit")]
             limiter: self.limiter.clone(),
+            idempotency: self.idempotency.clone(),
             _errors: PhantomData,
         }
     }
@@ -60,6 +63,7 @@ impl<E> fmt::Debug for Surface<E> {
             .field("catch_panics", &self.catch_panics);
         #[cfg(feature = "ratelimit")]
         f.field("rate_limit", &self.limiter);
+        f.field("idempotency", &self.idempotency);
         f.finish()
     }
 }
@@ -80,6 +84,7 @@ impl<E: ApiError> Surface<E> {
             catch_panics: true,
             #[cfg(feature = "ratelimit")]
             limiter: None,
+            idempotency: None,
             _errors: PhantomData,
         }
     }
@@ -99,6 +104,21 @@ impl<E: ApiError> Surface<E> {
     #[cfg(feature = "ratelimit")]
     pub(crate) fn limiter(&self) -> Option<&std::sync::Arc<crate::ratelimit::RateLimiter>> {
         self.limiter.as_ref()
+    }
+
+    /// Honours idempotency keys on every route: a request with an
+    /// `Idempotency-Key` is served once, its retries answered with its
+    /// first response (see [`IdempotencyKeys`]). Keys are claimed after the
+    /// rate limit and under the body limit.
+    #[must_use]
+    pub fn idempotency(mut self, keys: IdempotencyKeys) -> Self {
+        self.idempotency = Some(std::sync::Arc::new(keys));
+        self
+    }
+
+    /// The idempotency keys, if any.
+    pub(crate) fn idempotency_keys(&self) -> Option<&IdempotencyKeys> {
+        self.idempotency.as_deref()
     }
 
     /// Refuses request bodies over `bytes` with a 413

@@ -15,7 +15,11 @@ use bytes::{Bytes, BytesMut};
 
 use super::to_actix;
 use crate::rejection::Rejection;
-use crate::server::idempotency::{Begin, IdempotencyStore, Keyed, MAX_REQUEST, StoredResponse};
+use crate::server::CatchUnwind;
+use crate::server::idempotency::{
+    Begin, IdempotencyKeys, IdempotencyStore, Keyed, MAX_REQUEST, StoredResponse,
+};
+use crate::view::RequestView;
 
 /// Whose keys a request's are.
 type Scope = Arc<dyn Fn(&ServiceRequest) -> Vec<u8> + Send + Sync>;
@@ -160,113 +164,190 @@ where
 
     actix_web::dev::forward_ready!(service);
 
-    fn call(&self, mut req: ServiceRequest) -> Self::Future {
+    fn call(&self, req: ServiceRequest) -> Self::Future {
         let service = Rc::clone(&self.service);
         let key = req
             .headers()
             .get("idempotency-key")
             .and_then(|v| v.to_str().ok());
-        let keyed = Keyed::of(req.method().as_str(), req.path(), key, &(self.scope)(&req));
+        let keyed = Keyed::of(req.method().as_str(), req.path(), key, &(self.scope)(&req))
+            .filter(|_| Keyed::fits(body_length(&req), self.max_request));
         let Some(keyed) = keyed else {
             return Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) });
         };
-        // A body's length is its `Content-Length`; a chunked body's (or an
-        // HTTP/2 one's without the header) is unknown, and any other HTTP/1
-        // request has none. `Transfer-Encoding` wins over a `Content-Length`
-        // sent with it (RFC 9112, section 6.3): actix-web reads such a body
-        // as chunked, yet keeps the header.
-        let chunked = super::is_chunked(req.headers(), req.version());
-        let length = match req.headers().get(header::CONTENT_LENGTH) {
-            _ if chunked => None,
-            Some(length) => length.to_str().ok().and_then(|v| v.parse::<u64>().ok()),
-            None if req.headers().contains_key(header::TRANSFER_ENCODING)
-                || req.version() >= actix_web::http::Version::HTTP_2 =>
-            {
-                None
-            }
-            None => Some(0),
-        };
-        // Of unknown length, a body inside the surface is bounded still: by
-        // the surface's limit, which cuts it off as it is read (as on axum).
-        let length = length.or_else(|| {
-            req.extensions()
-                .get::<crate::Context>()
-                .and_then(crate::Context::get_body_limit)
-        });
-        if !Keyed::fits(length, self.max_request) {
-            return Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) });
-        }
-        let store = Arc::clone(&self.store);
-        let max_request = self.max_request;
-        Box::pin(async move {
-            let body = match read(req.take_payload(), max_request).await {
-                Ok(body) => body,
-                Err(overflowed) => {
-                    // Past the surface's body limit (which cuts a body off
-                    // as it is read), a 413; anything else, a 400.
-                    let unreadable = if overflowed {
-                        crate::server::surface::overflowed(
-                            req.extensions()
-                                .get::<crate::Context>()
-                                .and_then(crate::Context::get_body_limit),
-                        )
-                    } else {
-                        Rejection::BadRequest {
-                            reason: "the request body could not be read".into(),
-                        }
-                    };
-                    let response = to_actix(crate::server::respond_rejection(&unreadable));
-                    return Ok(req.into_response(response).map_into_right_body());
-                }
-            };
-            let claimed = match keyed.begin(&store, req.query_string(), &body).await {
-                Begin::Serve(claimed) => claimed,
-                Begin::Replay(stored) => {
-                    let response = to_actix(stored_response(stored));
-                    return Ok(req.into_response(response).map_into_right_body());
-                }
-                Begin::Refuse(rejection) => {
-                    let response = to_actix(crate::server::respond_rejection(&rejection));
-                    return Ok(req.into_response(response).map_into_right_body());
-                }
-            };
-            req.set_payload(Payload::from(body));
-            let response = service.call(req).await?;
-            let length = match response.response().body().size() {
-                BodySize::Sized(length) => Some(length),
-                BodySize::None => Some(0),
-                BodySize::Stream => None,
-            };
-            let headers = to_http(response.headers());
-            // Behind the surface (its context is in the request), an
-            // answer it will restyle is the framework's, not kept.
-            let behind_surface = response.request().extensions().contains::<crate::Context>();
-            if !claimed.keeps(http_status(response.status()), &headers, length)
-                || (behind_surface && super::surface::restyled(&response))
-            {
-                return Ok(response.map_into_left_body());
-            }
-            let (req, response) = response.into_parts();
-            let (head, body) = response.into_parts();
-            let Ok(Ok(bytes)) = actix_web::body::to_bytes_limited(body, claimed.max_body()).await
-            else {
-                // The handler's body failed mid-way: nothing to replay.
-                let failed = head.set_body(Bytes::new()).map_into_boxed_body();
-                return Ok(ServiceResponse::new(req, failed).map_into_right_body());
-            };
-            claimed
-                .complete(StoredResponse {
-                    status: http_status(head.status()),
-                    headers,
-                    body: bytes.clone(),
-                })
-                .await;
-            Ok(
-                ServiceResponse::new(req, head.set_body(bytes).map_into_boxed_body())
-                    .map_into_right_body(),
-            )
-        })
+        Box::pin(serve_keyed(
+            service,
+            Arc::clone(&self.store),
+            keyed,
+            self.max_request,
+            req,
+        ))
     }
+}
+
+/// The length of a request's body, as far as it is known before reading
+/// it. A body's length is its `Content-Length`; a chunked body's (or an
+/// HTTP/2 one's without the header) is unknown, and any other HTTP/1
+/// request has none. `Transfer-Encoding` wins over a `Content-Length` sent
+/// with it (RFC 9112, section 6.3): actix-web reads such a body as chunked,
+/// yet keeps the header. Of unknown length, a body inside the surface is
+/// bounded still: by the surface's limit, which cuts it off as it is read
+/// (as on axum).
+pub(crate) fn body_length(req: &ServiceRequest) -> Option<u64> {
+    let chunked = super::is_chunked(req.headers(), req.version());
+    let length = match req.headers().get(header::CONTENT_LENGTH) {
+        _ if chunked => None,
+        Some(length) => length.to_str().ok().and_then(|v| v.parse::<u64>().ok()),
+        None if req.headers().contains_key(header::TRANSFER_ENCODING)
+            || req.version() >= actix_web::http::Version::HTTP_2 =>
+        {
+            None
+        }
+        None => Some(0),
+    };
+    length.or_else(|| {
+        req.extensions()
+            .get::<crate::Context>()
+            .and_then(crate::Context::get_body_limit)
+    })
+}
+
+/// Serves a keyed request by `service`: its body read and fingerprinted
+/// (up to `max_request` bytes), its key claimed in `store`, then served
+/// and its answer kept, or the first answer replayed, or the request
+/// refused (a key reused, a duplicate still in flight, the store
+/// unreachable).
+pub(crate) async fn serve_keyed<S, B, St>(
+    service: Rc<S>,
+    store: Arc<St>,
+    keyed: Keyed,
+    max_request: usize,
+    mut req: ServiceRequest,
+) -> Result<ServiceResponse<EitherBody<B>>, actix_web::Error>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+    St: IdempotencyStore + ?Sized,
+{
+    let body = match read(req.take_payload(), max_request).await {
+        Ok(body) => body,
+        Err(overflowed) => {
+            // Past the surface's body limit (which cuts a body off as it is
+            // read), a 413; anything else, a 400.
+            let unreadable = if overflowed {
+                crate::server::surface::overflowed(
+                    req.extensions()
+                        .get::<crate::Context>()
+                        .and_then(crate::Context::get_body_limit),
+                )
+            } else {
+                Rejection::BadRequest {
+                    reason: "the request body could not be read".into(),
+                }
+            };
+            let response = to_actix(crate::server::respond_rejection(&unreadable));
+            return Ok(req.into_response(response).map_into_right_body());
+        }
+    };
+    let claimed = match keyed.begin(&store, req.query_string(), &body).await {
+        Begin::Serve(claimed) => claimed,
+        Begin::Replay(stored) => {
+            let response = to_actix(stored_response(stored));
+            return Ok(req.into_response(response).map_into_right_body());
+        }
+        Begin::Refuse(rejection) => {
+            let response = to_actix(crate::server::respond_rejection(&rejection));
+            return Ok(req.into_response(response).map_into_right_body());
+        }
+    };
+    req.set_payload(Payload::from(body));
+    let response = service.call(req).await?;
+    let length = match response.response().body().size() {
+        BodySize::Sized(length) => Some(length),
+        BodySize::None => Some(0),
+        BodySize::Stream => None,
+    };
+    let headers = to_http(response.headers());
+    // Behind the surface (its context is in the request), an answer it
+    // will restyle is the framework's, not kept.
+    let behind_surface = response.request().extensions().contains::<crate::Context>();
+    if !claimed.keeps(http_status(response.status()), &headers, length)
+        || (behind_surface && super::surface::restyled(&response))
+    {
+        return Ok(response.map_into_left_body());
+    }
+    let (req, response) = response.into_parts();
+    let (head, body) = response.into_parts();
+    let Ok(Ok(bytes)) = actix_web::body::to_bytes_limited(body, claimed.max_body()).await else {
+        // The handler's body failed mid-way: nothing to replay.
+        let failed = head.set_body(Bytes::new()).map_into_boxed_body();
+        return Ok(ServiceResponse::new(req, failed).map_into_right_body());
+    };
+    claimed
+        .complete(StoredResponse {
+            status: http_status(head.status()),
+            headers,
+            body: bytes.clone(),
+        })
+        .await;
+    Ok(ServiceResponse::new(req, head.set_body(bytes).map_into_boxed_body()).map_into_right_body())
+}
+
+// The surface's own use of its idempotency keys.
+
+/// The request served by `service`, through its idempotency key if the
+/// surface honours the one it carries; a panic caught (one in an inner
+/// middleware's synchronous part, or a guard's, as a handler's is).
+pub(super) async fn run<S, B>(
+    service: Rc<S>,
+    keyed: Option<(Keyed, &IdempotencyKeys)>,
+    req: ServiceRequest,
+) -> Result<Result<ServiceResponse<EitherBody<B>>, actix_web::Error>, Box<dyn core::any::Any + Send>>
+where
+    S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
+    B: MessageBody + 'static,
+{
+    if let Some((keyed, keys)) = keyed {
+        let store = std::sync::Arc::clone(keys.store());
+        let served = serve_keyed(service, store, keyed, keys.max_request(), req);
+        return CatchUnwind::new(served).await;
+    }
+    match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| service.call(req))) {
+        Ok(call) => CatchUnwind::new(call)
+            .await
+            .map(|result| result.map(ServiceResponse::map_into_left_body)),
+        Err(payload) => Err(payload),
+    }
+}
+
+/// The scoped key of a request whose `Idempotency-Key` the surface
+/// honours: one it carries, with a body small enough to fingerprint (a
+/// chunked one bounded by the body limit).
+pub(super) fn keyed<'k>(
+    keys: &'k IdempotencyKeys,
+    req: &ServiceRequest,
+) -> Option<(Keyed, &'k IdempotencyKeys)> {
+    let peer = req.peer_addr().map(|addr| addr.ip());
+    let view = RequestView::actix(req.method().as_str(), req.path(), req.headers(), peer);
+    let keyed = keys.keyed(&view, req.path())?;
+    Keyed::fits(body_length(req), keys.max_request()).then_some((keyed, keys))
+}
+
+/// A response of the surface's own (left: the service's body; right: an
+/// answer of the surface's or of the idempotency store's) with its body in
+/// one `EitherBody`.
+pub(super) fn flatten<B>(
+    response: ServiceResponse<EitherBody<EitherBody<B>>>,
+) -> ServiceResponse<EitherBody<B>> {
+    response.map_body(|_, body| match body {
+        EitherBody::Left {
+            body: EitherBody::Left { body },
+        } => EitherBody::left(body),
+        EitherBody::Left {
+            body: EitherBody::Right { body },
+        }
+        | EitherBody::Right { body } => EitherBody::right(body),
+    })
 }
 
 /// The whole body, up to `max` bytes; `Err(true)` when it ran past a body

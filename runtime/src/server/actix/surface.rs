@@ -17,6 +17,7 @@ use actix_web::error::{
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use tracing::Instrument as _;
 
+use super::idempotency::{flatten, keyed, run};
 #[cfg(feature = "ratelimit")]
 use super::ratelimit::{Checked, Said};
 use super::{Rendered, to_actix};
@@ -25,8 +26,7 @@ use crate::server::surface::{
     unrendered,
 };
 use crate::server::{
-    CatchUnwind, Rejection, Surface, request_span, respond_rejection_for, respond_rejection_in,
-    text,
+    Rejection, Surface, request_span, respond_rejection_for, respond_rejection_in, text,
 };
 use crate::{ApiError, Context};
 
@@ -184,14 +184,10 @@ where
                 }
                 let method = req.method().as_str().to_owned();
                 let path = req.path().to_owned();
-                // A panic in an inner middleware's synchronous part (or a
-                // guard's) is caught as a handler's is.
-                let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    service.call(req)
-                })) {
-                    Ok(call) => CatchUnwind::new(call).await,
-                    Err(payload) => Err(payload),
-                };
+                let keyed = surface
+                    .idempotency_keys()
+                    .and_then(|keys| keyed(keys, &req));
+                let outcome = run(service, keyed, req).await;
                 let response = match outcome {
                     Ok(Ok(response)) => response,
                     Ok(Err(err)) => {
@@ -218,7 +214,7 @@ where
                     }
                     Err(payload) => std::panic::resume_unwind(payload),
                 };
-                let response = restyle(response, &surface, &method, &path, &ctx);
+                let response = flatten(restyle(response, &surface, &method, &path, &ctx));
                 Ok(finish(response, said, echo))
             })
             .instrument(span),

@@ -15,16 +15,19 @@ use http_body::Body as _;
 use tracing::Instrument as _;
 
 use crate::context::RequestPath;
+use crate::server::idempotency::layer::serve_keyed;
+use crate::server::idempotency::{IdempotencyKeys, Keyed};
 use crate::server::surface::{
     Rendered, Replaced, Unrendered, is_plain_text, keep_headers, unrendered,
 };
 use crate::server::{
     CatchUnwind, Surface, request_span, respond_rejection_for, respond_rejection_in,
 };
+use crate::view::RequestView;
 use crate::{ApiError, Context, X_REQUEST_ID};
 
 #[cfg(feature = "ratelimit")]
-use crate::ratelimit::{Check, Pending, RateLimiter, RequestView, Verdict};
+use crate::ratelimit::{Check, Pending, RateLimiter, Verdict};
 
 /// Without the `ratelimit` feature no decision is ever pending.
 #[cfg(not(feature = "ratelimit"))]
@@ -78,7 +81,9 @@ type Said = Option<core::convert::Infallible>;
 
 impl<S, A> tower::Service<Request> for SurfaceService<S, A>
 where
-    S: tower::Service<Request, Response = Response> + Clone,
+    S: tower::Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
     A: ApiError,
 {
     type Response = Response;
@@ -126,7 +131,9 @@ where
 
 impl<S, A> SurfaceService<S, A>
 where
-    S: tower::Service<Request, Response = Response> + Clone,
+    S: tower::Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
     A: ApiError,
 {
     /// The request's rate limit, then the rest: refused at once, waiting
@@ -179,7 +186,9 @@ fn serve<S, A>(
     said: Said,
 ) -> Inner<S, A>
 where
-    S: tower::Service<Request, Response = Response>,
+    S: tower::Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
     A: ApiError,
 {
     #[cfg(feature = "ratelimit")]
@@ -218,6 +227,20 @@ where
         }
         None => DefaultBodyLimit::disable().apply(&mut req),
     }
+    if let Some(keys) = surface.idempotency_keys() {
+        if let Some(keyed) = keyed(keys, &req) {
+            // The service that was polled ready goes with the request; a
+            // clone stays for the next one.
+            let clone = inner.clone();
+            let inner = core::mem::replace(inner, clone);
+            let store = std::sync::Arc::clone(keys.store());
+            let future = serve_keyed(inner, store, keyed, keys.max_request(), req);
+            return Inner::Keyed {
+                future: CatchUnwind::new(Box::pin(future)),
+                said,
+            };
+        }
+    }
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.call(req))) {
         Ok(future) => Inner::Running {
             future: CatchUnwind::new(future),
@@ -231,6 +254,29 @@ where
         },
     }
 }
+
+/// The scoped key of a request whose `Idempotency-Key` the surface
+/// honours: one it carries, with a body small enough to fingerprint (a
+/// chunked one bounded by the body limit).
+fn keyed(keys: &IdempotencyKeys, req: &Request) -> Option<Keyed> {
+    // axum's connect info comes with its `tokio` feature, which only
+    // `ratelimit` turns on.
+    #[cfg(feature = "ratelimit")]
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    #[cfg(not(feature = "ratelimit"))]
+    let peer = None;
+    let path = req.uri().path();
+    let view = RequestView::new(req.method().as_str(), path, req.headers(), peer);
+    let keyed = keys.keyed(&view, path)?;
+    let length = req.body().size_hint().upper();
+    Keyed::fits(length, keys.max_request()).then_some(keyed)
+}
+
+/// A keyed request being served, or answered from its store.
+type KeyedFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
 
 /// What the answer of a request needs once the router is done (with its
 /// context, which the task-local hands back).
@@ -280,6 +326,7 @@ pin_project_lite::pin_project! {
     pub(crate) enum Inner<S: tower::Service<Request>, A> {
         Deciding { deciding: Box<Deciding<S, A>> },
         Running { #[pin] future: CatchUnwind<S::Future>, said: Said },
+        Keyed { #[pin] future: CatchUnwind<KeyedFuture<S::Error>>, said: Said },
         Done { finished: Option<Box<Finished<S::Error>>> },
     }
 }
@@ -297,7 +344,9 @@ impl<S: tower::Service<Request>, A> Inner<S, A> {
 
 impl<S, A> Future for Inner<S, A>
 where
-    S: tower::Service<Request, Response = Response>,
+    S: tower::Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
     A: ApiError,
 {
     type Output = Finished<S::Error>;
@@ -345,6 +394,13 @@ where
                         said: said.take(),
                     });
                 }
+                InnerProj::Keyed { future, said } => {
+                    let outcome = core::task::ready!(future.poll(cx));
+                    return Poll::Ready(Finished {
+                        outcome,
+                        said: said.take(),
+                    });
+                }
                 InnerProj::Done { finished } => {
                     return Poll::Ready(*finished.take().expect("polled after completion"));
                 }
@@ -366,7 +422,9 @@ pin_project_lite::pin_project! {
 
 impl<S, A> Future for SurfaceFuture<S, A>
 where
-    S: tower::Service<Request, Response = Response>,
+    S: tower::Service<Request, Response = Response> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+    S::Error: Send + 'static,
     A: ApiError,
 {
     type Output = Result<Response, S::Error>;

@@ -64,7 +64,7 @@ impl Keyed {
     /// replay the first answer, or refuse it. A duplicate of a request
     /// still being served waits for its answer (up to 5 s, then a
     /// retryable 409).
-    pub(crate) async fn begin<St: IdempotencyStore>(
+    pub(crate) async fn begin<St: IdempotencyStore + ?Sized>(
         self,
         store: &Arc<St>,
         query: &str,
@@ -124,14 +124,14 @@ impl Keyed {
 }
 
 /// A claim being asked for; gives it back if dropped before the answer.
-struct Asking<'a, St: IdempotencyStore> {
+struct Asking<'a, St: IdempotencyStore + ?Sized> {
     store: &'a Arc<St>,
     key: &'a str,
     owner: Owner,
     answered: bool,
 }
 
-impl<St: IdempotencyStore> Drop for Asking<'_, St> {
+impl<St: IdempotencyStore + ?Sized> Drop for Asking<'_, St> {
     fn drop(&mut self) {
         if !self.answered {
             release_now(self.store, self.key.to_owned(), self.owner);
@@ -140,7 +140,7 @@ impl<St: IdempotencyStore> Drop for Asking<'_, St> {
 }
 
 /// What a claimed key comes to.
-pub(crate) enum Begin<St: IdempotencyStore> {
+pub(crate) enum Begin<St: IdempotencyStore + ?Sized> {
     /// Serve the request; complete the claim with its response.
     Serve(Claimed<St>),
     /// Answer with the first request's response.
@@ -149,7 +149,7 @@ pub(crate) enum Begin<St: IdempotencyStore> {
     Refuse(Rejection),
 }
 
-impl<St: IdempotencyStore> fmt::Debug for Begin<St> {
+impl<St: IdempotencyStore + ?Sized> fmt::Debug for Begin<St> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Begin::Serve(_) => f.write_str("Serve"),
@@ -163,7 +163,7 @@ impl<St: IdempotencyStore> fmt::Debug for Begin<St> {
 /// when dropped without one (a response not worth keeping, a request
 /// cancelled midway), so that a retry does the work. While it is held, a
 /// store whose claims expire has it renewed.
-pub(crate) struct Claimed<St: IdempotencyStore> {
+pub(crate) struct Claimed<St: IdempotencyStore + ?Sized> {
     store: Arc<St>,
     key: Option<String>,
     fingerprint: Fingerprint,
@@ -176,7 +176,7 @@ pub(crate) struct Claimed<St: IdempotencyStore> {
 /// asks, until it is stopped (the request answered or dropped): a request
 /// slower than the store's claims last keeps its key, instead of a retry
 /// claiming it and doing the work a second time.
-fn renew_while_served<St: IdempotencyStore>(
+fn renew_while_served<St: IdempotencyStore + ?Sized>(
     store: &Arc<St>,
     key: &str,
     owner: Owner,
@@ -211,7 +211,7 @@ fn keeps(status: StatusCode, headers: &HeaderMap, length: Option<u64>, max_body:
         || length.is_none_or(|length| length > max_body as u64))
 }
 
-impl<St: IdempotencyStore> Claimed<St> {
+impl<St: IdempotencyStore + ?Sized> Claimed<St> {
     /// Whether a response is kept for replay. Not kept, so that a retry
     /// with the key does the work again: a 5xx, an answer that asks to be
     /// retried (408, 429, any `Retry-After`), and a body of unknown length
@@ -264,7 +264,7 @@ impl<St: IdempotencyStore> Claimed<St> {
     }
 }
 
-impl<St: IdempotencyStore> Drop for Claimed<St> {
+impl<St: IdempotencyStore + ?Sized> Drop for Claimed<St> {
     fn drop(&mut self) {
         self.stop_renewing();
         if let Some(key) = self.key.take() {
@@ -275,7 +275,7 @@ impl<St: IdempotencyStore> Drop for Claimed<St> {
 
 /// Gives `key` back: at once for a store that answers at once, else on a
 /// task of its own (a drop cannot wait).
-fn release_now<St: IdempotencyStore>(store: &Arc<St>, key: String, owner: Owner) {
+fn release_now<St: IdempotencyStore + ?Sized>(store: &Arc<St>, key: String, owner: Owner) {
     let store = Arc::clone(store);
     let mut release = Box::pin(async move {
         if let Err(err) = store.release(&key, owner).await {

@@ -37,6 +37,10 @@ use super::{Begin, IdempotencyStore, Keyed, StoredResponse};
 /// answer that asks to be retried (408, 429, any `Retry-After`), a request
 /// cancelled midway, and a response body of unknown length or over 1 MiB
 /// (streamed through as it is).
+///
+/// [`Surface::idempotency`](crate::server::Surface::idempotency) gives a
+/// surface the same rules in its one call; this layer is for composing by
+/// hand, and sees the whole request when scoping keys.
 pub struct IdempotencyLayer<St> {
     store: Arc<St>,
     scope: Scope,
@@ -220,50 +224,71 @@ where
         // The service that was polled ready goes with the request; a clone
         // stays for the next one.
         let clone = self.inner.clone();
-        let mut inner = core::mem::replace(&mut self.inner, clone);
-        let store = Arc::clone(&self.store);
-        let max_request = self.max_request;
-        Box::pin(async move {
-            let (parts, body) = req.into_parts();
-            let body = match axum::body::to_bytes(body, max_request).await {
-                Ok(body) => body,
-                Err(err) => {
-                    let unreadable = crate::server::axum::unreadable_body(&err);
-                    // In the request's style (the surface's error type's).
-                    return Ok(axum::response::IntoResponse::into_response(unreadable));
-                }
-            };
-            let query = parts.uri.query().unwrap_or("");
-            let claimed = match keyed.begin(&store, query, &body).await {
-                Begin::Serve(claimed) => claimed,
-                Begin::Replay(stored) => return Ok(replay(stored)),
-                Begin::Refuse(rejection) => {
-                    return Ok(axum::response::IntoResponse::into_response(rejection));
-                }
-            };
-            // From here the key is ours: given back unless completed, even
-            // if this future is dropped midway.
-            let request = http::Request::from_parts(parts, Body::from(body));
-            let response = inner.call(request).await?;
-            let length = axum::body::HttpBody::size_hint(response.body()).upper();
-            if !claimed.keeps(response.status(), response.headers(), length) {
-                return Ok(response);
-            }
-            let (mut parts, body) = response.into_parts();
-            let Ok(bytes) = axum::body::to_bytes(body, claimed.max_body()).await else {
-                // The handler's body failed mid-way: nothing to replay, and
-                // the length it announced no longer holds.
-                parts.headers.remove(http::header::CONTENT_LENGTH);
-                return Ok(http::Response::from_parts(parts, Body::empty()));
-            };
-            claimed
-                .complete(StoredResponse {
-                    status: parts.status,
-                    headers: parts.headers.clone(),
-                    body: bytes.clone(),
-                })
-                .await;
-            Ok(http::Response::from_parts(parts, Body::from(bytes)))
-        })
+        let inner = core::mem::replace(&mut self.inner, clone);
+        Box::pin(serve_keyed(
+            inner,
+            Arc::clone(&self.store),
+            keyed,
+            self.max_request,
+            req,
+        ))
     }
+}
+
+/// Serves a keyed request by `inner` (polled ready): its body read and
+/// fingerprinted (up to `max_request` bytes), its key claimed in `store`,
+/// then served and its answer kept, or the first answer replayed, or the
+/// request refused (a key reused, a duplicate still in flight, the store
+/// unreachable), in the request's style.
+pub(crate) async fn serve_keyed<S, St>(
+    mut inner: S,
+    store: Arc<St>,
+    keyed: Keyed,
+    max_request: usize,
+    req: http::Request<Body>,
+) -> Result<http::Response<Body>, S::Error>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>>,
+    St: IdempotencyStore + ?Sized,
+{
+    let (parts, body) = req.into_parts();
+    let body = match axum::body::to_bytes(body, max_request).await {
+        Ok(body) => body,
+        Err(err) => {
+            let unreadable = crate::server::axum::unreadable_body(&err);
+            // In the request's style (the surface's error type's).
+            return Ok(axum::response::IntoResponse::into_response(unreadable));
+        }
+    };
+    let query = parts.uri.query().unwrap_or("");
+    let claimed = match keyed.begin(&store, query, &body).await {
+        Begin::Serve(claimed) => claimed,
+        Begin::Replay(stored) => return Ok(replay(stored)),
+        Begin::Refuse(rejection) => {
+            return Ok(axum::response::IntoResponse::into_response(rejection));
+        }
+    };
+    // From here the key is ours: given back unless completed, even if this
+    // future is dropped midway.
+    let request = http::Request::from_parts(parts, Body::from(body));
+    let response = inner.call(request).await?;
+    let length = axum::body::HttpBody::size_hint(response.body()).upper();
+    if !claimed.keeps(response.status(), response.headers(), length) {
+        return Ok(response);
+    }
+    let (mut parts, body) = response.into_parts();
+    let Ok(bytes) = axum::body::to_bytes(body, claimed.max_body()).await else {
+        // The handler's body failed mid-way: nothing to replay, and the
+        // length it announced no longer holds.
+        parts.headers.remove(http::header::CONTENT_LENGTH);
+        return Ok(http::Response::from_parts(parts, Body::empty()));
+    };
+    claimed
+        .complete(StoredResponse {
+            status: parts.status,
+            headers: parts.headers.clone(),
+            body: bytes.clone(),
+        })
+        .await;
+    Ok(http::Response::from_parts(parts, Body::from(bytes)))
 }

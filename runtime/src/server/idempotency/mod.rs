@@ -9,9 +9,14 @@
 //! (`idempotency_key_reused`) instead of replaying an answer to something
 //! else. This follows the IETF `Idempotency-Key` header draft.
 //!
-//! On axum it is [`IdempotencyLayer`] (inside the
-//! [`Surface`](crate::server::Surface)); on actix-web,
-//! `rebuff::server::actix::Idempotency`, wrapped before the surface.
+//! In the server surface's one call it is [`IdempotencyKeys`], given to
+//! [`Surface::idempotency`](crate::server::Surface::idempotency), the same
+//! on both frameworks. To compose by hand: on axum [`IdempotencyLayer`]
+//! (inside a [`Surface`](crate::server::Surface)), on actix-web
+//! `rebuff::server::actix::Idempotency`, wrapped before the surface. Those
+//! two see the framework's whole request when scoping a key (an identity an
+//! authentication layer put in its extensions, say), where
+//! [`IdempotencyKeys::scope`] sees a [`RequestView`](crate::server::RequestView).
 //!
 //! ```no_run
 //! # #[cfg(feature = "axum")] {
@@ -27,8 +32,9 @@
 //! ```
 
 mod engine;
+mod keys;
 #[cfg(feature = "axum")]
-mod layer;
+pub(crate) mod layer;
 mod memory;
 #[cfg(feature = "redis")]
 mod redis;
@@ -36,6 +42,7 @@ mod redis;
 #[cfg(feature = "redis")]
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::RedisStore;
+pub use keys::IdempotencyKeys;
 #[cfg(feature = "axum")]
 pub use layer::{IdempotencyLayer, IdempotencyService};
 pub use memory::MemoryStore;
