@@ -40,10 +40,12 @@ impl PlanHeaders {
     pub(crate) fn new(plan: &Plan) -> Self {
         let names: Vec<String> = match plan.windows() {
             [_] => vec![plan.name().to_owned()],
-            windows => windows
-                .iter()
-                .map(|w| format!("{}-{}", plan.name(), unit(w)))
-                .collect(),
+            windows => unique(
+                windows
+                    .iter()
+                    .map(|w| format!("{}-{}", plan.name(), unit(w)))
+                    .collect(),
+            ),
         };
         let policy = names
             .iter()
@@ -70,15 +72,37 @@ impl PlanHeaders {
     }
 }
 
-/// A window's name part: `second`, `minute`, `hour`, `day`, or its seconds.
+/// A window's name part: `second`, `minute`, `hour`, `day`, or its
+/// seconds (`90s`), or its milliseconds when it is not whole seconds
+/// (`1500ms`).
 fn unit(window: &Window) -> String {
-    match window.period_secs() {
+    let period = window.period();
+    if period.subsec_nanos() != 0 {
+        return format!("{}ms", period.as_millis().max(1));
+    }
+    match period.as_secs() {
         1 => "second".into(),
         60 => "minute".into(),
         3600 => "hour".into(),
         86_400 => "day".into(),
         secs => format!("{secs}s"),
     }
+}
+
+/// `names` with each repeat told apart by its rank (`-2`, `-3`): two
+/// windows of one period would otherwise be one policy to a client.
+fn unique(bases: Vec<String>) -> Vec<String> {
+    let mut names: Vec<String> = Vec::with_capacity(bases.len());
+    for base in bases {
+        let mut name = base.clone();
+        let mut rank = 1;
+        while names.contains(&name) {
+            rank += 1;
+            name = format!("{base}-{rank}");
+        }
+        names.push(name);
+    }
+    names
 }
 
 /// An sf-string: quoted, `"` and `\` escaped, anything else not printable
@@ -367,5 +391,30 @@ mod tests {
             assert_eq!(number(n), n.to_string().as_str());
         }
         assert_eq!(quoted("a\"b"), r#""a\"b""#);
+    }
+
+    #[test]
+    fn windows_of_one_period_get_names_of_their_own() {
+        use core::time::Duration;
+        assert_eq!(unit(&Window::new(3, Duration::from_secs(90))), "90s");
+        let plan = Plan::new("p")
+            .window(Window::per_second(10))
+            .window(Window::new(100, Duration::from_secs(1)))
+            .window(Window::new(5, Duration::from_millis(1500)))
+            .window(Window::per_second(1));
+        let mut state = CallerState::default();
+        let d = gcra::decide(&mut state, plan.windows(), None, NOW);
+        let h = headers(&plan, &d);
+        assert_eq!(
+            h["ratelimit-policy"],
+            concat!(
+                r#""p-second";q=10;w=1, "p-second-2";q=100;w=1, "p-1500ms";q=5;w=1, "#,
+                r#""p-second-3";q=1;w=1"#
+            )
+        );
+        let field = h["ratelimit"].to_str().unwrap();
+        for name in ["p-second", "p-second-2", "p-second-3", "p-1500ms"] {
+            assert!(field.contains(&format!("\"{name}\";r=")), "{name}: {field}");
+        }
     }
 }

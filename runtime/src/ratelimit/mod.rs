@@ -15,7 +15,10 @@
 //! - `X-RateLimit-Limit` (the window's quota: 60 for 60 a minute),
 //!   `X-RateLimit-Remaining`, `X-RateLimit-Reset` (epoch seconds);
 //! - the IETF fields `RateLimit-Policy: "free";q=60;w=60` and
-//!   `RateLimit: "free";r=42;t=17`;
+//!   `RateLimit: "free";r=42;t=17` (a plan of several windows names each
+//!   after the plan and its period, `"metered-second"`, `"metered-day"`,
+//!   `"metered-1500ms"`, a second window of one period `"metered-second-2"`;
+//!   `w` is the period in whole seconds, at least 1);
 //! - on a 429, `Retry-After`, never earlier than the reset announced.
 //!
 //! The refusal is [`Rejection::RateLimited`]
