@@ -448,14 +448,13 @@ pub mod actix_app {
 /// around the file.
 pub fn surface(state: &State) -> rebuff::server::Surface<CallError> {
     // A retried upload with its Idempotency-Key gets the first answer
-    // (uploads over 1 MiB pass through unremembered). Callers are told apart
+    // (uploads over 2 MiB pass through unremembered). Callers are told apart
     // by their X-API-Key: one caller's key never answers another.
     let keys = rebuff::server::idempotency::IdempotencyKeys::new(state.idempotency.clone()).scope(
         |request| {
             request
-                .header("x-api-key")
-                .unwrap_or("")
-                .as_bytes()
+                .header_bytes("x-api-key")
+                .unwrap_or_default()
                 .to_vec()
         },
     );

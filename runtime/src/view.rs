@@ -89,9 +89,9 @@ impl<'a> RequestView<'a> {
         }
     }
 
-    /// The first value of header `name`, as sent.
-    #[cfg(any(feature = "axum", feature = "actix"))]
-    pub(crate) fn header_bytes(&self, name: &str) -> Option<&'a [u8]> {
+    /// The first value of header `name`, as sent (any bytes).
+    #[must_use]
+    pub fn header_bytes(&self, name: &str) -> Option<&'a [u8]> {
         match self.headers {
             Headers::Http(headers) => Some(headers.get(name)?.as_bytes()),
             #[cfg(feature = "actix")]

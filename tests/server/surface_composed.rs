@@ -273,6 +273,19 @@ async fn an_apps_own_extractor_config_is_kept() {
     assert_eq!(body["code"], "INVALID_QUERY", "{body}");
 }
 
+/// The in-process store, answering a poll later, as a remote one does.
+pub(crate) struct Later(pub(crate) rebuff::ratelimit::MemoryStore);
+
+impl rebuff::ratelimit::RateLimitStore for Later {
+    fn decide(&self, ask: &rebuff::ratelimit::Ask<'_>) -> rebuff::ratelimit::Deciding {
+        let decided = self.0.decide_now(ask).expect("decided in process");
+        Box::pin(async move {
+            tokio::task::yield_now().await;
+            decided
+        })
+    }
+}
+
 /// A remote store's decision comes in, then the service inside the surface
 /// is not ready at once (a concurrency limit, a buffer): the surface waits
 /// for it with the decision kept, and never asks the store's finished
@@ -282,21 +295,8 @@ async fn a_remote_decision_waits_for_a_service_not_ready_at_once() {
     use core::task::{Context, Poll};
 
     use axum::body::Body;
-    use rebuff::ratelimit::{Ask, Deciding, MemoryStore, Plan, RateLimitStore, RateLimiter};
+    use rebuff::ratelimit::{MemoryStore, Plan, RateLimiter};
     use tower::ServiceExt;
-
-    /// The in-process store, answering a poll later, as a remote one does.
-    struct Later(MemoryStore);
-
-    impl RateLimitStore for Later {
-        fn decide(&self, ask: &Ask<'_>) -> Deciding {
-            let decided = self.0.decide_now(ask).expect("decided in process");
-            Box::pin(async move {
-                tokio::task::yield_now().await;
-                decided
-            })
-        }
-    }
 
     /// A service each clone of which is not ready on its first poll.
     struct NotReadyAtOnce<S> {

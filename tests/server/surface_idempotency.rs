@@ -1,8 +1,10 @@
 //! Idempotency keys from the one setup call (`Surface::idempotency`), over
-//! loopback on both frameworks: a keyed request served once and replayed,
-//! a key reused with another body refused in the type's style, keys
-//! scoped by caller and by whole path, a panicking request giving its key
-//! back, and a request the rate limiter refuses claiming none.
+//! loopback on both frameworks: a keyed request served once and replayed
+//! with the retry's request id, a key reused with another body refused in
+//! the type's style, keys scoped by caller and by whole path, a panicking
+//! request (or scope) answered and its key given back, the rate limit
+//! before the key, and the surface's keys with a hand-composed layer on
+//! the same store.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -16,9 +18,9 @@ use crate::surface::client;
 #[derive(Debug, thiserror::Error, rebuff::ApiError)]
 #[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE")]
 enum OrderError {
-    #[error("no such order")]
-    #[api(status = 404)]
-    NoSuchOrder,
+    #[error("taken")]
+    #[api(status = 409, message = "This order was placed already")]
+    Taken,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -29,14 +31,13 @@ enum Framework {
 
 const FRAMEWORKS: [Framework; 2] = [Framework::Axum, Framework::Actix];
 
-/// Keys scoped by the caller's `x-api-key`.
+/// Keys scoped by the caller's `x-api-key` (a scope that panics for the
+/// caller `panic`).
 fn keys() -> IdempotencyKeys {
     IdempotencyKeys::new(MemoryStore::new(Duration::from_secs(60))).scope(|request| {
-        request
-            .header("x-api-key")
-            .unwrap_or("")
-            .as_bytes()
-            .to_vec()
+        let caller = request.header_bytes("x-api-key").unwrap_or_default();
+        assert!(caller != b"panic", "a scope that fails");
+        caller.to_vec()
     })
 }
 
@@ -54,23 +55,25 @@ impl Effects {
     }
 }
 
-/// `POST /v1/orders` and `/v1/refunds` answer `<what> #<n>`; `/v1/flaky`
-/// panics on its first call. The routes are nested under `/v1`, so that a
-/// key scoped by the path a nest strips would be shared by both.
+/// `POST /v1/orders` and `/v2/orders` answer `order #<n>`, `/v1/taken` a
+/// 409 in the envelope, `/v1/flaky` panics when it is the server's first
+/// call. Nested (scoped on actix), so that a key scoped by the path a nest
+/// strips would be shared by `/v1/orders` and `/v2/orders`. With `inner`,
+/// the hand-composed idempotency layer over that store sits inside the
+/// surface too.
 mod axum_server {
-    use super::Effects;
+    use std::sync::Arc;
+
     use axum::Router;
     use axum::http::StatusCode;
     use axum::routing::post;
+    use rebuff::server::idempotency::{IdempotencyLayer, MemoryStore};
 
-    pub(super) fn router(
-        effects: Effects,
-        surface: rebuff::server::Surface<super::OrderError>,
-    ) -> Router {
-        let orders = effects.clone();
-        let refunds = effects.clone();
-        let flaky = effects;
-        let v1 = Router::new()
+    use super::{Effects, OrderError};
+
+    fn routes(effects: &Effects) -> Router {
+        let (orders, taken, flaky) = (effects.clone(), effects.clone(), effects.clone());
+        Router::new()
             .route(
                 "/orders",
                 post(move |_: String| {
@@ -79,10 +82,10 @@ mod axum_server {
                 }),
             )
             .route(
-                "/refunds",
+                "/taken",
                 post(move |_: String| {
-                    let n = refunds.next();
-                    async move { (StatusCode::CREATED, format!("refund #{n}")) }
+                    taken.next();
+                    async { Err::<(), _>(OrderError::Taken) }
                 }),
             )
             .route(
@@ -94,52 +97,80 @@ mod axum_server {
                         (StatusCode::CREATED, format!("flaky #{n}"))
                     }
                 }),
-            );
-        Router::new().nest("/v1", v1).layer(surface)
+            )
+    }
+
+    pub(super) fn router(
+        effects: &Effects,
+        surface: rebuff::server::Surface<OrderError>,
+        inner: Option<Arc<MemoryStore>>,
+    ) -> Router {
+        let mut app = Router::new()
+            .nest("/v1", routes(effects))
+            .nest("/v2", routes(effects));
+        if let Some(store) = inner {
+            app = app.layer(IdempotencyLayer::new(store));
+        }
+        app.layer(surface)
     }
 }
 
 mod actix_server {
-    use super::Effects;
+    use std::sync::Arc;
+
     use actix_web::{App, HttpResponse, web};
+    use rebuff::server::idempotency::MemoryStore;
+
+    use super::{Effects, OrderError};
+
+    fn routes(effects: &Effects) -> actix_web::Scope {
+        let (orders, taken, flaky) = (effects.clone(), effects.clone(), effects.clone());
+        web::scope("")
+            .route(
+                "/orders",
+                web::post().to(move |_: web::Bytes| {
+                    let n = orders.next();
+                    async move { HttpResponse::Created().body(format!("order #{n}")) }
+                }),
+            )
+            .route(
+                "/taken",
+                web::post().to(move |_: web::Bytes| {
+                    taken.next();
+                    async { Err::<String, _>(OrderError::Taken) }
+                }),
+            )
+            .route(
+                "/flaky",
+                web::post().to(move |_: web::Bytes| {
+                    let n = flaky.next();
+                    async move {
+                        assert!(n > 1, "the first call fails");
+                        HttpResponse::Created().body(format!("flaky #{n}"))
+                    }
+                }),
+            )
+    }
 
     pub(super) fn serve(
         listener: std::net::TcpListener,
         effects: Effects,
-        surface: rebuff::server::Surface<super::OrderError>,
+        surface: rebuff::server::Surface<OrderError>,
+        inner: Option<Arc<MemoryStore>>,
     ) -> actix_web::dev::Server {
         actix_web::HttpServer::new(move || {
-            let orders = effects.clone();
-            let refunds = effects.clone();
-            let flaky = effects.clone();
+            let keys = inner.clone().map(rebuff::server::actix::Idempotency::new);
             App::new()
-                .service(
-                    web::scope("/v1")
-                        .route(
-                            "/orders",
-                            web::post().to(move |_: web::Bytes| {
-                                let n = orders.next();
-                                async move { HttpResponse::Created().body(format!("order #{n}")) }
-                            }),
-                        )
-                        .route(
-                            "/refunds",
-                            web::post().to(move |_: web::Bytes| {
-                                let n = refunds.next();
-                                async move { HttpResponse::Created().body(format!("refund #{n}")) }
-                            }),
-                        )
-                        .route(
-                            "/flaky",
-                            web::post().to(move |_: web::Bytes| {
-                                let n = flaky.next();
-                                async move {
-                                    assert!(n > 1, "the first call fails");
-                                    HttpResponse::Created().body(format!("flaky #{n}"))
-                                }
-                            }),
-                        ),
-                )
+                .service(web::scope("/v1").service(routes(&effects)))
+                .service(web::scope("/v2").service(routes(&effects)))
+                .wrap(actix_web::middleware::Condition::new(
+                    keys.is_some(),
+                    keys.unwrap_or_else(|| {
+                        rebuff::server::actix::Idempotency::new(Arc::new(MemoryStore::new(
+                            std::time::Duration::from_secs(1),
+                        )))
+                    }),
+                ))
                 .wrap(surface.clone())
         })
         .workers(1)
@@ -152,6 +183,16 @@ mod actix_server {
 
 /// A server of `framework` behind `surface`, and its handlers' count.
 async fn start(framework: Framework, surface: Surface<OrderError>) -> (String, Effects) {
+    start_with(framework, surface, None).await
+}
+
+/// The same, with the hand-composed idempotency layer over `inner` inside
+/// the surface.
+async fn start_with(
+    framework: Framework,
+    surface: Surface<OrderError>,
+    inner: Option<Arc<MemoryStore>>,
+) -> (String, Effects) {
     let effects = Effects::default();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
@@ -159,29 +200,37 @@ async fn start(framework: Framework, surface: Surface<OrderError>) -> (String, E
         Framework::Axum => {
             listener.set_nonblocking(true).unwrap();
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let app = axum_server::router(effects.clone(), surface);
+            let app = axum_server::router(&effects, surface, inner);
             tokio::spawn(axum::serve(listener, app).into_future());
         }
         Framework::Actix => {
-            tokio::spawn(actix_server::serve(listener, effects.clone(), surface));
+            tokio::spawn(actix_server::serve(
+                listener,
+                effects.clone(),
+                surface,
+                inner,
+            ));
         }
     }
     (base, effects)
 }
 
-/// What a `POST` got: status, replayed or not, request id, body.
+/// What a `POST` got: status, replayed or not, the request id it sent and
+/// the one it got back, body.
 struct Answer {
     status: u16,
     replayed: bool,
+    sent_id: String,
     request_id: String,
     body: String,
 }
 
 async fn post(url: &str, caller: &str, key: Option<&str>, body: &'static str) -> Answer {
+    let sent_id = format!("req_sent{}", fastrand::u64(..));
     let mut request = client()
         .post(url)
         .header("x-api-key", caller)
-        .header("x-request-id", format!("req_{}", fastrand::u64(..)))
+        .header("x-request-id", &sent_id)
         .body(body);
     if let Some(key) = key {
         request = request.header("idempotency-key", key);
@@ -200,6 +249,7 @@ async fn post(url: &str, caller: &str, key: Option<&str>, body: &'static str) ->
     Answer {
         status,
         replayed,
+        sent_id,
         request_id,
         body,
     }
@@ -214,17 +264,13 @@ async fn a_keyed_request_is_served_once_and_its_retry_replayed() {
         assert_eq!(first.status, 201, "{framework:?}: {}", first.body);
         assert_eq!(first.body, "order #1", "{framework:?}");
         assert!(!first.replayed, "{framework:?}");
+        assert_eq!(first.request_id, first.sent_id, "{framework:?}");
 
         let retry = post(&url, "alice", Some("order-1"), "{}").await;
         assert_eq!(retry.status, 201, "{framework:?}");
         assert_eq!(retry.body, "order #1", "{framework:?}: the first answer");
         assert!(retry.replayed, "{framework:?}: marked as replayed");
-        assert_ne!(retry.request_id, first.request_id, "{framework:?}");
-        assert!(
-            retry.request_id.starts_with("req_"),
-            "{framework:?}: the retry's own id, {}",
-            retry.request_id
-        );
+        assert_eq!(retry.request_id, retry.sent_id, "{framework:?}: its own id");
         assert_eq!(effects.count(), 1, "{framework:?}: the work done once");
 
         // Without a key, every request is served.
@@ -234,6 +280,28 @@ async fn a_keyed_request_is_served_once_and_its_retry_replayed() {
             assert!(!plain.replayed, "{framework:?}");
         }
         assert_eq!(effects.count(), 3, "{framework:?}");
+    }
+}
+
+/// An error in the envelope is kept and replayed too, with the retry's
+/// request id in its header (the stored one, the first request's, is not
+/// sent again).
+#[tokio::test]
+async fn a_replayed_error_carries_the_retrys_request_id() {
+    for framework in FRAMEWORKS {
+        let (base, effects) = start(framework, Surface::new().idempotency(keys())).await;
+        let url = format!("{base}/v1/taken");
+        let first = post(&url, "alice", Some("t"), "{}").await;
+        assert_eq!(first.status, 409, "{framework:?}: {}", first.body);
+        let body: serde_json::Value = serde_json::from_str(&first.body).unwrap();
+        assert_eq!(body["code"], "TAKEN", "{framework:?}: {body}");
+        assert_eq!(body["requestId"], first.sent_id.as_str(), "{framework:?}");
+        let retry = post(&url, "alice", Some("t"), "{}").await;
+        assert_eq!(retry.status, 409, "{framework:?}");
+        assert!(retry.replayed, "{framework:?}");
+        assert_eq!(retry.body, first.body, "{framework:?}: the first answer");
+        assert_eq!(retry.request_id, retry.sent_id, "{framework:?}");
+        assert_eq!(effects.count(), 1, "{framework:?}");
     }
 }
 
@@ -252,9 +320,11 @@ async fn a_key_reused_with_another_body_is_refused_in_the_types_style() {
             "{framework:?}: {body}"
         );
         assert_eq!(
-            body["requestId"], reused.request_id,
+            body["requestId"],
+            reused.sent_id.as_str(),
             "{framework:?}: {body}"
         );
+        assert_eq!(reused.request_id, reused.sent_id, "{framework:?}");
         assert_eq!(effects.count(), 1, "{framework:?}");
     }
 }
@@ -263,22 +333,22 @@ async fn a_key_reused_with_another_body_is_refused_in_the_types_style() {
 async fn keys_are_scoped_by_caller_and_by_whole_path() {
     for framework in FRAMEWORKS {
         let (base, effects) = start(framework, Surface::new().idempotency(keys())).await;
-        let orders = format!("{base}/v1/orders");
-        let refunds = format!("{base}/v1/refunds");
-        let alice = post(&orders, "alice", Some("same"), "{}").await;
-        let bob = post(&orders, "bob", Some("same"), "{}").await;
+        let v1 = format!("{base}/v1/orders");
+        let v2 = format!("{base}/v2/orders");
+        let alice = post(&v1, "alice", Some("same"), "{}").await;
+        let bob = post(&v1, "bob", Some("same"), "{}").await;
         assert_eq!(alice.body, "order #1", "{framework:?}");
         assert_eq!(bob.body, "order #2", "{framework:?}: another caller's key");
         assert!(!bob.replayed, "{framework:?}");
-        // Inside `/v1`, both routes see their path without the prefix on
-        // axum; keys are scoped by the whole one.
-        let refund = post(&refunds, "alice", Some("same"), "{}").await;
+        // Both nests' routes see `/orders` inside them; keys are scoped by
+        // the whole path.
+        let other_path = post(&v2, "alice", Some("same"), "{}").await;
         assert_eq!(
-            refund.body, "refund #3",
+            other_path.body, "order #3",
             "{framework:?}: another path's key"
         );
-        assert!(!refund.replayed, "{framework:?}");
-        let again = post(&orders, "alice", Some("same"), "{}").await;
+        assert!(!other_path.replayed, "{framework:?}");
+        let again = post(&v1, "alice", Some("same"), "{}").await;
         assert_eq!(again.body, "order #1", "{framework:?}");
         assert!(again.replayed, "{framework:?}");
         assert_eq!(effects.count(), 3, "{framework:?}");
@@ -303,6 +373,125 @@ async fn a_keyed_request_that_panics_gives_its_key_back() {
         assert!(replay.replayed, "{framework:?}");
         assert_eq!(effects.count(), 2, "{framework:?}");
     }
+}
+
+/// The scope is the application's code: its panic is answered as a
+/// handler's is, a 500 in the envelope, and the server goes on.
+#[tokio::test]
+async fn a_scope_that_panics_is_answered_with_a_500() {
+    for framework in FRAMEWORKS {
+        let (base, effects) = start(framework, Surface::new().idempotency(keys())).await;
+        let url = format!("{base}/v1/orders");
+        let failed = post(&url, "panic", Some("p"), "{}").await;
+        assert_eq!(failed.status, 500, "{framework:?}: {}", failed.body);
+        let body: serde_json::Value = serde_json::from_str(&failed.body).unwrap();
+        assert_eq!(body["code"], "INTERNAL_ERROR", "{framework:?}: {body}");
+        assert_eq!(failed.request_id, failed.sent_id, "{framework:?}");
+        assert!(!failed.body.contains("a scope that fails"), "{framework:?}");
+        let next = post(&url, "alice", Some("p"), "{}").await;
+        assert_eq!(next.status, 201, "{framework:?}: the server goes on");
+        assert_eq!(effects.count(), 1, "{framework:?}: the handler never ran");
+    }
+}
+
+/// The surface's keys and a hand-composed layer on the same store: the
+/// key is claimed once (by the surface), not claimed again inside, where
+/// it would be found in flight and the request would wait for itself.
+#[tokio::test]
+async fn a_surface_with_keys_over_a_hand_composed_layer_claims_each_key_once() {
+    for framework in FRAMEWORKS {
+        let store = Arc::new(MemoryStore::new(Duration::from_secs(60)));
+        // Both scoped by `Authorization` (none here): the same scoped key.
+        let surface = Surface::new().idempotency(IdempotencyKeys::new(store.clone()));
+        let (base, effects) = start_with(framework, surface, Some(store)).await;
+        let url = format!("{base}/v1/orders");
+        // Claimed twice, the request would wait for itself, then be
+        // refused with a 409.
+        let first = post(&url, "alice", Some("once"), "{}").await;
+        assert_eq!(first.status, 201, "{framework:?}: {}", first.body);
+        let retry = post(&url, "alice", Some("once"), "{}").await;
+        assert!(retry.replayed, "{framework:?}");
+        assert_eq!(retry.body, "order #1", "{framework:?}");
+        assert_eq!(effects.count(), 1, "{framework:?}");
+    }
+}
+
+/// A keyed body of unknown length (chunked) is honoured under the
+/// surface's default limit, whose size the keys fingerprint by default.
+#[tokio::test]
+async fn a_keyed_chunked_body_is_honoured_under_the_default_limit() {
+    use actix_web::test;
+    use axum::body::Body;
+    use tower::ServiceExt;
+
+    let effects = Effects::default();
+    let app = axum_server::router(&effects, Surface::new().idempotency(keys()), None);
+    for _ in 0..2 {
+        let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(b"{}".to_vec())];
+        let request = http::Request::post("/v1/orders")
+            .header("idempotency-key", "chunked")
+            .body(Body::from_stream(futures_util::stream::iter(chunks)))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 201);
+    }
+    assert_eq!(effects.count(), 1, "axum");
+
+    let effects = Effects::default();
+    let routes = effects.clone();
+    let app = test::init_service(
+        actix_web::App::new()
+            .service(actix_web::web::scope("/v1").route(
+                "/orders",
+                actix_web::web::post().to(move |_: actix_web::web::Bytes| {
+                    let n = routes.next();
+                    async move { actix_web::HttpResponse::Created().body(format!("order #{n}")) }
+                }),
+            ))
+            .wrap(Surface::<OrderError>::new().idempotency(keys())),
+    )
+    .await;
+    for _ in 0..2 {
+        let request = test::TestRequest::post()
+            .uri("/v1/orders")
+            .insert_header(("idempotency-key", "chunked"))
+            .insert_header(("transfer-encoding", "chunked"))
+            .set_payload("{}")
+            .to_request();
+        assert_eq!(test::call_service(&app, request).await.status(), 201);
+    }
+    assert_eq!(effects.count(), 1, "actix");
+}
+
+/// On axum, a request whose rate limit a remote store decides (a poll
+/// later) has its key honoured once the decision is in.
+#[tokio::test]
+async fn a_key_waits_for_a_remote_rate_limit_decision() {
+    use axum::body::Body;
+    use rebuff::ratelimit::{Caller, MemoryStore, Plan, RateLimiter, Window};
+    use tower::ServiceExt;
+
+    let limiter = RateLimiter::new()
+        .plan(Plan::new("roomy").window(Window::per_minute(100)))
+        .resolve(|request| Some(Caller::new(request.header("x-api-key")?, "roomy")))
+        .store(crate::surface_composed::Later(MemoryStore::new()));
+    let effects = Effects::default();
+    let surface = Surface::new().rate_limit(limiter).idempotency(keys());
+    let app = axum_server::router(&effects, surface, None);
+    let mut replayed = Vec::new();
+    for _ in 0..2 {
+        let request = http::Request::post("/v1/orders")
+            .header("x-api-key", "alice")
+            .header("idempotency-key", "remote")
+            .body(Body::from("{}"))
+            .unwrap();
+        let response = app.clone().oneshot(request).await.unwrap();
+        assert_eq!(response.status(), 201);
+        assert!(response.headers().contains_key("x-ratelimit-remaining"));
+        replayed.push(response.headers().contains_key("idempotent-replayed"));
+    }
+    assert_eq!(replayed, [false, true]);
+    assert_eq!(effects.count(), 1);
 }
 
 /// The rate limit comes first: a retry the limiter refuses is not

@@ -17,7 +17,7 @@ use super::to_actix;
 use crate::rejection::Rejection;
 use crate::server::CatchUnwind;
 use crate::server::idempotency::{
-    Begin, IdempotencyKeys, IdempotencyStore, Keyed, MAX_REQUEST, StoredResponse,
+    Begin, Honoured, IdempotencyKeys, IdempotencyStore, Keyed, MAX_REQUEST, StoredResponse,
 };
 use crate::view::RequestView;
 
@@ -170,7 +170,10 @@ where
             .headers()
             .get("idempotency-key")
             .and_then(|v| v.to_str().ok());
+        // A surface outside that honours the key already: claiming it
+        // again would find it in flight, and wait for itself.
         let keyed = Keyed::of(req.method().as_str(), req.path(), key, &(self.scope)(&req))
+            .filter(|_| !req.extensions().contains::<Honoured>())
             .filter(|_| Keyed::fits(body_length(&req), self.max_request));
         let Some(keyed) = keyed else {
             return Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) });
@@ -296,18 +299,25 @@ where
 // The surface's own use of its idempotency keys.
 
 /// The request served by `service`, through its idempotency key if the
-/// surface honours the one it carries; a panic caught (one in an inner
-/// middleware's synchronous part, or a guard's, as a handler's is).
+/// surface has `keys` and honours the one it carries; a panic caught (the
+/// keys' scope's, one in an inner middleware's synchronous part, or a
+/// guard's, as a handler's is).
 pub(super) async fn run<S, B>(
     service: Rc<S>,
-    keyed: Option<(Keyed, &IdempotencyKeys)>,
+    keys: Option<&IdempotencyKeys>,
     req: ServiceRequest,
 ) -> Result<Result<ServiceResponse<EitherBody<B>>, actix_web::Error>, Box<dyn core::any::Any + Send>>
 where
     S: Service<ServiceRequest, Response = ServiceResponse<B>, Error = actix_web::Error> + 'static,
     B: MessageBody + 'static,
 {
+    let keyed = match keys {
+        Some(keys) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| keyed(keys, &req)))?,
+        None => None,
+    };
     if let Some((keyed, keys)) = keyed {
+        // Honoured here, and by no idempotency middleware inside.
+        req.extensions_mut().insert(Honoured);
         let store = std::sync::Arc::clone(keys.store());
         let served = serve_keyed(service, store, keyed, keys.max_request(), req);
         return CatchUnwind::new(served).await;
@@ -323,7 +333,7 @@ where
 /// The scoped key of a request whose `Idempotency-Key` the surface
 /// honours: one it carries, with a body small enough to fingerprint (a
 /// chunked one bounded by the body limit).
-pub(super) fn keyed<'k>(
+fn keyed<'k>(
     keys: &'k IdempotencyKeys,
     req: &ServiceRequest,
 ) -> Option<(Keyed, &'k IdempotencyKeys)> {

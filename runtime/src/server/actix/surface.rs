@@ -17,7 +17,7 @@ use actix_web::error::{
 use actix_web::http::header::{self, HeaderName, HeaderValue};
 use tracing::Instrument as _;
 
-use super::idempotency::{flatten, keyed, run};
+use super::idempotency::{flatten, run};
 #[cfg(feature = "ratelimit")]
 use super::ratelimit::{Checked, Said};
 use super::{Rendered, to_actix};
@@ -184,10 +184,7 @@ where
                 }
                 let method = req.method().as_str().to_owned();
                 let path = req.path().to_owned();
-                let keyed = surface
-                    .idempotency_keys()
-                    .and_then(|keys| keyed(keys, &req));
-                let outcome = run(service, keyed, req).await;
+                let outcome = run(service, surface.idempotency_keys(), req).await;
                 let response = match outcome {
                     Ok(Ok(response)) => response,
                     Ok(Err(err)) => {

@@ -16,7 +16,7 @@ use tracing::Instrument as _;
 
 use crate::context::RequestPath;
 use crate::server::idempotency::layer::serve_keyed;
-use crate::server::idempotency::{IdempotencyKeys, Keyed};
+use crate::server::idempotency::{Honoured, IdempotencyKeys, Keyed};
 use crate::server::surface::{
     Rendered, Replaced, Unrendered, is_plain_text, keep_headers, unrendered,
 };
@@ -228,17 +228,32 @@ where
         None => DefaultBodyLimit::disable().apply(&mut req),
     }
     if let Some(keys) = surface.idempotency_keys() {
-        if let Some(keyed) = keyed(keys, &req) {
-            // The service that was polled ready goes with the request; a
-            // clone stays for the next one.
-            let clone = inner.clone();
-            let inner = core::mem::replace(inner, clone);
-            let store = std::sync::Arc::clone(keys.store());
-            let future = serve_keyed(inner, store, keyed, keys.max_request(), req);
-            return Inner::Keyed {
-                future: CatchUnwind::new(Box::pin(future)),
-                said,
-            };
+        // The scope is the user's code: its panic is answered as a
+        // handler's is.
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| keyed(keys, &req))) {
+            Ok(None) => {}
+            Ok(Some(keyed)) => {
+                // Honoured here, and by no idempotency layer inside.
+                req.extensions_mut().insert(Honoured);
+                // The service that was polled ready goes with the request;
+                // a clone stays for the next one.
+                let clone = inner.clone();
+                let inner = core::mem::replace(inner, clone);
+                let store = std::sync::Arc::clone(keys.store());
+                let future = serve_keyed(inner, store, keyed, keys.max_request(), req);
+                return Inner::Keyed {
+                    future: CatchUnwind::new(Box::pin(future)),
+                    said,
+                };
+            }
+            Err(payload) => {
+                return Inner::Done {
+                    finished: Some(Box::new(Finished {
+                        outcome: Err(payload),
+                        said,
+                    })),
+                };
+            }
         }
     }
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.call(req))) {
@@ -259,15 +274,10 @@ where
 /// honours: one it carries, with a body small enough to fingerprint (a
 /// chunked one bounded by the body limit).
 fn keyed(keys: &IdempotencyKeys, req: &Request) -> Option<Keyed> {
-    // axum's connect info comes with its `tokio` feature, which only
-    // `ratelimit` turns on.
-    #[cfg(feature = "ratelimit")]
     let peer = req
         .extensions()
         .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
         .map(|info| info.0.ip());
-    #[cfg(not(feature = "ratelimit"))]
-    let peer = None;
     let path = req.uri().path();
     let view = RequestView::new(req.method().as_str(), path, req.headers(), peer);
     let keyed = keys.keyed(&view, path)?;

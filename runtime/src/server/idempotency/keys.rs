@@ -4,7 +4,8 @@
 use core::fmt;
 use std::sync::Arc;
 
-use super::{IdempotencyStore, Keyed, MAX_REQUEST};
+use super::{IdempotencyStore, Keyed};
+use crate::server::DEFAULT_BODY_LIMIT;
 use crate::view::RequestView;
 
 /// Whose keys a request's are.
@@ -27,7 +28,11 @@ type Scope = dyn for<'a> Fn(&RequestView<'a>) -> Vec<u8> + Send + Sync;
 /// to 5 s, then a retryable 409); a 5xx, an answer asking to be retried and
 /// a streamed or large response are not kept. Inside the surface the key
 /// is honoured after the rate limit (a refused request claims no key) and
-/// under the body limit (a chunked body is read up to it).
+/// under the body limit (a chunked body is read up to it; see
+/// [`max_request_body`](Self::max_request_body)). Given keys, the surface
+/// passes its keyed requests through an `IdempotencyLayer` or
+/// `Idempotency` inside it unclaimed, so that a key is never claimed
+/// twice.
 ///
 /// ```
 /// # #[cfg(feature = "axum")] {
@@ -79,19 +84,19 @@ impl IdempotencyKeys {
         IdempotencyKeys {
             store: Arc::new(store),
             scope: Arc::new(by_authorization),
-            max_request: MAX_REQUEST,
+            max_request: usize::try_from(DEFAULT_BODY_LIMIT).unwrap_or(usize::MAX),
         }
     }
 
     /// Scopes keys to what `scope` returns for a request (its method and
     /// whole path are always part of the scope). The default is the
     /// `Authorization` header as sent; an API whose callers authenticate
-    /// otherwise (an API key header, a session cookie) should return what
-    /// identifies the caller. Requests for which it returns the same bytes
-    /// share their keys, so never return a constant. (On axum, the view's
-    /// [`peer`](RequestView::peer) is known only with the `ratelimit`
-    /// feature, which turns on axum's connect info, and a server run with
-    /// `into_make_service_with_connect_info`.)
+    /// otherwise (an API key header, say) should return what identifies
+    /// the caller. Requests for which it returns the same bytes share their
+    /// keys, so never return a constant. (On axum, the view's
+    /// [`peer`](RequestView::peer) is known only for a server run with
+    /// `into_make_service_with_connect_info`.) A scope that panics is
+    /// answered as a handler that panics is.
     ///
     /// ```
     /// use std::time::Duration;
@@ -100,10 +105,9 @@ impl IdempotencyKeys {
     /// let keys = IdempotencyKeys::new(MemoryStore::new(Duration::from_secs(3600)))
     ///     .scope(|request| {
     ///         request
-    ///             .header("x-api-key")
-    ///             .or_else(|| request.header("authorization"))
+    ///             .header_bytes("x-api-key")
+    ///             .or_else(|| request.header_bytes("authorization"))
     ///             .unwrap_or_default()
-    ///             .as_bytes()
     ///             .to_vec()
     ///     });
     /// # let _ = keys;
@@ -117,10 +121,12 @@ impl IdempotencyKeys {
         self
     }
 
-    /// Fingerprints request bodies of up to `max` bytes (default 1 MiB);
-    /// a keyed request with a larger body, or one of unknown length that
-    /// the surface's body limit does not bound to it, is served without
-    /// its key being honoured (and logged).
+    /// Fingerprints request bodies of up to `max` bytes (default 2 MiB,
+    /// the surface's default body limit, so that under that limit every
+    /// keyed body is honoured); a keyed request with a larger body, or one
+    /// of unknown length (chunked) when the surface's body limit is larger
+    /// than `max`, is served without its key being honoured (and logged).
+    /// The body is held in memory while it is fingerprinted and served.
     #[must_use]
     pub fn max_request_body(mut self, max: usize) -> Self {
         self.max_request = max;

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::body::Body;
 
 use super::MAX_REQUEST;
-use super::{Begin, IdempotencyStore, Keyed, StoredResponse};
+use super::{Begin, Honoured, IdempotencyStore, Keyed, StoredResponse};
 
 /// The tower layer: requests with an `Idempotency-Key` are served once and
 /// replayed after (with `Idempotent-Replayed: true`, and the
@@ -41,6 +41,8 @@ use super::{Begin, IdempotencyStore, Keyed, StoredResponse};
 /// [`Surface::idempotency`](crate::server::Surface::idempotency) gives a
 /// surface the same rules in its one call; this layer is for composing by
 /// hand, and sees the whole request when scoping keys.
+/// Behind a surface given keys, it passes the requests whose key the
+/// surface honours through untouched.
 pub struct IdempotencyLayer<St> {
     store: Arc<St>,
     scope: Scope,
@@ -214,7 +216,9 @@ where
             Keyed::of(parts.method.as_str(), path, key, &(self.scope)(&parts))
         });
         let req = http::Request::from_parts(parts, body);
-        let Some(keyed) = keyed else {
+        // A surface outside that honours the key already: claiming it
+        // again would find it in flight, and wait for itself.
+        let Some(keyed) = keyed.filter(|_| req.extensions().get::<Honoured>().is_none()) else {
             return Box::pin(self.inner.call(req));
         };
         let length = axum::body::HttpBody::size_hint(req.body()).upper();

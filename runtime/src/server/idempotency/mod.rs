@@ -56,6 +56,12 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 
+/// On a request whose key a surface outside honours: an idempotency layer
+/// inside passes it through, instead of claiming the key a second time
+/// (where it would find it in flight, held by the surface, and wait).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Honoured;
+
 /// A response kept for replay.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredResponse {
