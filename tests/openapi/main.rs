@@ -14,3 +14,4 @@ mod head_only;
 mod leads_api;
 mod shapes;
 mod statuses;
+mod surface;

@@ -43,6 +43,13 @@
 //! [`openapi_responses!`](crate::openapi_responses) names such a selection as a
 //! type, for `#[utoipa::path(responses(...))]`.
 //!
+//! `Responses::surface` (with the `axum` or `actix` feature) adds what a
+//! server's [`Surface`](crate::server::Surface) answers any route with,
+//! as it is configured: its 500 and 413, its rate limiter's 429s and
+//! headers, its idempotency keys' 409 and 422; with
+//! [`Responses::add_to_every_operation`], the whole error surface of the
+//! one setup call is in the document.
+//!
 //! # Examples and key order
 //!
 //! An example is stored in the document as a `serde_json::Value`, whose

@@ -142,6 +142,52 @@ impl<E: Documented> Responses<E> {
         self
     }
 
+    /// Adds what `surface` can answer any request with on its own
+    /// ([`Surface::rejections`](crate::server::Surface::rejections): a 500,
+    /// the body limit's 413, the rate limiter's refusals, the idempotency
+    /// keys' answers), documents its rate-limit headers on every response
+    /// when it has a limiter, and problem details only when it negotiates
+    /// them: the error surface of the one setup call, in the document.
+    ///
+    /// ```
+    /// # #[cfg(feature = "ratelimit")] {
+    /// use std::time::Duration;
+    /// use rebuff::ApiError;
+    /// use rebuff::openapi::Responses;
+    /// use rebuff::ratelimit::RateLimiter;
+    /// use rebuff::server::Surface;
+    /// use rebuff::server::idempotency::{IdempotencyKeys, MemoryStore};
+    ///
+    /// #[derive(Debug, thiserror::Error, ApiError)]
+    /// enum OrderError {
+    ///     #[error("no such order")]
+    ///     #[api(status = 404, message = "No such order")]
+    ///     NoSuchOrder,
+    /// }
+    ///
+    /// let surface = Surface::<OrderError>::new()
+    ///     .rate_limit(RateLimiter::new())
+    ///     .idempotency(IdempotencyKeys::new(MemoryStore::new(Duration::from_secs(3600))));
+    /// let every_route = Responses::<OrderError>::none().surface(&surface).build();
+    /// assert_eq!(
+    ///     every_route.keys().collect::<Vec<_>>(),
+    ///     ["400", "409", "413", "422", "429", "500", "503"]
+    /// );
+    /// # }
+    /// ```
+    #[cfg(any(feature = "axum", feature = "actix"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "actix"))))]
+    #[must_use]
+    pub fn surface(self, surface: &crate::server::Surface<E>) -> Self
+    where
+        E: ApiError,
+    {
+        let headers = self.rate_limit_headers || surface.sends_rate_limit_headers();
+        self.rejections(&surface.rejections())
+            .rate_limit_headers(headers)
+            .problem(surface.negotiates())
+    }
+
     /// The request context the examples are rendered with (request id,
     /// time, `instance`).
     #[must_use]

@@ -356,6 +356,20 @@ impl RateLimiter {
         self
     }
 
+    /// The rejections the limiter can answer with (none in shadow mode),
+    /// and whether it sends its headers, for an API's document.
+    #[cfg(any(feature = "axum", feature = "actix"))]
+    pub(crate) fn answers(&self) -> (Vec<crate::RejectionKind>, bool) {
+        use crate::RejectionKind::{Blocked, RateLimited, Unavailable};
+        let mut kinds = Vec::new();
+        if !self.shadow {
+            kinds.push(RateLimited);
+            kinds.extend(self.escalation.map(|_| Blocked));
+            kinds.extend(self.fail_closed.as_ref().map(|_| Unavailable));
+        }
+        (kinds, self.families.legacy || self.families.ietf)
+    }
+
     /// What each plan's callers have been told, by plan name (the
     /// anonymous plan last).
     #[must_use]

@@ -12,7 +12,7 @@ use http::{HeaderValue, StatusCode};
 use super::idempotency::IdempotencyKeys;
 use super::{negotiate, request_id_bytes};
 use crate::context::RequestPath;
-use crate::{ApiError, Context, Rejection};
+use crate::{ApiError, Context, Rejection, RejectionKind};
 
 /// The body limit when none is set: 2 MiB, as axum and actix-web default
 /// to.
@@ -158,6 +158,77 @@ impl<E: ApiError> Surface<E> {
     #[must_use]
     pub const fn get_body_limit(&self) -> Option<u64> {
         self.body_limit
+    }
+
+    /// The rejections the surface, as configured, can answer a request to
+    /// any route with, whatever the route does: a 500 (a panic, or a 5xx
+    /// rebuff did not render), a 413 with a body limit, the rate limiter's
+    /// 429s (over the limit, and blocked with escalation; a 503 on the
+    /// requests that fail closed), the idempotency keys' 409, 422, 503 (the
+    /// store away) and 400 (a keyed body that cannot be read). Not the router's 404 and
+    /// 405, which answer routes that do not exist, nor the extractors'
+    /// rejections, which depend on the route. For an API's document: see
+    /// `rebuff::openapi::Responses::surface` (feature `openapi`).
+    ///
+    /// ```
+    /// # #[derive(Debug, rebuff::ApiError)]
+    /// # #[api(status = 404, message = "Gone")]
+    /// # struct Gone;
+    /// use rebuff::RejectionKind;
+    /// use rebuff::server::Surface;
+    ///
+    /// let surface = Surface::<Gone>::new();
+    /// assert_eq!(
+    ///     surface.rejections(),
+    ///     [RejectionKind::Internal, RejectionKind::PayloadTooLarge]
+    /// );
+    /// ```
+    #[must_use]
+    pub fn rejections(&self) -> Vec<RejectionKind> {
+        use RejectionKind::{
+            BadRequest, IdempotencyKeyReused, Internal, PayloadTooLarge, RequestInProgress,
+            Unavailable,
+        };
+        let mut kinds = vec![Internal];
+        kinds.extend(self.body_limit.map(|_| PayloadTooLarge));
+        #[cfg(feature = "ratelimit")]
+        if let Some(limiter) = &self.limiter {
+            kinds.extend(limiter.answers().0);
+        }
+        if self.idempotency.is_some() {
+            kinds.extend([
+                RequestInProgress,
+                IdempotencyKeyReused,
+                Unavailable,
+                BadRequest,
+            ]);
+        }
+        let mut seen = Vec::with_capacity(kinds.len());
+        kinds.retain(|kind| {
+            let first = !seen.contains(kind);
+            seen.push(*kind);
+            first
+        });
+        kinds
+    }
+
+    /// Whether every response carries the rate limiter's headers.
+    #[cfg(feature = "openapi")]
+    #[cfg_attr(not(feature = "ratelimit"), allow(clippy::unused_self))]
+    pub(crate) fn sends_rate_limit_headers(&self) -> bool {
+        #[cfg(feature = "ratelimit")]
+        return self
+            .limiter
+            .as_ref()
+            .is_some_and(|limiter| limiter.answers().1);
+        #[cfg(not(feature = "ratelimit"))]
+        false
+    }
+
+    /// Whether clients that prefer problem details get them.
+    #[cfg(feature = "openapi")]
+    pub(crate) const fn negotiates(&self) -> bool {
+        self.negotiate
     }
 
     pub(crate) const fn catches_panics(&self) -> bool {
