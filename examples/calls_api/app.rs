@@ -448,7 +448,8 @@ pub mod actix_app {
 /// around the file.
 pub fn surface(state: &State) -> rebuff::server::Surface<CallError> {
     // A retried upload with its Idempotency-Key gets the first answer
-    // (uploads over 2 MiB pass through unremembered). Callers are told apart
+    // (a request over 2 MiB, or a chunked one, which the body limit here
+    // does not bound to 2 MiB, passes through unremembered). Callers are told apart
     // by their X-API-Key: one caller's key never answers another.
     let keys = rebuff::server::idempotency::IdempotencyKeys::new(state.idempotency.clone()).scope(
         |request| {

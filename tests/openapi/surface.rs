@@ -125,3 +125,41 @@ fn a_surface_with_a_limiter_and_keys_documents_their_answers() {
     );
     let _ = OrderError::NoSuchOrder;
 }
+
+/// The document follows the limiter as configured: no 503 without
+/// requests that fail closed, only the header families it sends, and a
+/// `problem(false)` set before is kept.
+#[test]
+fn the_document_follows_the_limiters_settings() {
+    let surface = Surface::<OrderError>::new().rate_limit(RateLimiter::new().legacy_headers(false));
+    let statuses: Vec<String> = documented(&surface)
+        .into_iter()
+        .map(|(s, _, _)| s)
+        .collect();
+    assert_eq!(statuses, ["413", "429", "500"]);
+    for status in ["429", "500"] {
+        let names = headers(&surface, status);
+        assert!(
+            names.iter().any(|n| n == "ratelimit-policy"),
+            "{status}: {names:?}"
+        );
+        assert!(
+            !names.iter().any(|n| n.starts_with("x-ratelimit")),
+            "{status}: {names:?}"
+        );
+    }
+
+    let built = serde_json::to_value(
+        Responses::<OrderError>::none()
+            .problem(false)
+            .surface(&surface)
+            .build(),
+    )
+    .unwrap();
+    assert!(
+        built["500"]["content"]
+            .get("application/problem+json")
+            .is_none(),
+        "{built}"
+    );
+}

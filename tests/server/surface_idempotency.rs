@@ -62,12 +62,10 @@ impl Effects {
 /// the hand-composed idempotency layer over that store sits inside the
 /// surface too.
 mod axum_server {
-    use std::sync::Arc;
-
     use axum::Router;
     use axum::http::StatusCode;
     use axum::routing::post;
-    use rebuff::server::idempotency::{IdempotencyLayer, MemoryStore};
+    use rebuff::server::idempotency::IdempotencyLayer;
 
     use super::{Effects, OrderError};
 
@@ -103,21 +101,28 @@ mod axum_server {
     pub(super) fn router(
         effects: &Effects,
         surface: rebuff::server::Surface<OrderError>,
-        inner: Option<Arc<MemoryStore>>,
+        layered: super::Layered,
     ) -> Router {
         let mut app = Router::new()
             .nest("/v1", routes(effects))
             .nest("/v2", routes(effects));
-        if let Some(store) = inner {
+        if let Some(store) = super::on(super::Side::Inside, &layered) {
             app = app.layer(IdempotencyLayer::new(store));
         }
-        app.layer(surface)
+        app = app.layer(surface);
+        if let Some(store) = super::on(super::Side::Outside, &layered) {
+            app = app.layer(IdempotencyLayer::new(store));
+        }
+        app
     }
 }
 
 mod actix_server {
     use std::sync::Arc;
 
+    use std::time::Duration;
+
+    use actix_web::middleware::Condition;
     use actix_web::{App, HttpResponse, web};
     use rebuff::server::idempotency::MemoryStore;
 
@@ -156,22 +161,24 @@ mod actix_server {
         listener: std::net::TcpListener,
         effects: Effects,
         surface: rebuff::server::Surface<OrderError>,
-        inner: Option<Arc<MemoryStore>>,
+        layered: super::Layered,
     ) -> actix_web::dev::Server {
+        /// The middleware over `store`, or none.
+        fn keys(
+            store: Option<Arc<MemoryStore>>,
+        ) -> Condition<rebuff::server::actix::Idempotency<Arc<MemoryStore>>> {
+            let on = store.is_some();
+            let store = store.unwrap_or_else(|| Arc::new(MemoryStore::new(Duration::from_secs(1))));
+            Condition::new(on, rebuff::server::actix::Idempotency::new(store))
+        }
         actix_web::HttpServer::new(move || {
-            let keys = inner.clone().map(rebuff::server::actix::Idempotency::new);
+            // `wrap` puts each middleware outside those before it.
             App::new()
                 .service(web::scope("/v1").service(routes(&effects)))
                 .service(web::scope("/v2").service(routes(&effects)))
-                .wrap(actix_web::middleware::Condition::new(
-                    keys.is_some(),
-                    keys.unwrap_or_else(|| {
-                        rebuff::server::actix::Idempotency::new(Arc::new(MemoryStore::new(
-                            std::time::Duration::from_secs(1),
-                        )))
-                    }),
-                ))
+                .wrap(keys(super::on(super::Side::Inside, &layered)))
                 .wrap(surface.clone())
+                .wrap(keys(super::on(super::Side::Outside, &layered)))
         })
         .workers(1)
         .disable_signals()
@@ -181,17 +188,35 @@ mod actix_server {
     }
 }
 
+/// Where a hand-composed idempotency layer sits around the surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Side {
+    Inside,
+    Outside,
+}
+
+/// A hand-composed idempotency layer over a store, on one side of the
+/// surface, or none.
+type Layered = Option<(Side, Arc<MemoryStore>)>;
+
+/// The store of the layer on `side`, if there is one there.
+fn on(side: Side, layered: &Layered) -> Option<Arc<MemoryStore>> {
+    layered
+        .as_ref()
+        .filter(|(at, _)| *at == side)
+        .map(|(_, store)| store.clone())
+}
+
 /// A server of `framework` behind `surface`, and its handlers' count.
 async fn start(framework: Framework, surface: Surface<OrderError>) -> (String, Effects) {
     start_with(framework, surface, None).await
 }
 
-/// The same, with the hand-composed idempotency layer over `inner` inside
-/// the surface.
+/// The same, with a hand-composed idempotency layer beside the surface.
 async fn start_with(
     framework: Framework,
     surface: Surface<OrderError>,
-    inner: Option<Arc<MemoryStore>>,
+    layered: Layered,
 ) -> (String, Effects) {
     let effects = Effects::default();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
@@ -200,7 +225,7 @@ async fn start_with(
         Framework::Axum => {
             listener.set_nonblocking(true).unwrap();
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
-            let app = axum_server::router(&effects, surface, inner);
+            let app = axum_server::router(&effects, surface, layered);
             tokio::spawn(axum::serve(listener, app).into_future());
         }
         Framework::Actix => {
@@ -208,7 +233,7 @@ async fn start_with(
                 listener,
                 effects.clone(),
                 surface,
-                inner,
+                layered,
             ));
         }
     }
@@ -394,24 +419,76 @@ async fn a_scope_that_panics_is_answered_with_a_500() {
     }
 }
 
-/// The surface's keys and a hand-composed layer on the same store: the
-/// key is claimed once (by the surface), not claimed again inside, where
-/// it would be found in flight and the request would wait for itself.
+/// The surface's keys and a hand-composed layer on the same store, inside
+/// the surface or outside it: the key is claimed once (by the outer one),
+/// not claimed again further in, where it would be found in flight and the
+/// request would wait for itself.
 #[tokio::test]
-async fn a_surface_with_keys_over_a_hand_composed_layer_claims_each_key_once() {
-    for framework in FRAMEWORKS {
+async fn a_surface_with_keys_and_a_hand_composed_layer_claim_each_key_once() {
+    for (framework, side) in FRAMEWORKS
+        .into_iter()
+        .flat_map(|framework| [(framework, Side::Inside), (framework, Side::Outside)])
+    {
         let store = Arc::new(MemoryStore::new(Duration::from_secs(60)));
         // Both scoped by `Authorization` (none here): the same scoped key.
         let surface = Surface::new().idempotency(IdempotencyKeys::new(store.clone()));
-        let (base, effects) = start_with(framework, surface, Some(store)).await;
+        let (base, effects) = start_with(framework, surface, Some((side, store))).await;
         let url = format!("{base}/v1/orders");
         // Claimed twice, the request would wait for itself, then be
         // refused with a 409.
         let first = post(&url, "alice", Some("once"), "{}").await;
-        assert_eq!(first.status, 201, "{framework:?}: {}", first.body);
+        assert_eq!(first.status, 201, "{framework:?} {side:?}: {}", first.body);
         let retry = post(&url, "alice", Some("once"), "{}").await;
-        assert!(retry.replayed, "{framework:?}");
-        assert_eq!(retry.body, "order #1", "{framework:?}");
+        assert!(retry.replayed, "{framework:?} {side:?}");
+        assert_eq!(retry.body, "order #1", "{framework:?} {side:?}");
+        assert_eq!(effects.count(), 1, "{framework:?} {side:?}");
+    }
+}
+
+/// The rate limiter's resolver is the application's code too: its panic
+/// is a 500 in the envelope, and a scope's panic behind the limiter keeps
+/// the limiter's headers.
+#[tokio::test]
+async fn a_resolver_that_panics_is_answered_with_a_500() {
+    use rebuff::ratelimit::{Caller, Plan, RateLimiter, Window};
+
+    for framework in FRAMEWORKS {
+        let limiter = RateLimiter::new()
+            .plan(Plan::new("roomy").window(Window::per_minute(100)))
+            .resolve(|request| {
+                let caller = request.header("x-api-key")?;
+                assert!(caller != "boom", "a resolver that fails");
+                Some(Caller::new(caller, "roomy"))
+            });
+        let surface = Surface::new().rate_limit(limiter).idempotency(keys());
+        let (base, effects) = start(framework, surface).await;
+        let url = format!("{base}/v1/orders");
+        let failed = post(&url, "boom", Some("r"), "{}").await;
+        assert_eq!(failed.status, 500, "{framework:?}: {}", failed.body);
+        let body: serde_json::Value = serde_json::from_str(&failed.body).unwrap();
+        assert_eq!(body["code"], "INTERNAL_ERROR", "{framework:?}: {body}");
+        assert!(
+            !failed.body.contains("a resolver that fails"),
+            "{framework:?}"
+        );
+
+        // The scope panics after the limiter decided: its headers stay.
+        let response = client()
+            .post(&url)
+            .header("x-api-key", "panic")
+            .header("idempotency-key", "s")
+            .body("{}")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 500, "{framework:?}");
+        assert_eq!(
+            response.headers()["x-ratelimit-remaining"],
+            "99",
+            "{framework:?}"
+        );
+        let next = post(&url, "alice", Some("r"), "{}").await;
+        assert_eq!(next.status, 201, "{framework:?}: the server goes on");
         assert_eq!(effects.count(), 1, "{framework:?}");
     }
 }

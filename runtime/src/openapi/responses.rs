@@ -21,6 +21,14 @@ use crate::envelope::{Envelope, Problem};
 use crate::rejection::InStyle;
 use crate::{ApiError, Context, RejectionKind};
 
+/// Which rate-limit headers a response carries: `X-RateLimit-*`, and the
+/// IETF `RateLimit-Policy` and `RateLimit`.
+#[derive(Debug, Clone, Copy)]
+struct Families {
+    legacy: bool,
+    ietf: bool,
+}
+
 /// The errors one operation (or a whole API) can answer with, as OpenAPI
 /// responses: some or all of `E`'s variants and some of the server's
 /// rejections in `E`'s style.
@@ -57,7 +65,10 @@ pub struct Responses<E> {
     variants: Option<Vec<&'static str>>,
     rejections: Vec<RejectionKind>,
     problem: bool,
-    rate_limit_headers: bool,
+    /// The rate-limit header families on every response.
+    every: Families,
+    /// Those on the limiter's refusals (its default: both).
+    refusals: Families,
     context: Context,
     _type: PhantomData<fn() -> E>,
 }
@@ -68,7 +79,7 @@ impl<E> core::fmt::Debug for Responses<E> {
             .field("variants", &self.variants)
             .field("rejections", &self.rejections)
             .field("problem", &self.problem)
-            .field("rate_limit_headers", &self.rate_limit_headers)
+            .field("rate_limit_headers", &self.every)
             .finish_non_exhaustive()
     }
 }
@@ -87,7 +98,14 @@ impl<E: Documented> Responses<E> {
             variants: None,
             rejections: Vec::new(),
             problem: true,
-            rate_limit_headers: false,
+            every: Families {
+                legacy: false,
+                ietf: false,
+            },
+            refusals: Families {
+                legacy: true,
+                ietf: true,
+            },
             context: Context::new()
                 .request_id("req_1234567890abcdef")
                 .timestamp(UNIX_EPOCH + Duration::from_secs(SAMPLE_TIME_SECS)),
@@ -138,7 +156,10 @@ impl<E: Documented> Responses<E> {
     /// with a rate limiter.
     #[must_use]
     pub fn rate_limit_headers(mut self, on: bool) -> Self {
-        self.rate_limit_headers = on;
+        self.every = Families {
+            legacy: on,
+            ietf: on,
+        };
         self
     }
 
@@ -182,10 +203,14 @@ impl<E: Documented> Responses<E> {
     where
         E: ApiError,
     {
-        let headers = self.rate_limit_headers || surface.sends_rate_limit_headers();
-        self.rejections(&surface.rejections())
-            .rate_limit_headers(headers)
-            .problem(surface.negotiates())
+        let mut responses = self.rejections(&surface.rejections());
+        if let Some((legacy, ietf)) = surface.rate_limit_families() {
+            responses.every.legacy |= legacy;
+            responses.every.ietf |= ietf;
+            responses.refusals = Families { legacy, ietf };
+        }
+        responses.problem &= surface.negotiates();
+        responses
     }
 
     /// The request context the examples are rendered with (request id,
@@ -231,13 +256,13 @@ impl<E: Documented> Responses<E> {
                     doc
                 }
             };
-            // The limiter's refusals carry both its header families (its
-            // default), whether or not every response is documented with
-            // them.
+            // The limiter's refusals carry its header families (both by
+            // default; a surface's limiter's own), whether or not every
+            // response is documented with them.
             let mut doc = doc;
             if matches!(kind, RejectionKind::RateLimited | RejectionKind::Blocked) {
-                doc.headers.legacy = true;
-                doc.headers.ietf = true;
+                doc.headers.legacy = self.refusals.legacy;
+                doc.headers.ietf = self.refusals.ietf;
             }
             // A variant listed already that answers the rejection is the
             // same error; what the rejection adds (`Allow` on a 405) goes
@@ -328,8 +353,8 @@ impl<E: Documented> Responses<E> {
             retryable: err.retryable(),
             headers: Headers {
                 retry_after: err.retry_after().is_some(),
-                legacy: err.rate_limit().is_some() || self.rate_limit_headers,
-                ietf: self.rate_limit_headers,
+                legacy: err.rate_limit().is_some() || self.every.legacy,
+                ietf: self.every.ietf,
                 allow: false,
             },
             bodies,

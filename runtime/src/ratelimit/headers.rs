@@ -408,7 +408,7 @@ mod tests {
         assert_eq!(
             h["ratelimit-policy"],
             concat!(
-                r#""p-second";q=10;w=1, "p-second-2";q=100;w=1, "p-1500ms";q=5;w=1, "#,
+                r#""p-second";q=10;w=1, "p-second-2";q=100;w=1, "p-1500ms";q=5;w=2, "#,
                 r#""p-second-3";q=1;w=1"#
             )
         );

@@ -18,7 +18,7 @@
 //!   `RateLimit: "free";r=42;t=17` (a plan of several windows names each
 //!   after the plan and its period, `"metered-second"`, `"metered-day"`,
 //!   `"metered-1500ms"`, a second window of one period `"metered-second-2"`;
-//!   `w` is the period in whole seconds, at least 1);
+//!   `w` is the period in whole seconds, rounded up);
 //! - on a 429, `Retry-After`, never earlier than the reset announced.
 //!
 //! The refusal is [`Rejection::RateLimited`]
@@ -357,9 +357,10 @@ impl RateLimiter {
     }
 
     /// The rejections the limiter can answer with (none in shadow mode),
-    /// and whether it sends its headers, for an API's document.
+    /// and which header families it sends (`X-RateLimit-*`, IETF), for an
+    /// API's document.
     #[cfg(any(feature = "axum", feature = "actix"))]
-    pub(crate) fn answers(&self) -> (Vec<crate::RejectionKind>, bool) {
+    pub(crate) fn answers(&self) -> (Vec<crate::RejectionKind>, (bool, bool)) {
         use crate::RejectionKind::{Blocked, RateLimited, Unavailable};
         let mut kinds = Vec::new();
         if !self.shadow {
@@ -367,7 +368,7 @@ impl RateLimiter {
             kinds.extend(self.escalation.map(|_| Blocked));
             kinds.extend(self.fail_closed.as_ref().map(|_| Unavailable));
         }
-        (kinds, self.families.legacy || self.families.ietf)
+        (kinds, (self.families.legacy, self.families.ietf))
     }
 
     /// What each plan's callers have been told, by plan name (the

@@ -71,10 +71,17 @@ impl Window {
         self.period
     }
 
-    /// The period in whole seconds (at least 1), as the IETF `w=` says it.
+    /// The period in whole seconds, rounded up (at least 1), as the IETF
+    /// `w=` says it: a client pacing itself by `q` per `w` then never sends
+    /// faster than the window allows (1.5 s is `w=2`).
     #[must_use]
     pub fn period_secs(&self) -> u64 {
-        self.period.as_secs().max(1)
+        let secs = self.period.as_secs();
+        if self.period.subsec_nanos() == 0 {
+            secs.max(1)
+        } else {
+            secs.saturating_add(1)
+        }
     }
 
     /// The period in microseconds, at least 1 and at most 2^52 (142

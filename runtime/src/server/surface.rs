@@ -161,13 +161,15 @@ impl<E: ApiError> Surface<E> {
     }
 
     /// The rejections the surface, as configured, can answer a request to
-    /// any route with, whatever the route does: a 500 (a panic, or a 5xx
-    /// rebuff did not render), a 413 with a body limit, the rate limiter's
+    /// any route with, whatever the route does: a 500 (a panic, or a 500,
+    /// 502 or 504 rebuff did not render), a 413 with a body limit, the rate limiter's
     /// 429s (over the limit, and blocked with escalation; a 503 on the
     /// requests that fail closed), the idempotency keys' 409, 422, 503 (the
-    /// store away) and 400 (a keyed body that cannot be read). Not the router's 404 and
-    /// 405, which answer routes that do not exist, nor the extractors'
-    /// rejections, which depend on the route. For an API's document: see
+    /// store away) and 400 (a keyed body that cannot be read). Not the
+    /// router's 404 and 405, which answer routes that do not exist, nor the
+    /// extractors' rejections, which depend on the route, nor the 503 a
+    /// layer inside the surface may answer (a load shedder's, answered as
+    /// [`Rejection::Unavailable`]). For an API's document: see
     /// `rebuff::openapi::Responses::surface` (feature `openapi`).
     ///
     /// ```
@@ -212,17 +214,15 @@ impl<E: ApiError> Surface<E> {
         kinds
     }
 
-    /// Whether every response carries the rate limiter's headers.
+    /// With a rate limiter, which of its header families every response
+    /// carries: the `X-RateLimit-*` ones, the IETF ones.
     #[cfg(feature = "openapi")]
     #[cfg_attr(not(feature = "ratelimit"), allow(clippy::unused_self))]
-    pub(crate) fn sends_rate_limit_headers(&self) -> bool {
+    pub(crate) fn rate_limit_families(&self) -> Option<(bool, bool)> {
         #[cfg(feature = "ratelimit")]
-        return self
-            .limiter
-            .as_ref()
-            .is_some_and(|limiter| limiter.answers().1);
+        return self.limiter.as_ref().map(|limiter| limiter.answers().1);
         #[cfg(not(feature = "ratelimit"))]
-        false
+        None
     }
 
     /// Whether clients that prefer problem details get them.

@@ -170,14 +170,16 @@ where
             .headers()
             .get("idempotency-key")
             .and_then(|v| v.to_str().ok());
-        // A surface outside that honours the key already: claiming it
-        // again would find it in flight, and wait for itself.
-        let keyed = Keyed::of(req.method().as_str(), req.path(), key, &(self.scope)(&req))
+        // Honoured already, by a surface or a middleware outside: claiming
+        // it again would find it in flight, and wait for itself.
+        let keyed = Some(key)
             .filter(|_| !req.extensions().contains::<Honoured>())
+            .and_then(|key| Keyed::of(req.method().as_str(), req.path(), key, &(self.scope)(&req)))
             .filter(|_| Keyed::fits(body_length(&req), self.max_request));
         let Some(keyed) = keyed else {
             return Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) });
         };
+        req.extensions_mut().insert(Honoured);
         Box::pin(serve_keyed(
             service,
             Arc::clone(&self.store),
@@ -312,6 +314,8 @@ where
     B: MessageBody + 'static,
 {
     let keyed = match keys {
+        // Honoured already, by a middleware outside.
+        Some(_) if req.extensions().contains::<Honoured>() => None,
         Some(keys) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| keyed(keys, &req)))?,
         None => None,
     };

@@ -26,7 +26,8 @@ use crate::server::surface::{
     unrendered,
 };
 use crate::server::{
-    Rejection, Surface, request_span, respond_rejection_for, respond_rejection_in, text,
+    CatchUnwind, Rejection, Surface, request_span, respond_rejection_for, respond_rejection_in,
+    text,
 };
 use crate::{ApiError, Context};
 
@@ -149,7 +150,10 @@ where
             .get_request_id()
             .and_then(|id| HeaderValue::from_str(id).ok());
         req.extensions_mut().insert(ctx.clone());
-        let checked = check(&surface, &req);
+        // The limiter's resolver and store are the application's code: a
+        // panic in them is answered as a handler's is.
+        let checked =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(&surface, &req)));
         let configs = Rc::clone(
             self.configs
                 .get_or_init(|| configs(self.surface.get_body_limit(), &req)),
@@ -158,9 +162,14 @@ where
         Box::pin(
             crate::server::scope(ctx.clone(), async move {
                 // The rate limit first: a refused caller's body is not read.
-                let mut said = match checked {
-                    Some(checked) => Some(checked.settle().await),
-                    None => None,
+                let settled = match checked {
+                    Ok(Some(checked)) => CatchUnwind::new(checked.settle()).await.map(Some),
+                    Ok(None) => Ok(None),
+                    Err(payload) => Err(payload),
+                };
+                let mut said = match settled {
+                    Ok(said) => said,
+                    Err(payload) => return panicked(&surface, payload, None, echo),
                 };
                 let early = said
                     .as_mut()
@@ -198,18 +207,7 @@ where
                         )
                         .into());
                     }
-                    Err(payload) if surface.catches_panics() => {
-                        // The request was moved into the handler: the answer
-                        // goes out as an error carrying the response.
-                        let mut panicked = to_actix(crate::server::respond_to_panic(&*payload));
-                        finish_headers(panicked.headers_mut(), said, echo);
-                        return Err(actix_web::error::InternalError::from_response(
-                            "a handler panicked",
-                            panicked,
-                        )
-                        .into());
-                    }
-                    Err(payload) => std::panic::resume_unwind(payload),
+                    Err(payload) => return panicked(&surface, payload, said, echo),
                 };
                 let response = flatten(restyle(response, &surface, &method, &path, &ctx));
                 Ok(finish(response, said, echo))
@@ -217,6 +215,23 @@ where
             .instrument(span),
         )
     }
+}
+
+/// A panic answered with a 500 in the envelope, or unwound on when the
+/// surface does not catch panics. The request was moved into the code that
+/// panicked: the answer goes out as an error carrying the response.
+fn panicked<T, E: ApiError>(
+    surface: &Surface<E>,
+    payload: Box<dyn core::any::Any + Send>,
+    said: Option<Said>,
+    echo: Option<HeaderValue>,
+) -> Result<T, actix_web::Error> {
+    if !surface.catches_panics() {
+        std::panic::resume_unwind(payload);
+    }
+    let mut answer = to_actix(crate::server::respond_to_panic(&*payload));
+    finish_headers(answer.headers_mut(), said, echo);
+    Err(actix_web::error::InternalError::from_response("a handler panicked", answer).into())
 }
 
 /// An error response rebuff did not render, answered in the envelope: the

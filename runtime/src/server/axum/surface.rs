@@ -151,12 +151,17 @@ where
                 .map(|info| info.0.ip());
             let view =
                 RequestView::new(req.method().as_str(), req.uri().path(), req.headers(), peer);
-            return match limiter.check(&view) {
-                Check::Now(verdict) => {
+            // The resolver is the application's code: its panic is
+            // answered as a handler's is.
+            let checked =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| limiter.check(&view)));
+            return match checked {
+                Err(payload) => Inner::panicked(payload, None),
+                Ok(Check::Now(verdict)) => {
                     let said = Some(Box::new((verdict, limiter.clone())));
                     serve(&mut self.inner, &self.surface, req, ctx, said)
                 }
-                Check::Later(pending) => Inner::Deciding {
+                Ok(Check::Later(pending)) => Inner::Deciding {
                     deciding: Box::new(Deciding {
                         pending,
                         verdict: None,
@@ -227,7 +232,9 @@ where
         }
         None => DefaultBodyLimit::disable().apply(&mut req),
     }
-    if let Some(keys) = surface.idempotency_keys() {
+    let unclaimed = |_: &&IdempotencyKeys| req.extensions().get::<Honoured>().is_none();
+    if let Some(keys) = surface.idempotency_keys().filter(unclaimed) {
+        // Honoured already by a layer outside, it is not claimed again.
         // The scope is the user's code: its panic is answered as a
         // handler's is.
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| keyed(keys, &req))) {
@@ -246,14 +253,7 @@ where
                     said,
                 };
             }
-            Err(payload) => {
-                return Inner::Done {
-                    finished: Some(Box::new(Finished {
-                        outcome: Err(payload),
-                        said,
-                    })),
-                };
-            }
+            Err(payload) => return Inner::panicked(payload, said),
         }
     }
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| inner.call(req))) {
@@ -261,12 +261,7 @@ where
             future: CatchUnwind::new(future),
             said,
         },
-        Err(payload) => Inner::Done {
-            finished: Some(Box::new(Finished {
-                outcome: Err(payload),
-                said,
-            })),
-        },
+        Err(payload) => Inner::panicked(payload, said),
     }
 }
 
@@ -350,6 +345,16 @@ impl<S: tower::Service<Request>, A> Inner<S, A> {
             })),
         }
     }
+
+    /// Ended by a panic (`payload`), answered as the surface answers them.
+    fn panicked(payload: Box<dyn core::any::Any + Send>, said: Said) -> Self {
+        Inner::Done {
+            finished: Some(Box::new(Finished {
+                outcome: Err(payload),
+                said,
+            })),
+        }
+    }
 }
 
 impl<S, A> Future for Inner<S, A>
@@ -383,7 +388,17 @@ where
                     // readiness (this clone of it has not been polled),
                     // which may take more than one poll.
                     if verdict.is_none() {
-                        let decided = core::task::ready!(pending.deciding.as_mut().poll(cx));
+                        // A store of the application's own may panic.
+                        let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                            pending.deciding.as_mut().poll(cx)
+                        }));
+                        let decided = match polled {
+                            Ok(polled) => core::task::ready!(polled),
+                            Err(payload) => {
+                                self.set(Inner::panicked(payload, None));
+                                continue;
+                            }
+                        };
                         *verdict = Some(limiter.verdict(pending.route, decided));
                     }
                     if let Err(err) = core::task::ready!(service.poll_ready(cx)) {

@@ -20,7 +20,8 @@ type Scope = dyn for<'a> Fn(&RequestView<'a>) -> Vec<u8> + Send + Sync;
 /// The rules are those of the axum
 /// [`IdempotencyLayer`](crate::server::idempotency::IdempotencyLayer) and
 /// the actix-web `Idempotency` middleware, which remain for composing by
-/// hand: a key is scoped to the method, the whole path and the caller
+/// hand (they fingerprint bodies up to 1 MiB by default, these up to the
+/// surface's default body limit): a key is scoped to the method, the whole path and the caller
 /// ([`scope`](Self::scope), by default the `Authorization` header), and
 /// bound to its request, so that the same key sent with another query or
 /// body is refused with a 422 `idempotency_key_reused`; a duplicate that

@@ -204,7 +204,12 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<Body>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<Body>) -> Self::Future {
+        // Honoured already, by a surface or a layer outside: claiming it
+        // again would find it in flight, and wait for itself.
+        if req.extensions().get::<Honoured>().is_some() {
+            return Box::pin(self.inner.call(req));
+        }
         let (parts, body) = req.into_parts();
         let key = parts
             .headers
@@ -215,16 +220,15 @@ where
         let keyed = crate::server::with_whole_path(parts.uri.path(), |path| {
             Keyed::of(parts.method.as_str(), path, key, &(self.scope)(&parts))
         });
-        let req = http::Request::from_parts(parts, body);
-        // A surface outside that honours the key already: claiming it
-        // again would find it in flight, and wait for itself.
-        let Some(keyed) = keyed.filter(|_| req.extensions().get::<Honoured>().is_none()) else {
+        req = http::Request::from_parts(parts, body);
+        let Some(keyed) = keyed else {
             return Box::pin(self.inner.call(req));
         };
         let length = axum::body::HttpBody::size_hint(req.body()).upper();
         if !Keyed::fits(length, self.max_request) {
             return Box::pin(self.inner.call(req));
         }
+        req.extensions_mut().insert(Honoured);
         // The service that was polled ready goes with the request; a clone
         // stays for the next one.
         let clone = self.inner.clone();
