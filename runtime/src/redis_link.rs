@@ -57,6 +57,71 @@ pub(crate) fn connect_lazily(url: &str) -> Result<ConnectionManager, StoreError>
     ConnectionManager::new_lazy_with_config(client, config).map_err(StoreError::new)
 }
 
+/// A store's connection to Redis, cloned for each call. One the store
+/// opened itself (from a URL) is opened afresh when Redis answers
+/// `READONLY`: after a failover that demoted the server it is connected
+/// to, the connection would otherwise stay with a replica (redis-rs
+/// reconnects only when a connection breaks), every write refused, the
+/// fleet deciding per instance until restart.
+pub(crate) struct Link<C> {
+    /// The connection, and how many times it was opened afresh.
+    current: std::sync::RwLock<(C, u64)>,
+    reopen: Option<Box<dyn Fn() -> Option<C> + Send + Sync>>,
+}
+
+impl<C: Clone> Link<C> {
+    /// The application's own connection, used as it is.
+    pub(crate) fn given(connection: C) -> Self {
+        Link {
+            current: std::sync::RwLock::new((connection, 0)),
+            reopen: None,
+        }
+    }
+
+    /// A connection `reopen` opens afresh when Redis says it is a replica.
+    pub(crate) fn reopening(
+        connection: C,
+        reopen: impl Fn() -> Option<C> + Send + Sync + 'static,
+    ) -> Self {
+        Link {
+            current: std::sync::RwLock::new((connection, 0)),
+            reopen: Some(Box::new(reopen)),
+        }
+    }
+
+    /// The connection for one call, and its generation (for
+    /// [`failed`](Self::failed)).
+    pub(crate) fn get(&self) -> (C, u64) {
+        match self.current.read() {
+            Ok(current) => current.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// A call on the connection of `generation` failed with `err`: opened
+    /// afresh if Redis said it is a replica, once for all the calls that
+    /// met it at once.
+    pub(crate) fn failed(&self, err: &redis::RedisError, generation: u64) {
+        let Some(reopen) = self.reopen.as_ref() else {
+            return;
+        };
+        if err.code() != Some("READONLY") {
+            return;
+        }
+        let mut current = match self.current.write() {
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if current.1 != generation {
+            return;
+        }
+        if let Some(connection) = reopen() {
+            tracing::warn!(target: "rebuff::redis", "Redis answers as a read-only replica (a failover?): connecting afresh");
+            *current = (connection, generation.wrapping_add(1));
+        }
+    }
+}
+
 /// A breaker's permit for one call to Redis: its outcome recorded once, or
 /// given back (nothing counted) if the call ends without one, its future
 /// dropped included.

@@ -433,3 +433,37 @@ async fn a_renewal_after_its_own_completion_warns_of_nothing() {
     store.renew("m", holder).await.unwrap();
     assert!(logged().contains("lapsed"), "{}", logged());
 }
+
+/// The idempotency store, too, connects afresh when the server it is
+/// connected to was turned into a replica: the claim it refused is a
+/// 503's error, the next one lands.
+#[tokio::test]
+async fn an_idempotency_store_left_on_a_replica_connects_afresh() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url(), Duration::from_secs(60)).unwrap();
+    let key = Fingerprint::of("", b"a");
+    assert_eq!(
+        store.claim("k", key, Owner::new()).await.unwrap(),
+        Claim::New
+    );
+    let before = crate::store::connections(&redis);
+    assert!(!before.is_empty(), "the store's connection");
+
+    let demoted = redis.command(&["REPLICAOF", "127.0.0.1", "1"]);
+    assert_eq!(demoted.as_deref(), Some("+OK"));
+    let refused = store.claim("j", key, Owner::new()).await;
+    assert!(refused.is_err(), "{refused:?}");
+    let promoted = redis.command(&["REPLICAOF", "NO", "ONE"]);
+    assert_eq!(promoted.as_deref(), Some("+OK"));
+    assert_eq!(
+        store.claim("j", key, Owner::new()).await.unwrap(),
+        Claim::New
+    );
+    let after = crate::store::connections(&redis);
+    assert!(
+        before.iter().all(|id| !after.contains(id)),
+        "connected afresh: {before:?} then {after:?}"
+    );
+}

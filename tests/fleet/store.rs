@@ -237,3 +237,47 @@ async fn a_probe_dropped_midway_does_not_keep_the_store_alone() {
     assert!(!shared.degraded, "still deciding alone");
     assert_eq!(store.state(), rebuff::breaker::State::Closed);
 }
+
+/// The ids of the clients connected to `redis`, but the one asking.
+pub(crate) fn connections(redis: &RedisServer) -> Vec<String> {
+    let list = redis.command(&["CLIENT", "LIST"]).unwrap_or_default();
+    list.lines()
+        .filter(|line| !line.contains("cmd=client|list"))
+        .filter_map(|line| line.split_whitespace().next()?.strip_prefix("id="))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// A failover that demotes the server a store is connected to, without
+/// closing the connection, leaves it with a replica that refuses every
+/// write (`READONLY`): the store decides alone meanwhile, and connects
+/// afresh (to whatever the address serves now), instead of staying with
+/// the replica until restart.
+#[tokio::test]
+async fn a_store_left_on_a_replica_connects_afresh() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let windows = [Window::per_minute(100)];
+    assert!(!decide_in(&store, &ask("k", &windows, None)).await.degraded);
+    let before = connections(&redis);
+    assert!(!before.is_empty(), "the store's connection");
+
+    // Demoted: a replica of a primary that is not there.
+    let demoted = redis.command(&["REPLICAOF", "127.0.0.1", "1"]);
+    assert_eq!(demoted.as_deref(), Some("+OK"));
+    let refused = decide_in(&store, &ask("k", &windows, None)).await;
+    assert!(refused.degraded, "decided here while Redis refuses writes");
+
+    // A primary again (as the address would be after the failover).
+    let promoted = redis.command(&["REPLICAOF", "NO", "ONE"]);
+    assert_eq!(promoted.as_deref(), Some("+OK"));
+    assert!(!decide_in(&store, &ask("k", &windows, None)).await.degraded);
+    let after = connections(&redis);
+    assert!(!after.is_empty(), "the store's new connection");
+    assert!(
+        before.iter().all(|id| !after.contains(id)),
+        "connected afresh: {before:?} then {after:?}"
+    );
+}

@@ -14,7 +14,7 @@ use super::plan::Window;
 use super::store::{Ask, CallerId, Clock, Deciding, RateLimitStore, StoreError, SystemClock};
 use super::{MAX_WINDOWS, MemoryStore};
 use crate::breaker::{Breaker, State};
-use crate::redis_link::{Held, connect_lazily, default_breaker, fails_for_everyone};
+use crate::redis_link::{Held, Link, connect_lazily, default_breaker, fails_for_everyone};
 
 /// The decision, in Lua: the in-process store's GCRA and escalation, on
 /// Redis's clock, in one atomic step.
@@ -71,7 +71,7 @@ const SCRIPT: &str = include_str!("decide.lua");
 /// # Ok(()) }
 /// ```
 pub struct RedisStore<C = ConnectionManager> {
-    connection: C,
+    connection: Arc<Link<C>>,
     prefix: String,
     timeout: Duration,
     instances: u32,
@@ -101,15 +101,21 @@ impl<C> fmt::Debug for RedisStore<C> {
 
 impl RedisStore<ConnectionManager> {
     /// A store on the Redis at `url` (`redis://host:port/db`), through
-    /// redis-rs's connection manager (which reconnects by itself). It
-    /// connects on first use, so a server starts while Redis is away (and
-    /// decides alone until it is back). Call it inside a Tokio runtime.
+    /// redis-rs's connection manager (which reconnects by itself, and
+    /// which the store opens afresh when Redis answers as a read-only
+    /// replica after a failover). It connects on first use, so a server
+    /// starts while Redis is away (and decides alone until it is back).
+    /// Call it inside a Tokio runtime.
     ///
     /// # Errors
     ///
     /// When `url` is not a Redis URL.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        Ok(RedisStore::with_connection(connect_lazily(url)?))
+        let url = url.to_owned();
+        let connection = connect_lazily(&url)?;
+        Ok(RedisStore::on(Link::reopening(connection, move || {
+            connect_lazily(&url).ok()
+        })))
     }
 }
 
@@ -121,8 +127,12 @@ where
     /// `ConnectionManager`, a `MultiplexedConnection`, a cluster
     /// connection): cloned for each call.
     pub fn with_connection(connection: C) -> Self {
+        RedisStore::on(Link::given(connection))
+    }
+
+    fn on(connection: Link<C>) -> Self {
         RedisStore {
-            connection,
+            connection: Arc::new(connection),
             prefix: "rebuff:rl:".to_owned(),
             timeout: Duration::from_millis(100),
             instances: 1,
@@ -189,6 +199,7 @@ where
     }
 
     /// The breaker's state: closed while Redis answers.
+    #[must_use]
     pub fn state(&self) -> State {
         self.shared.breaker.state()
     }
@@ -320,7 +331,8 @@ where
         let plan = ask.key.plan.to_owned();
         let caller = Owned::of(ask.key.caller);
         let escalation = ask.escalation;
-        let mut connection = self.connection.clone();
+        let (mut connection, generation) = self.connection.get();
+        let link = Arc::clone(&self.connection);
         let timeout = self.timeout;
         let instances = self.instances;
         Box::pin(async move {
@@ -344,6 +356,7 @@ where
             let reply = match answer {
                 Ok(Ok(reply)) => parse(&reply, &windows).map_err(|err| (err, false, false)),
                 Ok(Err(err)) => {
+                    link.failed(&err, generation);
                     let down = fails_for_everyone(&err);
                     let unsent = err.code().is_some() || err.is_connection_refusal();
                     Err((StoreError::new(err), down, unsent))

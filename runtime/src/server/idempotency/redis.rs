@@ -10,7 +10,7 @@ use redis::aio::{ConnectionLike, ConnectionManager};
 
 use super::{Claim, Fingerprint, IdempotencyStore, Owner, StoreError, StoreFuture, StoredResponse};
 use crate::breaker::Breaker;
-use crate::redis_link::Held;
+use crate::redis_link::{Held, Link, connect_lazily};
 
 /// Claims a key for its owner (`ARGV[3]`), or says what is known of it, in
 /// one step.
@@ -101,7 +101,7 @@ return 0
 /// # Ok(()) }
 /// ```
 pub struct RedisStore<C = ConnectionManager> {
-    connection: C,
+    connection: Link<C>,
     claim: redis::Script,
     complete: redis::Script,
     release: redis::Script,
@@ -129,14 +129,17 @@ impl<C> fmt::Debug for RedisStore<C> {
 
 impl RedisStore<ConnectionManager> {
     /// A store on the Redis at `url`, keeping responses for `ttl`; it
-    /// connects on first use. Call it inside a Tokio runtime.
+    /// connects on first use, and afresh when Redis answers as a read-only
+    /// replica after a failover. Call it inside a Tokio runtime.
     ///
     /// # Errors
     ///
     /// When `url` is not a Redis URL.
     pub fn open(url: &str, ttl: Duration) -> Result<Self, StoreError> {
-        let connection = crate::redis_link::connect_lazily(url)?;
-        Ok(RedisStore::with_connection(connection, ttl))
+        let url = url.to_owned();
+        let connection = connect_lazily(&url)?;
+        let link = Link::reopening(connection, move || connect_lazily(&url).ok());
+        Ok(RedisStore::on(link, ttl))
     }
 }
 
@@ -147,6 +150,10 @@ where
     /// A store on a connection the application has already, keeping
     /// responses for `ttl`.
     pub fn with_connection(connection: C, ttl: Duration) -> Self {
+        RedisStore::on(Link::given(connection), ttl)
+    }
+
+    fn on(connection: Link<C>, ttl: Duration) -> Self {
         RedisStore {
             connection,
             claim: redis::Script::new(CLAIM),
@@ -232,14 +239,18 @@ where
         args: &[String],
         claiming: bool,
     ) -> Result<T, StoreError> {
-        let mut connection = self.connection.clone();
+        let (mut connection, generation) = self.connection.get();
         let mut invocation = script.prepare_invoke();
         invocation.key(self.key(key));
         for arg in args {
             invocation.arg(arg);
         }
-        self.timed(invocation.invoke_async(&mut connection), claiming)
-            .await
+        self.timed(
+            invocation.invoke_async(&mut connection),
+            generation,
+            claiming,
+        )
+        .await
     }
 
     /// How long a claim lasts, as `PEXPIRE` takes it.
@@ -254,9 +265,11 @@ where
     /// all the same, uncounted: each one left undone would hold a key in
     /// flight (a claim that landed after its timeout, a served request's
     /// answer, a slow request's claim).
+    /// A `READONLY` answer opens the connection (of `generation`) afresh.
     async fn timed<T>(
         &self,
         call: impl core::future::Future<Output = redis::RedisResult<T>>,
+        generation: u64,
         claiming: bool,
     ) -> Result<T, StoreError> {
         let permit = match self.breaker.allow() {
@@ -275,6 +288,7 @@ where
                 Ok(value)
             }
             Ok(Err(err)) => {
+                self.connection.failed(&err, generation);
                 if crate::redis_link::fails_for_everyone(&err) {
                     permit.failure();
                 }
@@ -333,7 +347,7 @@ where
                 tracing::warn!(target: "rebuff::idempotency", max = self.max_bytes, "a response too large to keep: its key is given back");
                 return self.release(key, owner).await;
             }
-            let mut connection = self.connection.clone();
+            let (mut connection, generation) = self.connection.get();
             let mut invocation = self.complete.prepare_invoke();
             invocation
                 .key(self.key(key))
@@ -343,9 +357,13 @@ where
                 .arg(millis(self.ttl))
                 .arg(hex(fingerprint.as_bytes()))
                 .arg(hex(owner.as_bytes()));
-            self.timed(invocation.invoke_async::<i64>(&mut connection), false)
-                .await
-                .map(drop)
+            self.timed(
+                invocation.invoke_async::<i64>(&mut connection),
+                generation,
+                false,
+            )
+            .await
+            .map(drop)
         })
     }
 
