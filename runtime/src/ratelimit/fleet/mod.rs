@@ -125,7 +125,8 @@ where
 {
     /// A store on a connection the application has already (a
     /// `ConnectionManager`, a `MultiplexedConnection`, a cluster
-    /// connection): cloned for each call.
+    /// connection): cloned for each call, and kept as it is when Redis
+    /// answers `READONLY` (reconnecting it is the application's part).
     pub fn with_connection(connection: C) -> Self {
         RedisStore::on(Link::given(connection))
     }

@@ -148,7 +148,8 @@ where
     C: ConnectionLike + Clone + Send + Sync + 'static,
 {
     /// A store on a connection the application has already, keeping
-    /// responses for `ttl`.
+    /// responses for `ttl`; kept as it is when Redis answers `READONLY`
+    /// (reconnecting it is the application's part).
     pub fn with_connection(connection: C, ttl: Duration) -> Self {
         RedisStore::on(Link::given(connection), ttl)
     }
