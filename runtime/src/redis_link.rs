@@ -100,25 +100,41 @@ impl<C: Clone> Link<C> {
 
     /// A call on the connection of `generation` failed with `err`: opened
     /// afresh if Redis said it is a replica, once for all the calls that
-    /// met it at once.
-    pub(crate) fn failed(&self, err: &redis::RedisError, generation: u64) {
+    /// met it at once. Whether the failure is stale, a replica's answer on
+    /// a connection opened afresh already: it says nothing of Redis now,
+    /// and counts for nothing in the breaker (else the calls in flight on
+    /// the old connection would open it while the new one connects).
+    pub(crate) fn failed(&self, err: &redis::RedisError, generation: u64) -> bool {
         let Some(reopen) = self.reopen.as_ref() else {
-            return;
+            return false;
         };
-        if err.code() != Some("READONLY") {
-            return;
+        if !read_only(err) {
+            return false;
         }
         let mut current = match self.current.write() {
             Ok(current) => current,
             Err(poisoned) => poisoned.into_inner(),
         };
         if current.1 != generation {
-            return;
+            return true;
         }
         if let Some(connection) = reopen() {
             tracing::warn!(target: "rebuff::redis", "Redis answers as a read-only replica (a failover?): connecting afresh");
             *current = (connection, generation.wrapping_add(1));
         }
+        false
+    }
+}
+
+/// Whether Redis refused a write as a read-only replica: `READONLY`, or,
+/// from a script on Redis 6.2 and before, an `ERR` that carries it.
+fn read_only(err: &redis::RedisError) -> bool {
+    match err.code() {
+        Some("READONLY") => true,
+        Some("ERR") => err
+            .detail()
+            .is_some_and(|detail| detail.contains("READONLY")),
+        _ => false,
     }
 }
 
@@ -165,5 +181,32 @@ impl<B: Deref<Target = Breaker>> Held<B> {
 impl<B: Deref<Target = Breaker>> Drop for Held<B> {
     fn drop(&mut self) {
         self.release();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn reply(line: &str) -> redis::RedisError {
+        redis::parse_redis_value(format!("{line}\r\n").as_bytes())
+            .and_then(redis::Value::extract_error)
+            .expect_err("an error reply")
+    }
+
+    #[test]
+    fn a_replicas_refusal_reads_as_read_only_on_every_redis() {
+        // Redis 7, a write or a script's write.
+        assert!(read_only(&reply(
+            "-READONLY You can't write against a read only replica. script: abc, on @user_script:5."
+        )));
+        // Redis 6.2 and before: the script's error wraps it.
+        assert!(read_only(&reply(
+            "-ERR Error running script (call to f_abc): @user_script:5: @user_script: 5: -READONLY You can't write against a read only replica."
+        )));
+        assert!(!read_only(&reply("-ERR unknown command 'FOO'")));
+        assert!(!read_only(&reply(
+            "-WRONGTYPE Operation against a key holding the wrong kind of value"
+        )));
     }
 }

@@ -267,8 +267,18 @@ async fn a_store_left_on_a_replica_connects_afresh() {
     // Demoted: a replica of a primary that is not there.
     let demoted = redis.command(&["REPLICAOF", "127.0.0.1", "1"]);
     assert_eq!(demoted.as_deref(), Some("+OK"));
-    let refused = decide_in(&store, &ask("k", &windows, None)).await;
-    assert!(refused.degraded, "decided here while Redis refuses writes");
+    // Five calls at once on the demoted server's connection: one opens a
+    // fresh one, and the others' refusals, stale, do not open the breaker.
+    let asks: Vec<_> = (0..5)
+        .map(|i| store.decide(&ask(["a", "b", "c", "d", "e"][i], &windows, None)))
+        .collect();
+    for decided in futures_util::future::join_all(asks).await {
+        assert!(
+            decided.unwrap().degraded,
+            "decided here while Redis refuses writes"
+        );
+    }
+    assert_eq!(store.state(), rebuff::breaker::State::Closed);
 
     // A primary again (as the address would be after the failover).
     let promoted = redis.command(&["REPLICAOF", "NO", "ONE"]);

@@ -357,8 +357,8 @@ where
             let reply = match answer {
                 Ok(Ok(reply)) => parse(&reply, &windows).map_err(|err| (err, false, false)),
                 Ok(Err(err)) => {
-                    link.failed(&err, generation);
-                    let down = fails_for_everyone(&err);
+                    let stale = link.failed(&err, generation);
+                    let down = fails_for_everyone(&err) && !stale;
                     let unsent = err.code().is_some() || err.is_connection_refusal();
                     Err((StoreError::new(err), down, unsent))
                 }

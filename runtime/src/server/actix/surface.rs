@@ -169,7 +169,13 @@ where
                 };
                 let mut said = match settled {
                     Ok(said) => said,
-                    Err(payload) => return panicked(&surface, payload, None, echo),
+                    // The request is still here: answered with it.
+                    Err(payload) if surface.catches_panics() => {
+                        let answer = to_actix(crate::server::respond_to_panic(&*payload));
+                        let response = req.into_response(answer).map_into_right_body();
+                        return Ok(finish(response, None, echo));
+                    }
+                    Err(payload) => std::panic::resume_unwind(payload),
                 };
                 let early = said
                     .as_mut()
@@ -217,9 +223,9 @@ where
     }
 }
 
-/// A panic answered with a 500 in the envelope, or unwound on when the
-/// surface does not catch panics. The request was moved into the code that
-/// panicked: the answer goes out as an error carrying the response.
+/// A panic of the code the request was moved into, answered with a 500 in
+/// the envelope, or unwound on when the surface does not catch panics: the
+/// answer goes out as an error carrying the response.
 fn panicked<T, E: ApiError>(
     surface: &Surface<E>,
     payload: Box<dyn core::any::Any + Send>,

@@ -289,8 +289,8 @@ where
                 Ok(value)
             }
             Ok(Err(err)) => {
-                self.connection.failed(&err, generation);
-                if crate::redis_link::fails_for_everyone(&err) {
+                let stale = self.connection.failed(&err, generation);
+                if crate::redis_link::fails_for_everyone(&err) && !stale {
                     permit.failure();
                 }
                 Err(StoreError::new(err))
