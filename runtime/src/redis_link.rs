@@ -67,6 +67,25 @@ pub(crate) struct Link<C> {
     /// The connection, and how many times it was opened afresh.
     current: std::sync::RwLock<(C, u64)>,
     reopen: Option<Box<dyn Fn() -> Option<C> + Send + Sync>>,
+    /// When it was last opened afresh: at most once a second, so that an
+    /// address that keeps pointing at a replica is not a new connection
+    /// per call.
+    reopened: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// The least time between two openings afresh of a connection.
+const REOPEN_EVERY: Duration = Duration::from_secs(1);
+
+impl Link<ConnectionManager> {
+    /// A connection manager on the Redis at `url`, connecting on first use
+    /// ([`connect_lazily`]), and afresh on `READONLY`.
+    pub(crate) fn open(url: &str) -> Result<Self, StoreError> {
+        let connection = connect_lazily(url)?;
+        let url = url.to_owned();
+        Ok(Link::reopening(connection, move || {
+            connect_lazily(&url).ok()
+        }))
+    }
 }
 
 impl<C: Clone> Link<C> {
@@ -75,6 +94,7 @@ impl<C: Clone> Link<C> {
         Link {
             current: std::sync::RwLock::new((connection, 0)),
             reopen: None,
+            reopened: std::sync::Mutex::new(None),
         }
     }
 
@@ -86,6 +106,7 @@ impl<C: Clone> Link<C> {
         Link {
             current: std::sync::RwLock::new((connection, 0)),
             reopen: Some(Box::new(reopen)),
+            reopened: std::sync::Mutex::new(None),
         }
     }
 
@@ -118,6 +139,14 @@ impl<C: Clone> Link<C> {
         if current.1 != generation {
             return true;
         }
+        let mut reopened = match self.reopened.lock() {
+            Ok(reopened) => reopened,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if reopened.is_some_and(|at| at.elapsed() < REOPEN_EVERY) {
+            return false;
+        }
+        *reopened = Some(std::time::Instant::now());
         if let Some(connection) = reopen() {
             tracing::warn!(target: "rebuff::redis", "Redis answers as a read-only replica (a failover?): connecting afresh");
             *current = (connection, generation.wrapping_add(1));
@@ -192,6 +221,36 @@ mod tests {
         redis::parse_redis_value(format!("{line}\r\n").as_bytes())
             .and_then(redis::Value::extract_error)
             .expect_err("an error reply")
+    }
+
+    #[test]
+    fn a_connection_is_opened_afresh_once_per_refusal_and_at_most_once_a_second() {
+        use std::sync::Arc;
+        use std::sync::atomic::{AtomicU32, Ordering};
+
+        let opened = Arc::new(AtomicU32::new(0));
+        let counter = Arc::clone(&opened);
+        let link = Link::reopening(0_u32, move || {
+            Some(counter.fetch_add(1, Ordering::SeqCst) + 1)
+        });
+        let refused = reply("-READONLY You can't write against a read only replica.");
+        assert_eq!(link.get(), (0, 0));
+        // The first refusal on a connection opens it afresh; the others on
+        // it are stale.
+        assert!(!link.failed(&refused, 0));
+        assert!(link.failed(&refused, 0));
+        assert_eq!(link.get(), (1, 1));
+        assert_eq!(opened.load(Ordering::SeqCst), 1);
+        // The new connection refused at once: not opened again this second.
+        assert!(!link.failed(&refused, 1));
+        assert_eq!(link.get(), (1, 1));
+        // Another error opens nothing.
+        assert!(!link.failed(&reply("-ERR unknown command 'FOO'"), 1));
+        assert_eq!(opened.load(Ordering::SeqCst), 1);
+        // An application's own connection is never replaced.
+        let given = Link::given(7_u32);
+        assert!(!given.failed(&refused, 0));
+        assert_eq!(given.get(), (7, 0));
     }
 
     #[test]

@@ -14,7 +14,7 @@ use super::plan::Window;
 use super::store::{Ask, CallerId, Clock, Deciding, RateLimitStore, StoreError, SystemClock};
 use super::{MAX_WINDOWS, MemoryStore};
 use crate::breaker::{Breaker, State};
-use crate::redis_link::{Held, Link, connect_lazily, default_breaker, fails_for_everyone};
+use crate::redis_link::{Held, Link, default_breaker, fails_for_everyone};
 
 /// The decision, in Lua: the in-process store's GCRA and escalation, on
 /// Redis's clock, in one atomic step.
@@ -111,11 +111,7 @@ impl RedisStore<ConnectionManager> {
     ///
     /// When `url` is not a Redis URL.
     pub fn open(url: &str) -> Result<Self, StoreError> {
-        let url = url.to_owned();
-        let connection = connect_lazily(&url)?;
-        Ok(RedisStore::on(Link::reopening(connection, move || {
-            connect_lazily(&url).ok()
-        })))
+        Ok(RedisStore::on(Link::open(url)?))
     }
 }
 

@@ -343,7 +343,7 @@ fn keyed<'k>(
 ) -> Option<(Keyed, &'k IdempotencyKeys)> {
     let peer = req.peer_addr().map(|addr| addr.ip());
     let view = RequestView::actix(req.method().as_str(), req.path(), req.headers(), peer);
-    let keyed = keys.keyed(&view, req.path())?;
+    let keyed = keys.keyed(&view)?;
     Keyed::fits(body_length(req), keys.max_request()).then_some((keyed, keys))
 }
 

@@ -123,6 +123,17 @@ fn too_large() -> Rejection {
     }
 }
 
+/// What rebuff's hooks (a limiter's resolver, the keys' scope) see of an
+/// axum request: its peer's address too when the server was run with
+/// `into_make_service_with_connect_info`.
+pub(crate) fn request_view<B>(req: &http::Request<B>) -> crate::view::RequestView<'_> {
+    let peer = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    crate::view::RequestView::new(req.method().as_str(), req.uri().path(), req.headers(), peer)
+}
+
 /// A request body that could not be read whole: a 413 when it ran past a
 /// body limit (the [`Surface`](crate::server::Surface)'s cuts a chunked
 /// body off as it is read), else a 400.

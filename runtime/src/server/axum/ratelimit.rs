@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::response::Response;
 
 use crate::ApiError;
-use crate::ratelimit::{Check, RateLimiter, RequestView, Verdict};
+use crate::ratelimit::{Check, RateLimiter, Verdict};
 
 /// `limiter` as a tower layer on its own: the rate-limit headers on every
 /// response, a caller over its limit answered with a 429 rendered as `E`'s
@@ -115,11 +115,7 @@ where
 
     fn call(&mut self, req: Request) -> Self::Future {
         let limiter = &self.layer.limiter;
-        let peer = req
-            .extensions()
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map(|info| info.0.ip());
-        let view = RequestView::new(req.method().as_str(), req.uri().path(), req.headers(), peer);
+        let view = super::request_view(&req);
         match limiter.check(&view) {
             Check::Now(verdict) => self.decided(req, verdict),
             Check::Later(pending) => {

@@ -23,7 +23,6 @@ use crate::server::surface::{
 use crate::server::{
     CatchUnwind, Surface, request_span, respond_rejection_for, respond_rejection_in,
 };
-use crate::view::RequestView;
 use crate::{ApiError, Context, X_REQUEST_ID};
 
 #[cfg(feature = "ratelimit")]
@@ -145,12 +144,7 @@ where
     fn start(&mut self, req: Request, ctx: &Context) -> Inner<S, A> {
         #[cfg(feature = "ratelimit")]
         if let Some(limiter) = self.surface.limiter() {
-            let peer = req
-                .extensions()
-                .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-                .map(|info| info.0.ip());
-            let view =
-                RequestView::new(req.method().as_str(), req.uri().path(), req.headers(), peer);
+            let view = super::request_view(&req);
             // The resolver is the application's code: its panic is
             // answered as a handler's is.
             let checked =
@@ -269,13 +263,7 @@ where
 /// honours: one it carries, with a body small enough to fingerprint (a
 /// chunked one bounded by the body limit).
 fn keyed(keys: &IdempotencyKeys, req: &Request) -> Option<Keyed> {
-    let peer = req
-        .extensions()
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip());
-    let path = req.uri().path();
-    let view = RequestView::new(req.method().as_str(), path, req.headers(), peer);
-    let keyed = keys.keyed(&view, path)?;
+    let keyed = keys.keyed(&super::request_view(req))?;
     let length = req.body().size_hint().upper();
     Keyed::fits(length, keys.max_request()).then_some(keyed)
 }

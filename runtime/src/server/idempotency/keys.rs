@@ -144,10 +144,15 @@ impl IdempotencyKeys {
         self.max_request
     }
 
-    /// The key of `request` (at `path`, the whole path), scoped, if it
-    /// carries a usable one.
-    pub(crate) fn keyed(&self, request: &RequestView<'_>, path: &str) -> Option<Keyed> {
+    /// The key of `request` (the surface's view of it, with the whole
+    /// path), scoped, if it carries a usable one.
+    pub(crate) fn keyed(&self, request: &RequestView<'_>) -> Option<Keyed> {
         let key = request.header("idempotency-key")?;
-        Keyed::of(request.method(), path, Some(key), &(self.scope)(request))
+        Keyed::of(
+            request.method(),
+            request.path(),
+            Some(key),
+            &(self.scope)(request),
+        )
     }
 }

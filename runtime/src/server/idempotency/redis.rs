@@ -10,7 +10,7 @@ use redis::aio::{ConnectionLike, ConnectionManager};
 
 use super::{Claim, Fingerprint, IdempotencyStore, Owner, StoreError, StoreFuture, StoredResponse};
 use crate::breaker::Breaker;
-use crate::redis_link::{Held, Link, connect_lazily};
+use crate::redis_link::{Held, Link};
 
 /// Claims a key for its owner (`ARGV[3]`), or says what is known of it, in
 /// one step.
@@ -136,10 +136,7 @@ impl RedisStore<ConnectionManager> {
     ///
     /// When `url` is not a Redis URL.
     pub fn open(url: &str, ttl: Duration) -> Result<Self, StoreError> {
-        let url = url.to_owned();
-        let connection = connect_lazily(&url)?;
-        let link = Link::reopening(connection, move || connect_lazily(&url).ok());
-        Ok(RedisStore::on(link, ttl))
+        Ok(RedisStore::on(Link::open(url)?, ttl))
     }
 }
 
