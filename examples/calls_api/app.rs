@@ -447,9 +447,10 @@ pub mod actix_app {
 /// [`CallError`], bodies up to the upload cap plus a megabyte for the form
 /// around the file.
 pub fn surface(state: &State) -> rebuff::server::Surface<CallError> {
-    // A retried upload with its Idempotency-Key gets the first answer
-    // (a request over 2 MiB, or a chunked one, which the body limit here
-    // does not bound to 2 MiB, passes through unremembered). Callers are told apart
+    // A retried upload with its Idempotency-Key gets the first answer. The
+    // keys fingerprint up to 2 MiB: a larger request, or a chunked one
+    // (which the upload limit here does not bound to 2 MiB), is served
+    // without its key. Callers are told apart
     // by their X-API-Key: one caller's key never answers another.
     let keys = rebuff::server::idempotency::IdempotencyKeys::new(state.idempotency.clone()).scope(
         |request| {

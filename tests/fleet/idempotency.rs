@@ -435,8 +435,8 @@ async fn a_renewal_after_its_own_completion_warns_of_nothing() {
 }
 
 /// The idempotency store, too, connects afresh when the server it is
-/// connected to was turned into a replica: the claim it refused is a
-/// 503's error, the next one lands.
+/// connected to was turned into a replica: the claim Redis refused is an
+/// error (a 503 to the client), the next one lands.
 #[tokio::test]
 async fn an_idempotency_store_left_on_a_replica_connects_afresh() {
     let Some(redis) = RedisServer::start() else {

@@ -123,7 +123,6 @@ fn a_surface_with_a_limiter_and_keys_documents_their_answers() {
             .iter()
             .any(|n| n == "x-ratelimit-limit")
     );
-    let _ = OrderError::NoSuchOrder;
 }
 
 /// The document follows the limiter as configured: no 503 without

@@ -308,9 +308,9 @@ async fn a_keyed_request_is_served_once_and_its_retry_replayed() {
     }
 }
 
-/// An error in the envelope is kept and replayed too, with the retry's
-/// request id in its header (the stored one, the first request's, is not
-/// sent again).
+/// An error in the envelope is kept and replayed too: the first body byte
+/// for byte (its `requestId` the first request's), with the retry's own
+/// request id in the header (the stored header is not sent again).
 #[tokio::test]
 async fn a_replayed_error_carries_the_retrys_request_id() {
     for framework in FRAMEWORKS {
@@ -420,9 +420,9 @@ async fn a_scope_that_panics_is_answered_with_a_500() {
 }
 
 /// The surface's keys and a hand-composed layer on the same store, inside
-/// the surface or outside it: the key is claimed once (by the outer one),
-/// not claimed again further in, where it would be found in flight and the
-/// request would wait for itself.
+/// the surface or outside it: the key is claimed once, not claimed again
+/// further in, where it would be found in flight and the request would
+/// wait for itself.
 #[tokio::test]
 async fn a_surface_with_keys_and_a_hand_composed_layer_claim_each_key_once() {
     for (framework, side) in FRAMEWORKS

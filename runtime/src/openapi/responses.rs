@@ -80,6 +80,7 @@ impl<E> core::fmt::Debug for Responses<E> {
             .field("rejections", &self.rejections)
             .field("problem", &self.problem)
             .field("rate_limit_headers", &self.every)
+            .field("refusal_headers", &self.refusals)
             .finish_non_exhaustive()
     }
 }

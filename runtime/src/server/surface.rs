@@ -165,7 +165,8 @@ impl<E: ApiError> Surface<E> {
     /// 502 or 504 rebuff did not render), a 413 with a body limit, the rate limiter's
     /// 429s (over the limit, and blocked with escalation; a 503 on the
     /// requests that fail closed), the idempotency keys' 409, 422, 503 (the
-    /// store away) and 400 (a keyed body that cannot be read). Not the
+    /// store away, listed whatever the store, though a `MemoryStore` never
+    /// is) and 400 (a keyed body that cannot be read). Not the
     /// router's 404 and 405, which answer routes that do not exist, nor the
     /// extractors' rejections, which depend on the route, nor the 503 a
     /// layer inside the surface may answer (a load shedder's, answered as

@@ -174,7 +174,8 @@ where
 /// Answers a request the limiter refused, or limits its body and hands it
 /// to the router. A body whose exact size (from `Content-Length`) is over
 /// the limit is refused unread; one of unknown size (chunked) is cut off at
-/// the limit as it is read.
+/// the limit as it is read. A request whose idempotency key the surface
+/// honours is served through it ([`serve_keyed`]), boxed.
 #[allow(clippy::inline_always)]
 #[inline(always)]
 fn serve<S, A>(
@@ -306,7 +307,8 @@ pub(crate) struct Deciding<S, A> {
 
 pin_project_lite::pin_project! {
     /// A request inside its context: waiting for the limiter's store,
-    /// served by the router (its panics caught), or answered at once.
+    /// served by the router (its panics caught), served through its
+    /// idempotency key, or answered at once.
     ///
     /// No state is larger than the router's future: a request waiting for
     /// its decision, a finished response and the limiter's verdict are

@@ -15,14 +15,16 @@ type Scope = dyn for<'a> Fn(&RequestView<'a>) -> Vec<u8> + Send + Sync;
 /// given to it with [`Surface::idempotency`](crate::server::Surface::idempotency):
 /// a request with an `Idempotency-Key` is served once, and its retries get
 /// the first answer again (with `Idempotent-Replayed: true` and their own
-/// `X-Request-Id`).
+/// `X-Request-Id`; the body is the first one byte for byte, so an error's
+/// envelope names the first request's id).
 ///
 /// The rules are those of the axum
 /// [`IdempotencyLayer`](crate::server::idempotency::IdempotencyLayer) and
 /// the actix-web `Idempotency` middleware, which remain for composing by
 /// hand (they fingerprint bodies up to 1 MiB by default, these up to the
-/// surface's default body limit): a key is scoped to the method, the whole path and the caller
-/// ([`scope`](Self::scope), by default the `Authorization` header), and
+/// surface's default body limit): a key is scoped to the method, the whole
+/// path and the caller ([`scope`](Self::scope), by default the
+/// `Authorization` header), and
 /// bound to its request, so that the same key sent with another query or
 /// body is refused with a 422 `idempotency_key_reused`; a duplicate that
 /// arrives while the first is still being served waits for its answer (up
@@ -30,10 +32,9 @@ type Scope = dyn for<'a> Fn(&RequestView<'a>) -> Vec<u8> + Send + Sync;
 /// a streamed or large response are not kept. Inside the surface the key
 /// is honoured after the rate limit (a refused request claims no key) and
 /// under the body limit (a chunked body is read up to it; see
-/// [`max_request_body`](Self::max_request_body)). Given keys, the surface
-/// passes its keyed requests through an `IdempotencyLayer` or
-/// `Idempotency` inside it unclaimed, so that a key is never claimed
-/// twice.
+/// [`max_request_body`](Self::max_request_body)). A key is claimed once
+/// however the surface and an `IdempotencyLayer` or `Idempotency` nest:
+/// the outer one honours it, and the inner one passes the request through.
 ///
 /// ```
 /// # #[cfg(feature = "axum")] {
@@ -126,8 +127,9 @@ impl IdempotencyKeys {
     /// the surface's default body limit, so that under that limit every
     /// keyed body is honoured); a keyed request with a larger body, or one
     /// of unknown length (chunked) when the surface's body limit is larger
-    /// than `max`, is served without its key being honoured (and logged).
-    /// The body is held in memory while it is fingerprinted and served.
+    /// than `max` (or it has none, [`no_body_limit`](crate::server::Surface::no_body_limit)),
+    /// is served without its key being honoured (and logged). The body is
+    /// held in memory while it is fingerprinted and served.
     #[must_use]
     pub fn max_request_body(mut self, max: usize) -> Self {
         self.max_request = max;

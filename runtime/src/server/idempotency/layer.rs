@@ -40,9 +40,9 @@ use super::{Begin, Honoured, IdempotencyStore, Keyed, StoredResponse};
 ///
 /// [`Surface::idempotency`](crate::server::Surface::idempotency) gives a
 /// surface the same rules in its one call; this layer is for composing by
-/// hand, and sees the whole request when scoping keys.
-/// Behind a surface given keys, it passes the requests whose key the
-/// surface honours through untouched.
+/// hand, and sees the whole request when scoping keys. A key is claimed
+/// once however it and a surface with keys nest: the outer one honours it,
+/// and the inner one passes the request through.
 pub struct IdempotencyLayer<St> {
     store: Arc<St>,
     scope: Scope,

@@ -22,12 +22,25 @@
 //! # #[cfg(feature = "axum")] {
 //! use std::time::Duration;
 //! use axum::{Router, routing::post};
-//! use rebuff::server::idempotency::{IdempotencyLayer, MemoryStore};
+//! use rebuff::server::Surface;
+//! use rebuff::server::idempotency::{IdempotencyKeys, IdempotencyLayer, MemoryStore};
 //!
+//! # #[derive(Debug, rebuff::ApiError)]
+//! # #[api(status = 404, message = "No such order")]
+//! # struct OrderError;
+//! let day = Duration::from_secs(24 * 3600);
+//! // In the one setup call, the same on actix-web:
+//! let keys = IdempotencyKeys::new(MemoryStore::new(day));
 //! let app: Router = Router::new()
 //!     .route("/api/v1/orders", post(|| async { "created" }))
-//!     .layer(IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(24 * 3600))));
-//! # let _ = app;
+//!     .layer(Surface::<OrderError>::new().idempotency(keys));
+//!
+//! // Composed by hand, on axum:
+//! let by_hand: Router = Router::new()
+//!     .route("/api/v1/orders", post(|| async { "created" }))
+//!     .layer(IdempotencyLayer::new(MemoryStore::new(day)))
+//!     .layer(Surface::<OrderError>::new());
+//! # let _ = (app, by_hand);
 //! # }
 //! ```
 
@@ -56,9 +69,10 @@ use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use sha2::{Digest, Sha256};
 
-/// On a request whose key a surface outside honours: an idempotency layer
-/// inside passes it through, instead of claiming the key a second time
-/// (where it would find it in flight, held by the surface, and wait).
+/// On a request whose key a surface or an idempotency layer honours: any
+/// other of them further in passes it through, instead of claiming the key
+/// a second time (where it would find it in flight, held by the first, and
+/// wait).
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Honoured;
 

@@ -93,11 +93,12 @@ return 0
 /// ```no_run
 /// # #[tokio::main] async fn main() -> Result<(), rebuff::StoreError> {
 /// use std::time::Duration;
-/// use rebuff::server::idempotency::{IdempotencyLayer, RedisStore};
+/// use rebuff::server::idempotency::{IdempotencyKeys, RedisStore};
 ///
 /// let store = RedisStore::open("redis://127.0.0.1:6379", Duration::from_secs(24 * 3600))?;
-/// let layer = IdempotencyLayer::new(store);
-/// # let _ = layer;
+/// // For `Surface::idempotency`, on axum or actix-web.
+/// let keys = IdempotencyKeys::new(store);
+/// # let _ = keys;
 /// # Ok(()) }
 /// ```
 pub struct RedisStore<C = ConnectionManager> {
