@@ -25,3 +25,4 @@ mod surface;
 mod surface_composed;
 mod surface_foreign;
 mod surface_idempotency;
+mod surface_limits;

@@ -2,9 +2,9 @@
 //! loopback on both frameworks: a keyed request served once and replayed
 //! with the retry's request id, a key reused with another body refused in
 //! the type's style, keys scoped by caller and by whole path, a panicking
-//! request (or scope) answered and its key given back, the rate limit
-//! before the key, and the surface's keys with a hand-composed layer on
-//! the same store.
+//! request (or scope) answered and its key given back, and the surface's
+//! keys with a hand-composed layer on the same store. With the rate
+//! limiter: `surface_limits`.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -17,23 +17,23 @@ use crate::surface::client;
 
 #[derive(Debug, thiserror::Error, rebuff::ApiError)]
 #[api(envelope = rebuff::envelope::Flat, code_case = "SCREAMING_SNAKE_CASE")]
-enum OrderError {
+pub(crate) enum OrderError {
     #[error("taken")]
     #[api(status = 409, message = "This order was placed already")]
     Taken,
 }
 
 #[derive(Debug, Clone, Copy)]
-enum Framework {
+pub(crate) enum Framework {
     Axum,
     Actix,
 }
 
-const FRAMEWORKS: [Framework; 2] = [Framework::Axum, Framework::Actix];
+pub(crate) const FRAMEWORKS: [Framework; 2] = [Framework::Axum, Framework::Actix];
 
 /// Keys scoped by the caller's `x-api-key` (a scope that panics for the
 /// caller `panic`).
-fn keys() -> IdempotencyKeys {
+pub(crate) fn keys() -> IdempotencyKeys {
     IdempotencyKeys::new(MemoryStore::new(Duration::from_secs(60))).scope(|request| {
         let caller = request.header_bytes("x-api-key").unwrap_or_default();
         assert!(caller != b"panic", "a scope that fails");
@@ -43,14 +43,14 @@ fn keys() -> IdempotencyKeys {
 
 /// The handlers' work: each call counted, the count in the answer.
 #[derive(Clone, Default)]
-struct Effects(Arc<AtomicU32>);
+pub(crate) struct Effects(Arc<AtomicU32>);
 
 impl Effects {
-    fn next(&self) -> u32 {
+    pub(crate) fn next(&self) -> u32 {
         self.0.fetch_add(1, Ordering::SeqCst) + 1
     }
 
-    fn count(&self) -> u32 {
+    pub(crate) fn count(&self) -> u32 {
         self.0.load(Ordering::SeqCst)
     }
 }
@@ -61,7 +61,7 @@ impl Effects {
 /// strips would be shared by `/v1/orders` and `/v2/orders`. With `inner`,
 /// the hand-composed idempotency layer over that store sits inside the
 /// surface too.
-mod axum_server {
+pub(crate) mod axum_server {
     use axum::Router;
     use axum::http::StatusCode;
     use axum::routing::post;
@@ -98,7 +98,7 @@ mod axum_server {
             )
     }
 
-    pub(super) fn router(
+    pub(crate) fn router(
         effects: &Effects,
         surface: rebuff::server::Surface<OrderError>,
         layered: super::Layered,
@@ -190,14 +190,14 @@ mod actix_server {
 
 /// Where a hand-composed idempotency layer sits around the surface.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Side {
+pub(crate) enum Side {
     Inside,
     Outside,
 }
 
 /// A hand-composed idempotency layer over a store, on one side of the
 /// surface, or none.
-type Layered = Option<(Side, Arc<MemoryStore>)>;
+pub(crate) type Layered = Option<(Side, Arc<MemoryStore>)>;
 
 /// The store of the layer on `side`, if there is one there.
 fn on(side: Side, layered: &Layered) -> Option<Arc<MemoryStore>> {
@@ -208,7 +208,7 @@ fn on(side: Side, layered: &Layered) -> Option<Arc<MemoryStore>> {
 }
 
 /// A server of `framework` behind `surface`, and its handlers' count.
-async fn start(framework: Framework, surface: Surface<OrderError>) -> (String, Effects) {
+pub(crate) async fn start(framework: Framework, surface: Surface<OrderError>) -> (String, Effects) {
     start_with(framework, surface, None).await
 }
 
@@ -242,15 +242,15 @@ async fn start_with(
 
 /// What a `POST` got: status, replayed or not, the request id it sent and
 /// the one it got back, body.
-struct Answer {
-    status: u16,
-    replayed: bool,
-    sent_id: String,
-    request_id: String,
-    body: String,
+pub(crate) struct Answer {
+    pub(crate) status: u16,
+    pub(crate) replayed: bool,
+    pub(crate) sent_id: String,
+    pub(crate) request_id: String,
+    pub(crate) body: String,
 }
 
-async fn post(url: &str, caller: &str, key: Option<&str>, body: &'static str) -> Answer {
+pub(crate) async fn post(url: &str, caller: &str, key: Option<&str>, body: &'static str) -> Answer {
     let sent_id = format!("req_sent{}", fastrand::u64(..));
     let mut request = client()
         .post(url)
@@ -445,54 +445,6 @@ async fn a_surface_with_keys_and_a_hand_composed_layer_claim_each_key_once() {
     }
 }
 
-/// The rate limiter's resolver is the application's code too: its panic
-/// is a 500 in the envelope, and a scope's panic behind the limiter keeps
-/// the limiter's headers.
-#[tokio::test]
-async fn a_resolver_that_panics_is_answered_with_a_500() {
-    use rebuff::ratelimit::{Caller, Plan, RateLimiter, Window};
-
-    for framework in FRAMEWORKS {
-        let limiter = RateLimiter::new()
-            .plan(Plan::new("roomy").window(Window::per_minute(100)))
-            .resolve(|request| {
-                let caller = request.header("x-api-key")?;
-                assert!(caller != "boom", "a resolver that fails");
-                Some(Caller::new(caller, "roomy"))
-            });
-        let surface = Surface::new().rate_limit(limiter).idempotency(keys());
-        let (base, effects) = start(framework, surface).await;
-        let url = format!("{base}/v1/orders");
-        let failed = post(&url, "boom", Some("r"), "{}").await;
-        assert_eq!(failed.status, 500, "{framework:?}: {}", failed.body);
-        let body: serde_json::Value = serde_json::from_str(&failed.body).unwrap();
-        assert_eq!(body["code"], "INTERNAL_ERROR", "{framework:?}: {body}");
-        assert!(
-            !failed.body.contains("a resolver that fails"),
-            "{framework:?}"
-        );
-
-        // The scope panics after the limiter decided: its headers stay.
-        let response = client()
-            .post(&url)
-            .header("x-api-key", "panic")
-            .header("idempotency-key", "s")
-            .body("{}")
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), 500, "{framework:?}");
-        assert_eq!(
-            response.headers()["x-ratelimit-remaining"],
-            "99",
-            "{framework:?}"
-        );
-        let next = post(&url, "alice", Some("r"), "{}").await;
-        assert_eq!(next.status, 201, "{framework:?}: the server goes on");
-        assert_eq!(effects.count(), 1, "{framework:?}");
-    }
-}
-
 /// A keyed body of unknown length (chunked) is honoured under the
 /// surface's default limit, whose size the keys fingerprint by default.
 #[tokio::test]
@@ -538,67 +490,4 @@ async fn a_keyed_chunked_body_is_honoured_under_the_default_limit() {
         assert_eq!(test::call_service(&app, request).await.status(), 201);
     }
     assert_eq!(effects.count(), 1, "actix");
-}
-
-/// On axum, a request whose rate limit a remote store decides (a poll
-/// later) has its key honoured once the decision is in.
-#[tokio::test]
-async fn a_key_waits_for_a_remote_rate_limit_decision() {
-    use axum::body::Body;
-    use rebuff::ratelimit::{Caller, MemoryStore, Plan, RateLimiter, Window};
-    use tower::ServiceExt;
-
-    let limiter = RateLimiter::new()
-        .plan(Plan::new("roomy").window(Window::per_minute(100)))
-        .resolve(|request| Some(Caller::new(request.header("x-api-key")?, "roomy")))
-        .store(crate::surface_composed::Later(MemoryStore::new()));
-    let effects = Effects::default();
-    let surface = Surface::new().rate_limit(limiter).idempotency(keys());
-    let app = axum_server::router(&effects, surface, None);
-    let mut replayed = Vec::new();
-    for _ in 0..2 {
-        let request = http::Request::post("/v1/orders")
-            .header("x-api-key", "alice")
-            .header("idempotency-key", "remote")
-            .body(Body::from("{}"))
-            .unwrap();
-        let response = app.clone().oneshot(request).await.unwrap();
-        assert_eq!(response.status(), 201);
-        assert!(response.headers().contains_key("x-ratelimit-remaining"));
-        replayed.push(response.headers().contains_key("idempotent-replayed"));
-    }
-    assert_eq!(replayed, [false, true]);
-    assert_eq!(effects.count(), 1);
-}
-
-/// The rate limit comes first: a retry the limiter refuses is not
-/// replayed (a replay costs the store a lookup, and is a request like any
-/// other), and its refusal leaves the key as it was, so that once
-/// admitted the retry gets the first answer.
-#[tokio::test]
-async fn the_rate_limit_comes_before_the_key() {
-    use rebuff::ratelimit::{Caller, MemoryStore, Plan, RateLimiter, TestClock, Window};
-
-    for framework in FRAMEWORKS {
-        let clock = TestClock::at_secs(1_700_000_000);
-        let limiter = RateLimiter::new()
-            .plan(Plan::new("tiny").window(Window::per_minute(1)))
-            .resolve(|request| Some(Caller::new(request.header("x-api-key")?, "tiny")))
-            .store(MemoryStore::new().clock(clock.clone()));
-        let surface = Surface::new().rate_limit(limiter).idempotency(keys());
-        let (base, effects) = start(framework, surface).await;
-        let url = format!("{base}/v1/orders");
-        let first = post(&url, "alice", Some("a"), "{}").await;
-        assert_eq!(first.status, 201, "{framework:?}");
-        let refused = post(&url, "alice", Some("a"), "{}").await;
-        assert_eq!(refused.status, 429, "{framework:?}: {}", refused.body);
-        let body: serde_json::Value = serde_json::from_str(&refused.body).unwrap();
-        assert_eq!(body["code"], "RATE_LIMIT_EXCEEDED", "{framework:?}: {body}");
-        clock.advance(Duration::from_secs(61));
-        let retry = post(&url, "alice", Some("a"), "{}").await;
-        assert_eq!(retry.status, 201, "{framework:?}: {}", retry.body);
-        assert_eq!(retry.body, "order #1", "{framework:?}");
-        assert!(retry.replayed, "{framework:?}");
-        assert_eq!(effects.count(), 1, "{framework:?}");
-    }
 }
