@@ -184,48 +184,59 @@ async fn an_inner_middlewares_error_is_answered_in_the_envelope() {
     assert_eq!(body["code"], "ITEM_GONE", "{body}");
 }
 
-/// On actix-web, the idempotency middleware inside the surface does not
-/// keep the framework's own answers (a body that is not JSON): a retry with
-/// the key is answered in the envelope too, not replayed as actix's text.
+/// On actix-web, idempotency keys behind the surface (the middleware
+/// inside it, or the surface's own keys) do not keep the framework's own
+/// answers (a body that is not JSON): a retry with the key is answered in
+/// the envelope too, not replayed as actix's text.
 #[tokio::test]
 async fn a_retried_rejection_behind_idempotency_is_still_in_the_envelope() {
+    use actix_web::middleware::Condition;
     use actix_web::{App, HttpResponse, test, web};
-    use rebuff::server::idempotency::MemoryStore;
+    use rebuff::server::idempotency::{IdempotencyKeys, MemoryStore};
 
-    let app = test::init_service(
-        App::new()
-            .route(
-                "/items",
-                web::post().to(|item: web::Json<Item>| async move {
-                    HttpResponse::Created().json(item.into_inner())
-                }),
-            )
-            .wrap(rebuff::server::actix::Idempotency::new(MemoryStore::new(
-                Duration::from_secs(60),
-            )))
-            .wrap(Surface::<FlatError>::new()),
-    )
-    .await;
-    for attempt in 1..=2 {
-        let request = test::TestRequest::post()
-            .uri("/items")
-            .insert_header(("idempotency-key", "k1"))
-            .insert_header(("content-type", "application/json"))
-            .set_payload("{not json")
-            .to_request();
-        let response = test::call_service(&app, request).await;
-        assert_eq!(response.status(), 400, "attempt {attempt}");
-        assert_eq!(
-            response.headers().get("content-type").unwrap(),
-            "application/json",
-            "attempt {attempt}"
-        );
-        assert!(
-            !response.headers().contains_key("idempotent-replayed"),
-            "attempt {attempt}"
-        );
-        let body: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
-        assert_eq!(body["code"], "INVALID_JSON", "attempt {attempt}: {body}");
+    for own_keys in [false, true] {
+        let store = || MemoryStore::new(Duration::from_secs(60));
+        let surface = match own_keys {
+            true => Surface::<FlatError>::new().idempotency(IdempotencyKeys::new(store())),
+            false => Surface::<FlatError>::new(),
+        };
+        let app = test::init_service(
+            App::new()
+                .route(
+                    "/items",
+                    web::post().to(|item: web::Json<Item>| async move {
+                        HttpResponse::Created().json(item.into_inner())
+                    }),
+                )
+                .wrap(Condition::new(
+                    !own_keys,
+                    rebuff::server::actix::Idempotency::new(store()),
+                ))
+                .wrap(surface),
+        )
+        .await;
+        for attempt in 1..=2 {
+            let request = test::TestRequest::post()
+                .uri("/items")
+                .insert_header(("idempotency-key", "k1"))
+                .insert_header(("content-type", "application/json"))
+                .set_payload("{not json")
+                .to_request();
+            let response = test::call_service(&app, request).await;
+            let seen = format!("own keys: {own_keys}, attempt {attempt}");
+            assert_eq!(response.status(), 400, "{seen}");
+            assert_eq!(
+                response.headers().get("content-type").unwrap(),
+                "application/json",
+                "{seen}"
+            );
+            assert!(
+                !response.headers().contains_key("idempotent-replayed"),
+                "{seen}"
+            );
+            let body: Value = serde_json::from_slice(&test::read_body(response).await).unwrap();
+            assert_eq!(body["code"], "INVALID_JSON", "{seen}: {body}");
+        }
     }
 }
 
