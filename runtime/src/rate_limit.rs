@@ -1,3 +1,13 @@
+/// Which rate-limit header families a response carries: the
+/// `X-RateLimit-*` ones (`legacy`), the IETF `RateLimit-Policy` and
+/// `RateLimit` (`ietf`). What a limiter sends, and what a document shows.
+#[cfg(any(feature = "ratelimit", feature = "openapi"))]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Families {
+    pub(crate) legacy: bool,
+    pub(crate) ietf: bool,
+}
+
 /// The state of a rate limit, as the `X-RateLimit-*` headers report it.
 ///
 /// A field marked `#[api(rate_limit)]` of this type (or `Option` of it) adds

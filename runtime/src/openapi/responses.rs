@@ -18,16 +18,9 @@ use super::sample::SAMPLE_TIME_SECS;
 use super::schema::{Details, FieldSchema};
 use super::{Documented, Variant, rejections};
 use crate::envelope::{Envelope, Problem};
+use crate::rate_limit::Families;
 use crate::rejection::InStyle;
 use crate::{ApiError, Context, RejectionKind};
-
-/// Which rate-limit headers a response carries: `X-RateLimit-*`, and the
-/// IETF `RateLimit-Policy` and `RateLimit`.
-#[derive(Debug, Clone, Copy)]
-struct Families {
-    legacy: bool,
-    ietf: bool,
-}
 
 /// The errors one operation (or a whole API) can answer with, as OpenAPI
 /// responses: some or all of `E`'s variants and some of the server's
@@ -205,10 +198,10 @@ impl<E: Documented> Responses<E> {
         E: ApiError,
     {
         let mut responses = self.rejections(&surface.rejections());
-        if let Some((legacy, ietf)) = surface.rate_limit_families() {
-            responses.every.legacy |= legacy;
-            responses.every.ietf |= ietf;
-            responses.refusals = Families { legacy, ietf };
+        if let Some(families) = surface.rate_limit_families() {
+            responses.every.legacy |= families.legacy;
+            responses.every.ietf |= families.ietf;
+            responses.refusals = families;
         }
         responses.problem &= surface.negotiates();
         responses

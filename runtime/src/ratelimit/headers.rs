@@ -18,12 +18,7 @@ pub const RATELIMIT: HeaderName = HeaderName::from_static("ratelimit");
 /// shares is unreachable.
 pub const X_RATELIMIT_SCOPE: HeaderName = HeaderName::from_static("x-ratelimit-scope");
 
-/// Which header families a limiter sends.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Families {
-    pub(crate) legacy: bool,
-    pub(crate) ietf: bool,
-}
+pub(crate) use crate::rate_limit::Families;
 
 /// What a plan's headers share across requests, built once.
 #[derive(Debug, Clone)]

@@ -362,7 +362,7 @@ impl RateLimiter {
     /// and which header families it sends (`X-RateLimit-*`, IETF), for an
     /// API's document.
     #[cfg(any(feature = "axum", feature = "actix"))]
-    pub(crate) fn answers(&self) -> (Vec<crate::RejectionKind>, (bool, bool)) {
+    pub(crate) fn answers(&self) -> (Vec<crate::RejectionKind>, Families) {
         use crate::RejectionKind::{Blocked, RateLimited, Unavailable};
         let mut kinds = Vec::new();
         if !self.shadow {
@@ -370,7 +370,7 @@ impl RateLimiter {
             kinds.extend(self.escalation.map(|_| Blocked));
             kinds.extend(self.fail_closed.as_ref().map(|_| Unavailable));
         }
-        (kinds, (self.families.legacy, self.families.ietf))
+        (kinds, self.families)
     }
 
     /// What each plan's callers have been told, by plan name (the

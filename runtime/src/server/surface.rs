@@ -219,7 +219,7 @@ impl<E: ApiError> Surface<E> {
     /// carries: the `X-RateLimit-*` ones, the IETF ones.
     #[cfg(feature = "openapi")]
     #[cfg_attr(not(feature = "ratelimit"), allow(clippy::unused_self))]
-    pub(crate) fn rate_limit_families(&self) -> Option<(bool, bool)> {
+    pub(crate) fn rate_limit_families(&self) -> Option<crate::rate_limit::Families> {
         #[cfg(feature = "ratelimit")]
         return self.limiter.as_ref().map(|limiter| limiter.answers().1);
         #[cfg(not(feature = "ratelimit"))]
