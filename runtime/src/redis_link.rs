@@ -19,7 +19,7 @@ pub(crate) fn default_breaker() -> Breaker {
 /// scripting disabled, too many clients, a replica read-only after a
 /// failover), which counts against it in the breaker. Only a key of
 /// another type under a caller's name (`WRONGTYPE`) is that call's alone.
-pub(crate) fn fails_for_everyone(err: &redis::RedisError) -> bool {
+fn fails_for_everyone(err: &redis::RedisError) -> bool {
     err.code() != Some("WRONGTYPE")
 }
 
@@ -64,13 +64,17 @@ pub(crate) fn connect_lazily(url: &str) -> Result<ConnectionManager, StoreError>
 /// reconnects only when a connection breaks), every write refused, the
 /// fleet deciding per instance until restart.
 pub(crate) struct Link<C> {
-    /// The connection, and how many times it was opened afresh.
-    current: std::sync::RwLock<(C, u64)>,
+    current: std::sync::RwLock<Current<C>>,
     reopen: Option<Box<dyn Fn() -> Option<C> + Send + Sync>>,
-    /// When it was last opened afresh: at most once a second, so that an
-    /// address that keeps pointing at a replica is not a new connection
-    /// per call.
-    reopened: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+/// A link's connection, how many times it was opened afresh, and when it
+/// last was: at most once a second, so that an address that keeps
+/// pointing at a replica is not a new connection per call.
+struct Current<C> {
+    connection: C,
+    generation: u64,
+    reopened: Option<std::time::Instant>,
 }
 
 /// The least time between two openings afresh of a connection.
@@ -91,11 +95,7 @@ impl Link<ConnectionManager> {
 impl<C: Clone> Link<C> {
     /// The application's own connection, used as it is.
     pub(crate) fn given(connection: C) -> Self {
-        Link {
-            current: std::sync::RwLock::new((connection, 0)),
-            reopen: None,
-            reopened: std::sync::Mutex::new(None),
-        }
+        Link::on(connection, None)
     }
 
     /// A connection `reopen` opens afresh when Redis says it is a replica.
@@ -103,55 +103,63 @@ impl<C: Clone> Link<C> {
         connection: C,
         reopen: impl Fn() -> Option<C> + Send + Sync + 'static,
     ) -> Self {
+        Link::on(connection, Some(Box::new(reopen)))
+    }
+
+    fn on(connection: C, reopen: Option<Box<dyn Fn() -> Option<C> + Send + Sync>>) -> Self {
         Link {
-            current: std::sync::RwLock::new((connection, 0)),
-            reopen: Some(Box::new(reopen)),
-            reopened: std::sync::Mutex::new(None),
+            current: std::sync::RwLock::new(Current {
+                connection,
+                generation: 0,
+                reopened: None,
+            }),
+            reopen,
         }
     }
 
     /// The connection for one call, and its generation (for
-    /// [`failed`](Self::failed)).
+    /// [`counts_against`](Self::counts_against)).
     pub(crate) fn get(&self) -> (C, u64) {
-        match self.current.read() {
-            Ok(current) => current.clone(),
-            Err(poisoned) => poisoned.into_inner().clone(),
-        }
+        let current = match self.current.read() {
+            Ok(current) => current,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        (current.connection.clone(), current.generation)
     }
 
-    /// A call on the connection of `generation` failed with `err`: opened
-    /// afresh if Redis said it is a replica, once for all the calls that
-    /// met it at once. Whether the failure is stale, a replica's answer on
-    /// a connection opened afresh already: it says nothing of Redis now,
-    /// and counts for nothing in the breaker (else the calls in flight on
-    /// the old connection would open it while the new one connects).
-    pub(crate) fn failed(&self, err: &redis::RedisError, generation: u64) -> bool {
-        let Some(reopen) = self.reopen.as_ref() else {
-            return false;
+    /// A call on the connection of `generation` failed with `err`: whether
+    /// that counts against Redis in the breaker. It does when the error
+    /// fails for every caller ([`fails_for_everyone`]), unless it is stale:
+    /// a replica's refusal on a connection opened afresh already, which
+    /// says nothing of Redis now (else the calls in flight on the old
+    /// connection would open the breaker while the new one connects). The
+    /// connection is opened afresh if Redis said it is a replica, once for
+    /// all the calls that met it at once.
+    pub(crate) fn counts_against(&self, err: &redis::RedisError, generation: u64) -> bool {
+        let counts = fails_for_everyone(err);
+        let Some(reopen) = self.reopen.as_ref().filter(|_| read_only(err)) else {
+            return counts;
         };
-        if !read_only(err) {
-            return false;
-        }
         let mut current = match self.current.write() {
             Ok(current) => current,
             Err(poisoned) => poisoned.into_inner(),
         };
-        if current.1 != generation {
-            return true;
-        }
-        let mut reopened = match self.reopened.lock() {
-            Ok(reopened) => reopened,
-            Err(poisoned) => poisoned.into_inner(),
-        };
-        if reopened.is_some_and(|at| at.elapsed() < REOPEN_EVERY) {
+        if current.generation != generation {
             return false;
         }
-        *reopened = Some(std::time::Instant::now());
+        if current
+            .reopened
+            .is_some_and(|at| at.elapsed() < REOPEN_EVERY)
+        {
+            return counts;
+        }
+        current.reopened = Some(std::time::Instant::now());
         if let Some(connection) = reopen() {
             tracing::warn!(target: "rebuff::redis", "Redis answers as a read-only replica (a failover?): connecting afresh");
-            *current = (connection, generation.wrapping_add(1));
+            current.connection = connection;
+            current.generation = generation.wrapping_add(1);
         }
-        false
+        counts
     }
 }
 
@@ -235,21 +243,26 @@ mod tests {
         });
         let refused = reply("-READONLY You can't write against a read only replica.");
         assert_eq!(link.get(), (0, 0));
-        // The first refusal on a connection opens it afresh; the others on
-        // it are stale.
-        assert!(!link.failed(&refused, 0));
-        assert!(link.failed(&refused, 0));
+        // The first refusal on a connection opens it afresh, and counts
+        // against Redis; the others on it are stale, and count for nothing.
+        assert!(link.counts_against(&refused, 0));
+        assert!(!link.counts_against(&refused, 0));
         assert_eq!(link.get(), (1, 1));
         assert_eq!(opened.load(Ordering::SeqCst), 1);
         // The new connection refused at once: not opened again this second.
-        assert!(!link.failed(&refused, 1));
+        assert!(link.counts_against(&refused, 1));
         assert_eq!(link.get(), (1, 1));
         // Another error opens nothing.
-        assert!(!link.failed(&reply("-ERR unknown command 'FOO'"), 1));
+        assert!(link.counts_against(&reply("-ERR unknown command 'FOO'"), 1));
         assert_eq!(opened.load(Ordering::SeqCst), 1);
+        // A key of another type is one call's: it counts for nothing.
+        assert!(!link.counts_against(
+            &reply("-WRONGTYPE Operation against a key holding the wrong kind of value"),
+            1
+        ));
         // An application's own connection is never replaced.
         let given = Link::given(7_u32);
-        assert!(!given.failed(&refused, 0));
+        assert!(given.counts_against(&refused, 0));
         assert_eq!(given.get(), (7, 0));
     }
 

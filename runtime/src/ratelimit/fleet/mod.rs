@@ -14,7 +14,7 @@ use super::plan::Window;
 use super::store::{Ask, CallerId, Clock, Deciding, RateLimitStore, StoreError, SystemClock};
 use super::{MAX_WINDOWS, MemoryStore};
 use crate::breaker::{Breaker, State};
-use crate::redis_link::{Held, Link, default_breaker, fails_for_everyone};
+use crate::redis_link::{Held, Link, default_breaker};
 
 /// The decision, in Lua: the in-process store's GCRA and escalation, on
 /// Redis's clock, in one atomic step.
@@ -353,8 +353,7 @@ where
             let reply = match answer {
                 Ok(Ok(reply)) => parse(&reply, &windows).map_err(|err| (err, false, false)),
                 Ok(Err(err)) => {
-                    let stale = link.failed(&err, generation);
-                    let down = fails_for_everyone(&err) && !stale;
+                    let down = link.counts_against(&err, generation);
                     let unsent = err.code().is_some() || err.is_connection_refusal();
                     Err((StoreError::new(err), down, unsent))
                 }

@@ -287,8 +287,7 @@ where
                 Ok(value)
             }
             Ok(Err(err)) => {
-                let stale = self.connection.failed(&err, generation);
-                if crate::redis_link::fails_for_everyone(&err) && !stale {
+                if self.connection.counts_against(&err, generation) {
                     permit.failure();
                 }
                 Err(StoreError::new(err))
