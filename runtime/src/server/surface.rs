@@ -192,26 +192,27 @@ impl<E: ApiError> Surface<E> {
             BadRequest, IdempotencyKeyReused, Internal, PayloadTooLarge, RequestInProgress,
             Unavailable,
         };
-        let mut kinds = vec![Internal];
-        kinds.extend(self.body_limit.map(|_| PayloadTooLarge));
+        let mut answers = vec![Internal];
+        answers.extend(self.body_limit.map(|_| PayloadTooLarge));
         #[cfg(feature = "ratelimit")]
         if let Some(limiter) = &self.limiter {
-            kinds.extend(limiter.answers().0);
+            answers.extend(limiter.answers().0);
         }
         if self.idempotency.is_some() {
-            kinds.extend([
+            answers.extend([
                 RequestInProgress,
                 IdempotencyKeyReused,
                 Unavailable,
                 BadRequest,
             ]);
         }
-        let mut seen = Vec::with_capacity(kinds.len());
-        kinds.retain(|kind| {
-            let first = !seen.contains(kind);
-            seen.push(*kind);
-            first
-        });
+        // Each once (a 503 can be both the limiter's and the keys').
+        let mut kinds = Vec::with_capacity(answers.len());
+        for kind in answers {
+            if !kinds.contains(&kind) {
+                kinds.push(kind);
+            }
+        }
         kinds
     }
 
