@@ -99,6 +99,7 @@ pub mod actix;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "actix"))))]
 pub mod idempotency;
 
+mod current;
 pub mod negotiate;
 pub(crate) mod surface;
 
@@ -115,10 +116,6 @@ pub use crate::view::RequestView;
 use crate::{ApiError, Context};
 pub use surface::{DEFAULT_BODY_LIMIT, Surface};
 
-tokio::task_local! {
-    static CONTEXT: Context;
-}
-
 /// The longest request id taken from a client.
 pub const MAX_REQUEST_ID: usize = 128;
 
@@ -132,30 +129,25 @@ pub fn context() -> Context {
 /// The context of the request being served, if any (none outside a
 /// [`Surface`] or a [`scope`]).
 pub(crate) fn current_context() -> Option<Context> {
-    CONTEXT.try_with(Clone::clone).ok()
+    current::with(Clone::clone)
 }
 
 /// Runs `future` with `ctx` as the request context.
 pub async fn scope<F: Future>(ctx: Context, future: F) -> F::Output {
-    CONTEXT.scope(ctx, future).await
+    current::Scoped::new(ctx, future).await
 }
 
 /// `future` with `ctx` as the request context, as a nameable future.
 #[cfg(feature = "axum")]
-pub(crate) fn scoped<F: Future>(
-    ctx: Context,
-    future: F,
-) -> tokio::task::futures::TaskLocalFuture<Context, F> {
-    CONTEXT.scope(ctx, future)
+pub(crate) fn scoped<F: Future>(ctx: Context, future: F) -> current::Scoped<F> {
+    current::Scoped::new(ctx, future)
 }
 
 /// The body limit of the request being served, for a 413 an extractor
 /// reports: the [`Surface`]'s, else the frameworks' default.
 #[cfg(feature = "axum")]
 pub(crate) fn body_limit() -> u64 {
-    CONTEXT
-        .try_with(Context::get_body_limit)
-        .ok()
+    current::with(Context::get_body_limit)
         .flatten()
         .unwrap_or(surface::DEFAULT_BODY_LIMIT)
 }
@@ -276,9 +268,7 @@ pub fn respond_with<E: ApiError>(err: &E, chain: Option<&dyn StdError>) -> Respo
         crate::to_response(err, ctx)
     };
     // The request's context is borrowed where it lives, not cloned.
-    CONTEXT
-        .try_with(respond)
-        .unwrap_or_else(|_| respond(&context()))
+    current::with(respond).unwrap_or_else(|| respond(&context()))
 }
 
 /// `rejection` as the response to the current request: logged, and
@@ -286,9 +276,8 @@ pub fn respond_with<E: ApiError>(err: &E, chain: Option<&dyn StdError>) -> Respo
 /// ([`Context::rejections_as`]).
 #[must_use]
 pub fn respond_rejection(rejection: &Rejection) -> Response<Bytes> {
-    CONTEXT
-        .try_with(|ctx| respond_rejection_in(rejection, ctx))
-        .unwrap_or_else(|_| respond_rejection_in(rejection, &context()))
+    current::with(|ctx| respond_rejection_in(rejection, ctx))
+        .unwrap_or_else(|| respond_rejection_in(rejection, &context()))
 }
 
 /// A rate limiter's refusal as the response to the current request: in
@@ -296,9 +285,8 @@ pub fn respond_rejection(rejection: &Rejection) -> Response<Bytes> {
 /// rejections, in a fresh context.
 #[cfg(feature = "ratelimit")]
 pub(crate) fn respond_refusal<E: ApiError>(refused: &Rejection) -> Response<Bytes> {
-    CONTEXT
-        .try_with(|ctx| respond_rejection_in(refused, ctx))
-        .unwrap_or_else(|_| respond_rejection_in(refused, &context().rejections_as::<E>()))
+    current::with(|ctx| respond_rejection_in(refused, ctx))
+        .unwrap_or_else(|| respond_rejection_in(refused, &context().rejections_as::<E>()))
 }
 
 /// [`respond_rejection`] in an explicit context.
@@ -324,17 +312,14 @@ pub(crate) fn respond_rejection_for(
 /// the URI the layer sees), else `path`.
 #[cfg(feature = "axum")]
 pub(crate) fn with_whole_path<R>(path: &str, f: impl Fn(&str) -> R) -> R {
-    CONTEXT
-        .try_with(|ctx| f(ctx.surface_path().unwrap_or(path)))
-        .unwrap_or_else(|_| f(path))
+    current::with(|ctx| f(ctx.surface_path().unwrap_or(path))).unwrap_or_else(|| f(path))
 }
 
 /// [`respond_rejection_for`] in the current request's context.
 #[cfg(feature = "axum")]
 pub(crate) fn respond_failure(rejection: &Rejection, cause: &dyn StdError) -> Response<Bytes> {
-    CONTEXT
-        .try_with(|ctx| respond_rejection_for(rejection, cause, ctx))
-        .unwrap_or_else(|_| respond_rejection_for(rejection, cause, &context()))
+    current::with(|ctx| respond_rejection_for(rejection, cause, ctx))
+        .unwrap_or_else(|| respond_rejection_for(rejection, cause, &context()))
 }
 
 /// The message of a panic payload, for the log.

@@ -273,7 +273,7 @@ fn keyed(keys: &IdempotencyKeys, req: &Request) -> Option<Keyed> {
 type KeyedFuture<E> = Pin<Box<dyn Future<Output = Result<Response, E>> + Send>>;
 
 /// What the answer of a request needs once the router is done (with its
-/// context, which the task-local hands back).
+/// context, which its scope keeps).
 struct After {
     method: Method,
     catch_panics: bool,
@@ -430,7 +430,7 @@ pin_project_lite::pin_project! {
     /// rate-limit headers.
     pub struct SurfaceFuture<S: tower::Service<Request>, A> {
         #[pin]
-        inner: tokio::task::futures::TaskLocalFuture<Context, tracing::instrument::Instrumented<Inner<S, A>>>,
+        inner: crate::server::current::Scoped<tracing::instrument::Instrumented<Inner<S, A>>>,
         after: Option<After>,
     }
 }
@@ -448,17 +448,17 @@ where
         let mut this = self.project();
         let finished = core::task::ready!(this.inner.as_mut().poll(cx));
         let after = this.after.take().expect("polled after completion");
-        let ctx = this.inner.take_value().unwrap_or_default();
+        let ctx = this.inner.context();
         let mut response = match finished.outcome {
-            Ok(Ok(response)) => restyle(response, &after.method, &ctx),
+            Ok(Ok(response)) => restyle(response, &after.method, ctx),
             Ok(Err(err)) => return Poll::Ready(Err(err)),
             Err(payload) if after.catch_panics => {
-                crate::server::respond_to_panic_in(&*payload, &ctx).map(Body::from)
+                crate::server::respond_to_panic_in(&*payload, ctx).map(Body::from)
             }
             Err(payload) => std::panic::resume_unwind(payload),
         };
         write_said(finished.said, response.headers_mut());
-        Poll::Ready(Ok(finish(response, &ctx)))
+        Poll::Ready(Ok(finish(response, ctx)))
     }
 }
 
