@@ -26,3 +26,4 @@ mod surface_composed;
 mod surface_foreign;
 mod surface_idempotency;
 mod surface_limits;
+mod surface_logs;

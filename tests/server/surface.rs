@@ -2,11 +2,10 @@
 //! for two error types of opposite styles: every rejection the server makes
 //! itself leaves in the type's envelope, code case and key case, with the
 //! request id in the body and the header; RFC 9457 (with the type's
-//! `type_base`) when the client prefers it; a handler's log lines carry the
-//! request id.
+//! `type_base`) when the client prefers it. (A handler's log lines:
+//! `surface_logs.rs`.)
 
 use std::io::Write as _;
-use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use rebuff::ApiError;
@@ -74,14 +73,14 @@ struct Search {
 pub(crate) const LIMIT: u64 = 1024 * 1024;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Framework {
+pub(crate) enum Framework {
     Axum,
     Actix,
 }
 
 const FRAMEWORKS: [Framework; 2] = [Framework::Axum, Framework::Actix];
 
-mod axum_server {
+pub(crate) mod axum_server {
     use axum::Router;
     use axum::http::StatusCode;
     use axum::routing::{get, post};
@@ -90,7 +89,7 @@ mod axum_server {
 
     use super::{Item, LIMIT, Search, TestError};
 
-    pub(super) fn router<E: TestError>() -> Router {
+    pub(crate) fn router<E: TestError>() -> Router {
         Router::new()
             .route(
                 "/items",
@@ -112,6 +111,7 @@ mod axum_server {
             )
             .route("/panic", get(|| async { super::panic_in_handler() }))
             .route("/log", get(|| async { super::log_in_handler() }))
+            .route("/abandoned", get(crate::surface_logs::abandoned))
             .route(
                 "/context",
                 get(|ctx: Option<rebuff::Context>| async move {
@@ -166,6 +166,7 @@ mod actix_server {
                     web::get().to(|| async { super::panic_in_handler() }),
                 )
                 .route("/log", web::get().to(|| async { super::log_in_handler() }))
+                .route("/abandoned", web::get().to(crate::surface_logs::abandoned))
                 .route(
                     "/signed-out",
                     web::get().to(|| async {
@@ -206,7 +207,7 @@ fn log_in_handler() -> &'static str {
     "logged"
 }
 
-async fn start<E: TestError>(framework: Framework) -> String {
+pub(crate) async fn start<E: TestError>(framework: Framework) -> String {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     match framework {
@@ -616,70 +617,6 @@ async fn negotiation_follows_rfc_9110_on_both_frameworks() {
             );
         }
     }
-}
-
-/// What every `tracing` event of the process printed, with its spans.
-pub(crate) fn captured() -> &'static Arc<Mutex<Vec<u8>>> {
-    static LOG: OnceLock<crate::log_lines::Lines> = OnceLock::new();
-    &LOG.get_or_init(|| {
-        let lines = crate::log_lines::Lines::default();
-        // The server threads of actix-web log here too.
-        tracing::subscriber::set_global_default(lines.subscriber())
-            .expect("the only global subscriber");
-        lines
-    })
-    .0
-}
-
-#[tokio::test]
-async fn a_handlers_log_lines_carry_the_request_id() {
-    let log = captured();
-    for (framework, id) in [
-        (Framework::Axum, "req_logaxum01"),
-        (Framework::Actix, "req_logactix1"),
-    ] {
-        let base = start::<NestedError>(framework).await;
-        let response = client()
-            .get(format!("{base}/log"))
-            .header("x-request-id", id)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.text().await.unwrap(), "logged");
-        let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-        let line = text
-            .lines()
-            .find(|line| line.contains("inside the handler") && line.contains(id))
-            .unwrap_or_else(|| panic!("{framework:?}: no handler line with {id} in:\n{text}"));
-        assert!(line.contains("request{"), "{line}");
-    }
-}
-
-/// Under tower-http's `TraceLayer` (outside the surface), a handler's line
-/// carries both spans: the trace layer's and the request id.
-#[tokio::test]
-async fn the_request_id_span_nests_in_tower_https_trace_span() {
-    let log = captured();
-    let trace = tower_http::trace::TraceLayer::new_for_http()
-        .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO));
-    let app = axum_server::router::<NestedError>().layer(trace);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(axum::serve(listener, app).into_future());
-    let id = "req_traced0001";
-    let response = client()
-        .get(format!("{base}/log"))
-        .header("x-request-id", id)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-    let line = text
-        .lines()
-        .find(|line| line.contains("inside the handler") && line.contains(id))
-        .unwrap_or_else(|| panic!("no handler line with {id} in:\n{text}"));
-    assert!(line.contains("uri=/log"), "the trace layer's span: {line}");
 }
 
 #[tokio::test]

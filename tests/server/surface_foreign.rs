@@ -11,7 +11,8 @@ use std::io::Write as _;
 use rebuff::server::Surface;
 use serde_json::Value;
 
-use crate::surface::{FlatError, LIMIT, captured, client, raw, send};
+use crate::surface::{FlatError, LIMIT, client, raw, send};
+use crate::surface_logs::captured;
 
 /// A map whose keys are not strings: JSON cannot hold it.
 fn unserializable() -> HashMap<(u8, u8), u8> {

@@ -19,6 +19,12 @@ pub(crate) fn with<R>(f: impl FnOnce(&Context) -> R) -> Option<R> {
     CURRENT.is_set().then(|| CURRENT.with(f))
 }
 
+/// `f` with `ctx` as the context of the request being served.
+#[cfg(feature = "axum")]
+pub(crate) fn set<R>(ctx: &Context, f: impl FnOnce() -> R) -> R {
+    CURRENT.set(ctx, f)
+}
+
 pin_project_lite::pin_project! {
     /// `future` with `ctx` as the request context: a request's code
     /// reads it while the future is polled, and while it is dropped.
@@ -46,13 +52,6 @@ impl<F> Scoped<F> {
             ctx,
             future: Some(future),
         }
-    }
-
-    /// The context it sets, for the code that answers the request once
-    /// its future is done.
-    #[cfg(feature = "axum")]
-    pub(crate) fn context(self: Pin<&mut Self>) -> &Context {
-        self.project().ctx
     }
 }
 

@@ -137,12 +137,6 @@ pub async fn scope<F: Future>(ctx: Context, future: F) -> F::Output {
     current::Scoped::new(ctx, future).await
 }
 
-/// `future` with `ctx` as the request context, as a nameable future.
-#[cfg(feature = "axum")]
-pub(crate) fn scoped<F: Future>(ctx: Context, future: F) -> current::Scoped<F> {
-    current::Scoped::new(ctx, future)
-}
-
 /// The body limit of the request being served, for a 413 an extractor
 /// reports: the [`Surface`]'s, else the frameworks' default.
 #[cfg(feature = "axum")]

@@ -12,7 +12,6 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::response::Response;
 use http::{HeaderValue, Method, StatusCode, header};
 use http_body::Body as _;
-use tracing::Instrument as _;
 
 use crate::context::RequestPath;
 use crate::server::idempotency::layer::serve_keyed;
@@ -122,7 +121,9 @@ where
             span.in_scope(|| self.start(req, &ctx))
         };
         SurfaceFuture {
-            inner: crate::server::scoped(ctx, inner.instrument(span)),
+            ctx,
+            span,
+            inner,
             after: Some(after),
         }
     }
@@ -428,10 +429,29 @@ pin_project_lite::pin_project! {
     /// The future of [`SurfaceService`]: the request run in its context and
     /// span, then its answer restyled and given the request id and the
     /// rate-limit headers.
+    ///
+    /// One flat future, not the router's wrapped in a span's and then in a
+    /// context's: each wrapper was another copy of it as it was built.
     pub struct SurfaceFuture<S: tower::Service<Request>, A> {
+        ctx: Context,
+        span: tracing::Span,
         #[pin]
-        inner: crate::server::current::Scoped<tracing::instrument::Instrumented<Inner<S, A>>>,
+        inner: Inner<S, A>,
         after: Option<After>,
+    }
+
+    impl<S: tower::Service<Request>, A> PinnedDrop for SurfaceFuture<S, A> {
+        // What the request left undone is dropped in its span and
+        // context, as it ran.
+        fn drop(this: Pin<&mut Self>) {
+            let this = this.project();
+            let mut inner = this.inner;
+            if matches!(*inner, Inner::Done { finished: None }) {
+                return;
+            }
+            let _entered = (!this.span.is_disabled()).then(|| this.span.enter());
+            crate::server::current::set(this.ctx, || inner.set(Inner::Done { finished: None }));
+        }
     }
 }
 
@@ -445,10 +465,14 @@ where
     type Output = Result<Response, S::Error>;
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
-        let mut this = self.project();
-        let finished = core::task::ready!(this.inner.as_mut().poll(cx));
+        let this = self.project();
+        let polled = {
+            let _entered = (!this.span.is_disabled()).then(|| this.span.enter());
+            crate::server::current::set(this.ctx, || this.inner.poll(cx))
+        };
+        let finished = core::task::ready!(polled);
         let after = this.after.take().expect("polled after completion");
-        let ctx = this.inner.context();
+        let ctx = &*this.ctx;
         let mut response = match finished.outcome {
             Ok(Ok(response)) => restyle(response, &after.method, ctx),
             Ok(Err(err)) => return Poll::Ready(Err(err)),
