@@ -116,19 +116,20 @@ impl<'a> RequestView<'a> {
         self.peer
     }
 
-    /// Each visible-ASCII value of header `name`.
+    /// Each value of header `name`, as its bytes (a value may hold bytes
+    /// that are not text, in one part of it only).
     #[cfg(feature = "ratelimit")]
-    pub(crate) fn all(&self, name: &str, mut each: impl FnMut(&str)) {
+    pub(crate) fn all(&self, name: &str, mut each: impl FnMut(&[u8])) {
         match self.headers {
             Headers::Http(headers) => headers
                 .get_all(name)
                 .iter()
-                .filter_map(|v| v.to_str().ok())
+                .map(http::HeaderValue::as_bytes)
                 .for_each(&mut each),
             #[cfg(feature = "actix")]
             Headers::Actix(headers) => headers
                 .get_all(name)
-                .filter_map(|v| v.to_str().ok())
+                .map(actix_web::http::header::HeaderValue::as_bytes)
                 .for_each(&mut each),
         }
     }

@@ -199,20 +199,20 @@ pub fn client_ip(
     if !is_trusted(peer) {
         return Some(peer);
     }
-    // Each hop, nearest last; `None` for one that cannot be read.
+    // Each hop, nearest last; `None` for one that cannot be read. Each is
+    // read on its own: bytes that are not text in a hop the client wrote
+    // leave readable the hops the proxies appended to the same line.
     let mut hops: Vec<Option<IpAddr>> = Vec::new();
     match header {
         ProxyHeader::XForwardedFor => view.all("x-forwarded-for", |value| {
-            hops.extend(
-                value
-                    .split(',')
-                    .map(str::trim)
-                    .filter(|hop| !hop.is_empty())
-                    .map(node),
-            );
+            hops.extend(elements(value).map(|hop| hop.and_then(node)));
         }),
         ProxyHeader::Forwarded => view.all("forwarded", |value| {
-            for element in value.split(',') {
+            for element in elements(value) {
+                let Some(element) = element else {
+                    hops.push(None);
+                    continue;
+                };
                 let node_of = element.split(';').find_map(|pair| {
                     let (name, value) = pair.split_once('=')?;
                     name.trim()
@@ -235,6 +235,15 @@ pub fn client_ip(
         }
     }
     Some(client)
+}
+
+/// The comma-separated elements of a header's value, trimmed, empty ones
+/// left out; `None` for one that is not text.
+fn elements(value: &[u8]) -> impl Iterator<Item = Option<&str>> {
+    value
+        .split(|&b| b == b',')
+        .map(|element| core::str::from_utf8(element).ok().map(str::trim))
+        .filter(|element| element.is_none_or(|text| !text.is_empty()))
 }
 
 /// A hop's address: `192.0.2.43`, `192.0.2.43:47011`, `2001:db8::17`,
@@ -417,6 +426,22 @@ mod tests {
         // An element without `for` is no hop.
         headers.insert("forwarded", "for=203.0.113.8, proto=https".parse().unwrap());
         assert_eq!(ip(&headers, ProxyHeader::Forwarded).unwrap(), "203.0.113.8");
+        // Bytes that are not text in the hop a client wrote: the hops the
+        // proxies appended to the same line are still read.
+        let forged = |line: &[u8]| http::HeaderValue::from_bytes(line).unwrap();
+        headers.insert("x-forwarded-for", forged(b"\xff, 203.0.113.7"));
+        assert_eq!(
+            ip(&headers, ProxyHeader::XForwardedFor).unwrap(),
+            "203.0.113.7"
+        );
+        headers.insert("forwarded", forged(b"for=\xff, for=203.0.113.9"));
+        assert_eq!(ip(&headers, ProxyHeader::Forwarded).unwrap(), "203.0.113.9");
+        // Such a hop is unreadable: behind it, the proxy that wrote it.
+        headers.insert("x-forwarded-for", forged(b"6.6.6.6, \xff, 10.0.0.9"));
+        assert_eq!(
+            ip(&headers, ProxyHeader::XForwardedFor).unwrap(),
+            "10.0.0.9"
+        );
         // Every hop trusted: the farthest.
         headers.insert("x-forwarded-for", "10.0.0.7, 10.0.0.8".parse().unwrap());
         assert_eq!(
