@@ -19,6 +19,9 @@ pub(super) fn read_body<'a>(
     body: &'a [u8],
     found: &mut Found<'a>,
 ) -> Format {
+    // A byte-order mark, which some servers put before JSON or XML, is no
+    // part of the document.
+    let body = body.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(body);
     let trimmed = body.trim_ascii();
     if trimmed.is_empty() {
         return Format::Empty;
@@ -65,4 +68,26 @@ pub(super) fn read_body<'a>(
     }
     found.message = text::first_line(&content).map(|l| Cow::Owned(l.to_owned()));
     Format::Text
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use http::{HeaderMap, StatusCode};
+
+    use crate::client::{Format, RemoteError};
+
+    #[test]
+    fn a_byte_order_mark_before_the_body_is_no_part_of_it() {
+        let body = b"\xEF\xBB\xBF{\"error\":{\"code\":\"rate_limited\",\"message\":\"Slow down\",\"retry_after\":30}}";
+        let err = RemoteError::parse(StatusCode::TOO_MANY_REQUESTS, &HeaderMap::new(), body);
+        assert_eq!(err.format(), Format::Nested);
+        assert_eq!(err.code(), Some("rate_limited"));
+        assert_eq!(err.message(), "Slow down");
+        assert_eq!(err.retry_after(), Some(Duration::from_secs(30)));
+        let xml = "\u{FEFF}<?xml version=\"1.0\"?><Error><Code>NoSuchKey</Code><Message>gone</Message></Error>";
+        let err = RemoteError::parse(StatusCode::NOT_FOUND, &HeaderMap::new(), xml.as_bytes());
+        assert_eq!((err.format(), err.code()), (Format::Xml, Some("NoSuchKey")));
+    }
 }
