@@ -184,6 +184,8 @@ fn renew_while_served<St: IdempotencyStore + ?Sized>(
     // A floor: a claim too short to renew every 10 ms lapses anyway, and
     // renewing faster would only load the store.
     let every = store.renew_every()?.max(MIN_RENEWAL);
+    // Renewals further apart than the clock can count need none.
+    let first = tokio::time::Instant::now().checked_add(every)?;
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         tracing::error!(target: "rebuff::idempotency", "no runtime to renew an idempotency key on: a request slower than the store's claims may be served twice");
         return None;
@@ -191,7 +193,7 @@ fn renew_while_served<St: IdempotencyStore + ?Sized>(
     let store = Arc::clone(store);
     let key = key.to_owned();
     let task = runtime.spawn(async move {
-        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+        let mut tick = tokio::time::interval_at(first, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
@@ -425,6 +427,50 @@ mod tests {
                 .is_err()
         );
         assert_eq!(store.1.lock().unwrap().len(), 1, "given back once");
+    }
+
+    /// A store whose claims are renewed further apart than the clock can
+    /// count: no renewal, and no panic adding that to the time.
+    struct NeverLapses(MemoryStore);
+
+    impl IdempotencyStore for NeverLapses {
+        fn claim<'a>(
+            &'a self,
+            key: &'a str,
+            fingerprint: Fingerprint,
+            owner: Owner,
+        ) -> StoreFuture<'a, Claim> {
+            self.0.claim(key, fingerprint, owner)
+        }
+
+        fn complete<'a>(
+            &'a self,
+            key: &'a str,
+            fingerprint: Fingerprint,
+            owner: Owner,
+            response: StoredResponse,
+        ) -> StoreFuture<'a, ()> {
+            self.0.complete(key, fingerprint, owner, response)
+        }
+
+        fn release<'a>(&'a self, key: &'a str, owner: Owner) -> StoreFuture<'a, ()> {
+            self.0.release(key, owner)
+        }
+
+        fn renew_every(&self) -> Option<Duration> {
+            Some(Duration::MAX)
+        }
+    }
+
+    #[tokio::test]
+    async fn renewals_further_apart_than_the_clock_counts_are_none() {
+        let store = Arc::new(NeverLapses(MemoryStore::new(Duration::from_secs(60))));
+        assert!(renew_while_served(&store, "k", Owner::new()).is_none());
+        let keyed = Keyed::of("POST", "/orders", Some("k"), b"").unwrap();
+        assert!(matches!(
+            keyed.begin(&store, "", b"{}").await,
+            Begin::Serve(_)
+        ));
     }
 
     #[test]
