@@ -232,6 +232,15 @@ mod tests {
     }
 
     #[test]
+    fn a_url_asking_for_tls_is_refused_when_opened() {
+        let err = Link::open("rediss://127.0.0.1:6380/")
+            .err()
+            .expect("no TLS");
+        assert!(err.to_string().contains("TLS"), "{err}");
+        assert!(Link::open("not a url").is_err());
+    }
+
+    #[test]
     fn a_connection_is_opened_afresh_once_per_refusal_and_at_most_once_a_second() {
         use std::sync::Arc;
         use std::sync::atomic::{AtomicU32, Ordering};

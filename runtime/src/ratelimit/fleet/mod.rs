@@ -109,7 +109,8 @@ impl RedisStore<ConnectionManager> {
     ///
     /// # Errors
     ///
-    /// When `url` is not a Redis URL.
+    /// When `url` is not a Redis URL, or asks for TLS (`rediss://`), which
+    /// the store does not support yet.
     pub fn open(url: &str) -> Result<Self, StoreError> {
         Ok(RedisStore::on(Link::open(url)?))
     }
