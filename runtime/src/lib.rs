@@ -348,6 +348,7 @@ pub mod __private;
 pub use api_error::{ApiError, Message, retryable_status};
 pub use breaker::{Breaker, CircuitOpen};
 pub use budget::Budget;
+pub use client::RemoteError;
 pub use context::Context;
 pub use rate_limit::RateLimit;
 pub use rejection::{Rejection, RejectionKind};
