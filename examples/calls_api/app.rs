@@ -288,6 +288,9 @@ pub mod axum_app {
     async fn analyze(
         Shared(state): Shared<Arc<State>>,
         headers: HeaderMap,
+        // axum's own extractor, not rebuff's `Multipart`: this API answers
+        // an unreadable upload with its own `invalid_request` error, the
+        // cause kept for the log.
         multipart: Result<Multipart, axum::extract::multipart::MultipartRejection>,
     ) -> Result<Json<Analysis>, CallError> {
         state.authorize(headers.get("x-api-key").and_then(|v| v.to_str().ok()))?;

@@ -8,7 +8,11 @@
 //! (default `127.0.0.1:3000`), `REBUFF_API_KEYS` adds keys to the free `demo-key`
 //! (`key` or `key:plan`, plans `free`, `pro` and `enterprise`),
 //! `REBUFF_RATE_LIMIT` sets the free plan's requests a minute (default 60),
-//! `REBUFF_ENTERPRISE_RATE` the enterprise plan's (default 1000). With
+//! `REBUFF_ENTERPRISE_RATE` the enterprise plan's (default 1000).
+//! `REBUFF_REDIS_URL` (`redis://host:port`) keeps the rate limits and the
+//! idempotency keys in Redis, shared by every server started with it, and
+//! `REBUFF_INSTANCES` says how many such servers there are (each decides
+//! alone at its share of the limits while Redis is away). With
 //! `--features openapi` (either framework), `GET /openapi.json` serves the API's OpenAPI
 //! 3.1 document: every route with every error it can answer with, each
 //! code with an example body.
@@ -17,8 +21,8 @@
 //! `../support/keys.rs` (the key store both example servers share, included
 //! by `app.rs` through `#[path]`), with the dependencies `rebuff` (features
 //! `axum`, `actix`, `ratelimit`, `redis`), `axum`, `actix-web`,
-//! `tokio`, `serde`, `serde_json`, `thiserror`,
-//! `fastrand` and `http`; for the document, `utoipa` and `utoipa-axum`
+//! `tokio` (features `macros`, `rt-multi-thread`, `net`), `serde` (feature
+//! `derive`), `thiserror` and `fastrand`; for the document, `utoipa` and `utoipa-axum`
 //! behind a feature of your crate named `openapi` (the one `app.rs` tests),
 //! and `rebuff`'s `openapi` feature.
 //!

@@ -294,11 +294,11 @@
 //! | `reqwest` | [`client::reqwest`]: checked requests, typed errors |
 //! | `reqwest-middleware` | [`client::middleware`]: a retrying middleware for reqwest-middleware clients, and `send_api` on their requests |
 //! | `tower-client` | [`client::tower`]: a retrying tower layer for HTTP clients built on tower (hyper-util's, your own) |
-//! | `axum` | derived errors as axum responses, [`server::Surface`] as a tower layer, [`server::axum`] |
-//! | `actix` | derived errors as actix-web responses, [`server::Surface`] as a middleware, [`server::actix`] |
+//! | `axum` | derived errors as axum responses, [`server::Surface`] as a tower layer, [`server::axum`], idempotency keys ([`server::idempotency`]) |
+//! | `actix` | derived errors as actix-web responses, [`server::Surface`] as a middleware, [`server::actix`], idempotency keys ([`server::idempotency`]) |
 //! | `multipart` | the axum multipart extractor whose failures use the envelope (turns `axum` on) |
 //! | `ratelimit` | [`ratelimit`]: per-plan rate limits, their headers and 429s, in the [`server::Surface`] or alone |
-//! | `redis` | rate limits ([`ratelimit::RedisStore`]) shared by a fleet of servers through Redis, and, with `axum` or `actix`, idempotency keys (`server::idempotency::RedisStore`) |
+//! | `redis` | rate limits ([`ratelimit::RedisStore`]) shared by a fleet of servers through Redis, and, with `axum` or `actix`, idempotency keys (`server::idempotency::RedisStore`); plain `redis://` only, no TLS yet (turns `ratelimit` on) |
 //! | `openapi` | [`openapi`]: derived errors and the server's rejections as utoipa 5 responses, with schemas and examples |
 //!
 //! # Implementing `ApiError` by hand
