@@ -72,59 +72,69 @@ async fn the_request_id_span_nests_in_tower_https_trace_span() {
     assert!(line.contains("uri=/log"), "the trace layer's span: {line}");
 }
 
-/// Logs as it is dropped: a handler's clean-up.
+/// Logs as it is dropped, with the request id it reads from the request's
+/// context: a handler's clean-up.
 struct LogsWhenDropped;
 
 impl Drop for LogsWhenDropped {
     fn drop(&mut self) {
-        tracing::info!(target: "handler", "the client left");
+        let ctx = rebuff::server::context();
+        let id = ctx.get_request_id().unwrap_or_default();
+        tracing::info!(target: "handler", context_id = id, "the client left");
     }
 }
 
-/// Never answers; logs when it is dropped.
+/// Says it started, then never answers; logs when it is dropped.
 pub(crate) async fn abandoned() -> &'static str {
     let _guard = LogsWhenDropped;
+    tracing::info!(target: "handler", "the handler started");
     core::future::pending::<()>().await;
     "unreachable"
 }
 
-/// A request whose client gives up: the line its handler logs as its
-/// future is dropped carries the request id, as its other lines do. On
-/// axum only: actix-web does not drop a handler's future when its client
-/// leaves (it notices the closed connection only when it next reads or
-/// writes), and the scope the actix middleware runs in is checked on drop
-/// by the runtime's own unit tests.
-#[tokio::test]
-async fn a_handlers_clean_up_after_its_client_left_carries_the_request_id() {
-    let log = captured();
-    let impatient = reqwest::Client::builder()
-        .timeout(Duration::from_millis(300))
-        .build()
-        .unwrap();
-    let id = "req_leftaxum01";
-    let base = start::<NestedError>(Framework::Axum).await;
-    let sent = impatient
-        .get(format!("{base}/abandoned"))
-        .header("x-request-id", id)
-        .send()
-        .await;
-    assert!(sent.is_err(), "never answered");
-    // The server drops the request's future once it sees the connection
-    // closed.
+/// The first line of the log holding every one of `parts`, waited for.
+async fn line_with(parts: &[&str]) -> String {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
-        let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-        let line = text
+        let text = String::from_utf8_lossy(&captured().lock().unwrap()).into_owned();
+        if let Some(line) = text
             .lines()
-            .find(|line| line.contains("the client left") && line.contains(id));
-        if let Some(line) = line {
-            assert!(line.contains("request{"), "{line}");
-            break;
+            .find(|line| parts.iter().all(|part| line.contains(part)))
+        {
+            return line.to_owned();
         }
         assert!(
             Instant::now() < deadline,
-            "no clean-up line with {id} in:\n{text}"
+            "no line with {parts:?} in:\n{text}"
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+/// A request whose client gives up once its handler runs: what the
+/// handler logs as its future is dropped has the request's span, and the
+/// handler reads the request's context then as it did while it ran. On
+/// axum only: actix-web does not drop a handler's future when its client
+/// leaves (it notices the closed connection only when it next reads or
+/// writes); the scope the actix middleware runs in is checked on drop by
+/// the runtime's own unit tests.
+#[tokio::test]
+async fn a_handlers_clean_up_after_its_client_left_has_the_requests_context() {
+    let id = "req_leftaxum01";
+    let base = start::<NestedError>(Framework::Axum).await;
+    let request = client()
+        .get(format!("{base}/abandoned"))
+        .header("x-request-id", id)
+        .send();
+    let sent = tokio::spawn(request);
+    line_with(&["the handler started", id]).await;
+    // The client leaves: its connection closes, and the server drops the
+    // request's future.
+    sent.abort();
+    let line = line_with(&["the client left", id]).await;
+    assert!(line.contains("request{"), "{line}");
+    assert!(
+        line.contains(&format!("context_id=\"{id}\"")),
+        "the handler's context: {line}"
+    );
 }
