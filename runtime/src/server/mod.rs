@@ -132,9 +132,11 @@ pub(crate) fn current_context() -> Option<Context> {
     current::with(Clone::clone)
 }
 
-/// Runs `future` with `ctx` as the request context.
-pub async fn scope<F: Future>(ctx: Context, future: F) -> F::Output {
-    current::Scoped::new(ctx, future).await
+/// Runs `future` with `ctx` as the request context: the context is there
+/// while `future` is polled, and while it is dropped (whether it finished
+/// or not).
+pub fn scope<F: Future>(ctx: Context, future: F) -> impl Future<Output = F::Output> {
+    current::Scoped::new(ctx, future)
 }
 
 /// The body limit of the request being served, for a 413 an extractor

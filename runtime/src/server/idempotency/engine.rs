@@ -28,6 +28,9 @@ const POLL: Duration = Duration::from_millis(20);
 /// The most often a claim is renewed.
 const MIN_RENEWAL: Duration = Duration::from_millis(10);
 
+/// Renewals further apart than this are none.
+const MAX_RENEWAL: Duration = Duration::from_secs(365 * 24 * 3600);
+
 /// A keyed request, before its body is read: its key, scoped.
 #[derive(Debug)]
 pub(crate) struct Keyed {
@@ -184,8 +187,11 @@ fn renew_while_served<St: IdempotencyStore + ?Sized>(
     // A floor: a claim too short to renew every 10 ms lapses anyway, and
     // renewing faster would only load the store.
     let every = store.renew_every()?.max(MIN_RENEWAL);
-    // Renewals further apart than the clock can count need none.
-    let first = tokio::time::Instant::now().checked_add(every)?;
+    // A claim renewed less often than yearly needs no renewing task (and
+    // one that never lapses, none the clock could count).
+    if every > MAX_RENEWAL {
+        return None;
+    }
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         tracing::error!(target: "rebuff::idempotency", "no runtime to renew an idempotency key on: a request slower than the store's claims may be served twice");
         return None;
@@ -193,7 +199,7 @@ fn renew_while_served<St: IdempotencyStore + ?Sized>(
     let store = Arc::clone(store);
     let key = key.to_owned();
     let task = runtime.spawn(async move {
-        let mut tick = tokio::time::interval_at(first, every);
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;
@@ -430,7 +436,8 @@ mod tests {
     }
 
     /// A store whose claims are renewed further apart than the clock can
-    /// count: no renewal, and no panic adding that to the time.
+    /// count: no renewal, and no panic adding that to the time (nor, later,
+    /// the timer's own additions).
     struct NeverLapses(MemoryStore);
 
     impl IdempotencyStore for NeverLapses {
