@@ -208,12 +208,16 @@ pub fn client_ip(
             hops.extend(elements(value).map(|hop| hop.and_then(node)));
         }),
         ProxyHeader::Forwarded => view.all("forwarded", |value| {
-            for element in elements(value) {
-                let Some(element) = element else {
+            for element in unquoted_pieces(value, b',') {
+                let Some(element) = element.map(str::trim) else {
                     hops.push(None);
                     continue;
                 };
-                let node_of = element.split(';').find_map(|pair| {
+                if element.is_empty() {
+                    continue;
+                }
+                let pairs = unquoted_pieces(element.as_bytes(), b';');
+                let node_of = pairs.into_iter().flatten().find_map(|pair| {
                     let (name, value) = pair.split_once('=')?;
                     name.trim()
                         .eq_ignore_ascii_case("for")
@@ -246,10 +250,61 @@ fn elements(value: &[u8]) -> impl Iterator<Item = Option<&str>> {
         .filter(|element| element.is_none_or(|text| !text.is_empty()))
 }
 
+/// `value` cut at each `sep` outside a quoted string (RFC 9110: `"`, with
+/// `\` escapes inside), as `Forwarded` is read (RFC 7239): a client's
+/// `host="a,for=1.2.3.4"` is one value, not a hop. `None` for a piece that
+/// is not text, or whose quote does not close (up to the next `sep` after
+/// that quote, so that what proxies appended after it is still read).
+fn unquoted_pieces(value: &[u8], sep: u8) -> Vec<Option<&str>> {
+    let mut pieces = Vec::new();
+    let mut rest = value;
+    loop {
+        let (piece, end) = match piece_end(rest, sep) {
+            Ok(end) => (core::str::from_utf8(&rest[..end]).ok(), end),
+            Err(quote) => {
+                let end = rest[quote..]
+                    .iter()
+                    .position(|&b| b == sep)
+                    .map_or(rest.len(), |at| quote + at);
+                (None, end)
+            }
+        };
+        pieces.push(piece);
+        match rest.get(end + 1..) {
+            Some(after) => rest = after,
+            None => return pieces,
+        }
+    }
+}
+
+/// Where the first piece of `value` ends (at a `sep` outside quotes, or at
+/// the end), or, `Err`, where a quote opened that does not close.
+fn piece_end(value: &[u8], sep: u8) -> Result<usize, usize> {
+    let mut open = None;
+    let mut escaped = false;
+    for (at, &byte) in value.iter().enumerate() {
+        if escaped {
+            escaped = false;
+            continue;
+        }
+        match (byte, open) {
+            (b'\\', Some(_)) => escaped = true,
+            (b'"', None) => open = Some(at),
+            (b'"', Some(_)) => open = None,
+            (byte, None) if byte == sep => return Ok(at),
+            _ => {}
+        }
+    }
+    open.map_or(Ok(value.len()), Err)
+}
+
 /// A hop's address: `192.0.2.43`, `192.0.2.43:47011`, `2001:db8::17`,
 /// `[2001:db8::17]:4711`, each possibly quoted (RFC 7239 nodes).
 fn node(value: &str) -> Option<IpAddr> {
-    let value = value.trim_matches('"');
+    let value = match value.strip_prefix('"') {
+        Some(quoted) => quoted.strip_suffix('"')?,
+        None => value,
+    };
     if let Some(rest) = value.strip_prefix('[') {
         return rest.split(']').next()?.parse().ok();
     }
@@ -442,6 +497,35 @@ mod tests {
             ip(&headers, ProxyHeader::XForwardedFor).unwrap(),
             "10.0.0.9"
         );
+        // `Forwarded` read as RFC 7239 has it: a quoted value is one value,
+        // commas and semicolons in it included.
+        headers.insert(
+            "forwarded",
+            r#"for=203.0.113.7;host="x,for=1.2.3.4""#.parse().unwrap(),
+        );
+        assert_eq!(ip(&headers, ProxyHeader::Forwarded).unwrap(), "203.0.113.7");
+        headers.insert(
+            "forwarded",
+            r#"host="a;for=1.2.3.4";for=203.0.113.8"#.parse().unwrap(),
+        );
+        assert_eq!(ip(&headers, ProxyHeader::Forwarded).unwrap(), "203.0.113.8");
+        headers.insert(
+            "forwarded",
+            r#"for="203.0.113.10";host="a\"b,c""#.parse().unwrap(),
+        );
+        assert_eq!(
+            ip(&headers, ProxyHeader::Forwarded).unwrap(),
+            "203.0.113.10"
+        );
+        // A quote a client left open does not hide the hop a proxy
+        // appended.
+        headers.insert(
+            "forwarded",
+            r#"for="1.2.3.4, for=203.0.113.9"#.parse().unwrap(),
+        );
+        assert_eq!(ip(&headers, ProxyHeader::Forwarded).unwrap(), "203.0.113.9");
+        headers.insert("forwarded", r#"for="203.0.113.11"#.parse().unwrap());
+        assert_eq!(ip(&headers, ProxyHeader::Forwarded).unwrap(), "10.0.0.1");
         // Every hop trusted: the farthest.
         headers.insert("x-forwarded-for", "10.0.0.7, 10.0.0.8".parse().unwrap());
         assert_eq!(
