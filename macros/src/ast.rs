@@ -143,6 +143,7 @@ fn split_struct_attrs(mut all: Attrs) -> (Attrs, Attrs) {
         message: all.message.take(),
         retryable: all.retryable.take(),
         rejection: all.rejection.take(),
+        timeout: all.timeout.take(),
         ..Attrs::default()
     };
     (all, variant)

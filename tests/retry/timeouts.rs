@@ -300,3 +300,30 @@ async fn a_derived_error_with_a_timeout_variant_has_its_attempts_cut_off() {
     let _ = UntimedError::Unavailable;
     let _ = LeadError::Unavailable;
 }
+
+/// A struct error can say "timed out" too.
+#[derive(Debug, thiserror::Error, rebuff::ApiError)]
+#[error("the lead service did not answer in time")]
+#[api(status = 504, timeout)]
+struct LeadTimedOut;
+
+#[rebuff::retry(
+    max_retries = 1,
+    initial_delay = "10ms",
+    jitter = "none",
+    attempt_timeout = "100ms"
+)]
+async fn hangs_as_a_struct() -> std::result::Result<(), LeadTimedOut> {
+    std::future::pending().await
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_derived_struct_marked_timeout_has_its_attempts_cut_off() {
+    let started = tokio::time::Instant::now();
+    let err = tokio::time::timeout(Duration::from_secs(5), hangs_as_a_struct())
+        .await
+        .expect("attempts cut off")
+        .unwrap_err();
+    assert_eq!(err.to_string(), "the lead service did not answer in time");
+    assert_eq!(started.elapsed(), Duration::from_millis(210));
+}

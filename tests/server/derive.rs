@@ -587,6 +587,10 @@ enum Answers {
     #[error("crashed")]
     #[api(status = 500, rejection = Internal)]
     Crashed(#[source] Option<std::io::Error>),
+    // An unnamed delay is the rejection's delay too.
+    #[error("throttled")]
+    #[api(status = 429, rejection = Blocked)]
+    Throttled(#[api(retry_after)] u64),
 }
 
 /// A struct answers a rejection too.
@@ -629,6 +633,15 @@ fn marked_variants_answer_rejections_with_their_details() {
         Some(Answers::Crashed(None))
     ));
     assert!(Answers::from_rejection(&Rejection::IdempotencyKeyReused).is_none());
+    let throttled = Rejection::Blocked { retry_after: 17 };
+    assert!(
+        matches!(
+            Answers::from_rejection(&throttled),
+            Some(Answers::Throttled(17))
+        ),
+        "{:?}",
+        Answers::from_rejection(&throttled)
+    );
 
     let wrong = WrongMethod::from_rejection(&Rejection::MethodNotAllowed {
         method: "PATCH".into(),

@@ -77,10 +77,10 @@ pub(super) fn from_rejection(
     }
 }
 
-/// A field of a variant answering a rejection: the rejection's detail of
-/// the field's name, its delay for a `retry_after` field, or the default
-/// for what a rejection never carries (unnamed fields, rate limits, the
-/// cause). Spanned at the field's type, where a missing trait is reported.
+/// A field of a variant answering a rejection: its delay for a
+/// `retry_after` field (named or not), the rejection's detail of the
+/// field's name, or the default for what a rejection never carries (other
+/// unnamed fields, the cause); the limits for a `rate_limit` field. Spanned at the field's type, where a missing trait is reported.
 fn field_value(field: &Field<'_>, bounds: &mut Bounds) -> TokenStream {
     let ty = field.ty;
     let span = syn::spanned::Spanned::span(ty);
@@ -91,6 +91,13 @@ fn field_value(field: &Field<'_>, bounds: &mut Bounds) -> TokenStream {
             <#ty as ::rebuff::__private::RejectionRateLimit>::__rebuff_from_rejection(__rebuff_rejection)
         };
     }
+    // A delay, named or not.
+    if field.attrs.retry_after.is_some() && !field.is_cause {
+        bounds.require(ty, quote!(::rebuff::__private::RejectionField));
+        return quote_spanned! {span=>
+            <#ty as ::rebuff::__private::RejectionField>::__rebuff_from_retry_after(__rebuff_rejection)
+        };
+    }
     if !named || field.is_cause {
         bounds.require(ty, quote!(::rebuff::__private::RejectionDefault));
         return quote_spanned! {span=>
@@ -98,11 +105,6 @@ fn field_value(field: &Field<'_>, bounds: &mut Bounds) -> TokenStream {
         };
     }
     bounds.require(ty, quote!(::rebuff::__private::RejectionField));
-    if field.attrs.retry_after.is_some() {
-        return quote_spanned! {span=>
-            <#ty as ::rebuff::__private::RejectionField>::__rebuff_from_retry_after(__rebuff_rejection)
-        };
-    }
     let key = field.name();
     quote_spanned! {span=>
         <#ty as ::rebuff::__private::RejectionField>::__rebuff_from_detail(__rebuff_rejection, #key)
