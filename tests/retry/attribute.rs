@@ -357,3 +357,29 @@ async fn retried_futures_are_send_and_spawnable() {
     assert_eq!(handle.await.unwrap(), Ok("lead:a,b".to_owned()));
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
+
+/// An inner attribute at the top of the body stays the function's, as
+/// before the attribute wrapped it.
+#[retry(policy = FAST)]
+async fn with_inner_attribute(calls: &AtomicU32) -> Result<u32, CallError> {
+    #![allow(unused_variables)]
+    let unused = 1;
+    step(calls, 1, CallError::Unavailable)
+}
+
+#[retry(policy = FAST)]
+fn blocking_with_inner_attribute(calls: &AtomicU32) -> Result<u32, CallError> {
+    #![allow(unused_variables)]
+    let unused = 1;
+    step(calls, 1, CallError::Unavailable)
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_inner_attribute_of_the_body_stays_the_functions() {
+    let calls = AtomicU32::new(0);
+    assert_eq!(with_inner_attribute(&calls).await, Ok(2));
+    let test_mode = testing::enable();
+    let calls = AtomicU32::new(0);
+    assert_eq!(blocking_with_inner_attribute(&calls), Ok(2));
+    assert_eq!(test_mode.attempts(), 2);
+}

@@ -341,7 +341,18 @@ impl Args {
         }
         let backoff = self.backoff.as_ref().map(|b| b.value.value());
         let constant = backoff.as_deref() == Some("constant");
-        if let Some(initial) = &self.initial_delay {
+        let decorrelated =
+            self.jitter.as_ref().map(|j| j.value.value()).as_deref() == Some("decorrelated");
+        // A constant delay is not capped; decorrelated jitter, which grows
+        // from the last delay, is.
+        let uncapped = constant && !decorrelated;
+        if let (true, Some(max)) = (uncapped, &self.max_delay) {
+            cx.error_at(
+                max.key.span(),
+                "`max_delay` caps delays that grow: a constant delay is `initial_delay` every time (decorrelated jitter would be capped by it)",
+            );
+        }
+        if let Some(initial) = self.initial_delay.as_ref().filter(|_| !uncapped) {
             match &self.max_delay {
                 Some(max) if initial.value.nanos > max.value.nanos => cx.error_spanned_by(
                     &initial.value.lit,

@@ -50,7 +50,9 @@ fn scaled(number: &str, scale: u128) -> Result<u128, &'static str> {
     let mut place = scale;
     for digit in fraction.bytes() {
         place /= 10;
-        value += u128::from(digit - b'0') * place;
+        value = value
+            .checked_add(u128::from(digit - b'0') * place)
+            .ok_or("it is too long")?;
     }
     if !fraction.is_empty() && place == 0 {
         return Err("it is more precise than a nanosecond");
@@ -87,5 +89,10 @@ mod tests {
             Err("it is more precise than a nanosecond")
         );
         assert_eq!(parse("99999999999h"), Err("it is too long"));
+        // The whole part fits the intermediate, the fraction does not.
+        assert_eq!(
+            parse("340282366920938463463374607431768211.9us"),
+            Err("it is too long")
+        );
     }
 }

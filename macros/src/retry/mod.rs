@@ -116,6 +116,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
     args.validate(&cx);
     check_signature(&cx, &function.sig);
     let kind = kind_of(&function.sig);
+    check_kind(&cx, &args, &function.sig, &kind);
     let output = result_type(&cx, &function.sig, &kind);
     let prelude = per_attempt_bindings(&cx, &mut function.sig);
     cx.check()?;
@@ -127,10 +128,11 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
         sig,
         body,
     } = function;
+    let (inner_attrs, body) = split_inner_attributes(body.stream());
     let body = if prelude.rebinds_self {
-        rename_self(body.stream())
+        rename_self(body)
     } else {
-        body.stream()
+        body
     };
     let clones = prelude.clones;
     let policy = policy_expr(&args);
@@ -196,9 +198,35 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
     Ok(quote! {
         #(#attrs)*
         #vis #sig {
+            #inner_attrs
             #new_body
         }
     })
+}
+
+/// The body's leading inner attributes (`#![allow(...)]`), which stay at
+/// the top of the function's body, and the rest of it, which the retry
+/// loop wraps (where an inner attribute could not stand).
+fn split_inner_attributes(body: TokenStream) -> (TokenStream, TokenStream) {
+    let mut tokens: Vec<TokenTree> = body.into_iter().collect();
+    let mut at = 0;
+    while let [
+        TokenTree::Punct(pound),
+        TokenTree::Punct(bang),
+        TokenTree::Group(group),
+        ..,
+    ] = &tokens[at..]
+    {
+        let inner = pound.as_char() == '#'
+            && bang.as_char() == '!'
+            && group.delimiter() == Delimiter::Bracket;
+        if !inner {
+            break;
+        }
+        at += 3;
+    }
+    let rest = tokens.split_off(at).into_iter().collect();
+    (tokens.into_iter().collect(), rest)
 }
 
 /// Function shapes the engine cannot wrap.
@@ -217,6 +245,38 @@ fn check_signature(cx: &Ctxt, sig: &Signature) {
     }
     if let Some(variadic) = &sig.variadic {
         cx.error_spanned_by(variadic, "`#[retry]` cannot wrap a variadic function");
+    }
+}
+
+/// What one shape of function cannot do: a blocking attempt cannot be cut
+/// off; a function returning `impl Future` makes a fresh future per
+/// attempt from its arguments, which a `&mut` cannot give twice.
+fn check_kind(cx: &Ctxt, args: &args::Args, sig: &Signature, kind: &Kind) {
+    if let (Kind::Blocking, Some(timeout)) = (kind, &args.attempt_timeout) {
+        cx.error_at(
+            timeout.key.span(),
+            "`attempt_timeout` cannot cut off a blocking attempt: it applies to `async fn`s and functions returning `impl Future` (a blocking function can keep to a `deadline` between attempts)",
+        );
+    }
+    if !matches!(kind, Kind::Future) {
+        return;
+    }
+    for input in &sig.inputs {
+        let exclusive = match input {
+            FnArg::Receiver(receiver) => match &*receiver.ty {
+                Type::Reference(reference) => reference.mutability.is_some(),
+                _ => false,
+            },
+            FnArg::Typed(typed) => {
+                matches!(&*typed.ty, Type::Reference(r) if r.mutability.is_some())
+            }
+        };
+        if exclusive {
+            cx.error_spanned_by(
+                input,
+                "`#[retry]` on a function returning `impl Future` builds a fresh future for each attempt from the arguments, and a `&mut` can go into only one of them: make the function an `async fn`, which borrows its arguments one attempt at a time",
+            );
+        }
     }
 }
 
