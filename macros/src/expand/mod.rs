@@ -352,7 +352,9 @@ fn fmt_message_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStream {
             let used: Vec<&Field<'_>> = args.iter().map(|(_, i)| &fields[*i]).collect();
             let named = args.iter().map(|(name, index)| {
                 let name = Ident::new(name, Span::call_site());
-                let binding = fields[*index].binding();
+                // At the field's type: a field that cannot be shown so is
+                // reported there.
+                let binding = fields[*index].binding_at_type();
                 quote!(#name = #binding)
             });
             arm(
