@@ -136,8 +136,10 @@ fn code_of(attrs: &Attrs, ident: &Ident, code_case: Option<&Keyed<Case>>) -> Str
 /// Moves the variant-level keys of a struct's attribute into their own set.
 fn split_struct_attrs(mut all: Attrs) -> (Attrs, Attrs) {
     let written = all.written.clone();
+    let meant = all.meant.clone();
     let variant = Attrs {
         written,
+        meant,
         status: all.status.take(),
         code: all.code.take(),
         message: all.message.take(),

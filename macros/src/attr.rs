@@ -119,6 +119,9 @@ pub(crate) struct Attrs {
     /// Every key written, even one whose value was rejected, so a bad value
     /// is not reported a second time as a missing key.
     pub(crate) written: Vec<String>,
+    /// The keys a misspelt one was taken for: not missing either, and not
+    /// a duplicate of the key when it is written after all.
+    pub(crate) meant: Vec<String>,
 }
 
 impl Attrs {
@@ -199,7 +202,7 @@ fn parse_key(
         );
         if let Some(close) = closest(&name, &keys) {
             // A misspelt key was still meant: don't also report it missing.
-            out.written.push(close.to_owned());
+            out.meant.push(close.to_owned());
             msg = format!(
                 "unknown `{API}` attribute `{name}`; did you mean `{close}`? (expected one of {})",
                 list(&keys)
@@ -239,14 +242,14 @@ fn parse_key(
     }
 
     match name.as_str() {
-        ENVELOPE => {
-            let ty: syn::Type = meta.value()?.parse()?;
-            out.envelope = Some(Keyed { key, value: ty });
-        }
-        ANSWER_REJECTIONS => {
-            let path: syn::ExprPath = meta.value()?.parse()?;
-            out.answer_rejections = Some(Keyed { key, value: path });
-        }
+        ENVELOPE => set!(
+            envelope,
+            path_value::<syn::Type>(cx, meta, &name, "rebuff::envelope::Flat")?
+        ),
+        ANSWER_REJECTIONS => set!(
+            answer_rejections,
+            path_value::<syn::ExprPath>(cx, meta, &name, "my_rejections")?
+        ),
         CODE_CASE => set!(code_case, case_value(cx, meta, &name)?),
         RENAME_ALL => set!(rename_all, case_value(cx, meta, &name)?),
         TYPE_BASE => set!(type_base, type_base_value(cx, meta)?),
@@ -324,6 +327,33 @@ fn bool_flag(cx: &Ctxt, meta: &ParseNestedMeta<'_>) -> syn::Result<Option<bool>>
             Ok(None)
         }
     }
+}
+
+/// A key's value that is a path (a type, a function), with a message of
+/// its own when it is missing or written as a string.
+fn path_value<T: syn::parse::Parse>(
+    cx: &Ctxt,
+    meta: &ParseNestedMeta<'_>,
+    name: &str,
+    example: &str,
+) -> syn::Result<Option<T>> {
+    if !meta.input.peek(Token![=]) {
+        cx.error_spanned_by(
+            &meta.path,
+            format!("`{name}` needs a value: `{name} = {example}`"),
+        );
+        return skip_value(meta).map(|()| None);
+    }
+    let value = meta.value()?;
+    if value.peek(LitStr) {
+        let lit: LitStr = value.parse()?;
+        cx.error_spanned_by(
+            &lit,
+            format!("`{name}` takes a path, not a string: `{name} = {example}`"),
+        );
+        return Ok(None);
+    }
+    value.parse().map(Some)
 }
 
 fn string_value(

@@ -121,7 +121,8 @@ fn timeout_variant(cx: &Ctxt, input: &Input<'_>) {
 /// Every error needs a status; only a transparent variant borrows its
 /// field's.
 fn status_present(cx: &Ctxt, variant: &Variant<'_>) {
-    let written = |key: &str| variant.attrs.written.iter().any(|k| k == key);
+    let attrs = &variant.attrs;
+    let written = |key: &str| attrs.written.iter().chain(&attrs.meant).any(|k| k == key);
     if !written(STATUS) && !written(TRANSPARENT) {
         let hint = if variant.in_enum {
             format!(", or `#[api({TRANSPARENT})]` to delegate to its field")
