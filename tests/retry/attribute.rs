@@ -383,3 +383,40 @@ async fn an_inner_attribute_of_the_body_stays_the_functions() {
     assert_eq!(blocking_with_inner_attribute(&calls), Ok(2));
     assert_eq!(test_mode.attempts(), 2);
 }
+
+/// A policy chosen by an expression is a temporary: bound for the call,
+/// not borrowed past it.
+#[retry(policy = if std::hint::black_box(true) { FAST } else { PATIENT })]
+async fn chosen_policy(calls: &AtomicU32) -> Result<u32, CallError> {
+    step(calls, 1, CallError::Unavailable)
+}
+
+/// A `&mut` argument whose type a `macro_rules!` passed on (as `$t:ty`,
+/// which arrives in an invisible group) is borrowed per attempt as any
+/// other, not cloned.
+macro_rules! retried_push {
+    ($name:ident, $buffer:ty) => {
+        #[retry(policy = FAST)]
+        async fn $name(calls: &AtomicU32, buffer: $buffer) -> Result<usize, CallError> {
+            buffer.push(1);
+            step(calls, 1, CallError::Unavailable)?;
+            Ok(buffer.len())
+        }
+    };
+}
+
+retried_push!(push_through_a_macro, &mut Vec<u8>);
+
+#[tokio::test(start_paused = true)]
+async fn policies_of_expressions_and_arguments_of_macros() {
+    let calls = AtomicU32::new(0);
+    assert_eq!(chosen_policy(&calls).await, Ok(2));
+    let calls = AtomicU32::new(0);
+    let mut buffer = Vec::new();
+    assert_eq!(push_through_a_macro(&calls, &mut buffer).await, Ok(2));
+    assert_eq!(
+        buffer,
+        [1, 1],
+        "one push per attempt, into the caller's buffer"
+    );
+}

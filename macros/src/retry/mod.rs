@@ -263,13 +263,10 @@ fn check_kind(cx: &Ctxt, args: &args::Args, sig: &Signature, kind: &Kind) {
     }
     for input in &sig.inputs {
         let exclusive = match input {
-            FnArg::Receiver(receiver) => match &*receiver.ty {
-                Type::Reference(reference) => reference.mutability.is_some(),
-                _ => false,
-            },
-            FnArg::Typed(typed) => {
-                matches!(&*typed.ty, Type::Reference(r) if r.mutability.is_some())
+            FnArg::Receiver(receiver) => {
+                reference(&receiver.ty).is_some_and(|r| r.mutability.is_some())
             }
+            FnArg::Typed(typed) => reference(&typed.ty).is_some_and(|r| r.mutability.is_some()),
         };
         if exclusive {
             cx.error_spanned_by(
@@ -277,6 +274,17 @@ fn check_kind(cx: &Ctxt, args: &args::Args, sig: &Signature, kind: &Kind) {
                 "`#[retry]` on a function returning `impl Future` builds a fresh future for each attempt from the arguments, and a `&mut` can go into only one of them: make the function an `async fn`, which borrows its arguments one attempt at a time",
             );
         }
+    }
+}
+
+/// `ty` as a reference type, seen through parentheses and the invisible
+/// group a `macro_rules!` `$t:ty` arrives in.
+fn reference(ty: &Type) -> Option<&syn::TypeReference> {
+    match ty {
+        Type::Reference(reference) => Some(reference),
+        Type::Paren(inner) => reference(&inner.elem),
+        Type::Group(inner) => reference(&inner.elem),
+        _ => None,
     }
 }
 
@@ -414,7 +422,7 @@ fn per_attempt_bindings(cx: &Ctxt, sig: &mut Signature) -> Prelude {
     for input in &mut sig.inputs {
         match input {
             FnArg::Receiver(receiver) => {
-                if receiver.reference.is_some() || matches!(&*receiver.ty, Type::Reference(_)) {
+                if receiver.reference.is_some() || reference(&receiver.ty).is_some() {
                     continue;
                 }
                 let mutability = receiver.mutability.take();
@@ -426,7 +434,7 @@ fn per_attempt_bindings(cx: &Ctxt, sig: &mut Signature) -> Prelude {
                 prelude.rebinds_self = true;
             }
             FnArg::Typed(typed) => {
-                if matches!(&*typed.ty, Type::Reference(_)) {
+                if reference(&typed.ty).is_some() {
                     continue;
                 }
                 match &mut *typed.pat {
@@ -450,23 +458,27 @@ fn per_attempt_bindings(cx: &Ctxt, sig: &mut Signature) -> Prelude {
     prelude
 }
 
-/// The `&Policy` the run uses.
-/// Whether a `policy = ...` expression is a call, whose value is a
-/// temporary.
-fn is_call(expr: &syn::Expr) -> bool {
-    matches!(
-        expr,
-        syn::Expr::Call(_) | syn::Expr::MethodCall(_) | syn::Expr::Struct(_)
-    )
+/// Whether `expr` names a place (a `const` or `static`, a variable, a
+/// field, a reference), which a borrow outlives; anything else (a call,
+/// an `if`, a block) is a temporary.
+fn is_place(expr: &syn::Expr) -> bool {
+    match expr {
+        syn::Expr::Path(_) | syn::Expr::Field(_) | syn::Expr::Reference(_) => true,
+        syn::Expr::Index(index) => is_place(&index.expr),
+        syn::Expr::Paren(inner) => is_place(&inner.expr),
+        syn::Expr::Group(inner) => is_place(&inner.expr),
+        _ => false,
+    }
 }
 
-/// `let __rebuff_policy_value = EXPR;` for a policy given as a call
-/// ([`is_call`]), evaluated once per call of the function, before its
-/// retries; nothing for anything else (a path or a reference is borrowed
-/// where it is, and copies nothing into the retrying future).
+/// `let __rebuff_policy_value = EXPR;` for a policy given as a temporary
+/// (a call, an `if`: anything but a place, [`is_place`]), evaluated once
+/// per call of the function, before its retries; nothing for a place (a
+/// path or a reference is borrowed where it is, and copies nothing into
+/// the retrying future).
 fn policy_binding(args: &Args) -> TokenStream {
     match &args.policy {
-        Some(policy) if is_call(&policy.value) => {
+        Some(policy) if !is_place(&policy.value) => {
             let expr = &policy.value;
             quote_spanned!(expr.span()=> let __rebuff_policy_value = #expr;)
         }
@@ -486,7 +498,7 @@ fn policy_expr(args: &Args) -> TokenStream {
         // A call (a policy built in place, `self.policy()`) gives a
         // temporary, which a reference would not outlive: its value is bound
         // first ([`policy_binding`]), and this borrows the binding.
-        if is_call(expr) {
+        if !is_place(expr) {
             return quote_spanned! {span=>
                 {
                     #[allow(clippy::needless_borrow, clippy::needless_borrows_for_generic_args)]
