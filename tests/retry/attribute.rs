@@ -420,3 +420,47 @@ async fn policies_of_expressions_and_arguments_of_macros() {
         "one push per attempt, into the caller's buffer"
     );
 }
+
+/// A `&mut self` used before each attempt's future is made, that future
+/// owning what it needs (the retrying future borrows `self` throughout).
+struct Counting {
+    made: u32,
+    calls: Arc<AtomicU32>,
+}
+
+impl Counting {
+    #[retry(policy = FAST)]
+    fn fetch(&mut self) -> impl std::future::Future<Output = Result<u32, CallError>> + '_ {
+        self.made += 1;
+        let calls = self.calls.clone();
+        async move { step(&calls, 1, CallError::Unavailable) }
+    }
+}
+
+const POLICIES: [Policy; 2] = [FAST, Policy::DEFAULT];
+
+/// Policies given as an element of a `const` array, or as a reference to
+/// a temporary: both kept for the whole call.
+#[retry(policy = POLICIES[std::hint::black_box(0)])]
+async fn indexed_policy(calls: &AtomicU32) -> Result<u32, CallError> {
+    step(calls, 1, CallError::Unavailable)
+}
+
+#[retry(policy = &Policy::constant(Duration::from_millis(100)).max_retries(3))]
+async fn referenced_policy(calls: &AtomicU32) -> Result<u32, CallError> {
+    step(calls, 1, CallError::Unavailable)
+}
+
+#[tokio::test(start_paused = true)]
+async fn exclusive_receivers_before_the_future_and_policies_of_temporaries() {
+    let mut counting = Counting {
+        made: 0,
+        calls: Arc::new(AtomicU32::new(0)),
+    };
+    assert_eq!(counting.fetch().await, Ok(2));
+    assert_eq!(counting.made, 2, "one future made per attempt");
+    let calls = AtomicU32::new(0);
+    assert_eq!(indexed_policy(&calls).await, Ok(2));
+    let calls = AtomicU32::new(0);
+    assert_eq!(referenced_policy(&calls).await, Ok(2));
+}

@@ -215,7 +215,7 @@ fn set_value(cx: &Ctxt, args: &mut Args, key: Ident, name: &str, value: Expr) {
             let nanos = match duration::parse(&lit.value()) {
                 Ok(nanos) => nanos,
                 Err(why) => {
-                    cx.error_spanned_by(&lit, format!("invalid duration `{}`: {why}; write a number and a unit, e.g. `500ms`, `20s`, `1m30s` (units: ns, us, ms, s, m, h)", lit.value()));
+                    cx.error_spanned_by(&lit, format!("invalid duration `{}`: {why}; write a number and a unit, e.g. `500ms`, `20s`, `1m30s` (units: ns, us or µs, ms, s or sec, m or min, h or hr)", lit.value()));
                     return;
                 }
             };
@@ -343,10 +343,16 @@ impl Args {
         let constant = backoff.as_deref() == Some("constant");
         let decorrelated =
             self.jitter.as_ref().map(|j| j.value.value()).as_deref() == Some("decorrelated");
+        // A jitter that failed to parse is reported already: nothing is
+        // said of what it would change.
+        let jitter_unknown =
+            self.jitter.is_none() && self.inline_written.iter().any(|key| key == "jitter");
         // A constant delay is not capped; decorrelated jitter, which grows
         // from the last delay, is.
         let uncapped = constant && !decorrelated;
-        if let (true, Some(max)) = (uncapped, &self.max_delay) {
+        if let (true, false, None, Some(max)) =
+            (uncapped, jitter_unknown, &self.policy, &self.max_delay)
+        {
             cx.error_at(
                 max.key.span(),
                 "`max_delay` caps delays that grow: a constant delay is `initial_delay` every time (decorrelated jitter would be capped by it)",
@@ -358,8 +364,7 @@ impl Args {
                     &initial.value.lit,
                     format!("`initial_delay` ({}) is longer than `max_delay` ({}): the cap would cut every delay", initial.value.lit.value(), max.value.lit.value()),
                 ),
-                // A constant delay is not capped.
-                None if !constant && initial.value.nanos > DEFAULT_MAX_DELAY_NANOS => cx.error_spanned_by(
+                None if initial.value.nanos > DEFAULT_MAX_DELAY_NANOS => cx.error_spanned_by(
                     &initial.value.lit,
                     format!("`initial_delay` ({}) is longer than the default `max_delay` (60s), which would cut every delay: set `max_delay` too", initial.value.lit.value()),
                 ),

@@ -116,7 +116,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
     args.validate(&cx);
     check_signature(&cx, &function.sig);
     let kind = kind_of(&function.sig);
-    check_kind(&cx, &args, &function.sig, &kind);
+    check_kind(&cx, &args, &function, &kind);
     let output = result_type(&cx, &function.sig, &kind);
     let prelude = per_attempt_bindings(&cx, &mut function.sig);
     cx.check()?;
@@ -249,32 +249,69 @@ fn check_signature(cx: &Ctxt, sig: &Signature) {
 }
 
 /// What one shape of function cannot do: a blocking attempt cannot be cut
-/// off; a function returning `impl Future` makes a fresh future per
-/// attempt from its arguments, which a `&mut` cannot give twice.
-fn check_kind(cx: &Ctxt, args: &args::Args, sig: &Signature, kind: &Kind) {
-    if let (Kind::Blocking, Some(timeout)) = (kind, &args.attempt_timeout) {
+/// off (only told its limit); a function returning `impl Future` makes a
+/// fresh future per attempt from its arguments, which a `&mut` cannot give
+/// twice.
+fn check_kind(cx: &Ctxt, args: &args::Args, function: &RetryFn, kind: &Kind) {
+    // A blocking attempt sees its limit only through its binding.
+    if let (Kind::Blocking, Some(timeout), None, None) =
+        (kind, &args.attempt_timeout, &args.attempt, &args.policy)
+    {
         cx.error_at(
             timeout.key.span(),
-            "`attempt_timeout` cannot cut off a blocking attempt: it applies to `async fn`s and functions returning `impl Future` (a blocking function can keep to a `deadline` between attempts)",
+            "`attempt_timeout` cannot cut off a blocking attempt: bind the attempt (`attempt = attempt`) and hand `attempt.limit()` to what it waits on (a socket's read timeout, a client's per-request timeout)",
         );
     }
     if !matches!(kind, Kind::Future) {
         return;
     }
-    for input in &sig.inputs {
+    // A `&mut` used before the future is made is fine; one the future
+    // takes (named in an `async move` block) could go into one only.
+    let body = function.body.stream();
+    for input in &function.sig.inputs {
         let exclusive = match input {
-            FnArg::Receiver(receiver) => {
-                reference(&receiver.ty).is_some_and(|r| r.mutability.is_some())
-            }
-            FnArg::Typed(typed) => reference(&typed.ty).is_some_and(|r| r.mutability.is_some()),
+            FnArg::Receiver(receiver) => reference(&receiver.ty)
+                .filter(|r| r.mutability.is_some())
+                .map(|_| "self".to_owned()),
+            FnArg::Typed(typed) => match (&*typed.pat, reference(&typed.ty)) {
+                (Pat::Ident(pat), Some(r)) if r.mutability.is_some() => Some(pat.ident.to_string()),
+                _ => None,
+            },
         };
-        if exclusive {
+        if exclusive.is_some_and(|name| moved_into_async_block(body.clone(), &name)) {
             cx.error_spanned_by(
                 input,
-                "`#[retry]` on a function returning `impl Future` builds a fresh future for each attempt from the arguments, and a `&mut` can go into only one of them: make the function an `async fn`, which borrows its arguments one attempt at a time",
+                "`#[retry]` on a function returning `impl Future` builds a fresh future for each attempt, and a `&mut` argument can go into only one of them: make the function an `async fn`, which borrows its arguments one attempt at a time",
             );
         }
     }
+}
+
+/// Whether an `async move` block in `tokens` names `name`.
+fn moved_into_async_block(tokens: TokenStream, name: &str) -> bool {
+    let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+    tokens.iter().enumerate().any(|(at, token)| match token {
+        TokenTree::Group(group) => {
+            let after_async_move = at >= 2
+                && matches!(&tokens[at - 2], TokenTree::Ident(i) if i == "async")
+                && matches!(&tokens[at - 1], TokenTree::Ident(i) if i == "move");
+            if after_async_move && group.delimiter() == Delimiter::Brace {
+                names(group.stream(), name)
+            } else {
+                moved_into_async_block(group.stream(), name)
+            }
+        }
+        _ => false,
+    })
+}
+
+/// Whether `tokens` name `name` anywhere.
+fn names(tokens: TokenStream, name: &str) -> bool {
+    tokens.into_iter().any(|token| match token {
+        TokenTree::Ident(ident) => ident == name,
+        TokenTree::Group(group) => names(group.stream(), name),
+        _ => false,
+    })
 }
 
 /// `ty` as a reference type, seen through parentheses and the invisible
@@ -459,12 +496,12 @@ fn per_attempt_bindings(cx: &Ctxt, sig: &mut Signature) -> Prelude {
 }
 
 /// Whether `expr` names a place (a `const` or `static`, a variable, a
-/// field, a reference), which a borrow outlives; anything else (a call,
-/// an `if`, a block) is a temporary.
+/// field), which a borrow outlives; anything else (a call, an `if`, a
+/// block, an element of a `const` array, a reference to a temporary) is
+/// bound first.
 fn is_place(expr: &syn::Expr) -> bool {
     match expr {
-        syn::Expr::Path(_) | syn::Expr::Field(_) | syn::Expr::Reference(_) => true,
-        syn::Expr::Index(index) => is_place(&index.expr),
+        syn::Expr::Path(_) | syn::Expr::Field(_) => true,
         syn::Expr::Paren(inner) => is_place(&inner.expr),
         syn::Expr::Group(inner) => is_place(&inner.expr),
         _ => false,
@@ -491,9 +528,11 @@ fn policy_expr(args: &Args) -> TokenStream {
         let expr = &policy.value;
         let span = expr.span();
         // `policy = &STATIC` is a reference already: borrowing it again would
-        // be a needless borrow in the user's own tokens.
+        // be a needless borrow in the user's own tokens. It is bound first
+        // ([`policy_binding`]), which keeps a `&Policy::new()`'s temporary
+        // for the whole call.
         if let syn::Expr::Reference(_) = expr {
-            return quote_spanned!(span=> ::rebuff::__private::PolicyRef::__rebuff_policy(#expr));
+            return quote_spanned!(span=> ::rebuff::__private::PolicyRef::__rebuff_policy(__rebuff_policy_value));
         }
         // A call (a policy built in place, `self.policy()`) gives a
         // temporary, which a reference would not outlive: its value is bound
