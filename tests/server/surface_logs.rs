@@ -23,7 +23,6 @@ pub(crate) fn captured() -> &'static Arc<Mutex<Vec<u8>>> {
 
 #[tokio::test]
 async fn a_handlers_log_lines_carry_the_request_id() {
-    let log = captured();
     for (framework, id) in [
         (Framework::Axum, "req_logaxum01"),
         (Framework::Actix, "req_logactix1"),
@@ -36,12 +35,8 @@ async fn a_handlers_log_lines_carry_the_request_id() {
             .await
             .unwrap();
         assert_eq!(response.text().await.unwrap(), "logged");
-        let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-        let line = text
-            .lines()
-            .find(|line| line.contains("inside the handler") && line.contains(id))
-            .unwrap_or_else(|| panic!("{framework:?}: no handler line with {id} in:\n{text}"));
-        assert!(line.contains("request{"), "{line}");
+        let line = line_with(&["inside the handler", id]).await;
+        assert!(line.contains("request{"), "{framework:?}: {line}");
     }
 }
 
@@ -49,7 +44,6 @@ async fn a_handlers_log_lines_carry_the_request_id() {
 /// carries both spans: the trace layer's and the request id.
 #[tokio::test]
 async fn the_request_id_span_nests_in_tower_https_trace_span() {
-    let log = captured();
     let trace = tower_http::trace::TraceLayer::new_for_http()
         .make_span_with(tower_http::trace::DefaultMakeSpan::new().level(tracing::Level::INFO));
     let app = axum_server::router::<NestedError>().layer(trace);
@@ -64,11 +58,7 @@ async fn the_request_id_span_nests_in_tower_https_trace_span() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let text = String::from_utf8_lossy(&log.lock().unwrap()).into_owned();
-    let line = text
-        .lines()
-        .find(|line| line.contains("inside the handler") && line.contains(id))
-        .unwrap_or_else(|| panic!("no handler line with {id} in:\n{text}"));
+    let line = line_with(&["inside the handler", id]).await;
     assert!(line.contains("uri=/log"), "the trace layer's span: {line}");
 }
 
