@@ -30,7 +30,7 @@ pin_project_lite::pin_project! {
     /// reads it while the future is polled, and while it is dropped.
     pub(crate) struct Scoped<F> {
         ctx: Context,
-        // `None` only while it is dropped, in the scope.
+        // `None` once it is done: dropped as it completes, in the scope.
         #[pin]
         future: Option<F>,
     }
@@ -60,11 +60,18 @@ impl<F: Future> Future for Scoped<F> {
 
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<F::Output> {
         let this = self.project();
-        match this.future.as_pin_mut() {
-            Some(future) => CURRENT.set(this.ctx, || future.poll(cx)),
-            // Only `drop` empties it, and nothing polls a future after.
-            None => Poll::Pending,
-        }
+        let mut future = this.future;
+        CURRENT.set(this.ctx, || {
+            let polled = future
+                .as_mut()
+                .as_pin_mut()
+                .expect("polled after completion")
+                .poll(cx);
+            if polled.is_ready() {
+                future.set(None);
+            }
+            polled
+        })
     }
 }
 
@@ -112,6 +119,39 @@ mod tests {
             )
         );
         assert_eq!(id(), None, "no context outside a scope");
+    }
+
+    /// Ready at once, and keeps what it holds until it is dropped.
+    struct Holds(#[allow(dead_code)] ReadsOnDrop);
+
+    impl Future for Holds {
+        type Output = ();
+
+        fn poll(self: Pin<&mut Self>, _: &mut TaskContext<'_>) -> Poll<()> {
+            Poll::Ready(())
+        }
+    }
+
+    #[test]
+    fn a_finished_future_is_dropped_in_its_scope_as_it_completes() {
+        let seen = Arc::new(Mutex::new(None));
+        let guard = ReadsOnDrop(seen.clone());
+        let mut future = Box::pin(Scoped::new(
+            Context::new().request_id("req_done"),
+            Holds(guard),
+        ));
+        let waker = std::task::Waker::noop();
+        assert!(
+            future
+                .as_mut()
+                .poll(&mut TaskContext::from_waker(waker))
+                .is_ready()
+        );
+        assert_eq!(seen.lock().unwrap().as_deref(), Some("req_done"));
+        let again = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            let _ = future.as_mut().poll(&mut TaskContext::from_waker(waker));
+        }));
+        assert!(again.is_err(), "polled after completion");
     }
 
     struct ReadsOnDrop(Arc<Mutex<Option<String>>>);
