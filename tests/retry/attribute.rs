@@ -464,3 +464,29 @@ async fn exclusive_receivers_before_the_future_and_policies_of_temporaries() {
     let calls = AtomicU32::new(0);
     assert_eq!(referenced_policy(&calls).await, Ok(2));
 }
+
+/// A pinned receiver is a borrow: borrowed again for each attempt, not
+/// cloned.
+struct Pinned {
+    attempts: u32,
+}
+
+impl Pinned {
+    #[retry(policy = FAST)]
+    async fn attempt(mut self: std::pin::Pin<&mut Self>) -> Result<u32, CallError> {
+        let this = self.as_mut().get_mut();
+        this.attempts += 1;
+        if this.attempts < 2 {
+            Err(CallError::Unavailable)
+        } else {
+            Ok(this.attempts)
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_pinned_receiver_is_borrowed_for_each_attempt() {
+    let mut pinned = Pinned { attempts: 0 };
+    assert_eq!(std::pin::Pin::new(&mut pinned).attempt().await, Ok(2));
+    assert_eq!(pinned.attempts, 2);
+}

@@ -325,6 +325,26 @@ fn reference(ty: &Type) -> Option<&syn::TypeReference> {
     }
 }
 
+/// Whether `ty` is or holds a reference (`&T`, `Pin<&mut T>`).
+fn borrows(ty: &Type) -> bool {
+    if reference(ty).is_some() {
+        return true;
+    }
+    let Type::Path(path) = ty else {
+        return false;
+    };
+    path.path
+        .segments
+        .iter()
+        .any(|segment| match &segment.arguments {
+            syn::PathArguments::AngleBracketed(args) => args.args.iter().any(|arg| match arg {
+                syn::GenericArgument::Type(ty) => borrows(ty),
+                _ => false,
+            }),
+            _ => false,
+        })
+}
+
 fn kind_of(sig: &Signature) -> Kind {
     if sig.asyncness.is_some() {
         return Kind::Async;
@@ -459,7 +479,9 @@ fn per_attempt_bindings(cx: &Ctxt, sig: &mut Signature) -> Prelude {
     for input in &mut sig.inputs {
         match input {
             FnArg::Receiver(receiver) => {
-                if receiver.reference.is_some() || reference(&receiver.ty).is_some() {
+                // `&self`, `self: &Self`, `self: Pin<&mut Self>`: a
+                // borrow, borrowed again per attempt.
+                if receiver.reference.is_some() || borrows(&receiver.ty) {
                     continue;
                 }
                 let mutability = receiver.mutability.take();
