@@ -102,6 +102,9 @@ pub trait Retryable {
     }
 }
 
+// Not offered as the fix when a type is not `Retryable`: the message of
+// `Retryable` itself says both ways to make it one.
+#[diagnostic::do_not_recommend]
 impl<E: ApiError> Retryable for E {
     /// The variant marked `#[api(timeout)]`, if any ([`ApiError::from_timeout`]).
     fn timeout_error() -> Option<fn(TimedOut) -> Self> {
