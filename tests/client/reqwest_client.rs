@@ -385,3 +385,57 @@ async fn an_endless_error_body_is_read_for_a_bounded_time() {
     assert_eq!(err.status(), Some(reqwest::StatusCode::NOT_FOUND));
     assert_eq!(err.remote().unwrap().body(), "no such l");
 }
+
+/// A loopback address whose accept queue is full: a new connection is
+/// never answered, so a client's connect timeout fires (nothing is sent).
+async fn unanswered() -> (String, Vec<std::net::TcpStream>) {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    let listener = socket.listen(0).unwrap();
+    let addr = listener.local_addr().unwrap();
+    // Connections the listener never accepts, until one is not answered.
+    let mut held = Vec::new();
+    for _ in 0..16 {
+        match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
+            Ok(stream) => held.push(stream),
+            Err(_) => break,
+        }
+    }
+    std::mem::forget(listener);
+    (format!("http://{addr}"), held)
+}
+
+/// A connect timeout is a request that never reached the server: a POST
+/// without an `Idempotency-Key` is retried after it, as after a refused
+/// connection, and the error says it could not connect.
+#[tokio::test]
+async fn a_connect_timeout_is_a_request_never_sent() {
+    use rebuff::client::reqwest::SendRetrying;
+    use rebuff::{Jitter, Policy};
+
+    const ONE_RETRY: Policy = Policy::constant(Duration::from_millis(10))
+        .max_retries(1)
+        .jitter(Jitter::None);
+    let (base, _held) = unanswered().await;
+    let client = reqwest::Client::builder()
+        .connect_timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    let test_mode = testing::enable();
+    let err = SendRetrying::new(&ONE_RETRY)
+        .auto_key(false)
+        .send::<serde_json::Value, RemoteError>(|| client.post(format!("{base}/orders")).body("{}"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ClientError::Network {
+                kind: NetworkKind::Connect,
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(test_mode.attempts(), 2, "retried: it was never sent");
+}

@@ -121,7 +121,8 @@ impl FromRemote for RemoteError {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum NetworkKind {
-    /// The connection could not be made (refused, DNS, unreachable).
+    /// The connection could not be made (refused, DNS, unreachable, or
+    /// not made within a connect timeout): the request never left.
     Connect,
     /// The connection broke mid-request or mid-response.
     Reset,

@@ -211,6 +211,11 @@ pub(crate) enum Failure {
 
 impl Failure {
     pub(crate) fn of(err: &reqwest::Error) -> Self {
+        // A connect timeout is both: the request never left, which is what
+        // decides whether it may be sent again.
+        if err.is_connect() {
+            return Failure::Network(NetworkKind::Connect);
+        }
         if err.is_timeout() {
             return Failure::Timeout;
         }
@@ -223,9 +228,7 @@ impl Failure {
         if err.is_decode() {
             return Failure::Decode(err.status().unwrap_or(http::StatusCode::OK));
         }
-        Failure::Network(if err.is_connect() {
-            NetworkKind::Connect
-        } else if err.is_body() || err.is_request() {
+        Failure::Network(if err.is_body() || err.is_request() {
             NetworkKind::Reset
         } else {
             NetworkKind::Other
