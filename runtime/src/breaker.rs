@@ -442,6 +442,8 @@ impl Breaker {
     /// (5xx, timeouts, network errors), except a retryable 4xx (429, 408,
     /// a 409 "in progress"), which says the service is up and busy: it
     /// counts as neither (a 429's wait is [`Breaker::pause_for`]'s job).
+    /// An error of a call that never reached the service
+    /// ([`Retryable::reached_service`]) counts as neither too.
     pub fn record<T, E: Retryable>(&self, permit: Permit, outcome: &Result<T, E>) {
         match outcome {
             Ok(_) => self.record_success(permit),
@@ -451,7 +453,9 @@ impl Breaker {
 
     /// [`Breaker::record`] of a call that returned `err`.
     pub(crate) fn record_error<E: Retryable>(&self, permit: Permit, err: &E) {
-        if !err.retry_advice().is_retry() {
+        if !err.reached_service() {
+            self.release(permit);
+        } else if !err.retry_advice().is_retry() {
             self.record_success(permit);
         } else if err.retry_status().is_some_and(|s| s.is_client_error()) {
             self.release(permit);

@@ -86,6 +86,16 @@ pub trait Retryable {
         None
     }
 
+    /// Whether the call got as far as the service the error is about: an
+    /// answer, or a failure on the way to it (`true`, the default). One
+    /// that did not (a request that could not be built, refused on this
+    /// side) says nothing of the service: a [`Breaker`](crate::Breaker)
+    /// counts it neither way, and a half-open breaker's probe goes to the
+    /// next call.
+    fn reached_service(&self) -> bool {
+        true
+    }
+
     /// How to make this error from an attempt cut off by
     /// [`Policy::attempt_timeout`](crate::Policy::attempt_timeout) or by the
     /// deadline.

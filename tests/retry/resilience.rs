@@ -472,3 +472,26 @@ fn seeded_runs_draw_their_own_idempotency_keys() {
     };
     assert_ne!(key(), key());
 }
+
+/// A call that never reached the service (its request could not be
+/// built) says nothing of it: a half-open breaker's probe is not closed by
+/// it, and the next call may probe.
+#[test]
+fn a_request_never_sent_neither_closes_nor_opens_the_breaker() {
+    use rebuff::client::{ClientError, RemoteError};
+
+    let breaker = Breaker::new()
+        .failures(1)
+        .cooldown(Duration::from_millis(30));
+    breaker.record_failure(breaker.allow().unwrap());
+    assert_eq!(breaker.state(), State::Open);
+    std::thread::sleep(Duration::from_millis(40));
+    let probe = breaker.allow().unwrap();
+    let unsent: Result<(), ClientError<RemoteError>> =
+        Err(ClientError::Request("relative URL without a base".into()));
+    breaker.record(probe, &unsent);
+    assert_eq!(breaker.state(), State::HalfOpen, "not closed by it");
+    let next = breaker.allow().expect("the probe's slot is free again");
+    breaker.record_success(next);
+    assert_eq!(breaker.state(), State::Closed);
+}

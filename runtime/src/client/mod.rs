@@ -404,6 +404,12 @@ impl<E: Retryable> Retryable for ClientError<E> {
         ClientError::request_id(self)
     }
 
+    /// Not for a request that could not be built (or that a middleware
+    /// refused) nor one a breaker refused: neither reached the server.
+    fn reached_service(&self) -> bool {
+        !matches!(self, ClientError::Request(_) | ClientError::CircuitOpen(_))
+    }
+
     fn timeout_error() -> Option<fn(TimedOut) -> Self> {
         Some(|timeout| ClientError::Timeout {
             after: Some(timeout.limit),
