@@ -233,3 +233,20 @@ async fn a_request_that_cannot_be_built_is_not_retried() {
     assert!(matches!(err, ClientError::Request(_)), "{err:?}");
     assert_eq!(calls.load(Ordering::SeqCst), 1);
 }
+
+/// A status past 599 is no success: an error, as the other entry points
+/// read it.
+#[tokio::test]
+async fn a_status_past_599_is_an_error() {
+    let (base, log) = scripted::start(vec![Reply::json(
+        600,
+        r#"{"error":{"code":"odd","message":"not a status"}}"#,
+    )])
+    .await;
+    let client = client(RetryLayer::new(QUICK));
+    let err = send(&client, request(Method::GET, &format!("{base}/leads/1")))
+        .await
+        .unwrap_err();
+    assert_eq!(err.status().map(|s| s.as_u16()), Some(600), "{err:?}");
+    assert_eq!(log.lock().unwrap().len(), 1, "not retried");
+}

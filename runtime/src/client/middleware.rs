@@ -171,7 +171,7 @@ impl RetryMiddleware {
                 },
             };
             match next.clone().run(request, extensions).await {
-                Ok(response) if is_error(response.status()) => Err(Failed::answer(response, limit).await),
+                Ok(response) if super::is_error_status(response.status()) => Err(Failed::answer(response, limit).await),
                 Ok(response) => Ok(response),
                 Err(err) => Err(Failed::transport(err)),
             }
@@ -193,11 +193,6 @@ impl Middleware for RetryMiddleware {
     ) -> reqwest_middleware::Result<reqwest::Response> {
         self.run(request, extensions, next).await
     }
-}
-
-/// A status the middleware reads as an error (4xx, 5xx).
-fn is_error(status: http::StatusCode) -> bool {
-    status.is_client_error() || status.is_server_error()
 }
 
 /// A failed attempt: the error the engine decides on, and what to hand on

@@ -72,6 +72,19 @@ mod remote;
 #[cfg_attr(docsrs, doc(cfg(any(feature = "reqwest", feature = "tower-client"))))]
 pub const ERROR_BODY_TIME: core::time::Duration = core::time::Duration::from_secs(10);
 
+/// How much of an error body is read by default: enough for any real error
+/// document, little enough that a hostile server cannot exhaust memory.
+/// The same for every client entry point.
+#[cfg(any(feature = "reqwest", feature = "tower-client"))]
+pub(crate) const ERROR_BODY_LIMIT: usize = 64 * 1024;
+
+/// Whether a response is an error response, for every client entry point:
+/// anything but 1xx, 2xx and 3xx (a status past 599 is no success).
+#[cfg(any(feature = "reqwest", feature = "tower-client"))]
+pub(crate) fn is_error_status(status: StatusCode) -> bool {
+    !(status.is_informational() || status.is_success() || status.is_redirection())
+}
+
 #[cfg(feature = "reqwest")]
 #[cfg_attr(docsrs, doc(cfg(feature = "reqwest")))]
 pub mod reqwest;

@@ -29,7 +29,7 @@ use crate::{Advice, Breaker, Budget, Policy, Retryable};
 
 /// How much of an error body is read by default: enough for any real error
 /// document, little enough that a hostile server cannot exhaust memory.
-pub const DEFAULT_ERROR_BODY_LIMIT: usize = 64 * 1024;
+pub const DEFAULT_ERROR_BODY_LIMIT: usize = super::ERROR_BODY_LIMIT;
 
 /// The largest success body [`ResponseExt::api`] decodes: 64 MiB, well over
 /// any JSON answer worth decoding at once, and a bound on what a server
@@ -113,7 +113,7 @@ impl ResponseExt for reqwest::Response {
         E: FromRemote + Send,
     {
         let status = self.status();
-        if status.is_success() || status.is_informational() || status.is_redirection() {
+        if !super::is_error_status(status) {
             return Ok(self);
         }
         let headers = self.headers().clone();

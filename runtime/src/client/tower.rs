@@ -44,8 +44,9 @@ use super::{ClientError, NetworkKind, RemoteError};
 use crate::retry::{IdempotencyKey, WithExtras};
 use crate::{Breaker, Budget, Policy};
 
-/// How much of an error body is read by default (64 KiB).
-pub const DEFAULT_ERROR_BODY_LIMIT: usize = 64 * 1024;
+/// How much of an error body is read by default (64 KiB, as for every
+/// client entry point).
+pub const DEFAULT_ERROR_BODY_LIMIT: usize = super::ERROR_BODY_LIMIT;
 
 /// A tower [`Layer`](tower::Layer) that retries requests under a rebuff
 /// [`Policy`]. See the [module documentation](self).
@@ -250,7 +251,7 @@ where
         }
         let response = inner.call(copy(&request)).await.map_err(transport)?;
         let status = response.status();
-        if status.is_client_error() || status.is_server_error() {
+        if super::is_error_status(status) {
             return Err(read_error(response, limit).await);
         }
         Ok(response)
