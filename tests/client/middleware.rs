@@ -245,3 +245,46 @@ async fn reqwest_failures_through_other_middlewares_and_cut_error_bodies() {
     assert_eq!(announced, body.len());
     assert!(body.len() < big.len(), "cut at the cap");
 }
+
+static HOSTS: rebuff::breaker::Breakers = rebuff::breaker::Breakers::new(
+    rebuff::Breaker::new()
+        .failures(2)
+        .cooldown(Duration::from_secs(60)),
+);
+
+/// With a breaker per host, a host that keeps failing opens its own
+/// circuit only: another host is still called, and the failing one is
+/// refused without being asked.
+#[tokio::test]
+async fn each_host_goes_through_its_own_breaker() {
+    let _test_mode = testing::enable();
+    let (down, down_log) = scripted::start(vec![Reply::json(
+        503,
+        r#"{"error":{"code":"unavailable","message":"down"}}"#,
+    )])
+    .await;
+    let (up, _) = scripted::start(vec![Reply::json(200, r#"{"id":"lead_1"}"#)]).await;
+    let client = client(RetryMiddleware::new(QUICK).breakers(&HOSTS));
+    let failed = client
+        .get(format!("{down}/leads/1"))
+        .send_api::<serde_json::Value, RemoteError>()
+        .await;
+    assert!(failed.is_err());
+    assert_eq!(down_log.lock().unwrap().len(), 2, "open after two failures");
+    let lead: serde_json::Value = client
+        .get(format!("{up}/leads/1"))
+        .send_api::<_, RemoteError>()
+        .await
+        .expect("another host, another breaker");
+    assert_eq!(lead["id"], "lead_1");
+    let refused = client
+        .get(format!("{down}/leads/1"))
+        .send_api::<serde_json::Value, RemoteError>()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ClientError::CircuitOpen(_)),
+        "{refused:?}"
+    );
+    assert_eq!(down_log.lock().unwrap().len(), 2, "refused without asking");
+}

@@ -250,3 +250,42 @@ async fn a_status_past_599_is_an_error() {
     assert_eq!(err.status().map(|s| s.as_u16()), Some(600), "{err:?}");
     assert_eq!(log.lock().unwrap().len(), 1, "not retried");
 }
+
+static HOSTS: rebuff::breaker::Breakers = rebuff::breaker::Breakers::new(
+    rebuff::Breaker::new()
+        .failures(2)
+        .cooldown(Duration::from_secs(60)),
+);
+
+/// With a breaker per host, a host that keeps failing opens its own
+/// circuit only: another host is still called, and the failing one is
+/// refused without being asked.
+#[tokio::test]
+async fn each_host_goes_through_its_own_breaker() {
+    let _test_mode = testing::enable();
+    let (down, down_log) = scripted::start(vec![Reply::json(
+        503,
+        r#"{"error":{"code":"unavailable","message":"down"}}"#,
+    )])
+    .await;
+    let (up, _) = scripted::start(vec![Reply::json(200, r#"{"id":"lead_1"}"#)]).await;
+    let client = client(RetryLayer::new(QUICK).breakers(&HOSTS));
+    assert!(
+        send(&client, request(Method::GET, &format!("{down}/leads/1")))
+            .await
+            .is_err()
+    );
+    assert_eq!(down_log.lock().unwrap().len(), 2, "open after two failures");
+    let (status, _) = send(&client, request(Method::GET, &format!("{up}/leads/1")))
+        .await
+        .expect("another host, another breaker");
+    assert_eq!(status, 200);
+    let refused = send(&client, request(Method::GET, &format!("{down}/leads/1")))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, ClientError::CircuitOpen(_)),
+        "{refused:?}"
+    );
+    assert_eq!(down_log.lock().unwrap().len(), 2, "refused without asking");
+}

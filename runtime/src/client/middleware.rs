@@ -48,6 +48,7 @@ use serde::de::DeserializeOwned;
 use super::idempotent::{self, retry_if_unsent};
 use super::reqwest::{DEFAULT_ERROR_BODY_LIMIT, ResponseExt, from_reqwest, read_capped};
 use super::{ClientError, FromRemote, RemoteError};
+use crate::breaker::Breakers;
 use crate::retry::{IdempotencyKey, TimedOut, WithExtras};
 use crate::{Advice, Breaker, Budget, CircuitOpen, Policy, Retryable};
 
@@ -82,7 +83,7 @@ use crate::{Advice, Breaker, Budget, CircuitOpen, Policy, Retryable};
 #[derive(Debug, Clone, Copy)]
 pub struct RetryMiddleware {
     policy: Policy,
-    breaker: Option<&'static Breaker>,
+    breaker: Option<super::Guard>,
     budget: Option<&'static Budget>,
     auto_key: bool,
     body_limit: usize,
@@ -106,7 +107,16 @@ impl RetryMiddleware {
     /// while the host asked everyone to wait.
     #[must_use]
     pub const fn breaker(mut self, breaker: &'static Breaker) -> Self {
-        self.breaker = Some(breaker);
+        self.breaker = Some(super::Guard::One(breaker));
+        self
+    }
+
+    /// Goes through the breaker of each request's host (and port) in
+    /// `breakers`: one host failing opens its own circuit only, and a 429
+    /// from it pauses it alone. Instead of [`breaker`](Self::breaker).
+    #[must_use]
+    pub const fn breakers(mut self, breakers: &'static Breakers) -> Self {
+        self.breaker = Some(super::Guard::PerHost(breakers));
         self
     }
 
@@ -149,8 +159,8 @@ impl RetryMiddleware {
         // Kept to copy for each further attempt; a streamed body cannot be.
         let template = request.try_clone();
         let mut extras = WithExtras::NONE;
-        if let Some(breaker) = self.breaker {
-            extras = extras.breaker(breaker);
+        if let Some(guard) = self.breaker {
+            extras = extras.breaker(guard.of(&authority(request.url())));
         }
         if let Some(budget) = self.budget {
             extras = extras.budget(budget);
@@ -192,6 +202,16 @@ impl Middleware for RetryMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
         self.run(request, extensions, next).await
+    }
+}
+
+/// `host:port` of `url` (the port as given, or the scheme's), the key of
+/// its breaker in a [`Breakers`].
+fn authority(url: &reqwest::Url) -> String {
+    let host = url.host_str().unwrap_or_default();
+    match url.port_or_known_default() {
+        Some(port) => format!("{host}:{port}"),
+        None => host.to_owned(),
     }
 }
 

@@ -78,6 +78,26 @@ pub const ERROR_BODY_TIME: core::time::Duration = core::time::Duration::from_sec
 #[cfg(any(feature = "reqwest", feature = "tower-client"))]
 pub(crate) const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
+/// The breaker a client layer goes through: one for every request, or one
+/// per host (and port) of the request's URL.
+#[cfg(any(feature = "reqwest-middleware", feature = "tower-client"))]
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Guard {
+    One(&'static crate::Breaker),
+    PerHost(&'static crate::breaker::Breakers),
+}
+
+#[cfg(any(feature = "reqwest-middleware", feature = "tower-client"))]
+impl Guard {
+    /// The breaker of a request to `authority` (`host:port`, or `host`).
+    pub(crate) fn of(self, authority: &str) -> &'static crate::Breaker {
+        match self {
+            Guard::One(breaker) => breaker,
+            Guard::PerHost(breakers) => breakers.get(authority),
+        }
+    }
+}
+
 /// Whether a response is an error response, for every client entry point:
 /// anything but 1xx, 2xx and 3xx (a status past 599 is no success).
 #[cfg(any(feature = "reqwest", feature = "tower-client"))]

@@ -41,6 +41,7 @@ use http_body_util::BodyExt;
 
 use super::idempotent::{self, retry_if_unsent};
 use super::{ClientError, NetworkKind, RemoteError};
+use crate::breaker::Breakers;
 use crate::retry::{IdempotencyKey, WithExtras};
 use crate::{Breaker, Budget, Policy};
 
@@ -72,7 +73,7 @@ pub struct RetryLayer {
 #[derive(Debug, Clone)]
 struct Config {
     policy: Policy,
-    breaker: Option<&'static Breaker>,
+    breaker: Option<super::Guard>,
     budget: Option<&'static Budget>,
     auto_key: bool,
     body_limit: usize,
@@ -103,7 +104,16 @@ impl RetryLayer {
     /// while the host asked everyone to wait.
     #[must_use]
     pub fn breaker(self, breaker: &'static Breaker) -> Self {
-        self.config(|c| c.breaker = Some(breaker))
+        self.config(|c| c.breaker = Some(super::Guard::One(breaker)))
+    }
+
+    /// Goes through the breaker of each request's host (and port, as the
+    /// URI gives it) in `breakers`: one host failing opens its own circuit
+    /// only, and a 429 from it pauses it alone. Instead of
+    /// [`breaker`](Self::breaker).
+    #[must_use]
+    pub fn breakers(self, breakers: &'static Breakers) -> Self {
+        self.config(|c| c.breaker = Some(super::Guard::PerHost(breakers)))
     }
 
     /// Draws every retry from `budget`.
@@ -234,8 +244,9 @@ where
         IdempotencyKey::new(),
     );
     let mut extras = WithExtras::NONE;
-    if let Some(breaker) = config.breaker {
-        extras = extras.breaker(breaker);
+    if let Some(guard) = config.breaker {
+        let authority = request.uri().authority().map_or("", |a| a.as_str());
+        extras = extras.breaker(guard.of(authority));
     }
     if let Some(budget) = config.budget {
         extras = extras.budget(budget);
