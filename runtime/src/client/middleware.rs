@@ -127,8 +127,9 @@ impl RetryMiddleware {
         self
     }
 
-    /// Whether to add an `Idempotency-Key` to POST and PATCH requests that
-    /// have none (default: yes).
+    /// Whether to add an `Idempotency-Key` to requests of a method that is
+    /// not idempotent (POST, PATCH, and any but those
+    /// [`is_idempotent`](crate::client::is_idempotent) names) that have none (default: yes).
     #[must_use]
     pub const fn auto_key(mut self, on: bool) -> Self {
         self.auto_key = on;

@@ -373,8 +373,9 @@ impl<'p> SendRetrying<'p> {
         self
     }
 
-    /// Whether to add an `Idempotency-Key` to POST and PATCH requests that
-    /// have none (default: yes). Without one, they are repeated only when the
+    /// Whether to add an `Idempotency-Key` to requests of a method that is
+    /// not idempotent (POST, PATCH, and any but those
+    /// [`is_idempotent`] names) that have none (default: yes). Without one, they are repeated only when the
     /// request never reached the server.
     pub fn auto_key(mut self, on: bool) -> Self {
         self.auto_key = on;

@@ -122,8 +122,9 @@ impl RetryLayer {
         self.config(|c| c.budget = Some(budget))
     }
 
-    /// Whether to add an `Idempotency-Key` to POST and PATCH requests that
-    /// have none (default: yes).
+    /// Whether to add an `Idempotency-Key` to requests of a method that is
+    /// not idempotent (POST, PATCH, and any but those
+    /// [`is_idempotent`](crate::client::is_idempotent) names) that have none (default: yes).
     #[must_use]
     pub fn auto_key(self, on: bool) -> Self {
         self.config(|c| c.auto_key = on)
