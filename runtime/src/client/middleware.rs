@@ -161,7 +161,7 @@ impl RetryMiddleware {
         let template = request.try_clone();
         let mut extras = WithExtras::NONE;
         if let Some(guard) = self.breaker {
-            extras = extras.breaker(guard.of(&authority(request.url())));
+            extras = extras.breaker(guard.of(|| authority(request.url())));
         }
         if let Some(budget) = self.budget {
             extras = extras.budget(budget);

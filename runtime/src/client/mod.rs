@@ -89,11 +89,15 @@ pub(crate) enum Guard {
 
 #[cfg(any(feature = "reqwest-middleware", feature = "tower-client"))]
 impl Guard {
-    /// The breaker of a request to `authority` (`host:port`, or `host`).
-    pub(crate) fn of(self, authority: &str) -> &'static crate::Breaker {
+    /// The breaker of a request to `authority` (`host:port`, or `host`),
+    /// which is asked for only when there is one per host.
+    pub(crate) fn of<K: AsRef<str>>(
+        self,
+        authority: impl FnOnce() -> K,
+    ) -> &'static crate::Breaker {
         match self {
             Guard::One(breaker) => breaker,
-            Guard::PerHost(breakers) => breakers.get(authority),
+            Guard::PerHost(breakers) => breakers.get(authority().as_ref()),
         }
     }
 }

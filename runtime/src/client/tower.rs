@@ -246,7 +246,7 @@ where
     );
     let mut extras = WithExtras::NONE;
     if let Some(guard) = config.breaker {
-        let authority = request.uri().authority().map_or("", |a| a.as_str());
+        let authority = || request.uri().authority().map_or("", |a| a.as_str());
         extras = extras.breaker(guard.of(authority));
     }
     if let Some(budget) = config.budget {
