@@ -161,7 +161,13 @@ impl RetryMiddleware {
         let template = request.try_clone();
         let mut extras = WithExtras::NONE;
         if let Some(guard) = self.breaker {
-            extras = extras.breaker(guard.of(|| authority(request.url())));
+            let url = request.url();
+            extras = extras.breaker(guard.of(|| {
+                (
+                    url.host_str().unwrap_or_default(),
+                    url.port_or_known_default(),
+                )
+            }));
         }
         if let Some(budget) = self.budget {
             extras = extras.budget(budget);
@@ -203,16 +209,6 @@ impl Middleware for RetryMiddleware {
         next: Next<'_>,
     ) -> reqwest_middleware::Result<reqwest::Response> {
         self.run(request, extensions, next).await
-    }
-}
-
-/// `host:port` of `url` (the port as given, or the scheme's), the key of
-/// its breaker in a [`Breakers`].
-fn authority(url: &reqwest::Url) -> String {
-    let host = url.host_str().unwrap_or_default();
-    match url.port_or_known_default() {
-        Some(port) => format!("{host}:{port}"),
-        None => host.to_owned(),
     }
 }
 

@@ -89,15 +89,21 @@ pub(crate) enum Guard {
 
 #[cfg(any(feature = "reqwest-middleware", feature = "tower-client"))]
 impl Guard {
-    /// The breaker of a request to `authority` (`host:port`, or `host`),
-    /// which is asked for only when there is one per host.
-    pub(crate) fn of<K: AsRef<str>>(
+    /// The breaker of a request to `host` on `port` (its URL's, or its
+    /// scheme's), which are asked for only when there is one per host.
+    pub(crate) fn of<'h>(
         self,
-        authority: impl FnOnce() -> K,
+        host_and_port: impl FnOnce() -> (&'h str, Option<u16>),
     ) -> &'static crate::Breaker {
         match self {
             Guard::One(breaker) => breaker,
-            Guard::PerHost(breakers) => breakers.get(authority().as_ref()),
+            Guard::PerHost(breakers) => {
+                let (host, port) = host_and_port();
+                match port {
+                    Some(port) => breakers.get(&format!("{host}:{port}")),
+                    None => breakers.get(host),
+                }
+            }
         }
     }
 }

@@ -246,8 +246,7 @@ where
     );
     let mut extras = WithExtras::NONE;
     if let Some(guard) = config.breaker {
-        let authority = || request.uri().authority().map_or("", |a| a.as_str());
-        extras = extras.breaker(guard.of(authority));
+        extras = extras.breaker(guard.of(|| host_and_port(request.uri())));
     }
     if let Some(budget) = config.budget {
         extras = extras.budget(budget);
@@ -315,6 +314,17 @@ async fn read_error<RB: Body>(response: Response<RB>, limit: usize) -> ClientErr
 /// request that could not be built (an `http` error in the chain: an
 /// invalid URI or header a layer made) fails again if sent again; anything
 /// else is the network's.
+/// The host and port of `uri` (the scheme's when it gives none), as the
+/// middleware keys its breakers: never the URI's user information.
+fn host_and_port(uri: &http::Uri) -> (&str, Option<u16>) {
+    let port = uri.port_u16().or(match uri.scheme_str() {
+        Some("https") => Some(443),
+        Some("http") => Some(80),
+        _ => None,
+    });
+    (uri.host().unwrap_or_default(), port)
+}
+
 fn transport(err: impl Into<Box<dyn StdError + Send + Sync>>) -> ClientError {
     let source = err.into();
     if malformed(&*source) {
@@ -364,4 +374,31 @@ fn network_kind(err: &(dyn StdError + 'static)) -> NetworkKind {
         next = err.source();
     }
     NetworkKind::Other
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_breaker_is_keyed_by_host_and_port_only() {
+        let key = |uri: &str| {
+            let uri: http::Uri = uri.parse().unwrap();
+            let (host, port) = host_and_port(&uri);
+            (host.to_owned(), port)
+        };
+        let plain = ("api.example.com".to_owned(), Some(443));
+        assert_eq!(key("https://api.example.com/v1"), plain);
+        assert_eq!(key("https://api.example.com:443/v1"), plain);
+        assert_eq!(key("https://user:secret@api.example.com/v1"), plain);
+        assert_eq!(
+            key("http://api.example.com/"),
+            ("api.example.com".to_owned(), Some(80))
+        );
+        assert_eq!(
+            key("http://127.0.0.1:8080/"),
+            ("127.0.0.1".to_owned(), Some(8080))
+        );
+        assert_eq!(key("/relative"), (String::new(), None));
+    }
 }
