@@ -63,6 +63,12 @@ impl Retryable for CircuitOpen {
             None => Advice::Retry,
         }
     }
+
+    /// A refusal on this side: another breaker (an outer one, say) counts
+    /// it neither way.
+    fn reached_service(&self) -> bool {
+        false
+    }
 }
 
 /// Leave to make one call, from [`Breaker::allow`]; hand it back to

@@ -288,3 +288,46 @@ async fn each_host_goes_through_its_own_breaker() {
     );
     assert_eq!(down_log.lock().unwrap().len(), 2, "refused without asking");
 }
+
+/// A middleware after the retry middleware that fails every request.
+struct NoToken;
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for NoToken {
+    async fn handle(
+        &self,
+        _: reqwest::Request,
+        _: &mut http::Extensions,
+        _: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        Err(reqwest_middleware::Error::middleware(
+            std::io::Error::other("no token"),
+        ))
+    }
+}
+
+static PROBED: rebuff::Breaker = rebuff::Breaker::new()
+    .failures(1)
+    .cooldown(Duration::from_millis(30));
+
+/// A request a later middleware refused never reached the service: a
+/// half-open breaker's probe is not closed by it.
+#[tokio::test]
+async fn a_request_a_later_middleware_refused_leaves_the_breaker_half_open() {
+    use rebuff::breaker::State;
+
+    PROBED.record_failure(PROBED.allow().unwrap());
+    assert_eq!(PROBED.state(), State::Open);
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(RetryMiddleware::new(QUICK).breaker(&PROBED))
+        .with(NoToken)
+        .build();
+    let err = client.get("http://127.0.0.1:9/").send().await.unwrap_err();
+    assert!(err.to_string().contains("no token"), "{err}");
+    assert_eq!(
+        PROBED.state(),
+        State::HalfOpen,
+        "the probe was not answered"
+    );
+}

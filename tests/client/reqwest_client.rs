@@ -395,12 +395,17 @@ async fn unanswered() -> (String, Vec<std::net::TcpStream>) {
     let addr = listener.local_addr().unwrap();
     // Connections the listener never accepts, until one is not answered.
     let mut held = Vec::new();
+    let mut full = false;
     for _ in 0..16 {
         match std::net::TcpStream::connect_timeout(&addr, Duration::from_millis(100)) {
             Ok(stream) => held.push(stream),
-            Err(_) => break,
+            Err(_) => {
+                full = true;
+                break;
+            }
         }
     }
+    assert!(full, "the accept queue never filled");
     std::mem::forget(listener);
     (format!("http://{addr}"), held)
 }
@@ -417,8 +422,10 @@ async fn a_connect_timeout_is_a_request_never_sent() {
         .max_retries(1)
         .jitter(Jitter::None);
     let (base, _held) = unanswered().await;
+    // The whole timeout bounds the test, were a connection answered.
     let client = reqwest::Client::builder()
         .connect_timeout(Duration::from_millis(200))
+        .timeout(Duration::from_secs(5))
         .build()
         .unwrap();
     let test_mode = testing::enable();

@@ -111,9 +111,11 @@ impl RetryMiddleware {
         self
     }
 
-    /// Goes through the breaker of each request's host (and port) in
-    /// `breakers`: one host failing opens its own circuit only, and a 429
-    /// from it pauses it alone. Instead of [`breaker`](Self::breaker).
+    /// Goes through the breaker of each request's host and port in
+    /// `breakers`, under the key `host:port` (`api.example.com:443`, the
+    /// scheme's port when the URL gives none): one host failing opens its
+    /// own circuit only, and a 429 from it pauses it alone. Instead of
+    /// [`breaker`](Self::breaker).
     #[must_use]
     pub const fn breakers(mut self, breakers: &'static Breakers) -> Self {
         self.breaker = Some(super::Guard::PerHost(breakers));
@@ -312,6 +314,10 @@ impl Retryable for Failed {
 
     fn request_id(&self) -> Option<&str> {
         self.error.request_id()
+    }
+
+    fn reached_service(&self) -> bool {
+        self.error.reached_service()
     }
 
     fn timeout_error() -> Option<fn(TimedOut) -> Self> {

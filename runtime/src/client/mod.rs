@@ -90,7 +90,8 @@ pub(crate) enum Guard {
 #[cfg(any(feature = "reqwest-middleware", feature = "tower-client"))]
 impl Guard {
     /// The breaker of a request to `host` on `port` (its URL's, or its
-    /// scheme's), which are asked for only when there is one per host.
+    /// scheme's), which are asked for only when there is one per host: the
+    /// key is `host:port`, the host in lower case (`api.example.com:443`).
     pub(crate) fn of<'h>(
         self,
         host_and_port: impl FnOnce() -> (&'h str, Option<u16>),
@@ -99,9 +100,10 @@ impl Guard {
             Guard::One(breaker) => breaker,
             Guard::PerHost(breakers) => {
                 let (host, port) = host_and_port();
+                let host = host.to_ascii_lowercase();
                 match port {
                     Some(port) => breakers.get(&format!("{host}:{port}")),
-                    None => breakers.get(host),
+                    None => breakers.get(&host),
                 }
             }
         }

@@ -312,6 +312,11 @@ impl Retryable for reqwest::Error {
     fn retry_status(&self) -> Option<http::StatusCode> {
         self.status()
     }
+
+    /// Not for a request that could not be built.
+    fn reached_service(&self) -> bool {
+        !self.is_builder()
+    }
 }
 
 pub use super::idempotent::{IDEMPOTENCY_KEY, is_idempotent};

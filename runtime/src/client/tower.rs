@@ -107,9 +107,10 @@ impl RetryLayer {
         self.config(|c| c.breaker = Some(super::Guard::One(breaker)))
     }
 
-    /// Goes through the breaker of each request's host (and port, as the
-    /// URI gives it) in `breakers`: one host failing opens its own circuit
-    /// only, and a 429 from it pauses it alone. Instead of
+    /// Goes through the breaker of each request's host and port in
+    /// `breakers`, under the key `host:port` (`api.example.com:443`, the
+    /// scheme's port when the URL gives none): one host failing opens its
+    /// own circuit only, and a 429 from it pauses it alone. Instead of
     /// [`breaker`](Self::breaker).
     #[must_use]
     pub fn breakers(self, breakers: &'static Breakers) -> Self {
