@@ -331,3 +331,53 @@ async fn a_request_a_later_middleware_refused_leaves_the_breaker_half_open() {
         "the probe was not answered"
     );
 }
+
+/// The calls [`PassesOn`] had.
+static PASSED_ON: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A middleware after the retry middleware that passes reqwest's own
+/// failure (a refused connection) on as its error, counting its calls.
+struct PassesOn;
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for PassesOn {
+    async fn handle(
+        &self,
+        _: reqwest::Request,
+        _: &mut http::Extensions,
+        _: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        PASSED_ON.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        let refused = reqwest::Client::new()
+            .get("http://127.0.0.1:9/")
+            .send()
+            .await
+            .unwrap_err();
+        Err(reqwest_middleware::Error::middleware(refused))
+    }
+}
+
+/// reqwest's failure passed on by a later middleware is retried as
+/// reqwest's own is, by the retry middleware as by `from_middleware`.
+#[tokio::test]
+async fn reqwest_failures_a_later_middleware_passes_on_are_retried() {
+    let test_mode = testing::enable();
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(RetryMiddleware::new(QUICK))
+        .with(PassesOn)
+        .build();
+    let err = client.get("http://127.0.0.1:9/").send().await.unwrap_err();
+    assert!(
+        matches!(
+            from_middleware::<RemoteError>(err),
+            ClientError::Network { .. }
+        ),
+        "read as the network's failure"
+    );
+    assert_eq!(
+        PASSED_ON.load(std::sync::atomic::Ordering::SeqCst),
+        4,
+        "retried"
+    );
+    assert_eq!(test_mode.sleeps().len(), 3);
+}

@@ -256,10 +256,13 @@ impl Failed {
     fn transport(err: reqwest_middleware::Error) -> Self {
         let error = match &err {
             reqwest_middleware::Error::Reqwest(inner) => classify(inner),
-            // A middleware after this one failed: retrying cannot help.
-            reqwest_middleware::Error::Middleware(inner) => {
-                ClientError::Request(inner.to_string().into())
-            }
+            // A middleware after this one passing reqwest's own failure
+            // on: read as reqwest's, as `from_middleware` does.
+            reqwest_middleware::Error::Middleware(inner) => match inner.downcast_ref() {
+                Some(reqwest) => classify(reqwest),
+                // A middleware after this one failed: retrying cannot help.
+                None => ClientError::Request(inner.to_string().into()),
+            },
         };
         Failed {
             error,
