@@ -311,10 +311,6 @@ async fn read_error<RB: Body>(response: Response<RB>, limit: usize) -> ClientErr
     ClientError::from_remote(RemoteError::parse(parts.status, &parts.headers, &bytes))
 }
 
-/// A failure of the inner service, by what its cause chain shows: a
-/// request that could not be built (an `http` error in the chain: an
-/// invalid URI or header a layer made) fails again if sent again; anything
-/// else is the network's.
 /// The host and port of `uri` (the scheme's when it gives none), as the
 /// middleware keys its breakers: never the URI's user information.
 fn host_and_port(uri: &http::Uri) -> (&str, Option<u16>) {
@@ -326,6 +322,10 @@ fn host_and_port(uri: &http::Uri) -> (&str, Option<u16>) {
     (uri.host().unwrap_or_default(), port)
 }
 
+/// A failure of the inner service, by what its cause chain shows: a
+/// request that could not be built (an `http` error in the chain: an
+/// invalid URI or header a layer made) fails again if sent again; anything
+/// else is the network's.
 fn transport(err: impl Into<Box<dyn StdError + Send + Sync>>) -> ClientError {
     let source = err.into();
     if malformed(&*source) {
