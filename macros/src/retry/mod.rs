@@ -531,10 +531,10 @@ fn is_place(expr: &syn::Expr) -> bool {
 }
 
 /// `let __rebuff_policy_value = EXPR;` for a policy given as a temporary
-/// (a call, an `if`: anything but a place, [`is_place`]), evaluated once
-/// per call of the function, before its retries; nothing for a place (a
-/// path or a reference is borrowed where it is, and copies nothing into
-/// the retrying future).
+/// or a reference (a call, an `if`, `&...`: anything but a place,
+/// [`is_place`]), evaluated once per call of the function, before its
+/// retries; nothing for a place (a path or a field is borrowed where it
+/// is, and copies nothing into the retrying future).
 fn policy_binding(args: &Args) -> TokenStream {
     match &args.policy {
         Some(policy) if !is_place(&policy.value) => {
