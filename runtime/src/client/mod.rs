@@ -100,7 +100,14 @@ impl Guard {
             Guard::One(breaker) => breaker,
             Guard::PerHost(breakers) => {
                 let (host, port) = host_and_port();
-                let host = host.to_ascii_lowercase();
+                // Hosts are lower case already, as URLs are parsed: copied
+                // only when one is not.
+                let host: std::borrow::Cow<'_, str> =
+                    if host.bytes().any(|b| b.is_ascii_uppercase()) {
+                        host.to_ascii_lowercase().into()
+                    } else {
+                        host.into()
+                    };
                 match port {
                     Some(port) => breakers.get(&format!("{host}:{port}")),
                     None => breakers.get(&host),
@@ -521,5 +528,32 @@ impl ApiError for RemoteError {
 
     fn request_id(&self) -> Option<&str> {
         RemoteError::request_id(self)
+    }
+}
+
+#[cfg(all(test, any(feature = "reqwest-middleware", feature = "tower-client")))]
+mod guard_tests {
+    use super::Guard;
+    use crate::Breaker;
+    use crate::breaker::Breakers;
+
+    static HOSTS: Breakers = Breakers::new(Breaker::new());
+
+    #[test]
+    fn a_host_has_one_breaker_whatever_its_case() {
+        let guard = Guard::PerHost(&HOSTS);
+        let lower = guard.of(|| ("api.example.com", Some(443)));
+        assert!(core::ptr::eq(
+            lower,
+            guard.of(|| ("API.Example.com", Some(443)))
+        ));
+        assert!(!core::ptr::eq(
+            lower,
+            guard.of(|| ("api.example.com", Some(80)))
+        ));
+        assert!(
+            core::ptr::eq(lower, HOSTS.get("api.example.com:443")),
+            "the documented key"
+        );
     }
 }
