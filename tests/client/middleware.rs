@@ -381,3 +381,53 @@ async fn reqwest_failures_a_later_middleware_passes_on_are_retried() {
     );
     assert_eq!(test_mode.sleeps().len(), 3);
 }
+
+/// The calls [`TimesOut`] had.
+static TIMED_OUT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+
+/// A middleware after the retry middleware that fails as a later
+/// `RetryMiddleware` whose attempt timed out does: a `ClientError` of its
+/// own, counting its calls.
+struct TimesOut;
+
+#[async_trait::async_trait]
+impl reqwest_middleware::Middleware for TimesOut {
+    async fn handle(
+        &self,
+        _: reqwest::Request,
+        _: &mut http::Extensions,
+        _: reqwest_middleware::Next<'_>,
+    ) -> reqwest_middleware::Result<reqwest::Response> {
+        TIMED_OUT.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Err(reqwest_middleware::Error::middleware(ClientError::<
+            RemoteError,
+        >::Timeout {
+            after: None,
+        }))
+    }
+}
+
+/// A `ClientError` a later middleware fails with is decided on as what it
+/// is (a timeout retries), and handed on as it was.
+#[tokio::test]
+async fn a_client_error_a_later_middleware_returns_is_decided_on_as_itself() {
+    let test_mode = testing::enable();
+    let client = ClientBuilder::new(reqwest::Client::new())
+        .with(RetryMiddleware::new(QUICK))
+        .with(TimesOut)
+        .build();
+    let err = client.get("http://127.0.0.1:9/").send().await.unwrap_err();
+    assert!(
+        matches!(
+            from_middleware::<RemoteError>(err),
+            ClientError::Timeout { after: None }
+        ),
+        "handed on as it was"
+    );
+    assert_eq!(
+        TIMED_OUT.load(std::sync::atomic::Ordering::SeqCst),
+        4,
+        "retried"
+    );
+    assert_eq!(test_mode.sleeps().len(), 3);
+}

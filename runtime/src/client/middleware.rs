@@ -30,6 +30,11 @@
 //! timeout of the policy is a [`reqwest_middleware::Error::Middleware`]
 //! holding a [`ClientError`], which [`from_middleware`] gives back.
 //!
+//! A failure of a middleware after this one is decided on by what it
+//! holds: reqwest's own error or a [`ClientError`] (a second
+//! `RetryMiddleware`'s) as what it is, anything else as a request that
+//! cannot be sent, not retried.
+//!
 //! The policy's attempt timeout and deadline cover each attempt up to its
 //! response's head and, for an error, its body: a success's body is read
 //! by the caller once the middleware has handed the response on, outside
@@ -254,6 +259,16 @@ impl Failed {
     }
 
     fn transport(err: reqwest_middleware::Error) -> Self {
+        let err = match err {
+            // A later `RetryMiddleware`'s own failure (its timeout, its
+            // breaker's refusal, the error it gave up on): decided on as
+            // what it is, handed on as it was.
+            reqwest_middleware::Error::Middleware(inner) => match inner.downcast::<ClientError>() {
+                Ok(error) => return Failed::from(error),
+                Err(inner) => reqwest_middleware::Error::Middleware(inner),
+            },
+            err @ reqwest_middleware::Error::Reqwest(_) => err,
+        };
         let error = match &err {
             reqwest_middleware::Error::Reqwest(inner) => classify(inner),
             // A middleware after this one passing reqwest's own failure
