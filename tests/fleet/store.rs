@@ -291,3 +291,57 @@ async fn a_store_left_on_a_replica_connects_afresh() {
         "connected afresh: {before:?} then {after:?}"
     );
 }
+
+/// Moves every time a caller's state in Redis holds `step` microseconds
+/// ahead: the state a Redis whose clock was that far ahead left, as the
+/// store reads it once its clock is set back (or a replica behind takes
+/// over).
+const AHEAD: &str = r"
+local s = redis.call('GET', KEYS[1])
+local t1, t2, t3, t4, strikes, since, blocked = struct.unpack('<ddddddd', s)
+local step = tonumber(ARGV[1])
+local function ahead(t) if t > 0 then return t + step end return 0 end
+redis.call('SET', KEYS[1], struct.pack('<ddddddd', ahead(t1), ahead(t2), ahead(t3),
+  ahead(t4), strikes, ahead(since), ahead(blocked)), 'PX', 7200000)
+return 1
+";
+
+/// Redis's clock set back an hour costs a blocked caller its block and a
+/// spent window, not the hour.
+#[tokio::test]
+async fn redis_clock_set_back_holds_a_caller_no_longer_than_its_limits() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    let store = RedisStore::open(&redis.url()).unwrap();
+    let windows = [Window::per_minute(60)];
+    let escalation = Escalation {
+        refusals: 1,
+        within: 10_000_000,
+        block: 300_000,
+    };
+    let mut last = None;
+    for _ in 0..61 {
+        last = Some(decide_in(&store, &ask("k1", &windows, Some(escalation))).await);
+    }
+    assert!(matches!(last.unwrap().outcome, Outcome::Blocked { .. }));
+    let key = redis.command(&["RANDOMKEY"]).unwrap();
+    let moved = redis.command(&["EVAL", AHEAD, "1", &key, "3600000000"]);
+    assert_eq!(moved.as_deref(), Some(":1"));
+
+    let blocked = decide_in(&store, &ask("k1", &windows, Some(escalation))).await;
+    match blocked.outcome {
+        // Its block: the refused request's wait (a second), longer than
+        // the escalation's.
+        Outcome::Blocked { retry_after } => assert!(retry_after <= 1_000_000, "{retry_after}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        blocked.windows()[0].reset_after <= 60_000_000,
+        "{blocked:?}"
+    );
+    tokio::time::sleep(Duration::from_millis(1_100)).await;
+    // The block is over, and a second of the spent minute has come back.
+    let after = decide_in(&store, &ask("k1", &windows, None)).await;
+    assert_eq!(after.outcome, Outcome::Admitted, "{after:?}");
+}

@@ -180,11 +180,19 @@ pub fn decide(
         degraded: false,
     };
 
+    // Each window's cost of one request and tolerance, worked out once.
+    let mut costs = [(1, 0); MAX_WINDOWS];
+    for (at, window) in costs.iter_mut().zip(windows) {
+        *at = cost(window);
+    }
+    let costs = &costs[..len];
+    settle(state, costs, escalation, now);
+
     if state.blocked_until > now {
         out.outcome = Outcome::Blocked {
             retry_after: state.blocked_until - now,
         };
-        report(state, windows, now, &mut out);
+        report(state, windows, costs, now, &mut out);
         return out;
     }
     if state.blocked_until != 0 {
@@ -197,8 +205,7 @@ pub fn decide(
 
     // Every window must admit; the longest wait decides when to come back.
     let mut refused: Option<(usize, u64)> = None;
-    for (i, window) in windows.iter().enumerate() {
-        let (per_request, period) = cost(window);
+    for (i, &(per_request, period)) in costs.iter().enumerate() {
         let next = state.tat[i].max(now) + per_request;
         if next - now > period {
             let wait = next - now - period;
@@ -209,9 +216,8 @@ pub fn decide(
     }
     match refused {
         None => {
-            for (i, window) in windows.iter().enumerate() {
-                let (per_request, _) = cost(window);
-                state.tat[i] = state.tat[i].max(now) + per_request;
+            for (tat, &(per_request, _)) in state.tat.iter_mut().zip(costs) {
+                *tat = (*tat).max(now) + per_request;
             }
         }
         Some((window, retry_after)) => {
@@ -224,8 +230,32 @@ pub fn decide(
             }
         }
     }
-    report(state, windows, now, &mut out);
+    report(state, windows, costs, now, &mut out);
     out
+}
+
+/// A state ahead of anything a decision at `now` leaves (the store's clock
+/// set back since, or a failover to a server whose clock is behind) read
+/// as the most a decision could have left: a window spent to its
+/// tolerance, a block at most its length, refusals counted from now.
+/// Otherwise the caller would be refused, or blocked, for as long as the
+/// clock's step.
+fn settle(
+    state: &mut CallerState,
+    costs: &[(u64, u64)],
+    escalation: Option<&Escalation>,
+    now: u64,
+) {
+    let mut dearest = 0;
+    for (tat, &(per_request, tolerance)) in state.tat.iter_mut().zip(costs) {
+        *tat = (*tat).min(now.saturating_add(tolerance));
+        dearest = dearest.max(per_request);
+    }
+    // A block is as long as the escalation's, or the refusal's wait when
+    // that is longer: at most a request's cost.
+    let block = escalation.map_or(0, |e| e.block).max(dearest);
+    state.blocked_until = state.blocked_until.min(now.saturating_add(block));
+    state.strikes_since = state.strikes_since.min(now);
 }
 
 /// Counts a refusal; enough of them within the escalation's time block the
@@ -235,7 +265,7 @@ fn strike(state: &mut CallerState, escalation: &Escalation, now: u64, out: &mut 
         state.strikes = 0;
         state.strikes_since = now;
     }
-    state.strikes += 1;
+    state.strikes = state.strikes.saturating_add(1);
     if state.strikes >= escalation.refusals.max(1) {
         // Never shorter than the wait the refusal had: a client coming back
         // when the block ends is not refused by the window again.
@@ -250,9 +280,14 @@ fn strike(state: &mut CallerState, escalation: &Escalation, now: u64, out: &mut 
 }
 
 /// Each window's remaining requests and time to full, after the decision.
-fn report(state: &CallerState, windows: &[Window], now: u64, out: &mut Decision) {
-    for (i, window) in windows.iter().enumerate() {
-        let (per_request, period) = cost(window);
+fn report(
+    state: &CallerState,
+    windows: &[Window],
+    costs: &[(u64, u64)],
+    now: u64,
+    out: &mut Decision,
+) {
+    for (i, (window, &(per_request, period))) in windows.iter().zip(costs).enumerate() {
         let used = state.tat[i].saturating_sub(now);
         let left = period.saturating_sub(used) / per_request;
         out.windows[i] = WindowState {
@@ -434,5 +469,36 @@ mod tests {
         }
         // 10 ms in 10 µs steps: 7 at once, then one per 428 µs.
         assert!((25..=32).contains(&admitted), "{admitted}");
+    }
+
+    #[test]
+    fn a_clock_set_back_costs_a_caller_at_most_a_window() {
+        let windows = [per_minute(60)];
+        let escalation = Escalation {
+            refusals: 1,
+            within: 5 * SECOND,
+            block: 10 * SECOND,
+        };
+        let hour = 3_600 * SECOND;
+        let now = 1_000 * SECOND;
+        // A caller that spent its minute and got itself blocked by a clock
+        // an hour ahead of the one deciding now.
+        let mut state = CallerState::default();
+        for _ in 0..61 {
+            let _ = decide(&mut state, &windows, Some(&escalation), now + hour);
+        }
+        assert!(state.blocked_until > now + hour);
+        let blocked = decide(&mut state, &windows, Some(&escalation), now);
+        assert_eq!(
+            blocked.outcome,
+            Outcome::Blocked {
+                retry_after: 10 * SECOND
+            },
+            "blocked for the block's length, not the clock's step"
+        );
+        let after = decide(&mut state, &windows, None, now + 10 * SECOND);
+        assert_eq!(after.outcome, Outcome::Admitted, "{after:?}");
+        assert!(after.windows()[0].reset_after <= 60 * SECOND, "{after:?}");
+        assert!(state.strikes_since <= now + 10 * SECOND);
     }
 }

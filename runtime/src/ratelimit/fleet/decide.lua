@@ -20,7 +20,8 @@
 -- Returns  {outcome (0 admitted, 1 limited, 2 blocked), refusing window
 --          (0-based), retry after (us), now (us), requests granted,
 --          refusals counted, then per window: remaining, time to full (us)}.
--- A refusal writes nothing unless the escalation counts it.
+-- A refusal writes nothing unless the escalation counts it (or the state
+-- was ahead of the clock, below).
 
 local max, floor = math.max, math.floor
 local key = KEYS[1]
@@ -45,6 +46,30 @@ end
 
 local outcome, window, wait, granted = 0, 0, 0, 0
 local dirty = false
+
+-- A state ahead of anything a decision now leaves (Redis's clock set back,
+-- a failover to a replica whose clock is behind) is read, and written
+-- back, as the most a decision could have left: a window spent to its
+-- tolerance, a block at most its length (the escalation's, or a refused
+-- request's wait, at most its cost), refusals counted from now. Otherwise
+-- the caller would be refused, or blocked, for as long as the clock's
+-- step.
+local dearest = 0
+for i = 1, n do
+  if tat[i] > now + period[i] then
+    tat[i] = now + period[i]
+    dirty = true
+  end
+  dearest = max(dearest, cost[i])
+end
+if blocked > now + max(esc_block, dearest) then
+  blocked = now + max(esc_block, dearest)
+  dirty = true
+end
+if since > now then
+  since = now
+  dirty = true
+end
 
 -- Counts `count` refusals; enough of them within the escalation's time
 -- block the caller.

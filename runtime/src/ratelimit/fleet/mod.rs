@@ -24,7 +24,9 @@ const SCRIPT: &str = include_str!("decide.lua");
 /// Redis: each request is one atomic decision (one `EVALSHA` of a Lua
 /// script, reloaded if Redis lost it) across every window of the caller's
 /// plan and the escalation's block, with the time taken from Redis
-/// (`TIME`), so the servers' clocks do not matter. A caller's state is one
+/// (`TIME`), so the servers' clocks do not matter (Redis's own set back, a
+/// caller's state ahead of it is read as a spent window and at most one
+/// block: never a refusal as long as the step). A caller's state is one
 /// small string key (`GET` and `SET` inside the script), hash-tagged so
 /// that Redis Cluster serves it, named by a digest of the caller (no API
 /// key is written as it is), expiring when it no longer matters; a refusal
