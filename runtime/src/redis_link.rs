@@ -20,7 +20,18 @@ pub(crate) fn default_breaker() -> Breaker {
 /// failover), which counts against it in the breaker. Only a key of
 /// another type under a caller's name (`WRONGTYPE`) is that call's alone.
 fn fails_for_everyone(err: &redis::RedisError) -> bool {
-    err.code() != Some("WRONGTYPE")
+    !says(err, "WRONGTYPE")
+}
+
+/// Whether Redis answered with the error `code`: as the reply's code, or
+/// inside an `ERR` a script's failure wraps it in (Redis before 7:
+/// `ERR Error running script ...: WRONGTYPE ...`).
+fn says(err: &redis::RedisError, code: &str) -> bool {
+    match err.code() {
+        Some(said) if said == code => true,
+        Some("ERR") => err.detail().is_some_and(|detail| detail.contains(code)),
+        _ => false,
+    }
 }
 
 /// A connection manager on the Redis at `url` that connects on first use.
@@ -166,13 +177,7 @@ impl<C: Clone> Link<C> {
 /// Whether Redis refused a write as a read-only replica: `READONLY`, or,
 /// from a script on Redis 6.2 and before, an `ERR` that carries it.
 fn read_only(err: &redis::RedisError) -> bool {
-    match err.code() {
-        Some("READONLY") => true,
-        Some("ERR") => err
-            .detail()
-            .is_some_and(|detail| detail.contains("READONLY")),
-        _ => false,
-    }
+    says(err, "READONLY")
 }
 
 /// A breaker's permit for one call to Redis: its outcome recorded once, or
@@ -229,6 +234,25 @@ mod tests {
         redis::parse_redis_value(format!("{line}\r\n").as_bytes())
             .and_then(redis::Value::extract_error)
             .expect_err("an error reply")
+    }
+
+    #[test]
+    fn a_key_of_another_type_fails_its_own_call_only_on_every_redis() {
+        for line in [
+            "-WRONGTYPE Operation against a key holding the wrong kind of value",
+            // Redis 5 to 6.2, from inside a script.
+            "-ERR Error running script (call to f_0123): @user_script:1: WRONGTYPE \
+             Operation against a key holding the wrong kind of value",
+        ] {
+            assert!(!fails_for_everyone(&reply(line)), "{line}");
+        }
+        for line in [
+            "-ERR max number of clients reached",
+            "-NOSCRIPT No matching script.",
+            "-READONLY You can't write against a read only replica.",
+        ] {
+            assert!(fails_for_everyone(&reply(line)), "{line}");
+        }
     }
 
     #[test]

@@ -147,6 +147,26 @@ async fn a_key_left_in_flight_frees_itself_and_large_responses_are_not_kept() {
         Claim::New,
         "not kept, given back"
     );
+    // A small body under headers no server sends is not kept either.
+    let owner = Owner::new();
+    assert_eq!(
+        store.claim("h", fingerprint, owner).await.unwrap(),
+        Claim::New
+    );
+    let mut heavy = response("ok");
+    let value = HeaderValue::from_str(&"v".repeat(8 << 10)).unwrap();
+    for _ in 0..9 {
+        heavy.headers.append("x-padding", value.clone());
+    }
+    store
+        .complete("h", fingerprint, owner, heavy)
+        .await
+        .unwrap();
+    assert_eq!(
+        store.claim("h", fingerprint, Owner::new()).await.unwrap(),
+        Claim::New,
+        "its headers over the limit: not kept"
+    );
 }
 
 #[tokio::test]

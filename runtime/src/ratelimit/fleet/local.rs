@@ -143,7 +143,9 @@ impl Local {
                 }
                 let blocking = matches!(base.outcome, Outcome::Blocked { .. });
                 if !blocking
-                    && escalation.is_some_and(|e| *strikes + *local + 1 >= e.refusals.max(1))
+                    && escalation.is_some_and(|e| {
+                        strikes.saturating_add(*local).saturating_add(1) >= e.refusals.max(1)
+                    })
                 {
                     return None;
                 }
@@ -300,7 +302,7 @@ impl Local {
         {
             // A lease still held: both are the caller's.
             if *until > now {
-                let left = left + held;
+                let left = left.saturating_add(*held);
                 if let Entry::Lease {
                     base, at, until, ..
                 } = entry

@@ -373,6 +373,8 @@ where
                     }
                     permit.success();
                     if let Some(local) = &shared.local {
+                        // Never more than was asked for, whatever Redis says.
+                        let granted = granted.min(lease);
                         local.keep(hash, &decision, granted, strikes, shared.clock.now_micros());
                     }
                     Ok(decision)

@@ -117,8 +117,11 @@ impl Keyed {
                     // given back, so that the retry is not told 409 until
                     // the claim expires. Only this request's own claim: a
                     // try of it still being served holds the key under its
-                    // own owner, and keeps it.
-                    release_now(store, self.key, owner);
+                    // own owner, and keeps it. One the store was never
+                    // asked has nothing to give back.
+                    if err.may_have_landed() {
+                        release_now(store, self.key, owner);
+                    }
                     return Begin::Refuse(Rejection::Unavailable { retry_after: 1 });
                 }
             }
@@ -282,8 +285,15 @@ impl<St: IdempotencyStore + ?Sized> Drop for Claimed<St> {
 }
 
 /// Gives `key` back: at once for a store that answers at once, else on a
-/// task of its own (a drop cannot wait).
+/// task of its own (a drop cannot wait). Outside a runtime (a request's
+/// future dropped after its runtime), nothing is asked: a store may need
+/// the runtime from its first poll (the Redis store's timeout does), and
+/// the claim frees itself when it expires.
 fn release_now<St: IdempotencyStore + ?Sized>(store: &Arc<St>, key: String, owner: Owner) {
+    let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+        tracing::error!(target: "rebuff::idempotency", "no runtime to release an idempotency key on: it is free again when its claim expires");
+        return;
+    };
     let store = Arc::clone(store);
     let mut release = Box::pin(async move {
         if let Err(err) = store.release(&key, owner).await {
@@ -292,12 +302,7 @@ fn release_now<St: IdempotencyStore + ?Sized>(store: &Arc<St>, key: String, owne
     });
     let mut cx = TaskContext::from_waker(core::task::Waker::noop());
     if release.as_mut().poll(&mut cx) == Poll::Pending {
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => drop(runtime.spawn(release)),
-            Err(_) => {
-                tracing::error!(target: "rebuff::idempotency", "no runtime to release an idempotency key on");
-            }
-        }
+        drop(runtime.spawn(release));
     }
 }
 
@@ -330,6 +335,7 @@ mod tests {
     use std::sync::Mutex;
 
     use super::*;
+    use crate::StoreError;
     use crate::server::idempotency::{MemoryStore, StoreFuture};
 
     /// A store in memory whose claims (or, with `true`, completions)
@@ -408,6 +414,51 @@ mod tests {
         );
     }
 
+    /// A store whose claims fail, sent (`true`: they may have landed) or
+    /// not, counting the releases it is asked for.
+    struct Failing(Mutex<u32>, bool);
+
+    impl IdempotencyStore for Failing {
+        fn claim<'a>(&'a self, _: &'a str, _: Fingerprint, _: Owner) -> StoreFuture<'a, Claim> {
+            let err = if self.1 {
+                StoreError::new("no answer in time")
+            } else {
+                StoreError::unsent("breaker open")
+            };
+            Box::pin(async move { Err(err) })
+        }
+
+        fn complete<'a>(
+            &'a self,
+            _: &'a str,
+            _: Fingerprint,
+            _: Owner,
+            _: StoredResponse,
+        ) -> StoreFuture<'a, ()> {
+            Box::pin(async { Ok(()) })
+        }
+
+        fn release<'a>(&'a self, _: &'a str, _: Owner) -> StoreFuture<'a, ()> {
+            *self.0.lock().unwrap() += 1;
+            Box::pin(async { Ok(()) })
+        }
+    }
+
+    /// A failed claim is given back only if it may have landed.
+    #[tokio::test]
+    async fn a_claim_the_store_was_never_asked_is_not_given_back() {
+        for sent in [true, false] {
+            let store = Arc::new(Failing(Mutex::new(0), sent));
+            let keyed = Keyed::of("POST", "/orders", Some("k"), b"").unwrap();
+            let begin = keyed.begin(&store, "", b"{}").await;
+            assert!(
+                matches!(begin, Begin::Refuse(Rejection::Unavailable { .. })),
+                "{sent}"
+            );
+            assert_eq!(*store.0.lock().unwrap(), u32::from(sent), "sent: {sent}");
+        }
+    }
+
     /// A store that never answers a completion: the request dropped while
     /// it waits (the client gone) gives the key back, so that it does not
     /// stay in flight.
@@ -433,6 +484,64 @@ mod tests {
                 .is_err()
         );
         assert_eq!(store.1.lock().unwrap().len(), 1, "given back once");
+    }
+
+    /// A store whose release needs the runtime from its first poll, as the
+    /// Redis store's timeout does.
+    struct OnTheRuntime(MemoryStore);
+
+    impl IdempotencyStore for OnTheRuntime {
+        fn claim<'a>(
+            &'a self,
+            key: &'a str,
+            fingerprint: Fingerprint,
+            owner: Owner,
+        ) -> StoreFuture<'a, Claim> {
+            self.0.claim(key, fingerprint, owner)
+        }
+
+        fn complete<'a>(
+            &'a self,
+            key: &'a str,
+            fingerprint: Fingerprint,
+            owner: Owner,
+            response: StoredResponse,
+        ) -> StoreFuture<'a, ()> {
+            self.0.complete(key, fingerprint, owner, response)
+        }
+
+        fn release<'a>(&'a self, key: &'a str, owner: Owner) -> StoreFuture<'a, ()> {
+            Box::pin(async move {
+                tokio::time::sleep(Duration::ZERO).await;
+                self.0.release(key, owner).await
+            })
+        }
+    }
+
+    #[test]
+    fn a_key_given_back_outside_a_runtime_is_left_to_expire() {
+        let store = Arc::new(OnTheRuntime(MemoryStore::new(Duration::from_secs(60))));
+        // Dropped where no runtime runs: nothing asked, nothing panics.
+        release_now(&store, "k".to_owned(), Owner::new());
+        // On a runtime, the release runs on a task of its own.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()
+            .unwrap();
+        runtime.block_on(async {
+            let owner = Owner::new();
+            let fingerprint = Fingerprint::of("", b"{}");
+            assert!(matches!(
+                store.claim("k", fingerprint, owner).await,
+                Ok(Claim::New)
+            ));
+            release_now(&store, "k".to_owned(), owner);
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            assert!(matches!(
+                store.claim("k", fingerprint, Owner::new()).await,
+                Ok(Claim::New)
+            ));
+        });
     }
 
     /// A store whose claims are renewed further apart than the clock can

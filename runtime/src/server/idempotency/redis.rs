@@ -77,9 +77,9 @@ return 0
 /// until it ends (bound handlers with a request timeout, such as
 /// tower-http's `TimeoutLayer`). Renewals run on the server's runtime,
 /// so a handler that blocks its thread can starve them. A claim that
-/// lapses anyway (renewals failing for two thirds of `in_flight`) frees
-/// the key for a retry; the late response is then kept only if the retry
-/// has not stored one first.
+/// lapses anyway (its renewals failing until it expires) frees the key
+/// for a retry; the late response is then kept only if no retry has
+/// claimed the key since.
 ///
 /// A Redis that does not answer within [`timeout`](Self::timeout) (250 ms
 /// by default) fails the keyed request with a retryable 503: served
@@ -88,7 +88,8 @@ return 0
 /// on another do the work again). A [`Breaker`] in front of Redis (by
 /// default open after 3 failures in a row, a probe a second later) answers
 /// those 503s at once while Redis is away, instead of each keyed request
-/// waiting out the timeout.
+/// waiting out the timeout (a claim refused so was never sent, and is not
+/// given back either).
 ///
 /// ```no_run
 /// # #[tokio::main] async fn main() -> Result<(), rebuff::StoreError> {
@@ -206,8 +207,8 @@ where
     }
 
     /// The largest response body kept (default 1 MiB, as in process); a
-    /// larger one is sent as it is and not kept, and a retry does the work
-    /// again.
+    /// larger one (or one whose headers take over 64 KiB) is sent as it is
+    /// and not kept, and a retry does the work again.
     #[must_use]
     pub fn max_response_bytes(mut self, max: usize) -> Self {
         self.max_bytes = max;
@@ -275,7 +276,7 @@ where
         let permit = match self.breaker.allow() {
             Ok(permit) => Some(permit),
             Err(_) if claiming => {
-                return Err(StoreError::new(
+                return Err(StoreError::unsent(
                     "Redis is away (its breaker is open): not asked",
                 ));
             }
@@ -303,6 +304,9 @@ where
         }
     }
 }
+
+/// The most bytes of a response's headers kept with it.
+const MAX_HEADER_BYTES: usize = 64 << 10;
 
 /// Milliseconds for `PEXPIRE`, at least 1 and at most 2^52 (what Redis
 /// accepts added to its clock).
@@ -342,7 +346,9 @@ where
     ) -> StoreFuture<'a, ()> {
         Box::pin(async move {
             let headers = encode_headers(&response.headers);
-            if response.body.len() > self.max_bytes {
+            // Headers a handler made past any a server would send are not
+            // kept either.
+            if response.body.len() > self.max_bytes || headers.len() > MAX_HEADER_BYTES {
                 tracing::warn!(target: "rebuff::idempotency", max = self.max_bytes, "a response too large to keep: its key is given back");
                 return self.release(key, owner).await;
             }
