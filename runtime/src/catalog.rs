@@ -200,7 +200,8 @@ impl serde::Serialize for Json<'_> {
 }
 
 /// The catalog of `E` as an OpenAPI 3.1 document: one reusable response
-/// per status in `components.responses` (named `Type.404`), listing every
+/// per status in `components.responses` (named `Type.404`: the type's
+/// name without its path, generic arguments joined with `_`), listing every
 /// error of `E` and every server rejection in `E`'s style with an example
 /// each, and the body schema of each code in `components.schemas`
 /// (`Type.CODE`); its description is the [`markdown`] table.

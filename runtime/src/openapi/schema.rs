@@ -91,8 +91,9 @@ impl FieldSchema {
     }
 
     /// The schema, with every `$ref` to one of its components replaced by
-    /// the component itself (a recursive type stops at an open schema
-    /// after a few levels).
+    /// the component itself. A recursive type's reference to itself (or to
+    /// a type it is inside of) is an open schema: inlined, it would never
+    /// end.
     #[must_use]
     pub fn inlined(&self) -> RefOr<Schema> {
         let names: BTreeMap<&str, &RefOr<Schema>> = self
@@ -100,73 +101,102 @@ impl FieldSchema {
             .iter()
             .map(|(name, schema)| (name.as_str(), schema))
             .collect();
-        inline(&self.schema, &names, 0)
+        Inliner {
+            names,
+            within: Vec::new(),
+        }
+        .inline(&self.schema)
     }
 }
 
-/// Levels of `$ref` followed before a recursive schema is left open.
+/// Levels of `$ref` followed before a schema is left open, however deep a
+/// chain of types that are not recursive goes.
 const MAX_INLINE_DEPTH: usize = 8;
 
 const SCHEMA_PREFIX: &str = "#/components/schemas/";
 
-fn inline(
-    schema: &RefOr<Schema>,
-    names: &BTreeMap<&str, &RefOr<Schema>>,
-    depth: usize,
-) -> RefOr<Schema> {
-    match schema {
-        RefOr::Ref(reference) => {
-            let target = reference
-                .ref_location
-                .strip_prefix(SCHEMA_PREFIX)
-                .and_then(|name| names.get(name));
-            match target {
-                Some(target) if depth < MAX_INLINE_DEPTH => inline(target, names, depth + 1),
-                // A schema we cannot resolve: any value, rather than a
-                // reference the document lacks.
-                _ => RefOr::T(any()),
-            }
-        }
-        RefOr::T(schema) => RefOr::T(inline_schema(schema, names, depth)),
-    }
+/// Inlines `$ref`s to `names`, `within` the components being inlined.
+struct Inliner<'a> {
+    names: BTreeMap<&'a str, &'a RefOr<Schema>>,
+    within: Vec<&'a str>,
 }
 
-fn inline_schema(schema: &Schema, names: &BTreeMap<&str, &RefOr<Schema>>, depth: usize) -> Schema {
-    let mut schema = schema.clone();
-    match &mut schema {
-        Schema::Object(object) => {
-            for value in object.properties.values_mut() {
-                *value = inline(value, names, depth);
+impl Inliner<'_> {
+    fn inline(&mut self, schema: &RefOr<Schema>) -> RefOr<Schema> {
+        match schema {
+            RefOr::Ref(reference) => {
+                let target = reference
+                    .ref_location
+                    .strip_prefix(SCHEMA_PREFIX)
+                    .and_then(|name| self.names.get_key_value(name))
+                    .map(|(&name, &target)| (name, target));
+                match target {
+                    Some((name, target))
+                        if self.within.len() < MAX_INLINE_DEPTH && !self.within.contains(&name) =>
+                    {
+                        self.within.push(name);
+                        let inlined = self.inline(target);
+                        self.within.pop();
+                        inlined
+                    }
+                    // A schema we cannot resolve, or one we are inside of:
+                    // any value, rather than a reference the document lacks.
+                    _ => RefOr::T(any()),
+                }
             }
-            if let Some(AdditionalProperties::RefOr(value)) =
-                object.additional_properties.as_deref_mut()
-            {
-                *value = inline(value, names, depth);
-            }
+            RefOr::T(schema) => RefOr::T(self.inline_schema(schema)),
         }
-        Schema::Array(array) => {
-            if let utoipa::openapi::schema::ArrayItems::RefOrSchema(items) = &mut array.items {
-                **items = inline(items, names, depth);
-            }
-        }
-        Schema::OneOf(one_of) => {
-            for item in &mut one_of.items {
-                *item = inline(item, names, depth);
-            }
-        }
-        Schema::AllOf(all_of) => {
-            for item in &mut all_of.items {
-                *item = inline(item, names, depth);
-            }
-        }
-        Schema::AnyOf(any_of) => {
-            for item in &mut any_of.items {
-                *item = inline(item, names, depth);
-            }
-        }
-        _ => {}
     }
-    schema
+
+    fn inline_schema(&mut self, schema: &Schema) -> Schema {
+        let mut schema = schema.clone();
+        self.inline_in(&mut schema);
+        schema
+    }
+
+    /// Inlines the `$ref`s of `schema`, in place.
+    fn inline_in(&mut self, schema: &mut Schema) {
+        match schema {
+            Schema::Object(object) => {
+                for value in object.properties.values_mut() {
+                    *value = self.inline(value);
+                }
+                if let Some(AdditionalProperties::RefOr(value)) =
+                    object.additional_properties.as_deref_mut()
+                {
+                    *value = self.inline(value);
+                }
+                if let Some(names) = object.property_names.as_deref_mut() {
+                    self.inline_in(names);
+                }
+            }
+            Schema::Array(array) => {
+                if let utoipa::openapi::schema::ArrayItems::RefOrSchema(items) = &mut array.items {
+                    **items = self.inline(items);
+                }
+                // A tuple's items.
+                for item in &mut array.prefix_items {
+                    self.inline_in(item);
+                }
+            }
+            Schema::OneOf(one_of) => {
+                for item in &mut one_of.items {
+                    *item = self.inline(item);
+                }
+            }
+            Schema::AllOf(all_of) => {
+                for item in &mut all_of.items {
+                    *item = self.inline(item);
+                }
+            }
+            Schema::AnyOf(any_of) => {
+                for item in &mut any_of.items {
+                    *item = self.inline(item);
+                }
+            }
+            _ => {}
+        }
+    }
 }
 
 /// Any JSON value.
@@ -516,4 +546,51 @@ impl Details {
 
 fn is_null(object: &utoipa::openapi::schema::Object) -> bool {
     matches!(object.schema_type, SchemaType::Type(Type::Null))
+}
+
+#[cfg(test)]
+mod tests {
+    use utoipa::openapi::Ref;
+
+    use super::*;
+
+    /// `Expr { op, left: Expr, right: Expr, args: [Expr] }`, recursive.
+    fn expr() -> FieldSchema {
+        let node = || RefOr::Ref(Ref::from_schema_name("Expr"));
+        let expr = ObjectBuilder::new()
+            .property("op", of_type(Type::String))
+            .property("left", node())
+            .property("right", node())
+            .property(
+                "args",
+                utoipa::openapi::schema::ArrayBuilder::new().items(node()),
+            )
+            .build();
+        FieldSchema::with_components(node(), vec![("Expr".to_owned(), RefOr::T(expr.into()))])
+    }
+
+    #[test]
+    fn a_recursive_type_is_inlined_once_its_inner_selves_left_open() {
+        let RefOr::T(Schema::Object(expr)) = expr().inlined() else {
+            panic!("the component, inlined");
+        };
+        assert!(matches!(expr.properties["op"], RefOr::T(Schema::Object(_))));
+        for inner in ["left", "right"] {
+            let RefOr::T(Schema::Object(open)) = &expr.properties[inner] else {
+                panic!("{inner}: not an object");
+            };
+            assert!(open.properties.is_empty(), "{inner} not expanded again");
+            assert!(
+                open.schema_type == SchemaType::AnyValue,
+                "{inner}: any value"
+            );
+        }
+        let RefOr::T(Schema::Array(args)) = &expr.properties["args"] else {
+            panic!("an array");
+        };
+        let utoipa::openapi::schema::ArrayItems::RefOrSchema(item) = &args.items else {
+            panic!("its items");
+        };
+        assert!(matches!(&**item, RefOr::T(Schema::Object(o)) if o.properties.is_empty()));
+    }
 }
