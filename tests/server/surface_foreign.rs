@@ -3,7 +3,8 @@
 //! 503), logged once; a compression layer's encoding not kept on the
 //! envelope; a response body that fails to serialize answered as a 500
 //! that says nothing of it; a panic in a middleware's own code caught; and
-//! a chunked body's `Content-Length` not believed.
+//! a chunked body's `Content-Length` not believed; on actix-web, a
+//! multipart upload the limit cut off a 413, however its stream reports it.
 
 use std::collections::HashMap;
 use std::io::Write as _;
@@ -393,4 +394,62 @@ async fn axum_keeps_a_plain_text_envelopes_own_5xx() {
     let response = client().get(&base).send().await.unwrap();
     assert_eq!(response.status(), 502);
     assert_eq!(response.text().await.unwrap(), r#""upstream_down""#);
+}
+
+/// actix-web: a chunked multipart upload past the surface's limit is a
+/// 413 even when the multipart stream reports the cut as an error of its
+/// own (a 400 "Payload error").
+#[tokio::test]
+async fn actix_a_multipart_upload_past_the_limit_is_a_413() {
+    use actix_multipart::Multipart;
+    use actix_web::{App, HttpResponse, test, web};
+    use futures_util::StreamExt as _;
+
+    async fn upload(mut form: Multipart) -> Result<HttpResponse, actix_web::Error> {
+        let mut read = 0;
+        while let Some(field) = form.next().await {
+            let mut field = field?;
+            while let Some(chunk) = field.next().await {
+                read += chunk?.len();
+            }
+        }
+        Ok(HttpResponse::Ok().body(read.to_string()))
+    }
+
+    let app = test::init_service(
+        App::new()
+            .route("/upload", web::post().to(upload))
+            .wrap(Surface::<FlatError>::new().body_limit(LIMIT)),
+    )
+    .await;
+    let form = |len: usize| {
+        let mut body = b"--XyZ\r\nContent-Disposition: form-data; name=\"file\"; \
+            filename=\"a.bin\"\r\nContent-Type: application/octet-stream\r\n\r\n"
+            .to_vec();
+        body.resize(body.len() + len, b'a');
+        body.extend_from_slice(b"\r\n--XyZ--\r\n");
+        body
+    };
+    let post = |body: Vec<u8>| {
+        test::TestRequest::post()
+            .uri("/upload")
+            .insert_header(("content-type", "multipart/form-data; boundary=XyZ"))
+            .insert_header(("transfer-encoding", "chunked"))
+            .set_payload(body)
+            .to_request()
+    };
+
+    let request = post(form(5 * usize::try_from(LIMIT).unwrap() / 2));
+    let (status, _, body) = actix_answer(test::try_call_service(&app, request).await).await;
+    assert_eq!(
+        (status, &body["code"]),
+        (413, &Value::from("PAYLOAD_TOO_LARGE")),
+        "{body}"
+    );
+    assert_eq!(body["details"]["maxSize"], LIMIT, "{body}");
+
+    // Under the limit, the upload is read.
+    let request = post(form(1000));
+    let (status, _, body) = actix_answer(test::try_call_service(&app, request).await).await;
+    assert_eq!((status, body), (200, Value::from(1000)));
 }

@@ -187,6 +187,9 @@ where
                     return Ok(finish(response, said, echo));
                 }
                 req.add_data_container(configs);
+                // Set when the body is cut off: an error that hides the
+                // cut (a multipart stream's) is still answered with 413.
+                let overflowed = Rc::new(core::cell::Cell::new(false));
                 if let Some(limit) = surface.get_body_limit() {
                     let payload = req.take_payload();
                     req.set_payload(Payload::Stream {
@@ -194,6 +197,7 @@ where
                             inner: payload,
                             left: limit,
                             done: false,
+                            overflowed: Rc::clone(&overflowed),
                         }),
                     });
                 }
@@ -205,7 +209,8 @@ where
                     Ok(Err(err)) => {
                         // The request went with it: the answer goes out as
                         // an error carrying the response.
-                        let mut answer = restyle_error(&err, &surface, &method, &path, &ctx);
+                        let cut = overflowed.get();
+                        let mut answer = restyle_error(&err, &surface, cut, &method, &path, &ctx);
                         finish_headers(answer.headers_mut(), said, echo);
                         return Err(actix_web::error::InternalError::from_response(
                             err.to_string(),
@@ -215,7 +220,8 @@ where
                     }
                     Err(payload) => return panicked(&surface, payload, said, echo),
                 };
-                let response = flatten(restyle(response, &surface, &method, &path, &ctx));
+                let cut = overflowed.get();
+                let response = flatten(restyle(response, &surface, cut, &method, &path, &ctx));
                 Ok(finish(response, said, echo))
             })
             .instrument(span),
@@ -246,6 +252,7 @@ fn panicked<T, E: ApiError>(
 fn restyle<B: MessageBody + 'static, E: ApiError>(
     response: ServiceResponse<B>,
     surface: &Surface<E>,
+    overflowed: bool,
     method: &str,
     path: &str,
     ctx: &Context,
@@ -253,7 +260,10 @@ fn restyle<B: MessageBody + 'static, E: ApiError>(
     let rejection = stands_for(
         response.response(),
         response.response().error(),
-        surface.get_body_limit(),
+        Body {
+            limit: surface.get_body_limit(),
+            overflowed,
+        },
         method,
         path,
     );
@@ -274,7 +284,7 @@ fn restyle<B: MessageBody + 'static, E: ApiError>(
 fn stands_for<B: MessageBody>(
     response: &actix_web::HttpResponse<B>,
     err: Option<&actix_web::Error>,
-    body_limit: Option<u64>,
+    body: Body,
     method: &str,
     path: &str,
 ) -> Option<Rejection> {
@@ -287,7 +297,7 @@ fn stands_for<B: MessageBody>(
         .get(header::RETRY_AFTER)
         .map(HeaderValue::as_bytes);
     match err {
-        Some(err) => from_actix(err, status, retry_after, body_limit, method, path),
+        Some(err) => from_actix(err, status, retry_after, body, method, path),
         None => {
             let seen = Unrendered {
                 status,
@@ -295,7 +305,7 @@ fn stands_for<B: MessageBody>(
                 plain_text: content_type(response).is_none_or(is_plain_text),
                 retry_after,
             };
-            unrendered(seen, method, path, body_limit)
+            unrendered(seen, method, path, body.limit)
         }
     }
 }
@@ -363,7 +373,10 @@ pub(crate) fn restyled<B: MessageBody>(response: &ServiceResponse<B>) -> bool {
         response,
         response.error(),
         // The status a rejection has does not depend on the limit.
-        None,
+        Body {
+            limit: None,
+            overflowed: false,
+        },
         request.method().as_str(),
         request.path(),
     )
@@ -376,13 +389,17 @@ pub(crate) fn restyled<B: MessageBody>(response: &ServiceResponse<B>) -> bool {
 fn restyle_error<E: ApiError>(
     err: &actix_web::Error,
     surface: &Surface<E>,
+    overflowed: bool,
     method: &str,
     path: &str,
     ctx: &Context,
 ) -> actix_web::HttpResponse {
     let original = err.error_response();
-    let Some(rejection) = stands_for(&original, Some(err), surface.get_body_limit(), method, path)
-    else {
+    let body = Body {
+        limit: surface.get_body_limit(),
+        overflowed,
+    };
+    let Some(rejection) = stands_for(&original, Some(err), body, method, path) else {
         return original;
     };
     let mut restyled = to_actix(answer(&rejection, &original, Some(err), ctx));
@@ -399,10 +416,11 @@ fn from_actix(
     err: &actix_web::Error,
     status: http::StatusCode,
     retry_after: Option<&[u8]>,
-    body_limit: Option<u64>,
+    body: Body,
     method: &str,
     path: &str,
 ) -> Option<Rejection> {
+    let body_limit = body.limit;
     if let Some(rejection) = err.as_error::<Rejection>() {
         return Some(rejection.clone());
     }
@@ -459,6 +477,9 @@ fn from_actix(
     }
     Some(match status.as_u16() {
         413 => overflowed(body_limit),
+        // An error of another type (a multipart stream's) over the body
+        // the limit cut off.
+        400 if body.overflowed => overflowed(body_limit),
         400 => Rejection::BadRequest { reason: text(err) },
         401..=499 => return None,
         // Logged where it is answered, with the error as its cause.
@@ -466,12 +487,27 @@ fn from_actix(
     })
 }
 
+/// What the request's body came to, for the rejection of an error over it.
+#[derive(Debug, Clone, Copy)]
+struct Body {
+    /// The surface's body limit.
+    limit: Option<u64>,
+    /// Whether the limit cut the body off.
+    overflowed: bool,
+}
+
+/// A body that could not be read, in words of the request's own: the
+/// error's text may carry the server's I/O errors (`Os { code: 104 }`).
 fn from_payload(err: &PayloadError, body_limit: Option<u64>) -> Rejection {
-    match err {
-        PayloadError::Overflow => overflowed(body_limit),
-        other => Rejection::BadRequest {
-            reason: text(other),
-        },
+    let reason = match err {
+        PayloadError::Overflow => return overflowed(body_limit),
+        PayloadError::Incomplete(_) => "the request body ended before it was complete",
+        PayloadError::EncodingCorrupted => "the request body's content encoding is corrupt",
+        PayloadError::UnknownLength => "the request body's length is unknown",
+        _ => "the request body could not be read",
+    };
+    Rejection::BadRequest {
+        reason: reason.into(),
     }
 }
 
@@ -551,6 +587,8 @@ struct Limited {
     inner: Payload,
     left: u64,
     done: bool,
+    /// Set when the body is cut off.
+    overflowed: Rc<core::cell::Cell<bool>>,
 }
 
 impl futures_core::Stream for Limited {
@@ -565,6 +603,7 @@ impl futures_core::Stream for Limited {
                 let len = u64::try_from(chunk.len()).unwrap_or(u64::MAX);
                 if len > self.left {
                     self.done = true;
+                    self.overflowed.set(true);
                     return Poll::Ready(Some(Err(PayloadError::Overflow)));
                 }
                 self.left -= len;
