@@ -178,3 +178,25 @@ fn an_optional_json_value_detail_accepts_the_null_sent() {
     let schema = serde_json::to_value(doc.schema("application/json").unwrap()).unwrap();
     assert!(jsonschema::is_valid(&schema, &sent), "{schema:#}\n{sent}");
 }
+
+/// A generic error whose parameter only a skipped marker field holds is
+/// documented: the marker shows nowhere.
+#[test]
+fn a_generic_errors_skipped_marker_field_is_documented() {
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    enum Typed<T: std::fmt::Debug + 'static> {
+        #[error("not found")]
+        #[api(status = 404)]
+        Missing {
+            id: u64,
+            #[api(skip)]
+            _of: std::marker::PhantomData<T>,
+        },
+    }
+    let docs = Responses::<Typed<String>>::new().errors();
+    let doc = docs.iter().find(|d| d.code() == "missing").unwrap();
+    let schema = serde_json::to_value(doc.schema("application/json").unwrap()).unwrap();
+    let text = schema.to_string();
+    assert!(text.contains("\"id\""), "{schema:#}");
+    assert!(!text.contains("_of"), "{schema:#}");
+}

@@ -257,11 +257,22 @@ parse_errors!(
 #[cfg(feature = "reqwest")]
 impl Sample for reqwest::Error {
     fn sample(_: &'static str) -> Self {
-        // A URL without a scheme fails to build, without a network.
-        match reqwest::Client::new().get("no scheme").build() {
+        // A URL without a scheme fails to build, without a network; a
+        // client that cannot be made (no TLS backend) is an error too.
+        match reqwest::Client::builder().build() {
+            Ok(client) => match client.get("no scheme").build() {
+                Err(err) => err,
+                Ok(_) => unreachable!("a URL without a scheme does not build"),
+            },
             Err(err) => err,
-            Ok(_) => unreachable!("a URL without a scheme does not build"),
         }
+    }
+}
+
+/// A marker of a generic type's parameter (a skipped field, shown nowhere).
+impl<T: ?Sized> Sample for core::marker::PhantomData<T> {
+    fn sample(_: &'static str) -> Self {
+        core::marker::PhantomData
     }
 }
 
