@@ -162,3 +162,60 @@ fn the_document_follows_the_limiters_settings() {
         "{built}"
     );
 }
+
+/// Added to a document's operations, the surface's errors fill the
+/// statuses an operation leaves out, its own responses are kept, and with
+/// the rate limiter on every response its own responses (a success
+/// included) are documented with the limiter's headers.
+#[test]
+fn every_operation_gets_the_surfaces_errors_and_headers() {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+    use utoipa::openapi::{
+        InfoBuilder, OpenApi, OpenApiBuilder, PathsBuilder, ResponseBuilder, ResponsesBuilder,
+    };
+    let api = || -> OpenApi {
+        let operation = OperationBuilder::new()
+            .responses(
+                ResponsesBuilder::new()
+                    .response("200", ResponseBuilder::new().description("The order."))
+                    .response("404", ResponseBuilder::new().description("Ours.")),
+            )
+            .build();
+        OpenApiBuilder::new()
+            .info(InfoBuilder::new().title("Orders").version("1").build())
+            .paths(
+                PathsBuilder::new().path("/orders/{id}", PathItem::new(HttpMethod::Get, operation)),
+            )
+            .build()
+    };
+    let responses = |api: &OpenApi| {
+        let doc = serde_json::to_value(api).unwrap();
+        doc["paths"]["/orders/{id}"]["get"]["responses"].clone()
+    };
+
+    let surface = Surface::<OrderError>::new().rate_limit(RateLimiter::new());
+    let mut limited = api();
+    Responses::<OrderError>::none()
+        .surface(&surface)
+        .add_to_every_operation(&mut limited);
+    let limited = responses(&limited);
+    assert_eq!(limited["404"]["description"], "Ours.", "its own kept");
+    assert!(limited["429"].is_object(), "{limited:#}");
+    for status in ["200", "404", "429"] {
+        for name in ["X-RateLimit-Limit", "X-RateLimit-Remaining", "RateLimit"] {
+            assert!(
+                limited[status]["headers"][name].is_object(),
+                "{status} {name}: {limited:#}"
+            );
+        }
+    }
+
+    // Without a limiter, a success has no limiter's headers to document.
+    let mut plain = api();
+    Responses::<OrderError>::none()
+        .surface(&Surface::new())
+        .add_to_every_operation(&mut plain);
+    let plain = responses(&plain);
+    assert!(plain["200"].get("headers").is_none(), "{plain:#}");
+    assert!(plain["500"].is_object(), "{plain:#}");
+}

@@ -163,40 +163,8 @@ fn response(docs: &[&ErrorDoc]) -> Response {
             ),
         );
     }
-    if any(|h| h.legacy) {
-        builder = builder
-            .header(
-                "X-RateLimit-Limit",
-                header(Type::Integer, "Requests allowed in the current window."),
-            )
-            .header(
-                "X-RateLimit-Remaining",
-                header(Type::Integer, "Requests left in the current window."),
-            )
-            .header(
-                "X-RateLimit-Reset",
-                header(
-                    Type::Integer,
-                    "When the window resets, in seconds since the Unix epoch.",
-                ),
-            );
-    }
-    if any(|h| h.ietf) {
-        builder = builder
-            .header(
-                "RateLimit-Policy",
-                header(
-                    Type::String,
-                    "The caller's quota policies (`\"name\";q=60;w=60`), as the IETF RateLimit fields draft writes them.",
-                ),
-            )
-            .header(
-                "RateLimit",
-                header(
-                    Type::String,
-                    "What is left of each policy (`\"name\";r=0;t=30`): remaining requests and seconds to reset.",
-                ),
-            );
+    for (name, header) in limit_headers(any(|h| h.legacy), any(|h| h.ietf)) {
+        builder = builder.header(name, header);
     }
     if any(|h| h.allow) {
         builder = builder.header(
@@ -205,6 +173,53 @@ fn response(docs: &[&ErrorDoc]) -> Response {
         );
     }
     builder.build()
+}
+
+/// The rate limiter's headers, by name: the `X-RateLimit-*` ones when
+/// `legacy`, the IETF draft's fields when `ietf`.
+pub(crate) fn limit_headers(
+    legacy: bool,
+    ietf: bool,
+) -> Vec<(&'static str, utoipa::openapi::header::Header)> {
+    let mut headers = Vec::new();
+    if legacy {
+        headers.extend([
+            (
+                "X-RateLimit-Limit",
+                header(Type::Integer, "Requests allowed in the current window."),
+            ),
+            (
+                "X-RateLimit-Remaining",
+                header(Type::Integer, "Requests left in the current window."),
+            ),
+            (
+                "X-RateLimit-Reset",
+                header(
+                    Type::Integer,
+                    "When the window resets, in seconds since the Unix epoch.",
+                ),
+            ),
+        ]);
+    }
+    if ietf {
+        headers.extend([
+            (
+                "RateLimit-Policy",
+                header(
+                    Type::String,
+                    "The caller's quota policies (`\"name\";q=60;w=60`), as the IETF RateLimit fields draft writes them.",
+                ),
+            ),
+            (
+                "RateLimit",
+                header(
+                    Type::String,
+                    "What is left of each policy (`\"name\";r=0;t=30`): remaining requests and seconds to reset.",
+                ),
+            ),
+        ]);
+    }
+    headers
 }
 
 fn header(ty: Type, description: &str) -> utoipa::openapi::header::Header {

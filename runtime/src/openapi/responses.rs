@@ -362,19 +362,17 @@ impl<E: Documented> Responses<E> {
     }
 
     /// Adds the responses to `operation` (a status it already documents
-    /// keeps its own response).
+    /// keeps its own response). With the rate limiter's headers on every
+    /// response ([`rate_limit_headers`](Self::rate_limit_headers),
+    /// [`surface`](Self::surface)), the operation's own responses are
+    /// documented with them too.
     pub fn add_to(&self, operation: &mut Operation) {
-        for (status, response) in self.build() {
-            operation
-                .responses
-                .responses
-                .entry(status)
-                .or_insert(response);
-        }
+        self.add(operation, &self.build());
     }
 
-    /// Adds the responses to every operation of `api`: the errors any
-    /// request can meet, such as the rate limiter's.
+    /// Adds the responses to every operation of `api`, as
+    /// [`add_to`](Self::add_to) does: the errors any request can meet,
+    /// such as the rate limiter's.
     pub fn add_to_every_operation(&self, api: &mut OpenApi) {
         let responses = self.build();
         for item in api.paths.paths.values_mut() {
@@ -389,12 +387,26 @@ impl<E: Documented> Responses<E> {
                 &mut item.trace,
             ];
             for operation in operations.into_iter().flatten() {
-                for (status, response) in &responses {
-                    operation
-                        .responses
-                        .responses
-                        .entry(status.clone())
-                        .or_insert_with(|| response.clone());
+                self.add(operation, &responses);
+            }
+        }
+    }
+
+    fn add(&self, operation: &mut Operation, responses: &BTreeMap<String, RefOr<Response>>) {
+        let own = &mut operation.responses.responses;
+        for (status, response) in responses {
+            own.entry(status.clone())
+                .or_insert_with(|| response.clone());
+        }
+        let every = super::docs::limit_headers(self.every.legacy, self.every.ietf);
+        for response in own.values_mut() {
+            // A reference is to a response documented once, elsewhere.
+            if let RefOr::T(response) = response {
+                for (name, header) in &every {
+                    response
+                        .headers
+                        .entry((*name).to_owned())
+                        .or_insert_with(|| header.clone());
                 }
             }
         }
