@@ -70,10 +70,13 @@ pub(crate) fn connect_lazily(url: &str) -> Result<ConnectionManager, StoreError>
 
 /// A store's connection to Redis, cloned for each call. One the store
 /// opened itself (from a URL) is opened afresh when Redis answers
-/// `READONLY`: after a failover that demoted the server it is connected
-/// to, the connection would otherwise stay with a replica (redis-rs
-/// reconnects only when a connection breaks), every write refused, the
-/// fleet deciding per instance until restart.
+/// `READONLY`, or fails for every caller with an error that is not the
+/// connection breaking: redis-rs reconnects only when a connection breaks,
+/// so after a failover that demoted the server it is connected to the
+/// connection would stay with a replica, every write refused, and a
+/// reconnection Redis refused (a password changed and changed back, too
+/// many clients) would be the answer to every call after, the fleet
+/// deciding per instance until restart.
 pub(crate) struct Link<C> {
     current: std::sync::RwLock<Current<C>>,
     reopen: Option<Box<dyn Fn() -> Option<C> + Send + Sync>>,
@@ -144,11 +147,13 @@ impl<C: Clone> Link<C> {
     /// a replica's refusal on a connection opened afresh already, which
     /// says nothing of Redis now (else the calls in flight on the old
     /// connection would open the breaker while the new one connects). The
-    /// connection is opened afresh if Redis said it is a replica, once for
-    /// all the calls that met it at once.
+    /// connection is opened afresh if Redis said it is a replica, or the
+    /// error is one only a new connection mends ([`stuck`]), once for all
+    /// the calls that met it at once.
     pub(crate) fn counts_against(&self, err: &redis::RedisError, generation: u64) -> bool {
         let counts = fails_for_everyone(err);
-        let Some(reopen) = self.reopen.as_ref().filter(|_| read_only(err)) else {
+        let replica = read_only(err);
+        let Some(reopen) = self.reopen.as_ref().filter(|_| replica || stuck(err)) else {
             return counts;
         };
         let mut current = match self.current.write() {
@@ -166,12 +171,24 @@ impl<C: Clone> Link<C> {
         }
         current.reopened = Some(std::time::Instant::now());
         if let Some(connection) = reopen() {
-            tracing::warn!(target: "rebuff::redis", "Redis answers as a read-only replica (a failover?): connecting afresh");
+            if replica {
+                tracing::warn!(target: "rebuff::redis", "Redis answers as a read-only replica (a failover?): connecting afresh");
+            } else {
+                tracing::warn!(target: "rebuff::redis", error = %err, "Redis keeps failing without the connection breaking: connecting afresh");
+            }
             current.connection = connection;
             current.generation = generation.wrapping_add(1);
         }
         counts
     }
+}
+
+/// Whether `err` fails every call until the connection is opened afresh:
+/// one that fails for everyone without the connection breaking (which
+/// redis-rs mends itself), nor a script Redis lost (which the stores load
+/// again).
+fn stuck(err: &redis::RedisError) -> bool {
+    fails_for_everyone(err) && !err.is_io_error() && !says(err, "NOSCRIPT")
 }
 
 /// Whether Redis refused a write as a read-only replica: `READONLY`, or,
@@ -237,6 +254,26 @@ mod tests {
     }
 
     #[test]
+    fn only_errors_a_new_connection_mends_open_one() {
+        for line in [
+            "-WRONGPASS invalid username-password pair or user is disabled.",
+            "-NOAUTH Authentication required.",
+            "-ERR max number of clients reached",
+        ] {
+            assert!(stuck(&reply(line)), "{line}");
+        }
+        for line in [
+            "-NOSCRIPT No matching script. Please use EVAL.",
+            "-WRONGTYPE Operation against a key holding the wrong kind of value",
+        ] {
+            assert!(!stuck(&reply(line)), "{line}");
+        }
+        let broken =
+            redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::ConnectionReset));
+        assert!(!stuck(&broken), "redis-rs reconnects itself");
+    }
+
+    #[test]
     fn a_key_of_another_type_fails_its_own_call_only_on_every_redis() {
         for line in [
             "-WRONGTYPE Operation against a key holding the wrong kind of value",
@@ -285,7 +322,7 @@ mod tests {
         // The new connection refused at once: not opened again this second.
         assert!(link.counts_against(&refused, 1));
         assert_eq!(link.get(), (1, 1));
-        // Another error opens nothing.
+        // Nor does another failure for everyone, within the second.
         assert!(link.counts_against(&reply("-ERR unknown command 'FOO'"), 1));
         assert_eq!(opened.load(Ordering::SeqCst), 1);
         // A key of another type is one call's: it counts for nothing.

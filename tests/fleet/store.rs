@@ -345,3 +345,62 @@ async fn redis_clock_set_back_holds_a_caller_no_longer_than_its_limits() {
     let after = decide_in(&store, &ask("k1", &windows, None)).await;
     assert_eq!(after.outcome, Outcome::Admitted, "{after:?}");
 }
+
+/// A reconnection Redis refuses (its password changed under the store)
+/// is not the answer to every call after: once Redis takes the store's
+/// password again, the store connects afresh and shares the limits again,
+/// without a restart.
+#[tokio::test]
+async fn a_refused_reconnection_is_tried_afresh() {
+    let Some(redis) = RedisServer::start() else {
+        return;
+    };
+    assert_eq!(
+        redis
+            .command(&["CONFIG", "SET", "requirepass", "pw"])
+            .as_deref(),
+        Some("+OK")
+    );
+    let url = redis.url().replace("redis://", "redis://:pw@");
+    let store = RedisStore::open(&url)
+        .unwrap()
+        .timeout(Duration::from_millis(200))
+        .breaker(
+            rebuff::Breaker::new()
+                .failures(1)
+                .cooldown(Duration::from_millis(100)),
+        );
+    let windows = [Window::per_minute(600)];
+    assert!(!decide_in(&store, &ask("k", &windows, None)).await.degraded);
+
+    // The password changes, and the store's connection is closed.
+    let replies = redis.session(&[
+        &["AUTH", "pw"],
+        &["CONFIG", "SET", "requirepass", "other"],
+        &["CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes"],
+    ]);
+    assert_eq!(replies[..2], ["+OK", "+OK"], "{replies:?}");
+    let mut alone = false;
+    for _ in 0..30 {
+        if decide_in(&store, &ask("k", &windows, None)).await.degraded {
+            alone = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(alone, "the store's reconnection was refused");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(decide_in(&store, &ask("k", &windows, None)).await.degraded);
+
+    // The password is back: within a few probes the store shares again.
+    let replies = redis.session(&[&["AUTH", "other"], &["CONFIG", "SET", "requirepass", "pw"]]);
+    assert_eq!(replies, ["+OK", "+OK"]);
+    let started = std::time::Instant::now();
+    while decide_in(&store, &ask("k", &windows, None)).await.degraded {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "still deciding alone, Redis taking the password again"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

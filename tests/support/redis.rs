@@ -179,6 +179,30 @@ impl RedisServer {
         Some(line)
     }
 
+    /// Runs `commands` one after another on one connection (an `AUTH`
+    /// first holds for the rest); each reply's first line.
+    pub fn session(&self, commands: &[&[&str]]) -> Vec<String> {
+        let mut stream =
+            TcpStream::connect((Ipv4Addr::LOCALHOST, self.port)).expect("Redis answers");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(1)))
+            .expect("a timeout");
+        let mut reader = BufReader::new(stream.try_clone().expect("a second handle"));
+        commands
+            .iter()
+            .map(|args| {
+                let mut request = format!("*{}\r\n", args.len());
+                for arg in *args {
+                    request.push_str(&format!("${}\r\n{arg}\r\n", arg.len()));
+                }
+                stream.write_all(request.as_bytes()).expect("sent");
+                let mut line = String::new();
+                reader.read_line(&mut line).expect("a reply");
+                line.trim_end().to_owned()
+            })
+            .collect()
+    }
+
     /// How many times Redis ran `command` since its stats were reset
     /// (`INFO commandstats`).
     pub fn calls(&self, command: &str) -> u64 {
