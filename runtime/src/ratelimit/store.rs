@@ -42,7 +42,10 @@ impl CallerId<'_> {
 }
 
 impl fmt::Display for Key<'_> {
-    /// `plan:key:...` or `plan:ip:...`, as a remote store names it.
+    /// `plan:key:...` or `plan:ip:...`, for logs and for a store of the
+    /// application's own. It holds the API key as it is: a remote store
+    /// should name its entries by a digest of it (rebuff's Redis store
+    /// does), and a plan name with `:` in it makes the form ambiguous.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.caller {
             CallerId::Key(key) => write!(f, "{}:key:{key}", self.plan),
