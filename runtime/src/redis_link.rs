@@ -70,13 +70,13 @@ pub(crate) fn connect_lazily(url: &str) -> Result<ConnectionManager, StoreError>
 
 /// A store's connection to Redis, cloned for each call. One the store
 /// opened itself (from a URL) is opened afresh when Redis answers
-/// `READONLY`, or fails for every caller with an error that is not the
-/// connection breaking: redis-rs reconnects only when a connection breaks,
-/// so after a failover that demoted the server it is connected to the
-/// connection would stay with a replica, every write refused, and a
-/// reconnection Redis refused (a password changed and changed back, too
-/// many clients) would be the answer to every call after, the fleet
-/// deciding per instance until restart.
+/// `READONLY`, or refuses the connection itself ([`stuck`]): redis-rs
+/// reconnects only when a connection breaks, so after a failover that
+/// demoted the server it is connected to the connection would stay with a
+/// replica, every write refused, and a reconnection Redis refused (a
+/// password changed and changed back, too many clients) would be the
+/// answer to every call after, the fleet deciding per instance until
+/// restart.
 pub(crate) struct Link<C> {
     current: std::sync::RwLock<Current<C>>,
     reopen: Option<Box<dyn Fn() -> Option<C> + Send + Sync>>,
@@ -96,7 +96,8 @@ const REOPEN_EVERY: Duration = Duration::from_secs(1);
 
 impl Link<ConnectionManager> {
     /// A connection manager on the Redis at `url`, connecting on first use
-    /// ([`connect_lazily`]), and afresh on `READONLY`.
+    /// ([`connect_lazily`]), and afresh on `READONLY` or a refusal of the
+    /// connection.
     pub(crate) fn open(url: &str) -> Result<Self, StoreError> {
         let connection = connect_lazily(url)?;
         let url = url.to_owned();
@@ -112,7 +113,8 @@ impl<C: Clone> Link<C> {
         Link::on(connection, None)
     }
 
-    /// A connection `reopen` opens afresh when Redis says it is a replica.
+    /// A connection `reopen` opens afresh when Redis says it is a replica,
+    /// or refuses the connection.
     pub(crate) fn reopening(
         connection: C,
         reopen: impl Fn() -> Option<C> + Send + Sync + 'static,
@@ -174,7 +176,7 @@ impl<C: Clone> Link<C> {
             if replica {
                 tracing::warn!(target: "rebuff::redis", "Redis answers as a read-only replica (a failover?): connecting afresh");
             } else {
-                tracing::warn!(target: "rebuff::redis", error = %err, "Redis keeps failing without the connection breaking: connecting afresh");
+                tracing::warn!(target: "rebuff::redis", error = %err, "Redis refuses the connection: connecting afresh");
             }
             current.connection = connection;
             current.generation = generation.wrapping_add(1);
@@ -183,12 +185,20 @@ impl<C: Clone> Link<C> {
     }
 }
 
-/// Whether `err` fails every call until the connection is opened afresh:
-/// one that fails for everyone without the connection breaking (which
-/// redis-rs mends itself), nor a script Redis lost (which the stores load
-/// again).
+/// Whether `err` is Redis refusing the connection itself, which fails
+/// every call on it until it is opened afresh: a password it no longer
+/// takes (or none given), or no room for another client. Anything else
+/// (Redis loading, out of memory, busy, a script's failure) passes with
+/// time on the same connection, and a broken connection redis-rs mends
+/// itself.
 fn stuck(err: &redis::RedisError) -> bool {
-    fails_for_everyone(err) && !err.is_io_error() && !says(err, "NOSCRIPT")
+    err.kind() == redis::ErrorKind::AuthenticationFailed
+        || says(err, "NOAUTH")
+        || says(err, "WRONGPASS")
+        || (err.code() == Some("ERR")
+            && err
+                .detail()
+                .is_some_and(|detail| detail.contains("max number of clients")))
 }
 
 /// Whether Redis refused a write as a read-only replica: `READONLY`, or,
@@ -265,6 +275,10 @@ mod tests {
         for line in [
             "-NOSCRIPT No matching script. Please use EVAL.",
             "-WRONGTYPE Operation against a key holding the wrong kind of value",
+            "-LOADING Redis is loading the dataset in memory",
+            "-OOM command not allowed when used memory > 'maxmemory'.",
+            "-BUSY Redis is busy running a script.",
+            "-ERR Error running script (call to f_0123): @user_script:9: bad argument",
         ] {
             assert!(!stuck(&reply(line)), "{line}");
         }
@@ -322,7 +336,7 @@ mod tests {
         // The new connection refused at once: not opened again this second.
         assert!(link.counts_against(&refused, 1));
         assert_eq!(link.get(), (1, 1));
-        // Nor does another failure for everyone, within the second.
+        // Another error opens nothing.
         assert!(link.counts_against(&reply("-ERR unknown command 'FOO'"), 1));
         assert_eq!(opened.load(Ordering::SeqCst), 1);
         // A key of another type is one call's: it counts for nothing.
