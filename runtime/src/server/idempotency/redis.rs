@@ -266,13 +266,19 @@ where
     /// all the same, uncounted: each one left undone would hold a key in
     /// flight (a claim that landed after its timeout, a served request's
     /// answer, a slow request's claim).
-    /// A `READONLY` answer opens the connection (of `generation`) afresh.
+    /// A `READONLY` answer, or a refusal of the connection, opens it (of
+    /// `generation`) afresh. Outside a tokio runtime (a request's key given
+    /// back as its future is dropped after the runtime), nothing is sent:
+    /// the timeout needs the runtime's timer.
     async fn timed<T>(
         &self,
         call: impl core::future::Future<Output = redis::RedisResult<T>>,
         generation: u64,
         claiming: bool,
     ) -> Result<T, StoreError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StoreError::unsent("no tokio runtime to call Redis on"));
+        }
         let permit = match self.breaker.allow() {
             Ok(permit) => Some(permit),
             Err(_) if claiming => {
@@ -476,6 +482,26 @@ fn parse_claim(reply: &[Value]) -> Result<Claim, StoreError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A key given back where no runtime runs (a request's future dropped
+    /// after it): an error at once, nothing sent, no panic.
+    #[test]
+    fn outside_a_runtime_nothing_is_sent() {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let store = runtime
+            .block_on(async { RedisStore::open("redis://127.0.0.1:9", Duration::from_secs(60)) })
+            .unwrap();
+        drop(runtime);
+        let mut release = Box::pin(store.release("k", Owner::new()));
+        let mut cx = core::task::Context::from_waker(core::task::Waker::noop());
+        match release.as_mut().poll(&mut cx) {
+            core::task::Poll::Ready(Err(err)) => assert!(!err.may_have_landed(), "{err}"),
+            _ => panic!("answered at once, with an error"),
+        }
+    }
 
     #[test]
     fn headers_survive_the_round_trip() {
