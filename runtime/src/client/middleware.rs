@@ -66,8 +66,11 @@ use crate::{Advice, Breaker, Budget, CircuitOpen, Policy, Retryable};
 /// [`auto_key(false)`](RetryMiddleware::auto_key)) or when the request never
 /// reached the server. The key protects a retried POST only on a server
 /// that honours it; against one that ignores it, turn `auto_key` off. A request whose body cannot be
-/// cloned (a stream) is sent once, and a failure of a middleware after
-/// this one is handed on as it is, not retried.
+/// cloned (a stream) is sent once. A failure of a middleware after this
+/// one is retried only when it is reqwest's own or a [`ClientError`] that
+/// advises it (see the [module documentation](self)), and handed on as it
+/// is. Two `RetryMiddleware`s in one chain multiply their attempts (four
+/// and four can make sixteen): give a client one.
 ///
 /// ```
 /// use std::time::Duration;

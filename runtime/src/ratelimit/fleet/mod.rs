@@ -422,7 +422,8 @@ fn arguments(
         values[3 + 3 * i] = per_request as f64;
     }
     if let Some(escalation) = escalation {
-        values[13] = f64::from(escalation.refusals);
+        // As the in-process decision reads it: no fewer than one.
+        values[13] = f64::from(escalation.refusals.max(1));
         values[14] = escalation.within as f64;
         values[15] = escalation.block as f64;
     }

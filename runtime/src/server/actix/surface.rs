@@ -478,7 +478,8 @@ fn from_actix(
     Some(match status.as_u16() {
         413 => overflowed(body_limit),
         // An error of another type (a multipart stream's) over the body
-        // the limit cut off.
+        // the limit cut off: whatever its own reason, the request was
+        // over the limit.
         400 if body.overflowed => overflowed(body_limit),
         400 => Rejection::BadRequest { reason: text(err) },
         401..=499 => return None,
