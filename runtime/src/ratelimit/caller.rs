@@ -223,10 +223,11 @@ pub fn client_ip(
                         .eq_ignore_ascii_case("for")
                         .then(|| node(value.trim()))
                 });
-                // An element without `for` says nothing of who sent it.
-                if let Some(ip) = node_of {
-                    hops.push(ip);
-                }
+                // An element without `for` (a proxy that writes only
+                // `proto`, `host`) says nothing of who sent the request to
+                // it, so the elements before it cannot be believed: it is
+                // a hop that cannot be read.
+                hops.push(node_of.flatten());
             }
         }),
     }
@@ -478,9 +479,10 @@ mod tests {
             "for=6.6.6.6, for=_hidden, for=10.0.0.4".parse().unwrap(),
         );
         assert_eq!(ip(&headers, ProxyHeader::Forwarded).unwrap(), "10.0.0.4");
-        // An element without `for` is no hop.
+        // An element without `for`, the trusted proxy's: what came before
+        // it is the client's own word, so the proxy stands for it.
         headers.insert("forwarded", "for=203.0.113.8, proto=https".parse().unwrap());
-        assert_eq!(ip(&headers, ProxyHeader::Forwarded).unwrap(), "203.0.113.8");
+        assert_eq!(ip(&headers, ProxyHeader::Forwarded).unwrap(), "10.0.0.1");
         // Bytes that are not text in the hop a client wrote: the hops the
         // proxies appended to the same line are still read.
         let forged = |line: &[u8]| http::HeaderValue::from_bytes(line).unwrap();
