@@ -193,14 +193,22 @@ pub(crate) fn write(
         if let Some(policy) = &plan.policy {
             out.insert(RATELIMIT_POLICY, policy.clone());
         }
+        // A refusal spends what the refusing window has (every window,
+        // for a blocked caller) until the wait is over; the others say
+        // what they hold.
+        let spent = |i: usize| match decision.outcome {
+            Outcome::Admitted => false,
+            Outcome::Blocked { .. } => true,
+            Outcome::Limited { window, .. } => i == window.min(windows.len() - 1),
+        };
         let mut field = Vec::with_capacity(plan.items.iter().map(|item| item.len() + 28).sum());
         for (i, (window, item)) in windows.iter().zip(&plan.items).enumerate() {
             if i > 0 {
                 field.extend_from_slice(b", ");
             }
             let (remaining, reset_after) = match wait {
-                Some(wait) => (0, wait),
-                None => (window.remaining, window.reset_after),
+                Some(wait) if spent(i) => (0, wait),
+                _ => (window.remaining, window.reset_after),
             };
             field.extend_from_slice(item);
             field.extend_from_slice(digits(u64::from(remaining)).as_bytes());
@@ -377,6 +385,19 @@ mod tests {
         // 9 of 10 left is a smaller share than 999 of 1000: the second
         // window binds.
         assert_eq!(h["x-ratelimit-limit"], "10");
+        // Refused by the second's window: the day's still says what is left.
+        let mut state = CallerState::default();
+        let plan = Plan::new("metered")
+            .window(Window::per_second(1))
+            .window(Window::per_day(1000));
+        let _ = gcra::decide(&mut state, plan.windows(), None, NOW);
+        let refused = gcra::decide(&mut state, plan.windows(), None, NOW);
+        let h = headers(&plan, &refused);
+        assert_eq!(
+            h["ratelimit"],
+            r#""metered-second";r=0;t=1, "metered-day";r=999;t=87"#
+        );
+        assert_eq!(h["x-ratelimit-remaining"], "0");
         assert_eq!(digits(0).as_bytes(), b"0");
         assert_eq!(
             digits(18_446_744_073_709_551_615).as_bytes(),
