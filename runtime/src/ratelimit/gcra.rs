@@ -76,8 +76,8 @@ impl CallerState {
     }
 }
 
-/// Repeat offenders are blocked: `refusals` refusals within `within` block
-/// the caller for `block`.
+/// Repeat offenders are blocked: `refusals` refusals within `within` (of
+/// the first refusal of the count) block the caller for `block`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Escalation {
     /// Refusals that trigger the block.

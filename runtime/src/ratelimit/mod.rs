@@ -169,7 +169,10 @@ pub struct PlanStats {
     /// Requests refused because the caller was blocked.
     pub blocked: u64,
     /// Requests decided by this instance alone because the shared store
-    /// could not be reached (counted in the three above too).
+    /// could not be reached: counted in the three above too, but on a
+    /// route that fails closed, whose 503 is counted here only. A request
+    /// a store failed outright (an error, not a decision) is logged and
+    /// counted nowhere.
     pub degraded: u64,
 }
 
@@ -286,6 +289,11 @@ impl RateLimiter {
     /// Blocks a caller for `block` once it has been refused `refusals`
     /// times within `within` (a `refusals` of 0 counts as 1; with a
     /// `within` of zero only refusals at one and the same instant add up).
+    /// The time is counted from the first refusal of a count: a refusal
+    /// more than `within` after it starts a new count, so refusals that
+    /// straddle two counts (up to `2 * refusals - 2` of them in a short
+    /// run) may not block. One number and one time per caller keep the
+    /// store's state small and its decision one step.
     #[must_use]
     pub fn escalate(mut self, refusals: u32, within: Duration, block: Duration) -> Self {
         // At most 2^52 us (142 years): times stay exact as the doubles of
