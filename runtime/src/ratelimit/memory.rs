@@ -68,7 +68,9 @@ impl MemoryStore {
         Self::with_capacity(DEFAULT_CAPACITY)
     }
 
-    /// A store for at most `capacity` callers.
+    /// A store for at most `capacity` callers, rounded up to a whole
+    /// number per shard (of 64 shards, each for at least 4 callers: at
+    /// least 256 in all).
     #[must_use]
     pub fn with_capacity(capacity: usize) -> Self {
         let per_shard = capacity.div_ceil(SHARDS).max(4);
