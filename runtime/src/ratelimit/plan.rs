@@ -22,7 +22,10 @@ pub struct Window {
 
 impl Window {
     /// `quota` requests per `period` (a zero quota admits one, a zero
-    /// period lasts a microsecond).
+    /// period lasts a microsecond). Time is counted in microseconds, so a
+    /// window refills at most one request a microsecond: a quota above
+    /// the period's microseconds is a burst that large, refilled at a
+    /// million a second.
     #[must_use]
     pub const fn new(quota: u32, period: Duration) -> Self {
         Window {
