@@ -209,8 +209,8 @@ where
                     Ok(Err(err)) => {
                         // The request went with it: the answer goes out as
                         // an error carrying the response.
-                        let cut = overflowed.get();
-                        let mut answer = restyle_error(&err, &surface, cut, &method, &path, &ctx);
+                        let body = Body::of(&surface, &overflowed);
+                        let mut answer = restyle_error(&err, body, &method, &path, &ctx);
                         finish_headers(answer.headers_mut(), said, echo);
                         return Err(actix_web::error::InternalError::from_response(
                             err.to_string(),
@@ -220,8 +220,8 @@ where
                     }
                     Err(payload) => return panicked(&surface, payload, said, echo),
                 };
-                let cut = overflowed.get();
-                let response = flatten(restyle(response, &surface, cut, &method, &path, &ctx));
+                let body = Body::of(&surface, &overflowed);
+                let response = flatten(restyle(response, body, &method, &path, &ctx));
                 Ok(finish(response, said, echo))
             })
             .instrument(span),
@@ -249,10 +249,9 @@ fn panicked<T, E: ApiError>(
 /// An error response rebuff did not render, answered in the envelope: the
 /// error an extractor (or a handler) failed with as the matching
 /// rejection, or a bodyless 404 and 405 of the router; its headers kept.
-fn restyle<B: MessageBody + 'static, E: ApiError>(
+fn restyle<B: MessageBody + 'static>(
     response: ServiceResponse<B>,
-    surface: &Surface<E>,
-    overflowed: bool,
+    body: Body,
     method: &str,
     path: &str,
     ctx: &Context,
@@ -260,10 +259,7 @@ fn restyle<B: MessageBody + 'static, E: ApiError>(
     let rejection = stands_for(
         response.response(),
         response.response().error(),
-        Body {
-            limit: surface.get_body_limit(),
-            overflowed,
-        },
+        body,
         method,
         path,
     );
@@ -386,19 +382,14 @@ pub(crate) fn restyled<B: MessageBody>(response: &ServiceResponse<B>) -> bool {
 /// An error an inner middleware returned instead of a response (the
 /// dispatcher would render it as it is): in the envelope as a handler's
 /// error would be ([`stands_for`]), its headers kept.
-fn restyle_error<E: ApiError>(
+fn restyle_error(
     err: &actix_web::Error,
-    surface: &Surface<E>,
-    overflowed: bool,
+    body: Body,
     method: &str,
     path: &str,
     ctx: &Context,
 ) -> actix_web::HttpResponse {
     let original = err.error_response();
-    let body = Body {
-        limit: surface.get_body_limit(),
-        overflowed,
-    };
     let Some(rejection) = stands_for(&original, Some(err), body, method, path) else {
         return original;
     };
@@ -495,6 +486,17 @@ struct Body {
     limit: Option<u64>,
     /// Whether the limit cut the body off.
     overflowed: bool,
+}
+
+impl Body {
+    /// The body of a request `surface` served, `overflowed` as its
+    /// [`Limited`] stream left it.
+    fn of<E: ApiError>(surface: &Surface<E>, overflowed: &core::cell::Cell<bool>) -> Self {
+        Body {
+            limit: surface.get_body_limit(),
+            overflowed: overflowed.get(),
+        }
+    }
 }
 
 /// A body that could not be read, in words of the request's own: the
