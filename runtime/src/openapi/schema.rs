@@ -144,14 +144,12 @@ impl Inliner<'_> {
                     _ => RefOr::T(any()),
                 }
             }
-            RefOr::T(schema) => RefOr::T(self.inline_schema(schema)),
+            RefOr::T(schema) => {
+                let mut schema = schema.clone();
+                self.inline_in(&mut schema);
+                RefOr::T(schema)
+            }
         }
-    }
-
-    fn inline_schema(&mut self, schema: &Schema) -> Schema {
-        let mut schema = schema.clone();
-        self.inline_in(&mut schema);
-        schema
     }
 
     /// Inlines the `$ref`s of `schema`, in place.
