@@ -51,7 +51,7 @@ use reqwest_middleware::{Middleware, Next};
 use serde::de::DeserializeOwned;
 
 use super::idempotent::{self, retry_if_unsent};
-use super::reqwest::{DEFAULT_ERROR_BODY_LIMIT, ResponseExt, from_reqwest, read_capped};
+use super::reqwest::{DEFAULT_ERROR_BODY_LIMIT, ResponseExt, from_reqwest};
 use super::{ClientError, FromRemote, RemoteError};
 use crate::breaker::Breakers;
 use crate::retry::{IdempotencyKey, TimedOut, WithExtras};
@@ -239,16 +239,15 @@ enum Kept {
 }
 
 impl Failed {
-    async fn answer(mut response: reqwest::Response, limit: usize) -> Self {
-        let status = response.status();
-        let version = response.version();
-        let headers = response.headers().clone();
-        let body = Bytes::from(read_capped(&mut response, limit).await);
-        let error = ClientError::from_remote(RemoteError::parse(status, &headers, &body));
+    async fn answer(response: reqwest::Response, limit: usize) -> Self {
+        let (parts, body) = http::Response::from(response).into_parts();
+        let body = Bytes::from(super::read_error_body(body, limit).await);
+        let error =
+            ClientError::from_remote(RemoteError::parse(parts.status, &parts.headers, &body));
         let mut kept = http::Response::new(body);
-        *kept.status_mut() = status;
-        *kept.version_mut() = version;
-        *kept.headers_mut() = headers;
+        *kept.status_mut() = parts.status;
+        *kept.version_mut() = parts.version;
+        *kept.headers_mut() = parts.headers;
         // The body handed on is what was read (at most the cap, within the
         // error-body time): its length, not the one first announced.
         let length = http::HeaderValue::from(kept.body().len());

@@ -78,6 +78,37 @@ pub const ERROR_BODY_TIME: core::time::Duration = core::time::Duration::from_sec
 #[cfg(any(feature = "reqwest", feature = "tower-client"))]
 pub(crate) const ERROR_BODY_LIMIT: usize = 64 * 1024;
 
+/// At most `limit` bytes of an error response's body, read for at most
+/// [`ERROR_BODY_TIME`], for every client entry point. A body cut short
+/// still says what it can: the status and headers are in.
+#[cfg(any(feature = "reqwest", feature = "tower-client"))]
+pub(crate) async fn read_error_body<B: http_body::Body>(body: B, limit: usize) -> Vec<u8> {
+    use bytes::Buf as _;
+    use http_body_util::BodyExt as _;
+    let mut body = core::pin::pin!(body);
+    let mut bytes = Vec::new();
+    let until = tokio::time::Instant::now() + ERROR_BODY_TIME;
+    while bytes.len() < limit {
+        let Ok(frame) = tokio::time::timeout_at(until, body.frame()).await else {
+            break;
+        };
+        match frame {
+            Some(Ok(frame)) => {
+                if let Ok(mut data) = frame.into_data() {
+                    while data.has_remaining() && bytes.len() < limit {
+                        let chunk = data.chunk();
+                        let take = chunk.len().min(limit - bytes.len());
+                        bytes.extend_from_slice(&chunk[..take]);
+                        data.advance(take);
+                    }
+                }
+            }
+            Some(Err(_)) | None => break,
+        }
+    }
+    bytes
+}
+
 /// The breaker a client layer goes through: one for every request, or one
 /// per host (and port) of the request's URL.
 #[cfg(any(feature = "reqwest-middleware", feature = "tower-client"))]

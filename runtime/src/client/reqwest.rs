@@ -108,38 +108,21 @@ impl ResponseExt for reqwest::Response {
         })
     }
 
-    async fn check<E>(mut self, limit: usize) -> Result<reqwest::Response, ClientError<E>>
+    async fn check<E>(self, limit: usize) -> Result<reqwest::Response, ClientError<E>>
     where
         E: FromRemote + Send,
     {
-        let status = self.status();
-        if !super::is_error_status(status) {
+        if !super::is_error_status(self.status()) {
             return Ok(self);
         }
-        let headers = self.headers().clone();
-        let body = read_capped(&mut self, limit).await;
+        let (parts, body) = http::Response::from(self).into_parts();
+        let body = super::read_error_body(body, limit).await;
         Err(ClientError::from_remote(RemoteError::parse(
-            status, &headers, &body,
+            parts.status,
+            &parts.headers,
+            &body,
         )))
     }
-}
-
-/// At most `limit` bytes of a response's body, read for at most
-/// [`ERROR_BODY_TIME`](super::ERROR_BODY_TIME). A body cut short still says what it can: the status
-/// and headers are in.
-pub(crate) async fn read_capped(response: &mut reqwest::Response, limit: usize) -> Vec<u8> {
-    let until = tokio::time::Instant::now() + super::ERROR_BODY_TIME;
-    let mut body = Vec::new();
-    while body.len() < limit {
-        match tokio::time::timeout_at(until, response.chunk()).await {
-            Ok(Ok(Some(chunk))) => {
-                let room = limit - body.len();
-                body.extend_from_slice(&chunk[..chunk.len().min(room)]);
-            }
-            Ok(Ok(None) | Err(_)) | Err(_) => break,
-        }
-    }
-    body
 }
 
 /// The whole body, if it is at most `limit` bytes (`None` past it); a

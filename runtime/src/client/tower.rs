@@ -34,10 +34,8 @@ use core::task::{Context, Poll};
 use std::error::Error as StdError;
 use std::sync::Arc;
 
-use bytes::Buf;
 use http::{Request, Response};
 use http_body::Body;
-use http_body_util::BodyExt;
 
 use super::idempotent::{self, retry_if_unsent};
 use super::{ClientError, NetworkKind, RemoteError};
@@ -285,29 +283,7 @@ fn copy<B: Clone>(request: &Request<B>) -> Request<B> {
 /// for at most [`ERROR_BODY_TIME`](super::ERROR_BODY_TIME).
 async fn read_error<RB: Body>(response: Response<RB>, limit: usize) -> ClientError {
     let (parts, body) = response.into_parts();
-    let mut body = core::pin::pin!(body);
-    let mut bytes = Vec::new();
-    let until = tokio::time::Instant::now() + super::ERROR_BODY_TIME;
-    while bytes.len() < limit {
-        let Ok(frame) = tokio::time::timeout_at(until, body.frame()).await else {
-            break;
-        };
-        match frame {
-            Some(Ok(frame)) => {
-                if let Ok(mut data) = frame.into_data() {
-                    while data.has_remaining() && bytes.len() < limit {
-                        let chunk = data.chunk();
-                        let take = chunk.len().min(limit - bytes.len());
-                        bytes.extend_from_slice(&chunk[..take]);
-                        data.advance(take);
-                    }
-                }
-            }
-            // The status and headers are in: a body cut short still says
-            // what it can.
-            Some(Err(_)) | None => break,
-        }
-    }
+    let bytes = super::read_error_body(body, limit).await;
     ClientError::from_remote(RemoteError::parse(parts.status, &parts.headers, &bytes))
 }
 
