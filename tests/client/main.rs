@@ -4,6 +4,7 @@
 //! and the tower layer over loopback.
 
 mod corpus;
+mod counted;
 mod decode;
 mod middleware;
 mod parse_props;

@@ -446,3 +446,24 @@ async fn a_connect_timeout_is_a_request_never_sent() {
     );
     assert_eq!(test_mode.attempts(), 2, "retried: it was never sent");
 }
+
+/// `check` reads an error body up to its limit and no further, however
+/// much more the server has to send.
+#[tokio::test]
+async fn check_reads_an_error_body_only_up_to_its_limit() {
+    use rebuff::client::reqwest::ResponseExt;
+    let limit = 16 * 1024;
+    let (body, read) = crate::counted::body();
+    let response = http::Response::builder()
+        .status(404)
+        .body(reqwest::Body::wrap(body))
+        .unwrap();
+    let err = reqwest::Response::from(response)
+        .check::<RemoteError>(limit)
+        .await
+        .unwrap_err();
+    assert_eq!(err.status(), Some(reqwest::StatusCode::NOT_FOUND));
+    let read = read.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(read >= limit, "{read}");
+    assert!(read < limit + crate::counted::FRAME, "{read}");
+}

@@ -289,3 +289,37 @@ async fn each_host_goes_through_its_own_breaker() {
     );
     assert_eq!(down_log.lock().unwrap().len(), 2, "refused without asking");
 }
+
+/// An error body is read up to the layer's limit and no further, however
+/// much more the service has to give.
+#[tokio::test]
+async fn an_error_body_is_read_only_up_to_the_limit() {
+    let limit = 16 * 1024;
+    let read = std::sync::Arc::new(std::sync::Mutex::new(None));
+    let seen = read.clone();
+    let service = tower::service_fn(move |_: Request<Full<Bytes>>| {
+        let (body, count) = crate::counted::body();
+        *seen.lock().unwrap() = Some(count);
+        async move {
+            Ok::<_, std::convert::Infallible>(
+                rebuff::http::Response::builder()
+                    .status(404)
+                    .body(body)
+                    .unwrap(),
+            )
+        }
+    });
+    let client = RetryLayer::new(QUICK)
+        .error_body_limit(limit)
+        .layer(service);
+    let err = client
+        .oneshot(request(Method::GET, "http://api.test/leads/1"))
+        .await
+        .err()
+        .expect("a 404 is an error");
+    assert_eq!(err.status(), Some(StatusCode::NOT_FOUND));
+    let count = read.lock().unwrap().take().unwrap();
+    let read = count.load(std::sync::atomic::Ordering::SeqCst);
+    assert!(read >= limit, "{read}");
+    assert!(read < limit + crate::counted::FRAME, "{read}");
+}
