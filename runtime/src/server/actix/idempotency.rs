@@ -277,7 +277,7 @@ where
     // will restyle is the framework's, not kept.
     let behind_surface = response.request().extensions().contains::<crate::Context>();
     if !claimed.keeps(http_status(response.status()), &headers, length)
-        || (behind_surface && super::surface::restyled(&response))
+        || (behind_surface && super::restyle::restyled(&response))
     {
         return Ok(response.map_into_left_body());
     }

@@ -44,6 +44,7 @@
 mod idempotency;
 #[cfg(feature = "ratelimit")]
 mod ratelimit;
+mod restyle;
 mod surface;
 
 use core::future::{Ready, ready};
