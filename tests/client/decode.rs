@@ -234,6 +234,37 @@ fn hidden_fields_decode_to_their_default_and_unknown_codes_to_other() {
     );
 }
 
+/// Status and message tell a variant only in a body without a code: a
+/// server's own `not_found` that happens to say "Lead not found" is not a
+/// missing lead.
+#[test]
+fn a_code_no_variant_has_is_not_read_by_its_message() {
+    #[derive(Debug, thiserror::Error, ApiError)]
+    #[api(decode)]
+    #[allow(clippy::large_enum_variant)]
+    enum LookupError {
+        #[error("no such lead")]
+        #[api(status = 404, message = "Lead not found")]
+        LeadNotFound,
+        #[error("{0}")]
+        #[api(transparent, other)]
+        Other(RemoteError),
+    }
+    let decode = |body: &[u8]| {
+        let remote = RemoteError::parse(rebuff::StatusCode::NOT_FOUND, &Default::default(), body);
+        LookupError::from_remote(&remote).unwrap()
+    };
+    let decoded = decode(br#"{"error":{"code":"not_found","message":"Lead not found"}}"#);
+    let LookupError::Other(inner) = &decoded else {
+        panic!("{decoded:?}")
+    };
+    assert_eq!(inner.code(), Some("not_found"));
+
+    // Without a code, the same words are the variant's.
+    let decoded = decode(br#"{"error":"Lead not found"}"#);
+    assert!(matches!(decoded, LookupError::LeadNotFound), "{decoded:?}");
+}
+
 #[test]
 fn client_errors_carry_request_ids_and_retry_advice() {
     let err = LeadError::RateLimited {

@@ -111,6 +111,21 @@ pub(super) fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
             });
         }
     }
+    // Only a body without a code of its own (or whose one word was read as
+    // one) is told by its status and message: a code no variant has names
+    // an error that is not one of these.
+    let by_message = if by_message.is_empty() {
+        TokenStream::new()
+    } else {
+        quote! {
+            let __rebuff_status = ::rebuff::client::RemoteError::status(__rebuff_remote).as_u16();
+            if ::rebuff::client::RemoteError::code(__rebuff_remote).is_none_or(|__rebuff_code| {
+                __rebuff_code == ::rebuff::client::RemoteError::message(__rebuff_remote)
+            }) {
+                #(#by_message)*
+            }
+        }
+    };
     let (where_clause, _) = bounds.extend(where_clause);
     quote! {
         #[automatically_derived]
@@ -121,8 +136,7 @@ pub(super) fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
                     #(#arms)*
                     _ => {}
                 }
-                let __rebuff_status = ::rebuff::client::RemoteError::status(__rebuff_remote).as_u16();
-                #(#by_message)*
+                #by_message
                 #(#delegates)*
                 #other
             }
