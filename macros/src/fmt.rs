@@ -19,6 +19,9 @@ pub(crate) struct Template {
     pub(crate) args: Vec<(String, usize)>,
     /// `(index of the field, name of the core::fmt trait it is formatted with)`.
     pub(crate) uses: Vec<(usize, &'static str)>,
+    /// Indexes of the fields a width or precision names (`{v:>width$}`):
+    /// not displayed, yet what the client reads depends on them.
+    pub(crate) counts: Vec<usize>,
     /// The text itself when there is no placeholder (braces unescaped).
     pub(crate) constant: Option<String>,
 }
@@ -38,6 +41,7 @@ pub(crate) fn parse(
     let mut constant = String::with_capacity(text.len());
     let mut args: Vec<(String, usize)> = Vec::new();
     let mut uses = Vec::new();
+    let mut counts = Vec::new();
     let mut ok = true;
     let mut rest = text.as_str();
 
@@ -87,7 +91,14 @@ pub(crate) fn parse(
             }
             out.push(':');
             out.push_str(&rewrite_spec_refs(
-                cx, lit, spec, variant, fields, &mut args, &mut uses, &mut ok,
+                cx,
+                lit,
+                spec,
+                variant,
+                fields,
+                &mut args,
+                &mut counts,
+                &mut ok,
             ));
         }
         out.push('}');
@@ -106,6 +117,7 @@ pub(crate) fn parse(
         },
         args,
         uses,
+        counts,
     })
 }
 
@@ -183,7 +195,7 @@ fn rewrite_spec_refs(
     variant: &str,
     fields: &[Field<'_>],
     args: &mut Vec<(String, usize)>,
-    uses: &mut Vec<(usize, &'static str)>,
+    counts: &mut Vec<usize>,
     ok: &mut bool,
 ) -> String {
     let mut out = String::with_capacity(spec.len());
@@ -194,12 +206,13 @@ fn rewrite_spec_refs(
             continue;
         }
         if c == '$' && !word.is_empty() {
-            match field_ref(cx, lit, &word, variant, fields, args, uses, "Display") {
+            // The field is used as a count, not displayed.
+            let mut used = Vec::new();
+            match field_ref(cx, lit, &word, variant, fields, args, &mut used, "Display") {
                 Some(arg) => out.push_str(&arg),
                 None => *ok = false,
             }
-            // The field is used as a count, not displayed.
-            uses.pop();
+            counts.extend(used.into_iter().map(|(index, _)| index));
         } else {
             out.push_str(&word);
         }

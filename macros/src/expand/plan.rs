@@ -47,7 +47,8 @@ fn shows_only_public(
 ) -> bool {
     let mut ok = true;
     let mut reported = Vec::new();
-    for &(index, _) in &template.uses {
+    let shown = template.uses.iter().map(|&(index, _)| index);
+    for index in shown.chain(template.counts.iter().copied()) {
         let Some(field) = fields.get(index) else {
             continue;
         };
