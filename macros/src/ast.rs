@@ -42,7 +42,8 @@ pub(crate) struct Field<'a> {
     pub(crate) member: Member,
     pub(crate) attrs: Attrs,
     pub(crate) ty: &'a Type,
-    /// A `#[source]`/`#[from]`/`source` field: never in details.
+    /// A `#[source]`/`#[from]`/`source` field, or the one field of an
+    /// `#[error(transparent)]` variant: never in details.
     pub(crate) is_cause: bool,
 }
 
@@ -56,12 +57,13 @@ impl<'a> Input<'a> {
                     .iter()
                     .map(|v| {
                         let variant_attrs = attr::parse(cx, &v.attrs, Place::Variant);
+                        let wraps_cause = wraps_cause(&v.attrs, &variant_attrs);
                         Variant {
                             ident: &v.ident,
                             original_attrs: &v.attrs,
                             code: code_of(&variant_attrs, &v.ident, attrs.code_case.as_ref()),
                             attrs: variant_attrs,
-                            fields: Field::multiple(cx, &v.fields),
+                            fields: Field::multiple(cx, &v.fields, wraps_cause),
                             docs: attr::docs(&v.attrs),
                             error_text: attr::error_text(&v.attrs),
                             in_enum: true,
@@ -77,12 +79,14 @@ impl<'a> Input<'a> {
             syn::Data::Struct(data) => {
                 let all = attr::parse(cx, &node.attrs, Place::Struct);
                 let (type_attrs, variant_attrs) = split_struct_attrs(all);
+                let wraps_cause = wraps_cause(&node.attrs, &type_attrs)
+                    && wraps_cause(&node.attrs, &variant_attrs);
                 let variant = Variant {
                     ident: &node.ident,
                     original_attrs: &node.attrs,
                     code: code_of(&variant_attrs, &node.ident, type_attrs.code_case.as_ref()),
                     attrs: variant_attrs,
-                    fields: Field::multiple(cx, &data.fields),
+                    fields: Field::multiple(cx, &data.fields, wraps_cause),
                     docs: attr::docs(&node.attrs),
                     error_text: attr::error_text(&node.attrs),
                     in_enum: false,
@@ -151,8 +155,18 @@ fn split_struct_attrs(mut all: Attrs) -> (Attrs, Attrs) {
     (all, variant)
 }
 
+/// Whether a variant (or struct) with these attributes is thiserror's
+/// `#[error(transparent)]` around a cause of its own: not rebuff's
+/// `#[api(transparent)]`, whose field is an API error it delegates to.
+fn wraps_cause(original: &[syn::Attribute], attrs: &Attrs) -> bool {
+    attrs.transparent.is_none() && attr::is_error_transparent(original)
+}
+
 impl<'a> Field<'a> {
-    fn multiple(cx: &Ctxt, fields: &'a syn::Fields) -> Vec<Self> {
+    /// The fields of a variant; `wraps_cause`: its one field is its cause
+    /// ([`wraps_cause`]).
+    fn multiple(cx: &Ctxt, fields: &'a syn::Fields, wraps_cause: bool) -> Vec<Self> {
+        let only = fields.len() == 1;
         fields
             .iter()
             .enumerate()
@@ -166,7 +180,7 @@ impl<'a> Field<'a> {
                 },
                 attrs: attr::parse(cx, &field.attrs, Place::Field),
                 ty: &field.ty,
-                is_cause: attr::is_cause(field),
+                is_cause: attr::is_cause(field) || (wraps_cause && only),
             })
             .collect()
     }

@@ -564,6 +564,19 @@ pub(crate) fn docs(attrs: &[Attribute]) -> String {
     lines.join(" ")
 }
 
+/// Whether the item is thiserror's `#[error(transparent)]`: its one field
+/// is the error's cause, whose text and source it forwards.
+pub(crate) fn is_error_transparent(attrs: &[Attribute]) -> bool {
+    attrs.iter().any(|a| {
+        a.path().is_ident(ERROR)
+            && a.parse_args_with(|input: ParseStream<'_>| {
+                let word: syn::Ident = input.parse()?;
+                Ok(word == "transparent" && input.is_empty())
+            })
+            .unwrap_or(false)
+    })
+}
+
 /// Whether thiserror treats this field as the error's cause: its text must
 /// never reach `details`.
 pub(crate) fn is_cause(field: &syn::Field) -> bool {

@@ -378,6 +378,10 @@ enum StoreError {
     #[error("database: {0}")]
     #[api(status = 500)]
     Database(#[from] std::io::Error),
+    /// thiserror's `transparent`: the one field is the cause too.
+    #[error(transparent)]
+    #[api(status = 503, message = "Try again later")]
+    Cache(std::io::Error),
 }
 
 fn load(id: &str) -> Result<String, StoreError> {
@@ -410,6 +414,12 @@ fn a_variant_with_a_foreign_cause_is_not_decoded() {
         client.status(),
         Some(rebuff::StatusCode::INTERNAL_SERVER_ERROR)
     );
+
+    let cache = StoreError::Cache(std::io::Error::other("cache host 10.0.0.7 down"));
+    assert!(round_trip::<Nested, _>(&cache).is_none());
+    let body = rebuff::to_vec(&cache, &Context::new());
+    let body = String::from_utf8(body).unwrap();
+    assert!(!body.contains("10.0.0.7"), "{body}");
 }
 
 /// An API that answers unknown routes with its own error, which its
