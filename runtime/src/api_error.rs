@@ -228,3 +228,103 @@ impl<E: ApiError + ?Sized> fmt::Debug for Message<'_, E> {
 pub const fn retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
+
+/// A boxed error is the error it holds: a `transparent` variant may box a
+/// large error type (as clippy's `large_enum_variant` suggests) and still
+/// delegate everything to it.
+///
+/// ```
+/// #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+/// enum UpstreamError {
+///     #[error("upstream timed out")]
+///     #[api(status = 504, timeout)]
+///     TimedOut,
+/// }
+///
+/// #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+/// enum AppError {
+///     #[error(transparent)]
+///     #[api(transparent)]
+///     Upstream(Box<UpstreamError>),
+/// }
+///
+/// use rebuff::ApiError;
+/// let err = AppError::Upstream(Box::new(UpstreamError::TimedOut));
+/// assert_eq!(err.status(), 504);
+/// assert_eq!(err.code(), "timed_out");
+///
+/// // The retry engine's cut-off attempt becomes the boxed error's timeout.
+/// let timed_out = rebuff::retry::TimedOut { limit: std::time::Duration::from_secs(2) };
+/// let boxed = Box::<UpstreamError>::from_timeout().unwrap()(timed_out);
+/// assert!(matches!(*boxed, UpstreamError::TimedOut));
+/// ```
+impl<T: ApiError> ApiError for Box<T> {
+    type Envelope = T::Envelope;
+    const CATALOG: &'static [Entry] = T::CATALOG;
+    const STYLE: crate::Style = T::STYLE;
+
+    fn status(&self) -> StatusCode {
+        (**self).status()
+    }
+
+    fn code(&self) -> &str {
+        (**self).code()
+    }
+
+    fn fmt_message(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (**self).fmt_message(f)
+    }
+
+    fn message_str(&self) -> Option<&str> {
+        (**self).message_str()
+    }
+
+    fn type_uri(&self) -> Option<&str> {
+        (**self).type_uri()
+    }
+
+    fn has_details(&self) -> bool {
+        (**self).has_details()
+    }
+
+    fn serialize_details<M: SerializeMap>(&self, map: &mut M) -> Result<(), M::Error> {
+        (**self).serialize_details(map)
+    }
+
+    fn retry_after(&self) -> Option<Duration> {
+        (**self).retry_after()
+    }
+
+    fn retryable(&self) -> bool {
+        (**self).retryable()
+    }
+
+    fn rate_limit(&self) -> Option<RateLimit> {
+        (**self).rate_limit()
+    }
+
+    fn request_id(&self) -> Option<&str> {
+        (**self).request_id()
+    }
+
+    fn has_errors(&self) -> bool {
+        (**self).has_errors()
+    }
+
+    fn serialize_errors<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).serialize_errors(serializer)
+    }
+
+    fn from_timeout() -> Option<fn(crate::retry::TimedOut) -> Self> {
+        fn boxed<T: ApiError>(timed_out: crate::retry::TimedOut) -> Box<T> {
+            // Only reached through the `Some` below.
+            let unbox = T::from_timeout().unwrap_or_else(|| unreachable!());
+            Box::new(unbox(timed_out))
+        }
+        T::from_timeout().map(|_| boxed::<T> as fn(_) -> _)
+    }
+
+    fn from_rejection(rejection: &crate::Rejection) -> Option<Self> {
+        T::from_rejection(rejection).map(Box::new)
+    }
+}

@@ -517,3 +517,48 @@ fn a_retry_after_past_the_largest_number_saturates() {
         other => panic!("{other:?}"),
     }
 }
+
+/// A transparent variant may box its error (as clippy's
+/// `large_enum_variant` asks of a large one), the `other` variant too.
+#[test]
+fn a_boxed_transparent_variant_delegates_and_decodes() {
+    #[derive(Debug, PartialEq, thiserror::Error, ApiError)]
+    #[api(decode)]
+    enum Billing {
+        #[error("card declined")]
+        #[api(status = 402, message = "Card declined")]
+        CardDeclined { reason: String },
+    }
+
+    #[derive(Debug, thiserror::Error, ApiError)]
+    #[api(decode)]
+    enum Gateway {
+        #[error(transparent)]
+        #[api(transparent)]
+        Billing(Box<Billing>),
+        #[error("{0}")]
+        #[api(transparent, other)]
+        Other(Box<RemoteError>),
+    }
+
+    let err = Gateway::Billing(Box::new(Billing::CardDeclined {
+        reason: "expired".into(),
+    }));
+    assert_eq!(err.status(), 402);
+    assert_eq!(err.code(), "card_declined");
+    let decoded = round_trip::<Nested, _>(&err).unwrap();
+    let Gateway::Billing(billing) = &decoded else {
+        panic!("{decoded:?}")
+    };
+    assert_eq!(
+        **billing,
+        Billing::CardDeclined {
+            reason: "expired".into()
+        }
+    );
+
+    let body = br#"{"error":{"code":"gone","message":"Gone"}}"#;
+    let remote = RemoteError::parse(rebuff::StatusCode::GONE, &Default::default(), body);
+    let decoded = Gateway::from_remote(&remote).unwrap();
+    assert!(matches!(&decoded, Gateway::Other(inner) if RemoteError::code(inner) == Some("gone")));
+}

@@ -200,6 +200,14 @@ impl FromRemote for RemoteError {
     }
 }
 
+/// A boxed error decodes as the error it holds (a `transparent` variant
+/// may box it).
+impl<T: FromRemote> FromRemote for Box<T> {
+    fn from_remote(remote: &RemoteError) -> Option<Self> {
+        T::from_remote(remote).map(Box::new)
+    }
+}
+
 /// What failed below HTTP.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]

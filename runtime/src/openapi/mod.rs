@@ -207,6 +207,18 @@ pub fn delegate<Inner: Documented, E>(
     out.extend(inner.into_iter().map(|v| v.wrap(name, wrap)));
 }
 
+/// A boxed error shows the errors of the type it holds.
+impl<T: Documented> Documented for Box<T> {
+    fn variants(out: &mut Vec<Variant<Self>>) {
+        let mut inner = Vec::new();
+        T::variants(&mut inner);
+        out.extend(inner.into_iter().map(|v| {
+            let name = v.name();
+            v.wrap(name, Box::new)
+        }));
+    }
+}
+
 /// The rejections alone, rendered in the default style.
 impl Documented for Rejection {
     fn variants(out: &mut Vec<Variant<Self>>) {
