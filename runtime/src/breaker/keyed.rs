@@ -93,6 +93,7 @@ impl Breaker {
             window_ms: self.window_ms,
             cooldown_ms: self.cooldown_ms,
             max_probes: self.max_probes,
+            probe_timeout_ms: self.probe_timeout_ms,
             ..Breaker::new()
         }
     }

@@ -27,6 +27,17 @@ fn now_ms() -> u64 {
     u64::try_from(base.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
+/// A round of probes and its probes under way, in one word.
+const fn join(round: u32, probes: u32) -> u64 {
+    ((round as u64) << 32) | probes as u64
+}
+
+/// [`join`]'s parts.
+#[allow(clippy::cast_possible_truncation)] // the halves of a word
+const fn split(word: u64) -> (u32, u32) {
+    ((word >> 32) as u32, word as u32)
+}
+
 /// The state of a [`Breaker`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum State {
@@ -81,6 +92,15 @@ impl Retryable for CircuitOpen {
 #[must_use = "record the outcome with Breaker::record, or give it back with Breaker::release"]
 pub struct Permit {
     probe: bool,
+    /// The round of probes it belongs to (see [`Breaker::probe_timeout`]).
+    round: u32,
+}
+
+impl Permit {
+    const CALL: Permit = Permit {
+        probe: false,
+        round: 0,
+    };
 }
 
 impl Permit {
@@ -116,14 +136,18 @@ impl Bucket {
 /// - **Open**: [`Breaker::allow`] refuses at once with [`CircuitOpen`] until
 ///   `cooldown` has passed, then half-opens.
 /// - **Half-open**: up to `probes` calls at a time go through; a success
-///   closes the breaker, a failure opens it again.
+///   closes the breaker, a failure opens it again. A probe that goes
+///   unanswered for [`probe_timeout`](Breaker::probe_timeout) (the cooldown,
+///   unless set) is given up on: its slot goes to a new probe, so one hung
+///   call cannot hold the circuit open for good.
 ///
 /// What counts as a failure is the error's [`Retryable`] advice: an error
 /// worth retrying (a 5xx, a timeout, a reset connection) says the service
 /// struggles; a 404 or a validation error says nothing about its health.
 ///
 /// Lock-free: `allow` and `record` are a few atomic operations, and a closed
-/// breaker reads no clock.
+/// breaker reads the clock only to count a failure (and, with a
+/// [failure rate](Breaker::failure_rate), a success).
 ///
 /// ```
 /// use std::time::Duration;
@@ -142,10 +166,15 @@ pub struct Breaker {
     window_ms: u64,
     cooldown_ms: u64,
     max_probes: u32,
+    /// `None`: the cooldown.
+    probe_timeout_ms: Option<u64>,
     state: AtomicU8,
     consecutive: AtomicU32,
     opened_at: AtomicU64,
-    probes: AtomicU32,
+    /// The round of probes (high 32 bits) and its probes under way (low).
+    probes: AtomicU64,
+    /// When the latest probe slot was taken, in [`now_ms`] time.
+    probed_at: AtomicU64,
     paused_until: AtomicU64,
     opened: AtomicU64,
     buckets: [Bucket; BUCKETS],
@@ -182,10 +211,12 @@ impl Breaker {
             window_ms: 60_000,
             cooldown_ms: 60_000,
             max_probes: 1,
+            probe_timeout_ms: None,
             state: AtomicU8::new(CLOSED),
             consecutive: AtomicU32::new(0),
             opened_at: AtomicU64::new(0),
-            probes: AtomicU32::new(0),
+            probes: AtomicU64::new(0),
+            probed_at: AtomicU64::new(0),
             paused_until: AtomicU64::new(0),
             opened: AtomicU64::new(0),
             buckets: [const { Bucket::new() }; BUCKETS],
@@ -238,6 +269,25 @@ impl Breaker {
         self
     }
 
+    /// How long a half-open probe may go unanswered before the breaker
+    /// gives up on it (by default, the cooldown). Once every probe slot has
+    /// been taken for that long, the next caller becomes a probe of a new
+    /// round; the outcome of a probe given up on still counts, as an
+    /// ordinary call's. Without it a probe sent to a server that accepts
+    /// the connection and never answers (and a policy without an attempt
+    /// timeout) would keep the circuit from ever closing.
+    #[must_use]
+    #[allow(clippy::cast_possible_truncation)] // after a range check, in a `const fn`
+    pub const fn probe_timeout(mut self, timeout: Duration) -> Self {
+        let ms = timeout.as_millis();
+        self.probe_timeout_ms = Some(if ms > u64::MAX as u128 {
+            u64::MAX
+        } else {
+            ms as u64
+        });
+        self
+    }
+
     /// The current state.
     #[must_use]
     pub fn state(&self) -> State {
@@ -279,7 +329,7 @@ impl Breaker {
         let state = self.state.load(Ordering::Acquire);
         let paused = self.paused_until.load(Ordering::Relaxed);
         if state == CLOSED && paused == 0 {
-            return Ok(Permit { probe: false });
+            return Ok(Permit::CALL);
         }
         self.allow_slow(state, paused)
     }
@@ -289,7 +339,7 @@ impl Breaker {
     pub fn allow_after_pause(&self) -> Result<Permit, CircuitOpen> {
         let state = self.state.load(Ordering::Acquire);
         if state == CLOSED {
-            return Ok(Permit { probe: false });
+            return Ok(Permit::CALL);
         }
         self.allow_slow(state, 0)
     }
@@ -308,7 +358,7 @@ impl Breaker {
                     .compare_exchange(paused, 0, Ordering::Relaxed, Ordering::Relaxed);
         }
         if state == CLOSED {
-            return Ok(Permit { probe: false });
+            return Ok(Permit::CALL);
         }
         if state == OPEN {
             let ready_at = self.probe_at();
@@ -328,26 +378,69 @@ impl Breaker {
             }
             state = self.state.load(Ordering::Acquire);
             if state == CLOSED {
-                return Ok(Permit { probe: false });
+                return Ok(Permit::CALL);
             }
             if state == OPEN {
                 return Err(CircuitOpen { retry_after: None });
             }
         }
-        // Half-open: take a probe slot if one is free.
-        let mut probes = self.probes.load(Ordering::Acquire);
+        // Half-open: take a probe slot if one is free, or start a new round
+        // if every probe under way has gone unanswered too long.
+        let limit = self.probe_timeout_ms.unwrap_or(self.cooldown_ms);
+        let mut current = self.probes.load(Ordering::Acquire);
         loop {
-            if probes >= self.max_probes {
+            let (round, probes) = split(current);
+            let next = if probes < self.max_probes {
+                join(round, probes + 1)
+            } else if now.saturating_sub(self.probed_at.load(Ordering::Acquire)) >= limit {
+                join(round.wrapping_add(1), 1)
+            } else {
                 return Err(CircuitOpen { retry_after: None });
-            }
+            };
+            // Written before the slot is taken: a caller that reads it next
+            // sees a fresh probe, and does not give up on it too.
+            self.probed_at.store(now, Ordering::Release);
             match self.probes.compare_exchange_weak(
-                probes,
-                probes + 1,
+                current,
+                next,
                 Ordering::AcqRel,
                 Ordering::Acquire,
             ) {
-                Ok(_) => return Ok(Permit { probe: true }),
-                Err(current) => probes = current,
+                Ok(_) => {
+                    let (round, _) = split(next);
+                    if probes >= self.max_probes {
+                        tracing::warn!(target: "rebuff::breaker", "circuit half-open: a probe went unanswered, probing afresh");
+                    }
+                    return Ok(Permit { probe: true, round });
+                }
+                Err(seen) => current = seen,
+            }
+        }
+    }
+
+    /// Whether `permit` is a probe of the current round (a probe given up
+    /// on counts as an ordinary call).
+    fn is_current_probe(&self, permit: &Permit) -> bool {
+        permit.probe && split(self.probes.load(Ordering::Acquire)).0 == permit.round
+    }
+
+    /// Frees the slot of a probe of round `round`, unless that round was
+    /// given up on (its slots are free already).
+    fn free_probe(&self, round: u32) {
+        let mut current = self.probes.load(Ordering::Acquire);
+        loop {
+            let (now_round, probes) = split(current);
+            if now_round != round || probes == 0 {
+                return;
+            }
+            match self.probes.compare_exchange_weak(
+                current,
+                join(round, probes - 1),
+                Ordering::AcqRel,
+                Ordering::Acquire,
+            ) {
+                Ok(_) => return,
+                Err(seen) => current = seen,
             }
         }
     }
@@ -359,7 +452,7 @@ impl Breaker {
         reason = "the permit is used up: handed back once"
     )]
     pub fn record_success(&self, permit: Permit) {
-        if permit.probe {
+        if self.is_current_probe(&permit) {
             // The state moves before the slot is freed, so no other probe
             // slips in between.
             if self
@@ -374,7 +467,7 @@ impl Breaker {
                 }
                 tracing::info!(target: "rebuff::breaker", "circuit closed: the service recovered");
             }
-            self.probes.fetch_sub(1, Ordering::AcqRel);
+            self.free_probe(permit.round);
             return;
         }
         if self.consecutive.load(Ordering::Relaxed) != 0 {
@@ -395,7 +488,7 @@ impl Breaker {
     )]
     pub fn record_failure(&self, permit: Permit) {
         let now = now_ms();
-        if permit.probe {
+        if self.is_current_probe(&permit) {
             // `opened_at` is written before the state says open, so nobody
             // reads an old cooldown; the slot is freed only after the state
             // moved, so no other probe slips in between.
@@ -408,7 +501,7 @@ impl Breaker {
                 self.opened.fetch_add(1, Ordering::Relaxed);
                 tracing::warn!(target: "rebuff::breaker", "circuit opened again: the probe failed");
             }
-            self.probes.fetch_sub(1, Ordering::AcqRel);
+            self.free_probe(permit.round);
             return;
         }
         let consecutive = self
@@ -442,7 +535,7 @@ impl Breaker {
     )]
     pub fn release(&self, permit: Permit) {
         if permit.probe {
-            self.probes.fetch_sub(1, Ordering::AcqRel);
+            self.free_probe(permit.round);
         }
     }
 

@@ -4,7 +4,8 @@ use super::*;
 fn opens_after_consecutive_failures_and_recovers_through_a_probe() {
     let breaker = Breaker::new()
         .failures(3)
-        .cooldown(Duration::from_millis(30));
+        .cooldown(Duration::from_millis(30))
+        .probe_timeout(Duration::from_secs(600));
     for _ in 0..2 {
         breaker.record_failure(breaker.allow().unwrap());
     }
@@ -35,6 +36,32 @@ fn an_open_breaker_refuses_until_its_cooldown() {
     let wait = refused.retry_after.unwrap();
     assert!(wait <= Duration::from_secs(600) && wait > Duration::from_secs(500));
     assert_eq!(breaker.state(), State::Open);
+}
+
+/// A probe that never answers does not hold the circuit: past the probe
+/// timeout a new probe goes, and the old one's late outcome counts as an
+/// ordinary call's, without taking the new round's slot.
+#[test]
+fn a_probe_gone_unanswered_is_given_up_on() {
+    let breaker = Breaker::new()
+        .failures(1)
+        .cooldown(Duration::from_millis(10))
+        .probe_timeout(Duration::from_millis(200));
+    breaker.record_failure(breaker.allow().unwrap());
+    std::thread::sleep(Duration::from_millis(15));
+    let hung = breaker.allow().unwrap();
+    assert!(hung.is_probe());
+    std::thread::sleep(Duration::from_millis(250));
+    let fresh = breaker.allow().expect("the hung probe is given up on");
+    assert!(fresh.is_probe());
+    assert_eq!(breaker.state(), State::HalfOpen);
+    // The hung probe fails at last: an ordinary failure, in half-open.
+    breaker.record_failure(hung);
+    assert_eq!(breaker.state(), State::HalfOpen);
+    assert!(breaker.allow().is_err(), "the new probe holds its slot");
+    breaker.record_success(fresh);
+    assert_eq!(breaker.state(), State::Closed);
+    assert_eq!(breaker.times_opened(), 1);
 }
 
 #[test]
