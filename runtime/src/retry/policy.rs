@@ -82,7 +82,7 @@ const MIN_WAITS: usize = 4;
 /// |---|---|---|
 /// | backoff | exponential, 1 s × 2 | the usual advice: double from one second |
 /// | `max_delay` | 60 s | the usual cap on upload retries |
-/// | `max_retries` | 3 (4 attempts) | API guides stop after 3 or 4 attempts; 5 is for uploads ([`presets::UPLOADS`](crate::retry::presets::UPLOADS)) |
+/// | `max_retries` | 3 (4 attempts) | API guides stop after 3 or 4 attempts; uploads get 5 ([`presets::UPLOADS`](crate::retry::presets::UPLOADS): 4 retries) |
 /// | jitter | [`Jitter::Full`] | API guides' sample code adds none, which synchronises clients that failed together; full jitter spreads them best |
 /// | Retry-After | [`RetryAfter::Floor`], at most 5 minutes | most API guides tell clients to honour it; the cap keeps a hostile or broken server from parking the client |
 /// | deadline, attempt timeout | none | only the caller knows its budget |

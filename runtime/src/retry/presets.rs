@@ -34,8 +34,9 @@ pub const STATUS_AWARE: Policy = Policy::exponential()
     .min_wait(StatusCode::BAD_GATEWAY, Duration::from_secs(1))
     .min_wait(StatusCode::SERVICE_UNAVAILABLE, Duration::from_secs(30));
 
-/// APIs with the plain envelope or with SCREAMING codes: 3 attempts, sleeping
-/// `2^attempt` seconds (1 s, then 2 s); 429 waits the server's `retry_after`
+/// APIs with the plain envelope or with SCREAMING codes: 3 attempts, backing
+/// off `2^attempt` seconds (1 s, then 2 s) with equal jitter, so the sleeps
+/// fall in 0.5-1 s, then 1-2 s; 429 waits the server's `retry_after`
 /// (commonly 60 s).
 pub const SHORT: Policy = Policy::exponential()
     .initial_delay(Duration::from_secs(1))
@@ -45,7 +46,8 @@ pub const SHORT: Policy = Policy::exponential()
     .jitter(Jitter::Equal);
 
 /// A lead-management API (`create_lead_with_retry`): 3 retries after the
-/// first call, 1 s, 2 s, 4 s on 5xx; 429 waits `Retry-After`.
+/// first call, backing off 1 s, 2 s, 4 s on 5xx with equal jitter (sleeps
+/// of 0.5-1 s, 1-2 s, 2-4 s); 429 waits `Retry-After`.
 pub const PATIENT: Policy = Policy::exponential()
     .initial_delay(Duration::from_secs(1))
     .factor(2)
