@@ -323,3 +323,87 @@ async fn an_error_body_is_read_only_up_to_the_limit() {
     assert!(read >= limit, "{read}");
     assert!(read < limit + crate::counted::FRAME, "{read}");
 }
+
+/// A service that logs when it is made ready, called, and dropped while
+/// still holding what it reserved for a call.
+struct Tracked {
+    id: u32,
+    ready: bool,
+    next: std::sync::Arc<std::sync::atomic::AtomicU32>,
+    log: std::sync::Arc<std::sync::Mutex<Vec<String>>>,
+}
+
+impl Clone for Tracked {
+    fn clone(&self) -> Self {
+        Tracked {
+            id: self.next.fetch_add(1, std::sync::atomic::Ordering::SeqCst),
+            ready: false,
+            next: self.next.clone(),
+            log: self.log.clone(),
+        }
+    }
+}
+
+impl Drop for Tracked {
+    fn drop(&mut self) {
+        if self.ready {
+            self.log
+                .lock()
+                .unwrap()
+                .push(format!("released {}", self.id));
+        }
+    }
+}
+
+impl tower::Service<Request<Full<Bytes>>> for Tracked {
+    type Response = rebuff::http::Response<Full<Bytes>>;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        self.ready = true;
+        self.log.lock().unwrap().push(format!("ready {}", self.id));
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: Request<Full<Bytes>>) -> Self::Future {
+        self.ready = false;
+        self.log.lock().unwrap().push(format!("call {}", self.id));
+        std::future::ready(Ok(rebuff::http::Response::new(Full::new(Bytes::new()))))
+    }
+}
+
+static PAUSED: rebuff::Breaker = rebuff::Breaker::new();
+
+/// A call that must first wait out a pause (another caller's 429) gives
+/// back the readiness it was called with before it waits: a buffer's slot
+/// or a concurrency permit is not held through the pause.
+#[tokio::test]
+async fn a_call_waiting_out_a_pause_holds_no_reservation() {
+    let _no_sleeping = testing::enable();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let service = Tracked {
+        id: 0,
+        ready: false,
+        next: std::sync::Arc::new(std::sync::atomic::AtomicU32::new(1)),
+        log: log.clone(),
+    };
+    PAUSED.pause_for(Duration::from_secs(2));
+    let client = RetryLayer::new(QUICK).breaker(&PAUSED).layer(service);
+    let response = client
+        .oneshot(request(Method::GET, "http://api.test/leads"))
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let log = log.lock().unwrap().clone();
+    let released = log.iter().position(|e| e == "released 0");
+    let called = log.iter().position(|e| e.starts_with("call"));
+    assert!(
+        matches!((released, called), (Some(r), Some(c)) if r < c),
+        "{log:?}"
+    );
+    assert_ne!(log[called.unwrap()], "call 0", "{log:?}");
+}

@@ -99,7 +99,10 @@ impl RetryLayer {
     }
 
     /// Goes through `breaker`: refused at once while it is open, paused
-    /// while the host asked everyone to wait.
+    /// while the host asked everyone to wait. A call that waits out a
+    /// pause first drops the service it was made ready on (and with it a
+    /// buffer's slot or a concurrency permit) and makes a clone ready
+    /// when the pause is over.
     #[must_use]
     pub fn breaker(self, breaker: &'static Breaker) -> Self {
         self.config(|c| c.breaker = Some(super::Guard::One(breaker)))
@@ -231,7 +234,7 @@ async fn run<S, B, RB>(
     mut request: Request<B>,
 ) -> Result<Response<RB>, ClientError>
 where
-    S: tower::Service<Request<B>, Response = Response<RB>>,
+    S: tower::Service<Request<B>, Response = Response<RB>> + Clone,
     S::Error: Into<Box<dyn StdError + Send + Sync>>,
     B: Clone,
     RB: Body,
@@ -244,8 +247,18 @@ where
         IdempotencyKey::new(),
     );
     let mut extras = WithExtras::NONE;
+    let mut ready = true;
     if let Some(guard) = config.breaker {
-        extras = extras.breaker(guard.of(|| host_and_port(request.uri())));
+        let breaker = guard.of(|| host_and_port(request.uri()));
+        if breaker.is_paused() {
+            // The call waits out another caller's pause first: the service
+            // made ready gives back what it holds for the call (a buffer's
+            // slot, a concurrency permit) now, not minutes later, and a
+            // clone is made ready once the pause is over.
+            inner = inner.clone();
+            ready = false;
+        }
+        extras = extras.breaker(breaker);
     }
     if let Some(budget) = config.budget {
         extras = extras.budget(budget);
@@ -254,7 +267,6 @@ where
         extras = extras.when(retry_if_unsent);
     }
     let limit = config.body_limit;
-    let mut ready = true;
     crate::__rebuff_retry!(async, &config.policy, extras, _ => async {
         if !core::mem::take(&mut ready) {
             core::future::poll_fn(|cx| inner.poll_ready(cx)).await.map_err(transport)?;
