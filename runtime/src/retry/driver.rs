@@ -33,6 +33,7 @@ use std::time::Instant;
 
 use super::decide::{self, Decision, History};
 use super::extras::{Extras, NoExtras};
+use super::log::{log_give_up, log_retry};
 use super::sleep::{Clock, DefaultSleeper, Sleeper, ThreadSleep};
 use super::timeout::{Limited, warn_timeout_unsupported};
 use super::{Attempt, AttemptRecord, GiveUp, IdempotencyKey, Report, RetryAfter, RetryEvent};
@@ -590,40 +591,5 @@ impl<'p, E, C: Sleeper, X: Extras<'p, E>> Driver<'p, E, C, X> {
         } else {
             Box::pin(self.clock.sleep(delay)).await;
         }
-    }
-}
-
-fn log_retry<E: Retryable + fmt::Display>(attempt: u32, delay: Duration, advice: Advice, err: &E) {
-    tracing::warn!(
-        target: "rebuff::retry",
-        attempt,
-        delay_ms = u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-        advice = ?advice,
-        status = err.retry_status().map(|s| s.as_u16()),
-        request_id = err.request_id(),
-        error = %err,
-        "attempt failed; retrying"
-    );
-}
-
-fn log_give_up<E: Retryable + fmt::Display>(attempts: u32, reason: StopReason, err: &E) {
-    if reason == StopReason::NotRetryable {
-        tracing::debug!(
-            target: "rebuff::retry",
-            attempts,
-            reason = %reason,
-            error = %err,
-            "not retrying"
-        );
-    } else {
-        tracing::warn!(
-            target: "rebuff::retry",
-            attempts,
-            reason = %reason,
-            status = err.retry_status().map(|s| s.as_u16()),
-            request_id = err.request_id(),
-            error = %err,
-            "giving up"
-        );
     }
 }

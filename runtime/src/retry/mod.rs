@@ -46,6 +46,7 @@ mod decide;
 mod driver;
 mod extras;
 mod hint;
+mod log;
 mod policy;
 pub mod presets;
 mod report;
