@@ -74,6 +74,11 @@ impl Attempt {
 }
 
 /// A random version 4 UUID naming one logical call across its attempts.
+///
+/// Drawn from `fastrand`'s generator for the thread (seeded per thread
+/// from the time and the thread's id): keys differ from call to call,
+/// but they are not secrets, and a server scopes them to the caller that
+/// sent them, as idempotency keys are meant to be.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct IdempotencyKey([u8; 16]);
 
