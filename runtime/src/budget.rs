@@ -129,6 +129,13 @@ impl Budget {
         }
     }
 
+    /// Gives back a retry taken with [`try_withdraw`](Self::try_withdraw)
+    /// that was never made (its call was refused before it went out). The
+    /// retry engine does this itself.
+    pub fn refund(&self) {
+        self.add(UNIT);
+    }
+
     /// Takes one retry from the budget, if it has one.
     pub fn try_withdraw(&self) -> bool {
         self.refill();

@@ -414,6 +414,40 @@ fn the_builder_gates_on_its_breaker_and_draws_on_its_budget() {
     assert_eq!(calls.load(Ordering::SeqCst), before);
 }
 
+// Opened by the call's own failure and one other caller's.
+static REFUND_BREAKER: Breaker = Breaker::new()
+    .failures(2)
+    .cooldown(Duration::from_secs(3600));
+static REFUND_BUDGET: Budget = Budget::new()
+    .ratio_percent(100)
+    .floor_per_second(0)
+    .max_saved(1);
+
+/// Another caller opens the breaker while a call sleeps before its retry:
+/// the retry is refused, and the budget gets back what it paid for it.
+#[test]
+fn a_retry_refused_after_its_sleep_costs_the_budget_nothing() {
+    let _test_mode = testing::enable();
+    fn others_trip_the_breaker(_: &rebuff::retry::RetryEvent<'_, UpstreamError>) {
+        REFUND_BREAKER.record_failure(REFUND_BREAKER.allow().unwrap());
+    }
+    let policy = rebuff::Policy::constant(Duration::from_millis(1)).max_retries(3);
+    let calls = AtomicU32::new(0);
+    let result = retry::Retry::new(&policy)
+        .breaker(&REFUND_BREAKER)
+        .budget(&REFUND_BUDGET)
+        .on_retry(others_trip_the_breaker)
+        .run_blocking(|| {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(UpstreamError::Unavailable)
+        });
+    assert!(matches!(result, Err(UpstreamError::CircuitOpen(_))));
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // The first attempt saved one retry; the refused retry gave it back.
+    assert!(REFUND_BUDGET.try_withdraw());
+    assert!(!REFUND_BUDGET.try_withdraw());
+}
+
 static BUILT_HANGING: Breaker = Breaker::new()
     .failures(1)
     .cooldown(Duration::from_millis(20))

@@ -336,6 +336,10 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
         self.state().stop = Some(StopReason::CircuitOpen);
         let err = refuse(open);
         if self.attempts > 0 {
+            // The retry the budget paid for before the sleep never goes out.
+            if let Some(budget) = self.extras.budget() {
+                budget.refund();
+            }
             // Without the error's text: the engine asks nothing of an
             // error here, so that a type the engine cannot retry is told
             // so once, where its failures are judged.
