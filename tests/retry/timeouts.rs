@@ -327,3 +327,50 @@ async fn a_derived_struct_marked_timeout_has_its_attempts_cut_off() {
     assert_eq!(err.to_string(), "the lead service did not answer in time");
     assert_eq!(started.elapsed(), Duration::from_millis(210));
 }
+
+/// A derived error type that a breaker can refuse.
+#[derive(Debug, thiserror::Error, rebuff::ApiError)]
+enum GuardedError {
+    #[error("the lead service did not answer in time")]
+    #[api(status = 504, timeout)]
+    TimedOut,
+    #[error(transparent)]
+    #[api(status = 503, code = "circuit_open")]
+    CircuitOpen(#[from] rebuff::CircuitOpen),
+}
+
+static CUT_BY_DEADLINE: rebuff::Breaker = rebuff::Breaker::new()
+    .failures(1)
+    .cooldown(Duration::from_secs(3600));
+static CUT_BY_TIMEOUT: rebuff::Breaker = rebuff::Breaker::new()
+    .failures(1)
+    .cooldown(Duration::from_secs(3600));
+
+#[rebuff::retry(
+    max_retries = 10,
+    initial_delay = "10ms",
+    jitter = "none",
+    deadline = "300ms",
+    breaker = CUT_BY_DEADLINE
+)]
+async fn hangs_until_the_deadline() -> std::result::Result<(), GuardedError> {
+    std::future::pending().await
+}
+
+#[rebuff::retry(max_retries = 0, attempt_timeout = "100ms", breaker = CUT_BY_TIMEOUT)]
+async fn hangs_past_its_attempt_timeout() -> std::result::Result<(), GuardedError> {
+    std::future::pending().await
+}
+
+/// An attempt the caller's deadline cuts off says nothing of the service:
+/// the breaker does not count it. One its attempt timeout cuts off does.
+#[tokio::test(start_paused = true)]
+async fn only_an_attempt_timeout_counts_against_the_breaker() {
+    let err = hangs_until_the_deadline().await.unwrap_err();
+    assert!(matches!(err, GuardedError::TimedOut), "{err:?}");
+    assert_eq!(CUT_BY_DEADLINE.state(), rebuff::breaker::State::Closed);
+
+    let err = hangs_past_its_attempt_timeout().await.unwrap_err();
+    assert!(matches!(err, GuardedError::TimedOut), "{err:?}");
+    assert_eq!(CUT_BY_TIMEOUT.state(), rebuff::breaker::State::Open);
+}

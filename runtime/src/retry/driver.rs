@@ -385,6 +385,14 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
         }
     }
 
+    /// Whether the policy's deadline has passed.
+    fn deadline_spent(&self) -> bool {
+        self.policy
+            .get_deadline()
+            .zip(self.elapsed())
+            .is_some_and(|(deadline, elapsed)| elapsed >= deadline)
+    }
+
     /// How long the next attempt may run, if the policy cuts attempts off.
     #[inline]
     fn attempt_limit(&self) -> Option<Duration> {
@@ -425,7 +433,14 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
         let mut paused = None;
         if let Some((breaker, _)) = self.extras.breaker() {
             if let Some(permit) = self.extras.take_permit() {
-                breaker.record_error(permit, &err);
+                // An attempt that ends with the deadline spent was cut off
+                // by the caller's own clock (the deadline left it less than
+                // its attempt timeout): that says nothing of the service.
+                if self.deadline_spent() {
+                    breaker.release(permit);
+                } else {
+                    breaker.record_error(permit, &err);
+                }
             }
             // A rate limit with a reset: everyone calling this host waits
             // (unless this call's policy ignores servers' hints).

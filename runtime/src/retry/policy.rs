@@ -205,7 +205,9 @@ impl Policy {
     /// returns at once. An async attempt still running at the deadline is
     /// cut off, for an error type that can say "timed out" (as for
     /// [`attempt_timeout`](Self::attempt_timeout)); otherwise it runs to
-    /// completion.
+    /// completion. An attempt that ends with the deadline spent is not
+    /// counted by a circuit breaker: the caller's clock cut it off, which
+    /// says nothing of the service (an attempt timeout's cut does).
     #[must_use]
     pub const fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);
