@@ -206,6 +206,12 @@ impl serde::Serialize for Json<'_> {
 /// each, and the body schema of each code in `components.schemas`
 /// (`Type.CODE`); its description is the [`markdown`] table.
 ///
+/// Names leave out the module path, so two types of one name from different
+/// modules (`users::Error`, `orders::Error`) name their components alike:
+/// documents of both merged into one keep only the first's (utoipa's
+/// `OpenApi::merge` keeps what is there). Give such types names of their
+/// own, or keep their catalogs apart.
+///
 /// ```
 /// #[derive(Debug, thiserror::Error, rebuff::ApiError)]
 /// enum LeadError {
