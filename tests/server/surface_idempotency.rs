@@ -445,6 +445,47 @@ async fn a_surface_with_keys_and_a_hand_composed_layer_claim_each_key_once() {
     }
 }
 
+/// A key the server cannot honour (empty, or past 255 characters) is a 400
+/// in the type's style, and the handler never runs: served without it, the
+/// request would run again on every retry. The same from the surface's
+/// keys and from a hand-composed layer inside it; a layer outside the
+/// surface refuses it too, in rebuff's default style (as the rest of its
+/// answers are, outside the surface's context).
+#[tokio::test]
+async fn an_unusable_key_is_refused_not_ignored() {
+    let long = "k".repeat(256);
+    for framework in FRAMEWORKS {
+        let store = Arc::new(MemoryStore::new(Duration::from_secs(60)));
+        let setups: [(Surface<OrderError>, Layered); 3] = [
+            (Surface::new().idempotency(keys()), None),
+            (Surface::new(), Some((Side::Inside, store.clone()))),
+            (Surface::new(), Some((Side::Outside, store))),
+        ];
+        for (surface, layered) in setups {
+            let on = format!(
+                "{framework:?} {:?}",
+                layered.as_ref().map(|(side, _)| *side)
+            );
+            let (base, effects) = start_with(framework, surface, layered).await;
+            let url = format!("{base}/v1/orders");
+            for key in ["", long.as_str()] {
+                let refused = post(&url, "alice", Some(key), "{}").await;
+                assert_eq!(refused.status, 400, "{on}: {}", refused.body);
+                if on.ends_with("Some(Outside)") {
+                    continue;
+                }
+                let body: serde_json::Value = serde_json::from_str(&refused.body).unwrap();
+                assert_eq!(body["code"], "INVALID_HEADER", "{on}: {body}");
+                assert_eq!(body["requestId"], refused.sent_id.as_str(), "{on}: {body}");
+            }
+            assert_eq!(effects.count(), 0, "{on}");
+            let longest = "k".repeat(255);
+            let served = post(&url, "alice", Some(&longest), "{}").await;
+            assert_eq!(served.status, 201, "{on}: {}", served.body);
+        }
+    }
+}
+
 /// A keyed body of unknown length (chunked) is honoured under the
 /// surface's default limit, whose size the keys fingerprint by default.
 #[tokio::test]

@@ -169,13 +169,19 @@ where
         let key = req
             .headers()
             .get("idempotency-key")
-            .and_then(|v| v.to_str().ok());
+            .map(header::HeaderValue::as_bytes);
         // Honoured already, by a surface or a middleware outside: claiming
         // it again would find it in flight, and wait for itself.
-        let keyed = Some(key)
-            .filter(|_| !req.extensions().contains::<Honoured>())
-            .and_then(|key| Keyed::of(req.method().as_str(), req.path(), key, &(self.scope)(&req)))
-            .filter(|_| Keyed::fits(body_length(&req), self.max_request));
+        let keyed = if req.extensions().contains::<Honoured>() {
+            Ok(None)
+        } else {
+            Keyed::of(req.method().as_str(), req.path(), key, &(self.scope)(&req))
+        };
+        let keyed = match keyed {
+            Ok(keyed) => keyed.filter(|_| Keyed::fits(body_length(&req), self.max_request)),
+            // Rendered when polled, inside the surface's context if any.
+            Err(unusable) => return Box::pin(async move { Ok(refuse(req, &unusable)) }),
+        };
         let Some(keyed) = keyed else {
             return Box::pin(async move { Ok(service.call(req).await?.map_into_left_body()) });
         };
@@ -260,10 +266,7 @@ where
             let response = to_actix(stored_response(stored));
             return Ok(req.into_response(response).map_into_right_body());
         }
-        Begin::Refuse(rejection) => {
-            let response = to_actix(crate::server::respond_rejection(&rejection));
-            return Ok(req.into_response(response).map_into_right_body());
-        }
+        Begin::Refuse(rejection) => return Ok(refuse(req, &rejection)),
     };
     req.set_payload(Payload::from(body));
     let response = service.call(req).await?;
@@ -316,7 +319,12 @@ where
     let keyed = match keys {
         // Honoured already, by a middleware outside.
         Some(_) if req.extensions().contains::<Honoured>() => None,
-        Some(keys) => std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| keyed(keys, &req)))?,
+        Some(keys) => {
+            match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| keyed(keys, &req)))? {
+                Ok(keyed) => keyed,
+                Err(unusable) => return Ok(Ok(refuse(req, &unusable))),
+            }
+        }
         None => None,
     };
     if let Some((keyed, keys)) = keyed {
@@ -340,11 +348,19 @@ where
 fn keyed<'k>(
     keys: &'k IdempotencyKeys,
     req: &ServiceRequest,
-) -> Option<(Keyed, &'k IdempotencyKeys)> {
+) -> Result<Option<(Keyed, &'k IdempotencyKeys)>, Rejection> {
     let peer = req.peer_addr().map(|addr| addr.ip());
     let view = RequestView::actix(req.method().as_str(), req.path(), req.headers(), peer);
-    let keyed = keys.keyed(&view)?;
-    Keyed::fits(body_length(req), keys.max_request()).then_some((keyed, keys))
+    let Some(keyed) = keys.keyed(&view)? else {
+        return Ok(None);
+    };
+    Ok(Keyed::fits(body_length(req), keys.max_request()).then_some((keyed, keys)))
+}
+
+/// `req` answered with `rejection`, in the request's context.
+fn refuse<B>(req: ServiceRequest, rejection: &Rejection) -> ServiceResponse<EitherBody<B>> {
+    let response = to_actix(crate::server::respond_rejection(rejection));
+    req.into_response(response).map_into_right_body()
 }
 
 /// A response of the surface's own (left: the service's body; right: an

@@ -234,8 +234,12 @@ where
         // The scope is the user's code: its panic is answered as a
         // handler's is.
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| keyed(keys, &req))) {
-            Ok(None) => {}
-            Ok(Some(keyed)) => {
+            Ok(Ok(None)) => {}
+            Ok(Err(unusable)) => {
+                let response = respond_rejection_in(&unusable, ctx).map(Body::from);
+                return Inner::done(Ok(response), said);
+            }
+            Ok(Ok(Some(keyed))) => {
                 // Honoured here, and by no idempotency layer inside.
                 req.extensions_mut().insert(Honoured);
                 // The service that was polled ready goes with the request;
@@ -263,11 +267,13 @@ where
 
 /// The scoped key of a request whose `Idempotency-Key` the surface
 /// honours: one it carries, with a body small enough to fingerprint (a
-/// chunked one bounded by the body limit).
-fn keyed(keys: &IdempotencyKeys, req: &Request) -> Option<Keyed> {
-    let keyed = keys.keyed(&super::request_view(req))?;
+/// chunked one bounded by the body limit); a 400 for an unusable key.
+fn keyed(keys: &IdempotencyKeys, req: &Request) -> Result<Option<Keyed>, crate::Rejection> {
+    let Some(keyed) = keys.keyed(&super::request_view(req))? else {
+        return Ok(None);
+    };
     let length = req.body().size_hint().upper();
-    Keyed::fits(length, keys.max_request()).then_some(keyed)
+    Ok(Keyed::fits(length, keys.max_request()).then_some(keyed))
 }
 
 /// A keyed request being served, or answered from its store.

@@ -38,14 +38,31 @@ pub(crate) struct Keyed {
 }
 
 impl Keyed {
-    /// The request's `Idempotency-Key` (the header's value, if visible
-    /// ASCII), scoped to its method, path and caller (`scope`), if it is a
-    /// usable one.
-    pub(crate) fn of(method: &str, path: &str, key: Option<&str>, scope: &[u8]) -> Option<Self> {
-        let key = key.filter(|k| !k.is_empty() && k.len() <= MAX_KEY)?;
-        Some(Keyed {
+    /// The request's `Idempotency-Key` (the header's value, as sent),
+    /// scoped to its method, path and caller (`scope`): none without one,
+    /// and a 400 for one that is empty, longer than 255 bytes or not
+    /// visible ASCII. Served without its key, such a request would run
+    /// again on every retry, which is what its client sent the key against.
+    pub(crate) fn of(
+        method: &str,
+        path: &str,
+        key: Option<&[u8]>,
+        scope: &[u8],
+    ) -> Result<Option<Self>, Rejection> {
+        let Some(key) = key else {
+            return Ok(None);
+        };
+        let visible = |b: &u8| *b == b'\t' || (0x20..0x7f).contains(b);
+        let key = core::str::from_utf8(key)
+            .ok()
+            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY && k.as_bytes().iter().all(visible))
+            .ok_or_else(|| Rejection::InvalidHeader {
+                name: "Idempotency-Key".into(),
+                reason: format!("an idempotency key is 1 to {MAX_KEY} visible ASCII characters"),
+            })?;
+        Ok(Some(Keyed {
             key: scoped_key(method, path, scope, key),
-        })
+        }))
     }
 
     /// Whether a body of `length` (none: unknown) can be fingerprinted;
@@ -392,7 +409,9 @@ mod tests {
             Mutex::new(Vec::new()),
             false,
         ));
-        let keyed = Keyed::of("POST", "/orders", Some("k"), b"").unwrap();
+        let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"")
+            .unwrap()
+            .unwrap();
         let key = keyed.key.clone();
         let begin = keyed.begin(&store, "", b"{}");
         // The client goes away while the store is asked.
@@ -449,7 +468,9 @@ mod tests {
     async fn a_claim_the_store_was_never_asked_is_not_given_back() {
         for sent in [true, false] {
             let store = Arc::new(Failing(Mutex::new(0), sent));
-            let keyed = Keyed::of("POST", "/orders", Some("k"), b"").unwrap();
+            let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"")
+                .unwrap()
+                .unwrap();
             let begin = keyed.begin(&store, "", b"{}").await;
             assert!(
                 matches!(begin, Begin::Refuse(Rejection::Unavailable { .. })),
@@ -469,7 +490,9 @@ mod tests {
             Mutex::new(Vec::new()),
             true,
         ));
-        let keyed = Keyed::of("POST", "/orders", Some("k"), b"").unwrap();
+        let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"")
+            .unwrap()
+            .unwrap();
         let Begin::Serve(claimed) = keyed.begin(&store, "", b"{}").await else {
             panic!("a new key is served");
         };
@@ -551,7 +574,9 @@ mod tests {
     async fn renewals_further_apart_than_the_clock_counts_are_none() {
         let store = Arc::new(NeverLapses(MemoryStore::new(Duration::from_secs(60))));
         assert!(renew_while_served(&store, "k", Owner::new()).is_none());
-        let keyed = Keyed::of("POST", "/orders", Some("k"), b"").unwrap();
+        let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"")
+            .unwrap()
+            .unwrap();
         assert!(matches!(
             keyed.begin(&store, "", b"{}").await,
             Begin::Serve(_)

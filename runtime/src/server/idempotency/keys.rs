@@ -5,6 +5,7 @@ use core::fmt;
 use std::sync::Arc;
 
 use super::{IdempotencyStore, Keyed};
+use crate::rejection::Rejection;
 use crate::server::DEFAULT_BODY_LIMIT;
 use crate::view::RequestView;
 
@@ -147,9 +148,11 @@ impl IdempotencyKeys {
     }
 
     /// The key of `request` (the surface's view of it, with the whole
-    /// path), scoped, if it carries a usable one.
-    pub(crate) fn keyed(&self, request: &RequestView<'_>) -> Option<Keyed> {
-        let key = request.header("idempotency-key")?;
+    /// path), scoped, if it carries one; a 400 if it is unusable.
+    pub(crate) fn keyed(&self, request: &RequestView<'_>) -> Result<Option<Keyed>, Rejection> {
+        let Some(key) = request.header_bytes("idempotency-key") else {
+            return Ok(None);
+        };
         Keyed::of(
             request.method(),
             request.path(),

@@ -214,15 +214,22 @@ where
         let key = parts
             .headers
             .get("idempotency-key")
-            .and_then(|v| v.to_str().ok());
+            .map(http::HeaderValue::as_bytes);
         // The whole path: a `Router::nest` strips its prefix from the URI
         // this layer sees, and two nests would share their keys.
         let keyed = crate::server::with_whole_path(parts.uri.path(), |path| {
             Keyed::of(parts.method.as_str(), path, key, &(self.scope)(&parts))
         });
         req = http::Request::from_parts(parts, body);
-        let Some(keyed) = keyed else {
-            return Box::pin(self.inner.call(req));
+        let keyed = match keyed {
+            Ok(Some(keyed)) => keyed,
+            Ok(None) => return Box::pin(self.inner.call(req)),
+            // Rendered when polled, inside the surface's context if any.
+            Err(unusable) => {
+                return Box::pin(async move {
+                    Ok(axum::response::IntoResponse::into_response(unusable))
+                });
+            }
         };
         let length = axum::body::HttpBody::size_hint(req.body()).upper();
         if !Keyed::fits(length, self.max_request) {

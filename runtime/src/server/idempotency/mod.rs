@@ -9,6 +9,11 @@
 //! (`idempotency_key_reused`) instead of replaying an answer to something
 //! else. This follows the IETF `Idempotency-Key` header draft.
 //!
+//! A key is 1 to 255 visible ASCII characters (a UUID, say). A request
+//! whose key is empty, longer or of other bytes is refused with a 400
+//! (`invalid_header`): served without its key, it would run again on each
+//! retry its client sent the key to make safe.
+//!
 //! In the server surface's one call it is [`IdempotencyKeys`], given to
 //! [`Surface::idempotency`](crate::server::Surface::idempotency), the same
 //! on both frameworks. To compose by hand: on axum [`IdempotencyLayer`]
