@@ -661,3 +661,88 @@ async fn a_store_keeps_responses_up_to_its_own_limit() {
         assert_eq!(effects.load(Ordering::SeqCst), if kept { 1 } else { 2 });
     }
 }
+
+/// A response body that sends a part of what it announced, then fails (an
+/// upstream that reset mid-way).
+struct Broken {
+    sent: bool,
+}
+
+impl http_body::Body for Broken {
+    type Data = bytes::Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<bytes::Bytes>, std::io::Error>>> {
+        if std::mem::replace(&mut self.sent, true) {
+            return std::task::Poll::Ready(Some(Err(std::io::Error::other("upstream reset"))));
+        }
+        let part = bytes::Bytes::from_static(br#"{"id":"#);
+        std::task::Poll::Ready(Some(Ok(http_body::Frame::data(part))))
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(100)
+    }
+}
+
+/// A keyed response whose body fails while it is read to be kept is a 500,
+/// not its status with an empty body (which would tell the client the
+/// request worked), and its key is given back: the retry runs again.
+#[tokio::test]
+async fn a_body_that_fails_while_it_is_kept_is_a_500_and_frees_its_key() {
+    let effects = Arc::new(AtomicU32::new(0));
+    let counter = effects.clone();
+    let app = Router::new()
+        .route(
+            "/orders",
+            post(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+                async { (StatusCode::CREATED, Body::new(Broken { sent: false })) }
+            }),
+        )
+        .layer(IdempotencyLayer::new(MemoryStore::new(
+            Duration::from_secs(60),
+        )));
+    for attempt in 1..=2 {
+        let (status, replayed, body) = send(&app, Some("broken")).await;
+        assert_eq!(status, StatusCode::INTERNAL_SERVER_ERROR, "{body}");
+        assert_eq!(replayed, None);
+        assert_eq!(effects.load(Ordering::SeqCst), attempt);
+    }
+
+    use actix_web::{App, HttpResponse, test, web};
+    let effects = Arc::new(AtomicU32::new(0));
+    let counter = effects.clone();
+    let app = test::init_service(
+        App::new()
+            .route(
+                "/orders",
+                web::post().to(move || {
+                    counter.fetch_add(1, Ordering::SeqCst);
+                    let parts: [Result<bytes::Bytes, std::io::Error>; 2] = [
+                        Ok(bytes::Bytes::from_static(br#"{"id":"#)),
+                        Err(std::io::Error::other("upstream reset")),
+                    ];
+                    let body =
+                        actix_web::body::SizedStream::new(100, futures_util::stream::iter(parts));
+                    async move { HttpResponse::Created().body(body) }
+                }),
+            )
+            .wrap(rebuff::server::actix::Idempotency::new(MemoryStore::new(
+                Duration::from_secs(60),
+            ))),
+    )
+    .await;
+    for attempt in 1..=2 {
+        let request = test::TestRequest::post()
+            .uri("/orders")
+            .insert_header(("idempotency-key", "broken"))
+            .to_request();
+        let response = test::call_service(&app, request).await;
+        assert_eq!(response.status(), 500);
+        assert_eq!(effects.load(Ordering::SeqCst), attempt);
+    }
+}

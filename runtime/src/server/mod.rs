@@ -312,7 +312,6 @@ pub(crate) fn with_whole_path<R>(path: &str, f: impl Fn(&str) -> R) -> R {
 }
 
 /// [`respond_rejection_for`] in the current request's context.
-#[cfg(feature = "axum")]
 pub(crate) fn respond_failure(rejection: &Rejection, cause: &dyn StdError) -> Response<Bytes> {
     current::with(|ctx| respond_rejection_for(rejection, cause, ctx))
         .unwrap_or_else(|| respond_rejection_for(rejection, cause, &context()))

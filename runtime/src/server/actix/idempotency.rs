@@ -17,7 +17,8 @@ use super::to_actix;
 use crate::rejection::Rejection;
 use crate::server::CatchUnwind;
 use crate::server::idempotency::{
-    Begin, Honoured, IdempotencyKeys, IdempotencyStore, Keyed, MAX_REQUEST, StoredResponse,
+    Begin, BodyFailed, Honoured, IdempotencyKeys, IdempotencyStore, Keyed, MAX_REQUEST,
+    StoredResponse,
 };
 use crate::view::RequestView;
 
@@ -287,8 +288,13 @@ where
     let (req, response) = response.into_parts();
     let (head, body) = response.into_parts();
     let Ok(Ok(bytes)) = actix_web::body::to_bytes_limited(body, claimed.max_body()).await else {
-        // The handler's body failed mid-way: nothing to replay.
-        let failed = head.set_body(Bytes::new()).map_into_boxed_body();
+        // The handler's body failed mid-way (or ran past the length it
+        // announced): sent as it was, it would have broken off, so the
+        // client knows the request failed; an empty answer with the
+        // status would tell it the request worked. A 500 it is, and the
+        // key is given back for a retry.
+        let failed = crate::server::respond_failure(&Rejection::Internal, &BodyFailed);
+        let failed = to_actix(failed);
         return Ok(ServiceResponse::new(req, failed).map_into_right_body());
     };
     claimed

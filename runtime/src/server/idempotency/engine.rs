@@ -347,6 +347,19 @@ pub(crate) fn scoped_key(method: &str, path: &str, scope: &[u8], key: &str) -> S
     hex
 }
 
+/// A response body that failed while it was read to be kept: answered
+/// with a 500 (and logged once, as its cause), its key given back.
+#[derive(Debug)]
+pub(crate) struct BodyFailed;
+
+impl fmt::Display for BodyFailed {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("the response body broke off (or ran past the length it announced) while it was read to be kept for its idempotency key")
+    }
+}
+
+impl std::error::Error for BodyFailed {}
+
 #[cfg(test)]
 mod tests {
     use std::sync::Mutex;

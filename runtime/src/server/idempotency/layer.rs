@@ -291,12 +291,16 @@ where
     if !claimed.keeps(response.status(), response.headers(), length) {
         return Ok(response);
     }
-    let (mut parts, body) = response.into_parts();
+    let (parts, body) = response.into_parts();
     let Ok(bytes) = axum::body::to_bytes(body, claimed.max_body()).await else {
-        // The handler's body failed mid-way: nothing to replay, and the
-        // length it announced no longer holds.
-        parts.headers.remove(http::header::CONTENT_LENGTH);
-        return Ok(http::Response::from_parts(parts, Body::empty()));
+        // The handler's body failed mid-way (or ran past the length it
+        // announced): sent as it was, it would have broken off, so the
+        // client knows the request failed; an empty answer with the
+        // status would tell it the request worked. A 500 it is, and the
+        // key is given back for a retry.
+        let failed =
+            crate::server::respond_failure(&crate::Rejection::Internal, &super::BodyFailed);
+        return Ok(failed.map(Body::from));
     };
     claimed
         .complete(StoredResponse {

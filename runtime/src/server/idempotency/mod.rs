@@ -65,7 +65,7 @@ pub use keys::IdempotencyKeys;
 pub use layer::{IdempotencyLayer, IdempotencyService};
 pub use memory::MemoryStore;
 
-pub(crate) use engine::{Begin, Keyed, MAX_BODY, MAX_REQUEST};
+pub(crate) use engine::{Begin, BodyFailed, Keyed, MAX_BODY, MAX_REQUEST};
 
 use core::future::Future;
 use core::pin::Pin;
