@@ -628,3 +628,160 @@ async fn a_store_saying_more_than_the_plan_has_is_read_safely() {
         assert!(response.headers().contains_key("ratelimit"), "{outcome:?}");
     }
 }
+
+/// The standalone layer composed directly inside the surface (both tower
+/// layers around the whole router, where the surface's `call` calls the
+/// limiter's at once): its refusal is rendered in the request's context,
+/// with the request's id and its negotiated format.
+#[tokio::test]
+async fn a_limiter_layer_just_inside_the_surface_refuses_in_the_requests_context() {
+    use tower::{Layer as _, ServiceExt as _};
+    let limiter = RateLimiter::new()
+        .anonymous(Plan::new("anonymous").window(Window::per_hour(1)))
+        .store(MemoryStore::new());
+    let router = axum::Router::new().route("/ok", axum::routing::get(|| async { "ok" }));
+    let limited = rebuff::server::axum::RateLimitLayer::<ApiErr>::new(limiter).layer(router);
+    let app = Surface::<ApiErr>::new().layer(limited);
+    let request = |id: &str| {
+        axum::extract::Request::get("/ok")
+            .header("x-request-id", id)
+            .header("accept", "application/problem+json")
+            .extension(axum::extract::ConnectInfo(SocketAddr::from((
+                [192, 0, 2, 7],
+                40_000,
+            ))))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let admitted = app.clone().oneshot(request("req_first")).await.unwrap();
+    assert_eq!(admitted.status(), 200);
+    let refused = app.oneshot(request("req_second")).await.unwrap();
+    assert_eq!(refused.status(), 429);
+    assert_eq!(refused.headers()["x-request-id"], "req_second");
+    assert_eq!(
+        refused.headers()["content-type"],
+        "application/problem+json"
+    );
+    let body = axum::body::to_bytes(refused.into_body(), 1 << 16)
+        .await
+        .unwrap();
+    let body: Value = serde_json::from_slice(&body).unwrap();
+    assert_eq!(body["request_id"], "req_second", "{body}");
+    assert_eq!(body["instance"], "/ok", "{body}");
+}
+
+/// A service with one reservation to give (a concurrency limit of one):
+/// held from `poll_ready` until its `call`, or until the holder is dropped.
+struct Gate {
+    mine: bool,
+    held: std::sync::Arc<std::sync::Mutex<(bool, Option<std::task::Waker>)>>,
+}
+
+impl Gate {
+    fn give_back(&mut self) {
+        if std::mem::take(&mut self.mine) {
+            let mut held = self.held.lock().unwrap();
+            held.0 = false;
+            if let Some(waker) = held.1.take() {
+                waker.wake();
+            }
+        }
+    }
+}
+
+impl Clone for Gate {
+    fn clone(&self) -> Self {
+        Gate {
+            mine: false,
+            held: self.held.clone(),
+        }
+    }
+}
+
+impl Drop for Gate {
+    fn drop(&mut self) {
+        self.give_back();
+    }
+}
+
+impl tower::Service<axum::extract::Request> for Gate {
+    type Response = axum::response::Response;
+    type Error = std::convert::Infallible;
+    type Future = std::future::Ready<Result<Self::Response, Self::Error>>;
+
+    fn poll_ready(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Result<(), Self::Error>> {
+        if self.mine {
+            return std::task::Poll::Ready(Ok(()));
+        }
+        let mut held = self.held.lock().unwrap();
+        if held.0 {
+            held.1 = Some(cx.waker().clone());
+            return std::task::Poll::Pending;
+        }
+        held.0 = true;
+        self.mine = true;
+        std::task::Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _: axum::extract::Request) -> Self::Future {
+        self.give_back();
+        std::future::ready(Ok(axum::response::Response::new(axum::body::Body::empty())))
+    }
+}
+
+/// A store that always answers later, as a remote one does.
+struct Later;
+
+impl rebuff::ratelimit::RateLimitStore for Later {
+    fn decide(&self, ask: &rebuff::ratelimit::Ask<'_>) -> rebuff::ratelimit::Deciding {
+        let decided = MemoryStore::new().decide_now(ask).unwrap();
+        Box::pin(async move { decided })
+    }
+}
+
+/// Waiting for a remote store's decision, the layer and the surface serve
+/// the request with the service that was made ready for it, not a clone
+/// that would wait for the reservation the original still holds.
+#[tokio::test]
+async fn a_remote_decision_is_served_by_the_service_made_ready() {
+    use tower::{Layer as _, Service as _, ServiceExt as _};
+    let limiter = || {
+        RateLimiter::new()
+            .anonymous(Plan::new("anonymous").window(Window::per_minute(60)))
+            .store(Later)
+    };
+    let gate = || Gate {
+        mine: false,
+        held: Default::default(),
+    };
+    let request = || {
+        axum::extract::Request::get("/ok")
+            .extension(axum::extract::ConnectInfo(SocketAddr::from((
+                [192, 0, 2, 8],
+                40_000,
+            ))))
+            .body(axum::body::Body::empty())
+            .unwrap()
+    };
+    let mut layered = rebuff::server::axum::RateLimitLayer::<ApiErr>::new(limiter()).layer(gate());
+    let call = layered.ready().await.unwrap().call(request());
+    let response = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("served, not waiting for itself")
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-ratelimit-limit"));
+
+    let mut surfaced = Surface::<ApiErr>::new().rate_limit(limiter()).layer(gate());
+    let call = surfaced.ready().await.unwrap().call(request());
+    let response = tokio::time::timeout(Duration::from_secs(10), call)
+        .await
+        .expect("served, not waiting for itself")
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().contains_key("x-ratelimit-limit"));
+    drop((layered, surfaced));
+}

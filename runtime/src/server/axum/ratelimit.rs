@@ -120,8 +120,10 @@ where
             Check::Now(verdict) => self.decided(req, verdict),
             Check::Later(pending) => {
                 // A remote store: decide, then serve, in one boxed future.
+                // The service made ready goes with it; a clone stays.
                 let limiter = limiter.clone();
-                let mut inner = self.inner.clone();
+                let clone = self.inner.clone();
+                let mut inner = core::mem::replace(&mut self.inner, clone);
                 let layer = self.layer.clone();
                 RateLimitFuture {
                     state: State::Boxed {
@@ -150,15 +152,18 @@ where
     ) -> RateLimitFuture<S::Future, S::Error> {
         let limiter = self.layer.limiter.clone();
         match verdict.take_refusal() {
-            Some(refused) => {
-                let mut response = crate::server::respond_refusal::<E>(&refused).map(Body::from);
-                verdict.write_headers(&limiter, response.headers_mut());
-                RateLimitFuture {
-                    state: State::Refused {
-                        response: Some(response),
-                    },
-                }
-            }
+            // Rendered when polled: inside a surface, in the request's
+            // context, which the surface sets for its future's polls.
+            Some(rejection) => RateLimitFuture {
+                state: State::Refused {
+                    refused: Some(Box::new(Refused {
+                        rejection,
+                        verdict,
+                        limiter,
+                        render: crate::server::respond_refusal::<E>,
+                    })),
+                },
+            },
             None => RateLimitFuture {
                 state: State::Admitted {
                     future: self.inner.call(req),
@@ -167,6 +172,14 @@ where
             },
         }
     }
+}
+
+/// A refused request, answered when its future is polled.
+struct Refused {
+    rejection: crate::Rejection,
+    verdict: Verdict,
+    limiter: Arc<RateLimiter>,
+    render: fn(&crate::Rejection) -> http::Response<bytes::Bytes>,
 }
 
 pin_project_lite::pin_project! {
@@ -181,7 +194,7 @@ pin_project_lite::pin_project! {
     #[project = StateProj]
     enum State<F, E> {
         Admitted { #[pin] future: F, verdict: Option<(Verdict, Arc<RateLimiter>)> },
-        Refused { response: Option<Response> },
+        Refused { refused: Option<Box<Refused>> },
         Boxed { future: Pin<Box<dyn Future<Output = Result<Response, E>> + Send>> },
     }
 }
@@ -201,8 +214,13 @@ where
                 }
                 Poll::Ready(Ok(response))
             }
-            StateProj::Refused { response } => {
-                Poll::Ready(Ok(response.take().expect("polled after completion")))
+            StateProj::Refused { refused } => {
+                let refused = refused.take().expect("polled after completion");
+                let mut response = (refused.render)(&refused.rejection).map(Body::from);
+                refused
+                    .verdict
+                    .write_headers(&refused.limiter, response.headers_mut());
+                Poll::Ready(Ok(response))
             }
             StateProj::Boxed { future } => future.as_mut().poll(cx),
         }

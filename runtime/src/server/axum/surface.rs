@@ -161,7 +161,12 @@ where
                         pending,
                         verdict: None,
                         limiter: limiter.clone(),
-                        service: self.inner.clone(),
+                        // The service made ready goes with the request; a
+                        // clone stays for the next one.
+                        service: {
+                            let clone = self.inner.clone();
+                            core::mem::replace(&mut self.inner, clone)
+                        },
                         surface: self.surface.clone(),
                         req: Some(req),
                     }),
@@ -382,8 +387,8 @@ where
                         req,
                     } = &mut **deciding;
                     // The remote store's decision, kept, then the router's
-                    // readiness (this clone of it has not been polled),
-                    // which may take more than one poll.
+                    // readiness (ready already, as `call` was given it; asked
+                    // again, which a ready service answers at once).
                     if verdict.is_none() {
                         // A store of the application's own may panic.
                         let polled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
