@@ -362,8 +362,14 @@ async fn hangs_past_its_attempt_timeout() -> std::result::Result<(), GuardedErro
     std::future::pending().await
 }
 
+static SLOW_FAILURE: rebuff::Breaker = rebuff::Breaker::new()
+    .failures(1)
+    .cooldown(Duration::from_secs(3600));
+
 /// An attempt the caller's deadline cuts off says nothing of the service:
-/// the breaker does not count it. One its attempt timeout cuts off does.
+/// the breaker does not count it. One its attempt timeout cuts off does,
+/// and so does a failure the service sent late, past the deadline, in a
+/// blocking run (which the engine never cuts off).
 #[tokio::test(start_paused = true)]
 async fn only_an_attempt_timeout_counts_against_the_breaker() {
     let err = hangs_until_the_deadline().await.unwrap_err();
@@ -373,4 +379,14 @@ async fn only_an_attempt_timeout_counts_against_the_breaker() {
     let err = hangs_past_its_attempt_timeout().await.unwrap_err();
     assert!(matches!(err, GuardedError::TimedOut), "{err:?}");
     assert_eq!(CUT_BY_TIMEOUT.state(), rebuff::breaker::State::Open);
+
+    let policy = Policy::constant(Duration::from_millis(10))
+        .max_retries(3)
+        .deadline(Duration::from_millis(20));
+    let late = Retry::new(&policy).breaker(&SLOW_FAILURE).run_blocking(|| {
+        std::thread::sleep(Duration::from_millis(40));
+        Err::<(), _>(GuardedError::TimedOut)
+    });
+    assert!(matches!(late, Err(GuardedError::TimedOut)), "{late:?}");
+    assert_eq!(SLOW_FAILURE.state(), rebuff::breaker::State::Open);
 }

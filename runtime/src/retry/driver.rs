@@ -433,10 +433,13 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
         let mut paused = None;
         if let Some((breaker, _)) = self.extras.breaker() {
             if let Some(permit) = self.extras.take_permit() {
-                // An attempt that ends with the deadline spent was cut off
-                // by the caller's own clock (the deadline left it less than
-                // its attempt timeout): that says nothing of the service.
-                if self.deadline_spent() {
+                // An attempt the engine cut off at the deadline (an async
+                // one, of a type that can say "timed out", that ended with
+                // the deadline spent: the deadline left it less than its
+                // attempt timeout) was stopped by the caller's own clock,
+                // which says nothing of the service. One that ran to its
+                // own end, however late, is counted.
+                if C::CUTS_ATTEMPTS && E::timeout_error().is_some() && self.deadline_spent() {
                     breaker.release(permit);
                 } else {
                     breaker.record_error(permit, &err);

@@ -205,9 +205,10 @@ impl Policy {
     /// returns at once. An async attempt still running at the deadline is
     /// cut off, for an error type that can say "timed out" (as for
     /// [`attempt_timeout`](Self::attempt_timeout)); otherwise it runs to
-    /// completion. An attempt that ends with the deadline spent is not
-    /// counted by a circuit breaker: the caller's clock cut it off, which
-    /// says nothing of the service (an attempt timeout's cut does).
+    /// completion. An attempt the deadline cuts off is not counted by a
+    /// circuit breaker: the caller's clock stopped it, which says nothing of
+    /// the service (an attempt timeout's cut, and an attempt that fails on
+    /// its own past the deadline, do count).
     #[must_use]
     pub const fn deadline(mut self, deadline: Duration) -> Self {
         self.deadline = Some(deadline);

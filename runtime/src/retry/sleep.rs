@@ -9,6 +9,11 @@ use std::time::Instant;
 pub trait Clock {
     /// The current time on this clock.
     fn now(&self) -> Instant;
+
+    /// Whether the engine cuts an attempt off at its limit under this
+    /// clock: an async run's can be, a blocking one runs to completion.
+    #[doc(hidden)]
+    const CUTS_ATTEMPTS: bool = true;
 }
 
 /// Sleeps for the async engine: tokio's timer by default, anything else by
@@ -47,6 +52,8 @@ impl Clock for ThreadSleep {
     fn now(&self) -> Instant {
         Instant::now()
     }
+
+    const CUTS_ATTEMPTS: bool = false;
 }
 
 /// The sleeper [`Retry::new`](super::Retry::new) uses: [`Tokio`] with the
