@@ -105,7 +105,9 @@ impl Permit {
 
 impl Permit {
     /// Whether this call is one of the half-open probes that decide if the
-    /// circuit closes again (worth a log line, or a metric).
+    /// circuit closes again (worth a log line, or a metric). A probe given
+    /// up on after the [probe timeout](Breaker::probe_timeout) decides
+    /// nothing when it ends: it counts as an ordinary call.
     #[must_use]
     pub const fn is_probe(&self) -> bool {
         self.probe
@@ -138,8 +140,8 @@ impl Bucket {
 /// - **Half-open**: up to `probes` calls at a time go through; a success
 ///   closes the breaker, a failure opens it again. A probe that goes
 ///   unanswered for [`probe_timeout`](Breaker::probe_timeout) (the cooldown,
-///   unless set) is given up on: its slot goes to a new probe, so one hung
-///   call cannot hold the circuit open for good.
+///   at least a second, unless set) is given up on: its slot goes to a new
+///   probe, so one hung call cannot hold the circuit open for good.
 ///
 /// What counts as a failure is the error's [`Retryable`] advice: an error
 /// worth retrying (a 5xx, a timeout, a reset connection) says the service
@@ -262,7 +264,9 @@ impl Breaker {
         self
     }
 
-    /// How many probe calls may be under way at once while half-open.
+    /// How many probe calls may be under way at once while half-open (a
+    /// probe given up on after the [probe timeout](Breaker::probe_timeout)
+    /// no longer takes a slot).
     #[must_use]
     pub const fn probes(mut self, probes: u32) -> Self {
         self.max_probes = if probes == 0 { 1 } else { probes };
@@ -270,7 +274,8 @@ impl Breaker {
     }
 
     /// How long a half-open probe may go unanswered before the breaker
-    /// gives up on it (by default, the cooldown). Once every probe slot has
+    /// gives up on it (by default, the cooldown, but at least a second; set
+    /// here, exactly this). Once every probe slot has
     /// been taken for that long, the next caller becomes a probe of a new
     /// round; the outcome of a probe given up on still counts, as an
     /// ordinary call's. Without it a probe sent to a server that accepts
@@ -386,9 +391,12 @@ impl Breaker {
         }
         // Half-open: take a probe slot if one is free, or start a new round
         // if every probe under way has gone unanswered too long.
-        let limit = self.probe_timeout_ms.unwrap_or(self.cooldown_ms);
+        let limit = self.probe_limit_ms();
         let mut current = self.probes.load(Ordering::Acquire);
         loop {
+            // Read afresh each time: a caller held up since its first read
+            // must not date a new probe in the past.
+            let now = now_ms();
             let (round, probes) = split(current);
             let next = if probes < self.max_probes {
                 join(round, probes + 1)
@@ -398,8 +406,9 @@ impl Breaker {
                 return Err(CircuitOpen { retry_after: None });
             };
             // Written before the slot is taken: a caller that reads it next
-            // sees a fresh probe, and does not give up on it too.
-            self.probed_at.store(now, Ordering::Release);
+            // sees a fresh probe, and does not give up on it too. Never
+            // moved back.
+            self.probed_at.fetch_max(now, Ordering::AcqRel);
             match self.probes.compare_exchange_weak(
                 current,
                 next,
@@ -416,6 +425,14 @@ impl Breaker {
                 Err(seen) => current = seen,
             }
         }
+    }
+
+    /// How long a probe may go unanswered: as set, else the cooldown but at
+    /// least a second (a zero or short cooldown would otherwise give up on
+    /// every probe at once, and let every caller through as one).
+    fn probe_limit_ms(&self) -> u64 {
+        self.probe_timeout_ms
+            .unwrap_or_else(|| self.cooldown_ms.max(1000))
     }
 
     /// Whether `permit` is a probe of the current round (a probe given up

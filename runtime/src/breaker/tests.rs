@@ -64,6 +64,19 @@ fn a_probe_gone_unanswered_is_given_up_on() {
     assert_eq!(breaker.times_opened(), 1);
 }
 
+/// Without a probe timeout of its own, a breaker of no cooldown still
+/// lets one probe through at a time: its probes are given a second.
+#[test]
+fn a_zero_cooldown_keeps_the_probe_limit() {
+    let breaker = Breaker::new().failures(1).cooldown(Duration::ZERO);
+    breaker.record_failure(breaker.allow().unwrap());
+    let probe = breaker.allow().unwrap();
+    assert!(probe.is_probe());
+    assert!(breaker.allow().is_err(), "one probe at a time");
+    breaker.record_success(probe);
+    assert_eq!(breaker.state(), State::Closed);
+}
+
 #[test]
 fn a_failed_probe_opens_again() {
     let breaker = Breaker::new()
