@@ -478,6 +478,18 @@ async fn an_unusable_key_is_refused_not_ignored() {
                 assert_eq!(body["code"], "INVALID_HEADER", "{on}: {body}");
                 assert_eq!(body["requestId"], refused.sent_id.as_str(), "{on}: {body}");
             }
+            // Bytes past ASCII (which a header may carry) are no key either.
+            let refused = client()
+                .post(&url)
+                .header(
+                    "idempotency-key",
+                    reqwest::header::HeaderValue::from_bytes("café".as_bytes()).unwrap(),
+                )
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(refused.status(), 400, "{on}");
             assert_eq!(effects.count(), 0, "{on}");
             let longest = "k".repeat(255);
             let served = post(&url, "alice", Some(&longest), "{}").await;

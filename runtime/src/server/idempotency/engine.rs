@@ -41,7 +41,7 @@ impl Keyed {
     /// The request's `Idempotency-Key` (the header's value, as sent),
     /// scoped to its method, path and caller (`scope`): none without one,
     /// and a 400 for one that is empty, longer than 255 bytes or not
-    /// visible ASCII. Served without its key, such a request would run
+    /// printable ASCII (spaces allowed, as in a structured-field string). Served without its key, such a request would run
     /// again on every retry, which is what its client sent the key against.
     pub(crate) fn of(
         method: &str,
@@ -52,13 +52,13 @@ impl Keyed {
         let Some(key) = key else {
             return Ok(None);
         };
-        let visible = |b: &u8| *b == b'\t' || (0x20..0x7f).contains(b);
+        let printable = |b: &u8| (0x20..0x7f).contains(b);
         let key = core::str::from_utf8(key)
             .ok()
-            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY && k.as_bytes().iter().all(visible))
+            .filter(|k| !k.is_empty() && k.len() <= MAX_KEY && k.as_bytes().iter().all(printable))
             .ok_or_else(|| Rejection::InvalidHeader {
                 name: "Idempotency-Key".into(),
-                reason: format!("an idempotency key is 1 to {MAX_KEY} visible ASCII characters"),
+                reason: format!("an idempotency key is 1 to {MAX_KEY} printable ASCII characters"),
             })?;
         Ok(Some(Keyed {
             key: scoped_key(method, path, scope, key),

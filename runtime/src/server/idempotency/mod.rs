@@ -9,8 +9,9 @@
 //! (`idempotency_key_reused`) instead of replaying an answer to something
 //! else. This follows the IETF `Idempotency-Key` header draft.
 //!
-//! A key is 1 to 255 visible ASCII characters (a UUID, say). A request
-//! whose key is empty, longer or of other bytes is refused with a 400
+//! A key is 1 to 255 printable ASCII characters (a UUID, say; spaces are
+//! allowed, tabs and other bytes not). A request whose key is empty,
+//! longer or of other bytes is refused with a 400
 //! (`invalid_header`): served without its key, it would run again on each
 //! retry its client sent the key to make safe.
 //!
