@@ -327,6 +327,8 @@ mod rate_limit;
 #[cfg(feature = "ratelimit")]
 #[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
 pub mod ratelimit;
+#[cfg(any(feature = "axum", feature = "tower-client"))]
+mod ready;
 #[cfg(feature = "redis")]
 mod redis_link;
 pub mod rejection;

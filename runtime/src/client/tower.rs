@@ -220,10 +220,8 @@ where
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
-        // The service that was made ready serves the first attempt; the
-        // clone left in its place is made ready again by the next caller.
-        let clone = self.inner.clone();
-        let inner = core::mem::replace(&mut self.inner, clone);
+        // The service made ready serves the first attempt.
+        let inner = crate::ready::take_ready(&mut self.inner);
         Box::pin(run(self.config.clone(), inner, request))
     }
 }

@@ -119,11 +119,10 @@ where
         match limiter.check(&view) {
             Check::Now(verdict) => self.decided(req, verdict),
             Check::Later(pending) => {
-                // A remote store: decide, then serve, in one boxed future.
-                // The service made ready goes with it; a clone stays.
+                // A remote store: decide, then serve, in one boxed future
+                // (by the service made ready).
                 let limiter = limiter.clone();
-                let clone = self.inner.clone();
-                let mut inner = core::mem::replace(&mut self.inner, clone);
+                let mut inner = crate::ready::take_ready(&mut self.inner);
                 let layer = self.layer.clone();
                 RateLimitFuture {
                     state: State::Boxed {

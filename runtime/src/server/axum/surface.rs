@@ -161,12 +161,7 @@ where
                         pending,
                         verdict: None,
                         limiter: limiter.clone(),
-                        // The service made ready goes with the request; a
-                        // clone stays for the next one.
-                        service: {
-                            let clone = self.inner.clone();
-                            core::mem::replace(&mut self.inner, clone)
-                        },
+                        service: crate::ready::take_ready(&mut self.inner),
                         surface: self.surface.clone(),
                         req: Some(req),
                     }),
@@ -247,10 +242,7 @@ where
             Ok(Ok(Some(keyed))) => {
                 // Honoured here, and by no idempotency layer inside.
                 req.extensions_mut().insert(Honoured);
-                // The service that was polled ready goes with the request;
-                // a clone stays for the next one.
-                let clone = inner.clone();
-                let inner = core::mem::replace(inner, clone);
+                let inner = crate::ready::take_ready(inner);
                 let store = std::sync::Arc::clone(keys.store());
                 let future = serve_keyed(inner, store, keyed, keys.max_request(), req);
                 return Inner::Keyed {

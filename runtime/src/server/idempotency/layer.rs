@@ -236,10 +236,7 @@ where
             return Box::pin(self.inner.call(req));
         }
         req.extensions_mut().insert(Honoured);
-        // The service that was polled ready goes with the request; a clone
-        // stays for the next one.
-        let clone = self.inner.clone();
-        let inner = core::mem::replace(&mut self.inner, clone);
+        let inner = crate::ready::take_ready(&mut self.inner);
         Box::pin(serve_keyed(
             inner,
             Arc::clone(&self.store),
