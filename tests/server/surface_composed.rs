@@ -1,7 +1,8 @@
 //! The surface composed with other layers: a layer inside it that
 //! replaces the body, an actix-web middleware inside it that fails with an
-//! error, the idempotency middleware inside it, and an app's own extractor
-//! configuration beside it.
+//! error, the idempotency middleware inside it, an app's own extractor
+//! configuration beside it, and a handler's own headers under its request
+//! id echo.
 
 use std::time::Duration;
 
@@ -377,4 +378,56 @@ async fn a_remote_decision_waits_for_a_service_not_ready_at_once() {
     // The decision kept is the one the store made: the next is refused.
     let second = service.oneshot(request()).await.unwrap();
     assert_eq!(second.status(), 429);
+}
+
+/// The request id is echoed on every response that has none, however many
+/// headers it carries, and a handler's own id is never replaced.
+#[tokio::test]
+async fn the_request_id_is_echoed_unless_the_response_has_one() {
+    use axum::http::{HeaderMap, HeaderName, HeaderValue};
+    use axum::routing::get;
+
+    /// `count` headers of the handler's own, and its own id when `id`.
+    fn headers(count: usize, id: bool) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for i in 0..count {
+            let name = HeaderName::try_from(format!("x-extra-{i}")).unwrap();
+            headers.insert(name, HeaderValue::from_static("1"));
+        }
+        if id {
+            headers.insert("x-request-id", HeaderValue::from_static("req_handlers_own"));
+        }
+        headers
+    }
+
+    let app = axum::Router::new()
+        .route("/few", get(|| async { (headers(1, false), "ok") }))
+        .route("/many", get(|| async { (headers(12, false), "ok") }))
+        .route("/few-own", get(|| async { (headers(1, true), "ok") }))
+        .route("/many-own", get(|| async { (headers(12, true), "ok") }))
+        .layer(Surface::<FlatError>::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(axum::serve(listener, app).into_future());
+    for (path, own) in [
+        ("few", false),
+        ("many", false),
+        ("few-own", true),
+        ("many-own", true),
+    ] {
+        let response = client()
+            .get(format!("http://{addr}/{path}"))
+            .header("x-request-id", "req_from_client_2")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{path}");
+        let ids: Vec<_> = response.headers().get_all("x-request-id").iter().collect();
+        let expected = if own {
+            "req_handlers_own"
+        } else {
+            "req_from_client_2"
+        };
+        assert_eq!(ids, [expected], "{path}");
+    }
 }

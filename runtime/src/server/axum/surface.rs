@@ -556,10 +556,19 @@ fn restyle(response: Response, method: &Method, ctx: &Context) -> Response {
 
 /// Echoes the request id (an error's response has it already).
 fn finish(mut response: Response, ctx: &Context) -> Response {
-    if let header::Entry::Vacant(entry) = response.headers_mut().entry(X_REQUEST_ID) {
+    let headers = response.headers_mut();
+    // A response's few headers are looked through faster than the name is
+    // hashed, and an error's has the id among them.
+    if headers.len() <= SCANNED && headers.keys().any(|name| *name == X_REQUEST_ID) {
+        return response;
+    }
+    if let header::Entry::Vacant(entry) = headers.entry(X_REQUEST_ID) {
         if let Some(id) = ctx.request_id_value() {
             entry.insert(id);
         }
     }
     response
 }
+
+/// Up to how many headers [`finish`] looks through before it hashes.
+const SCANNED: usize = 8;
