@@ -130,8 +130,9 @@ impl Budget {
     }
 
     /// Gives back a retry taken with [`try_withdraw`](Self::try_withdraw)
-    /// that was never made (its call was refused before it went out). The
-    /// retry engine does this itself.
+    /// that was never made (its call was refused before it went out, or
+    /// dropped while it slept before it). The retry engine does this
+    /// itself.
     pub fn refund(&self) {
         self.add(UNIT);
     }

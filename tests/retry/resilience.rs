@@ -448,6 +448,35 @@ fn a_retry_refused_after_its_sleep_costs_the_budget_nothing() {
     assert!(!REFUND_BUDGET.try_withdraw());
 }
 
+static DROPPED_BUDGET: Budget = Budget::new()
+    .ratio_percent(100)
+    .floor_per_second(0)
+    .max_saved(1);
+
+/// A call dropped while it sleeps before its retry (a caller's timeout)
+/// never makes that retry: the budget gets back what it paid for it.
+#[tokio::test]
+async fn a_retry_dropped_in_its_sleep_costs_the_budget_nothing() {
+    let policy = rebuff::Policy::constant(Duration::from_secs(3600)).max_retries(3);
+    let calls = AtomicU32::new(0);
+    let run = retry::Retry::new(&policy)
+        .budget(&DROPPED_BUDGET)
+        .run(async || {
+            calls.fetch_add(1, Ordering::SeqCst);
+            Err::<(), _>(UpstreamError::Unavailable)
+        });
+    assert!(
+        tokio::time::timeout(Duration::from_millis(20), run)
+            .await
+            .is_err(),
+        "the call sleeps an hour before its retry"
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 1);
+    // The first attempt saved one retry; the dropped call gave it back.
+    assert!(DROPPED_BUDGET.try_withdraw());
+    assert!(!DROPPED_BUDGET.try_withdraw());
+}
+
 static BUILT_HANGING: Breaker = Breaker::new()
     .failures(1)
     .cooldown(Duration::from_millis(20))

@@ -39,7 +39,7 @@ use super::timeout::{Limited, warn_timeout_unsupported};
 use super::{Attempt, AttemptRecord, GiveUp, IdempotencyKey, Report, RetryAfter, RetryEvent};
 use super::{Policy, StopReason, testing};
 use crate::breaker::{Breaker, CircuitOpen};
-use crate::{Advice, Retryable};
+use crate::{Advice, Budget, Retryable};
 
 /// Runs a retry loop. Hidden: the expansion of `#[retry]` and rebuff's own
 /// entry points call it; users call those.
@@ -179,13 +179,13 @@ pub struct Driver<'p, E, C = DefaultSleeper, X = NoExtras> {
     /// The run's idempotency key (drawn only when attempts are bound).
     key: IdempotencyKey,
     /// Built on the first failure.
-    state: Option<Box<State>>,
+    state: Option<Box<State<'p>>>,
     clock: C,
     _error: core::marker::PhantomData<fn() -> E>,
 }
 
 /// What only a failing run needs.
-struct State {
+struct State<'p> {
     /// Sleeps skipped in test mode, counted as elapsed time.
     skipped: Duration,
     previous_delay: Duration,
@@ -193,6 +193,28 @@ struct State {
     /// Only when the run keeps a report.
     report: Option<Report>,
     stop: Option<StopReason>,
+    /// The retry the budget paid for, until it goes out.
+    owed: Owed<'p>,
+}
+
+/// A retry taken from a budget that has not gone out yet: given back if it
+/// never does (refused by the breaker after its sleep, or its call dropped
+/// while it slept).
+struct Owed<'p>(Option<&'p Budget>);
+
+impl Owed<'_> {
+    /// The retry went out: the budget keeps what it paid.
+    fn settle(&mut self) {
+        self.0 = None;
+    }
+}
+
+impl Drop for Owed<'_> {
+    fn drop(&mut self) {
+        if let Some(budget) = self.0.take() {
+            budget.refund();
+        }
+    }
 }
 
 impl<'p, E, X: Extras<'p, E>> Driver<'p, E, DefaultSleeper, X> {
@@ -270,7 +292,7 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
     }
 
     /// The failure state, built on first use.
-    fn state(&mut self) -> &mut State {
+    fn state(&mut self) -> &mut State<'p> {
         let (seed, report) = (self.extras.seed(), self.extras.keeps_report());
         self.state.get_or_insert_with(|| {
             Box::new(State {
@@ -279,6 +301,7 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
                 rng: seed.map_or_else(fastrand::Rng::new, fastrand::Rng::with_seed),
                 report: report.then(Report::default),
                 stop: None,
+                owed: Owed(None),
             })
         })
     }
@@ -336,10 +359,6 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
         self.state().stop = Some(StopReason::CircuitOpen);
         let err = refuse(open);
         if self.attempts > 0 {
-            // The retry the budget paid for before the sleep never goes out.
-            if let Some(budget) = self.extras.budget() {
-                budget.refund();
-            }
             // Without the error's text: the engine asks nothing of an
             // error here, so that a type the engine cannot retry is told
             // so once, where its failures are judged.
@@ -382,6 +401,8 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
             if let Some(budget) = self.extras.budget() {
                 budget.deposit();
             }
+        } else if let Some(state) = &mut self.state {
+            state.owed.settle();
         }
     }
 
@@ -495,7 +516,9 @@ impl<'p, E, C: Clock, X: Extras<'p, E>> Driver<'p, E, C, X> {
             }
         }
         if let (Decision::Sleep(_), Some(budget)) = (decision, budget) {
-            if !budget.try_withdraw() {
+            if budget.try_withdraw() {
+                state.owed = Owed(Some(budget));
+            } else {
                 decision = Decision::GiveUp(StopReason::BudgetExhausted);
             }
         }
