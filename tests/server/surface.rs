@@ -75,10 +75,13 @@ pub(crate) const LIMIT: u64 = 1024 * 1024;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Framework {
     Axum,
+    /// axum, the surface wrapped around the finished router rather than
+    /// put on its routes with `Router::layer`.
+    AxumWrapped,
     Actix,
 }
 
-const FRAMEWORKS: [Framework; 2] = [Framework::Axum, Framework::Actix];
+const FRAMEWORKS: [Framework; 3] = [Framework::Axum, Framework::AxumWrapped, Framework::Actix];
 
 pub(crate) mod axum_server {
     use axum::Router;
@@ -90,6 +93,15 @@ pub(crate) mod axum_server {
     use super::{Item, LIMIT, Search, TestError};
 
     pub(crate) fn router<E: TestError>() -> Router {
+        routes::<E>().layer(Surface::<E>::new().body_limit(LIMIT))
+    }
+
+    /// The surface around the finished router.
+    pub(crate) fn wrapped<E: TestError>() -> rebuff::server::axum::SurfaceService<Router, E> {
+        tower::Layer::layer(&Surface::<E>::new().body_limit(LIMIT), routes::<E>())
+    }
+
+    fn routes<E: TestError>() -> Router {
         Router::new()
             .route(
                 "/items",
@@ -128,7 +140,6 @@ pub(crate) mod axum_server {
                     )
                 }),
             )
-            .layer(Surface::<E>::new().body_limit(LIMIT))
     }
 }
 
@@ -215,6 +226,13 @@ pub(crate) async fn start<E: TestError>(framework: Framework) -> String {
             listener.set_nonblocking(true).unwrap();
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
             tokio::spawn(axum::serve(listener, axum_server::router::<E>()).into_future());
+        }
+        Framework::AxumWrapped => {
+            use axum::ServiceExt as _;
+            listener.set_nonblocking(true).unwrap();
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            let app = axum_server::wrapped::<E>().into_make_service();
+            tokio::spawn(axum::serve(listener, app).into_future());
         }
         Framework::Actix => {
             tokio::spawn(actix_server::serve::<E>(listener));

@@ -31,6 +31,26 @@
 //! `multipart` feature, [`Multipart`]) are the same extractors with their
 //! failures in the envelope. The router's own 404 and 405 (which have no
 //! body) are answered in the envelope by the layer, `Allow` kept.
+//!
+//! `Router::layer` puts a layer on each route the router has at that
+//! point. The surface may instead be wrapped around the finished router,
+//! as a tower service: then it covers every route whenever it was added,
+//! and each request goes through it once, not through a layer axum put on
+//! its route (which also costs a little less per request).
+//!
+//! ```no_run
+//! use axum::ServiceExt as _;
+//! use axum::{Router, routing::get};
+//! use rebuff::server::Surface;
+//! # #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+//! # enum LeadError { #[error("gone")] #[api(status = 410)] Gone }
+//!
+//! let router = Router::new().route("/health", get(|| async { "ok" }));
+//! let app = tower::Layer::layer(&Surface::<LeadError>::new(), router);
+//! // Served as `axum::serve(listener, app.into_make_service())`.
+//! let service = app.into_make_service();
+//! # let _ = service;
+//! ```
 
 #[cfg(feature = "ratelimit")]
 mod ratelimit;
