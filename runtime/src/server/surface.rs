@@ -249,9 +249,7 @@ impl<E: ApiError> Surface<E> {
         accept: impl IntoIterator<Item = &'a [u8]>,
         path: RequestPath,
     ) -> Context {
-        let id = id.unwrap_or_else(|| {
-            HeaderValue::from_bytes(&request_id_bytes()).unwrap_or(HeaderValue::from_static("req_"))
-        });
+        let id = id.unwrap_or_else(new_id_value);
         let problem = self.negotiate && negotiate::prefers_problem(accept);
         Context::served::<E>(id, path, problem, self.body_limit)
     }
@@ -282,6 +280,14 @@ impl<E: ApiError> Surface<E> {
             max_size: limit,
         })
     }
+}
+
+/// A new request id as a header value: its bytes and their count in one
+/// allocation, so that the copies the response and the logs take share it
+/// (a value made from a vector would allocate again on its first clone).
+fn new_id_value() -> HeaderValue {
+    HeaderValue::from_maybe_shared(bytes::Bytes::from_owner(request_id_bytes()))
+        .unwrap_or(HeaderValue::from_static("req_"))
 }
 
 /// The 413 for a body that grew past `body_limit` as it was read.
