@@ -1,7 +1,8 @@
 //! A handler's log lines under the surface, on axum and actix-web over
 //! loopback: each carries the request id, under tower-http's trace span
 //! too, and so does what a handler logs when its client leaves before the
-//! answer (its future dropped unfinished).
+//! answer (its future dropped unfinished), and what the surface logs of a
+//! request itself.
 
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
@@ -127,4 +128,31 @@ async fn a_handlers_clean_up_after_its_client_left_has_the_requests_context() {
         line.contains(&format!("context_id=\"{id}\"")),
         "the handler's context: {line}"
     );
+}
+
+/// The surface's own events say which request they are about in their
+/// fields, not only in a span: a 4xx at `INFO`, a panic at `ERROR`, each
+/// with the request id.
+#[tokio::test]
+async fn the_surfaces_own_events_carry_the_request_id() {
+    captured();
+    let base = start::<NestedError>(Framework::Axum).await;
+    for (path, id, event) in [
+        ("/items/0", "req_rejected001", "request rejected"),
+        ("/panic", "req_failed00001", "handler panicked"),
+    ] {
+        let response = client()
+            .get(format!("{base}{path}"))
+            .header("x-request-id", id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.headers()["x-request-id"], id);
+        let line = line_with(&[event, id]).await;
+        let (_, fields) = line.split_once(event).unwrap();
+        assert!(
+            fields.contains(&format!("request_id=\"{id}\"")),
+            "the event's own field: {line}"
+        );
+    }
 }

@@ -201,14 +201,15 @@ pub fn is_safe_request_id(id: &[u8]) -> bool {
 /// `INFO`. Nothing logged here is sent to the client.
 pub fn log<E: ApiError + ?Sized>(err: &E, chain: Option<&dyn StdError>, ctx: &Context) {
     let status = err.status().as_u16();
-    let request_id = ctx.get_request_id().unwrap_or("-");
+    // Read inside each event, which reads its fields only when enabled.
+    let request_id = || ctx.get_request_id().unwrap_or("-");
     if status >= 500 {
         match chain {
             Some(chain) => tracing::error!(
                 target: "rebuff::server",
                 status,
                 code = err.code(),
-                request_id,
+                request_id = request_id(),
                 error = %SourceChain(chain),
                 "request failed"
             ),
@@ -216,13 +217,13 @@ pub fn log<E: ApiError + ?Sized>(err: &E, chain: Option<&dyn StdError>, ctx: &Co
                 target: "rebuff::server",
                 status,
                 code = err.code(),
-                request_id,
+                request_id = request_id(),
                 error = %err.message(),
                 "request failed"
             ),
         }
     } else {
-        tracing::info!(target: "rebuff::server", status, code = err.code(), request_id, "request rejected");
+        tracing::info!(target: "rebuff::server", status, code = err.code(), request_id = request_id(), "request rejected");
     }
 }
 
