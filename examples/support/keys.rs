@@ -82,19 +82,15 @@ impl Config {
         config.enterprise_per_minute = number("REBUFF_ENTERPRISE_RATE", 1000)?;
         if let Some(url) = var("REBUFF_REDIS_URL").filter(|url| !url.trim().is_empty()) {
             let url = url.trim();
-            if url.starts_with("rediss://") {
-                return Err(format!(
-                    "REBUFF_REDIS_URL={url:?}: TLS (rediss://) is not supported yet; use redis://"
-                ));
-            }
-            // redis://[user:password@]host[:port][/db]
+            // redis://[user:password@]host[:port][/db], or rediss:// (TLS)
             let host = url
                 .strip_prefix("redis://")
+                .or_else(|| url.strip_prefix("rediss://"))
                 .map(|rest| rest.rsplit('@').next().unwrap_or(rest))
                 .map(|rest| rest.split('/').next().unwrap_or(rest));
             if host.is_none_or(|host| host.is_empty() || host.starts_with(':')) {
                 return Err(format!(
-                    "REBUFF_REDIS_URL={url:?}: expected redis://host:port"
+                    "REBUFF_REDIS_URL={url:?}: expected redis://host:port (rediss:// for TLS)"
                 ));
             }
             config = config.redis(url);

@@ -16,3 +16,4 @@ mod idempotency;
 mod log_lines;
 mod servers;
 mod store;
+mod tls;

@@ -400,6 +400,22 @@ fn keys_and_plans_come_from_the_environment_and_bad_settings_are_named() {
     assert!(err.starts_with("REBUFF_RATE_LIMIT=\"lots\""), "{err}");
     let err = app::Config::from_vars(vars(&[("REBUFF_ENTERPRISE_RATE", "0")])).unwrap_err();
     assert!(err.starts_with("REBUFF_ENTERPRISE_RATE"), "{err}");
+
+    // Redis over plain TCP or TLS; anything else is refused at start.
+    let redis = |url: &str| {
+        let url = url.to_owned();
+        app::Config::from_vars(move |name| (name == "REBUFF_REDIS_URL").then(|| url.clone()))
+    };
+    for url in [
+        "redis://127.0.0.1:6379",
+        "rediss://user:secret@cache.internal:6380/1",
+    ] {
+        assert_eq!(redis(url).unwrap().redis_url.as_deref(), Some(url));
+    }
+    for url in ["http://127.0.0.1:6379", "rediss://", "redis://:6379"] {
+        let err = redis(url).unwrap_err();
+        assert!(err.contains("expected redis://host:port"), "{url}: {err}");
+    }
 }
 
 #[tokio::test]

@@ -15,6 +15,8 @@ pub struct RedisServer {
     dir: std::path::PathBuf,
     /// More arguments for `redis-server`.
     args: Vec<String>,
+    /// The port it also speaks TLS on, if any.
+    tls_port: Option<u16>,
 }
 
 impl RedisServer {
@@ -49,9 +51,39 @@ impl RedisServer {
             port,
             dir,
             args: args.iter().map(|&arg| arg.to_owned()).collect(),
+            tls_port: None,
         };
         server.spawn(false);
         Some(server)
+    }
+
+    /// [`start`](Self::start), the server also speaking TLS on a port of
+    /// its own ([`tls_url`](Self::tls_url)) with the test certificates of
+    /// `tests/support/tls` (`ca.pem` signed the server's), not asking
+    /// clients for certificates.
+    pub fn start_tls() -> Option<RedisServer> {
+        let tls_port = free_port();
+        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls");
+        let mut server = Self::start_with(&[
+            "--tls-port",
+            &tls_port.to_string(),
+            "--tls-cert-file",
+            &format!("{dir}/server.pem"),
+            "--tls-key-file",
+            &format!("{dir}/server.key"),
+            "--tls-ca-cert-file",
+            &format!("{dir}/ca.pem"),
+            "--tls-auth-clients",
+            "no",
+        ])?;
+        server.tls_port = Some(tls_port);
+        Some(server)
+    }
+
+    /// `rediss://127.0.0.1:PORT`, the TLS port of [`start_tls`](Self::start_tls).
+    pub fn tls_url(&self) -> String {
+        let port = self.tls_port.expect("a server started with TLS");
+        format!("rediss://127.0.0.1:{port}")
     }
 
     /// Starts the server; on another free port if `self.port` was taken

@@ -102,17 +102,24 @@ impl<C> fmt::Debug for RedisStore<C> {
 }
 
 impl RedisStore<ConnectionManager> {
-    /// A store on the Redis at `url` (`redis://host:port/db`), through
+    /// A store on the Redis at `url` (`redis://host:port/db`, or
+    /// `rediss://` over TLS with the `redis-tls` feature), through
     /// redis-rs's connection manager (which reconnects by itself, and
     /// which the store opens afresh when Redis answers as a read-only
     /// replica after a failover). It connects on first use, so a server
     /// starts while Redis is away (and decides alone until it is back).
     /// Call it inside a Tokio runtime.
     ///
+    /// Over TLS the server's certificate is checked against the system's
+    /// root certificates. For a server whose authority is a private one,
+    /// build the connection with redis-rs (`redis::Client::build_with_tls`,
+    /// its `root_cert` that authority) and give it to
+    /// [`with_connection`](Self::with_connection).
+    ///
     /// # Errors
     ///
-    /// When `url` is not a Redis URL, or asks for TLS (`rediss://`), which
-    /// the store does not support yet.
+    /// When `url` is not a Redis URL, or asks for TLS (`rediss://`)
+    /// without the `redis-tls` feature.
     pub fn open(url: &str) -> Result<Self, StoreError> {
         Ok(RedisStore::on(Link::open(url)?))
     }

@@ -130,14 +130,18 @@ impl<C> fmt::Debug for RedisStore<C> {
 }
 
 impl RedisStore<ConnectionManager> {
-    /// A store on the Redis at `url`, keeping responses for `ttl`; it
+    /// A store on the Redis at `url` (`redis://`, or `rediss://` over TLS
+    /// with the `redis-tls` feature, the server's certificate checked
+    /// against the system's roots), keeping responses for `ttl`; it
     /// connects on first use, and afresh when Redis answers as a read-only
-    /// replica after a failover. Call it inside a Tokio runtime.
+    /// replica after a failover. Call it inside a Tokio runtime. For a
+    /// server of a private authority, see
+    /// [`with_connection`](Self::with_connection).
     ///
     /// # Errors
     ///
-    /// When `url` is not a Redis URL, or asks for TLS (`rediss://`), which
-    /// the store does not support yet.
+    /// When `url` is not a Redis URL, or asks for TLS (`rediss://`)
+    /// without the `redis-tls` feature.
     pub fn open(url: &str, ttl: Duration) -> Result<Self, StoreError> {
         Ok(RedisStore::on(Link::open(url)?, ttl))
     }

@@ -1,0 +1,119 @@
+//! The Redis stores over TLS: a fleet's limits and idempotency keys shared
+//! through a server that speaks only TLS to them, its certificate checked.
+
+use std::time::Duration;
+
+use rebuff::ratelimit::{Ask, CallerId, Key, Outcome, RateLimitStore, RedisStore, Window};
+
+use crate::redis_server::RedisServer;
+
+/// The test certificate authority, which signed the test server's
+/// certificate.
+fn test_ca() -> Vec<u8> {
+    std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/tls/ca.pem"
+    ))
+    .unwrap()
+}
+
+/// A connection over TLS to `redis`, its certificate checked against
+/// `root` (as an application does for a server of a private authority).
+async fn connect(
+    redis: &RedisServer,
+    root: Vec<u8>,
+) -> redis::RedisResult<redis::aio::ConnectionManager> {
+    let client = redis::Client::build_with_tls(
+        redis.tls_url(),
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(root),
+        },
+    )?;
+    redis::aio::ConnectionManager::new(client).await
+}
+
+fn ask<'a>(caller: &'a str, windows: &'a [Window]) -> Ask<'a> {
+    Ask {
+        key: Key {
+            plan: "free",
+            caller: CallerId::Key(caller),
+        },
+        windows,
+        escalation: None,
+    }
+}
+
+async fn outcome(store: &RedisStore, ask: &Ask<'_>) -> (Outcome, bool) {
+    let decision = match store.decide_now(ask) {
+        Some(decided) => decided.unwrap(),
+        None => store.decide(ask).await.unwrap(),
+    };
+    (decision.outcome, decision.degraded)
+}
+
+/// Two instances on one TLS connection's server share a caller's limit:
+/// what one admitted counts for the other.
+#[tokio::test]
+async fn two_instances_share_a_limit_through_a_server_speaking_tls() {
+    let Some(redis) = RedisServer::start_tls() else {
+        return;
+    };
+    let connection = connect(&redis, test_ca()).await.expect("a TLS connection");
+    let first = RedisStore::with_connection(connection.clone()).timeout(Duration::from_secs(2));
+    let second = RedisStore::with_connection(connection).timeout(Duration::from_secs(2));
+    let windows = [Window::per_minute(2)];
+    let caller = ask("tls-caller", &windows);
+    assert_eq!(outcome(&first, &caller).await, (Outcome::Admitted, false));
+    assert_eq!(outcome(&second, &caller).await, (Outcome::Admitted, false));
+    let (third, degraded) = outcome(&first, &caller).await;
+    assert!(matches!(third, Outcome::Limited { .. }), "{third:?}");
+    assert!(!degraded, "decided in Redis");
+    // What Redis holds came over TLS: the plain port sees it too.
+    let keys = redis.command(&["DBSIZE"]).unwrap_or_default();
+    assert_ne!(keys, ":0", "the caller's state is in Redis");
+}
+
+/// A server whose certificate no trusted authority signed is not talked
+/// to: neither by a connection checking another authority, nor by a store
+/// opened from a `rediss://` URL (which trusts the system's roots), which
+/// decides alone instead.
+#[tokio::test]
+async fn a_certificate_no_trusted_authority_signed_is_refused() {
+    let Some(redis) = RedisServer::start_tls() else {
+        return;
+    };
+    let server_cert = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/support/tls/server.pem"
+    ))
+    .unwrap();
+    // The server's own certificate is no authority: nothing it signs is
+    // trusted, not even itself.
+    let client = redis::Client::build_with_tls(
+        redis.tls_url(),
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(server_cert),
+        },
+    )
+    .unwrap();
+    let refused = client.get_multiplexed_async_connection().await.err();
+    let refused = refused.expect("no connection to a server of an untrusted certificate");
+    assert!(
+        format!("{refused:?}")
+            .to_lowercase()
+            .contains("certificate"),
+        "{refused:?}"
+    );
+
+    let store = RedisStore::open(&redis.tls_url())
+        .expect("a rediss:// URL is a store's")
+        .timeout(Duration::from_secs(2));
+    let windows = [Window::per_minute(2)];
+    let caller = ask("untrusted", &windows);
+    let (first, degraded) = outcome(&store, &caller).await;
+    assert_eq!(first, Outcome::Admitted);
+    assert!(degraded, "decided alone, Redis not trusted");
+    assert_eq!(redis.command(&["DBSIZE"]).as_deref(), Some(":0"));
+}
