@@ -73,7 +73,7 @@ pub(crate) fn connect_lazily(url: &str) -> Result<ConnectionManager, StoreError>
 /// Makes sure rustls has a crypto provider for `rediss://`: ring, unless
 /// the process chose one already. With two providers built in (another
 /// crate's rustls on aws-lc-rs, say), rustls would choose neither, and
-/// every TLS connection would fail.
+/// panic as the first TLS connection is set up.
 #[cfg(feature = "redis-tls")]
 fn choose_crypto() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
