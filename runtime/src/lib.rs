@@ -299,7 +299,7 @@
 //! | `multipart` | the axum multipart extractor whose failures use the envelope (turns `axum` on) |
 //! | `ratelimit` | [`ratelimit`]: per-plan rate limits, their headers and 429s, in the [`server::Surface`] or alone |
 //! | `redis` | rate limits ([`ratelimit::RedisStore`]) shared by a fleet of servers through Redis, and, with `axum` or `actix`, idempotency keys (`server::idempotency::RedisStore`), over `redis://` (turns `ratelimit` on) |
-//! | `redis-tls` | the Redis stores over TLS too (`rediss://`), the server's certificate checked against the system's roots; rustls on ring (turns `redis` on) |
+//! | `redis-tls` | the Redis stores over TLS too (`rediss://`), the server's certificate checked against the system's roots; rustls, on the process's default crypto provider or else aws-lc-rs (turns `redis` on) |
 //! | `openapi` | [`openapi`]: derived errors and the server's rejections as utoipa 5 responses, with schemas and examples |
 //!
 //! # Implementing `ApiError` by hand

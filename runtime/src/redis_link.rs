@@ -47,8 +47,6 @@ fn says(err: &redis::RedisError, code: &str) -> bool {
 pub(crate) fn connect_lazily(url: &str) -> Result<ConnectionManager, StoreError> {
     use redis::IntoConnectionInfo as _;
     use redis::io::tcp::{TcpSettings, socket2::TcpKeepalive};
-    #[cfg(feature = "redis-tls")]
-    choose_crypto();
     let keepalive = TcpKeepalive::new().with_time(Duration::from_secs(5));
     #[cfg(any(target_os = "linux", target_os = "macos", target_os = "windows"))]
     let keepalive = keepalive.with_interval(Duration::from_secs(1));
@@ -61,6 +59,16 @@ pub(crate) fn connect_lazily(url: &str) -> Result<ConnectionManager, StoreError>
         .into_connection_info()
         .map_err(StoreError::new)?
         .set_tcp_settings(tcp);
+    if let redis::ConnectionAddr::TcpTls { insecure, .. } = info.addr() {
+        if *insecure {
+            // redis-rs would accept the URL and then fail every connection.
+            return Err(StoreError::new(
+                "a rediss:// URL asking for #insecure: the stores always check the server's certificate",
+            ));
+        }
+        #[cfg(feature = "redis-tls")]
+        choose_crypto();
+    }
     let client = redis::Client::open(info).map_err(StoreError::new)?;
     let config = ConnectionManagerConfig::new()
         .set_connection_timeout(Some(Duration::from_secs(2)))
@@ -70,15 +78,16 @@ pub(crate) fn connect_lazily(url: &str) -> Result<ConnectionManager, StoreError>
     ConnectionManager::new_lazy_with_config(client, config).map_err(StoreError::new)
 }
 
-/// Makes sure rustls has a crypto provider for `rediss://`: ring, unless
-/// the process chose one already. With two providers built in (another
-/// crate's rustls on aws-lc-rs, say), rustls would choose neither, and
-/// panic as the first TLS connection is set up.
+/// Makes sure rustls has a crypto provider for `rediss://`: the process's
+/// default if it installed one, else aws-lc-rs, installed as the default.
+/// With two providers built in (another crate's rustls on ring, say),
+/// rustls would choose neither, and panic as the first TLS connection is
+/// set up.
 #[cfg(feature = "redis-tls")]
 fn choose_crypto() {
     if rustls::crypto::CryptoProvider::get_default().is_none() {
         // Another thread may install one first: its choice stands.
-        let _ = rustls::crypto::ring::default_provider().install_default();
+        let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     }
 }
 
@@ -328,6 +337,16 @@ mod tests {
         } else {
             let err = opened.err().expect("no TLS");
             assert!(err.to_string().contains("TLS"), "{err}");
+        }
+    }
+
+    #[tokio::test]
+    async fn a_url_asking_not_to_check_the_certificate_is_refused() {
+        let err = Link::open("rediss://127.0.0.1:6380/#insecure")
+            .err()
+            .expect("refused");
+        if cfg!(feature = "redis-tls") {
+            assert!(err.to_string().contains("#insecure"), "{err}");
         }
     }
 

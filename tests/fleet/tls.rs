@@ -70,8 +70,11 @@ async fn two_instances_share_a_limit_through_a_server_speaking_tls() {
     assert!(matches!(third, Outcome::Limited { .. }), "{third:?}");
     assert!(!degraded, "decided in Redis");
     // What Redis holds came over TLS: the plain port sees it too.
-    let keys = redis.command(&["DBSIZE"]).unwrap_or_default();
-    assert_ne!(keys, ":0", "the caller's state is in Redis");
+    let keys = redis.command(&["DBSIZE"]);
+    assert!(
+        keys.as_deref().is_some_and(|keys| keys != ":0"),
+        "the caller's state is in Redis: {keys:?}"
+    );
 }
 
 /// A server whose certificate no trusted authority signed is not talked
@@ -116,4 +119,62 @@ async fn a_certificate_no_trusted_authority_signed_is_refused() {
     assert_eq!(first, Outcome::Admitted);
     assert!(degraded, "decided alone, Redis not trusted");
     assert_eq!(redis.command(&["DBSIZE"]).as_deref(), Some(":0"));
+}
+
+/// Set in the process [`a_store_opened_from_a_rediss_url_is_checked_and_shares_its_limits`]
+/// runs itself in: the URL of its server.
+const CHILD_URL: &str = "REBUFF_TEST_TLS_URL";
+
+/// A store opened from a `rediss://` URL checks the server against the
+/// roots the system's are read from, which `SSL_CERT_FILE` replaces: with
+/// the test authority there, it talks to the server, and shares a limit
+/// through it. In a process of its own (this test binary again, this test
+/// alone), since the variable is the whole process's.
+#[tokio::test]
+async fn a_store_opened_from_a_rediss_url_is_checked_and_shares_its_limits() {
+    if let Some(url) = std::env::var_os(CHILD_URL) {
+        let url = url.into_string().unwrap();
+        let first = RedisStore::open(&url)
+            .unwrap()
+            .timeout(Duration::from_secs(2));
+        let second = RedisStore::open(&url)
+            .unwrap()
+            .timeout(Duration::from_secs(2));
+        let windows = [Window::per_minute(2)];
+        let caller = ask("opened-by-url", &windows);
+        assert_eq!(outcome(&first, &caller).await, (Outcome::Admitted, false));
+        assert_eq!(outcome(&second, &caller).await, (Outcome::Admitted, false));
+        let (third, degraded) = outcome(&first, &caller).await;
+        assert!(matches!(third, Outcome::Limited { .. }), "{third:?}");
+        assert!(!degraded, "decided in Redis");
+        return;
+    }
+    let Some(redis) = RedisServer::start_tls() else {
+        return;
+    };
+    let child = std::process::Command::new(std::env::current_exe().unwrap())
+        .args([
+            "--exact",
+            "tls::a_store_opened_from_a_rediss_url_is_checked_and_shares_its_limits",
+            "--nocapture",
+        ])
+        .env(CHILD_URL, redis.tls_url())
+        .env(
+            "SSL_CERT_FILE",
+            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls/ca.pem"),
+        )
+        .env_remove("SSL_CERT_DIR")
+        .output()
+        .expect("the test binary runs again");
+    let said = String::from_utf8_lossy(&child.stdout);
+    assert!(
+        child.status.success() && said.contains("1 passed"),
+        "{said}\n{}",
+        String::from_utf8_lossy(&child.stderr)
+    );
+    let keys = redis.command(&["DBSIZE"]);
+    assert!(
+        keys.as_deref().is_some_and(|keys| keys != ":0"),
+        "the caller's state is in Redis: {keys:?}"
+    );
 }

@@ -29,6 +29,10 @@ impl RedisServer {
     /// [`start`](Self::start), with more arguments for `redis-server`
     /// (configuration directives, `--name value`).
     pub fn start_with(args: &[&str]) -> Option<RedisServer> {
+        Self::start_on(args, false)
+    }
+
+    fn start_on(args: &[&str], tls: bool) -> Option<RedisServer> {
         let available = Command::new("redis-server")
             .arg("--version")
             .stdout(Stdio::null())
@@ -51,7 +55,7 @@ impl RedisServer {
             port,
             dir,
             args: args.iter().map(|&arg| arg.to_owned()).collect(),
-            tls_port: None,
+            tls_port: tls.then(free_port),
         };
         server.spawn(false);
         Some(server)
@@ -62,22 +66,25 @@ impl RedisServer {
     /// `tests/support/tls` (`ca.pem` signed the server's), not asking
     /// clients for certificates.
     pub fn start_tls() -> Option<RedisServer> {
-        let tls_port = free_port();
+        Self::start_on(&[], true)
+    }
+
+    /// The arguments that make the server speak TLS on `port`.
+    fn tls_args(port: u16) -> Vec<String> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls");
-        let mut server = Self::start_with(&[
-            "--tls-port",
-            &tls_port.to_string(),
-            "--tls-cert-file",
-            &format!("{dir}/server.pem"),
-            "--tls-key-file",
-            &format!("{dir}/server.key"),
-            "--tls-ca-cert-file",
-            &format!("{dir}/ca.pem"),
-            "--tls-auth-clients",
-            "no",
-        ])?;
-        server.tls_port = Some(tls_port);
-        Some(server)
+        [
+            "--tls-port".to_owned(),
+            port.to_string(),
+            "--tls-cert-file".to_owned(),
+            format!("{dir}/server.pem"),
+            "--tls-key-file".to_owned(),
+            format!("{dir}/server.key"),
+            "--tls-ca-cert-file".to_owned(),
+            format!("{dir}/ca.pem"),
+            "--tls-auth-clients".to_owned(),
+            "no".to_owned(),
+        ]
+        .into()
     }
 
     /// `rediss://127.0.0.1:PORT`, the TLS port of [`start_tls`](Self::start_tls).
@@ -99,8 +106,16 @@ impl RedisServer {
                 self.port
             );
             self.port = free_port();
+            if self.tls_port.is_some() {
+                self.tls_port = Some(free_port());
+            }
         }
-        panic!("redis-server did not start on any of 5 free ports");
+        let tls = if self.tls_port.is_some() {
+            " (with TLS: is this redis-server built with TLS?)"
+        } else {
+            ""
+        };
+        panic!("redis-server did not start on any of 5 free ports{tls}");
     }
 
     /// Starts the server on `self.port`: whether it is this test's own that
@@ -113,6 +128,7 @@ impl RedisServer {
             .arg("--dir")
             .arg(&self.dir)
             .args(&self.args)
+            .args(self.tls_port.map(Self::tls_args).unwrap_or_default())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()

@@ -110,16 +110,23 @@ impl RedisStore<ConnectionManager> {
     /// starts while Redis is away (and decides alone until it is back).
     /// Call it inside a Tokio runtime.
     ///
-    /// Over TLS the server's certificate is checked against the system's
-    /// root certificates. For a server whose authority is a private one,
-    /// build the connection with redis-rs (`redis::Client::build_with_tls`,
-    /// its `root_cert` that authority) and give it to
-    /// [`with_connection`](Self::with_connection).
+    /// Over TLS (1.2 or 1.3) the server's certificate is always checked,
+    /// against the system's root certificates (or those the file
+    /// `SSL_CERT_FILE` names, or the directories of `SSL_CERT_DIR`); a URL
+    /// asking for `#insecure` is refused. For a server whose authority is a
+    /// private one, either name it in `SSL_CERT_FILE`, or build the
+    /// connection with redis-rs (`redis::Client::build_with_tls`, its
+    /// `root_cert` that authority) and give it to
+    /// [`with_connection`](Self::with_connection). rustls runs on the
+    /// process's default crypto provider; when the application installed
+    /// none by the time the first `rediss://` store opens, aws-lc-rs is
+    /// installed as that default (install yours first to choose another).
     ///
     /// # Errors
     ///
-    /// When `url` is not a Redis URL, or asks for TLS (`rediss://`)
-    /// without the `redis-tls` feature.
+    /// When `url` is not a Redis URL, asks for TLS (`rediss://`) without
+    /// the `redis-tls` feature, or asks for TLS without checking the
+    /// server's certificate (`#insecure`).
     pub fn open(url: &str) -> Result<Self, StoreError> {
         Ok(RedisStore::on(Link::open(url)?))
     }

@@ -131,17 +131,17 @@ impl<C> fmt::Debug for RedisStore<C> {
 
 impl RedisStore<ConnectionManager> {
     /// A store on the Redis at `url` (`redis://`, or `rediss://` over TLS
-    /// with the `redis-tls` feature, the server's certificate checked
-    /// against the system's roots), keeping responses for `ttl`; it
-    /// connects on first use, and afresh when Redis answers as a read-only
-    /// replica after a failover. Call it inside a Tokio runtime. For a
-    /// server of a private authority, see
-    /// [`with_connection`](Self::with_connection).
+    /// with the `redis-tls` feature, as the rate limits'
+    /// [`RedisStore::open`](crate::ratelimit::RedisStore::open) says),
+    /// keeping responses for `ttl`; it connects on first use, and afresh
+    /// when Redis answers as a read-only replica after a failover. Call it
+    /// inside a Tokio runtime.
     ///
     /// # Errors
     ///
-    /// When `url` is not a Redis URL, or asks for TLS (`rediss://`)
-    /// without the `redis-tls` feature.
+    /// When `url` is not a Redis URL, asks for TLS (`rediss://`) without
+    /// the `redis-tls` feature, or asks for TLS without checking the
+    /// server's certificate (`#insecure`).
     pub fn open(url: &str, ttl: Duration) -> Result<Self, StoreError> {
         Ok(RedisStore::on(Link::open(url)?, ttl))
     }
