@@ -77,6 +77,24 @@ async fn two_instances_share_a_limit_through_a_server_speaking_tls() {
     );
 }
 
+/// A server that allows TLS 1.2 only (as some managed ones still do) is
+/// reached too.
+#[tokio::test]
+async fn a_server_allowing_only_tls_1_2_is_reached() {
+    let Some(redis) = RedisServer::start_tls_with(&["--tls-protocols", "TLSv1.2"]) else {
+        return;
+    };
+    let connection = connect(&redis, test_ca())
+        .await
+        .expect("a TLS 1.2 connection");
+    let store = RedisStore::with_connection(connection).timeout(Duration::from_secs(2));
+    let windows = [Window::per_minute(2)];
+    assert_eq!(
+        outcome(&store, &ask("tls12-caller", &windows)).await,
+        (Outcome::Admitted, false)
+    );
+}
+
 /// A server whose certificate no trusted authority signed is not talked
 /// to: neither by a connection checking another authority, nor by a store
 /// opened from a `rediss://` URL (which trusts the system's roots), which

@@ -69,6 +69,12 @@ impl RedisServer {
         Self::start_on(&[], true)
     }
 
+    /// [`start_tls`](Self::start_tls), with more arguments for
+    /// `redis-server`.
+    pub fn start_tls_with(args: &[&str]) -> Option<RedisServer> {
+        Self::start_on(args, true)
+    }
+
     /// The arguments that make the server speak TLS on `port`.
     fn tls_args(port: u16) -> Vec<String> {
         let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls");
