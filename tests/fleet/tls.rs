@@ -5,32 +5,33 @@ use std::time::Duration;
 
 use rebuff::ratelimit::{Ask, CallerId, Key, Outcome, RateLimitStore, RedisStore, Window};
 
-use crate::redis_server::RedisServer;
+use crate::redis_server::{RedisServer, tls_file};
 
 /// The test certificate authority, which signed the test server's
 /// certificate.
 fn test_ca() -> Vec<u8> {
-    std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/support/tls/ca.pem"
-    ))
-    .unwrap()
+    std::fs::read(tls_file("ca.pem")).unwrap()
 }
 
-/// A connection over TLS to `redis`, its certificate checked against
-/// `root` (as an application does for a server of a private authority).
-async fn connect(
-    redis: &RedisServer,
-    root: Vec<u8>,
-) -> redis::RedisResult<redis::aio::ConnectionManager> {
-    let client = redis::Client::build_with_tls(
+/// A client over TLS to `redis`, its certificate checked against `root`
+/// (as an application does for a server of a private authority).
+fn tls_client(redis: &RedisServer, root: Vec<u8>) -> redis::Client {
+    redis::Client::build_with_tls(
         redis.tls_url(),
         redis::TlsCertificates {
             client_tls: None,
             root_cert: Some(root),
         },
-    )?;
-    redis::aio::ConnectionManager::new(client).await
+    )
+    .unwrap()
+}
+
+/// A connection manager of [`tls_client`].
+async fn connect(
+    redis: &RedisServer,
+    root: Vec<u8>,
+) -> redis::RedisResult<redis::aio::ConnectionManager> {
+    redis::aio::ConnectionManager::new(tls_client(redis, root)).await
 }
 
 fn ask<'a>(caller: &'a str, windows: &'a [Window]) -> Ask<'a> {
@@ -52,6 +53,28 @@ async fn outcome(store: &RedisStore, ask: &Ask<'_>) -> (Outcome, bool) {
     (decision.outcome, decision.degraded)
 }
 
+/// A caller's limit of two a minute, decided in Redis for both stores:
+/// what `first` admitted counts for `second`, and the third request is
+/// refused.
+async fn share_a_limit(first: &RedisStore, second: &RedisStore, caller: &str) {
+    let windows = [Window::per_minute(2)];
+    let caller = ask(caller, &windows);
+    assert_eq!(outcome(first, &caller).await, (Outcome::Admitted, false));
+    assert_eq!(outcome(second, &caller).await, (Outcome::Admitted, false));
+    let (third, degraded) = outcome(first, &caller).await;
+    assert!(matches!(third, Outcome::Limited { .. }), "{third:?}");
+    assert!(!degraded, "decided in Redis");
+}
+
+/// What the stores wrote over TLS is in Redis: its plain port sees it.
+fn assert_holds_state(redis: &RedisServer) {
+    let keys = redis.command(&["DBSIZE"]);
+    assert!(
+        keys.as_deref().is_some_and(|keys| keys != ":0"),
+        "the caller's state is in Redis: {keys:?}"
+    );
+}
+
 /// Two instances on one TLS connection's server share a caller's limit:
 /// what one admitted counts for the other.
 #[tokio::test]
@@ -62,19 +85,8 @@ async fn two_instances_share_a_limit_through_a_server_speaking_tls() {
     let connection = connect(&redis, test_ca()).await.expect("a TLS connection");
     let first = RedisStore::with_connection(connection.clone()).timeout(Duration::from_secs(2));
     let second = RedisStore::with_connection(connection).timeout(Duration::from_secs(2));
-    let windows = [Window::per_minute(2)];
-    let caller = ask("tls-caller", &windows);
-    assert_eq!(outcome(&first, &caller).await, (Outcome::Admitted, false));
-    assert_eq!(outcome(&second, &caller).await, (Outcome::Admitted, false));
-    let (third, degraded) = outcome(&first, &caller).await;
-    assert!(matches!(third, Outcome::Limited { .. }), "{third:?}");
-    assert!(!degraded, "decided in Redis");
-    // What Redis holds came over TLS: the plain port sees it too.
-    let keys = redis.command(&["DBSIZE"]);
-    assert!(
-        keys.as_deref().is_some_and(|keys| keys != ":0"),
-        "the caller's state is in Redis: {keys:?}"
-    );
+    share_a_limit(&first, &second, "tls-caller").await;
+    assert_holds_state(&redis);
 }
 
 /// A server that allows TLS 1.2 only (as some managed ones still do) is
@@ -104,21 +116,10 @@ async fn a_certificate_no_trusted_authority_signed_is_refused() {
     let Some(redis) = RedisServer::start_tls() else {
         return;
     };
-    let server_cert = std::fs::read(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/tests/support/tls/server.pem"
-    ))
-    .unwrap();
+    let server_cert = std::fs::read(tls_file("server.pem")).unwrap();
     // The server's own certificate is no authority: nothing it signs is
     // trusted, not even itself.
-    let client = redis::Client::build_with_tls(
-        redis.tls_url(),
-        redis::TlsCertificates {
-            client_tls: None,
-            root_cert: Some(server_cert),
-        },
-    )
-    .unwrap();
+    let client = tls_client(&redis, server_cert);
     let refused = client.get_multiplexed_async_connection().await.err();
     let refused = refused.expect("no connection to a server of an untrusted certificate");
     assert!(
@@ -158,13 +159,7 @@ async fn a_store_opened_from_a_rediss_url_is_checked_and_shares_its_limits() {
         let second = RedisStore::open(&url)
             .unwrap()
             .timeout(Duration::from_secs(2));
-        let windows = [Window::per_minute(2)];
-        let caller = ask("opened-by-url", &windows);
-        assert_eq!(outcome(&first, &caller).await, (Outcome::Admitted, false));
-        assert_eq!(outcome(&second, &caller).await, (Outcome::Admitted, false));
-        let (third, degraded) = outcome(&first, &caller).await;
-        assert!(matches!(third, Outcome::Limited { .. }), "{third:?}");
-        assert!(!degraded, "decided in Redis");
+        share_a_limit(&first, &second, "opened-by-url").await;
         return;
     }
     let Some(redis) = RedisServer::start_tls() else {
@@ -177,10 +172,7 @@ async fn a_store_opened_from_a_rediss_url_is_checked_and_shares_its_limits() {
             "--nocapture",
         ])
         .env(CHILD_URL, redis.tls_url())
-        .env(
-            "SSL_CERT_FILE",
-            concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls/ca.pem"),
-        )
+        .env("SSL_CERT_FILE", tls_file("ca.pem"))
         .env_remove("SSL_CERT_DIR")
         .output()
         .expect("the test binary runs again");
@@ -190,9 +182,5 @@ async fn a_store_opened_from_a_rediss_url_is_checked_and_shares_its_limits() {
         "{said}\n{}",
         String::from_utf8_lossy(&child.stderr)
     );
-    let keys = redis.command(&["DBSIZE"]);
-    assert!(
-        keys.as_deref().is_some_and(|keys| keys != ":0"),
-        "the caller's state is in Redis: {keys:?}"
-    );
+    assert_holds_state(&redis);
 }

@@ -77,16 +77,15 @@ impl RedisServer {
 
     /// The arguments that make the server speak TLS on `port`.
     fn tls_args(port: u16) -> Vec<String> {
-        let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/support/tls");
         [
             "--tls-port".to_owned(),
             port.to_string(),
             "--tls-cert-file".to_owned(),
-            format!("{dir}/server.pem"),
+            tls_file("server.pem"),
             "--tls-key-file".to_owned(),
-            format!("{dir}/server.key"),
+            tls_file("server.key"),
             "--tls-ca-cert-file".to_owned(),
-            format!("{dir}/ca.pem"),
+            tls_file("ca.pem"),
             "--tls-auth-clients".to_owned(),
             "no".to_owned(),
         ]
@@ -295,6 +294,12 @@ impl Drop for RedisServer {
 /// while a server is stopped on it: taken in turn from a range below the
 /// ports the system hands out for `bind(0)` (32768 and up on Linux), from
 /// a start of this process's own.
+/// The path of one of the test certificates' files in `tests/support/tls`
+/// (`ca.pem`, `server.pem`, `server.key`).
+pub fn tls_file(name: &str) -> String {
+    format!("{}/tests/support/tls/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
 fn free_port() -> u16 {
     use std::sync::atomic::{AtomicU16, Ordering};
     static NEXT: AtomicU16 = AtomicU16::new(0);
