@@ -435,7 +435,7 @@ async fn a_renewal_after_its_own_completion_warns_of_nothing() {
     };
     let lines = crate::log_lines::Lines::default();
     // This test's thread only (a current-thread runtime polls it here).
-    let _listening = tracing::subscriber::set_default(lines.subscriber());
+    let _listening = crate::log_lines::listen_here(lines.subscriber());
     let store = RedisStore::open(&redis.url(), Duration::from_secs(60)).unwrap();
     let key = Fingerprint::of("", b"a");
     let (holder, other) = (Owner::new(), Owner::new());

@@ -109,7 +109,7 @@ async fn a_5xx_is_logged_once_with_its_cause_and_the_client_sees_none_of_it() {
         tracing_subscriber::registry(),
         events.clone(),
     );
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let _guard = crate::log_lines::listen_here(subscriber);
 
     let (status, headers, body) = call(app(), "/db").await;
     assert_eq!(status, 503);
@@ -290,4 +290,24 @@ fn an_actix_handler_panic_is_a_500_in_the_envelope() {
         assert_eq!(response.status(), 200);
         assert_eq!(&test::read_body(response).await[..], b"fine");
     });
+}
+
+/// A line first reached on a thread listening to nothing (another test's)
+/// is still heard where a test listens: `log_lines::listen_here` keeps
+/// `tracing` from deciding for the whole process on that thread's say.
+#[test]
+fn a_line_first_reached_on_another_thread_is_still_heard_here() {
+    fn say() {
+        tracing::info!("said twice");
+    }
+    let events = Events::default();
+    let _guard = crate::log_lines::listen_here(tracing_subscriber::layer::SubscriberExt::with(
+        tracing_subscriber::registry(),
+        events.clone(),
+    ));
+    std::thread::spawn(say).join().unwrap();
+    say();
+    let logged = events.0.lock().unwrap().clone();
+    assert_eq!(logged.len(), 1, "{logged:?}");
+    assert!(logged[0].contains("said twice"), "{logged:?}");
 }
