@@ -131,28 +131,50 @@ async fn a_handlers_clean_up_after_its_client_left_has_the_requests_context() {
 }
 
 /// The surface's own events say which request they are about in their
-/// fields, not only in a span: a 4xx at `INFO`, a panic at `ERROR`, each
-/// with the request id.
+/// fields and in the request's span, on every framework: a handler's 4xx
+/// and the router's own 404 at `INFO`, a panic at `ERROR`, each with the
+/// request id. In the span too, so that a tracing backend files each
+/// under its request (the router's 404 and the panic are answered after
+/// the router's future is done).
 #[tokio::test]
 async fn the_surfaces_own_events_carry_the_request_id() {
     captured();
-    let base = start::<NestedError>(Framework::Axum).await;
-    for (path, id, event) in [
-        ("/items/0", "req_rejected001", "request rejected"),
-        ("/panic", "req_failed00001", "handler panicked"),
+    for (framework, tag) in [
+        (Framework::Axum, "ax"),
+        (Framework::AxumWrapped, "aw"),
+        (Framework::Actix, "ac"),
     ] {
-        let response = client()
-            .get(format!("{base}{path}"))
-            .header("x-request-id", id)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.headers()["x-request-id"], id);
-        let line = line_with(&[event, id]).await;
-        let (_, fields) = line.split_once(event).unwrap();
-        assert!(
-            fields.contains(&format!("request_id=\"{id}\"")),
-            "the event's own field: {line}"
-        );
+        let base = start::<NestedError>(framework).await;
+        for (path, id, event) in [
+            (
+                "/items/0",
+                format!("req_rejected{tag}1"),
+                "request rejected",
+            ),
+            (
+                "/no/such/route",
+                format!("req_unrouted{tag}1"),
+                "request rejected",
+            ),
+            ("/panic", format!("req_failed{tag}001"), "handler panicked"),
+        ] {
+            let response = client()
+                .get(format!("{base}{path}"))
+                .header("x-request-id", &id)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(response.headers()["x-request-id"], id.as_str());
+            let line = line_with(&[event, &id]).await;
+            let (spans, fields) = line.split_once(event).unwrap();
+            assert!(
+                fields.contains(&format!("request_id=\"{id}\"")),
+                "{framework:?} {path}: the event's own field: {line}"
+            );
+            assert!(
+                spans.contains("request{"),
+                "{framework:?} {path}: in the request's span: {line}"
+            );
+        }
     }
 }

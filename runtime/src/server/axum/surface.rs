@@ -470,19 +470,19 @@ where
     fn poll(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Self::Output> {
         let this = self.project();
         let mut inner = this.inner;
-        let polled = {
-            let _entered = (!this.span.is_disabled()).then(|| this.span.enter());
-            crate::server::current::set(this.ctx, || {
-                let polled = inner.as_mut().poll(cx);
-                if polled.is_ready() {
-                    // The router's future, done, is dropped here, in the
-                    // request's span and context; polled again, the
-                    // surface's future says so.
-                    inner.set(Inner::Done { finished: None });
-                }
-                polled
-            })
-        };
+        // The answer too is made in the request's span: what the surface
+        // logs of it (the router's own 404, a panic) is filed under it.
+        let _entered = (!this.span.is_disabled()).then(|| this.span.enter());
+        let polled = crate::server::current::set(this.ctx, || {
+            let polled = inner.as_mut().poll(cx);
+            if polled.is_ready() {
+                // The router's future, done, is dropped here, in the
+                // request's span and context; polled again, the surface's
+                // future says so.
+                inner.set(Inner::Done { finished: None });
+            }
+            polled
+        });
         let finished = core::task::ready!(polled);
         let after = this.after.take().expect("polled after completion");
         let ctx = &*this.ctx;
