@@ -49,10 +49,10 @@ pub(crate) use formats::PROBLEM_MEMBERS;
 pub use formats::{Flat, Nested, Plain, Problem, Success};
 
 use bytes::Bytes;
-use http::{HeaderMap, HeaderValue, Response, header};
+use http::{HeaderValue, Response, header};
 use serde::Serializer;
 
-use crate::{ApiError, Context};
+use crate::{ApiError, Context, RateLimit};
 
 /// A JSON shape for errors. See the [module docs](self) for the built-in
 /// ones and how to write one.
@@ -117,17 +117,19 @@ pub trait Envelope {
     #[must_use]
     fn to_response<E: ApiError>(err: &E, ctx: &Context) -> Response<Bytes> {
         let body = Bytes::from(Self::to_vec(err, ctx));
-        let mut response = Response::new(body);
-        *response.status_mut() = err.status();
-        let headers = response.headers_mut();
         // Evaluated when the envelope is compiled: a `CONTENT_TYPE` that is
         // no header value fails the build, not every error response.
-        headers.insert(
-            header::CONTENT_TYPE,
-            const { HeaderValue::from_static(Self::CONTENT_TYPE) },
-        );
-        insert_error_headers(err, ctx, headers);
-        response
+        let content_type = const { HeaderValue::from_static(Self::CONTENT_TYPE) };
+        error_response(
+            body,
+            err.status(),
+            content_type,
+            ErrorHeaders {
+                request_id: ctx.request_id_value(),
+                retry_after: err.retry_after(),
+                rate_limit: err.rate_limit(),
+            },
+        )
     }
 
     /// The JSON Schema of one error's body in this format, for API
@@ -148,16 +150,34 @@ pub trait Envelope {
     }
 }
 
-/// Adds the headers an error calls for (everything [`Envelope::to_response`]
-/// sets but `Content-Type`) to `headers`.
-pub(crate) fn insert_error_headers<E: ApiError>(err: &E, ctx: &Context, headers: &mut HeaderMap) {
-    if let Some(value) = ctx.request_id_value() {
+/// The headers an error calls for, besides `Content-Type`.
+struct ErrorHeaders {
+    request_id: Option<HeaderValue>,
+    retry_after: Option<core::time::Duration>,
+    rate_limit: Option<RateLimit>,
+}
+
+/// An error's response: `body`, its status and headers. Not generic, so
+/// that every error type and envelope shares one copy of it (and of the
+/// header map's insertion) rather than each compiling its own.
+#[inline(never)]
+fn error_response(
+    body: Bytes,
+    status: http::StatusCode,
+    content_type: HeaderValue,
+    extra: ErrorHeaders,
+) -> Response<Bytes> {
+    let mut response = Response::new(body);
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(header::CONTENT_TYPE, content_type);
+    if let Some(value) = extra.request_id {
         headers.insert(crate::X_REQUEST_ID, value);
     }
-    if let Some(delay) = err.retry_after() {
+    if let Some(delay) = extra.retry_after {
         headers.insert(header::RETRY_AFTER, HeaderValue::from(ceil_secs(delay)));
     }
-    if let Some(limits) = err.rate_limit() {
+    if let Some(limits) = extra.rate_limit {
         headers.insert(crate::X_RATELIMIT_LIMIT, HeaderValue::from(limits.limit));
         headers.insert(
             crate::X_RATELIMIT_REMAINING,
@@ -165,6 +185,7 @@ pub(crate) fn insert_error_headers<E: ApiError>(err: &E, ctx: &Context, headers:
         );
         headers.insert(crate::X_RATELIMIT_RESET, HeaderValue::from(limits.reset));
     }
+    response
 }
 
 /// Whole seconds, rounded up: a client told "0" for 300 ms would not wait.

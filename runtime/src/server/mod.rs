@@ -378,13 +378,19 @@ impl<F: Future> Future for CatchUnwind<F> {
 }
 
 /// The span a request's log lines are recorded under (none when nothing
-/// listens at `INFO`).
-pub(crate) fn request_span(ctx: &Context, method: &str, path: &str) -> tracing::Span {
+/// listens at `INFO`). The request's method and path are asked for only
+/// when the span is recorded.
+pub(crate) fn request_span<'a>(
+    ctx: &Context,
+    method: impl FnOnce() -> &'a str,
+    path: impl FnOnce() -> &'a str,
+) -> tracing::Span {
     if tracing::level_filters::LevelFilter::current() < tracing::Level::INFO {
         return tracing::Span::none();
     }
     let id = ctx.get_request_id().unwrap_or_default();
-    tracing::info_span!(target: "rebuff::server", "request", request_id = id, method, path)
+    // The macro evaluates the fields only for a span that is recorded.
+    tracing::info_span!(target: "rebuff::server", "request", request_id = id, method = method(), path = path())
 }
 
 /// Writes `value`'s `Display` into a `String` (for reasons taken from

@@ -137,7 +137,7 @@ where
             accept,
             crate::context::RequestPath::text(req.path()),
         );
-        let span = request_span(&ctx, req.method().as_str(), req.path());
+        let span = request_span(&ctx, || req.method().as_str(), || req.path());
         let echo = ctx
             .get_request_id()
             .and_then(|id| HeaderValue::from_str(id).ok());

@@ -108,7 +108,7 @@ where
             None => RequestPath::text(req.uri().path()),
         };
         let ctx = self.surface.context(id, accept, path);
-        let span = request_span(&ctx, req.method().as_str(), req.uri().path());
+        let span = request_span(&ctx, || req.method().as_str(), || req.uri().path());
         let after = After {
             method: req.method().clone(),
             catch_panics: self.surface.catches_panics(),
