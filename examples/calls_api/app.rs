@@ -451,18 +451,10 @@ pub mod actix_app {
 /// around the file.
 pub fn surface(state: &State) -> rebuff::server::Surface<CallError> {
     // A retried upload with its Idempotency-Key gets the first answer. The
-    // keys fingerprint up to 2 MiB: a larger request, or a chunked one
-    // (which the upload limit here does not bound to 2 MiB), is served
-    // without its key. Callers are told apart
-    // by their X-API-Key: one caller's key never answers another.
-    let keys = rebuff::server::idempotency::IdempotencyKeys::new(state.idempotency.clone()).scope(
-        |request| {
-            request
-                .header_bytes("x-api-key")
-                .unwrap_or_default()
-                .to_vec()
-        },
-    );
+    // keys fingerprint every body the limit below admits (holding it in
+    // memory meanwhile). Callers are told apart by their X-API-Key (the
+    // keys' default scope reads it): one caller's key never answers another.
+    let keys = rebuff::server::idempotency::IdempotencyKeys::new(state.idempotency.clone());
     rebuff::server::Surface::new()
         .body_limit(state.max_bytes() + MB)
         .rate_limit(state.config.limiter(|request| request.header("x-api-key")))

@@ -419,6 +419,7 @@ impl Orders {
     async fn order(&self) -> reqwest::Result<reqwest::Response> {
         self.client
             .post(&self.url)
+            .bearer_auth("orders-client")
             .header("idempotency-key", "order-1")
             .body("{}")
             .send()

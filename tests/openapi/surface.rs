@@ -101,6 +101,8 @@ fn a_surface_with_a_limiter_and_keys_documents_their_answers() {
         ["ABNORMAL_USAGE_DETECTED", "RATE_LIMIT_EXCEEDED"]
     );
     assert_eq!(by_status("409"), ["REQUEST_IN_PROGRESS"]);
+    // An unusable key, and a keyed body that could not be read.
+    assert_eq!(by_status("400"), ["BAD_REQUEST", "INVALID_HEADER"]);
     assert_eq!(by_status("422"), ["IDEMPOTENCY_KEY_REUSED"]);
     assert_eq!(by_status("503"), ["TEMPORARILY_UNAVAILABLE"]);
     // Every response carries the limiter's headers.

@@ -22,6 +22,10 @@ use rebuff::{Jitter, Policy};
 use scripted::Reply;
 use tower::ServiceExt;
 
+/// The credentials the tests' requests carry: a key is scoped to its
+/// caller, and one without any has its key ignored.
+const CALLER: &str = "Bearer orders-client";
+
 pub(crate) fn orders(effects: Arc<AtomicU32>, fail_first: bool) -> Router {
     Router::new()
         .route(
@@ -44,7 +48,7 @@ pub(crate) fn orders(effects: Arc<AtomicU32>, fail_first: bool) -> Router {
 }
 
 async fn send(app: &Router, key: Option<&str>) -> (StatusCode, Option<String>, String) {
-    let mut request = Request::post("/orders");
+    let mut request = Request::post("/orders").header("authorization", CALLER);
     if let Some(key) = key {
         request = request.header("idempotency-key", key);
     }
@@ -248,7 +252,9 @@ async fn a_lost_response_does_not_repeat_the_work() {
     let client = reqwest::Client::new();
     let result = SendRetrying::new(&quick())
         .send::<serde_json::Value, rebuff::client::RemoteError>(|| {
-            client.post(format!("{base}/orders"))
+            client
+                .post(format!("{base}/orders"))
+                .header("authorization", CALLER)
         })
         .await;
     // The body is plain text, not JSON: a decode error, but the point is the count.
@@ -319,6 +325,7 @@ async fn a_request_dropped_midway_gives_its_key_back() {
     );
     let request = || {
         Request::post("/orders")
+            .header("authorization", CALLER)
             .header("idempotency-key", "dropped")
             .body(Body::empty())
             .unwrap()
@@ -457,8 +464,11 @@ async fn keys_are_scoped_to_the_caller_and_the_endpoint() {
     assert_eq!(effects.load(Ordering::SeqCst), 3);
 }
 
+/// A keyed body larger than the layer fingerprints is refused with a 413
+/// before it is served: served without its key, it would run again on
+/// every retry its client thinks safe. One without a key is served.
 #[tokio::test]
-async fn a_body_too_large_to_fingerprint_is_served_unremembered() {
+async fn a_keyed_body_too_large_to_fingerprint_is_refused_not_served() {
     let effects = Arc::new(AtomicU32::new(0));
     let counted = effects.clone();
     let app = Router::new()
@@ -473,26 +483,25 @@ async fn a_body_too_large_to_fingerprint_is_served_unremembered() {
             IdempotencyLayer::new(MemoryStore::new(Duration::from_secs(60))).max_request_body(8),
         );
     let large = "0123456789abcdef";
-    // The body reaches the handler whole, and the key is not honoured.
-    assert_eq!(
-        send_to(&app, "/orders", "", "big", large).await,
-        (StatusCode::OK, None, "order #1 of 16 bytes".into())
-    );
-    assert_eq!(
-        send_to(&app, "/orders", "", "big", large).await.2,
-        "order #2 of 16 bytes"
-    );
+    let (status, replayed, text) = send_to(&app, "/orders", CALLER, "big", large).await;
+    assert_eq!((status, replayed), (StatusCode::PAYLOAD_TOO_LARGE, None));
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["error"]["details"]["max_size"], 8, "{text}");
+    assert_eq!(effects.load(Ordering::SeqCst), 0);
+    // Without a key it is served as any request is.
+    let unkeyed = Request::post("/orders").body(Body::from(large)).unwrap();
+    assert_eq!(outcome(&app, unkeyed).await.2, "order #1 of 16 bytes");
     // A small one is fingerprinted, passed on whole and remembered.
     assert_eq!(
-        send_to(&app, "/orders", "", "small", "tiny").await.2,
-        "order #3 of 4 bytes"
+        send_to(&app, "/orders", CALLER, "small", "tiny").await.2,
+        "order #2 of 4 bytes"
     );
     assert_eq!(
-        send_to(&app, "/orders", "", "small", "tiny").await,
+        send_to(&app, "/orders", CALLER, "small", "tiny").await,
         (
             StatusCode::OK,
             Some("true".into()),
-            "order #3 of 4 bytes".into()
+            "order #2 of 4 bytes".into()
         )
     );
 }
@@ -532,6 +541,7 @@ async fn actix_web_serves_a_key_once_replays_it_and_refuses_it_with_another_body
     let send = |key: &'static str, body: &'static str| {
         test::TestRequest::post()
             .uri("/orders")
+            .insert_header(("authorization", CALLER))
             .insert_header(("idempotency-key", key))
             .set_payload(body)
             .to_request()
@@ -622,6 +632,7 @@ async fn a_store_keeps_responses_up_to_its_own_limit() {
             .layer(IdempotencyLayer::new(store.clone()));
         for n in 1..=2 {
             let request = Request::post("/orders")
+                .header("authorization", CALLER)
                 .header("idempotency-key", "big")
                 .body(Body::empty())
                 .unwrap();
@@ -652,6 +663,7 @@ async fn a_store_keeps_responses_up_to_its_own_limit() {
         for n in 1..=2 {
             let request = test::TestRequest::post()
                 .uri("/orders")
+                .insert_header(("authorization", CALLER))
                 .insert_header(("idempotency-key", "big-actix"))
                 .to_request();
             let response = test::call_service(&app, request).await;
@@ -739,6 +751,7 @@ async fn a_body_that_fails_while_it_is_kept_is_a_500_and_frees_its_key() {
     for attempt in 1..=2 {
         let request = test::TestRequest::post()
             .uri("/orders")
+            .insert_header(("authorization", CALLER))
             .insert_header(("idempotency-key", "broken"))
             .to_request();
         let response = test::call_service(&app, request).await;

@@ -25,5 +25,6 @@ mod surface;
 mod surface_composed;
 mod surface_foreign;
 mod surface_idempotency;
+mod surface_idempotency_rules;
 mod surface_limits;
 mod surface_logs;

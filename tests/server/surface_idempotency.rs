@@ -511,6 +511,7 @@ async fn a_keyed_chunked_body_is_honoured_under_the_default_limit() {
     for _ in 0..2 {
         let chunks: Vec<Result<Vec<u8>, std::io::Error>> = vec![Ok(b"{}".to_vec())];
         let request = http::Request::post("/v1/orders")
+            .header("x-api-key", "alice")
             .header("idempotency-key", "chunked")
             .body(Body::from_stream(futures_util::stream::iter(chunks)))
             .unwrap();
@@ -536,6 +537,7 @@ async fn a_keyed_chunked_body_is_honoured_under_the_default_limit() {
     for _ in 0..2 {
         let request = test::TestRequest::post()
             .uri("/v1/orders")
+            .insert_header(("x-api-key", "alice"))
             .insert_header(("idempotency-key", "chunked"))
             .insert_header(("transfer-encoding", "chunked"))
             .set_payload("{}")

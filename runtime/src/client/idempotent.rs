@@ -32,8 +32,15 @@ pub const IDEMPOTENCY_KEY: &str = "idempotency-key";
 /// ```
 #[must_use]
 pub fn is_idempotent(method: &Method) -> bool {
+    idempotent_method(method.as_str())
+}
+
+/// [`is_idempotent`] of a method's name; the servers' idempotency keys
+/// follow it too.
+#[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
+pub(crate) fn idempotent_method(method: &str) -> bool {
     matches!(
-        method.as_str(),
+        method,
         "GET" | "HEAD" | "PUT" | "DELETE" | "OPTIONS" | "TRACE"
     )
 }

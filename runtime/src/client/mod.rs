@@ -173,6 +173,8 @@ use std::error::Error as StdError;
 
 use http::StatusCode;
 
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) use idempotent::idempotent_method;
 pub use idempotent::{IDEMPOTENCY_KEY, is_idempotent};
 pub use remote::{Format, RemoteError};
 

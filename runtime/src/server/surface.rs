@@ -106,10 +106,12 @@ impl<E: ApiError> Surface<E> {
         self.limiter.as_ref()
     }
 
-    /// Honours idempotency keys on every route: a request with an
-    /// `Idempotency-Key` is served once, its retries answered with its
-    /// first response (see [`IdempotencyKeys`]). Keys are claimed after the
-    /// rate limit and under the body limit.
+    /// Honours idempotency keys on every route: a request of a method that
+    /// is not idempotent (POST, PATCH) with an `Idempotency-Key` is served
+    /// once, its retries answered with its first response (see
+    /// [`IdempotencyKeys`]). Keys are claimed after the rate limit and
+    /// under the body limit, every keyed body the limit admits
+    /// fingerprinted.
     #[must_use]
     pub fn idempotency(mut self, keys: IdempotencyKeys) -> Self {
         self.idempotency = Some(std::sync::Arc::new(keys));
@@ -166,7 +168,8 @@ impl<E: ApiError> Surface<E> {
     /// 429s (over the limit, and blocked with escalation; a 503 on the
     /// requests that fail closed), the idempotency keys' 409, 422, 503 (the
     /// store away, listed whatever the store, though a `MemoryStore` never
-    /// is) and 400 (a keyed body that cannot be read). Not the
+    /// is), 400s (an unusable `Idempotency-Key`, a keyed body that cannot
+    /// be read) and 413 (a keyed body too large to fingerprint). Not the
     /// router's 404 and 405, which answer routes that do not exist, nor the
     /// extractors' rejections, which depend on the route, nor the 503 a
     /// layer inside the surface may answer (a load shedder's, answered as
@@ -189,8 +192,8 @@ impl<E: ApiError> Surface<E> {
     #[must_use]
     pub fn rejections(&self) -> Vec<RejectionKind> {
         use RejectionKind::{
-            BadRequest, IdempotencyKeyReused, Internal, PayloadTooLarge, RequestInProgress,
-            Unavailable,
+            BadRequest, IdempotencyKeyReused, Internal, InvalidHeader, PayloadTooLarge,
+            RequestInProgress, Unavailable,
         };
         let mut answers = vec![Internal];
         answers.extend(self.body_limit.map(|_| PayloadTooLarge));
@@ -203,7 +206,9 @@ impl<E: ApiError> Surface<E> {
                 RequestInProgress,
                 IdempotencyKeyReused,
                 Unavailable,
+                InvalidHeader,
                 BadRequest,
+                PayloadTooLarge,
             ]);
         }
         // Each once (a 503 can be both the limiter's and the keys').

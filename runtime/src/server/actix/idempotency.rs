@@ -28,10 +28,13 @@ type Scope = Arc<dyn Fn(&ServiceRequest) -> Vec<u8> + Send + Sync>;
 /// Requests with an `Idempotency-Key` served once and replayed after (with
 /// `Idempotent-Replayed: true`), as the axum
 /// [`IdempotencyLayer`](crate::server::idempotency::IdempotencyLayer) does:
-/// keys scoped to the method, the path and the caller (the
-/// `Authorization` header by default), a key reused with another query or
-/// body refused with a 422, a duplicate of a request in flight waiting for
-/// its answer, 5xx and retry-me answers not kept.
+/// keys honoured on the methods that are not idempotent (a key on GET,
+/// HEAD, PUT, DELETE, OPTIONS or TRACE is ignored), scoped to the method,
+/// the path and the caller (by default the `Authorization` header, else
+/// `X-API-Key`, else the client's address), a key reused with another
+/// query or body refused with a 422, a body too large to fingerprint
+/// refused with a 413, a duplicate of a request in flight waiting for its
+/// answer, 5xx and retry-me answers not kept.
 ///
 /// ```no_run
 /// use std::time::Duration;
@@ -77,11 +80,11 @@ impl<St: core::fmt::Debug> core::fmt::Debug for Idempotency<St> {
     }
 }
 
-fn by_authorization(req: &ServiceRequest) -> Vec<u8> {
-    req.headers()
-        .get(header::AUTHORIZATION)
-        .map(|value| value.as_bytes().to_vec())
-        .unwrap_or_default()
+/// The default scope, as the surface's.
+fn by_caller(req: &ServiceRequest) -> Vec<u8> {
+    let peer = req.peer_addr().map(|addr| addr.ip());
+    let view = RequestView::actix(req.method().as_str(), req.path(), req.headers(), peer);
+    crate::server::idempotency::default_scope(&view)
 }
 
 impl<St: IdempotencyStore> Idempotency<St> {
@@ -89,14 +92,17 @@ impl<St: IdempotencyStore> Idempotency<St> {
     pub fn new(store: St) -> Self {
         Idempotency {
             store: Arc::new(store),
-            scope: Arc::new(by_authorization),
+            scope: Arc::new(by_caller),
             max_request: MAX_REQUEST,
         }
     }
 
     /// Scopes keys to what `scope` returns for a request (its method and
     /// path are always part of the scope); the default is the
-    /// `Authorization` header.
+    /// `Authorization` header, else `X-API-Key`, else the client's
+    /// address. For a request it returns nothing for (an empty vector),
+    /// the key is ignored, and logged, rather than shared with every such
+    /// request.
     #[must_use]
     pub fn scope(
         mut self,
@@ -107,7 +113,9 @@ impl<St: IdempotencyStore> Idempotency<St> {
     }
 
     /// Fingerprints request bodies of up to `max` bytes (default 1 MiB);
-    /// a keyed request with a larger body is passed through unremembered.
+    /// a keyed request with a larger body is refused with a 413 (a chunked
+    /// one once it has run past `max`): served without its key, it would
+    /// run again on every retry its client thinks safe.
     #[must_use]
     pub fn max_request_body(mut self, max: usize) -> Self {
         self.max_request = max;
@@ -178,8 +186,14 @@ where
         } else {
             Keyed::of(req.method().as_str(), req.path(), key, &(self.scope)(&req))
         };
+        let keyed = keyed.and_then(|keyed| {
+            if keyed.is_some() {
+                Keyed::fits(body_length(&req), self.max_request)?;
+            }
+            Ok(keyed)
+        });
         let keyed = match keyed {
-            Ok(keyed) => keyed.filter(|_| Keyed::fits(body_length(&req), self.max_request)),
+            Ok(keyed) => keyed,
             // Rendered when polled, inside the surface's context if any.
             Err(unusable) => return Box::pin(async move { Ok(refuse(req, &unusable)) }),
         };
@@ -202,12 +216,11 @@ where
 /// HTTP/2 one's without the header) is unknown, and any other HTTP/1
 /// request has none. `Transfer-Encoding` wins over a `Content-Length` sent
 /// with it (RFC 9112, section 6.3): actix-web reads such a body as chunked,
-/// yet keeps the header. Of unknown length, a body inside the surface is
-/// bounded still: by the surface's limit, which cuts it off as it is read
-/// (as on axum).
+/// yet keeps the header. A body of unknown length is read up to the most
+/// that is fingerprinted, and refused past it.
 pub(crate) fn body_length(req: &ServiceRequest) -> Option<u64> {
     let chunked = super::is_chunked(req.headers(), req.version());
-    let length = match req.headers().get(header::CONTENT_LENGTH) {
+    match req.headers().get(header::CONTENT_LENGTH) {
         _ if chunked => None,
         Some(length) => length.to_str().ok().and_then(|v| v.parse::<u64>().ok()),
         None if req.headers().contains_key(header::TRANSFER_ENCODING)
@@ -216,12 +229,7 @@ pub(crate) fn body_length(req: &ServiceRequest) -> Option<u64> {
             None
         }
         None => Some(0),
-    };
-    length.or_else(|| {
-        req.extensions()
-            .get::<crate::Context>()
-            .and_then(crate::Context::get_body_limit)
-    })
+    }
 }
 
 /// Serves a keyed request by `service`: its body read and fingerprinted
@@ -247,11 +255,13 @@ where
             // Past the surface's body limit (which cuts a body off as it is
             // read), a 413; anything else, a 400.
             let unreadable = if overflowed {
-                crate::server::surface::overflowed(
-                    req.extensions()
-                        .get::<crate::Context>()
-                        .and_then(crate::Context::get_body_limit),
-                )
+                // The surface's limit, or the most fingerprinted if less.
+                let limit = req
+                    .extensions()
+                    .get::<crate::Context>()
+                    .and_then(crate::Context::get_body_limit);
+                let most = max_request as u64;
+                crate::server::surface::overflowed(Some(limit.map_or(most, |l| l.min(most))))
             } else {
                 Rejection::BadRequest {
                     reason: "the request body could not be read".into(),
@@ -333,11 +343,11 @@ where
         }
         None => None,
     };
-    if let Some((keyed, keys)) = keyed {
+    if let Some((keyed, keys, max_request)) = keyed {
         // Honoured here, and by no idempotency middleware inside.
         req.extensions_mut().insert(Honoured);
         let store = std::sync::Arc::clone(keys.store());
-        let served = serve_keyed(service, store, keyed, keys.max_request(), req);
+        let served = serve_keyed(service, store, keyed, max_request, req);
         return CatchUnwind::new(served).await;
     }
     match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| service.call(req))) {
@@ -349,18 +359,24 @@ where
 }
 
 /// The scoped key of a request whose `Idempotency-Key` the surface
-/// honours: one it carries, with a body small enough to fingerprint (a
-/// chunked one bounded by the body limit).
+/// honours, and the most of its body fingerprinted; a 400 for an unusable
+/// key, a 413 for a body larger than that.
 fn keyed<'k>(
     keys: &'k IdempotencyKeys,
     req: &ServiceRequest,
-) -> Result<Option<(Keyed, &'k IdempotencyKeys)>, Rejection> {
+) -> Result<Option<(Keyed, &'k IdempotencyKeys, usize)>, Rejection> {
     let peer = req.peer_addr().map(|addr| addr.ip());
     let view = RequestView::actix(req.method().as_str(), req.path(), req.headers(), peer);
     let Some(keyed) = keys.keyed(&view)? else {
         return Ok(None);
     };
-    Ok(Keyed::fits(body_length(req), keys.max_request()).then_some((keyed, keys)))
+    let limit = req
+        .extensions()
+        .get::<crate::Context>()
+        .and_then(crate::Context::get_body_limit);
+    let max_request = keys.max_request(limit);
+    Keyed::fits(body_length(req), max_request)?;
+    Ok(Some((keyed, keys, max_request)))
 }
 
 /// `req` answered with `rejection`, in the request's context.

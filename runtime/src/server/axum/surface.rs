@@ -233,7 +233,9 @@ where
         // Honoured already by a layer outside, it is not claimed again.
         // The scope is the user's code: its panic is answered as a
         // handler's is.
-        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| keyed(keys, &req))) {
+        let max_request = keys.max_request(surface.get_body_limit());
+        let keyed_in = || keyed(keys, max_request, &req);
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(keyed_in)) {
             Ok(Ok(None)) => {}
             Ok(Err(unusable)) => {
                 let response = respond_rejection_in(&unusable, ctx).map(Body::from);
@@ -244,7 +246,7 @@ where
                 req.extensions_mut().insert(Honoured);
                 let inner = crate::ready::take_ready(inner);
                 let store = std::sync::Arc::clone(keys.store());
-                let future = serve_keyed(inner, store, keyed, keys.max_request(), req);
+                let future = serve_keyed(inner, store, keyed, max_request, req);
                 return Inner::Keyed {
                     future: CatchUnwind::new(Box::pin(future)),
                     said,
@@ -263,14 +265,18 @@ where
 }
 
 /// The scoped key of a request whose `Idempotency-Key` the surface
-/// honours: one it carries, with a body small enough to fingerprint (a
-/// chunked one bounded by the body limit); a 400 for an unusable key.
-fn keyed(keys: &IdempotencyKeys, req: &Request) -> Result<Option<Keyed>, crate::Rejection> {
+/// honours; a 400 for an unusable key, a 413 for a body larger than
+/// `max_request` can fingerprint.
+fn keyed(
+    keys: &IdempotencyKeys,
+    max_request: usize,
+    req: &Request,
+) -> Result<Option<Keyed>, crate::Rejection> {
     let Some(keyed) = keys.keyed(&super::request_view(req))? else {
         return Ok(None);
     };
-    let length = req.body().size_hint().upper();
-    Ok(Keyed::fits(length, keys.max_request()).then_some(keyed))
+    Keyed::fits(req.body().size_hint().exact(), max_request)?;
+    Ok(Some(keyed))
 }
 
 /// A keyed request being served, or answered from its store.

@@ -39,10 +39,15 @@ pub(crate) struct Keyed {
 
 impl Keyed {
     /// The request's `Idempotency-Key` (the header's value, as sent),
-    /// scoped to its method, path and caller (`scope`): none without one,
-    /// and a 400 for one that is empty, longer than 255 bytes or not
-    /// printable ASCII (spaces allowed, as in a structured-field string). Served without its key, such a request would run
-    /// again on every retry, which is what its client sent the key against.
+    /// scoped to its method, path and caller (`scope`). None without one,
+    /// for a method RFC 9110 calls idempotent (GET, HEAD, PUT, DELETE,
+    /// OPTIONS, TRACE: sending those again does no harm, and the first
+    /// answer to a GET replayed would be stale), and for a caller `scope`
+    /// cannot tell apart from others (an empty scope; logged). A 400 for
+    /// a key that is empty, longer than 255 bytes or not printable ASCII
+    /// (spaces allowed, as in a structured-field string): served without
+    /// its key, such a request would run again on every retry, which is
+    /// what its client sent the key against.
     pub(crate) fn of(
         method: &str,
         path: &str,
@@ -52,6 +57,9 @@ impl Keyed {
         let Some(key) = key else {
             return Ok(None);
         };
+        if crate::client::idempotent_method(method) {
+            return Ok(None);
+        }
         let printable = |b: &u8| (0x20..0x7f).contains(b);
         let key = core::str::from_utf8(key)
             .ok()
@@ -60,24 +68,34 @@ impl Keyed {
                 name: "Idempotency-Key".into(),
                 reason: format!("an idempotency key is 1 to {MAX_KEY} printable ASCII characters"),
             })?;
+        if scope.is_empty() {
+            // Shared by every caller without an identity, a key would
+            // replay one caller's answer to another.
+            tracing::warn!(
+                target: "rebuff::idempotency",
+                "an idempotency key from a caller the keys' scope cannot tell apart \
+                 (no credentials, no address) is not honoured: set the scope to \
+                 what identifies your callers"
+            );
+            return Ok(None);
+        }
         Ok(Some(Keyed {
             key: scoped_key(method, path, scope, key),
         }))
     }
 
-    /// Whether a body of `length` (none: unknown) can be fingerprinted;
-    /// logs when not.
-    pub(crate) fn fits(length: Option<u64>, max_request: usize) -> bool {
-        let fits = length.is_some_and(|length| length <= max_request as u64);
-        if !fits {
-            tracing::warn!(
-                target: "rebuff::idempotency",
-                max = max_request,
-                "request body too large or of unknown length to fingerprint: \
-                 its idempotency key is not honoured"
-            );
+    /// Whether a body of `length` bytes (from `Content-Length`; none when
+    /// unknown, which is read up to `max_request` and refused past it)
+    /// can be fingerprinted: a 413 when it is longer. Served without its
+    /// key, it would run again on every retry its client thinks safe.
+    pub(crate) fn fits(length: Option<u64>, max_request: usize) -> Result<(), Rejection> {
+        match length {
+            Some(length) if length > max_request as u64 => Err(Rejection::PayloadTooLarge {
+                file_size: Some(length),
+                max_size: max_request as u64,
+            }),
+            _ => Ok(()),
         }
-        fits
     }
 
     /// Claims the key for the request of `query` and `body`: serve it, or
@@ -422,7 +440,7 @@ mod tests {
             Mutex::new(Vec::new()),
             false,
         ));
-        let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"")
+        let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"caller")
             .unwrap()
             .unwrap();
         let key = keyed.key.clone();
@@ -481,7 +499,7 @@ mod tests {
     async fn a_claim_the_store_was_never_asked_is_not_given_back() {
         for sent in [true, false] {
             let store = Arc::new(Failing(Mutex::new(0), sent));
-            let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"")
+            let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"caller")
                 .unwrap()
                 .unwrap();
             let begin = keyed.begin(&store, "", b"{}").await;
@@ -503,7 +521,7 @@ mod tests {
             Mutex::new(Vec::new()),
             true,
         ));
-        let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"")
+        let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"caller")
             .unwrap()
             .unwrap();
         let Begin::Serve(claimed) = keyed.begin(&store, "", b"{}").await else {
@@ -587,7 +605,7 @@ mod tests {
     async fn renewals_further_apart_than_the_clock_counts_are_none() {
         let store = Arc::new(NeverLapses(MemoryStore::new(Duration::from_secs(60))));
         assert!(renew_while_served(&store, "k", Owner::new()).is_none());
-        let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"")
+        let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"caller")
             .unwrap()
             .unwrap();
         assert!(matches!(

@@ -23,19 +23,30 @@ type Scope = dyn for<'a> Fn(&RequestView<'a>) -> Vec<u8> + Send + Sync;
 /// [`IdempotencyLayer`](crate::server::idempotency::IdempotencyLayer) and
 /// the actix-web `Idempotency` middleware, which remain for composing by
 /// hand (they fingerprint bodies up to 1 MiB by default, these up to the
-/// surface's default body limit): a key is scoped to the method, the whole
-/// path and the caller ([`scope`](Self::scope), by default the
-/// `Authorization` header), and
-/// bound to its request, so that the same key sent with another query or
-/// body is refused with a 422 `idempotency_key_reused`; a duplicate that
-/// arrives while the first is still being served waits for its answer (up
-/// to 5 s, then a retryable 409); a 5xx, an answer asking to be retried and
-/// a streamed or large response are not kept. Inside the surface the key
-/// is honoured after the rate limit (a refused request claims no key) and
-/// under the body limit (a chunked body is read up to it; see
-/// [`max_request_body`](Self::max_request_body)). A key is claimed once
-/// however the surface and an `IdempotencyLayer` or `Idempotency` nest:
-/// the outer one honours it, and the inner one passes the request through.
+/// surface's body limit):
+///
+/// - Keys are honoured on the methods that are not idempotent (POST,
+///   PATCH, and any RFC 9110 does not call idempotent). A key on GET,
+///   HEAD, PUT, DELETE, OPTIONS or TRACE is ignored: sending those again
+///   does no harm, and a GET's first answer replayed would be stale.
+/// - A key is scoped to the method, the whole path and the caller
+///   ([`scope`](Self::scope); by default the `Authorization` header, else
+///   `X-API-Key`, else the client's address). A caller the scope cannot
+///   tell apart from others (none of those) has its key ignored, and
+///   logged, rather than shared with every such caller.
+/// - A key is bound to its request: the same key sent with another query
+///   or body is refused with a 422 `idempotency_key_reused`.
+/// - A duplicate that arrives while the first is still being served
+///   waits for its answer (up to 5 s, then a retryable 409).
+/// - A 5xx, an answer asking to be retried and a streamed or large
+///   response are not kept.
+/// - Inside the surface the key is honoured after the rate limit (a
+///   refused request claims no key) and under the body limit: every
+///   keyed body the limit admits is fingerprinted, unless
+///   [`max_request_body`](Self::max_request_body) says less.
+/// - A key is claimed once however the surface and an `IdempotencyLayer`
+///   or `Idempotency` nest: the outer one honours it, and the inner one
+///   passes the request through.
 ///
 /// ```
 /// # #[cfg(feature = "axum")] {
@@ -62,7 +73,8 @@ type Scope = dyn for<'a> Fn(&RequestView<'a>) -> Vec<u8> + Send + Sync;
 pub struct IdempotencyKeys {
     store: Arc<dyn IdempotencyStore>,
     scope: Arc<Scope>,
-    max_request: usize,
+    /// Set by the user; else the surface's body limit.
+    max_request: Option<usize>,
 }
 
 impl fmt::Debug for IdempotencyKeys {
@@ -73,10 +85,21 @@ impl fmt::Debug for IdempotencyKeys {
     }
 }
 
-/// The default scope: the caller's credentials, as sent.
-fn by_authorization(view: &RequestView<'_>) -> Vec<u8> {
-    view.header_bytes("authorization")
-        .map(<[u8]>::to_vec)
+/// The default scope of keys: the caller's credentials as sent (the
+/// `Authorization` header, else `X-API-Key`), else its address; empty
+/// when none is known, and the key is then not honoured.
+pub(crate) fn default_scope(request: &RequestView<'_>) -> Vec<u8> {
+    let tagged = |tag: &[u8], value: &[u8]| [tag, value].concat();
+    let sent = |name| request.header_bytes(name).filter(|value| !value.is_empty());
+    if let Some(credentials) = sent("authorization") {
+        return tagged(b"authorization:", credentials);
+    }
+    if let Some(key) = sent("x-api-key") {
+        return tagged(b"x-api-key:", key);
+    }
+    request
+        .peer()
+        .map(|peer| tagged(b"peer:", peer.to_string().as_bytes()))
         .unwrap_or_default()
 }
 
@@ -86,20 +109,22 @@ impl IdempotencyKeys {
     pub fn new(store: impl IdempotencyStore) -> Self {
         IdempotencyKeys {
             store: Arc::new(store),
-            scope: Arc::new(by_authorization),
-            max_request: usize::try_from(DEFAULT_BODY_LIMIT).unwrap_or(usize::MAX),
+            scope: Arc::new(super::default_scope),
+            max_request: None,
         }
     }
 
     /// Scopes keys to what `scope` returns for a request (its method and
     /// whole path are always part of the scope). The default is the
-    /// `Authorization` header as sent; an API whose callers authenticate
-    /// otherwise (an API key header, say) should return what identifies
-    /// the caller. Requests for which it returns the same bytes share their
-    /// keys, so never return a constant. (On axum, the view's
-    /// [`peer`](RequestView::peer) is known only for a server run with
-    /// `into_make_service_with_connect_info`.) A scope that panics is
-    /// answered as a handler that panics is.
+    /// `Authorization` header as sent, else the `X-API-Key` header, else
+    /// the client's address ([`peer`](RequestView::peer), which on axum
+    /// is known only for a server run with
+    /// `into_make_service_with_connect_info`). An API whose callers
+    /// authenticate otherwise should return what identifies the caller.
+    /// Requests for which it returns the same bytes share their keys, so
+    /// never return a constant; for a request it returns nothing for (an
+    /// empty vector), the key is ignored, and logged. A scope that panics
+    /// is answered as a handler that panics is.
     ///
     /// ```
     /// use std::time::Duration;
@@ -108,8 +133,7 @@ impl IdempotencyKeys {
     /// let keys = IdempotencyKeys::new(MemoryStore::new(Duration::from_secs(3600)))
     ///     .scope(|request| {
     ///         request
-    ///             .header_bytes("x-api-key")
-    ///             .or_else(|| request.header_bytes("authorization"))
+    ///             .header_bytes("x-customer-token")
     ///             .unwrap_or_default()
     ///             .to_vec()
     ///     });
@@ -124,16 +148,18 @@ impl IdempotencyKeys {
         self
     }
 
-    /// Fingerprints request bodies of up to `max` bytes (default 2 MiB,
-    /// the surface's default body limit, so that under that limit every
-    /// keyed body is honoured); a keyed request with a larger body, or one
-    /// of unknown length (chunked) when the surface's body limit is larger
-    /// than `max` (or it has none, [`no_body_limit`](crate::server::Surface::no_body_limit)),
-    /// is served without its key being honoured (and logged). The body is
-    /// held in memory while it is fingerprinted and served.
+    /// Fingerprints request bodies of up to `max` bytes. By default, as
+    /// much as the surface's body limit admits (2 MiB unless set; 2 MiB
+    /// too for a surface with
+    /// [`no_body_limit`](crate::server::Surface::no_body_limit)), so that
+    /// every keyed body the surface takes is honoured. A keyed request
+    /// with a larger body is refused with a 413, before it is served:
+    /// served without its key, it would run again on every retry its
+    /// client thinks safe. The body is held in memory while it is
+    /// fingerprinted and served.
     #[must_use]
     pub fn max_request_body(mut self, max: usize) -> Self {
-        self.max_request = max;
+        self.max_request = Some(max);
         self
     }
 
@@ -142,9 +168,12 @@ impl IdempotencyKeys {
         &self.store
     }
 
-    /// The most of a request body fingerprinted.
-    pub(crate) fn max_request(&self) -> usize {
-        self.max_request
+    /// The most of a request body fingerprinted, under a surface whose
+    /// body limit is `body_limit`.
+    pub(crate) fn max_request(&self, body_limit: Option<u64>) -> usize {
+        self.max_request.unwrap_or_else(|| {
+            usize::try_from(body_limit.unwrap_or(DEFAULT_BODY_LIMIT)).unwrap_or(usize::MAX)
+        })
     }
 
     /// The key of `request` (the surface's view of it, with the whole
@@ -159,5 +188,119 @@ impl IdempotencyKeys {
             Some(key),
             &(self.scope)(request),
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+    use std::time::Duration;
+
+    use http::HeaderMap;
+
+    use super::*;
+    use crate::server::idempotency::MemoryStore;
+
+    fn keys() -> IdempotencyKeys {
+        IdempotencyKeys::new(MemoryStore::new(Duration::from_secs(60)))
+    }
+
+    fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        for (name, value) in pairs {
+            headers.insert(*name, http::HeaderValue::from_static(value));
+        }
+        headers
+    }
+
+    /// The scoped key of a request, if its key is honoured.
+    fn key(method: &str, headers: &HeaderMap, peer: Option<IpAddr>) -> Option<String> {
+        let view = RequestView::new(method, "/orders", headers, peer);
+        keys()
+            .keyed(&view)
+            .unwrap()
+            .map(|keyed| format!("{keyed:?}"))
+    }
+
+    #[test]
+    fn keys_on_idempotent_methods_are_ignored_even_unusable_ones() {
+        let keyed = headers(&[("idempotency-key", "k1"), ("authorization", "Bearer a")]);
+        for method in ["POST", "PATCH", "LOCK"] {
+            assert!(key(method, &keyed, None).is_some(), "{method}");
+        }
+        let empty = headers(&[("idempotency-key", ""), ("authorization", "Bearer a")]);
+        for method in ["GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"] {
+            assert_eq!(key(method, &keyed, None), None, "{method}");
+            assert_eq!(key(method, &empty, None), None, "{method}");
+        }
+        let view = RequestView::new("POST", "/orders", &empty, None);
+        assert!(matches!(
+            keys().keyed(&view),
+            Err(Rejection::InvalidHeader { .. })
+        ));
+    }
+
+    #[test]
+    fn the_default_scope_is_the_credentials_else_the_api_key_else_the_address() {
+        let peer = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)));
+        let other_peer = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 8)));
+        let bearer = |token| headers(&[("idempotency-key", "k1"), ("authorization", token)]);
+        let api_key = |token| headers(&[("idempotency-key", "k1"), ("x-api-key", token)]);
+        let bare = headers(&[("idempotency-key", "k1")]);
+
+        // Each caller's key its own, whatever the address.
+        let alice = key("POST", &bearer("Bearer alice"), peer).unwrap();
+        assert_eq!(
+            key("POST", &bearer("Bearer alice"), other_peer),
+            Some(alice.clone())
+        );
+        assert_ne!(
+            key("POST", &bearer("Bearer bob"), peer),
+            Some(alice.clone())
+        );
+        let carol = key("POST", &api_key("carol"), peer).unwrap();
+        assert_ne!(key("POST", &api_key("dave"), peer), Some(carol.clone()));
+        // An API key that is also some bearer token is still another caller.
+        let same_text = |text| headers(&[("idempotency-key", "k1"), ("authorization", text)]);
+        assert_ne!(key("POST", &same_text("carol"), peer), Some(carol));
+        // No credentials: the address; none known either: not honoured.
+        let here = key("POST", &bare, peer).unwrap();
+        assert_ne!(key("POST", &bare, other_peer), Some(here));
+        assert_eq!(key("POST", &bare, None), None);
+    }
+
+    #[test]
+    fn a_scope_returning_nothing_leaves_the_key_unhonoured() {
+        let keys = keys().scope(|request| {
+            request
+                .header_bytes("x-tenant")
+                .unwrap_or_default()
+                .to_vec()
+        });
+        let peer = Some(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        let tenant = headers(&[("idempotency-key", "k1"), ("x-tenant", "t1")]);
+        let anonymous = headers(&[("idempotency-key", "k1"), ("authorization", "Bearer a")]);
+        let keyed = |headers| keys.keyed(&RequestView::new("POST", "/orders", headers, peer));
+        assert!(keyed(&tenant).unwrap().is_some());
+        assert!(keyed(&anonymous).unwrap().is_none());
+    }
+
+    #[test]
+    fn the_most_fingerprinted_follows_the_body_limit_unless_set() {
+        assert_eq!(keys().max_request(Some(10_000_000)), 10_000_000);
+        assert_eq!(keys().max_request(Some(100)), 100);
+        assert_eq!(keys().max_request(None), 2 << 20);
+        let set = keys().max_request_body(1000);
+        assert_eq!(set.max_request(Some(10_000_000)), 1000);
+        // Larger than that, a keyed body is refused, not served unkeyed.
+        assert!(Keyed::fits(Some(1000), 1000).is_ok());
+        assert!(Keyed::fits(None, 1000).is_ok());
+        assert!(matches!(
+            Keyed::fits(Some(1001), 1000),
+            Err(Rejection::PayloadTooLarge {
+                file_size: Some(1001),
+                max_size: 1000
+            })
+        ));
     }
 }

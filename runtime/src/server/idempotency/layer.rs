@@ -19,19 +19,23 @@ use super::{Begin, Honoured, IdempotencyStore, Keyed, StoredResponse};
 /// arrives while the first is still being served waits for it (up to 5 s,
 /// then a retryable 409).
 ///
-/// A key is scoped to the request's method and path (the whole path inside
-/// a [`Surface`](crate::server::Surface); without one, a layer inside a
+/// Keys are honoured on the methods that are not idempotent (POST, PATCH,
+/// and any RFC 9110 does not call idempotent); a key on GET, HEAD, PUT,
+/// DELETE, OPTIONS or TRACE is ignored, as sending those again does no
+/// harm and a GET's first answer replayed would be stale. A key is scoped
+/// to the request's method and path (the whole path inside a
+/// [`Surface`](crate::server::Surface); without one, a layer inside a
 /// `Router::nest` sees the path with the nest's prefix stripped, so layer
-/// the outer router instead) and to its caller (by
-/// default the `Authorization` header; see [`IdempotencyLayer::scope`]), and
-/// bound to its request: sent again with another query or body, it gets a
-/// 422 `idempotency_key_reused`. The request body is read first to
-/// fingerprint it, up to 1 MiB ([`IdempotencyLayer::max_request_body`]);
-/// a keyed request with a larger body, or one of unknown length (chunked),
-/// is passed through unremembered (and logged). Inside a
-/// [`Surface`](crate::server::Surface) whose body limit is at most that
-/// size, a chunked body is bounded by the limit, and its key is honoured
-/// (the actix-web middleware keeps the same rules).
+/// the outer router instead) and to its caller (by default the
+/// `Authorization` header, else `X-API-Key`, else the client's address;
+/// see [`IdempotencyLayer::scope`]), and bound to its request: sent again
+/// with another query or body, it gets a 422 `idempotency_key_reused`.
+/// The request body is read first to fingerprint it, up to 1 MiB
+/// ([`IdempotencyLayer::max_request_body`]); a keyed request with a
+/// larger body is refused with a 413 (a chunked one once it has run past
+/// that size), as served without its key it would run again on every
+/// retry its client thinks safe (the actix-web middleware keeps the same
+/// rules).
 ///
 /// Not remembered, so a retry with the key does the work again: a 5xx, an
 /// answer that asks to be retried (408, 429, any `Retry-After`), a request
@@ -52,13 +56,19 @@ pub struct IdempotencyLayer<St> {
 /// Whose keys a request's are.
 type Scope = Arc<dyn Fn(&http::request::Parts) -> Vec<u8> + Send + Sync>;
 
-/// The default scope: the caller's credentials, as sent.
-fn by_authorization(parts: &http::request::Parts) -> Vec<u8> {
-    parts
-        .headers
-        .get(http::header::AUTHORIZATION)
-        .map(|value| value.as_bytes().to_vec())
-        .unwrap_or_default()
+/// The default scope, as the surface's.
+fn by_caller(parts: &http::request::Parts) -> Vec<u8> {
+    let peer = parts
+        .extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip());
+    let view = crate::view::RequestView::new(
+        parts.method.as_str(),
+        parts.uri.path(),
+        &parts.headers,
+        peer,
+    );
+    super::default_scope(&view)
 }
 
 impl<St> Clone for IdempotencyLayer<St> {
@@ -85,20 +95,23 @@ impl<St: IdempotencyStore> IdempotencyLayer<St> {
     pub fn new(store: St) -> Self {
         IdempotencyLayer {
             store: Arc::new(store),
-            scope: Arc::new(by_authorization),
+            scope: Arc::new(by_caller),
             max_request: MAX_REQUEST,
         }
     }
 
     /// Scopes keys to what `scope` returns for a request (its method and
     /// path are always part of the scope). The default is the
-    /// `Authorization` header; an API whose callers authenticate otherwise
-    /// (a session cookie, a client certificate) should return the caller's
-    /// identity here, for example one an authentication layer put in the
-    /// request's extensions. That layer must run before this one (be
-    /// layered outside it): the scope is taken before any layer inside
-    /// this one, or the handler, sees the request. Requests with no
-    /// identity share one scope, so fall back on what the caller sent.
+    /// `Authorization` header, else `X-API-Key`, else the client's address
+    /// (known for a server run with `into_make_service_with_connect_info`);
+    /// an API whose callers authenticate otherwise (a session cookie, a
+    /// client certificate) should return the caller's identity here, for
+    /// example one an authentication layer put in the request's
+    /// extensions. That layer must run before this one (be layered
+    /// outside it): the scope is taken before any layer inside this one,
+    /// or the handler, sees the request. For a request it returns nothing
+    /// for (an empty vector), the key is ignored, and logged, rather than
+    /// shared with every such request.
     ///
     /// ```
     /// use std::time::Duration;
@@ -129,7 +142,7 @@ impl<St: IdempotencyStore> IdempotencyLayer<St> {
     }
 
     /// Fingerprints request bodies of up to `max` bytes (default 1 MiB);
-    /// a keyed request with a larger body is passed through unremembered.
+    /// a keyed request with a larger body is refused with a 413.
     #[must_use]
     pub fn max_request_body(mut self, max: usize) -> Self {
         self.max_request = max;
@@ -231,9 +244,11 @@ where
                 });
             }
         };
-        let length = axum::body::HttpBody::size_hint(req.body()).upper();
-        if !Keyed::fits(length, self.max_request) {
-            return Box::pin(self.inner.call(req));
+        let length = axum::body::HttpBody::size_hint(req.body()).exact();
+        if let Err(too_large) = Keyed::fits(length, self.max_request) {
+            return Box::pin(
+                async move { Ok(axum::response::IntoResponse::into_response(too_large)) },
+            );
         }
         req.extensions_mut().insert(Honoured);
         let inner = crate::ready::take_ready(&mut self.inner);

@@ -1,9 +1,17 @@
 //! Idempotent requests: a retried request (same `Idempotency-Key`) gets the
 //! stored response of the first one instead of doing the work again.
 //!
+//! Keys are honoured on the methods that are not idempotent (POST, PATCH,
+//! and any RFC 9110 does not call idempotent); a key on GET, HEAD, PUT,
+//! DELETE, OPTIONS or TRACE is ignored: sending those again does no harm,
+//! and a GET's first answer replayed would be stale.
+//!
 //! A key belongs to one caller and one endpoint: it is scoped to the
-//! method, the path and (by default) the `Authorization` header, so another
-//! caller's request with the same key is served on its own. And it belongs
+//! method, the path and (by default) the `Authorization` header, else the
+//! `X-API-Key` header, else the client's address, so another caller's
+//! request with the same key is served on its own. A caller none of those
+//! tells apart has its key ignored (and logged) rather than shared with
+//! every such caller. And it belongs
 //! to one request: the query and body are fingerprinted, and a key sent
 //! again with a different request is refused with a 422
 //! (`idempotency_key_reused`) instead of replaying an answer to something
@@ -62,6 +70,7 @@ mod redis;
 #[cfg_attr(docsrs, doc(cfg(feature = "redis")))]
 pub use self::redis::RedisStore;
 pub use keys::IdempotencyKeys;
+pub(crate) use keys::default_scope;
 #[cfg(feature = "axum")]
 pub use layer::{IdempotencyLayer, IdempotencyService};
 pub use memory::MemoryStore;
