@@ -111,19 +111,53 @@ impl RequestPath {
     }
 }
 
-/// How the server's own errors are rendered: in the style of one error type.
+/// How the server's own errors are rendered, and which code they answer
+/// with: in the style of one error type.
 #[derive(Clone, Copy)]
-struct Renderer(fn(&Rejection, &Context) -> Response<Bytes>);
+struct Renderer(&'static Rendering);
+
+struct Rendering {
+    render: fn(&Rejection, &Context) -> Response<Bytes>,
+    // Read by the servers' logs.
+    #[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
+    code: fn(&Rejection, &mut fmt::Formatter<'_>) -> fmt::Result,
+}
+
+impl Renderer {
+    /// In `E`'s style.
+    const fn of<E: ApiError>() -> Self {
+        Renderer(
+            const {
+                &Rendering {
+                    render: crate::rejection::render::<E>,
+                    code: crate::rejection::write_code::<E>,
+                }
+            },
+        )
+    }
+}
 
 impl Default for Renderer {
     fn default() -> Self {
-        Renderer(crate::rejection::render::<Rejection>)
+        Renderer::of::<Rejection>()
     }
 }
 
 impl PartialEq for Renderer {
     fn eq(&self, other: &Self) -> bool {
-        core::ptr::fn_addr_eq(self.0, other.0)
+        core::ptr::fn_addr_eq(self.0.render, other.0.render)
+    }
+}
+
+/// The code a rejection answers with, as [`Context::render_rejection`]
+/// renders it.
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) struct RejectionCode<'a>(&'a Rejection, &'a Context);
+
+#[cfg(any(feature = "axum", feature = "actix"))]
+impl fmt::Display for RejectionCode<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        (self.1.rejections.0.code)(self.0, f)
     }
 }
 
@@ -142,7 +176,7 @@ impl Context {
             timestamp: None,
             instance: None,
             problem: false,
-            rejections: Renderer(crate::rejection::render::<Rejection>),
+            rejections: Renderer::of::<Rejection>(),
             body_limit: None,
         }
     }
@@ -164,7 +198,7 @@ impl Context {
     #[must_use]
     #[inline]
     pub fn rejections_as<E: ApiError>(mut self) -> Self {
-        self.rejections = Renderer(crate::rejection::render::<E>);
+        self.rejections = Renderer::of::<E>();
         self
     }
 
@@ -185,7 +219,14 @@ impl Context {
     /// gives it (see [`Context::rejections_as`]).
     #[must_use]
     pub fn render_rejection(&self, rejection: &Rejection) -> Response<Bytes> {
-        (self.rejections.0)(rejection, self)
+        (self.rejections.0.render)(rejection, self)
+    }
+
+    /// The code [`render_rejection`](Self::render_rejection) answers
+    /// `rejection` with: the style's, or the error type's own variant's.
+    #[cfg(any(feature = "axum", feature = "actix"))]
+    pub(crate) fn rejection_code<'a>(&'a self, rejection: &'a Rejection) -> RejectionCode<'a> {
+        RejectionCode(rejection, self)
     }
 
     /// Sets the request id clients quote to support (`request_id`,
@@ -219,7 +260,7 @@ impl Context {
             timestamp: Some(Stamp::WhenRendered),
             instance: Some(path.0),
             problem,
-            rejections: Renderer(crate::rejection::render::<E>),
+            rejections: Renderer::of::<E>(),
             body_limit,
         }
     }

@@ -178,3 +178,58 @@ async fn the_surfaces_own_events_carry_the_request_id() {
         }
     }
 }
+
+/// A rejection is logged with the code its client sees: in the type's
+/// code case, or the code of the type's own variant that answers it, so
+/// that the logs can be searched for what a client quotes.
+#[tokio::test]
+async fn a_rejection_is_logged_with_the_code_its_client_sees() {
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    enum OwnError {
+        #[error("no such route")]
+        #[api(status = 404, code = "route_missing", message = "No such route", rejection = NotFound)]
+        RouteMissing,
+    }
+
+    captured();
+    let own = axum::Router::new()
+        .route("/here", axum::routing::get(|| async { "here" }))
+        .layer(rebuff::server::Surface::<OwnError>::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let own_base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(axum::serve(listener, own).into_future());
+
+    let mut cases = Vec::new();
+    for (framework, tag) in [
+        (Framework::Axum, "ax"),
+        (Framework::AxumWrapped, "aw"),
+        (Framework::Actix, "ac"),
+    ] {
+        let base = start::<crate::surface::FlatError>(framework).await;
+        cases.push((format!("{framework:?}"), base, format!("req_codes{tag}01")));
+    }
+    cases.push(("own variant".into(), own_base, "req_codesown1".into()));
+    for (name, base, id) in cases {
+        let response = client()
+            .get(format!("{base}/no/such/route"))
+            .header("x-request-id", &id)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 404, "{name}");
+        let body: serde_json::Value = response.json().await.unwrap();
+        let code = body["code"]
+            .as_str()
+            .or_else(|| body["error"]["code"].as_str())
+            .unwrap_or_else(|| panic!("{name}: no code in {body}"));
+        assert!(
+            ["NOT_FOUND", "route_missing"].contains(&code),
+            "{name}: {body}"
+        );
+        let line = line_with(&["request rejected", &id]).await;
+        assert!(
+            line.contains(&format!("code=\"{code}\"")),
+            "{name}: the client saw {code}: {line}"
+        );
+    }
+}

@@ -106,6 +106,7 @@ pub(crate) mod surface;
 use core::fmt;
 use core::pin::Pin;
 use core::task::{Context as TaskContext, Poll};
+use std::borrow::Cow;
 use std::error::Error as StdError;
 
 use bytes::Bytes;
@@ -200,15 +201,40 @@ pub fn is_safe_request_id(id: &[u8]) -> bool {
 /// source chain (`chain`: the error as `dyn Error`, when it is one); 4xx at
 /// `INFO`. Nothing logged here is sent to the client.
 pub fn log<E: ApiError + ?Sized>(err: &E, chain: Option<&dyn StdError>, ctx: &Context) {
-    let status = err.status().as_u16();
-    // Read inside each event, which reads its fields only when enabled.
+    let code = || Cow::Borrowed(err.code());
+    event(err.status().as_u16(), &code, chain, &err.message(), ctx);
+}
+
+/// [`log`] for one of the server's own errors: with the code its client
+/// sees, in the error type's style (or of the type's own variant that
+/// answers it), so that the logs can be searched for what a client quotes.
+pub(crate) fn log_rejection(rejection: &Rejection, chain: Option<&dyn StdError>, ctx: &Context) {
+    let code = || Cow::Owned(ctx.rejection_code(rejection).to_string());
+    event(
+        rejection.status().as_u16(),
+        &code,
+        chain,
+        &rejection.message(),
+        ctx,
+    );
+}
+
+/// The one line an error answered is logged as. The code (and everything
+/// else) is worked out only for an event that is written.
+fn event<'a>(
+    status: u16,
+    code: &dyn Fn() -> Cow<'a, str>,
+    chain: Option<&dyn StdError>,
+    message: &dyn fmt::Display,
+    ctx: &Context,
+) {
     let request_id = || ctx.get_request_id().unwrap_or("-");
     if status >= 500 {
         match chain {
             Some(chain) => tracing::error!(
                 target: "rebuff::server",
                 status,
-                code = err.code(),
+                code = &*code(),
                 request_id = request_id(),
                 error = %SourceChain(chain),
                 "request failed"
@@ -216,14 +242,14 @@ pub fn log<E: ApiError + ?Sized>(err: &E, chain: Option<&dyn StdError>, ctx: &Co
             None => tracing::error!(
                 target: "rebuff::server",
                 status,
-                code = err.code(),
+                code = &*code(),
                 request_id = request_id(),
-                error = %err.message(),
+                error = %message,
                 "request failed"
             ),
         }
     } else {
-        tracing::info!(target: "rebuff::server", status, code = err.code(), request_id = request_id(), "request rejected");
+        tracing::info!(target: "rebuff::server", status, code = &*code(), request_id = request_id(), "request rejected");
     }
 }
 
@@ -288,7 +314,7 @@ pub(crate) fn respond_refusal<E: ApiError>(refused: &Rejection) -> Response<Byte
 
 /// [`respond_rejection`] in an explicit context.
 pub(crate) fn respond_rejection_in(rejection: &Rejection, ctx: &Context) -> Response<Bytes> {
-    log(rejection, Some(rejection), ctx);
+    log_rejection(rejection, Some(rejection), ctx);
     ctx.render_rejection(rejection)
 }
 
@@ -300,7 +326,7 @@ pub(crate) fn respond_rejection_for(
     cause: &dyn StdError,
     ctx: &Context,
 ) -> Response<Bytes> {
-    log(rejection, Some(cause), ctx);
+    log_rejection(rejection, Some(cause), ctx);
     ctx.render_rejection(rejection)
 }
 
