@@ -5,7 +5,7 @@
 
 use http::{HeaderMap, HeaderName, HeaderValue};
 
-use super::gcra::{Decision, Outcome};
+use super::gcra::{Decision, Outcome, WindowState};
 use super::plan::{Plan, Window};
 use crate::{X_RATELIMIT_LIMIT, X_RATELIMIT_REMAINING, X_RATELIMIT_RESET};
 
@@ -29,6 +29,10 @@ pub(crate) struct PlanHeaders {
     limits: Vec<HeaderValue>,
     /// `RateLimit-Policy`, every window.
     policy: Option<HeaderValue>,
+    /// Per window, how much longer than the wait for its next request its
+    /// time to full is (the cost of all its quota but one), in
+    /// microseconds: a window with nothing left announces that wait.
+    slack: Vec<u64>,
 }
 
 impl PlanHeaders {
@@ -62,6 +66,14 @@ impl PlanHeaders {
             items: names
                 .iter()
                 .map(|name| format!("{};r=", quoted(name)).into_bytes())
+                .collect(),
+            slack: plan
+                .windows()
+                .iter()
+                .map(|w| {
+                    let (per_request, tolerance) = super::gcra::cost(w);
+                    tolerance.saturating_sub(per_request)
+                })
                 .collect(),
         }
     }
@@ -138,6 +150,20 @@ fn ceil_secs(micros: u64) -> u64 {
     micros.div_ceil(1_000_000)
 }
 
+/// When `window` (the `i`th of `plan`) counts again, in microseconds from
+/// the decision: when it is full again, or, with nothing left, when it
+/// admits its next request, which is what a refusal then would say. So a
+/// client that waits for the announced reset once nothing remains is not
+/// kept waiting for the whole window, and the 429 that may follow never
+/// names an earlier time than the answer before it.
+fn resets_after(window: &WindowState, plan: &PlanHeaders, i: usize) -> u64 {
+    if window.remaining > 0 {
+        return window.reset_after;
+    }
+    let slack = plan.slack.get(i).copied().unwrap_or(0);
+    window.reset_after.saturating_sub(slack)
+}
+
 /// When a refused caller may come back, in epoch seconds, and the
 /// `Retry-After` that never comes before it.
 pub(crate) fn refused_until(decision: &Decision, wait: u64) -> (u64, u64) {
@@ -180,7 +206,7 @@ pub(crate) fn write(
             Some(wait) => (0, refused_until(decision, wait).0),
             None => (
                 window.remaining,
-                ceil_secs(decision.now.saturating_add(window.reset_after)),
+                ceil_secs(decision.now.saturating_add(resets_after(&window, plan, i))),
             ),
         };
         if let Some(limit) = plan.limits.get(i) {
@@ -208,7 +234,7 @@ pub(crate) fn write(
             }
             let (remaining, reset_after) = match wait {
                 Some(wait) if spent(i) => (0, wait),
-                _ => (window.remaining, window.reset_after),
+                _ => (window.remaining, resets_after(window, plan, i)),
             };
             field.extend_from_slice(item);
             field.extend_from_slice(digits(u64::from(remaining)).as_bytes());
@@ -368,6 +394,35 @@ mod tests {
         );
         assert!(reset * 1_000_000 >= NOW + 60_000_000 - 1_000_000);
         assert_eq!(h["ratelimit"], r#""tiny";r=0;t=60"#);
+    }
+
+    /// With requests left, the reset is when the window is full again; with
+    /// none, when it admits the next one: what the refusal that may follow
+    /// says too, never later.
+    #[test]
+    fn with_nothing_left_the_reset_is_when_the_next_request_is_admitted() {
+        let plan = Plan::new("tiny").window(Window::per_minute(3));
+        let mut state = CallerState::default();
+        let _ = gcra::decide(&mut state, plan.windows(), None, NOW);
+        let second = headers(&plan, &gcra::decide(&mut state, plan.windows(), None, NOW));
+        let third = headers(&plan, &gcra::decide(&mut state, plan.windows(), None, NOW));
+        let refused = headers(&plan, &gcra::decide(&mut state, plan.windows(), None, NOW));
+        let secs = NOW / 1_000_000;
+        // Two used, one back every 20 s: full in 40 s.
+        assert_eq!(second["x-ratelimit-remaining"], "1");
+        assert_eq!(second["x-ratelimit-reset"], (secs + 41).to_string());
+        assert_eq!(second["ratelimit"], r#""tiny";r=1;t=40"#);
+        // None left: the next is admitted in 20 s, as the 429 says.
+        assert_eq!(third["x-ratelimit-remaining"], "0");
+        assert_eq!(third["x-ratelimit-reset"], (secs + 21).to_string());
+        assert_eq!(third["ratelimit"], r#""tiny";r=0;t=20"#);
+        assert!(refused.contains_key("retry-after"));
+        assert_eq!(refused["x-ratelimit-reset"], third["x-ratelimit-reset"]);
+        assert_eq!(refused["ratelimit"], third["ratelimit"]);
+        // Coming back at that reset, the caller is admitted.
+        let at_reset = (secs + 21) * 1_000_000;
+        let back = gcra::decide(&mut state, plan.windows(), None, at_reset);
+        assert_eq!(back.outcome, gcra::Outcome::Admitted);
     }
 
     #[test]

@@ -21,6 +21,13 @@
 //!   `w` is the period in whole seconds, rounded up);
 //! - on a 429, `Retry-After`, never earlier than the reset announced.
 //!
+//! The reset (`X-RateLimit-Reset`, and `t` in `RateLimit`) is when the
+//! window is whole again while requests remain, and once none remain,
+//! when the next one is admitted (the limits refill steadily, one
+//! request's worth at a time, rather than all at once at a window's end).
+//! That is also what a 429 then says, so a client that waits for the reset
+//! when `Remaining` is 0 goes back neither too early nor much too late.
+//!
 //! The refusal is [`Rejection::RateLimited`]
 //! (`rate_limit_exceeded`, with `retry_after` and `limit` such as
 //! `"60/minute"` in its details), rendered in the style of the API's error
