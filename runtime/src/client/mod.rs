@@ -191,6 +191,12 @@ use crate::{Advice, ApiError, RateLimit, Retryable};
 /// (`#[source]`, `#[from]`) is never rebuilt, as its cause stays on the
 /// server: its code counts as an unknown one. See the derive's
 /// [decoding rules](macro@crate::ApiError#decoding-decode-other).
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot be decoded from an error response",
+    label = "not decodable",
+    note = "derive it with `#[derive(ApiError)]` and `#[api(decode)]` on the type, \
+            or decode into `rebuff::client::RemoteError`"
+)]
 pub trait FromRemote: Sized {
     /// The typed error `remote` stands for, if this type has one.
     fn from_remote(remote: &RemoteError) -> Option<Self>;

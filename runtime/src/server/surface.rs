@@ -150,6 +150,13 @@ impl<E: ApiError> Surface<E> {
 
     /// Whether a handler's panic is answered with a 500 in the envelope
     /// (default: yes). Off, the panic unwinds to the framework.
+    ///
+    /// A caught panic is logged once by the surface (`handler panicked`,
+    /// at `ERROR`, with the request id and the panic's message; the client
+    /// sees none of it). Rust's panic hook still runs first, and the
+    /// standard one prints the message (and a backtrace, if enabled) to
+    /// standard error; a server that wants its panics in its logs only
+    /// replaces it with [`std::panic::set_hook`].
     #[must_use]
     pub fn catch_panics(mut self, on: bool) -> Self {
         self.catch_panics = on;
