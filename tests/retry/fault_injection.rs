@@ -245,7 +245,10 @@ async fn a_thousand_posts_through_faults() {
                         .breaker(&BREAKER)
                         .budget(&BUDGET)
                         .send::<serde_json::Value, RemoteError>(|| {
-                            client.post(&url).header("x-call-id", call.to_string())
+                            client
+                                .post(&url)
+                                .bearer_auth("fault-client")
+                                .header("x-call-id", call.to_string())
                         })
                         .await;
                     if matches!(result, Err(ClientError::CircuitOpen(_))) {
