@@ -487,6 +487,17 @@ async fn a_keyed_body_too_large_to_fingerprint_is_refused_not_served() {
     assert_eq!((status, replayed), (StatusCode::PAYLOAD_TOO_LARGE, None));
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(json["error"]["details"]["max_size"], 8, "{text}");
+    // Of unknown length (chunked), refused once it has run past the size.
+    let chunks: Vec<Result<&'static str, std::io::Error>> = vec![Ok("01234"), Ok("56789abcdef")];
+    let chunked = Request::post("/orders")
+        .header("authorization", CALLER)
+        .header("idempotency-key", "big-chunked")
+        .body(Body::from_stream(futures_util::stream::iter(chunks)))
+        .unwrap();
+    let (status, _, text) = outcome(&app, chunked).await;
+    assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{text}");
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(json["error"]["details"]["max_size"], 8, "{text}");
     assert_eq!(effects.load(Ordering::SeqCst), 0);
     // Without a key it is served as any request is.
     let unkeyed = Request::post("/orders").body(Body::from(large)).unwrap();

@@ -134,6 +134,9 @@ impl<E: ApiError> Surface<E> {
     }
 
     /// No body limit at all (the frameworks' own defaults lifted too).
+    /// Idempotency keys then fingerprint keyed bodies up to 2 MiB unless
+    /// told otherwise ([`IdempotencyKeys::max_request_body`]), and refuse a
+    /// larger keyed body with a 413.
     #[must_use]
     pub fn no_body_limit(mut self) -> Self {
         self.body_limit = None;

@@ -30,8 +30,8 @@ type Scope = Arc<dyn Fn(&ServiceRequest) -> Vec<u8> + Send + Sync>;
 /// [`IdempotencyLayer`](crate::server::idempotency::IdempotencyLayer) does:
 /// keys honoured on the methods that are not idempotent (a key on GET,
 /// HEAD, PUT, DELETE, OPTIONS or TRACE is ignored), scoped to the method,
-/// the path and the caller (by default the `Authorization` header, else
-/// `X-API-Key`, else the client's address), a key reused with another
+/// the path and the caller (by default the credentials it sent, its
+/// `Authorization` and `X-API-Key` headers), a key reused with another
 /// query or body refused with a 422, a body too large to fingerprint
 /// refused with a 413, a duplicate of a request in flight waiting for its
 /// answer, 5xx and retry-me answers not kept.
@@ -82,8 +82,7 @@ impl<St: core::fmt::Debug> core::fmt::Debug for Idempotency<St> {
 
 /// The default scope, as the surface's.
 fn by_caller(req: &ServiceRequest) -> Vec<u8> {
-    let peer = req.peer_addr().map(|addr| addr.ip());
-    let view = RequestView::actix(req.method().as_str(), req.path(), req.headers(), peer);
+    let view = RequestView::actix(req.method().as_str(), req.path(), req.headers(), None);
     crate::server::idempotency::default_scope(&view)
 }
 
@@ -98,11 +97,11 @@ impl<St: IdempotencyStore> Idempotency<St> {
     }
 
     /// Scopes keys to what `scope` returns for a request (its method and
-    /// path are always part of the scope); the default is the
-    /// `Authorization` header, else `X-API-Key`, else the client's
-    /// address. For a request it returns nothing for (an empty vector),
-    /// the key is ignored, and logged, rather than shared with every such
-    /// request.
+    /// path are always part of the scope); the default is the credentials
+    /// the request sent, its `Authorization` and `X-API-Key` headers. For
+    /// a request it returns nothing for (an empty vector; by default, one
+    /// without credentials), the key is ignored (said once in the log)
+    /// rather than shared with every such request.
     #[must_use]
     pub fn scope(
         mut self,
@@ -184,7 +183,9 @@ where
         let keyed = if req.extensions().contains::<Honoured>() {
             Ok(None)
         } else {
-            Keyed::of(req.method().as_str(), req.path(), key, &(self.scope)(&req))
+            Keyed::of(req.method().as_str(), req.path(), key, || {
+                (self.scope)(&req)
+            })
         };
         let keyed = keyed.and_then(|keyed| {
             if keyed.is_some() {

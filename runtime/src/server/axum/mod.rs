@@ -154,14 +154,18 @@ pub(crate) fn request_view<B>(req: &http::Request<B>) -> crate::view::RequestVie
     crate::view::RequestView::new(req.method().as_str(), req.uri().path(), req.headers(), peer)
 }
 
-/// A request body that could not be read whole: a 413 when it ran past a
-/// body limit (the [`Surface`](crate::server::Surface)'s cuts a chunked
-/// body off as it is read), else a 400.
-pub(crate) fn unreadable_body(err: &axum::Error) -> Rejection {
+/// A request body read up to `within` bytes that could not be read whole:
+/// a 413 when it ran past that or the body limit (the
+/// [`Surface`](crate::server::Surface)'s cuts a chunked body off as it is
+/// read), naming the smaller, else a 400.
+pub(crate) fn unreadable_body(err: &axum::Error, within: usize) -> Rejection {
     let mut cause: Option<&(dyn StdError + 'static)> = Some(err);
     while let Some(current) = cause {
         if current.is::<http_body_util::LengthLimitError>() {
-            return too_large();
+            return Rejection::PayloadTooLarge {
+                file_size: None,
+                max_size: super::body_limit().min(within as u64),
+            };
         }
         cause = current.source();
     }

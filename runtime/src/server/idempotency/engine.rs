@@ -15,7 +15,7 @@ use http::{HeaderMap, HeaderValue, StatusCode};
 use super::{Claim, Fingerprint, IdempotencyStore, Owner, StoredResponse, digest};
 use crate::rejection::Rejection;
 
-/// The longest key taken; longer ones are passed through unremembered.
+/// The longest key taken; a longer one is refused with a 400.
 pub(crate) const MAX_KEY: usize = 255;
 /// The largest response body remembered.
 pub(crate) const MAX_BODY: usize = 1 << 20;
@@ -39,20 +39,21 @@ pub(crate) struct Keyed {
 
 impl Keyed {
     /// The request's `Idempotency-Key` (the header's value, as sent),
-    /// scoped to its method, path and caller (`scope`). None without one,
-    /// for a method RFC 9110 calls idempotent (GET, HEAD, PUT, DELETE,
-    /// OPTIONS, TRACE: sending those again does no harm, and the first
-    /// answer to a GET replayed would be stale), and for a caller `scope`
-    /// cannot tell apart from others (an empty scope; logged). A 400 for
-    /// a key that is empty, longer than 255 bytes or not printable ASCII
-    /// (spaces allowed, as in a structured-field string): served without
-    /// its key, such a request would run again on every retry, which is
-    /// what its client sent the key against.
+    /// scoped to its method, path and caller (`scope`, asked only for a
+    /// usable key). None without one, for a method RFC 9110 calls
+    /// idempotent (GET, HEAD, PUT, DELETE, OPTIONS, TRACE: sending those
+    /// again does no harm, and the first answer to a GET replayed would be
+    /// stale), and for a caller `scope` cannot tell apart from others (an
+    /// empty scope; logged once, as a warning). A 400 for a key that is
+    /// empty, longer than 255 bytes or not printable ASCII (spaces
+    /// allowed, as in a structured-field string): served without its key,
+    /// such a request would run again on every retry, which is what its
+    /// client sent the key against.
     pub(crate) fn of(
         method: &str,
         path: &str,
         key: Option<&[u8]>,
-        scope: &[u8],
+        scope: impl FnOnce() -> Vec<u8>,
     ) -> Result<Option<Self>, Rejection> {
         let Some(key) = key else {
             return Ok(None);
@@ -68,19 +69,15 @@ impl Keyed {
                 name: "Idempotency-Key".into(),
                 reason: format!("an idempotency key is 1 to {MAX_KEY} printable ASCII characters"),
             })?;
+        let scope = scope();
         if scope.is_empty() {
             // Shared by every caller without an identity, a key would
             // replay one caller's answer to another.
-            tracing::warn!(
-                target: "rebuff::idempotency",
-                "an idempotency key from a caller the keys' scope cannot tell apart \
-                 (no credentials, no address) is not honoured: set the scope to \
-                 what identifies your callers"
-            );
+            unscoped();
             return Ok(None);
         }
         Ok(Some(Keyed {
-            key: scoped_key(method, path, scope, key),
+            key: scoped_key(method, path, &scope, key),
         }))
     }
 
@@ -354,6 +351,21 @@ fn replayed(mut stored: StoredResponse) -> StoredResponse {
     stored
 }
 
+/// Says, once a process (then at `DEBUG`), that a key was ignored because
+/// its caller could not be told apart: a warning per request would let
+/// any client fill the log.
+fn unscoped() {
+    static SAID: core::sync::atomic::AtomicBool = core::sync::atomic::AtomicBool::new(false);
+    const WHY: &str = "an idempotency key from a caller the keys' scope cannot tell apart \
+                       (no credentials) is not honoured: set the scope to what identifies \
+                       your callers";
+    if SAID.swap(true, core::sync::atomic::Ordering::Relaxed) {
+        tracing::debug!(target: "rebuff::idempotency", "{WHY}");
+    } else {
+        tracing::warn!(target: "rebuff::idempotency", "{WHY} (said once; then at debug)");
+    }
+}
+
 /// The key as the store sees it: digested together with what scopes it.
 pub(crate) fn scoped_key(method: &str, path: &str, scope: &[u8], key: &str) -> String {
     use fmt::Write as _;
@@ -440,7 +452,7 @@ mod tests {
             Mutex::new(Vec::new()),
             false,
         ));
-        let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"caller")
+        let keyed = Keyed::of("POST", "/orders", Some(b"k"), || b"caller".to_vec())
             .unwrap()
             .unwrap();
         let key = keyed.key.clone();
@@ -499,7 +511,7 @@ mod tests {
     async fn a_claim_the_store_was_never_asked_is_not_given_back() {
         for sent in [true, false] {
             let store = Arc::new(Failing(Mutex::new(0), sent));
-            let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"caller")
+            let keyed = Keyed::of("POST", "/orders", Some(b"k"), || b"caller".to_vec())
                 .unwrap()
                 .unwrap();
             let begin = keyed.begin(&store, "", b"{}").await;
@@ -521,7 +533,7 @@ mod tests {
             Mutex::new(Vec::new()),
             true,
         ));
-        let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"caller")
+        let keyed = Keyed::of("POST", "/orders", Some(b"k"), || b"caller".to_vec())
             .unwrap()
             .unwrap();
         let Begin::Serve(claimed) = keyed.begin(&store, "", b"{}").await else {
@@ -605,7 +617,7 @@ mod tests {
     async fn renewals_further_apart_than_the_clock_counts_are_none() {
         let store = Arc::new(NeverLapses(MemoryStore::new(Duration::from_secs(60))));
         assert!(renew_while_served(&store, "k", Owner::new()).is_none());
-        let keyed = Keyed::of("POST", "/orders", Some(b"k"), b"caller")
+        let keyed = Keyed::of("POST", "/orders", Some(b"k"), || b"caller".to_vec())
             .unwrap()
             .unwrap();
         assert!(matches!(

@@ -30,10 +30,11 @@ type Scope = dyn for<'a> Fn(&RequestView<'a>) -> Vec<u8> + Send + Sync;
 ///   HEAD, PUT, DELETE, OPTIONS or TRACE is ignored: sending those again
 ///   does no harm, and a GET's first answer replayed would be stale.
 /// - A key is scoped to the method, the whole path and the caller
-///   ([`scope`](Self::scope); by default the `Authorization` header, else
-///   `X-API-Key`, else the client's address). A caller the scope cannot
-///   tell apart from others (none of those) has its key ignored, and
-///   logged, rather than shared with every such caller.
+///   ([`scope`](Self::scope); by default the credentials it sent, its
+///   `Authorization` and `X-API-Key` headers). A caller the scope cannot
+///   tell apart from others (by default, one without credentials) has its
+///   key ignored, said once in the log, rather than shared with every
+///   such caller: it is served as a request without a key is.
 /// - A key is bound to its request: the same key sent with another query
 ///   or body is refused with a 422 `idempotency_key_reused`.
 /// - A duplicate that arrives while the first is still being served
@@ -85,22 +86,21 @@ impl fmt::Debug for IdempotencyKeys {
     }
 }
 
-/// The default scope of keys: the caller's credentials as sent (the
-/// `Authorization` header, else `X-API-Key`), else its address; empty
-/// when none is known, and the key is then not honoured.
+/// The default scope of keys: the caller's credentials as sent, the
+/// `Authorization` header and the `X-API-Key` header, both when both are
+/// sent (so that neither alone decides, whichever the API checks); empty
+/// when neither is, and the key is then not honoured.
 pub(crate) fn default_scope(request: &RequestView<'_>) -> Vec<u8> {
-    let tagged = |tag: &[u8], value: &[u8]| [tag, value].concat();
-    let sent = |name| request.header_bytes(name).filter(|value| !value.is_empty());
-    if let Some(credentials) = sent("authorization") {
-        return tagged(b"authorization:", credentials);
+    let mut scope = Vec::new();
+    for name in ["authorization", "x-api-key"] {
+        if let Some(value) = request.header_bytes(name).filter(|v| !v.is_empty()) {
+            // Named and length-prefixed: no two sets of headers read alike.
+            scope.extend_from_slice(name.as_bytes());
+            scope.extend_from_slice(&(value.len() as u64).to_be_bytes());
+            scope.extend_from_slice(value);
+        }
     }
-    if let Some(key) = sent("x-api-key") {
-        return tagged(b"x-api-key:", key);
-    }
-    request
-        .peer()
-        .map(|peer| tagged(b"peer:", peer.to_string().as_bytes()))
-        .unwrap_or_default()
+    scope
 }
 
 impl IdempotencyKeys {
@@ -116,15 +116,16 @@ impl IdempotencyKeys {
 
     /// Scopes keys to what `scope` returns for a request (its method and
     /// whole path are always part of the scope). The default is the
-    /// `Authorization` header as sent, else the `X-API-Key` header, else
-    /// the client's address ([`peer`](RequestView::peer), which on axum
-    /// is known only for a server run with
-    /// `into_make_service_with_connect_info`). An API whose callers
-    /// authenticate otherwise should return what identifies the caller.
-    /// Requests for which it returns the same bytes share their keys, so
-    /// never return a constant; for a request it returns nothing for (an
-    /// empty vector), the key is ignored, and logged. A scope that panics
-    /// is answered as a handler that panics is.
+    /// credentials the request sent, as sent: its `Authorization` and
+    /// `X-API-Key` headers (both, when both are sent, so that neither alone
+    /// decides). An API whose callers authenticate otherwise should return
+    /// what identifies the caller. Requests for which it returns the same
+    /// bytes share their keys, so never return a constant; for a request
+    /// it returns nothing for (an empty vector), the key is ignored, said
+    /// once in the log. (The client's address is no identity by default:
+    /// behind a proxy, or a NAT, many callers share one; a scope of your
+    /// own may use it, [`peer`](RequestView::peer).) A scope that panics is
+    /// answered as a handler that panics is.
     ///
     /// ```
     /// use std::time::Duration;
@@ -182,12 +183,9 @@ impl IdempotencyKeys {
         let Some(key) = request.header_bytes("idempotency-key") else {
             return Ok(None);
         };
-        Keyed::of(
-            request.method(),
-            request.path(),
-            Some(key),
-            &(self.scope)(request),
-        )
+        Keyed::of(request.method(), request.path(), Some(key), || {
+            (self.scope)(request)
+        })
     }
 }
 
@@ -241,32 +239,45 @@ mod tests {
     }
 
     #[test]
-    fn the_default_scope_is_the_credentials_else_the_api_key_else_the_address() {
+    fn the_default_scope_is_every_credential_sent_and_never_the_address() {
         let peer = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 7)));
         let other_peer = Some(IpAddr::V4(Ipv4Addr::new(192, 0, 2, 8)));
-        let bearer = |token| headers(&[("idempotency-key", "k1"), ("authorization", token)]);
-        let api_key = |token| headers(&[("idempotency-key", "k1"), ("x-api-key", token)]);
-        let bare = headers(&[("idempotency-key", "k1")]);
+        let sent = |pairs: &[(&'static str, &'static str)]| {
+            let mut all = vec![("idempotency-key", "k1")];
+            all.extend_from_slice(pairs);
+            headers(&all)
+        };
 
         // Each caller's key its own, whatever the address.
-        let alice = key("POST", &bearer("Bearer alice"), peer).unwrap();
-        assert_eq!(
-            key("POST", &bearer("Bearer alice"), other_peer),
-            Some(alice.clone())
+        let alice = key("POST", &sent(&[("authorization", "Bearer alice")]), peer).unwrap();
+        let from_elsewhere = key(
+            "POST",
+            &sent(&[("authorization", "Bearer alice")]),
+            other_peer,
         );
+        assert_eq!(from_elsewhere, Some(alice.clone()));
+        let bob = key("POST", &sent(&[("authorization", "Bearer bob")]), peer);
+        assert_ne!(bob, Some(alice));
+        let carol = key("POST", &sent(&[("x-api-key", "carol")]), peer).unwrap();
         assert_ne!(
-            key("POST", &bearer("Bearer bob"), peer),
-            Some(alice.clone())
+            key("POST", &sent(&[("x-api-key", "dave")]), peer),
+            Some(carol.clone())
         );
-        let carol = key("POST", &api_key("carol"), peer).unwrap();
-        assert_ne!(key("POST", &api_key("dave"), peer), Some(carol.clone()));
         // An API key that is also some bearer token is still another caller.
-        let same_text = |text| headers(&[("idempotency-key", "k1"), ("authorization", text)]);
-        assert_ne!(key("POST", &same_text("carol"), peer), Some(carol));
-        // No credentials: the address; none known either: not honoured.
-        let here = key("POST", &bare, peer).unwrap();
-        assert_ne!(key("POST", &bare, other_peer), Some(here));
-        assert_eq!(key("POST", &bare, None), None);
+        assert_ne!(
+            key("POST", &sent(&[("authorization", "carol")]), peer),
+            Some(carol)
+        );
+        // One header the API does not check, the same for everyone (a
+        // gateway's token), does not make its callers one: both count.
+        let gateway = ("authorization", "Basic Z2F0ZXdheQ==");
+        let erin = key("POST", &sent(&[gateway, ("x-api-key", "erin")]), peer).unwrap();
+        let frank = key("POST", &sent(&[gateway, ("x-api-key", "frank")]), peer);
+        assert_ne!(frank, Some(erin));
+        // No credentials: not honoured, whatever the address (behind a
+        // proxy or a NAT, many callers have one).
+        assert_eq!(key("POST", &sent(&[]), peer), None);
+        assert_eq!(key("POST", &sent(&[("authorization", "")]), None), None);
     }
 
     #[test]

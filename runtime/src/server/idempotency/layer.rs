@@ -27,8 +27,8 @@ use super::{Begin, Honoured, IdempotencyStore, Keyed, StoredResponse};
 /// [`Surface`](crate::server::Surface); without one, a layer inside a
 /// `Router::nest` sees the path with the nest's prefix stripped, so layer
 /// the outer router instead) and to its caller (by default the
-/// `Authorization` header, else `X-API-Key`, else the client's address;
-/// see [`IdempotencyLayer::scope`]), and bound to its request: sent again
+/// credentials it sent, its `Authorization` and `X-API-Key` headers; see
+/// [`IdempotencyLayer::scope`]), and bound to its request: sent again
 /// with another query or body, it gets a 422 `idempotency_key_reused`.
 /// The request body is read first to fingerprint it, up to 1 MiB
 /// ([`IdempotencyLayer::max_request_body`]); a keyed request with a
@@ -58,15 +58,11 @@ type Scope = Arc<dyn Fn(&http::request::Parts) -> Vec<u8> + Send + Sync>;
 
 /// The default scope, as the surface's.
 fn by_caller(parts: &http::request::Parts) -> Vec<u8> {
-    let peer = parts
-        .extensions
-        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-        .map(|info| info.0.ip());
     let view = crate::view::RequestView::new(
         parts.method.as_str(),
         parts.uri.path(),
         &parts.headers,
-        peer,
+        None,
     );
     super::default_scope(&view)
 }
@@ -101,16 +97,16 @@ impl<St: IdempotencyStore> IdempotencyLayer<St> {
     }
 
     /// Scopes keys to what `scope` returns for a request (its method and
-    /// path are always part of the scope). The default is the
-    /// `Authorization` header, else `X-API-Key`, else the client's address
-    /// (known for a server run with `into_make_service_with_connect_info`);
-    /// an API whose callers authenticate otherwise (a session cookie, a
-    /// client certificate) should return the caller's identity here, for
-    /// example one an authentication layer put in the request's
-    /// extensions. That layer must run before this one (be layered
-    /// outside it): the scope is taken before any layer inside this one,
-    /// or the handler, sees the request. For a request it returns nothing
-    /// for (an empty vector), the key is ignored, and logged, rather than
+    /// path are always part of the scope). The default is the credentials
+    /// the request sent: its `Authorization` and `X-API-Key` headers (both,
+    /// when both are sent). An API whose callers authenticate otherwise (a
+    /// session cookie, a client certificate) should return the caller's
+    /// identity here, for example one an authentication layer put in the
+    /// request's extensions. That layer must run before this one (be
+    /// layered outside it): the scope is taken before any layer inside
+    /// this one, or the handler, sees the request. For a request it
+    /// returns nothing for (an empty vector; by default, a request without
+    /// credentials), the key is ignored (said once in the log) rather than
     /// shared with every such request.
     ///
     /// ```
@@ -231,7 +227,7 @@ where
         // The whole path: a `Router::nest` strips its prefix from the URI
         // this layer sees, and two nests would share their keys.
         let keyed = crate::server::with_whole_path(parts.uri.path(), |path| {
-            Keyed::of(parts.method.as_str(), path, key, &(self.scope)(&parts))
+            Keyed::of(parts.method.as_str(), path, key, || (self.scope)(&parts))
         });
         req = http::Request::from_parts(parts, body);
         let keyed = match keyed {
@@ -282,7 +278,7 @@ where
     let body = match axum::body::to_bytes(body, max_request).await {
         Ok(body) => body,
         Err(err) => {
-            let unreadable = crate::server::axum::unreadable_body(&err);
+            let unreadable = crate::server::axum::unreadable_body(&err, max_request);
             // In the request's style (the surface's error type's).
             return Ok(axum::response::IntoResponse::into_response(unreadable));
         }

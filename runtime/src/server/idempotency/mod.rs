@@ -7,10 +7,10 @@
 //! and a GET's first answer replayed would be stale.
 //!
 //! A key belongs to one caller and one endpoint: it is scoped to the
-//! method, the path and (by default) the `Authorization` header, else the
-//! `X-API-Key` header, else the client's address, so another caller's
-//! request with the same key is served on its own. A caller none of those
-//! tells apart has its key ignored (and logged) rather than shared with
+//! method, the path and (by default) the credentials the request sent (its
+//! `Authorization` and `X-API-Key` headers), so another caller's request
+//! with the same key is served on its own. A caller without credentials
+//! has its key ignored (said once in the log) rather than shared with
 //! every such caller. And it belongs
 //! to one request: the query and body are fingerprinted, and a key sent
 //! again with a different request is refused with a 422
