@@ -111,16 +111,15 @@ impl RequestPath {
     }
 }
 
-/// How the server's own errors are rendered, and which code they answer
-/// with: in the style of one error type.
+/// How the server's own errors are rendered (and, in a server, logged): in
+/// the style of one error type.
 #[derive(Clone, Copy)]
 struct Renderer(&'static Rendering);
 
 struct Rendering {
     render: fn(&Rejection, &Context) -> Response<Bytes>,
-    // Read by the servers' logs.
-    #[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
-    code: fn(&Rejection, &mut fmt::Formatter<'_>) -> fmt::Result,
+    #[cfg(any(feature = "axum", feature = "actix"))]
+    respond: fn(&Rejection, Option<&dyn std::error::Error>, &Context) -> Response<Bytes>,
 }
 
 impl Renderer {
@@ -130,7 +129,8 @@ impl Renderer {
             const {
                 &Rendering {
                     render: crate::rejection::render::<E>,
-                    code: crate::rejection::write_code::<E>,
+                    #[cfg(any(feature = "axum", feature = "actix"))]
+                    respond: crate::server::respond_rejection_as::<E>,
                 }
             },
         )
@@ -146,18 +146,6 @@ impl Default for Renderer {
 impl PartialEq for Renderer {
     fn eq(&self, other: &Self) -> bool {
         core::ptr::fn_addr_eq(self.0.render, other.0.render)
-    }
-}
-
-/// The code a rejection answers with, as [`Context::render_rejection`]
-/// renders it.
-#[cfg(any(feature = "axum", feature = "actix"))]
-pub(crate) struct RejectionCode<'a>(&'a Rejection, &'a Context);
-
-#[cfg(any(feature = "axum", feature = "actix"))]
-impl fmt::Display for RejectionCode<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        (self.1.rejections.0.code)(self.0, f)
     }
 }
 
@@ -222,11 +210,15 @@ impl Context {
         (self.rejections.0.render)(rejection, self)
     }
 
-    /// The code [`render_rejection`](Self::render_rejection) answers
-    /// `rejection` with: the style's, or the error type's own variant's.
+    /// [`render_rejection`](Self::render_rejection), logged first as
+    /// what it is rendered as (with `chain` as its cause).
     #[cfg(any(feature = "axum", feature = "actix"))]
-    pub(crate) fn rejection_code<'a>(&'a self, rejection: &'a Rejection) -> RejectionCode<'a> {
-        RejectionCode(rejection, self)
+    pub(crate) fn respond_rejection(
+        &self,
+        rejection: &Rejection,
+        chain: Option<&dyn std::error::Error>,
+    ) -> Response<Bytes> {
+        (self.rejections.0.respond)(rejection, chain, self)
     }
 
     /// Sets the request id clients quote to support (`request_id`,

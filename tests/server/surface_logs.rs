@@ -179,15 +179,15 @@ async fn the_surfaces_own_events_carry_the_request_id() {
     }
 }
 
-/// A rejection is logged with the code its client sees: in the type's
-/// code case, or the code of the type's own variant that answers it, so
-/// that the logs can be searched for what a client quotes.
+/// A rejection is logged as its client sees it: its code in the type's
+/// code case, or the status and code of the type's own variant that
+/// answers it, so that the logs can be searched for what a client quotes.
 #[tokio::test]
 async fn a_rejection_is_logged_with_the_code_its_client_sees() {
     #[derive(Debug, thiserror::Error, rebuff::ApiError)]
     enum OwnError {
         #[error("no such route")]
-        #[api(status = 404, code = "route_missing", message = "No such route", rejection = NotFound)]
+        #[api(status = 410, code = "route_missing", message = "No such route", rejection = NotFound)]
         RouteMissing,
     }
 
@@ -216,7 +216,8 @@ async fn a_rejection_is_logged_with_the_code_its_client_sees() {
             .send()
             .await
             .unwrap();
-        assert_eq!(response.status(), 404, "{name}");
+        let status = response.status().as_u16();
+        assert_eq!(status, if name == "own variant" { 410 } else { 404 });
         let body: serde_json::Value = response.json().await.unwrap();
         let code = body["code"]
             .as_str()
@@ -228,8 +229,9 @@ async fn a_rejection_is_logged_with_the_code_its_client_sees() {
         );
         let line = line_with(&["request rejected", &id]).await;
         assert!(
-            line.contains(&format!("code=\"{code}\"")),
-            "{name}: the client saw {code}: {line}"
+            line.contains(&format!("code=\"{code}\""))
+                && line.contains(&format!("status={status}")),
+            "{name}: the client saw {status} {code}: {line}"
         );
     }
 }

@@ -42,7 +42,6 @@ mod style;
 
 use kind::{KEY_NAMES, Key};
 pub use kind::{RejectionKind, clash, clash_between, clash_within};
-pub(crate) use style::write_code;
 pub use style::{InStyle, render};
 
 /// The server's own errors: what the framework rejects before a handler

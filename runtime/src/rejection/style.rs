@@ -149,19 +149,6 @@ impl ApiError for Rejection {
     }
 }
 
-/// The code `rejection` answers with as an API whose errors are `E`
-/// renders it: `E`'s own variant's if one answers it, else the
-/// rejection's in `E`'s code case.
-pub(crate) fn write_code<E: ApiError>(
-    rejection: &Rejection,
-    f: &mut fmt::Formatter<'_>,
-) -> fmt::Result {
-    match E::from_rejection(rejection) {
-        Some(own) => f.write_str(own.code()),
-        None => f.write_str(rejection.kind().code_in(E::STYLE.code_case)),
-    }
-}
-
 /// `rejection` as the response of an API whose errors are `E`: `E`'s own
 /// variant if one answers it ([`ApiError::from_rejection`]), else the
 /// rejection in `E`'s style; RFC 9457 when the context prefers it.

@@ -106,7 +106,6 @@ pub(crate) mod surface;
 use core::fmt;
 use core::pin::Pin;
 use core::task::{Context as TaskContext, Poll};
-use std::borrow::Cow;
 use std::error::Error as StdError;
 
 use bytes::Bytes;
@@ -201,40 +200,15 @@ pub fn is_safe_request_id(id: &[u8]) -> bool {
 /// source chain (`chain`: the error as `dyn Error`, when it is one); 4xx at
 /// `INFO`. Nothing logged here is sent to the client.
 pub fn log<E: ApiError + ?Sized>(err: &E, chain: Option<&dyn StdError>, ctx: &Context) {
-    let code = || Cow::Borrowed(err.code());
-    event(err.status().as_u16(), &code, chain, &err.message(), ctx);
-}
-
-/// [`log`] for one of the server's own errors: with the code its client
-/// sees, in the error type's style (or of the type's own variant that
-/// answers it), so that the logs can be searched for what a client quotes.
-pub(crate) fn log_rejection(rejection: &Rejection, chain: Option<&dyn StdError>, ctx: &Context) {
-    let code = || Cow::Owned(ctx.rejection_code(rejection).to_string());
-    event(
-        rejection.status().as_u16(),
-        &code,
-        chain,
-        &rejection.message(),
-        ctx,
-    );
-}
-
-/// The one line an error answered is logged as. The code (and everything
-/// else) is worked out only for an event that is written.
-fn event<'a>(
-    status: u16,
-    code: &dyn Fn() -> Cow<'a, str>,
-    chain: Option<&dyn StdError>,
-    message: &dyn fmt::Display,
-    ctx: &Context,
-) {
+    let status = err.status().as_u16();
+    // Read inside each event, which reads its fields only when enabled.
     let request_id = || ctx.get_request_id().unwrap_or("-");
     if status >= 500 {
         match chain {
             Some(chain) => tracing::error!(
                 target: "rebuff::server",
                 status,
-                code = &*code(),
+                code = err.code(),
                 request_id = request_id(),
                 error = %SourceChain(chain),
                 "request failed"
@@ -242,14 +216,37 @@ fn event<'a>(
             None => tracing::error!(
                 target: "rebuff::server",
                 status,
-                code = &*code(),
+                code = err.code(),
                 request_id = request_id(),
-                error = %message,
+                error = %err.message(),
                 "request failed"
             ),
         }
     } else {
-        tracing::info!(target: "rebuff::server", status, code = &*code(), request_id = request_id(), "request rejected");
+        tracing::info!(target: "rebuff::server", status, code = err.code(), request_id = request_id(), "request rejected");
+    }
+}
+
+/// `rejection` answered as an API whose errors are `E` answers it, and
+/// logged as what its client gets: `E`'s own variant if one answers it
+/// (its status, code and message), else the rejection in `E`'s style (its
+/// code in `E`'s code case), so that the logs can be searched for what a
+/// client quotes. `chain` is what to log as the cause.
+pub(crate) fn respond_rejection_as<E: ApiError>(
+    rejection: &Rejection,
+    chain: Option<&dyn StdError>,
+    ctx: &Context,
+) -> Response<Bytes> {
+    match E::from_rejection(rejection) {
+        Some(own) => {
+            log(&own, chain, ctx);
+            crate::to_response(&own, ctx)
+        }
+        None => {
+            let styled = crate::rejection::InStyle::<E>::new(rejection);
+            log(&styled, chain, ctx);
+            crate::to_response(&styled, ctx)
+        }
     }
 }
 
@@ -314,8 +311,7 @@ pub(crate) fn respond_refusal<E: ApiError>(refused: &Rejection) -> Response<Byte
 
 /// [`respond_rejection`] in an explicit context.
 pub(crate) fn respond_rejection_in(rejection: &Rejection, ctx: &Context) -> Response<Bytes> {
-    log_rejection(rejection, Some(rejection), ctx);
-    ctx.render_rejection(rejection)
+    ctx.respond_rejection(rejection, Some(rejection))
 }
 
 /// [`respond_rejection_in`] for a rejection that stands in for a failure
@@ -326,8 +322,7 @@ pub(crate) fn respond_rejection_for(
     cause: &dyn StdError,
     ctx: &Context,
 ) -> Response<Bytes> {
-    log_rejection(rejection, Some(cause), ctx);
-    ctx.render_rejection(rejection)
+    ctx.respond_rejection(rejection, Some(cause))
 }
 
 /// `f` of the request's whole path: as the surface around it saw it, for
