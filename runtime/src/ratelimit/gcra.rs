@@ -152,8 +152,13 @@ impl Decision {
 /// second), refills a little slower than it says, never faster; the
 /// tolerance keeps the whole quota as the burst.
 pub(crate) fn cost(window: &Window) -> (u64, u64) {
-    let quota = u64::from(window.quota().max(1));
-    let per_request = window.period_micros().div_ceil(quota).max(1);
+    cost_of(window.period_micros(), window.quota())
+}
+
+/// [`cost`] of a window of `quota` requests every `period` microseconds.
+pub(crate) fn cost_of(period: u64, quota: u32) -> (u64, u64) {
+    let quota = u64::from(quota.max(1));
+    let per_request = period.div_ceil(quota).max(1);
     (per_request, per_request.saturating_mul(quota))
 }
 

@@ -29,10 +29,8 @@ pub(crate) struct PlanHeaders {
     limits: Vec<HeaderValue>,
     /// `RateLimit-Policy`, every window.
     policy: Option<HeaderValue>,
-    /// Per window, how much longer than the wait for its next request its
-    /// time to full is (the cost of all its quota but one), in
-    /// microseconds: a window with nothing left announces that wait.
-    slack: Vec<u64>,
+    /// Each window's period, in microseconds.
+    periods: Vec<u64>,
 }
 
 impl PlanHeaders {
@@ -67,14 +65,7 @@ impl PlanHeaders {
                 .iter()
                 .map(|name| format!("{};r=", quoted(name)).into_bytes())
                 .collect(),
-            slack: plan
-                .windows()
-                .iter()
-                .map(|w| {
-                    let (per_request, tolerance) = super::gcra::cost(w);
-                    tolerance.saturating_sub(per_request)
-                })
-                .collect(),
+            periods: plan.windows().iter().map(Window::period_micros).collect(),
         }
     }
 }
@@ -127,14 +118,23 @@ fn quoted(name: &str) -> String {
     out
 }
 
-/// The window the `X-RateLimit-*` headers report: the one that refused, or
-/// the one with the smallest share left.
-pub(crate) fn binding(decision: &Decision) -> usize {
+/// The window the `X-RateLimit-*` headers report: the one that refused;
+/// of those with nothing left, the one that admits a request last (which
+/// a refusal would name); else the one with the smallest share left.
+pub(crate) fn binding(decision: &Decision, plan: &PlanHeaders) -> usize {
     if let Outcome::Limited { window, .. } = decision.outcome {
         return window;
     }
-    decision
-        .windows()
+    let windows = decision.windows();
+    let spent = windows
+        .iter()
+        .enumerate()
+        .filter(|(_, w)| w.remaining == 0)
+        .max_by_key(|&(i, w)| resets_after(w, plan, i));
+    if let Some((i, _)) = spent {
+        return i;
+    }
+    windows
         .iter()
         .enumerate()
         .min_by(|(_, a), (_, b)| {
@@ -156,12 +156,21 @@ fn ceil_secs(micros: u64) -> u64 {
 /// client that waits for the announced reset once nothing remains is not
 /// kept waiting for the whole window, and the 429 that may follow never
 /// names an earlier time than the answer before it.
+///
+/// The window's quota is the decision's: an instance deciding alone while
+/// its fleet's store is away has its share of the plan's.
 fn resets_after(window: &WindowState, plan: &PlanHeaders, i: usize) -> u64 {
     if window.remaining > 0 {
         return window.reset_after;
     }
-    let slack = plan.slack.get(i).copied().unwrap_or(0);
-    window.reset_after.saturating_sub(slack)
+    let Some(&period) = plan.periods.get(i) else {
+        return window.reset_after;
+    };
+    // Time to full, less the cost of all of the quota but one request.
+    let (per_request, tolerance) = super::gcra::cost_of(period, window.quota);
+    window
+        .reset_after
+        .saturating_sub(tolerance.saturating_sub(per_request))
 }
 
 /// When a refused caller may come back, in epoch seconds, and the
@@ -198,7 +207,7 @@ pub(crate) fn write(
     if families.legacy {
         // A limited window a store of the user's own names out of range
         // reads as the first.
-        let i = Some(binding(decision))
+        let i = Some(binding(decision, plan))
             .filter(|&i| i < windows.len())
             .unwrap_or(0);
         let window = windows[i];
@@ -423,6 +432,44 @@ mod tests {
         let at_reset = (secs + 21) * 1_000_000;
         let back = gcra::decide(&mut state, plan.windows(), None, at_reset);
         assert_eq!(back.outcome, gcra::Outcome::Admitted);
+    }
+
+    /// An instance deciding alone (its fleet's store away) has its share of
+    /// the plan's quota: its reset is that share's wait, not the plan's.
+    #[test]
+    fn deciding_alone_the_reset_is_the_shares() {
+        let plan = Plan::new("tiny").window(Window::per_minute(3));
+        // One instance of three: one request a minute.
+        let share = [Window::per_minute(1)];
+        let mut state = CallerState::default();
+        let alone = gcra::decide(&mut state, &share, None, NOW);
+        let h = headers(&plan, &alone);
+        assert_eq!(h["x-ratelimit-remaining"], "0");
+        assert_eq!(h["x-ratelimit-reset"], (NOW / 1_000_000 + 61).to_string());
+        let refused = headers(&plan, &gcra::decide(&mut state, &share, None, NOW));
+        assert_eq!(refused["x-ratelimit-reset"], h["x-ratelimit-reset"]);
+    }
+
+    /// With several windows spent, the legacy headers report the one that
+    /// admits a request last, as the refusal that may follow does.
+    #[test]
+    fn of_several_spent_windows_the_latest_to_admit_is_reported() {
+        let plan = Plan::new("metered")
+            .window(Window::per_minute(10))
+            .window(Window::per_hour(10));
+        let mut state = CallerState::default();
+        let mut last = gcra::decide(&mut state, plan.windows(), None, NOW);
+        for _ in 1..10 {
+            last = gcra::decide(&mut state, plan.windows(), None, NOW);
+        }
+        assert_eq!(last.outcome, gcra::Outcome::Admitted);
+        let admitted = headers(&plan, &last);
+        let refused = headers(&plan, &gcra::decide(&mut state, plan.windows(), None, NOW));
+        assert_eq!(admitted["x-ratelimit-limit"], "10");
+        // The hour's: one back every 6 minutes.
+        let secs = NOW / 1_000_000;
+        assert_eq!(admitted["x-ratelimit-reset"], (secs + 361).to_string());
+        assert_eq!(refused["x-ratelimit-reset"], admitted["x-ratelimit-reset"]);
     }
 
     #[test]
