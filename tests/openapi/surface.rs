@@ -103,6 +103,15 @@ fn a_surface_with_a_limiter_and_keys_documents_their_answers() {
     assert_eq!(by_status("409"), ["REQUEST_IN_PROGRESS"]);
     // An unusable key, and a keyed body that could not be read.
     assert_eq!(by_status("400"), ["BAD_REQUEST", "INVALID_HEADER"]);
+    // A GET route: keys do not apply, so none of their answers; the
+    // limiter's and the body limit's remain.
+    let get = Responses::<OrderError>::none()
+        .surface_on(&surface, &rebuff::http::Method::GET)
+        .build();
+    assert_eq!(
+        get.keys().map(String::as_str).collect::<Vec<_>>(),
+        ["413", "429", "500", "503"]
+    );
     assert_eq!(by_status("422"), ["IDEMPOTENCY_KEY_REUSED"]);
     assert_eq!(by_status("503"), ["TEMPORARILY_UNAVAILABLE"]);
     // Every response carries the limiter's headers.

@@ -160,7 +160,9 @@ impl<E: Documented> Responses<E> {
     /// Adds what `surface` can answer any request with on its own
     /// ([`Surface::rejections`](crate::server::Surface::rejections): a 500,
     /// the body limit's 413, the rate limiter's refusals, the idempotency
-    /// keys' answers), documents its rate-limit headers on every response
+    /// keys' answers, which a route of a method keys do not apply to never
+    /// gives: see [`surface_on`](Self::surface_on)), documents its
+    /// rate-limit headers on every response
     /// when it has a limiter, and problem details only when it negotiates
     /// them: the error surface of the one setup call, in the document.
     ///
@@ -197,7 +199,56 @@ impl<E: Documented> Responses<E> {
     where
         E: ApiError,
     {
-        let mut responses = self.rejections(&surface.rejections());
+        self.surface_with(surface, &surface.rejections())
+    }
+
+    /// [`surface`](Self::surface) for a route answering `method`: without
+    /// the idempotency keys' answers on a method they do not apply to
+    /// ([`Surface::rejections_on`](crate::server::Surface::rejections_on)).
+    ///
+    /// ```
+    /// use std::time::Duration;
+    /// use rebuff::ApiError;
+    /// use rebuff::http::Method;
+    /// use rebuff::openapi::Responses;
+    /// use rebuff::server::Surface;
+    /// use rebuff::server::idempotency::{IdempotencyKeys, MemoryStore};
+    ///
+    /// #[derive(Debug, thiserror::Error, ApiError)]
+    /// enum OrderError {
+    ///     #[error("no such order")]
+    ///     #[api(status = 404, message = "No such order")]
+    ///     NoSuchOrder,
+    /// }
+    ///
+    /// let keys = IdempotencyKeys::new(MemoryStore::new(Duration::from_secs(3600)));
+    /// let surface = Surface::<OrderError>::new().idempotency(keys);
+    /// let get = Responses::<OrderError>::none().surface_on(&surface, &Method::GET).build();
+    /// assert_eq!(get.keys().collect::<Vec<_>>(), ["413", "500"]);
+    /// let post = Responses::<OrderError>::none().surface_on(&surface, &Method::POST).build();
+    /// assert_eq!(post.keys().collect::<Vec<_>>(), ["400", "409", "413", "422", "500", "503"]);
+    /// ```
+    #[cfg(any(feature = "axum", feature = "actix"))]
+    #[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "actix"))))]
+    #[must_use]
+    pub fn surface_on(self, surface: &crate::server::Surface<E>, method: &http::Method) -> Self
+    where
+        E: ApiError,
+    {
+        self.surface_with(surface, &surface.rejections_on(method))
+    }
+
+    /// [`surface`](Self::surface) with `rejections` as its answers.
+    #[cfg(any(feature = "axum", feature = "actix"))]
+    fn surface_with(
+        self,
+        surface: &crate::server::Surface<E>,
+        rejections: &[crate::RejectionKind],
+    ) -> Self
+    where
+        E: ApiError,
+    {
+        let mut responses = self.rejections(rejections);
         if let Some(families) = surface.rate_limit_families() {
             responses.every.legacy |= families.legacy;
             responses.every.ietf |= families.ietf;

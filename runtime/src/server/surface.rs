@@ -179,7 +179,10 @@ impl<E: ApiError> Surface<E> {
     /// requests that fail closed), the idempotency keys' 409, 422, 503 (the
     /// store away, listed whatever the store, though a `MemoryStore` never
     /// is), 400s (an unusable `Idempotency-Key`, a keyed body that cannot
-    /// be read) and 413 (a keyed body too large to fingerprint). Not the
+    /// be read) and 413 (a keyed body too large to fingerprint), which
+    /// only routes of methods keys apply to answer
+    /// ([`rejections_on`](Self::rejections_on) leaves them out for the
+    /// others). Not the
     /// router's 404 and 405, which answer routes that do not exist, nor the
     /// extractors' rejections, which depend on the route, nor the 503 a
     /// layer inside the surface may answer (a load shedder's, answered as
@@ -201,6 +204,11 @@ impl<E: ApiError> Surface<E> {
     /// ```
     #[must_use]
     pub fn rejections(&self) -> Vec<RejectionKind> {
+        self.answers(true)
+    }
+
+    /// The rejections, with the idempotency keys' answers if `keyed`.
+    fn answers(&self, keyed: bool) -> Vec<RejectionKind> {
         use RejectionKind::{
             BadRequest, IdempotencyKeyReused, Internal, InvalidHeader, PayloadTooLarge,
             RequestInProgress, Unavailable,
@@ -211,7 +219,7 @@ impl<E: ApiError> Surface<E> {
         if let Some(limiter) = &self.limiter {
             answers.extend(limiter.answers().0);
         }
-        if self.idempotency.is_some() {
+        if self.idempotency.is_some() && keyed {
             answers.extend([
                 RequestInProgress,
                 IdempotencyKeyReused,
@@ -229,6 +237,33 @@ impl<E: ApiError> Surface<E> {
             }
         }
         kinds
+    }
+
+    /// [`rejections`](Self::rejections) of a route answering `method`:
+    /// without the idempotency keys' answers on a method they do not apply
+    /// to (GET, HEAD, PUT, DELETE, OPTIONS, TRACE).
+    ///
+    /// ```
+    /// # #[derive(Debug, rebuff::ApiError)]
+    /// # #[api(status = 404, message = "Gone")]
+    /// # struct Gone;
+    /// use std::time::Duration;
+    /// use rebuff::RejectionKind;
+    /// use rebuff::http::Method;
+    /// use rebuff::server::Surface;
+    /// use rebuff::server::idempotency::{IdempotencyKeys, MemoryStore};
+    ///
+    /// let keys = IdempotencyKeys::new(MemoryStore::new(Duration::from_secs(60)));
+    /// let surface = Surface::<Gone>::new().idempotency(keys);
+    /// assert!(surface.rejections_on(&Method::POST).contains(&RejectionKind::IdempotencyKeyReused));
+    /// assert_eq!(
+    ///     surface.rejections_on(&Method::GET),
+    ///     [RejectionKind::Internal, RejectionKind::PayloadTooLarge]
+    /// );
+    /// ```
+    #[must_use]
+    pub fn rejections_on(&self, method: &http::Method) -> Vec<RejectionKind> {
+        self.answers(!crate::client::is_idempotent(method))
     }
 
     /// With a rate limiter, which of its header families every response
