@@ -236,7 +236,8 @@
 //! request id, `Retry-After` and rate limits. `#[api(decode)]` rebuilds a
 //! derived error from it, [`client::ClientError`] is the one error a client
 //! call returns, and with the `reqwest` feature [`client::reqwest`] sends,
-//! checks and decodes in one call. Clients built on reqwest-middleware or
+//! checks and decodes in one call (`client::reqwest::blocking`, feature
+//! `reqwest-blocking`, for reqwest's blocking client). Clients built on reqwest-middleware or
 //! tower retry through the same engine with
 //! `client::middleware::RetryMiddleware` (feature `reqwest-middleware`) and
 //! `client::tower::RetryLayer` (feature `tower-client`). See [`client`].
@@ -292,6 +293,7 @@
 //! |---|---|
 //! | `tokio` (default) | the async retry engine on tokio's timer |
 //! | `reqwest` | [`client::reqwest`]: checked requests, typed errors |
+//! | `reqwest-blocking` | `client::reqwest::blocking`: the same for reqwest's blocking client (turns `reqwest` on) |
 //! | `reqwest-middleware` | [`client::middleware`]: a retrying middleware for reqwest-middleware clients, and `send_api` on their requests |
 //! | `tower-client` | [`client::tower`]: a retrying tower layer for HTTP clients built on tower (hyper-util's, your own) |
 //! | `axum` | derived errors as axum responses, [`server::Surface`] as a tower layer, [`server::axum`], idempotency keys ([`server::idempotency`]) |

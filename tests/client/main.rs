@@ -3,6 +3,7 @@
 //! response, and the reqwest integration, the reqwest-middleware middleware
 //! and the tower layer over loopback.
 
+mod blocking;
 mod corpus;
 mod counted;
 mod decode;

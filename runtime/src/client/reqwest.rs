@@ -20,6 +20,10 @@
 use core::future::Future;
 use std::io;
 
+#[cfg(feature = "reqwest-blocking")]
+#[cfg_attr(docsrs, doc(cfg(feature = "reqwest-blocking")))]
+pub mod blocking;
+
 use serde::de::DeserializeOwned;
 
 use super::idempotent::{self, retry_if_unsent};
@@ -79,28 +83,9 @@ impl ResponseExt for reqwest::Response {
         {
             return Err(too_large());
         }
-        // reqwest calls both of these a decode error: a body cut off on
-        // the way (a transport failure, worth retrying) and a compressed
-        // body that does not decompress (a retry would get it again).
         let body = read_within(&mut response, MAX_SUCCESS_BODY)
             .await
-            .map_err(|err| match from_reqwest::<E>(err) {
-                // The response's own status: reqwest's body errors carry
-                // none.
-                ClientError::Decode { source, .. }
-                    if matches!(
-                        io_kind(&*source),
-                        Some(io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput)
-                    ) =>
-                {
-                    ClientError::Decode { status, source }
-                }
-                ClientError::Decode { source, .. } => ClientError::Network {
-                    kind: NetworkKind::Reset,
-                    source,
-                },
-                other => other,
-            })?
+            .map_err(|err| body_failure(err, status))?
             .ok_or_else(too_large)?;
         super::decode_success(status, &body).map_err(|source| ClientError::Decode {
             status,
@@ -122,6 +107,29 @@ impl ResponseExt for reqwest::Response {
             &parts.headers,
             &body,
         )))
+    }
+}
+
+/// A success body that could not be read, as a [`ClientError`]. reqwest
+/// calls both of these a decode error: a body cut off on the way (a
+/// transport failure, worth retrying) and a compressed body that does not
+/// decompress (a retry would get it again). `status` is the response's:
+/// reqwest's body errors carry none.
+pub(crate) fn body_failure<E>(err: reqwest::Error, status: http::StatusCode) -> ClientError<E> {
+    match from_reqwest::<E>(err) {
+        ClientError::Decode { source, .. }
+            if matches!(
+                io_kind(&*source),
+                Some(io::ErrorKind::InvalidData | io::ErrorKind::InvalidInput)
+            ) =>
+        {
+            ClientError::Decode { status, source }
+        }
+        ClientError::Decode { source, .. } => ClientError::Network {
+            kind: NetworkKind::Reset,
+            source,
+        },
+        other => other,
     }
 }
 

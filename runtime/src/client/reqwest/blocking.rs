@@ -1,0 +1,164 @@
+//! reqwest's blocking client, checked: the async helpers of
+//! [`rebuff::client::reqwest`](super) for `reqwest::blocking`, with the
+//! same rules (an error response read up to a limit and parsed into a
+//! typed error, a success body decoded, failures classified alike).
+//!
+//! With `#[retry]` on a plain `fn`, a blocking call is retried as its
+//! errors advise (`Retry-After` included):
+//!
+//! ```no_run
+//! use rebuff::client::ClientError;
+//! use rebuff::client::reqwest::blocking::RequestBuilderExt;
+//!
+//! #[derive(serde::Deserialize)]
+//! struct Lead { id: String }
+//!
+//! #[rebuff::retry(max_retries = 3, initial_delay = "500ms", max_delay = "20s")]
+//! fn lead(client: &reqwest::blocking::Client) -> Result<Lead, ClientError> {
+//!     client
+//!         .get("http://127.0.0.1:3000/api/v1/leads/lead_1")
+//!         .bearer_auth("demo-key")
+//!         .send_api()
+//! }
+//!
+//! let client = reqwest::blocking::Client::new();
+//! let lead = lead(&client)?;
+//! # let _ = lead.id;
+//! # Ok::<(), ClientError>(())
+//! ```
+//!
+//! An error body is read for as long as the client's own timeout allows
+//! (reqwest's blocking client has one, 30 s by default), not the async
+//! helpers' [`ERROR_BODY_TIME`](crate::client::ERROR_BODY_TIME).
+
+// `ClientError` is what every client call returns, the async ones too: the
+// blocking ones return it as they do rather than boxed.
+#![allow(clippy::result_large_err)]
+
+use std::io::Read as _;
+
+use serde::de::DeserializeOwned;
+
+use super::{DEFAULT_ERROR_BODY_LIMIT, MAX_SUCCESS_BODY, body_failure, from_reqwest};
+use crate::client::{ClientError, FromRemote, NetworkKind, RemoteError};
+
+/// Checking and decoding a [`reqwest::blocking::Response`]; see the async
+/// [`ResponseExt`](super::ResponseExt).
+pub trait ResponseExt: Sized {
+    /// The success body as `T` (at most [`MAX_SUCCESS_BODY`] bytes of it),
+    /// or the error response as [`ClientError<E>`], reading at most
+    /// [`DEFAULT_ERROR_BODY_LIMIT`] bytes of an error body. A success
+    /// without a body decodes as JSON `null`.
+    ///
+    /// # Errors
+    ///
+    /// The error response as `E` (or [`RemoteError`]), a body that could
+    /// not be read or decoded, or one over [`MAX_SUCCESS_BODY`].
+    fn api<T, E>(self) -> Result<T, ClientError<E>>
+    where
+        T: DeserializeOwned,
+        E: FromRemote;
+
+    /// The response itself if its status is a success, else the error
+    /// response as [`ClientError<E>`] (reading at most `limit` bytes of it).
+    ///
+    /// # Errors
+    ///
+    /// The error response, parsed.
+    fn check<E>(self, limit: usize) -> Result<reqwest::blocking::Response, ClientError<E>>
+    where
+        E: FromRemote;
+}
+
+impl ResponseExt for reqwest::blocking::Response {
+    fn api<T, E>(self) -> Result<T, ClientError<E>>
+    where
+        T: DeserializeOwned,
+        E: FromRemote,
+    {
+        let response = self.check(DEFAULT_ERROR_BODY_LIMIT)?;
+        let status = response.status();
+        let too_large = || ClientError::Decode {
+            status,
+            source: format!("the response body is over {MAX_SUCCESS_BODY} bytes").into(),
+        };
+        if response
+            .content_length()
+            .is_some_and(|length| length > MAX_SUCCESS_BODY as u64)
+        {
+            return Err(too_large());
+        }
+        let mut body = Vec::new();
+        response
+            .take(MAX_SUCCESS_BODY as u64 + 1)
+            .read_to_end(&mut body)
+            .map_err(|err| read_failure(err, status))?;
+        if body.len() > MAX_SUCCESS_BODY {
+            return Err(too_large());
+        }
+        crate::client::decode_success(status, &body).map_err(|source| ClientError::Decode {
+            status,
+            source: Box::new(source),
+        })
+    }
+
+    fn check<E>(self, limit: usize) -> Result<reqwest::blocking::Response, ClientError<E>>
+    where
+        E: FromRemote,
+    {
+        if !crate::client::is_error_status(self.status()) {
+            return Ok(self);
+        }
+        let (status, headers) = (self.status(), self.headers().clone());
+        // A body cut short still says what it can: the status and headers
+        // are in.
+        let mut body = Vec::new();
+        let _ = self
+            .take(u64::try_from(limit).unwrap_or(u64::MAX))
+            .read_to_end(&mut body);
+        Err(ClientError::from_remote(RemoteError::parse(
+            status, &headers, &body,
+        )))
+    }
+}
+
+/// A success body whose read failed: reqwest's error inside classified as
+/// the async helpers classify it, anything else a broken connection.
+fn read_failure<E>(err: std::io::Error, status: http::StatusCode) -> ClientError<E> {
+    let kind = err.kind();
+    let source = match err.into_inner() {
+        Some(inner) => match inner.downcast::<reqwest::Error>() {
+            Ok(reqwest) => return body_failure(*reqwest, status),
+            Err(other) => other,
+        },
+        None => Box::new(std::io::Error::from(kind)),
+    };
+    ClientError::Network {
+        kind: NetworkKind::Reset,
+        source,
+    }
+}
+
+/// Sending a [`reqwest::blocking::RequestBuilder`] and decoding its answer
+/// in one call.
+pub trait RequestBuilderExt {
+    /// Sends the request; see [`ResponseExt::api`].
+    ///
+    /// # Errors
+    ///
+    /// The request's failure, or its error response, as [`ClientError`].
+    fn send_api<T, E>(self) -> Result<T, ClientError<E>>
+    where
+        T: DeserializeOwned,
+        E: FromRemote;
+}
+
+impl RequestBuilderExt for reqwest::blocking::RequestBuilder {
+    fn send_api<T, E>(self) -> Result<T, ClientError<E>>
+    where
+        T: DeserializeOwned,
+        E: FromRemote,
+    {
+        self.send().map_err(from_reqwest)?.api()
+    }
+}
