@@ -73,24 +73,11 @@ impl ResponseExt for reqwest::Response {
     {
         let mut response = self.check(DEFAULT_ERROR_BODY_LIMIT).await?;
         let status = response.status();
-        let too_large = || ClientError::Decode {
-            status,
-            source: format!("the response body is over {MAX_SUCCESS_BODY} bytes").into(),
-        };
-        if response
-            .content_length()
-            .is_some_and(|length| length > MAX_SUCCESS_BODY as u64)
-        {
-            return Err(too_large());
-        }
+        announced(status, response.content_length())?;
         let body = read_within(&mut response, MAX_SUCCESS_BODY)
             .await
-            .map_err(|err| body_failure(err, status))?
-            .ok_or_else(too_large)?;
-        super::decode_success(status, &body).map_err(|source| ClientError::Decode {
-            status,
-            source: Box::new(source),
-        })
+            .map_err(|err| body_failure(err, status))?;
+        decoded(status, body.as_deref())
     }
 
     async fn check<E>(self, limit: usize) -> Result<reqwest::Response, ClientError<E>>
@@ -107,6 +94,41 @@ impl ResponseExt for reqwest::Response {
             &parts.headers,
             &body,
         )))
+    }
+}
+
+/// A success body of the announced `length` refused before it is read,
+/// when that is over [`MAX_SUCCESS_BODY`].
+#[allow(clippy::result_large_err)] // `ClientError` is what every client call returns
+pub(crate) fn announced<E>(
+    status: http::StatusCode,
+    length: Option<u64>,
+) -> Result<(), ClientError<E>> {
+    match length {
+        Some(length) if length > MAX_SUCCESS_BODY as u64 => Err(too_large(status)),
+        _ => Ok(()),
+    }
+}
+
+/// A success body decoded as `T`; `None` is one that ran past
+/// [`MAX_SUCCESS_BODY`].
+#[allow(clippy::result_large_err)] // `ClientError` is what every client call returns
+pub(crate) fn decoded<T: DeserializeOwned, E>(
+    status: http::StatusCode,
+    body: Option<&[u8]>,
+) -> Result<T, ClientError<E>> {
+    let body = body.ok_or_else(|| too_large(status))?;
+    super::decode_success(status, body).map_err(|source| ClientError::Decode {
+        status,
+        source: Box::new(source),
+    })
+}
+
+/// A success body over [`MAX_SUCCESS_BODY`], as a [`ClientError`].
+fn too_large<E>(status: http::StatusCode) -> ClientError<E> {
+    ClientError::Decode {
+        status,
+        source: format!("the response body is over {MAX_SUCCESS_BODY} bytes").into(),
     }
 }
 

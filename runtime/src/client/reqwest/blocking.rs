@@ -39,7 +39,9 @@ use std::io::Read as _;
 
 use serde::de::DeserializeOwned;
 
-use super::{DEFAULT_ERROR_BODY_LIMIT, MAX_SUCCESS_BODY, body_failure, from_reqwest};
+use super::{
+    DEFAULT_ERROR_BODY_LIMIT, MAX_SUCCESS_BODY, announced, body_failure, decoded, from_reqwest,
+};
 use crate::client::{ClientError, FromRemote, NetworkKind, RemoteError};
 
 /// Checking and decoding a [`reqwest::blocking::Response`]; see the async
@@ -78,28 +80,16 @@ impl ResponseExt for reqwest::blocking::Response {
     {
         let response = self.check(DEFAULT_ERROR_BODY_LIMIT)?;
         let status = response.status();
-        let too_large = || ClientError::Decode {
-            status,
-            source: format!("the response body is over {MAX_SUCCESS_BODY} bytes").into(),
-        };
-        if response
-            .content_length()
-            .is_some_and(|length| length > MAX_SUCCESS_BODY as u64)
-        {
-            return Err(too_large());
-        }
+        announced(status, response.content_length())?;
         let mut body = Vec::new();
         response
             .take(MAX_SUCCESS_BODY as u64 + 1)
             .read_to_end(&mut body)
             .map_err(|err| read_failure(err, status))?;
-        if body.len() > MAX_SUCCESS_BODY {
-            return Err(too_large());
-        }
-        crate::client::decode_success(status, &body).map_err(|source| ClientError::Decode {
+        decoded(
             status,
-            source: Box::new(source),
-        })
+            (body.len() <= MAX_SUCCESS_BODY).then_some(&body[..]),
+        )
     }
 
     fn check<E>(self, limit: usize) -> Result<reqwest::blocking::Response, ClientError<E>>
