@@ -37,7 +37,6 @@ pub fn is_idempotent(method: &Method) -> bool {
 
 /// [`is_idempotent`] of a method's name; the servers' idempotency keys
 /// follow it too.
-#[cfg_attr(not(any(feature = "axum", feature = "actix")), allow(dead_code))]
 pub(crate) fn idempotent_method(method: &str) -> bool {
     matches!(
         method,
