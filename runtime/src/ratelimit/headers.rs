@@ -219,14 +219,14 @@ pub(crate) fn write(
             ),
         };
         if let Some(limit) = plan.limits.get(i) {
-            out.insert(X_RATELIMIT_LIMIT, limit.clone());
+            put(out, X_RATELIMIT_LIMIT, limit.clone());
         }
-        out.insert(X_RATELIMIT_REMAINING, number(u64::from(remaining)));
-        out.insert(X_RATELIMIT_RESET, number(reset));
+        put(out, X_RATELIMIT_REMAINING, number(u64::from(remaining)));
+        put(out, X_RATELIMIT_RESET, number(reset));
     }
     if families.ietf {
         if let Some(policy) = &plan.policy {
-            out.insert(RATELIMIT_POLICY, policy.clone());
+            put(out, RATELIMIT_POLICY, policy.clone());
         }
         // A refusal spends what the refusing window has (every window,
         // for a blocked caller) until the wait is over; the others say
@@ -236,6 +236,7 @@ pub(crate) fn write(
             Outcome::Blocked { .. } => true,
             Outcome::Limited { window, .. } => i == window.min(windows.len() - 1),
         };
+        let mut digits = itoa::Buffer::new();
         let mut field = Vec::with_capacity(plan.items.iter().map(|item| item.len() + 28).sum());
         for (i, (window, item)) in windows.iter().zip(&plan.items).enumerate() {
             if i > 0 {
@@ -246,51 +247,76 @@ pub(crate) fn write(
                 _ => (window.remaining, resets_after(window, plan, i)),
             };
             field.extend_from_slice(item);
-            field.extend_from_slice(digits(u64::from(remaining)).as_bytes());
+            field.extend_from_slice(digits.format(remaining).as_bytes());
             field.extend_from_slice(b";t=");
-            field.extend_from_slice(digits(ceil_secs(reset_after)).as_bytes());
+            field.extend_from_slice(digits.format(ceil_secs(reset_after)).as_bytes());
         }
         // The vector becomes the value's storage, uncopied.
         if let Ok(value) = HeaderValue::from_maybe_shared(bytes::Bytes::from(field)) {
-            out.insert(RATELIMIT, value);
+            put(out, RATELIMIT, value);
         }
     }
     if decision.degraded {
-        out.insert(X_RATELIMIT_SCOPE, HeaderValue::from_static("instance"));
+        put(out, X_RATELIMIT_SCOPE, HeaderValue::from_static("instance"));
     }
     if let Some(wait) = wait.filter(|_| refused) {
         let (_, retry_after) = refused_until(decision, wait);
-        out.insert(http::header::RETRY_AFTER, number(retry_after));
+        put(out, http::header::RETRY_AFTER, number(retry_after));
     }
 }
 
+/// `value` into `out`, replacing any of `name`: one copy of the map's
+/// insertion for every header here.
+#[inline(never)]
+fn put(out: &mut HeaderMap, name: HeaderName, value: HeaderValue) {
+    out.insert(name, value);
+}
+
 /// A number as a header value: below 1,000 (most counts and waits) a
-/// copy of one made once, static (no allocation, no shared count).
+/// copy of one of a table built at compile time (no allocation, no shared
+/// count, no first-use check).
 fn number(n: u64) -> HeaderValue {
-    static SMALL: std::sync::LazyLock<Box<[HeaderValue]>> = std::sync::LazyLock::new(|| {
-        DIGITS
-            .iter()
-            .enumerate()
-            .map(|(n, digits)| {
-                let len = if n >= 100 {
-                    3
-                } else if n >= 10 {
-                    2
-                } else {
-                    1
-                };
-                HeaderValue::from_static(core::str::from_utf8(&digits[..len]).unwrap_or("0"))
-            })
-            .collect()
-    });
-    usize::try_from(n)
-        .ok()
-        .and_then(|small| SMALL.get(small))
-        .cloned()
-        .unwrap_or_else(|| {
-            HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(digits(n).as_bytes()))
-                .unwrap_or_else(|_| HeaderValue::from_static("0"))
-        })
+    match usize::try_from(n).ok().and_then(|small| SMALL.get(small)) {
+        Some(value) => value.clone(),
+        None => large_number(n),
+    }
+}
+
+/// A number of 1,000 or more as a header value, in a buffer of its own.
+#[inline(never)]
+fn large_number(n: u64) -> HeaderValue {
+    let mut digits = itoa::Buffer::new();
+    HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(digits.format(n).as_bytes()))
+        .unwrap_or_else(|_| HeaderValue::from_static("0"))
+}
+
+/// 0 to 999 as header values.
+static SMALL: [HeaderValue; 1000] = small_values();
+
+// Evaluated at compile time only, for the static above.
+#[allow(clippy::large_stack_arrays)]
+const fn small_values() -> [HeaderValue; 1000] {
+    let mut values = [const { HeaderValue::from_static("0") }; 1000];
+    let mut n = 0;
+    while n < 1000 {
+        let len = if n >= 100 {
+            3
+        } else if n >= 10 {
+            2
+        } else {
+            1
+        };
+        let (digits, _) = DIGITS[n].split_at(len);
+        if let Ok(text) = core::str::from_utf8(digits) {
+            // The placeholder is static: forgetting it frees nothing.
+            core::mem::forget(core::mem::replace(
+                &mut values[n],
+                HeaderValue::from_static(text),
+            ));
+        }
+        n += 1;
+    }
+    values
 }
 
 /// The digits of 0 to 999, left-aligned.
@@ -317,32 +343,6 @@ const fn small_numbers() -> [[u8; 3]; 1000] {
         n += 1;
     }
     table
-}
-
-/// A number's digits, without `format!`.
-fn digits(mut n: u64) -> Digits {
-    let mut buf = [0u8; 20];
-    let mut at = buf.len();
-    loop {
-        at -= 1;
-        buf[at] = b'0' + u8::try_from(n % 10).unwrap_or(0);
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    Digits { buf, at }
-}
-
-struct Digits {
-    buf: [u8; 20],
-    at: usize,
-}
-
-impl Digits {
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[self.at..]
-    }
 }
 
 #[cfg(test)]
@@ -500,12 +500,7 @@ mod tests {
             r#""metered-second";r=0;t=1, "metered-day";r=999;t=87"#
         );
         assert_eq!(h["x-ratelimit-remaining"], "0");
-        assert_eq!(digits(0).as_bytes(), b"0");
-        assert_eq!(
-            digits(18_446_744_073_709_551_615).as_bytes(),
-            b"18446744073709551615"
-        );
-        for n in [0, 7, 10, 99, 100, 999, 1000, 1_700_000_000] {
+        for n in [0, 7, 10, 99, 100, 999, 1000, 1_700_000_000, u64::MAX] {
             assert_eq!(number(n), n.to_string().as_str());
         }
         assert_eq!(quoted("a\"b"), r#""a\"b""#);

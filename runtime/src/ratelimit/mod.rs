@@ -28,7 +28,7 @@
 //! That is also what a 429 then says, so a client that waits for the reset
 //! when `Remaining` is 0 goes back neither too early nor much too late.
 //!
-//! The refusal is [`Rejection::RateLimited`]
+//! The refusal is [`Rejection::RateLimited`](crate::Rejection::RateLimited)
 //! (`rate_limit_exceeded`, with `retry_after` and `limit` such as
 //! `"60/minute"` in its details), rendered in the style of the API's error
 //! type, or the API's own variant marked `#[api(rejection = RateLimited)]`
@@ -36,7 +36,7 @@
 //!
 //! **Escalation**: a caller that keeps hitting its limit ([`RateLimiter::escalate`]:
 //! N refusals within a time) is blocked for a while, and its refusals are
-//! [`Rejection::Blocked`]
+//! [`Rejection::Blocked`](crate::Rejection::Blocked)
 //! (`abnormal_usage_detected`).
 //!
 //! **Client addresses** come from the socket, or from `X-Forwarded-For`
@@ -107,7 +107,6 @@ pub use store::{
 };
 pub use verdict::Verdict;
 
-use crate::{RateLimit, Rejection};
 use headers::{Families, PlanHeaders};
 
 /// Maps a request to its caller; `None` for traffic it does not recognise
@@ -343,7 +342,7 @@ impl RateLimiter {
     }
 
     /// The requests that are refused (a 503,
-    /// [`Rejection::Unavailable`], in the API's envelope) rather than
+    /// [`Rejection::Unavailable`](crate::Rejection::Unavailable), in the API's envelope) rather than
     /// admitted when the limits cannot be decided as configured: the store
     /// failed, or a fleet's shared store is unreachable and the instance
     /// decides alone. By default every request is admitted then (by the
@@ -503,79 +502,6 @@ impl RateLimiter {
     /// A plan by index: the limiter's plans, then the anonymous one.
     fn entry(&self, index: usize) -> &PlanEntry {
         self.plans.get(index).unwrap_or(&self.anonymous)
-    }
-
-    /// What the server does with a decision: the headers, and the refusal
-    /// unless in shadow mode. A store that failed admits (and logs), or,
-    /// on a route that fails closed, refuses with a 503; so does a decision
-    /// a fleet's store could not share.
-    pub(crate) fn verdict(&self, route: Route, decided: Result<Decision, StoreError>) -> Verdict {
-        let Route { plan, fail_closed } = route;
-        // Shadow mode never refuses, not even on a route that fails closed.
-        let fail_closed = fail_closed && !self.shadow;
-        let entry = self.entry(plan);
-        let decision = match decided {
-            Ok(decision) if decision.degraded && fail_closed => {
-                entry.stats.degraded.fetch_add(1, Ordering::Relaxed);
-                tracing::warn!(target: "rebuff::ratelimit", plan = entry.plan.name(), "the shared rate-limit store is unreachable; this route fails closed");
-                return Verdict::unavailable();
-            }
-            Ok(decision) => decision,
-            Err(err) if fail_closed => {
-                tracing::error!(target: "rebuff::ratelimit", plan = entry.plan.name(), error = %err, "the rate-limit store failed; this route fails closed");
-                return Verdict::unavailable();
-            }
-            Err(err) => {
-                tracing::warn!(target: "rebuff::ratelimit", plan = entry.plan.name(), error = %err, "the rate-limit store failed; admitting");
-                return Verdict {
-                    decided: None,
-                    refused: false,
-                    refusal: None,
-                };
-            }
-        };
-        if decision.degraded {
-            entry.stats.degraded.fetch_add(1, Ordering::Relaxed);
-        }
-        let refusal = match decision.outcome {
-            Outcome::Admitted => {
-                entry.stats.admitted.fetch_add(1, Ordering::Relaxed);
-                tracing::trace!(target: "rebuff::ratelimit", plan = entry.plan.name(), "admitted");
-                None
-            }
-            Outcome::Limited {
-                window,
-                retry_after,
-            } => {
-                entry.stats.refused.fetch_add(1, Ordering::Relaxed);
-                let (reset, retry_after_secs) = headers::refused_until(&decision, retry_after);
-                let refused_window = entry.plan.windows().get(window).copied();
-                tracing::info!(target: "rebuff::ratelimit", plan = entry.plan.name(), retry_after = retry_after_secs, shadow = self.shadow, "over the rate limit");
-                Some(Rejection::RateLimited {
-                    retry_after: retry_after_secs,
-                    limit: refused_window.map(|w| w.to_string()).unwrap_or_default(),
-                    rate_limit: RateLimit {
-                        limit: refused_window.map_or(0, |w| u64::from(w.quota())),
-                        remaining: 0,
-                        reset,
-                    },
-                })
-            }
-            Outcome::Blocked { retry_after } => {
-                entry.stats.blocked.fetch_add(1, Ordering::Relaxed);
-                let (_, retry_after_secs) = headers::refused_until(&decision, retry_after);
-                tracing::warn!(target: "rebuff::ratelimit", plan = entry.plan.name(), retry_after = retry_after_secs, shadow = self.shadow, "blocked after repeated refusals");
-                Some(Rejection::Blocked {
-                    retry_after: retry_after_secs,
-                })
-            }
-        };
-        let refusal = refusal.filter(|_| !self.shadow).map(Box::new);
-        Verdict {
-            decided: Some((decision, plan)),
-            refused: refusal.is_some(),
-            refusal,
-        }
     }
 }
 

@@ -1,8 +1,11 @@
-//! [`Verdict`]: what the limiter said of a request, for its answer.
+//! [`Verdict`]: what the limiter said of a request, for its answer, and how
+//! a decision becomes one.
 
-use super::gcra::Decision;
-use super::{RateLimiter, headers};
-use crate::Rejection;
+use std::sync::atomic::Ordering;
+
+use super::gcra::{Decision, Outcome};
+use super::{PlanEntry, RateLimiter, Route, StoreError, headers};
+use crate::{RateLimit, Rejection};
 
 /// What to do with a request ([`RateLimiter::decide_request`]): the
 /// rejection to answer with instead of serving it, if it is refused, and
@@ -71,5 +74,105 @@ impl Verdict {
     /// legacy family is off).
     pub(crate) fn strips_legacy(&self, limiter: &RateLimiter) -> bool {
         self.refused && !limiter.families.legacy
+    }
+}
+
+impl RateLimiter {
+    /// What the server does with a decision: the headers, and the refusal
+    /// unless in shadow mode. A store that failed admits (and logs), or,
+    /// on a route that fails closed, refuses with a 503; so does a decision
+    /// a fleet's store could not share.
+    pub(crate) fn verdict(&self, route: Route, decided: Result<Decision, StoreError>) -> Verdict {
+        let Route { plan, fail_closed } = route;
+        // Shadow mode never refuses, not even on a route that fails closed.
+        let fail_closed = fail_closed && !self.shadow;
+        let entry = self.entry(plan);
+        let decision = match decided {
+            Ok(decision) if !(decision.degraded && fail_closed) => decision,
+            failed => return failed_verdict(entry, failed, fail_closed),
+        };
+        if decision.degraded {
+            entry.stats.degraded.fetch_add(1, Ordering::Relaxed);
+        }
+        let refusal = match decision.outcome {
+            Outcome::Admitted => {
+                entry.stats.admitted.fetch_add(1, Ordering::Relaxed);
+                tracing::trace!(target: "rebuff::ratelimit", plan = entry.plan.name(), "admitted");
+                None
+            }
+            _ => self.refusal(entry, &decision),
+        };
+        Verdict {
+            decided: Some((decision, plan)),
+            refused: refusal.is_some(),
+            refusal,
+        }
+    }
+
+    /// The refusal of a decision that did not admit (none in shadow mode),
+    /// counted and logged.
+    #[cold]
+    #[inline(never)]
+    fn refusal(&self, entry: &PlanEntry, decision: &Decision) -> Option<Box<Rejection>> {
+        let refusal = match decision.outcome {
+            Outcome::Admitted => return None,
+            Outcome::Limited {
+                window,
+                retry_after,
+            } => {
+                entry.stats.refused.fetch_add(1, Ordering::Relaxed);
+                let (reset, retry_after_secs) = headers::refused_until(decision, retry_after);
+                let refused_window = entry.plan.windows().get(window).copied();
+                tracing::info!(target: "rebuff::ratelimit", plan = entry.plan.name(), retry_after = retry_after_secs, shadow = self.shadow, "over the rate limit");
+                Rejection::RateLimited {
+                    retry_after: retry_after_secs,
+                    limit: refused_window.map(|w| w.to_string()).unwrap_or_default(),
+                    rate_limit: RateLimit {
+                        limit: refused_window.map_or(0, |w| u64::from(w.quota())),
+                        remaining: 0,
+                        reset,
+                    },
+                }
+            }
+            Outcome::Blocked { retry_after } => {
+                entry.stats.blocked.fetch_add(1, Ordering::Relaxed);
+                let (_, retry_after_secs) = headers::refused_until(decision, retry_after);
+                tracing::warn!(target: "rebuff::ratelimit", plan = entry.plan.name(), retry_after = retry_after_secs, shadow = self.shadow, "blocked after repeated refusals");
+                Rejection::Blocked {
+                    retry_after: retry_after_secs,
+                }
+            }
+        };
+        Some(refusal).filter(|_| !self.shadow).map(Box::new)
+    }
+}
+
+/// The verdict without a decision to share: the store failed, or could
+/// not share it on a route that fails closed.
+#[cold]
+#[inline(never)]
+fn failed_verdict(
+    entry: &PlanEntry,
+    decided: Result<Decision, StoreError>,
+    fail_closed: bool,
+) -> Verdict {
+    match decided {
+        Ok(_) => {
+            entry.stats.degraded.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(target: "rebuff::ratelimit", plan = entry.plan.name(), "the shared rate-limit store is unreachable; this route fails closed");
+            Verdict::unavailable()
+        }
+        Err(err) if fail_closed => {
+            tracing::error!(target: "rebuff::ratelimit", plan = entry.plan.name(), error = %err, "the rate-limit store failed; this route fails closed");
+            Verdict::unavailable()
+        }
+        Err(err) => {
+            tracing::warn!(target: "rebuff::ratelimit", plan = entry.plan.name(), error = %err, "the rate-limit store failed; admitting");
+            Verdict {
+                decided: None,
+                refused: false,
+                refusal: None,
+            }
+        }
     }
 }

@@ -213,17 +213,24 @@ where
                 }
                 Poll::Ready(Ok(response))
             }
-            StateProj::Refused { refused } => {
-                let refused = refused.take().expect("polled after completion");
-                let mut response = (refused.render)(&refused.rejection).map(Body::from);
-                refused
-                    .verdict
-                    .write_headers(&refused.limiter, response.headers_mut());
-                Poll::Ready(Ok(response))
-            }
+            StateProj::Refused { refused } => Poll::Ready(Ok(answer(
+                &refused.take().expect("polled after completion"),
+            ))),
             StateProj::Boxed { future } => future.as_mut().poll(cx),
         }
     }
+}
+
+/// A refused request's answer, with its headers: one copy for every
+/// service and error type, out of the admitted requests' way.
+#[cold]
+#[inline(never)]
+fn answer(refused: &Refused) -> Response {
+    let mut response = (refused.render)(&refused.rejection).map(Body::from);
+    refused
+        .verdict
+        .write_headers(&refused.limiter, response.headers_mut());
+    response
 }
 
 impl<F, E> core::fmt::Debug for RateLimitFuture<F, E> {
