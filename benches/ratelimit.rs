@@ -20,7 +20,10 @@
 //! hour, so past the warm-up every request is refused.
 //!
 //! `no_limiter` is the same router with no limiter, for the cost of the
-//! rest of the request.
+//! rest of the request; `headers_only` the same with a layer that decides
+//! nothing and only writes rebuff's five headers, every value static (no
+//! limiter can send them for less; admitted requests only): what the
+//! headers alone cost.
 //!
 //! Every router is taken as `axum::serve` runs it, `with_state` done once
 //! (its handlers and the layers over them made into services up front,
@@ -132,6 +135,32 @@ fn rebuff(quota: u32, period: Duration, ietf: bool) -> Router {
         .with_state(())
 }
 
+/// No limiter, only rebuff's five headers on every response, their values
+/// static: the least any limiter sending them pays for them.
+fn headers_only() -> Router {
+    routes()
+        .layer(tower::util::MapResponseLayer::new(
+            |mut response: axum::response::Response| {
+                let headers = response.headers_mut();
+                headers.reserve(5);
+                for (name, value) in [
+                    ("x-ratelimit-limit", "900"),
+                    ("x-ratelimit-remaining", "899"),
+                    ("x-ratelimit-reset", "1700000001"),
+                    ("ratelimit-policy", "\"free\";q=900;w=1"),
+                    ("ratelimit", "\"free\";r=899;t=1"),
+                ] {
+                    headers.insert(
+                        http::HeaderName::from_static(name),
+                        HeaderValue::from_static(value),
+                    );
+                }
+                response
+            },
+        ))
+        .with_state(())
+}
+
 /// The 1,024 callers' keys, taken in turn.
 struct Keys {
     keys: Vec<HeaderValue>,
@@ -192,8 +221,7 @@ fn ratelimit(c: &mut Criterion) {
         ("ratelimit_admitted", 900, second, 200),
         ("ratelimit_refused", 1, hour, 429),
     ] {
-        let sides = [
-            ("no_limiter", routes().with_state(())),
+        let limiters = [
             ("tower_governor", governor(quota, period, false)),
             ("tower_governor_headers", governor(quota, period, true)),
             ("rebuff", rebuff(quota, period, true)),
@@ -201,13 +229,18 @@ fn ratelimit(c: &mut Criterion) {
         ];
         // Every key's first request spent, then each side answers as the
         // group says.
-        for (name, router) in &sides[1..] {
+        for (name, router) in &limiters {
             for _ in 0..KEYS {
                 run(router);
             }
             let (status, _, _) = run(router);
             assert_eq!(status.as_u16(), expected, "{name} in {group}");
         }
+        let mut sides = vec![("no_limiter", routes().with_state(()))];
+        if expected == 200 {
+            sides.push(("headers_only", headers_only()));
+        }
+        sides.extend(limiters);
         let mut group = c.benchmark_group(group);
         for (name, router) in &sides {
             group.bench_function(*name, |b| b.iter(|| run(router)));
