@@ -147,8 +147,9 @@ impl RateLimiter {
     }
 }
 
-/// The verdict without a decision to share: the store failed, or could
-/// not share it on a route that fails closed.
+/// The verdict without a decision to share: the store failed, or (`Ok`,
+/// which [`RateLimiter::verdict`] sends here only then) decided alone, its
+/// fleet's store away, on a route that fails closed.
 #[cold]
 #[inline(never)]
 fn failed_verdict(
