@@ -206,11 +206,16 @@
 //!     // .route(...)
 //!     .layer(Surface::<LeadError>::new().body_limit(1 << 20));
 //!
-//! // actix-web: a middleware
-//! let app = actix_web::App::new()
-//!     // .service(...)
-//!     .wrap(Surface::<LeadError>::new().body_limit(1 << 20));
-//! # let _ = (app, ); }
+//! // actix-web: a middleware, built once and cloned into each worker
+//! // (`HttpServer::new` runs its factory once per worker; clones share
+//! // the surface's rate limits and idempotency keys)
+//! let surface = Surface::<LeadError>::new().body_limit(1 << 20);
+//! let factory = move || {
+//!     actix_web::App::new()
+//!         // .service(web::resource(...).route(...))
+//!         .wrap(surface.clone())
+//! };
+//! # let _ = (app, factory); }
 //! ```
 //!
 //! Every 5xx is logged once with its source chain; nothing of it is sent.

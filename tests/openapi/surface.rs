@@ -230,3 +230,57 @@ fn every_operation_gets_the_surfaces_errors_and_headers() {
     assert!(plain["200"].get("headers").is_none(), "{plain:#}");
     assert!(plain["500"].is_object(), "{plain:#}");
 }
+
+/// The idempotency keys' answers are documented only where keys apply:
+/// on the POST and PATCH operations of a document, not on its GET, PUT or
+/// DELETE ones; the rate limiter's 429 on all of them.
+#[test]
+fn every_operation_gets_the_keys_answers_only_where_keys_apply() {
+    use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+    use utoipa::openapi::{InfoBuilder, OpenApiBuilder, PathsBuilder};
+
+    let keys = IdempotencyKeys::new(MemoryStore::new(Duration::from_secs(60)));
+    let surface = Surface::<OrderError>::new()
+        .rate_limit(RateLimiter::new())
+        .idempotency(keys);
+    let methods = [
+        HttpMethod::Get,
+        HttpMethod::Put,
+        HttpMethod::Delete,
+        HttpMethod::Post,
+        HttpMethod::Patch,
+    ];
+    let mut api = OpenApiBuilder::new()
+        .info(InfoBuilder::new().title("Orders").version("1").build())
+        .paths(PathsBuilder::new().path(
+            "/orders",
+            PathItem::from_http_methods(methods, OperationBuilder::new().build()),
+        ))
+        .build();
+    Responses::<OrderError>::none()
+        .surface(&surface)
+        .add_to_every_operation(&mut api);
+    let doc = serde_json::to_value(&api).unwrap();
+    let statuses = |method: &str| {
+        let responses = doc["paths"]["/orders"][method]["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method}: {doc:#}"));
+        responses.keys().cloned().collect::<Vec<_>>()
+    };
+    for method in ["get", "put", "delete"] {
+        assert_eq!(statuses(method), ["413", "429", "500"], "{method}");
+    }
+    for method in ["post", "patch"] {
+        assert_eq!(
+            statuses(method),
+            ["400", "409", "413", "422", "429", "500", "503"],
+            "{method}"
+        );
+    }
+    // Asked without a method, the surface's errors are all of them.
+    let every = Responses::<OrderError>::none().surface(&surface).build();
+    assert_eq!(
+        every.keys().collect::<Vec<_>>(),
+        ["400", "409", "413", "422", "429", "500", "503"]
+    );
+}

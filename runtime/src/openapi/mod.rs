@@ -48,7 +48,8 @@
 //! as it is configured: its 500 and 413, its rate limiter's 429s and
 //! headers, its idempotency keys' 409, 422, 400 and 503; with
 //! [`Responses::add_to_every_operation`], the whole error surface of the
-//! one setup call is in the document.
+//! one setup call is in the document, the keys' answers only on the
+//! operations of methods keys apply to (POST, PATCH).
 //!
 //! # Examples and key order
 //!

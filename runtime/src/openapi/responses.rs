@@ -58,6 +58,9 @@ pub struct Responses<E> {
     variants: Option<Vec<&'static str>>,
     rejections: Vec<RejectionKind>,
     problem: bool,
+    /// Rejections only a request of a method that is not idempotent can
+    /// meet (a surface's idempotency keys'), after `rejections`.
+    keyed: Vec<RejectionKind>,
     /// The rate-limit header families on every response.
     every: Families,
     /// Those on the limiter's refusals (its default: both).
@@ -71,6 +74,7 @@ impl<E> core::fmt::Debug for Responses<E> {
         f.debug_struct("Responses")
             .field("variants", &self.variants)
             .field("rejections", &self.rejections)
+            .field("keyed", &self.keyed)
             .field("problem", &self.problem)
             .field("rate_limit_headers", &self.every)
             .field("refusal_headers", &self.refusals)
@@ -91,6 +95,7 @@ impl<E: Documented> Responses<E> {
         Responses {
             variants: None,
             rejections: Vec::new(),
+            keyed: Vec::new(),
             problem: true,
             every: Families {
                 legacy: false,
@@ -199,7 +204,14 @@ impl<E: Documented> Responses<E> {
     where
         E: ApiError,
     {
-        self.surface_with(surface, &surface.rejections())
+        let any = surface.rejections_on(&http::Method::GET);
+        let mut responses = self.surface_with(surface, &any);
+        for kind in surface.rejections() {
+            if !any.contains(&kind) && !responses.keyed.contains(&kind) {
+                responses.keyed.push(kind);
+            }
+        }
+        responses
     }
 
     /// [`surface`](Self::surface) for a route answering `method`: without
@@ -270,6 +282,12 @@ impl<E: Documented> Responses<E> {
     /// rejections no variant already stands for.
     #[must_use]
     pub fn errors(&self) -> Vec<ErrorDoc> {
+        self.errors_for(true)
+    }
+
+    /// [`errors`](Self::errors), without the keyed rejections unless
+    /// `keyed`.
+    fn errors_for(&self, keyed: bool) -> Vec<ErrorDoc> {
         let mut all = Vec::new();
         E::variants(&mut all);
         let mut docs: Vec<ErrorDoc> = all
@@ -281,7 +299,11 @@ impl<E: Documented> Responses<E> {
             })
             .map(|v| self.variant_doc(v))
             .collect();
-        for kind in &self.rejections {
+        let keyed = self
+            .keyed
+            .iter()
+            .filter(|kind| keyed && !self.rejections.contains(kind));
+        for kind in self.rejections.iter().chain(keyed) {
             let (sample, _) = rejections::samples(*kind);
             let doc = match E::from_rejection(&sample) {
                 Some(own) => {
@@ -423,22 +445,73 @@ impl<E: Documented> Responses<E> {
 
     /// Adds the responses to every operation of `api`, as
     /// [`add_to`](Self::add_to) does: the errors any request can meet,
-    /// such as the rate limiter's.
+    /// such as the rate limiter's. A [`surface`](Self::surface)'s
+    /// idempotency keys' answers go only to the operations of methods that
+    /// are not idempotent (POST, PATCH), the only ones keys apply to.
+    ///
+    /// ```
+    /// # #[cfg(any(feature = "axum", feature = "actix"))] {
+    /// use std::time::Duration;
+    /// use rebuff::ApiError;
+    /// use rebuff::openapi::Responses;
+    /// use rebuff::server::Surface;
+    /// use rebuff::server::idempotency::{IdempotencyKeys, MemoryStore};
+    /// use utoipa::openapi::path::{HttpMethod, OperationBuilder, PathItem};
+    /// use utoipa::openapi::{OpenApiBuilder, PathsBuilder};
+    ///
+    /// #[derive(Debug, thiserror::Error, ApiError)]
+    /// enum OrderError {
+    ///     #[error("no such order")]
+    ///     #[api(status = 404, message = "No such order")]
+    ///     NoSuchOrder,
+    /// }
+    ///
+    /// let keys = IdempotencyKeys::new(MemoryStore::new(Duration::from_secs(3600)));
+    /// let surface = Surface::<OrderError>::new().idempotency(keys);
+    /// let orders = PathItem::from_http_methods(
+    ///     [HttpMethod::Get, HttpMethod::Post],
+    ///     OperationBuilder::new().build(),
+    /// );
+    /// let mut api = OpenApiBuilder::new()
+    ///     .paths(PathsBuilder::new().path("/orders", orders))
+    ///     .build();
+    /// Responses::<OrderError>::none().surface(&surface).add_to_every_operation(&mut api);
+    ///
+    /// let orders = &api.paths.paths["/orders"];
+    /// let statuses = |op: &Option<utoipa::openapi::path::Operation>| {
+    ///     op.as_ref().unwrap().responses.responses.keys().cloned().collect::<Vec<_>>()
+    /// };
+    /// assert_eq!(statuses(&orders.get), ["413", "500"]);
+    /// assert_eq!(statuses(&orders.post), ["400", "409", "413", "422", "500", "503"]);
+    /// # }
+    /// ```
     pub fn add_to_every_operation(&self, api: &mut OpenApi) {
-        let responses = self.build();
+        let every = self.build();
+        let idempotent = if self.keyed.is_empty() {
+            every.clone()
+        } else {
+            group(&self.errors_for(false))
+        };
         for item in api.paths.paths.values_mut() {
             let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.options,
-                &mut item.head,
-                &mut item.patch,
-                &mut item.trace,
+                (&mut item.get, http::Method::GET),
+                (&mut item.put, http::Method::PUT),
+                (&mut item.post, http::Method::POST),
+                (&mut item.delete, http::Method::DELETE),
+                (&mut item.options, http::Method::OPTIONS),
+                (&mut item.head, http::Method::HEAD),
+                (&mut item.patch, http::Method::PATCH),
+                (&mut item.trace, http::Method::TRACE),
             ];
-            for operation in operations.into_iter().flatten() {
-                self.add(operation, &responses);
+            for (operation, method) in operations {
+                if let Some(operation) = operation {
+                    let responses = if crate::client::is_idempotent(&method) {
+                        &idempotent
+                    } else {
+                        &every
+                    };
+                    self.add(operation, responses);
+                }
             }
         }
     }

@@ -26,8 +26,9 @@
 //! # let _ = app; }
 //! ```
 //!
-//! The same [`Surface`] is an actix-web middleware:
-//! `App::new().service(...).wrap(Surface::<LeadError>::new())`.
+//! The same [`Surface`] is an actix-web middleware, built once and cloned
+//! into each worker (see `rebuff::server::actix`):
+//! `App::new().service(...).wrap(surface.clone())`.
 //!
 //! With it, every response of the server speaks the API's error contract:
 //!

@@ -92,6 +92,12 @@ impl<E: ApiError> Surface<E> {
     /// Limits requests by `limiter`'s plans: the rate-limit headers on
     /// every response, a caller over its limit answered with a 429 in `E`'s
     /// envelope (see [`crate::ratelimit`]).
+    ///
+    /// Clones of the surface share the limiter. On actix-web, build the
+    /// surface once, outside `HttpServer::new`'s factory, and clone it in:
+    /// the factory runs once per worker, and a surface built inside it
+    /// gives each worker limits of its own (with four workers, four times
+    /// the quota).
     #[cfg(feature = "ratelimit")]
     #[cfg_attr(docsrs, doc(cfg(feature = "ratelimit")))]
     #[must_use]
@@ -112,6 +118,11 @@ impl<E: ApiError> Surface<E> {
     /// [`IdempotencyKeys`]). Keys are claimed after the rate limit and
     /// under the body limit, every keyed body the limit admits
     /// fingerprinted.
+    ///
+    /// Clones of the surface share the keys' store. On actix-web, build
+    /// the surface once, outside `HttpServer::new`'s factory, and clone it
+    /// in: a surface built inside it gives each worker a store of its own,
+    /// and a retry that reaches another worker is served again.
     #[must_use]
     pub fn idempotency(mut self, keys: IdempotencyKeys) -> Self {
         self.idempotency = Some(std::sync::Arc::new(keys));

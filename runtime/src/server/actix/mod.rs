@@ -19,16 +19,30 @@
 //! }
 //!
 //! # async fn serve() -> std::io::Result<()> {
-//! HttpServer::new(|| {
+//! // Built once and cloned into each worker: its rate limiter and
+//! // idempotency keys, when it has them, are then one for the server.
+//! let surface = Surface::<LeadError>::new().body_limit(1 << 20);
+//! HttpServer::new(move || {
 //!     App::new()
-//!         .route("/api/v1/leads/{id}", web::get().to(get_lead))
-//!         .wrap(Surface::<LeadError>::new().body_limit(1 << 20))
+//!         .service(web::resource("/api/v1/leads/{id}").route(web::get().to(get_lead)))
+//!         .wrap(surface.clone())
 //! })
 //! .bind("127.0.0.1:3000")?
 //! .run()
 //! .await
 //! # }
 //! ```
+//!
+//! Two things the factory passed to `HttpServer::new` decides:
+//!
+//! - **Build the surface outside it.** The factory runs once per worker. A
+//!   surface built inside gives each worker its own rate limiter and
+//!   idempotency store: each worker's own quota, and a retry served again
+//!   when it reaches another worker. Clones share them.
+//! - **Register a path's methods on one `web::resource`** for a 405 with
+//!   `Allow`. actix-web's `App::route` puts the method guard on a resource
+//!   of its own, so a request of another method matches no resource, and
+//!   the router answers it as an unknown route, a 404.
 //!
 //! actix-web's own extractors work as they are: the middleware sees the
 //! error an extractor failed with (`web::Json`, `web::Path`, `web::Query`,
