@@ -138,6 +138,14 @@ impl<E: ApiError> Surface<E> {
     /// [`Rejection::PayloadTooLarge`]: before the handler runs when
     /// `Content-Length` says so, else as soon as the body read passes the
     /// limit (a chunked body included).
+    ///
+    /// A handler that reads the body itself sees the limit as a read
+    /// error. Left to the framework (actix-web's `PayloadError` returned as
+    /// an `actix_web::Error`; axum's `Bytes` and `String` extractors), it is
+    /// answered with the 413. Mapped into one of the API's own 5xx
+    /// variants, it goes out as that 5xx, which a client retries for a
+    /// body that can never pass: answer it with a 4xx of the API's, or
+    /// [`Rejection::PayloadTooLarge`](crate::Rejection::PayloadTooLarge).
     #[must_use]
     pub fn body_limit(mut self, bytes: u64) -> Self {
         self.body_limit = Some(bytes);
