@@ -1,7 +1,8 @@
 //! reqwest's blocking client through `rebuff::client::reqwest::blocking`
 //! over loopback: a success decoded, an error response decoded into the
-//! API's own type, a large error body read only up to the limit, and a
-//! blocking `#[retry]` function waiting out a 503's `Retry-After`.
+//! API's own type, a large error body read only up to the limit, an
+//! endless one only for the error-body time, and a blocking `#[retry]`
+//! function waiting out a 503's `Retry-After`.
 
 // `ClientError` is what every client call returns, blocking ones too.
 #![allow(clippy::result_large_err)]
@@ -92,6 +93,50 @@ async fn an_error_body_is_read_only_up_to_the_limit() {
         assert!(remote.message().len() <= 100, "{}", remote.message());
     })
     .await;
+}
+
+/// An error body trickled without end does not hold a blocking call,
+/// although reqwest's blocking timeout bounds each read, not the body:
+/// what arrived within the error-body time is the error's body.
+#[tokio::test]
+async fn an_endless_error_body_does_not_hold_a_blocking_call() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (mut socket, _) = listener.accept().await.unwrap();
+        let mut request = [0u8; 1024];
+        let _ = socket.read(&mut request).await;
+        socket
+            .write_all(b"HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n")
+            .await
+            .unwrap();
+        // A byte every 200 ms, each well within the client's timeout.
+        loop {
+            if socket.write_all(b"1\r\nx\r\n").await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    });
+    let call = blocking(move || {
+        let client = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(3))
+            .build()
+            .unwrap();
+        client
+            .get(format!("http://{addr}/leads/1"))
+            .send_api::<serde_json::Value, rebuff::client::RemoteError>()
+    });
+    let err = tokio::time::timeout(rebuff::client::ERROR_BODY_TIME * 6, call)
+        .await
+        .expect("the error body is given up on")
+        .unwrap_err();
+    server.abort();
+    let remote = err.remote().expect("the response, parsed");
+    assert_eq!(remote.status(), 404);
+    assert!(remote.body().starts_with(b"xx"), "{:?}", remote.body());
 }
 
 #[rebuff::retry(max_retries = 2, initial_delay = "10ms", max_delay = "5s")]

@@ -27,15 +27,22 @@
 //! # Ok::<(), ClientError>(())
 //! ```
 //!
-//! An error body is read for as long as the client's own timeout allows
-//! (reqwest's blocking client has one, 30 s by default), not the async
-//! helpers' [`ERROR_BODY_TIME`](crate::client::ERROR_BODY_TIME).
+//! An error body is read for at most
+//! [`ERROR_BODY_TIME`](crate::client::ERROR_BODY_TIME), as by the async
+//! helpers, so that a server trickling an endless error page does not hold
+//! the call. A blocking read cannot be cut off: the time is checked between
+//! reads, and the read under way when it runs out ends within the client's
+//! own timeout (which reqwest's blocking client applies to each read, 30 s
+//! by default, not to the whole body). A success body is read for as long
+//! as it takes; bound a call with the client's timeout and the policy's
+//! deadline.
 
 // `ClientError` is what every client call returns, the async ones too: the
 // blocking ones return it as they do rather than boxed.
 #![allow(clippy::result_large_err)]
 
 use std::io::Read as _;
+use std::time::{Duration, Instant};
 
 use serde::de::DeserializeOwned;
 
@@ -100,16 +107,30 @@ impl ResponseExt for reqwest::blocking::Response {
             return Ok(self);
         }
         let (status, headers) = (self.status(), self.headers().clone());
-        // A body cut short still says what it can: the status and headers
-        // are in.
-        let mut body = Vec::new();
-        let _ = self
-            .take(u64::try_from(limit).unwrap_or(u64::MAX))
-            .read_to_end(&mut body);
+        let body = read_error_body(self, limit, crate::client::ERROR_BODY_TIME);
         Err(ClientError::from_remote(RemoteError::parse(
             status, &headers, &body,
         )))
     }
+}
+
+/// At most `limit` bytes of an error body, read for at most `time` (checked
+/// between reads: the read under way ends within the client's own timeout).
+/// A body cut short still says what it can: the status and headers are in.
+fn read_error_body(mut body: impl std::io::Read, limit: usize, time: Duration) -> Vec<u8> {
+    let until = Instant::now() + time;
+    let mut bytes = Vec::new();
+    let mut chunk = [0u8; 8 * 1024];
+    while bytes.len() < limit && Instant::now() < until {
+        let want = chunk.len().min(limit - bytes.len());
+        match body.read(&mut chunk[..want]) {
+            Ok(0) => break,
+            Ok(read) => bytes.extend_from_slice(&chunk[..read]),
+            Err(err) if err.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => break,
+        }
+    }
+    bytes
 }
 
 /// A success body whose read failed: reqwest's error inside classified as
@@ -150,5 +171,44 @@ impl RequestBuilderExt for reqwest::blocking::RequestBuilder {
         E: FromRemote,
     {
         self.send().map_err(from_reqwest)?.api()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A body that gives one byte at a time, every `pause`, without end.
+    struct Trickle {
+        pause: Duration,
+    }
+
+    impl std::io::Read for Trickle {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            std::thread::sleep(self.pause);
+            buf[0] = b'x';
+            Ok(1)
+        }
+    }
+
+    #[test]
+    fn an_endless_error_body_is_read_for_a_bounded_time() {
+        let pause = Duration::from_millis(10);
+        let body = read_error_body(Trickle { pause }, 1024, Duration::from_millis(200));
+        // Given up on once the time ran out, long before the limit.
+        assert!(!body.is_empty() && body.len() < 1024, "{}", body.len());
+    }
+
+    #[test]
+    fn an_error_body_is_read_up_to_the_limit_and_to_its_end() {
+        let long = vec![b'a'; 100_000];
+        assert_eq!(
+            read_error_body(&long[..], 64 * 1024, Duration::from_secs(60)).len(),
+            64 * 1024
+        );
+        assert_eq!(
+            read_error_body(&b"short"[..], 64 * 1024, Duration::from_secs(60)),
+            b"short"
+        );
     }
 }
