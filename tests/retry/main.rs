@@ -9,5 +9,8 @@ mod fault_injection;
 mod resilience;
 mod timeouts;
 
+#[allow(dead_code)] // each binary reads what it needs
+#[path = "../support/log_lines.rs"]
+mod log_lines;
 #[path = "../support/silent.rs"]
 mod silent;

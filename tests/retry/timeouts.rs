@@ -223,6 +223,30 @@ fn run_blocking_starts_no_attempt_past_the_deadline() {
     }
 }
 
+#[rebuff::retry(policy = TIMED)]
+fn blocking_unbound(calls: &std::cell::Cell<u32>) -> std::io::Result<u32> {
+    calls.set(calls.get() + 1);
+    Ok(7)
+}
+
+/// A policy's attempt timeout on a blocking function whose attempt is not
+/// bound cannot cut its attempts off (the `attempt_timeout` key is a
+/// compile error there; a policy's is not): the first such run says so in
+/// the log, and runs as it would.
+#[test]
+fn a_blocking_policy_timeout_the_attempt_never_sees_is_logged() {
+    let lines = crate::log_lines::Lines::default();
+    let _listening = crate::log_lines::listen_here(lines.subscriber());
+    let calls = std::cell::Cell::new(0);
+    assert_eq!(blocking_unbound(&calls).unwrap(), 7);
+    assert_eq!(calls.get(), 1);
+    let text = lines.text();
+    assert!(
+        text.contains("WARN") && text.contains("attempts cannot be cut off"),
+        "{text}"
+    );
+}
+
 /// A derived error type whose `#[api(timeout)]` variant the engine returns
 /// for an attempt it cuts off.
 #[derive(Debug, thiserror::Error, rebuff::ApiError)]

@@ -231,6 +231,11 @@ impl<'p, E, X: Extras<'p, E>> Driver<'p, E, ThreadSleep, X> {
     #[must_use]
     #[inline]
     pub fn blocking(policy: &'p Policy, bind: Bind, extras: X) -> Self {
+        // A blocking attempt can be bounded only by what it is handed: its
+        // attempt's limit, which an unbound attempt never sees.
+        if bind != Bind::Attempt && policy.get_attempt_timeout().is_some() {
+            super::timeout::warn_blocking_timeout_unbound();
+        }
         Self::with_clock(policy, ThreadSleep, bind, extras)
     }
 }

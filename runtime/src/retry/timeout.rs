@@ -99,6 +99,24 @@ where
     }
 }
 
+/// Logged once, for the first blocking run whose policy sets an attempt
+/// timeout that its attempts are not handed (the `attempt` not bound):
+/// the `attempt_timeout` key is a compile error there, a policy's is not.
+#[cold]
+pub(super) fn warn_blocking_timeout_unbound() {
+    static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    if WARNED.swap(true, std::sync::atomic::Ordering::Relaxed) {
+        return;
+    }
+    tracing::warn!(
+        target: "rebuff::retry",
+        "a blocking function's policy sets an attempt timeout, but its attempts cannot be \
+         cut off: bind the attempt (#[retry(attempt = attempt, ...)]) and hand \
+         attempt.limit() to what it waits on (a client's per-request timeout); until then \
+         attempts run to completion"
+    );
+}
+
 /// Logged once per error type, for the first run whose policy sets an
 /// attempt timeout or a deadline the type cannot enforce on its attempts.
 #[cold]
