@@ -431,7 +431,7 @@ impl<E> fmt::Display for ClientError<E> {
             }
             ClientError::Unrecognized(remote) => write!(f, "error response {remote}"),
             ClientError::Timeout { after: Some(limit) } => {
-                write!(f, "timed out after {}", humantime::format_duration(*limit))
+                write!(f, "timed out after {}", crate::retry::readable(*limit))
             }
             ClientError::Timeout { after: None } => f.write_str("timed out"),
             ClientError::Network { kind, source } => write!(f, "network error ({kind}): {source}"),

@@ -72,6 +72,7 @@ pub use sleep::{Clock, DefaultSleeper, Sleeper, ThreadSleep};
 #[doc(hidden)]
 pub use timeout::Limited;
 pub use timeout::TimedOut;
+pub(crate) use timeout::readable;
 
 use crate::Retryable;
 

@@ -19,12 +19,21 @@ pub struct TimedOut {
 
 impl fmt::Display for TimedOut {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(
-            f,
-            "attempt timed out after {}",
-            humantime::format_duration(self.limit)
-        )
+        write!(f, "attempt timed out after {}", readable(self.limit))
     }
+}
+
+/// A time limit as people read it: to the nearest millisecond from one
+/// up (what a deadline left an attempt is rarely whole, and `2s 999ms
+/// 999us 396ns` says less than `3s`), exact below.
+pub(crate) fn readable(limit: Duration) -> humantime::FormattedDuration {
+    let shown = if limit >= Duration::from_millis(1) {
+        let millis = limit.as_micros().saturating_add(500) / 1000;
+        Duration::from_millis(u64::try_from(millis).unwrap_or(u64::MAX))
+    } else {
+        limit
+    };
+    humantime::format_duration(shown)
 }
 
 impl std::error::Error for TimedOut {}
@@ -139,4 +148,25 @@ pub(super) fn warn_timeout_unsupported<E>() {
          variant #[api(timeout)]): attempts run to completion, and the deadline only bounds \
          the sleeps"
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_limit_reads_to_the_millisecond() {
+        let shown = |limit| readable(limit).to_string();
+        assert_eq!(shown(Duration::from_nanos(2_999_999_396)), "3s");
+        assert_eq!(shown(Duration::from_micros(1_234_400)), "1s 234ms");
+        assert_eq!(shown(Duration::from_secs(90)), "1m 30s");
+        assert_eq!(shown(Duration::from_micros(250)), "250us");
+        assert_eq!(shown(Duration::ZERO), "0s");
+        // No overflow at the top.
+        assert!(
+            shown(Duration::MAX).ends_with("ms"),
+            "{}",
+            shown(Duration::MAX)
+        );
+    }
 }
