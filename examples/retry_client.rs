@@ -1,7 +1,8 @@
 //! A retrying client against a flaky server: the local server answers 503,
 //! then 429 with `Retry-After: 2`, then 200; the client, one `#[retry]`
 //! attribute on a reqwest call, prints each failed attempt and how long it
-//! waits, honouring the server's Retry-After.
+//! waits, honouring the server's Retry-After, and sends one
+//! `Idempotency-Key` with every attempt of its POST.
 //!
 //! Run: `cargo run --example retry_client` (the flaky server is part of
 //! the program, on a free loopback port).
@@ -12,6 +13,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::State;
+use axum::http::HeaderMap;
 use axum::response::Response;
 use axum::routing::post;
 use rebuff::client::ClientError;
@@ -35,18 +37,38 @@ fn print_retry(event: &RetryEvent<'_, ClientError>) {
 }
 
 /// Submits a call for analysis, retrying what the server says is transient.
-#[retry(max_retries = 4, initial_delay = "500ms", jitter = "none", deadline = "30s", on_retry = print_retry)]
+///
+/// A POST is safe to repeat only with an `Idempotency-Key`: the attempt is
+/// bound (`attempt = attempt`) for the run's key, the same on every
+/// attempt, so that a server honouring keys serves it once.
+#[retry(
+    max_retries = 4,
+    initial_delay = "500ms",
+    jitter = "none",
+    deadline = "30s",
+    on_retry = print_retry,
+    attempt = attempt
+)]
 async fn analyze(client: &reqwest::Client, base: &str) -> Result<Analysis, ClientError> {
     client
         .post(format!("{base}/api/v1/calls/analyze"))
         .header("X-API-Key", "demo-key")
+        .header("Idempotency-Key", attempt.idempotency_key().to_string())
         .send_api()
         .await
 }
 
 /// The flaky server: the first request gets a 503, the second a 429 asking
-/// to wait 2 s, every later one the analysis.
-async fn flaky(State(requests): State<Arc<AtomicU32>>) -> Response {
+/// to wait 2 s, every later one the analysis. Every attempt carries the
+/// run's one key.
+async fn flaky(State(requests): State<Arc<AtomicU32>>, headers: HeaderMap) -> Response {
+    println!(
+        "  server: Idempotency-Key {}",
+        headers
+            .get("idempotency-key")
+            .and_then(|key| key.to_str().ok())
+            .unwrap_or("(none)")
+    );
     let (status, headers, body): (u16, &[(&str, &str)], &str) = match requests
         .fetch_add(1, Ordering::SeqCst)
     {
