@@ -283,4 +283,29 @@ fn every_operation_gets_the_keys_answers_only_where_keys_apply() {
         every.keys().collect::<Vec<_>>(),
         ["400", "409", "413", "422", "429", "500", "503"]
     );
+    // A rejection added after the surface's comes after them, and one the
+    // keys answer, named, goes on every operation.
+    let named = Responses::<OrderError>::none()
+        .surface(&surface)
+        .rejections(&[RejectionKind::InvalidJson, RejectionKind::RequestInProgress]);
+    let codes: Vec<String> = named
+        .errors()
+        .iter()
+        .map(|doc| doc.code().to_owned())
+        .collect();
+    assert_eq!(
+        codes.last().map(String::as_str),
+        Some("INVALID_JSON"),
+        "{codes:?}"
+    );
+    let mut api = OpenApiBuilder::new()
+        .paths(PathsBuilder::new().path(
+            "/orders",
+            PathItem::new(HttpMethod::Get, OperationBuilder::new().build()),
+        ))
+        .build();
+    named.add_to_every_operation(&mut api);
+    let get = &serde_json::to_value(&api).unwrap()["paths"]["/orders"]["get"]["responses"];
+    assert!(get["409"].is_object(), "{get:#}");
+    assert!(get["422"].is_null(), "{get:#}");
 }

@@ -232,7 +232,8 @@ fn blocking_unbound(calls: &std::cell::Cell<u32>) -> std::io::Result<u32> {
 /// A policy's attempt timeout on a blocking function whose attempt is not
 /// bound cannot cut its attempts off (the `attempt_timeout` key is a
 /// compile error there; a policy's is not): the first such run says so in
-/// the log, and runs as it would.
+/// the log, and runs as it would. (Once a process: the only test of this
+/// binary whose run warns.)
 #[test]
 fn a_blocking_policy_timeout_the_attempt_never_sees_is_logged() {
     let lines = crate::log_lines::Lines::default();

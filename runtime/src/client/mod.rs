@@ -61,13 +61,14 @@
 mod idempotent;
 mod remote;
 
-/// How long the client integrations (reqwest's `check` and `api`, the
-/// reqwest-middleware and tower retry layers) read an error body for, at
-/// most: what arrived by then is the error's body, so that a server
-/// trickling an endless 404 page does not hold the call (neither reqwest
-/// nor a tower stack sets a time limit of its own unless told to). The
-/// limit is a tokio timer: the runtime needs its time driver, as the retry
-/// engine's sleeps do.
+/// How long the client integrations (reqwest's `check` and `api`, async
+/// and blocking, the reqwest-middleware and tower retry layers) read an
+/// error body for, at most: what arrived by then is the error's body, so
+/// that a server trickling an endless 404 page does not hold the call
+/// (neither reqwest nor a tower stack sets a time limit of its own on a
+/// whole body unless told to). The async ones' limit is a tokio timer: the
+/// runtime needs its time driver, as the retry engine's sleeps do. The
+/// blocking ones check the time between reads.
 #[cfg(any(feature = "reqwest", feature = "tower-client"))]
 #[cfg_attr(docsrs, doc(cfg(any(feature = "reqwest", feature = "tower-client"))))]
 pub const ERROR_BODY_TIME: core::time::Duration = core::time::Duration::from_secs(10);

@@ -58,8 +58,8 @@ pub struct Responses<E> {
     variants: Option<Vec<&'static str>>,
     rejections: Vec<RejectionKind>,
     problem: bool,
-    /// Rejections only a request of a method that is not idempotent can
-    /// meet (a surface's idempotency keys'), after `rejections`.
+    /// Of `rejections`, those only a request of a method that is not
+    /// idempotent can meet (a surface's idempotency keys').
     keyed: Vec<RejectionKind>,
     /// The rate-limit header families on every response.
     every: Families,
@@ -137,6 +137,8 @@ impl<E: Documented> Responses<E> {
             if !self.rejections.contains(kind) {
                 self.rejections.push(*kind);
             }
+            // Asked for by name: on every operation.
+            self.keyed.retain(|keyed| keyed != kind);
         }
         self
     }
@@ -205,9 +207,15 @@ impl<E: Documented> Responses<E> {
         E: ApiError,
     {
         let any = surface.rejections_on(&http::Method::GET);
-        let mut responses = self.surface_with(surface, &any);
-        for kind in surface.rejections() {
-            if !any.contains(&kind) && !responses.keyed.contains(&kind) {
+        let all = surface.rejections();
+        let keyed: Vec<RejectionKind> = all
+            .iter()
+            .copied()
+            .filter(|kind| !any.contains(kind) && !self.rejections.contains(kind))
+            .collect();
+        let mut responses = self.surface_with(surface, &all);
+        for kind in keyed {
+            if !responses.keyed.contains(&kind) {
                 responses.keyed.push(kind);
             }
         }
@@ -217,6 +225,8 @@ impl<E: Documented> Responses<E> {
     /// [`surface`](Self::surface) for a route answering `method`: without
     /// the idempotency keys' answers on a method they do not apply to
     /// ([`Surface::rejections_on`](crate::server::Surface::rejections_on)).
+    /// For one operation: added to every operation of a document, its
+    /// answers go to all of them, where `surface` tells methods apart.
     ///
     /// ```
     /// use std::time::Duration;
@@ -299,11 +309,11 @@ impl<E: Documented> Responses<E> {
             })
             .map(|v| self.variant_doc(v))
             .collect();
-        let keyed = self
-            .keyed
+        let kinds = self
+            .rejections
             .iter()
-            .filter(|kind| keyed && !self.rejections.contains(kind));
-        for kind in self.rejections.iter().chain(keyed) {
+            .filter(|kind| keyed || !self.keyed.contains(kind));
+        for kind in kinds {
             let (sample, _) = rejections::samples(*kind);
             let doc = match E::from_rejection(&sample) {
                 Some(own) => {

@@ -345,9 +345,9 @@ impl RateLimiter {
     /// [`Rejection::Unavailable`](crate::Rejection::Unavailable), in the
     /// API's envelope) rather than admitted when the limits cannot be
     /// decided as configured: the store failed, or a fleet's shared store
-    /// is unreachable and the instance decides alone. By default every request is admitted then (by the
-    /// in-process fallback of a fleet's store, at the instance's share of
-    /// the limits), and logged.
+    /// is unreachable and the instance decides alone. By default every
+    /// request is admitted then (by the in-process fallback of a fleet's
+    /// store, at the instance's share of the limits), and logged.
     ///
     /// ```
     /// use rebuff::ratelimit::RateLimiter;

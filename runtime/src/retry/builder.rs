@@ -6,7 +6,7 @@ use core::future::Future;
 
 use super::driver::{Bind, Driver};
 use super::extras::WithExtras;
-use super::sleep::{DefaultSleeper, Sleeper, ThreadSleep};
+use super::sleep::{DefaultSleeper, Sleeper};
 use super::{Attempt, GiveUp, Policy, Report, RetryEvent};
 use crate::breaker::{Breaker, CircuitOpen};
 use crate::budget::Budget;
@@ -177,7 +177,7 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
     where
         F: FnMut() -> Result<T, E>,
     {
-        let mut driver = Driver::with_clock(self.policy, ThreadSleep, Bind::Count, self.extras);
+        let mut driver = Driver::blocking(self.policy, Bind::Count, self.extras);
         crate::__rebuff_retry!(@loop blocking driver, _ => f())
     }
 
@@ -187,7 +187,7 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
     where
         F: FnMut(Attempt) -> Result<T, E>,
     {
-        let mut driver = Driver::with_clock(self.policy, ThreadSleep, Bind::Attempt, self.extras);
+        let mut driver = Driver::blocking(self.policy, Bind::Attempt, self.extras);
         crate::__rebuff_retry!(@loop blocking driver, attempt => f(attempt))
     }
 
@@ -198,7 +198,7 @@ impl<E: Retryable + fmt::Display, S> Retry<'_, E, S> {
         F: FnMut(Attempt) -> Result<T, E>,
     {
         let extras = self.extras.keep_report();
-        let mut driver = Driver::with_clock(self.policy, ThreadSleep, Bind::Attempt, extras);
+        let mut driver = Driver::blocking(self.policy, Bind::Attempt, extras);
         let result = crate::__rebuff_retry!(@loop blocking driver, attempt => f(attempt));
         (result, driver.report())
     }

@@ -221,8 +221,8 @@ impl Policy {
     /// [`Retryable::timeout_error`](crate::Retryable::timeout_error); a
     /// derived error says it with a unit variant marked `#[api(timeout)]`,
     /// and [`ClientError`](crate::client::ClientError) with its `Timeout`.
-    /// A zero timeout times every attempt out at once; for none, leave it
-    /// unset.
+    /// A zero timeout cuts off every attempt that is not done when first
+    /// polled; for none, leave it unset.
     #[must_use]
     pub const fn attempt_timeout(mut self, timeout: Duration) -> Self {
         self.attempt_timeout = Some(timeout);

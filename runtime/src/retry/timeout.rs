@@ -108,9 +108,10 @@ where
     }
 }
 
-/// Logged once, for the first blocking run whose policy sets an attempt
-/// timeout that its attempts are not handed (the `attempt` not bound):
-/// the `attempt_timeout` key is a compile error there, a policy's is not.
+/// Logged once, for the first blocking run (`#[retry]` on a blocking
+/// function, `run_blocking`) whose policy sets an attempt timeout that its
+/// attempts are not handed (the attempt not bound): the `attempt_timeout`
+/// key is a compile error there, a policy's is not.
 #[cold]
 pub(super) fn warn_blocking_timeout_unbound() {
     static WARNED: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
@@ -119,10 +120,10 @@ pub(super) fn warn_blocking_timeout_unbound() {
     }
     tracing::warn!(
         target: "rebuff::retry",
-        "a blocking function's policy sets an attempt timeout, but its attempts cannot be \
-         cut off: bind the attempt (#[retry(attempt = attempt, ...)]) and hand \
-         attempt.limit() to what it waits on (a client's per-request timeout); until then \
-         attempts run to completion"
+        "a blocking run's policy sets an attempt timeout, but its attempts cannot be cut \
+         off: bind the attempt (#[retry(attempt = attempt, ...)], or \
+         run_blocking_with_attempt) and hand attempt.limit() to what it waits on (a \
+         socket's read timeout); until then attempts run to completion"
     );
 }
 

@@ -34,8 +34,8 @@
 //! reads, and the read under way when it runs out ends within the client's
 //! own timeout (which reqwest's blocking client applies to each read, 30 s
 //! by default, not to the whole body). A success body is read for as long
-//! as it takes; bound a call with the client's timeout and the policy's
-//! deadline.
+//! as it takes, up to [`MAX_SUCCESS_BODY`]: neither the client's timeout
+//! nor a policy's deadline cuts off a server that keeps sending it.
 
 // `ClientError` is what every client call returns, the async ones too: the
 // blocking ones return it as they do rather than boxed.
