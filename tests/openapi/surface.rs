@@ -298,14 +298,23 @@ fn every_operation_gets_the_keys_answers_only_where_keys_apply() {
         Some("INVALID_JSON"),
         "{codes:?}"
     );
-    let mut api = OpenApiBuilder::new()
-        .paths(PathsBuilder::new().path(
-            "/orders",
-            PathItem::new(HttpMethod::Get, OperationBuilder::new().build()),
-        ))
-        .build();
-    named.add_to_every_operation(&mut api);
-    let get = &serde_json::to_value(&api).unwrap()["paths"]["/orders"]["get"]["responses"];
+    let get_responses = |responses: &Responses<OrderError>| {
+        let mut api = OpenApiBuilder::new()
+            .paths(PathsBuilder::new().path(
+                "/orders",
+                PathItem::new(HttpMethod::Get, OperationBuilder::new().build()),
+            ))
+            .build();
+        responses.add_to_every_operation(&mut api);
+        serde_json::to_value(&api).unwrap()["paths"]["/orders"]["get"]["responses"].clone()
+    };
+    let get = get_responses(&named);
     assert!(get["409"].is_object(), "{get:#}");
     assert!(get["422"].is_null(), "{get:#}");
+    // The same surface twice is the same surface.
+    let twice = Responses::<OrderError>::none()
+        .surface(&surface)
+        .surface(&surface);
+    let get = get_responses(&twice);
+    assert!(get["409"].is_null() && get["429"].is_object(), "{get:#}");
 }

@@ -211,7 +211,12 @@ impl<E: Documented> Responses<E> {
         let keyed: Vec<RejectionKind> = all
             .iter()
             .copied()
-            .filter(|kind| !any.contains(kind) && !self.rejections.contains(kind))
+            // Not one named before (on every operation), unless a surface's
+            // keys answer it too.
+            .filter(|kind| {
+                !any.contains(kind)
+                    && (!self.rejections.contains(kind) || self.keyed.contains(kind))
+            })
             .collect();
         let mut responses = self.surface_with(surface, &all);
         for kind in keyed {
