@@ -35,7 +35,8 @@
 //! - **one envelope for everything**: the handlers' own errors (a derived
 //!   type is an axum `IntoResponse` and an actix `ResponseError`), and the
 //!   server's [`Rejection`]s: unknown routes (404), wrong methods (405,
-//!   with `Allow`), bodies that are not the JSON expected, wrong content
+//!   with `Allow`; on actix-web, for the methods of one `web::resource`),
+//!   bodies that are not the JSON expected, wrong content
 //!   types, oversized bodies, bad path, query, form, multipart or header
 //!   values, panics. Rejections are rendered in the error type's style
 //!   ([`crate::rejection::InStyle`]): its envelope (built-in or custom),
