@@ -218,12 +218,10 @@ impl<E: Documented> Responses<E> {
                     && (!self.rejections.contains(kind) || self.keyed.contains(kind))
             })
             .collect();
+        // Listed, and so unflagged, by `surface_with`: flagged again here,
+        // each once (the surface's answers have no repeats).
         let mut responses = self.surface_with(surface, &all);
-        for kind in keyed {
-            if !responses.keyed.contains(&kind) {
-                responses.keyed.push(kind);
-            }
-        }
+        responses.keyed.extend(keyed);
         responses
     }
 
@@ -502,11 +500,8 @@ impl<E: Documented> Responses<E> {
     /// ```
     pub fn add_to_every_operation(&self, api: &mut OpenApi) {
         let every = self.build();
-        let idempotent = if self.keyed.is_empty() {
-            every.clone()
-        } else {
-            group(&self.errors_for(false))
-        };
+        let fewer = (!self.keyed.is_empty()).then(|| group(&self.errors_for(false)));
+        let idempotent = fewer.as_ref().unwrap_or(&every);
         for item in api.paths.paths.values_mut() {
             let operations = [
                 (&mut item.get, http::Method::GET),
@@ -521,7 +516,7 @@ impl<E: Documented> Responses<E> {
             for (operation, method) in operations {
                 if let Some(operation) = operation {
                     let responses = if crate::client::is_idempotent(&method) {
-                        &idempotent
+                        idempotent
                     } else {
                         &every
                     };
