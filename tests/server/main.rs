@@ -16,6 +16,7 @@ mod leads_api;
 #[allow(dead_code)] // each binary reads what it needs
 #[path = "../support/log_lines.rs"]
 mod log_lines;
+mod network_props;
 // Public, so that `missing_docs` in it looks at the derive's output.
 pub mod lints;
 mod ratelimit;

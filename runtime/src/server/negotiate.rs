@@ -3,8 +3,9 @@
 //!
 //! Each of the two representations, `application/json` and
 //! `application/problem+json`, gets the quality of the most specific media
-//! range that matches it: `type/subtype` over `type/*` over `*/*`, a range
-//! with parameters over one without. Parameters other than `q` must be
+//! range that matches it: `type/subtype` over `type/*` over `*/*`, and of
+//! two such ranges alike, the one with parameters (so `application/json`
+//! over `application/*;charset=utf-8`). Parameters other than `q` must be
 //! ones the representation has: `charset=utf-8` (JSON is UTF-8), nothing
 //! else. Names compare without regard to case. A range no representation
 //! matches gives it quality 0; an item that does not parse (a range that
@@ -136,9 +137,11 @@ impl<'a> MediaRange<'a> {
         })
     }
 
-    /// How specifically this range names `representation`, if it does: 0
-    /// for `*/*`, 1 for `application/*`, 2 for the exact type, 3 for the
-    /// exact type with parameters.
+    /// How specifically this range names `representation`, if it does:
+    /// the range first (0 for `*/*`, 2 for `application/*`, 4 for the
+    /// exact type), then its parameters (one more with them). Parameters
+    /// only break a tie between ranges: `application/*;charset=utf-8` is
+    /// less specific than `application/json`.
     fn matches(&self, representation: Representation) -> Option<u8> {
         let params_fit = self.params.iter().all(|(name, value)| {
             name.eq_ignore_ascii_case("charset") && value.eq_ignore_ascii_case("utf-8")
@@ -146,19 +149,18 @@ impl<'a> MediaRange<'a> {
         if !params_fit {
             return None;
         }
-        let extra = u8::from(!self.params.is_empty());
-        if self.kind == "*" {
-            return Some(extra);
-        }
-        if !self.kind.eq_ignore_ascii_case("application") {
+        let range = if self.kind == "*" {
+            0
+        } else if !self.kind.eq_ignore_ascii_case("application") {
             return None;
-        }
-        if self.subtype == "*" {
-            return Some(1 + extra);
-        }
-        self.subtype
-            .eq_ignore_ascii_case(representation.subtype())
-            .then_some(2 + extra)
+        } else if self.subtype == "*" {
+            2
+        } else if self.subtype.eq_ignore_ascii_case(representation.subtype()) {
+            4
+        } else {
+            return None;
+        };
+        Some(range + u8::from(!self.params.is_empty()))
     }
 }
 
@@ -244,6 +246,15 @@ mod tests {
             "application/problem+json;q=\"0.5\", application/json;q=0.4",
             true,
         ),
+        // A range with parameters is not more specific than a type: the
+        // refusal of problem details holds, in either order.
+        (
+            "application/*;charset=utf-8, application/json;charset=utf-8;q=0, application/problem+json;q=0",
+            false,
+        ),
+        ("application/*;charset=utf-8, application/json;q=0.2", true),
+        ("application/json;q=0.2, application/*;charset=utf-8", true),
+        ("*/*;charset=utf-8, application/*;q=0.5", false),
     ];
 
     #[test]
