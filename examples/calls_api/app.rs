@@ -221,40 +221,38 @@ impl State {
 }
 
 /// The API's document (`/openapi.json`, feature `openapi`): the upload
-/// route with every error it can answer with, the API's own and the
-/// server's, each with its code and an example body.
+/// route with the API's own errors, and what the surface answers every
+/// route with (its 413 and 500, the rate limiter's 429s and headers, the
+/// idempotency keys' answers), each with its code and an example body.
 #[cfg(feature = "openapi")]
 pub mod docs {
-    use rebuff::RejectionKind::{
-        BadRequest, IdempotencyKeyReused, Internal, MethodNotAllowed, NotFound, PayloadTooLarge,
-        RateLimited, RequestInProgress, Unavailable,
-    };
+    use rebuff::RejectionKind::{MethodNotAllowed, NotFound};
     use rebuff::openapi::Responses;
+    use rebuff::server::Surface;
 
     use super::CallError;
 
     rebuff::openapi_responses! {
-        /// `POST /api/v1/calls/analyze`: a bad key, a file of another
-        /// format, missing fields, an upload too large (however the server
-        /// notices it), one that cannot be read, the rate limiter, an
-        /// `Idempotency-Key` in flight or reused (or its store away), and a
-        /// panic turned into a 500.
-        pub struct AnalyzeErrors = Responses::<CallError>::new()
-            .rejections(&[
-                PayloadTooLarge, BadRequest, RateLimited, RequestInProgress,
-                IdempotencyKeyReused, Unavailable, Internal,
-            ])
-            .rate_limit_headers(true);
+        /// `POST /api/v1/calls/analyze`: a bad key, a file too large or of
+        /// another format, missing fields, an upload that cannot be read,
+        /// the rate limit.
+        pub struct AnalyzeErrors = Responses::<CallError>::new();
     }
 
-    /// Completes the document the route makes: its title, and the answers
-    /// of the whole API (an unknown path, a method a path does not take)
-    /// as reusable responses.
-    pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    /// Completes the document the route makes: its title, what `surface`
+    /// answers every route with, and the answers of the whole API (an
+    /// unknown path, a method a path does not take) as reusable responses.
+    pub fn finish(
+        mut api: utoipa::openapi::OpenApi,
+        surface: &Surface<CallError>,
+    ) -> utoipa::openapi::OpenApi {
         api.info = utoipa::openapi::InfoBuilder::new()
             .title("Calls API")
             .version("1")
             .build();
+        Responses::<CallError>::none()
+            .surface(surface)
+            .add_to_every_operation(&mut api);
         let components = api.components.get_or_insert_with(Default::default);
         let any_route = Responses::<CallError>::none().rejections(&[NotFound, MethodNotAllowed]);
         for (status, response) in any_route.build() {
@@ -275,6 +273,7 @@ pub mod axum_app {
     use axum::http::HeaderMap;
     #[cfg(not(feature = "openapi"))]
     use axum::routing::post;
+    use rebuff::server::Surface;
     use rebuff::server::axum::Json;
 
     use super::{Analysis, CallError, Form, State};
@@ -341,13 +340,14 @@ pub mod axum_app {
     }
 
     /// The route; with the `openapi` feature, through utoipa-axum, which
-    /// collects its document, and `GET /openapi.json` serving it.
+    /// collects its document, and `GET /openapi.json` serving it with what
+    /// `surface` adds.
     #[cfg(feature = "openapi")]
-    fn routes() -> Router<Arc<State>> {
+    fn routes(surface: &Surface<CallError>) -> Router<Arc<State>> {
         let (router, api) = utoipa_axum::router::OpenApiRouter::new()
             .routes(utoipa_axum::routes!(analyze))
             .split_for_parts();
-        let api = super::docs::finish(api);
+        let api = super::docs::finish(api, surface);
         router.route(
             "/openapi.json",
             axum::routing::get(move || async move { axum::Json(api) }),
@@ -355,13 +355,13 @@ pub mod axum_app {
     }
 
     #[cfg(not(feature = "openapi"))]
-    fn routes() -> Router<Arc<State>> {
+    fn routes(_surface: &Surface<CallError>) -> Router<Arc<State>> {
         Router::new().route("/api/v1/calls/analyze", post(analyze))
     }
 
     pub fn router(state: Arc<State>) -> Router {
         let surface = super::surface(&state);
-        routes().with_state(state).layer(surface)
+        routes(&surface).with_state(state).layer(surface)
     }
 }
 
@@ -372,6 +372,7 @@ pub mod actix_app {
     use actix_multipart::Multipart;
     use actix_web::{HttpRequest, HttpResponse, web};
     use futures_util::StreamExt;
+    use rebuff::server::Surface;
 
     use super::{CallError, Form, State};
 
@@ -430,13 +431,19 @@ pub mod actix_app {
 
     /// The route; with the `openapi` feature, `GET /openapi.json` serves
     /// the same document as the axum front end.
-    pub fn configure(state: Arc<State>) -> impl FnOnce(&mut web::ServiceConfig) {
+    pub fn configure(
+        state: Arc<State>,
+        surface: &Surface<CallError>,
+    ) -> impl FnOnce(&mut web::ServiceConfig) {
+        #[cfg(feature = "openapi")]
+        let api = super::docs::finish(<Api as utoipa::OpenApi>::openapi(), surface);
+        #[cfg(not(feature = "openapi"))]
+        let _ = surface;
         move |cfg| {
             cfg.app_data(web::Data::new(state))
                 .service(web::resource("/api/v1/calls/analyze").route(web::post().to(analyze)));
             #[cfg(feature = "openapi")]
             {
-                let api = super::docs::finish(<Api as utoipa::OpenApi>::openapi());
                 cfg.service(web::resource("/openapi.json").route(web::get().to(move || {
                     let api = api.clone();
                     async move { HttpResponse::Ok().json(api) }
@@ -483,7 +490,7 @@ pub fn serve_actix(
     let surface = surface(&state);
     Ok(HttpServer::new(move || {
         App::new()
-            .configure(actix_app::configure(state.clone()))
+            .configure(actix_app::configure(state.clone(), &surface))
             .wrap(surface.clone())
     })
     .workers(1)

@@ -204,55 +204,50 @@ fn is_email(email: &str) -> bool {
 }
 
 /// The API's document (`/openapi.json`, feature `openapi`): each route
-/// lists the errors it can answer with, its own and the server's
-/// rejections, each with its code and an example body.
+/// lists the errors its handler and extractors answer with, and the
+/// surface adds what it answers any route with (its 413 and 500, the rate
+/// limiter's 429s and headers, the idempotency keys' answers on the POST),
+/// each with its code and an example body.
 #[cfg(feature = "openapi")]
 pub mod docs {
     use rebuff::RejectionKind::{
-        BadRequest, IdempotencyKeyReused, Internal, InvalidJson, InvalidPath, MethodNotAllowed,
-        NotFound, PayloadTooLarge, RateLimited, RequestInProgress, Unavailable,
-        UnsupportedMediaType,
+        InvalidJson, InvalidPath, MethodNotAllowed, NotFound, UnsupportedMediaType,
     };
     use rebuff::openapi::Responses;
+    use rebuff::server::Surface;
 
     use super::LeadError;
 
     rebuff::openapi_responses! {
-        /// `POST /api/v1/leads`: a bad key, an invalid or duplicate lead,
-        /// a body that is not JSON, too large, of another type or
-        /// unreadable, the rate limiter, an `Idempotency-Key` in flight or
-        /// reused (or its store away), and a panic turned into a 500.
+        /// `POST /api/v1/leads`: a bad key, an invalid or duplicate lead, a
+        /// body that is not JSON or of another type.
         pub struct CreateLeadErrors = Responses::<LeadError>::new()
-            .variants(&["Unauthorized", "ValidationError", "DuplicateEmail", "RateLimitExceeded"])
-            .rejections(&[
-                InvalidJson, UnsupportedMediaType, PayloadTooLarge, BadRequest, RateLimited,
-                RequestInProgress, IdempotencyKeyReused, Unavailable, Internal,
-            ])
-            .rate_limit_headers(true);
+            .variants(&["Unauthorized", "ValidationError", "DuplicateEmail"])
+            .rejections(&[InvalidJson, UnsupportedMediaType]);
     }
 
     rebuff::openapi_responses! {
         /// `GET /api/v1/leads/{id}`: a bad key, an unknown lead or an id
-        /// that cannot be read, the rate limiter, an `Idempotency-Key` in
-        /// flight or reused (or its store away), and a panic turned into a
-        /// 500.
+        /// that cannot be read.
         pub struct GetLeadErrors = Responses::<LeadError>::new()
-            .variants(&["Unauthorized", "LeadNotFound", "RateLimitExceeded"])
-            .rejections(&[
-                InvalidPath, RateLimited, RequestInProgress, IdempotencyKeyReused, Unavailable,
-                Internal,
-            ])
-            .rate_limit_headers(true);
+            .variants(&["Unauthorized", "LeadNotFound"])
+            .rejections(&[InvalidPath]);
     }
 
-    /// Completes the document the routes make: its title, and the answers
-    /// of the whole API (an unknown path, a method a path does not take)
-    /// as reusable responses.
-    pub fn finish(mut api: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    /// Completes the document the routes make: its title, what `surface`
+    /// answers every route with, and the answers of the whole API (an
+    /// unknown path, a method a path does not take) as reusable responses.
+    pub fn finish(
+        mut api: utoipa::openapi::OpenApi,
+        surface: &Surface<LeadError>,
+    ) -> utoipa::openapi::OpenApi {
         api.info = utoipa::openapi::InfoBuilder::new()
             .title("Leads API")
             .version("1")
             .build();
+        Responses::<LeadError>::none()
+            .surface(surface)
+            .add_to_every_operation(&mut api);
         let components = api.components.get_or_insert_with(Default::default);
         let any_route = Responses::<LeadError>::none().rejections(&[NotFound, MethodNotAllowed]);
         for (status, response) in any_route.build() {
@@ -274,6 +269,7 @@ pub mod axum_app {
     use axum::routing::get;
     #[cfg(not(feature = "openapi"))]
     use axum::routing::post;
+    use rebuff::server::Surface;
     use rebuff::server::axum::{Json, Path};
 
     use super::{Lead, LeadError, NewLead, State, Success};
@@ -314,19 +310,20 @@ pub mod axum_app {
     }
 
     /// The routes; with the `openapi` feature, through utoipa-axum, which
-    /// collects their documents, and `GET /openapi.json` serving it.
+    /// collects their documents, and `GET /openapi.json` serving it with
+    /// what `surface` adds.
     #[cfg(feature = "openapi")]
-    fn routes() -> Router<Arc<State>> {
+    fn routes(surface: &Surface<LeadError>) -> Router<Arc<State>> {
         let (router, api) = utoipa_axum::router::OpenApiRouter::new()
             .routes(utoipa_axum::routes!(create))
             .routes(utoipa_axum::routes!(get_lead))
             .split_for_parts();
-        let api = super::docs::finish(api);
+        let api = super::docs::finish(api, surface);
         router.route("/openapi.json", get(move || async move { axum::Json(api) }))
     }
 
     #[cfg(not(feature = "openapi"))]
-    fn routes() -> Router<Arc<State>> {
+    fn routes(_surface: &Surface<LeadError>) -> Router<Arc<State>> {
         Router::new()
             .route("/api/v1/leads", post(create))
             .route("/api/v1/leads/{id}", get(get_lead))
@@ -335,7 +332,8 @@ pub mod axum_app {
     /// Routes and the error surface: every failure leaves in the flat
     /// envelope with the request's id.
     pub fn router(state: Arc<State>) -> Router {
-        routes().layer(super::surface(&state)).with_state(state)
+        let surface = super::surface(&state);
+        routes(&surface).layer(surface).with_state(state)
     }
 }
 
@@ -344,6 +342,7 @@ pub mod actix_app {
     use std::sync::Arc;
 
     use actix_web::{HttpRequest, HttpResponse, web};
+    use rebuff::server::Surface;
 
     use super::{LeadError, NewLead, State, Success};
 
@@ -391,14 +390,20 @@ pub mod actix_app {
     /// Routes; the error surface is the app's one middleware
     /// ([`super::surface`]). With the `openapi` feature, `GET
     /// /openapi.json` serves the same document as the axum front end.
-    pub fn configure(state: Arc<State>) -> impl FnOnce(&mut web::ServiceConfig) {
+    pub fn configure(
+        state: Arc<State>,
+        surface: &Surface<LeadError>,
+    ) -> impl FnOnce(&mut web::ServiceConfig) {
+        #[cfg(feature = "openapi")]
+        let api = super::docs::finish(<Api as utoipa::OpenApi>::openapi(), surface);
+        #[cfg(not(feature = "openapi"))]
+        let _ = surface;
         move |cfg| {
             cfg.app_data(web::Data::new(state))
                 .service(web::resource("/api/v1/leads").route(web::post().to(create)))
                 .service(web::resource("/api/v1/leads/{id}").route(web::get().to(get_lead)));
             #[cfg(feature = "openapi")]
             {
-                let api = super::docs::finish(<Api as utoipa::OpenApi>::openapi());
                 cfg.service(web::resource("/openapi.json").route(web::get().to(move || {
                     let api = api.clone();
                     async move { HttpResponse::Ok().json(api) }
@@ -466,7 +471,7 @@ pub fn serve_actix(
     let surface = surface(&state);
     Ok(HttpServer::new(move || {
         App::new()
-            .configure(actix_app::configure(state.clone()))
+            .configure(actix_app::configure(state.clone(), &surface))
             .wrap(surface.clone())
     })
     .workers(1)

@@ -41,6 +41,7 @@ fn documents_every_error(doc: &Value) {
             &[
                 "bad_request",
                 "invalid_file_format",
+                "invalid_header",
                 "invalid_request",
                 "validation_error",
             ],

@@ -12,6 +12,7 @@ mod envelopes;
 #[path = "../support/head_only.rs"]
 mod head_only;
 mod leads_api;
+mod served;
 mod shapes;
 mod statuses;
 mod surface;

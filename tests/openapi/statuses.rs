@@ -182,3 +182,32 @@ fn a_rate_limit_refusal_documents_both_header_families() {
     assert!(built["410"]["headers"].get("RateLimit").is_none());
     let _ = LeadError::Gone;
 }
+
+/// Errors alike in shape share one schema: the plain envelope's 429s (a
+/// refusal and a block, both `{"error": ..., "retry_after": ...}`) are one
+/// schema with two examples, not an `anyOf` of two copies.
+#[test]
+fn errors_alike_in_shape_share_one_schema() {
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    #[api(envelope = rebuff::envelope::Plain)]
+    enum PlainError {
+        #[error("gone")]
+        #[api(status = 410)]
+        Gone,
+    }
+    let built = serde_json::to_value(
+        Responses::<PlainError>::none()
+            .rejections(&[RejectionKind::RateLimited, RejectionKind::Blocked])
+            .build(),
+    )
+    .unwrap();
+    let media = &built["429"]["content"]["application/json"];
+    assert!(media["schema"].get("anyOf").is_none(), "{media:#}");
+    assert_eq!(media["examples"].as_object().unwrap().len(), 2, "{media:#}");
+    crate::check::examples(
+        &Responses::<PlainError>::none()
+            .rejections(&[RejectionKind::RateLimited, RejectionKind::Blocked])
+            .build(),
+    );
+    let _ = PlainError::Gone;
+}

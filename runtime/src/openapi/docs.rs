@@ -147,13 +147,7 @@ fn response(docs: &[&ErrorDoc]) -> Response {
         builder = builder.content(content_type, content(docs, content_type));
     }
     let any = |f: fn(&Headers) -> bool| docs.iter().any(|d| f(&d.headers));
-    builder = builder.header(
-        "X-Request-Id",
-        header(
-            Type::String,
-            "The id of the request, also in the body where the envelope has one: quote it to support.",
-        ),
-    );
+    builder = builder.header("X-Request-Id", request_id_header());
     if any(|h| h.retry_after) {
         builder = builder.header(
             "Retry-After",
@@ -173,6 +167,22 @@ fn response(docs: &[&ErrorDoc]) -> Response {
         );
     }
     builder.build()
+}
+
+/// `X-Request-Id`, which the server surface sends on every response.
+pub(super) fn request_id_header() -> utoipa::openapi::header::Header {
+    header(
+        Type::String,
+        "The id of the request, also in the body where the envelope has one: quote it to support.",
+    )
+}
+
+/// `Idempotent-Replayed`, on an answer an idempotency key replays.
+pub(super) fn replayed_header() -> utoipa::openapi::header::Header {
+    header(
+        Type::String,
+        "`true` when this is the stored answer to an earlier request with the same `Idempotency-Key` (a success, or an error that is not worth retrying).",
+    )
 }
 
 /// The rate limiter's headers, by name: the `X-RateLimit-*` ones when
@@ -241,12 +251,20 @@ fn content(docs: &[&ErrorDoc], content_type: &str) -> Content {
         .iter()
         .filter_map(|doc| doc.body(content_type).map(|body| (*doc, body)))
         .collect();
-    let schema: RefOr<Schema> = match bodies.as_slice() {
-        [(_, only)] => only.schema.clone(),
+    // Each schema once: errors alike in shape (a plain envelope's) share
+    // theirs.
+    let mut schemas: Vec<&RefOr<Schema>> = Vec::new();
+    for (_, body) in &bodies {
+        if !schemas.contains(&&body.schema) {
+            schemas.push(&body.schema);
+        }
+    }
+    let schema: RefOr<Schema> = match schemas.as_slice() {
+        [only] => (*only).clone(),
         many => RefOr::T(
             many.iter()
-                .fold(AnyOfBuilder::new(), |any, (_, body)| {
-                    any.item(body.schema.clone())
+                .fold(AnyOfBuilder::new(), |any, schema| {
+                    any.item((*schema).clone())
                 })
                 .into(),
         ),
@@ -266,13 +284,17 @@ fn content(docs: &[&ErrorDoc], content_type: &str) -> Content {
         .build()
 }
 
+/// The first line of the table a response's description holds.
+pub(super) const TABLE_HEAD: &str = "| Code | Message | Retry | Description |";
+
 /// The description of a response: its codes, messages and retry advice.
 fn table(docs: &[&ErrorDoc]) -> String {
     let mut out = String::new();
     if let Some(reason) = docs.first().and_then(|d| d.status.canonical_reason()) {
         let _ = writeln!(out, "{reason}.\n");
     }
-    out.push_str("| Code | Message | Retry | Description |\n|---|---|---|---|\n");
+    out.push_str(TABLE_HEAD);
+    out.push_str("\n|---|---|---|---|\n");
     for doc in docs {
         let _ = writeln!(
             out,

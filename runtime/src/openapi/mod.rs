@@ -49,7 +49,13 @@
 //! headers, its idempotency keys' 409, 422, 400 and 503; with
 //! [`Responses::add_to_every_operation`], the whole error surface of the
 //! one setup call is in the document, the keys' answers only on the
-//! operations of methods keys apply to (POST, PATCH).
+//! operations of methods keys apply to (POST, PATCH). A status an
+//! operation documents already (its own 500, say) gains the surface's
+//! errors beside its own; and each operation shows what the surface does
+//! to every response (`X-Request-Id`, the rate-limit headers its limiter
+//! sends and no others, problem details only if it negotiates them, the
+//! `Idempotency-Key` header where keys apply). So a route lists what its
+//! handler and extractors answer with, and the surface adds the rest.
 //!
 //! # Examples and key order
 //!
@@ -59,13 +65,17 @@
 //! the order the server sends them. [`ErrorDoc::example`] always has the
 //! exact bytes.
 
+mod catalog;
 mod docs;
 mod envelopes;
+mod operation;
 pub(crate) mod probe;
 mod rejections;
 mod responses;
 mod sample;
 mod schema;
+#[cfg(any(feature = "axum", feature = "actix"))]
+mod surface;
 
 pub use docs::ErrorDoc;
 pub use envelopes::Shape;
@@ -77,8 +87,8 @@ pub use schema::{DetailSchema, Details, FieldSchema};
 /// without a direct dependency.
 pub use utoipa;
 
+pub(crate) use catalog::catalog;
 pub(crate) use envelopes::{flat, infer, nested, plain, problem, success};
-pub(crate) use responses::catalog;
 
 use crate::{ApiError, Rejection};
 

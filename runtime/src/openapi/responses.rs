@@ -14,13 +14,14 @@ use utoipa::openapi::{OpenApi, RefOr};
 
 use super::docs::{Body, ErrorDoc, Headers, group};
 use super::envelopes::Shape;
+use super::operation::{self, Additions, Served};
 use super::sample::SAMPLE_TIME_SECS;
 use super::schema::{Details, FieldSchema};
 use super::{Documented, Variant, rejections};
 use crate::envelope::{Envelope, Problem};
 use crate::rate_limit::Families;
 use crate::rejection::InStyle;
-use crate::{ApiError, Context, RejectionKind};
+use crate::{ApiError, Context, Rejection, RejectionKind};
 
 /// The errors one operation (or a whole API) can answer with, as OpenAPI
 /// responses: some or all of `E`'s variants and some of the server's
@@ -55,18 +56,23 @@ use crate::{ApiError, Context, RejectionKind};
 /// assert_eq!(create.keys().collect::<Vec<_>>(), ["400", "401", "409", "413"]);
 /// ```
 pub struct Responses<E> {
-    variants: Option<Vec<&'static str>>,
-    rejections: Vec<RejectionKind>,
-    problem: bool,
+    pub(super) variants: Option<Vec<&'static str>>,
+    pub(super) rejections: Vec<RejectionKind>,
+    pub(super) problem: bool,
     /// Of `rejections`, those only a request of a method that is not
     /// idempotent can meet (a surface's idempotency keys').
-    keyed: Vec<RejectionKind>,
+    pub(super) keyed: Vec<RejectionKind>,
     /// The rate-limit header families on every response.
-    every: Families,
+    pub(super) every: Families,
     /// Those on the limiter's refusals (its default: both).
-    refusals: Families,
-    context: Context,
-    _type: PhantomData<fn() -> E>,
+    pub(super) refusals: Families,
+    /// The surface the errors are served behind, if known.
+    pub(super) served: Option<Served>,
+    /// Samples of rejections as the surface sends them (its body limit's
+    /// 413, its keys' 400), in place of the generic ones.
+    pub(super) samples: Vec<Rejection>,
+    pub(super) context: Context,
+    pub(super) _type: PhantomData<fn() -> E>,
 }
 
 impl<E> core::fmt::Debug for Responses<E> {
@@ -105,6 +111,8 @@ impl<E: Documented> Responses<E> {
                 legacy: true,
                 ietf: true,
             },
+            served: None,
+            samples: Vec::new(),
             context: Context::new()
                 .request_id("req_1234567890abcdef")
                 .timestamp(UNIX_EPOCH + Duration::from_secs(SAMPLE_TIME_SECS)),
@@ -120,10 +128,26 @@ impl<E: Documented> Responses<E> {
     }
 
     /// Only these variants of `E`, by their Rust names (a `transparent`
-    /// variant stands for every error of the type it wraps). A name that
-    /// is no variant documents nothing.
+    /// variant stands for every error of the type it wraps).
+    ///
+    /// # Panics
+    ///
+    /// On a name that is no variant of `E` (a typo would leave the error
+    /// out of the document unseen), with the names `E` has.
     #[must_use]
     pub fn variants(mut self, names: &[&'static str]) -> Self {
+        let mut all = Vec::new();
+        E::variants(&mut all);
+        if let Some(unknown) = names
+            .iter()
+            .find(|name| all.iter().all(|v| v.name != **name))
+        {
+            let known: Vec<&str> = all.iter().map(|v| v.name).collect();
+            panic!(
+                "`Responses::variants`: `{unknown}` is no variant of `{}`, which has {known:?}",
+                core::any::type_name::<E>()
+            );
+        }
         self.variants = Some(names.to_vec());
         self
     }
@@ -164,123 +188,13 @@ impl<E: Documented> Responses<E> {
         self
     }
 
-    /// Adds what `surface` can answer any request with on its own
-    /// ([`Surface::rejections`](crate::server::Surface::rejections): a 500,
-    /// the body limit's 413, the rate limiter's refusals, the idempotency
-    /// keys' answers, which a route of a method keys do not apply to never
-    /// gives: see [`surface_on`](Self::surface_on)), documents its
-    /// rate-limit headers on every response
-    /// when it has a limiter, and problem details only when it negotiates
-    /// them: the error surface of the one setup call, in the document.
-    ///
-    /// ```
-    /// # #[cfg(feature = "ratelimit")] {
-    /// use std::time::Duration;
-    /// use rebuff::ApiError;
-    /// use rebuff::openapi::Responses;
-    /// use rebuff::ratelimit::RateLimiter;
-    /// use rebuff::server::Surface;
-    /// use rebuff::server::idempotency::{IdempotencyKeys, MemoryStore};
-    ///
-    /// #[derive(Debug, thiserror::Error, ApiError)]
-    /// enum OrderError {
-    ///     #[error("no such order")]
-    ///     #[api(status = 404, message = "No such order")]
-    ///     NoSuchOrder,
-    /// }
-    ///
-    /// let surface = Surface::<OrderError>::new()
-    ///     .rate_limit(RateLimiter::new())
-    ///     .idempotency(IdempotencyKeys::new(MemoryStore::new(Duration::from_secs(3600))));
-    /// let every_route = Responses::<OrderError>::none().surface(&surface).build();
-    /// assert_eq!(
-    ///     every_route.keys().collect::<Vec<_>>(),
-    ///     ["400", "409", "413", "422", "429", "500", "503"]
-    /// );
-    /// # }
-    /// ```
-    #[cfg(any(feature = "axum", feature = "actix"))]
-    #[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "actix"))))]
-    #[must_use]
-    pub fn surface(self, surface: &crate::server::Surface<E>) -> Self
-    where
-        E: ApiError,
-    {
-        let any = surface.rejections_on(&http::Method::GET);
-        let all = surface.rejections();
-        let keyed: Vec<RejectionKind> = all
+    /// The sample of a rejection: the surface's, else the generic one.
+    fn sample(&self, kind: RejectionKind) -> Rejection {
+        self.samples
             .iter()
-            .copied()
-            // Not one named before (on every operation), unless a surface's
-            // keys answer it too.
-            .filter(|kind| {
-                !any.contains(kind)
-                    && (!self.rejections.contains(kind) || self.keyed.contains(kind))
-            })
-            .collect();
-        // Listed, and so unflagged, by `surface_with`: flagged again here,
-        // each once (the surface's answers have no repeats).
-        let mut responses = self.surface_with(surface, &all);
-        responses.keyed.extend(keyed);
-        responses
-    }
-
-    /// [`surface`](Self::surface) for a route answering `method`: without
-    /// the idempotency keys' answers on a method they do not apply to
-    /// ([`Surface::rejections_on`](crate::server::Surface::rejections_on)).
-    /// For one operation: added to every operation of a document, its
-    /// answers go to all of them, where `surface` tells methods apart.
-    ///
-    /// ```
-    /// use std::time::Duration;
-    /// use rebuff::ApiError;
-    /// use rebuff::http::Method;
-    /// use rebuff::openapi::Responses;
-    /// use rebuff::server::Surface;
-    /// use rebuff::server::idempotency::{IdempotencyKeys, MemoryStore};
-    ///
-    /// #[derive(Debug, thiserror::Error, ApiError)]
-    /// enum OrderError {
-    ///     #[error("no such order")]
-    ///     #[api(status = 404, message = "No such order")]
-    ///     NoSuchOrder,
-    /// }
-    ///
-    /// let keys = IdempotencyKeys::new(MemoryStore::new(Duration::from_secs(3600)));
-    /// let surface = Surface::<OrderError>::new().idempotency(keys);
-    /// let get = Responses::<OrderError>::none().surface_on(&surface, &Method::GET).build();
-    /// assert_eq!(get.keys().collect::<Vec<_>>(), ["413", "500"]);
-    /// let post = Responses::<OrderError>::none().surface_on(&surface, &Method::POST).build();
-    /// assert_eq!(post.keys().collect::<Vec<_>>(), ["400", "409", "413", "422", "500", "503"]);
-    /// ```
-    #[cfg(any(feature = "axum", feature = "actix"))]
-    #[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "actix"))))]
-    #[must_use]
-    pub fn surface_on(self, surface: &crate::server::Surface<E>, method: &http::Method) -> Self
-    where
-        E: ApiError,
-    {
-        self.surface_with(surface, &surface.rejections_on(method))
-    }
-
-    /// [`surface`](Self::surface) with `rejections` as its answers.
-    #[cfg(any(feature = "axum", feature = "actix"))]
-    fn surface_with(
-        self,
-        surface: &crate::server::Surface<E>,
-        rejections: &[crate::RejectionKind],
-    ) -> Self
-    where
-        E: ApiError,
-    {
-        let mut responses = self.rejections(rejections);
-        if let Some(families) = surface.rate_limit_families() {
-            responses.every.legacy |= families.legacy;
-            responses.every.ietf |= families.ietf;
-            responses.refusals = families;
-        }
-        responses.problem &= surface.negotiates();
-        responses
+            .find(|sample| sample.kind() == kind)
+            .cloned()
+            .unwrap_or_else(|| rejections::samples(kind).0)
     }
 
     /// The request context the examples are rendered with (request id,
@@ -317,7 +231,7 @@ impl<E: Documented> Responses<E> {
             .iter()
             .filter(|kind| keyed || !self.keyed.contains(kind));
         for kind in kinds {
-            let (sample, _) = rejections::samples(*kind);
+            let sample = self.sample(*kind);
             let doc = match E::from_rejection(&sample) {
                 Some(own) => {
                     let variant = all.iter().find(|v| v.sample.code() == own.code());
@@ -447,13 +361,22 @@ impl<E: Documented> Responses<E> {
         group(&self.errors())
     }
 
-    /// Adds the responses to `operation` (a status it already documents
-    /// keeps its own response). With the rate limiter's headers on every
-    /// response ([`rate_limit_headers`](Self::rate_limit_headers),
+    /// Adds the responses to `operation`. A status it documents already
+    /// gains the errors it lacks, their examples, schemas (as `anyOf`
+    /// alternatives), rows of its table and headers; a status it documents
+    /// by reference (`$ref`) is left as it is. With the rate limiter's
+    /// headers on every response ([`rate_limit_headers`](Self::rate_limit_headers),
     /// [`surface`](Self::surface)), the operation's own responses are
     /// documented with them too.
+    ///
+    /// Added from a [`surface`](Self::surface), the operation shows what
+    /// the surface does to every response: `X-Request-Id` on each; no
+    /// `application/problem+json` beside the envelope's content type when
+    /// it does not negotiate problem details; no rate-limit header its
+    /// limiter does not send; with idempotency keys, the `Idempotency-Key`
+    /// request header and a success's `Idempotent-Replayed`.
     pub fn add_to(&self, operation: &mut Operation) {
-        self.add(operation, &self.build());
+        self.add(operation, &self.build(), true);
     }
 
     /// Adds the responses to every operation of `api`, as
@@ -515,35 +438,30 @@ impl<E: Documented> Responses<E> {
             ];
             for (operation, method) in operations {
                 if let Some(operation) = operation {
-                    let responses = if crate::client::is_idempotent(&method) {
-                        idempotent
-                    } else {
-                        &every
-                    };
-                    self.add(operation, responses);
+                    let keyed = !crate::client::is_idempotent(&method);
+                    let responses = if keyed { &every } else { idempotent };
+                    self.add(operation, responses, keyed);
                 }
             }
         }
     }
 
-    fn add(&self, operation: &mut Operation, responses: &BTreeMap<String, RefOr<Response>>) {
-        let own = &mut operation.responses.responses;
-        for (status, response) in responses {
-            own.entry(status.clone())
-                .or_insert_with(|| response.clone());
-        }
-        let every = super::docs::limit_headers(self.every.legacy, self.every.ietf);
-        for response in own.values_mut() {
-            // A reference is to a response documented once, elsewhere.
-            if let RefOr::T(response) = response {
-                for (name, header) in &every {
-                    response
-                        .headers
-                        .entry((*name).to_owned())
-                        .or_insert_with(|| header.clone());
-                }
-            }
-        }
+    fn add(
+        &self,
+        operation: &mut Operation,
+        responses: &BTreeMap<String, RefOr<Response>>,
+        keyed: bool,
+    ) {
+        operation::add(
+            operation,
+            &Additions {
+                responses,
+                every: self.every,
+                served: self.served,
+                keyed,
+                envelope: <E::Envelope as Envelope>::CONTENT_TYPE,
+            },
+        );
     }
 }
 
@@ -562,118 +480,5 @@ fn problem_type<A: ApiError>(err: &A) -> String {
         (None, Some(base)) if base.ends_with('/') => format!("{base}{}", err.code()),
         (None, Some(base)) => format!("{base}/{}", err.code()),
         (None, None) => "about:blank".to_owned(),
-    }
-}
-
-/// A code as the name of a component, which OpenAPI 3.1 spells with
-/// letters, digits, `.`, `-` and `_` only: any other character (the `/` of
-/// `auth/invalid-email`) becomes `_`.
-fn component_key(code: &str) -> String {
-    code.chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_') {
-                c
-            } else {
-                '_'
-            }
-        })
-        .collect()
-}
-
-/// A type's name as the start of its components' names: each path's last
-/// segment, generic arguments kept (`Page<Item>` is `Page_Item`, so that
-/// two of one generic type do not share names), anything OpenAPI does
-/// not allow in a name (`<`, `, `, letters past ASCII) as one `_`.
-fn type_key(type_name: &str) -> String {
-    let mut short = String::with_capacity(type_name.len());
-    let mut segment = String::new();
-    let mut chars = type_name.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == ':' && chars.peek() == Some(&':') {
-            chars.next();
-            segment.clear();
-        } else if c.is_alphanumeric() || c == '_' {
-            segment.push(c);
-        } else {
-            short.push_str(&segment);
-            segment.clear();
-            short.push(c);
-        }
-    }
-    short.push_str(&segment);
-    let mut key = String::with_capacity(short.len());
-    for c in component_key(&short).chars() {
-        if c != '_' || !key.ends_with('_') {
-            key.push(c);
-        }
-    }
-    let key = key.trim_matches('_');
-    if key.is_empty() {
-        "Error".to_owned()
-    } else {
-        key.to_owned()
-    }
-}
-
-/// The catalog of `E` as an OpenAPI document: every error and rejection
-/// as a reusable response per status (with each code's example), and each
-/// code's body schema, as components.
-pub(crate) fn catalog<E: Documented>() -> OpenApi {
-    use utoipa::openapi::{ComponentsBuilder, InfoBuilder, OpenApiBuilder, Paths};
-    let docs = Responses::<E>::new()
-        .rejections(&RejectionKind::ALL)
-        .errors();
-    let name = type_key(core::any::type_name::<E>());
-    let mut components = ComponentsBuilder::new();
-    for (status, response) in group(&docs) {
-        components = components.response(format!("{name}.{status}"), response);
-    }
-    for doc in &docs {
-        if let Some(body) = doc.bodies.first() {
-            components = components.schema(
-                format!("{name}.{}", component_key(&doc.code)),
-                body.schema.clone(),
-            );
-        }
-    }
-    let components = components.build();
-    OpenApiBuilder::new()
-        .info(
-            InfoBuilder::new()
-                .title(format!("{name} errors"))
-                .version("1")
-                .description(Some(crate::catalog::markdown::<E>())),
-        )
-        .paths(Paths::new())
-        .components(Some(components))
-        .build()
-}
-
-#[cfg(test)]
-mod tests {
-    use super::type_key;
-
-    #[test]
-    fn a_types_components_are_named_legally_and_apart() {
-        assert_eq!(type_key("my_app::users::LeadError"), "LeadError");
-        assert_eq!(
-            type_key("my_app::Page<alloc::string::String>"),
-            "Page_String"
-        );
-        assert_ne!(type_key("a::Page<a::X>"), type_key("a::Page<a::Y>"));
-        assert_eq!(
-            type_key("m::Pair<m::A, core::option::Option<m::B>>"),
-            "Pair_A_Option_B"
-        );
-        assert_eq!(type_key("m::Błąd"), "B_d");
-        assert_eq!(type_key("m::ł"), "Error");
-        for name in ["a::Vec<a::B<'static>>", "a::Arr<[u8; 4]>", "m::Błąd<m::ż>"] {
-            let key = type_key(name);
-            assert!(
-                key.chars()
-                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '_')),
-                "{key}"
-            );
-        }
     }
 }

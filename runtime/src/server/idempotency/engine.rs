@@ -31,6 +31,14 @@ const MIN_RENEWAL: Duration = Duration::from_millis(10);
 /// Renewals further apart than this are none.
 const MAX_RENEWAL: Duration = Duration::from_secs(365 * 24 * 3600);
 
+/// The 400 for a key that cannot be one.
+pub(crate) fn invalid_key() -> Rejection {
+    Rejection::InvalidHeader {
+        name: "Idempotency-Key".into(),
+        reason: format!("an idempotency key is 1 to {MAX_KEY} printable ASCII characters"),
+    }
+}
+
 /// A keyed request, before its body is read: its key, scoped.
 #[derive(Debug)]
 pub(crate) struct Keyed {
@@ -65,10 +73,7 @@ impl Keyed {
         let key = core::str::from_utf8(key)
             .ok()
             .filter(|k| !k.is_empty() && k.len() <= MAX_KEY && k.as_bytes().iter().all(printable))
-            .ok_or_else(|| Rejection::InvalidHeader {
-                name: "Idempotency-Key".into(),
-                reason: format!("an idempotency key is 1 to {MAX_KEY} printable ASCII characters"),
-            })?;
+            .ok_or_else(invalid_key)?;
         let scope = scope();
         if scope.is_empty() {
             // Shared by every caller without an identity, a key would

@@ -76,6 +76,9 @@ pub use layer::{IdempotencyLayer, IdempotencyService};
 pub use memory::MemoryStore;
 
 pub(crate) use engine::{Begin, BodyFailed, Keyed, MAX_BODY, MAX_REQUEST};
+// What the document of a surface with keys shows of them.
+#[cfg(feature = "openapi")]
+pub(crate) use engine::{MAX_KEY, invalid_key};
 
 use core::future::Future;
 use core::pin::Pin;
