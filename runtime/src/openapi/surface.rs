@@ -7,14 +7,20 @@ use super::responses::Responses;
 use crate::{ApiError, Rejection, RejectionKind};
 
 impl<E: Documented> Responses<E> {
-    /// Adds what `surface` can answer any request with on its own
-    /// ([`Surface::rejections`](crate::server::Surface::rejections): a 500,
-    /// the body limit's 413, the rate limiter's refusals, the idempotency
-    /// keys' answers, which a route of a method keys do not apply to never
-    /// gives: see [`surface_on`](Self::surface_on)), documents its
-    /// rate-limit headers on every response
-    /// when it has a limiter, and problem details only when it negotiates
-    /// them: the error surface of the one setup call, in the document.
+    /// Adds the error surface of the one setup call: what `surface`
+    /// answers any request with on its own, as it is configured
+    /// ([`Surface::rejections`](crate::server::Surface::rejections)).
+    ///
+    /// - A 500 for a panic, and the body limit's 413 (its example with
+    ///   the limit set).
+    /// - The rate limiter's 429s, and its header families on every
+    ///   response.
+    /// - The idempotency keys' 400, 409, 422 and 503. A route of a method
+    ///   keys do not apply to never gives them:
+    ///   [`add_to_every_operation`](Self::add_to_every_operation) puts
+    ///   them only on POST and PATCH operations, and
+    ///   [`surface_on`](Self::surface_on) leaves them out for one route.
+    /// - Problem details only when the surface negotiates them.
     ///
     /// ```
     /// # #[cfg(feature = "ratelimit")] {

@@ -9,6 +9,29 @@ use crate::style::{Case, Spelled};
 
 /// Which [`Rejection`](super::Rejection), without its data: what
 /// `#[api(rejection = ...)]` names.
+///
+/// Each kind's status and code (in the error type's `code_case` on the
+/// wire: `RATE_LIMIT_EXCEEDED` with `code_case = "SCREAMING_SNAKE_CASE"`):
+///
+/// | kind | status | code |
+/// |---|---|---|
+/// | `NotFound` | 404 | `not_found` |
+/// | `MethodNotAllowed` | 405 | `method_not_allowed` |
+/// | `InvalidJson` | 400 | `invalid_json` |
+/// | `UnsupportedMediaType` | 415 | `unsupported_media_type` |
+/// | `PayloadTooLarge` | 413 | `payload_too_large` |
+/// | `InvalidPath` | 400 | `invalid_path` |
+/// | `InvalidQuery` | 400 | `invalid_query` |
+/// | `InvalidForm` | 400 | `invalid_form` |
+/// | `InvalidMultipart` | 400 | `invalid_multipart` |
+/// | `InvalidHeader` | 400 | `invalid_header` |
+/// | `BadRequest` | 400 | `bad_request` |
+/// | `Internal` | 500 | `internal_error` |
+/// | `RequestInProgress` | 409 | `request_in_progress` |
+/// | `IdempotencyKeyReused` | 422 | `idempotency_key_reused` |
+/// | `RateLimited` | 429 | `rate_limit_exceeded` |
+/// | `Blocked` | 429 | `abnormal_usage_detected` |
+/// | `Unavailable` | 503 | `temporarily_unavailable` |
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[non_exhaustive]
 pub enum RejectionKind {
@@ -464,3 +487,24 @@ pub(super) const CLASH: [&str; KINDS.len()] = [
     "this code is the code of rebuff's `Blocked` rejection (a caller blocked after repeated refusals): mark the variant `#[api(rejection = Blocked)]` to answer it with it, or give it another code",
     "this code is the code of rebuff's `Unavailable` rejection (the service cannot answer now): mark the variant `#[api(rejection = Unavailable)]` to answer it with it, or give it another code",
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::KINDS;
+
+    /// The table in [`RejectionKind`](super::RejectionKind)'s docs is
+    /// the one the server renders from.
+    #[test]
+    fn the_documented_table_is_the_real_one() {
+        let rows: Vec<String> = include_str!("kind.rs")
+            .lines()
+            .filter(|line| line.starts_with("/// | `"))
+            .map(str::to_owned)
+            .collect();
+        let real: Vec<String> = KINDS
+            .iter()
+            .map(|(kind, code, status, _, _)| format!("/// | `{kind:?}` | {status} | `{code}` |"))
+            .collect();
+        assert_eq!(rows, real);
+    }
+}
