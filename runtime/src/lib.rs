@@ -363,7 +363,7 @@ pub use context::Context;
 pub use rate_limit::RateLimit;
 pub use rejection::{Rejection, RejectionKind};
 pub use retry::{Jitter, Policy};
-pub use retryable::{Advice, Retryable};
+pub use retryable::{Advice, CanTimeOut, Retryable};
 pub use store_error::StoreError;
 pub use style::{Case, Style};
 

@@ -12,7 +12,8 @@ pub use crate::fields::{
 };
 pub use crate::rejection::{clash, clash_between, clash_within};
 pub use crate::retry::{
-    Admission, Attempt, Bind, Driver, FromCircuitOpen, NoExtras, Verdict, WithExtras, typed,
+    Admission, Attempt, Bind, Driver, FromCircuitOpen, NoExtras, Verdict, WithExtras, cut_off,
+    typed,
 };
 
 /// Calls the type's `answer_rejections` function: checks that it is a

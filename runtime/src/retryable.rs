@@ -112,6 +112,39 @@ pub trait Retryable {
     }
 }
 
+/// An error that can stand for an attempt cut off by its time limit: its
+/// [`Retryable::timeout_error`] returns `Some`.
+///
+/// `#[retry]` asks it of an async function's error type when the attribute
+/// sets `attempt_timeout`, so that the key cannot be silently ignored (a
+/// `policy`'s attempt timeout cannot be seen at compile time: the first
+/// such run logs a warning instead). Implemented for
+/// [`ClientError`](crate::client::ClientError), [`std::io::Error`] and
+/// every derived type with a unit variant marked `#[api(timeout)]`;
+/// implement it beside a `timeout_error` of your own.
+///
+/// ```
+/// use rebuff::{ApiError, CanTimeOut};
+///
+/// #[derive(Debug, thiserror::Error, ApiError)]
+/// enum CallError {
+///     #[error("timed out")]
+///     #[api(status = 504, timeout)]
+///     Timeout,
+/// }
+///
+/// fn times_out<E: CanTimeOut>() {}
+/// times_out::<CallError>();
+/// ```
+#[diagnostic::on_unimplemented(
+    message = "`{Self}` cannot stand for an attempt cut off by `attempt_timeout`, so no attempt would ever be cut off",
+    label = "the error type of a function whose attempts have a time limit",
+    note = "mark a unit variant of a derived error `#[api(timeout)]`; for an error of your own, return `Some` from `Retryable::timeout_error` and implement `rebuff::CanTimeOut`"
+)]
+pub trait CanTimeOut: Retryable {}
+
+impl CanTimeOut for io::Error {}
+
 // Not offered as the fix when a type is not `Retryable`: the message of
 // `Retryable` itself says both ways to make it one.
 #[diagnostic::do_not_recommend]

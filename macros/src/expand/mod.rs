@@ -168,17 +168,17 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         .map(|p| catalog::entry(p, &mut bounds))
         .collect();
     let from_rejection = rejection::from_rejection(input, plans, &mut bounds);
-    let from_timeout = plans
+    let timeout_variant = plans
         .iter()
-        .find(|p| p.variant.attrs.timeout.is_some() && p.variant.fields.is_empty())
-        .map(|p| {
-            let path = p.path();
-            quote! {
-                fn from_timeout() -> ::core::option::Option<fn(::rebuff::retry::TimedOut) -> Self> {
-                    ::core::option::Option::Some(|_| #path {})
-                }
+        .find(|p| p.variant.attrs.timeout.is_some() && p.variant.fields.is_empty());
+    let from_timeout = timeout_variant.map(|p| {
+        let path = p.path();
+        quote! {
+            fn from_timeout() -> ::core::option::Option<fn(::rebuff::retry::TimedOut) -> Self> {
+                ::core::option::Option::Some(|_| #path {})
             }
-        });
+        }
+    });
     let clashes = rejection::clashes(input, plans);
 
     for plan in plans {
@@ -220,12 +220,20 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
     } else {
         TokenStream::new()
     };
+    // What `#[retry(attempt_timeout = ...)]` asks of the error type.
+    let can_time_out = timeout_variant.map(|_| {
+        quote! {
+            #[automatically_derived]
+            impl #impl_generics ::rebuff::CanTimeOut for #ty #ty_generics #where_clause {}
+        }
+    });
 
     quote! {
         #clashes
         #decode
         #frameworks
         #openapi
+        #can_time_out
 
         #[automatically_derived]
         #[allow(unused_qualifications, clippy::needless_lifetimes, clippy::match_same_arms)]

@@ -16,7 +16,8 @@
 //!     ::rebuff::__rebuff_retry!(async, PolicyRef::__rebuff_policy(&(STANDARD)), NoExtras, _ =>
 //!         ::rebuff::__private::typed::<Result<Lead, ClientError>, _>(async {
 //!             let id = ::rebuff::__private::RetryArg::__rebuff_clone(&id);
-//!             BODY
+//!             let __rebuff_out: Result<Lead, ClientError> = { BODY };
+//!             __rebuff_out
 //!         })
 //!     )
 //! }
@@ -109,6 +110,8 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
     let args = args::parse(&cx, args);
     args.validate(&cx);
     check_signature(&cx, &function.sig);
+    check_attempt_name(&cx, &args, &function.sig);
+    check_stacked(&cx, &function.attrs);
     let kind = kind_of(&function.sig);
     check_kind(&cx, &args, &function, &kind);
     let output = result_type(&cx, &function.sig, &kind);
@@ -145,15 +148,25 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
         // The attempt is an `async` block, not an async closure: its future
         // borrows the arguments for one attempt only, so the function's
         // future stays `Send` when its parts are.
-        Kind::Async => quote_spanned! {span=>
-            #binding
-            ::rebuff::__rebuff_retry!(async, #policy, #extras, #attempt =>
+        // The body's value is bound with the function's type, so that a
+        // wrong type is reported at the value, as without the macro, not
+        // at the return type.
+        Kind::Async => {
+            let out = Ident::new("__rebuff_out", Span::mixed_site());
+            let attempt_future = quote_spanned! {span=>
                 ::rebuff::__private::typed::<#erased, _>(async {
                     #(#clones)*
-                    #body
+                    let #out: #erased = { #body };
+                    #[allow(unreachable_code)]
+                    #out
                 })
-            )
-        },
+            };
+            let attempt_future = cut_off(&args, attempt_future);
+            quote_spanned! {span=>
+                #binding
+                ::rebuff::__rebuff_retry!(async, #policy, #extras, #attempt => #attempt_future)
+            }
+        }
         Kind::Blocking => quote_spanned! {span=>
             #binding
             ::rebuff::__rebuff_retry!(blocking, #policy, #extras, #attempt =>
@@ -176,6 +189,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
                 }
                 None => (quote!(), quote!(__rebuff_make())),
             };
+            let call = cut_off(&args, call);
             quote_spanned! {span=>
                 #binding
                 #[allow(unused_mut)]
@@ -196,6 +210,71 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
             #new_body
         }
     })
+}
+
+/// Each attempt's future, checked (where the attribute sets
+/// `attempt_timeout`) to end in an error that can stand for an attempt cut
+/// off: else the key would silently do nothing. The check is spanned at
+/// the key.
+fn cut_off(args: &Args, attempt_future: TokenStream) -> TokenStream {
+    match &args.attempt_timeout {
+        Some(timeout) => {
+            let span = timeout.key.span();
+            quote_spanned!(span=> ::rebuff::__private::cut_off(#attempt_future))
+        }
+        None => attempt_future,
+    }
+}
+
+/// `attempt = NAME` names a new variable: one the function already has
+/// (an argument, `self`) would be hidden by it in the body.
+fn check_attempt_name(cx: &Ctxt, args: &Args, sig: &Signature) {
+    let Some(attempt) = &args.attempt else {
+        return;
+    };
+    let name = &attempt.value;
+    if name == "self" {
+        cx.error_at(
+            name.span(),
+            "`attempt = self` cannot name the attempt: `self` is the receiver; choose a name of its own (`attempt = attempt`)",
+        );
+        return;
+    }
+    for input in &sig.inputs {
+        if let FnArg::Typed(typed) = input {
+            if let Pat::Ident(pat) = &*typed.pat {
+                if pat.ident == *name {
+                    cx.error_at(
+                        name.span(),
+                        format!("`attempt = {name}` would hide the argument `{name}` in the body: choose another name (`attempt = attempt`)"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// A second `#[retry]` on the function would retry every attempt of the
+/// first: 3 retries each make 16 calls, not 4.
+fn check_stacked(cx: &Ctxt, attrs: &[Attribute]) {
+    for attr in attrs {
+        let path = attr.path();
+        let named = path
+            .segments
+            .last()
+            .is_some_and(|last| last.ident == "retry");
+        let ours = path.segments.len() == 1
+            || path
+                .segments
+                .first()
+                .is_some_and(|first| first.ident == "rebuff");
+        if named && ours {
+            cx.error_spanned_by(
+                attr,
+                "a second `#[retry]` on this function would retry each attempt of the first, multiplying the calls: give every key to one `#[retry]`",
+            );
+        }
+    }
 }
 
 /// The body's leading inner attributes (`#![allow(...)]`), which stay at

@@ -349,6 +349,8 @@ impl Retryable for Failed {
     }
 }
 
+impl crate::CanTimeOut for Failed {}
+
 /// A reqwest-middleware failure as a [`ClientError`]: the breaker's
 /// refusal and the policy's timeouts (which [`RetryMiddleware`] reports as
 /// a `ClientError` inside [`reqwest_middleware::Error::Middleware`]) come

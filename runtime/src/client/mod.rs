@@ -517,6 +517,8 @@ impl<E: Retryable> Retryable for ClientError<E> {
     }
 }
 
+impl<E: Retryable> crate::CanTimeOut for ClientError<E> {}
+
 /// A remote error is an [`ApiError`] too, so a gateway can pass an upstream
 /// failure on in its own envelope: status, code (`"error"` if the upstream
 /// gave none), message, details, `Retry-After` and rate limits. The upstream's

@@ -125,6 +125,14 @@ where
     crate::__rebuff_retry!(blocking, policy, NoExtras, _ => f())
 }
 
+/// `future`, whose error can stand for an attempt cut off by its time
+/// limit: `#[retry]` with `attempt_timeout` wraps each attempt in it.
+#[doc(hidden)]
+#[inline]
+pub fn cut_off<T, E: crate::CanTimeOut, F: Future<Output = Result<T, E>>>(future: F) -> F {
+    future
+}
+
 /// Gives an async block the output type of the function it stands for, so
 /// `?` and `return` inside it infer as they did in the function.
 #[doc(hidden)]
