@@ -15,6 +15,7 @@
 //! |---|---|---|
 //! | a `details` field (every shown field) | [`DetailField`] | `T: serde::Serialize` |
 //! | `#[api(retry_after)]` | [`RetryAfterField`] | integers (whole seconds), `Duration`, `Option`, `&T`, `Box<T>` of them |
+//! | `#[api(errors)]` | [`ErrorsField`] | `Vec`, slices and arrays of messages (`String`, `&str`, any `T: AsRef<str>`), `Option`, `&T`, `Box<T>` of them |
 //! | `#[api(rate_limit)]` | [`RateLimitField`] | [`RateLimit`], `Option`, `&T` of it |
 //! | a 4xx variant without `message` | [`DisplayMessage`] | `T: Display` |
 //! | `#[api(decode)]`, a field read back | [`DecodeField`] | `T: serde::de::DeserializeOwned` |
@@ -36,7 +37,9 @@ use crate::client::RemoteError;
 use crate::{ApiError, Policy, RateLimit, Rejection};
 
 /// A field marked `#[api(retry_after)]`: the retry delay, for
-/// [`ApiError::retry_after`] and the `Retry-After` header.
+/// [`ApiError::retry_after`] and the `Retry-After` header. In `details` it
+/// is the same delay, in whole seconds (rounded up, as the header is), or
+/// `null` for none.
 ///
 /// Implemented for whole seconds (every integer type; a negative delay
 /// means "now"), [`Duration`], and `Option`, `&T` and `Box<T>` of those.
@@ -46,8 +49,24 @@ use crate::{ApiError, Policy, RateLimit, Rejection};
     note = "wrap other types in `Option<...>` of one of these, or compute the delay into a field of its own"
 )]
 pub trait RetryAfterField {
+    /// Whether the field can hold no delay (an `Option`).
+    #[doc(hidden)]
+    const __REBUFF_OPTIONAL: bool = false;
     #[doc(hidden)]
     fn __rebuff_retry_after(&self) -> Option<Duration>;
+}
+
+/// A retry delay as `details` show it: whole seconds, rounded up.
+#[doc(hidden)]
+pub struct RetryAfterSecs(pub Option<Duration>);
+
+impl Serialize for RetryAfterSecs {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(delay) => serializer.serialize_u64(crate::envelope::ceil_secs(delay)),
+            None => serializer.serialize_none(),
+        }
+    }
 }
 
 macro_rules! unsigned_secs {
@@ -81,20 +100,99 @@ impl RetryAfterField for Duration {
 }
 
 impl<T: RetryAfterField> RetryAfterField for Option<T> {
+    const __REBUFF_OPTIONAL: bool = true;
     fn __rebuff_retry_after(&self) -> Option<Duration> {
         self.as_ref().and_then(T::__rebuff_retry_after)
     }
 }
 
 impl<T: RetryAfterField + ?Sized> RetryAfterField for &T {
+    const __REBUFF_OPTIONAL: bool = T::__REBUFF_OPTIONAL;
     fn __rebuff_retry_after(&self) -> Option<Duration> {
         (**self).__rebuff_retry_after()
     }
 }
 
 impl<T: RetryAfterField + ?Sized> RetryAfterField for Box<T> {
+    const __REBUFF_OPTIONAL: bool = T::__REBUFF_OPTIONAL;
     fn __rebuff_retry_after(&self) -> Option<Duration> {
         (**self).__rebuff_retry_after()
+    }
+}
+
+/// A field marked `#[api(errors)]`: a list of messages, each sent as a
+/// string (the plain envelope's `{"errors": [...]}`, the others' `errors`
+/// in `details`), which clients read back as
+/// [`RemoteError::errors`](crate::client::RemoteError::errors).
+///
+/// Implemented for `Vec<T>`, `[T]` and `[T; N]` of messages (any
+/// `T: AsRef<str>`: `String`, `&str`, `Cow<str>`, ...), and `Option`
+/// (none: an empty list), `&T` and `Box<T>` of those.
+#[diagnostic::on_unimplemented(
+    message = "`#[api(errors)]` field has type `{Self}`, which is not a list of messages",
+    label = "expected a `Vec`, slice or array of `String` or `&str`",
+    note = "the list is sent as strings, which clients read back as `RemoteError::errors`; turn other items into messages (`format!`, `to_string()`), or show them as a detail of their own"
+)]
+pub trait ErrorsField {
+    #[doc(hidden)]
+    fn __rebuff_serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error>;
+
+    /// The list as the entry `key` of `details`.
+    #[doc(hidden)]
+    fn __rebuff_entry<M: SerializeMap>(
+        &self,
+        map: &mut M,
+        key: &'static str,
+    ) -> Result<(), M::Error> {
+        map.serialize_entry(key, &Messages(self))
+    }
+}
+
+impl<T: AsRef<str>> ErrorsField for [T] {
+    fn __rebuff_serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter().map(AsRef::as_ref))
+    }
+}
+
+impl<T: AsRef<str>> ErrorsField for Vec<T> {
+    fn __rebuff_serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.as_slice().__rebuff_serialize(serializer)
+    }
+}
+
+impl<T: AsRef<str>, const N: usize> ErrorsField for [T; N] {
+    fn __rebuff_serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.as_slice().__rebuff_serialize(serializer)
+    }
+}
+
+impl<L: ErrorsField + ?Sized> ErrorsField for &L {
+    fn __rebuff_serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).__rebuff_serialize(serializer)
+    }
+}
+
+impl<L: ErrorsField + ?Sized> ErrorsField for Box<L> {
+    fn __rebuff_serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).__rebuff_serialize(serializer)
+    }
+}
+
+impl<L: ErrorsField> ErrorsField for Option<L> {
+    fn __rebuff_serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Some(list) => list.__rebuff_serialize(serializer),
+            None => serializer.collect_seq(core::iter::empty::<&str>()),
+        }
+    }
+}
+
+/// A list of messages, as it is sent: strings.
+struct Messages<'a, L: ErrorsField + ?Sized>(&'a L);
+
+impl<L: ErrorsField + ?Sized> Serialize for Messages<'_, L> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.0.__rebuff_serialize(serializer)
     }
 }
 

@@ -7,8 +7,8 @@ use core::fmt;
 pub use crate::catalog::Entry;
 pub use crate::fields::{
     DecodeDefault, DecodeField, DecodeRateLimit, DecodeRetryAfter, DetailField, DisplayMessage,
-    PolicyRef, RateLimitField, RejectionDefault, RejectionField, RejectionRateLimit,
-    RetryAfterField, RetryArg,
+    ErrorsField, PolicyRef, RateLimitField, RejectionDefault, RejectionField, RejectionRateLimit,
+    RetryAfterField, RetryAfterSecs, RetryArg,
 };
 pub use crate::rejection::{clash, clash_between, clash_within};
 pub use crate::retry::{
@@ -48,7 +48,9 @@ pub mod openapi {
         Probe, ViaDefault, ViaDetailSchema, ViaNoSample, ViaNone, ViaPartialSchema, ViaSample,
         ViaToSchema,
     };
-    pub use crate::openapi::{IntoSample, VariantBuilder, delegate};
+    pub use crate::openapi::{
+        IntoSample, VariantBuilder, delegate, errors_schema, retry_after_schema,
+    };
 }
 #[cfg(feature = "axum")]
 pub use axum;

@@ -211,3 +211,35 @@ fn errors_alike_in_shape_share_one_schema() {
     );
     let _ = PlainError::Gone;
 }
+
+/// A `Duration` delay is documented as the whole seconds sent, and a list
+/// of messages as strings, whatever the fields' types; each example fits.
+#[test]
+fn a_delay_and_a_list_are_documented_as_sent() {
+    #[derive(Debug, thiserror::Error, rebuff::ApiError)]
+    #[api(envelope = rebuff::envelope::Nested)]
+    enum Throttle {
+        #[error("slow")]
+        #[api(status = 429, message = "Slow down")]
+        Slow {
+            #[api(retry_after, example = std::time::Duration::from_millis(1500))]
+            retry_after: std::time::Duration,
+            #[api(errors, example = None)]
+            errors: Option<Vec<String>>,
+        },
+    }
+    let built = Responses::<Throttle>::new().build();
+    let examples = crate::check::examples(&built);
+    let (_, _, _, example) = &examples[0];
+    assert_eq!(example["error"]["details"]["retry_after"], 2, "{example}");
+    assert_eq!(example["error"]["details"]["errors"], serde_json::json!([]));
+    let doc = serde_json::to_value(&built).unwrap();
+    let details = &doc["429"]["content"]["application/json"]["schema"]["properties"]["error"]["properties"]
+        ["details"]["properties"];
+    assert_eq!(details["retry_after"]["type"], "integer", "{details:#}");
+    assert_eq!(details["errors"]["type"], "array", "{details:#}");
+    let _ = Throttle::Slow {
+        retry_after: std::time::Duration::ZERO,
+        errors: None,
+    };
+}

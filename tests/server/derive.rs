@@ -160,6 +160,69 @@ fn retry_after_is_whole_seconds_rounded_up() {
     );
 }
 
+/// A delay and a list of messages take one shape in every envelope,
+/// whatever the field's type: the delay in whole seconds as `Retry-After`
+/// sends it (a `Duration` is not serde's `{"secs":..,"nanos":..}`, a
+/// negative count is now), the list as strings (none is an empty one).
+#[derive(Debug, thiserror::Error, ApiError)]
+enum Throttle {
+    #[error("slow down")]
+    #[api(status = 429, message = "Slow down")]
+    Slow {
+        #[api(retry_after)]
+        retry_after: Duration,
+    },
+    #[error("behind")]
+    #[api(status = 429, message = "Behind")]
+    Behind {
+        #[api(retry_after)]
+        wait: i64,
+        #[api(errors)]
+        errors: Option<Vec<String>>,
+    },
+    #[error("listed")]
+    #[api(status = 400, message = "Listed")]
+    Listed {
+        #[api(errors)]
+        errors: [&'static str; 2],
+    },
+}
+
+#[test]
+fn a_delay_and_a_list_have_one_shape_whatever_their_type() {
+    let slow = Throttle::Slow {
+        retry_after: Duration::from_millis(1500),
+    };
+    assert_eq!(
+        render_as::<Nested, _>(&slow, &Context::new()),
+        r#"{"error":{"code":"slow","message":"Slow down","details":{"retry_after":2}}}"#
+    );
+    let problem = render_as::<Problem, _>(&slow, &Context::new());
+    assert!(problem.contains(r#""retry_after":2"#), "{problem}");
+    let response = rebuff::to_response(&slow, &Context::new());
+    assert_eq!(response.headers()["retry-after"], "2");
+
+    let behind = Throttle::Behind {
+        wait: -5,
+        errors: None,
+    };
+    assert_eq!(
+        render_as::<Nested, _>(&behind, &Context::new()),
+        r#"{"error":{"code":"behind","message":"Behind","details":{"wait":0,"errors":[]}}}"#
+    );
+    assert_eq!(
+        render_as::<Plain, _>(&behind, &Context::new()),
+        r#"{"errors":[]}"#
+    );
+    let listed = Throttle::Listed {
+        errors: ["row 1", "row 2"],
+    };
+    assert_eq!(
+        render_as::<Plain, _>(&listed, &Context::new()),
+        r#"{"errors":["row 1","row 2"]}"#
+    );
+}
+
 #[derive(Debug, thiserror::Error, ApiError)]
 #[api(rename_all = "camelCase", code_case = "kebab-case")]
 enum Shapes {

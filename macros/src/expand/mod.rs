@@ -413,15 +413,41 @@ fn serialize_details_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds) -> TokenStrea
         let field = detail.field();
         let ty = field.ty;
         let binding = field.binding_at_type();
-        bounds.require(ty, quote!(::rebuff::serde::Serialize));
         let span = syn::spanned::Spanned::span(ty);
         match detail {
-            Detail::Entry(key, _) => quote_spanned! {span=>
-                <#ty as ::rebuff::__private::DetailField>::__rebuff_entry(#binding, __rebuff_map, #key)?;
-            },
-            Detail::Flatten(_) => quote_spanned! {span=>
-                <#ty as ::rebuff::__private::DetailField>::__rebuff_flatten(#binding, __rebuff_map)?;
-            },
+            // The delay as `Retry-After` sends it, whole seconds; the list
+            // of messages as strings: one shape for one value, whatever
+            // the field's type.
+            Detail::Entry(key, _) if field.attrs.retry_after.is_some() => {
+                bounds.require(ty, quote!(::rebuff::__private::RetryAfterField));
+                quote_spanned! {span=>
+                    ::rebuff::serde::ser::SerializeMap::serialize_entry(
+                        __rebuff_map,
+                        #key,
+                        &::rebuff::__private::RetryAfterSecs(
+                            <#ty as ::rebuff::__private::RetryAfterField>::__rebuff_retry_after(#binding),
+                        ),
+                    )?;
+                }
+            }
+            Detail::Entry(key, _) if field.attrs.errors.is_some() => {
+                bounds.require(ty, quote!(::rebuff::__private::ErrorsField));
+                quote_spanned! {span=>
+                    <#ty as ::rebuff::__private::ErrorsField>::__rebuff_entry(#binding, __rebuff_map, #key)?;
+                }
+            }
+            Detail::Entry(key, _) => {
+                bounds.require(ty, quote!(::rebuff::serde::Serialize));
+                quote_spanned! {span=>
+                    <#ty as ::rebuff::__private::DetailField>::__rebuff_entry(#binding, __rebuff_map, #key)?;
+                }
+            }
+            Detail::Flatten(_) => {
+                bounds.require(ty, quote!(::rebuff::serde::Serialize));
+                quote_spanned! {span=>
+                    <#ty as ::rebuff::__private::DetailField>::__rebuff_flatten(#binding, __rebuff_map)?;
+                }
+            }
         }
     });
     arm(
@@ -484,8 +510,8 @@ fn role_arm(plan: &Plan<'_, '_>, bounds: &mut Bounds, role: Role) -> TokenStream
             quote_spanned!(span=> <#ty as ::rebuff::__private::RateLimitField>::__rebuff_rate_limit(#binding))
         }
         Role::Errors => {
-            bounds.require(ty, quote!(::rebuff::serde::Serialize));
-            quote_spanned!(span=> <#ty as ::rebuff::serde::Serialize>::serialize(#binding, __rebuff_ser))
+            bounds.require(ty, quote!(::rebuff::__private::ErrorsField));
+            quote_spanned!(span=> <#ty as ::rebuff::__private::ErrorsField>::__rebuff_serialize(#binding, __rebuff_ser))
         }
     };
     arm(plan, &[field], body)

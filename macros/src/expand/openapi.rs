@@ -112,8 +112,15 @@ fn variant(plan: &Plan<'_, '_>, out: &Ident, bounds: &mut Bounds) -> Option<Toke
 /// `ToSchema`, else `PartialSchema`, else a compile error at the type.
 fn schema(field: &Field<'_>, bounds: &mut Bounds) -> TokenStream {
     let ty = field.ty;
-    bounds.require(ty, quote!(::rebuff::openapi::DetailSchema));
     let span = syn::spanned::Spanned::span(ty);
+    // Sent as whole seconds and as strings, whatever the field's type.
+    if field.attrs.retry_after.is_some() {
+        return quote_spanned!(span=> ::rebuff::__private::openapi::retry_after_schema::<#ty>());
+    }
+    if field.attrs.errors.is_some() {
+        return quote_spanned!(span=> ::rebuff::__private::openapi::errors_schema());
+    }
+    bounds.require(ty, quote!(::rebuff::openapi::DetailSchema));
     quote_spanned! {span=>
         {
             #[allow(unused_imports)]

@@ -82,6 +82,8 @@ pub use envelopes::Shape;
 pub use responses::Responses;
 pub use sample::{IntoSample, Sample};
 pub use schema::{DetailSchema, Details, FieldSchema};
+#[doc(hidden)]
+pub use schema::{errors_schema, retry_after_schema};
 
 /// The utoipa crate rebuff builds documents with, for naming its types
 /// without a direct dependency.

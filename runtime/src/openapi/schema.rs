@@ -392,6 +392,25 @@ fn seconds_and_nanos(secs: &str, nanos: &str) -> FieldSchema {
     )
 }
 
+/// The schema of a `retry_after` field in `details`: whole seconds, `null`
+/// too if the field is optional.
+#[doc(hidden)]
+#[must_use]
+pub fn retry_after_schema<T: crate::fields::RetryAfterField + ?Sized>() -> FieldSchema {
+    if T::__REBUFF_OPTIONAL {
+        <Option<u64>>::detail_schema()
+    } else {
+        u64::detail_schema()
+    }
+}
+
+/// The schema of an `errors` field: a list of strings.
+#[doc(hidden)]
+#[must_use]
+pub fn errors_schema() -> FieldSchema {
+    <Vec<String>>::detail_schema()
+}
+
 impl DetailSchema for Duration {
     fn detail_schema() -> FieldSchema {
         seconds_and_nanos("secs", "nanos")
