@@ -97,6 +97,31 @@ fn fetch_blocking(calls: &AtomicU32, error: CallError) -> Result<u32, CallError>
     step(calls, 1, error)
 }
 
+/// Settings passed in, which only the policy reads and the body never
+/// names: not cloned for each attempt (they need not be `Clone`), and no
+/// clone left unused to warn of.
+#[deny(unused_variables)]
+#[retry(policy = settings.policy)]
+fn fetch_with(settings: Settings, calls: &AtomicU32) -> Result<u32, CallError> {
+    step(calls, 1, CallError::Unavailable)
+}
+
+/// Not `Clone`.
+struct Settings {
+    policy: Policy,
+}
+
+#[test]
+fn an_argument_the_body_never_names_is_not_cloned() {
+    let _test_mode = testing::enable();
+    let calls = AtomicU32::new(0);
+    let settings = Settings {
+        policy: Policy::constant(Duration::from_millis(100)).max_retries(3),
+    };
+    assert_eq!(fetch_with(settings, &calls), Ok(2));
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
 #[test]
 fn blocking_function_retries_retryable_errors_only() {
     let test_mode = testing::enable();

@@ -215,7 +215,7 @@ fn set_value(cx: &Ctxt, args: &mut Args, key: Ident, name: &str, value: Expr) {
             let nanos = match duration::parse(&lit.value()) {
                 Ok(nanos) => nanos,
                 Err(why) => {
-                    cx.error_spanned_by(&lit, format!("invalid duration `{}`: {why}; write a number and a unit, e.g. `500ms`, `20s`, `1m30s` (units: ns, us or µs, ms, s or sec, m or min, h or hr)", lit.value()));
+                    cx.error_spanned_by(&lit, format!("invalid duration `{}`: {why}; write a number and a unit, e.g. `500ms`, `20s`, `1m30s` (units: ns, us or µs, ms, s, sec or secs, m, min or mins, h, hr or hrs)", lit.value()));
                     return;
                 }
             };

@@ -49,7 +49,9 @@ use syn::{Attribute, FnArg, Pat, Signature, Type, Visibility};
 
 use crate::ctxt::Ctxt;
 use args::Args;
-use signature::{Kind, borrows, check_kind, check_signature, kind_of, reference, result_type};
+use signature::{
+    Kind, borrows, check_kind, check_signature, kind_of, names, reference, result_type,
+};
 
 /// A function as `#[retry]` sees it: the body is kept as tokens.
 struct RetryFn {
@@ -115,7 +117,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
     let kind = kind_of(&function.sig);
     check_kind(&cx, &args, &function, &kind);
     let output = result_type(&cx, &function.sig, &kind);
-    let prelude = per_attempt_bindings(&cx, &mut function.sig);
+    let prelude = per_attempt_bindings(&cx, &mut function.sig, &function.body.stream());
     cx.check()?;
     let output = output.expect("checked");
 
@@ -309,9 +311,11 @@ struct Prelude {
     rebinds_self: bool,
 }
 
-/// One clone per by-value argument; `mut` moves from the parameter (where
-/// it would now be unused) to the per-attempt binding.
-fn per_attempt_bindings(cx: &Ctxt, sig: &mut Signature) -> Prelude {
+/// One clone per by-value argument the body names; `mut` moves from the
+/// parameter (where it would now be unused) to the per-attempt binding.
+/// An argument the body does not name (one only the policy reads, say) is
+/// not cloned: it needs no `Clone`, and no clone is left unused.
+fn per_attempt_bindings(cx: &Ctxt, sig: &mut Signature, body: &TokenStream) -> Prelude {
     let mut prelude = Prelude {
         clones: Vec::new(),
         rebinds_self: false,
@@ -338,6 +342,7 @@ fn per_attempt_bindings(cx: &Ctxt, sig: &mut Signature) -> Prelude {
                 }
                 match &mut *typed.pat {
                     Pat::Wild(_) => {}
+                    Pat::Ident(pat) if !names(body.clone(), &pat.ident.to_string()) => {}
                     Pat::Ident(pat) if pat.by_ref.is_none() && pat.subpat.is_none() => {
                         let mutability = pat.mutability.take();
                         let ident = &pat.ident;

@@ -95,7 +95,7 @@ fn moved_into_async_block(tokens: TokenStream, name: &str) -> bool {
 }
 
 /// Whether `tokens` name `name` anywhere.
-fn names(tokens: TokenStream, name: &str) -> bool {
+pub(super) fn names(tokens: TokenStream, name: &str) -> bool {
     tokens.into_iter().any(|token| match token {
         TokenTree::Ident(ident) => ident == name,
         TokenTree::Group(group) => names(group.stream(), name),
