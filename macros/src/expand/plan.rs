@@ -9,6 +9,7 @@ use quote::quote;
 use crate::ast::{Field, Input, Variant};
 use crate::ctxt::Ctxt;
 use crate::fmt::{self, Template};
+use crate::symbol::ERROR;
 
 /// What one variant renders, decided once and read by every method.
 pub(super) struct Plan<'v, 'a> {
@@ -70,12 +71,80 @@ fn shows_only_public(
     ok
 }
 
+/// A 4xx without `message` is sent its `Display`: one that shows the
+/// error's cause (thiserror's `#[error("... {0}")]` on a `#[source]`
+/// field, or `#[error(transparent)]`) would send the cause, which never
+/// leaves the server, as `message = "{source}"` would. Reported at the
+/// `#[error]`.
+fn display_hides_cause(cx: &Ctxt, variant: &Variant<'_>) {
+    for attr in variant.original_attrs {
+        if !attr.path().is_ident(ERROR) {
+            continue;
+        }
+        let Ok(shown) = attr.parse_args_with(|input: syn::parse::ParseStream<'_>| {
+            let shown = if input.peek(syn::LitStr) {
+                Some(input.parse::<syn::LitStr>()?)
+            } else {
+                None
+            };
+            let _rest: proc_macro2::TokenStream = input.parse()?;
+            Ok(shown)
+        }) else {
+            continue;
+        };
+        let Some(lit) = shown else {
+            // `#[error(transparent)]`: the cause's own `Display`.
+            if variant.fields.iter().any(|f| f.is_cause) {
+                cx.error_spanned_by(attr, "this 4xx has no `message`, so its client is sent its `Display`, which `#[error(transparent)]` makes its cause's: the cause never leaves the server; set `message = \"...\"` to what the client should read");
+            }
+            continue;
+        };
+        let text = lit.value();
+        for name in placeholders(&text) {
+            if let Some(cause) = variant
+                .fields
+                .iter()
+                .find(|f| f.is_cause && f.name() == name)
+            {
+                cx.error_spanned_by(&lit, format!("this 4xx has no `message`, so its client is sent its `Display`, which shows `{{{}}}`, the error's cause: the cause never leaves the server; set `message = \"...\"` to what the client should read", cause.name()));
+                break;
+            }
+        }
+    }
+}
+
+/// The names (or indexes) a format string's placeholders show, `{{`
+/// escapes left out.
+fn placeholders(text: &str) -> Vec<&str> {
+    let mut names = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find('{') {
+        let after = &rest[open + 1..];
+        if let Some(escaped) = after.strip_prefix('{') {
+            rest = escaped;
+            continue;
+        }
+        let Some(close) = after.find('}') else { break };
+        let inside = &after[..close];
+        let name = inside.split(':').next().unwrap_or("").trim();
+        names.push(name);
+        rest = &after[close + 1..];
+    }
+    names
+}
+
 impl<'v, 'a> Plan<'v, 'a> {
     /// Decides what `variant` renders; a bad message template is reported
     /// to `cx`.
     pub(super) fn new(cx: &Ctxt, input: &Input<'a>, variant: &'v Variant<'a>) -> Self {
         let status = variant.attrs.status.as_ref().map(|s| s.value.code);
         let server_error = status.is_some_and(|s| s >= 500);
+        if status.is_some_and(|s| s < 500)
+            && variant.attrs.message.is_none()
+            && variant.attrs.transparent.is_none()
+        {
+            display_hides_cause(cx, variant);
+        }
         let template = variant.attrs.message.as_ref().and_then(|m| {
             let template = fmt::parse(cx, &m.value, &variant.ident.to_string(), &variant.fields)?;
             shows_only_public(cx, &m.value, &template, &variant.fields, server_error)
@@ -171,5 +240,20 @@ impl<'v, 'a> Plan<'v, 'a> {
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::placeholders;
+
+    #[test]
+    fn placeholders_are_read_as_thiserror_writes_them() {
+        assert_eq!(
+            placeholders("read {0}: {source:?} {{not}} {name:>5}{}"),
+            ["0", "source", "name", ""]
+        );
+        assert!(placeholders("{{0}} plain").is_empty());
+        assert_eq!(placeholders("unclosed {0"), Vec::<&str>::new());
     }
 }
