@@ -10,7 +10,7 @@ pub use crate::fields::{
     ErrorsField, PolicyRef, RateLimitField, RejectionDefault, RejectionField, RejectionRateLimit,
     RetryAfterField, RetryAfterSecs, RetryArg,
 };
-pub use crate::rejection::{clash, clash_between, clash_within};
+pub use crate::rejection::{clash, clash_between, clash_within, has_code};
 pub use crate::retry::{
     Admission, Attempt, Bind, Driver, FromCircuitOpen, NoExtras, Verdict, WithExtras, cut_off,
     typed,

@@ -160,10 +160,10 @@ pub(super) fn clashes(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream 
     // rejections as this type spells them, and against this type's own
     // codes. (Not for a generic type: a `const` item cannot name its
     // parameters.)
-    let own: Vec<&String> = plans
+    let own: Vec<(&String, String)> = plans
         .iter()
         .filter(|plan| plan.transparent().is_none())
-        .map(|plan| &plan.variant.code)
+        .map(|plan| (&plan.variant.code, plan.variant.ident.to_string()))
         .collect();
     let generic = !input.original.generics.params.is_empty();
     let within = plans
@@ -172,16 +172,28 @@ pub(super) fn clashes(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream 
         .filter_map(|plan| Some((plan.variant, plan.transparent()?)))
         .map(|(variant, field)| {
             let ty = field.ty;
+            // One check per own code, so that the error names it.
+            let own = own.iter().map(|(code, name)| {
+                let why = format!(
+                    "`{}` holds a type with a variant of code `{code}`, the code of this type's own `{name}`: a client could not tell the two errors apart; give one of them another code",
+                    variant.ident,
+                );
+                quote_spanned! {variant.ident.span()=>
+                    const _: () = if ::rebuff::__private::has_code(<#ty as ::rebuff::ApiError>::CATALOG, #code) {
+                        ::core::panic!(#why)
+                    };
+                }
+            });
             quote_spanned! {variant.ident.span()=>
                 const _: () = if let ::core::option::Option::Some(__rebuff_clash) =
                     ::rebuff::__private::clash_within(
                         <#ty as ::rebuff::ApiError>::CATALOG,
                         #case,
-                        &[#(#own),*],
                     )
                 {
                     ::core::panic!("{}", __rebuff_clash)
                 };
+                #(#own)*
             }
         });
     // Two transparent variants' types may not share a code either.

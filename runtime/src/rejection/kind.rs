@@ -362,21 +362,17 @@ pub const fn clash(code: &str, case: Case, answers: Option<RejectionKind>) -> Op
 
 /// The check of a `transparent` variant, at compile time: a code of the
 /// type it holds (`inner`, its catalog, the types it delegates to
-/// included) that is a rejection's in the outer type's `case`, or one of
-/// the outer type's own `codes`, would let a client take one error for
-/// another; the reason, if so.
+/// included) that is a rejection's in the outer type's `case` would let a
+/// client take the server's rejection for that error; the reason, if so.
+/// (Each of the outer type's own codes is checked with [`has_code`].)
 #[doc(hidden)]
 #[must_use]
-pub const fn clash_within(
-    inner: &[crate::catalog::Entry],
-    case: Case,
-    codes: &[&str],
-) -> Option<&'static str> {
+pub const fn clash_within(inner: &[crate::catalog::Entry], case: Case) -> Option<&'static str> {
     let mut i = 0;
     while i < inner.len() {
         let entry = &inner[i];
         if let Some(delegate) = entry.delegate {
-            if let Some(found) = clash_within(delegate, case, codes) {
+            if let Some(found) = clash_within(delegate, case) {
                 return Some(found);
             }
         } else {
@@ -394,15 +390,6 @@ pub const fn clash_within(
                 return Some(
                     "a variant of the type this transparent variant holds has the code of one of rebuff's rejections as this type spells them (its `code_case`): a client would take the server's rejection for that error; give the inner variant another code",
                 );
-            }
-            let mut j = 0;
-            while j < codes.len() {
-                if same(codes[j], entry.code) {
-                    return Some(
-                        "a variant of the type this transparent variant holds has the code of one of this type's own variants: a client could not tell the two errors apart; give one of them another code",
-                    );
-                }
-                j += 1;
             }
         }
         i += 1;
@@ -435,8 +422,12 @@ pub const fn clash_between(
     None
 }
 
-/// Whether a catalog (delegates included) has `code`.
-const fn has_code(entries: &[crate::catalog::Entry], code: &str) -> bool {
+/// Whether a catalog (delegates included) has `code`: the check of a
+/// `transparent` variant against each of its type's own codes, at compile
+/// time.
+#[doc(hidden)]
+#[must_use]
+pub const fn has_code(entries: &[crate::catalog::Entry], code: &str) -> bool {
     let mut i = 0;
     while i < entries.len() {
         let found = match entries[i].delegate {

@@ -41,7 +41,7 @@ mod kind;
 mod style;
 
 use kind::{KEY_NAMES, Key};
-pub use kind::{RejectionKind, clash, clash_between, clash_within};
+pub use kind::{RejectionKind, clash, clash_between, clash_within, has_code};
 pub use style::{InStyle, render};
 
 /// The server's own errors: what the framework rejects before a handler
