@@ -250,6 +250,11 @@ fn parse_key(
             answer_rejections,
             path_value::<syn::ExprPath>(cx, meta, &name, "my_rejections")?
         ),
+        // Read on its own (`reroot::crate_of`), for the error path too:
+        // here only checked.
+        CRATE => {
+            path_value::<syn::Path>(cx, meta, &name, "my_common::rebuff")?;
+        }
         CODE_CASE => set!(code_case, case_value(cx, meta, &name)?),
         RENAME_ALL => set!(rename_all, case_value(cx, meta, &name)?),
         TYPE_BASE => set!(type_base, type_base_value(cx, meta)?),

@@ -1,6 +1,7 @@
 //! The macros of [rebuff](https://docs.rs/rebuff). Depend on `rebuff`, which
 //! re-exports them and documents every attribute; this crate holds no runtime
-//! code, and the code it generates names only `::rebuff::...` paths.
+//! code, and the code it generates names only `::rebuff::...` paths (or,
+//! with `crate = path`, paths from there).
 #![forbid(unsafe_code)]
 // Token streams are built by one function and handed to the next, which
 // interpolates them by reference: taking them by value keeps call sites plain.
@@ -13,6 +14,7 @@ mod ctxt;
 mod expand;
 mod fallback;
 mod fmt;
+mod reroot;
 mod retry;
 mod status;
 mod suggest;

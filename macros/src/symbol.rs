@@ -10,6 +10,7 @@ pub(crate) const RENAME_ALL: &str = "rename_all";
 pub(crate) const TYPE_BASE: &str = "type_base";
 pub(crate) const DECODE: &str = "decode";
 pub(crate) const ANSWER_REJECTIONS: &str = "answer_rejections";
+pub(crate) const CRATE: &str = "crate";
 
 // variant (or struct)
 pub(crate) const STATUS: &str = "status";
@@ -45,6 +46,7 @@ pub(crate) const TYPE_KEYS: &[&str] = &[
     TYPE_BASE,
     DECODE,
     ANSWER_REJECTIONS,
+    CRATE,
 ];
 pub(crate) const VARIANT_KEYS: &[&str] = &[
     STATUS,

@@ -44,13 +44,17 @@ mod rejection;
 /// The derive: the impls, or every error found plus the fallback impl, so
 /// one mistake does not bury the rest of the user's crate in errors.
 pub(crate) fn derive(node: &DeriveInput) -> TokenStream {
-    match try_expand(node) {
+    let tokens = match try_expand(node) {
         Ok(tokens) => tokens,
         Err(err) => {
             let errors = err.to_compile_error();
             let fallback = fallback::expand(node);
             quote!(#errors #fallback)
         }
+    };
+    match crate::reroot::crate_of(&node.attrs) {
+        Some(root) => crate::reroot::reroot(tokens, &root),
+        None => tokens,
     }
 }
 

@@ -26,6 +26,7 @@ pub(crate) const JITTER: &str = "jitter";
 pub(crate) const DEADLINE: &str = "deadline";
 pub(crate) const ATTEMPT_TIMEOUT: &str = "attempt_timeout";
 pub(crate) const MAX_RETRY_AFTER: &str = "max_retry_after";
+pub(crate) const CRATE: &str = "crate";
 
 /// Keys that build a policy in place, which `policy = ...` excludes.
 pub(crate) const INLINE_KEYS: &[&str] = &[
@@ -40,7 +41,9 @@ pub(crate) const INLINE_KEYS: &[&str] = &[
     ATTEMPT_TIMEOUT,
     MAX_RETRY_AFTER,
 ];
-const OTHER_KEYS: &[&str] = &[POLICY, WHEN, ON_RETRY, ON_GIVE_UP, ATTEMPT, BREAKER, BUDGET];
+const OTHER_KEYS: &[&str] = &[
+    POLICY, WHEN, ON_RETRY, ON_GIVE_UP, ATTEMPT, BREAKER, BUDGET, CRATE,
+];
 
 /// A value with the span of the key that set it.
 pub(crate) struct Set<T> {
@@ -63,6 +66,8 @@ pub(crate) struct Args {
     pub(crate) attempt: Option<Set<Ident>>,
     pub(crate) breaker: Option<Set<Expr>>,
     pub(crate) budget: Option<Set<Expr>>,
+    /// The path rebuff is reached by, when not `::rebuff`.
+    pub(crate) krate: Option<Set<syn::Path>>,
     pub(crate) backoff: Option<Set<LitStr>>,
     pub(crate) max_retries: Option<Set<LitInt>>,
     pub(crate) initial_delay: Option<Set<Dur>>,
@@ -146,12 +151,26 @@ pub(crate) fn parse(cx: &Ctxt, tokens: TokenStream) -> Args {
     args
 }
 
+/// `crate = path`.
+fn set_crate(cx: &Ctxt, args: &mut Args, key: Ident, value: Expr) {
+    match value {
+        Expr::Path(ExprPath {
+            path, qself: None, ..
+        }) => args.krate = Some(Set { key, value: path }),
+        other => cx.error_spanned_by(
+            &other,
+            "`crate` takes the path rebuff is reached by: `crate = my_common::rebuff`",
+        ),
+    }
+}
+
 /// Checks and stores the value of one key.
 fn set_value(cx: &Ctxt, args: &mut Args, key: Ident, name: &str, value: Expr) {
     match name {
         POLICY => args.policy = Some(Set { key, value }),
         BREAKER => args.breaker = Some(Set { key, value }),
         BUDGET => args.budget = Some(Set { key, value }),
+        CRATE => set_crate(cx, args, key, value),
         WHEN | ON_RETRY | ON_GIVE_UP => {
             let Expr::Path(path) = value else {
                 cx.error_spanned_by(
@@ -259,6 +278,7 @@ fn unknown(cx: &Ctxt, key: &Ident) {
 fn example(name: &str) -> &'static str {
     match name {
         POLICY => "`policy = STANDARD` (a `rebuff::Policy` constant or static)",
+        CRATE => "`crate = my_common::rebuff` (the path rebuff is reached by)",
         WHEN => "`when = my_advice` with `fn my_advice(err: &MyError) -> rebuff::Advice`",
         ON_RETRY => {
             "`on_retry = log_retry` with `fn log_retry(event: &rebuff::retry::RetryEvent<'_, MyError>)`"

@@ -205,12 +205,16 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
             }
         }
     };
-    Ok(quote! {
+    let tokens = quote! {
         #(#attrs)*
         #vis #sig {
             #inner_attrs
             #new_body
         }
+    };
+    Ok(match &args.krate {
+        Some(root) => crate::reroot::reroot(tokens, &root.value),
+        None => tokens,
     })
 }
 
