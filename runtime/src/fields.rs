@@ -25,6 +25,7 @@
 //! | `#[api(rejection = ...)]`, a named field | [`RejectionField`] | `T: serde::de::DeserializeOwned + Default` |
 //! | `#[api(rejection = ...)]`, a `rate_limit` field | [`RejectionRateLimit`] | `RateLimit`, `Option<RateLimit>` |
 //! | `#[api(rejection = ...)]`, any other field | [`RejectionDefault`] | `T: Default` |
+//! | `#[api(example = ...)]` | [`IntoSample`] | a value of the field's type; a `&str` for a `String`, a value for its `Option` |
 //! | `#[retry]`, an argument taken by value | [`RetryArg`] | `T: Clone` |
 //! | `#[retry(policy = ...)]` | [`PolicyRef`] | `&Policy`, `&&Policy` |
 
@@ -34,6 +35,7 @@ use core::time::Duration;
 use serde::ser::{Serialize, SerializeMap};
 
 use crate::client::RemoteError;
+pub use crate::example::IntoSample;
 use crate::{ApiError, Policy, RateLimit, Rejection};
 
 /// A field marked `#[api(retry_after)]`: the retry delay, for

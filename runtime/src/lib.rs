@@ -327,6 +327,7 @@ pub mod catalog;
 pub mod client;
 mod context;
 pub mod envelope;
+mod example;
 pub mod fields;
 #[cfg(feature = "openapi")]
 #[cfg_attr(docsrs, doc(cfg(feature = "openapi")))]
@@ -526,6 +527,22 @@ macro_rules! openapi_responses {
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __rebuff_openapi {
+    ($($tokens:tt)*) => {};
+}
+
+/// The derive's check of its `example = ...` values, without the `openapi`
+/// feature (with it, the documents check them as they use them).
+#[cfg(not(feature = "openapi"))]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rebuff_examples {
+    ($($tokens:tt)*) => { $($tokens)* };
+}
+
+#[cfg(feature = "openapi")]
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __rebuff_examples {
     ($($tokens:tt)*) => {};
 }
 

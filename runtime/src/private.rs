@@ -5,6 +5,7 @@
 use core::fmt;
 
 pub use crate::catalog::Entry;
+pub use crate::example::IntoSample;
 pub use crate::fields::{
     DecodeDefault, DecodeField, DecodeRateLimit, DecodeRetryAfter, DetailField, DisplayMessage,
     ErrorsField, PolicyRef, RateLimitField, RejectionDefault, RejectionField, RejectionRateLimit,
@@ -48,9 +49,7 @@ pub mod openapi {
         Probe, ViaDefault, ViaDetailSchema, ViaNoSample, ViaNone, ViaPartialSchema, ViaSample,
         ViaToSchema,
     };
-    pub use crate::openapi::{
-        IntoSample, VariantBuilder, delegate, errors_schema, retry_after_schema,
-    };
+    pub use crate::openapi::{VariantBuilder, delegate, errors_schema, retry_after_schema};
 }
 #[cfg(feature = "axum")]
 pub use axum;

@@ -209,6 +209,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         quote!()
     };
     let openapi = openapi::expand(input, plans, &predicates);
+    let examples = openapi::examples(input, plans);
     // A generic type is `Debug` and `Display` only for some parameters: say
     // so, as the framework traits need both.
     let mut predicates = predicates;
@@ -237,6 +238,7 @@ fn expand(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
         #decode
         #frameworks
         #openapi
+        #examples
         #can_time_out
 
         #[automatically_derived]

@@ -63,6 +63,43 @@ pub(super) fn expand(
     }
 }
 
+/// Each `example = ...` checked against its field's type without the
+/// `openapi` feature too (through `__rebuff_examples!`, which expands only
+/// then): a wrong example must not wait for a crate somewhere in the build
+/// to turn the feature on. Not for a generic type, whose fields' types a
+/// `const` item cannot name.
+pub(super) fn examples(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream {
+    if !input.original.generics.params.is_empty() {
+        return TokenStream::new();
+    }
+    let checks: Vec<TokenStream> = plans
+        .iter()
+        .flat_map(|plan| &plan.variant.fields)
+        .filter_map(|field| {
+            let example = field.attrs.example.as_ref()?;
+            let ty = field.ty;
+            let expr = &example.value;
+            let span = syn::spanned::Spanned::span(expr);
+            Some(quote_spanned! {span=>
+                let _ = || -> #ty { ::rebuff::__private::IntoSample::<#ty>::__rebuff_into_sample(#expr) };
+            })
+        })
+        .collect();
+    if checks.is_empty() {
+        return TokenStream::new();
+    }
+    quote! {
+        ::rebuff::__rebuff_examples! {
+            const _: () = {
+                #[allow(dead_code)]
+                fn __rebuff_examples() {
+                    #(#checks)*
+                }
+            };
+        }
+    }
+}
+
 fn variant(plan: &Plan<'_, '_>, out: &Ident, bounds: &mut Bounds) -> Option<TokenStream> {
     let variant = plan.variant;
     let name = variant.ident.to_string();
@@ -140,7 +177,7 @@ fn sample(field: &Field<'_>, bounds: &mut Bounds) -> TokenStream {
         let expr = &example.value;
         let span = syn::spanned::Spanned::span(expr);
         return quote_spanned! {span=>
-            ::rebuff::__private::openapi::IntoSample::<#ty>::__rebuff_into_sample(#expr)
+            ::rebuff::__private::IntoSample::<#ty>::__rebuff_into_sample(#expr)
         };
     }
     bounds.require(ty, quote!(::rebuff::openapi::Sample));
@@ -152,5 +189,44 @@ fn sample(field: &Field<'_>, bounds: &mut Bounds) -> TokenStream {
             use ::rebuff::__private::openapi::{ViaDefault as _, ViaNoSample as _, ViaSample as _};
             (&&&::rebuff::__private::openapi::Probe::<#ty>::new()).__rebuff_sample(#name)
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Without the `openapi` feature the derive still checks its examples:
+    /// it emits them, against their fields' types, through the runtime's
+    /// `__rebuff_examples!` (which expands only then); not for a generic
+    /// type.
+    #[test]
+    fn examples_are_checked_outside_the_documents() {
+        let input: syn::DeriveInput = syn::parse_quote! {
+            enum E {
+                #[api(status = 404, message = "Gone")]
+                Gone { #[api(example = "lead_1")] id: String, hits: u32 },
+            }
+        };
+        let out = crate::expand::derive(&input).to_string();
+        let check = out
+            .split(":: rebuff :: __rebuff_examples !")
+            .nth(1)
+            .and_then(|rest| rest.split("# [automatically_derived]").next())
+            .expect("an examples check");
+        assert!(
+            check.contains("IntoSample :: < String > :: __rebuff_into_sample (\"lead_1\")"),
+            "{check}"
+        );
+        assert!(
+            !check.contains("u32"),
+            "a field without an example: {check}"
+        );
+        let generic: syn::DeriveInput = syn::parse_quote! {
+            enum G<T> {
+                #[api(status = 404, message = "Gone")]
+                Gone { #[api(example = 1)] id: T },
+            }
+        };
+        let out = crate::expand::derive(&generic).to_string();
+        assert!(!out.contains("__rebuff_examples"), "{out}");
     }
 }

@@ -77,10 +77,11 @@ mod schema;
 #[cfg(any(feature = "axum", feature = "actix"))]
 mod surface;
 
+pub use crate::example::IntoSample;
 pub use docs::ErrorDoc;
 pub use envelopes::Shape;
 pub use responses::Responses;
-pub use sample::{IntoSample, Sample};
+pub use sample::Sample;
 pub use schema::{DetailSchema, Details, FieldSchema};
 #[doc(hidden)]
 pub use schema::{errors_schema, retry_after_schema};
