@@ -59,16 +59,51 @@ fn rewrite(tokens: TokenStream, root: &TokenStream) -> TokenStream {
 
 /// Whether a `::` after `before` starts a path: not after a segment (an
 /// identifier, or the `>` closing generic arguments), but after `->` and
-/// `=>`, any other punctuation, a keyword, or nothing.
+/// `=>`, the `>` closing an `impl<...>`'s or a `for<...>`'s parameters,
+/// any other punctuation, a keyword, or nothing.
 fn starts_a_path(before: &[TokenTree]) -> bool {
     match before {
         [.., TokenTree::Ident(ident)] => BEFORE_ABSOLUTE.iter().any(|k| ident == k),
-        [.., TokenTree::Punct(arrow), TokenTree::Punct(close)] if close.as_char() == '>' => {
-            arrow.spacing() == Spacing::Joint && matches!(arrow.as_char(), '-' | '=')
+        [.., TokenTree::Punct(arrow), TokenTree::Punct(close)]
+            if close.as_char() == '>'
+                && arrow.spacing() == Spacing::Joint
+                && matches!(arrow.as_char(), '-' | '=') =>
+        {
+            true
         }
-        [.., TokenTree::Punct(punct)] => punct.as_char() != '>',
+        [.., TokenTree::Punct(close)] if close.as_char() == '>' => closes_parameters(before),
         _ => true,
     }
+}
+
+/// Whether the `>` that ends `before` closes the parameters of an `impl`
+/// or a `for` (`impl<T: Bound<U>> ::rebuff::X`), not a path's generic
+/// arguments (`Vec::<u8>::x`).
+fn closes_parameters(before: &[TokenTree]) -> bool {
+    let mut depth = 0usize;
+    for (at, token) in before.iter().enumerate().rev() {
+        let TokenTree::Punct(punct) = token else {
+            continue;
+        };
+        // `->` and `=>` inside the parameters (`F: Fn() -> R`) are no
+        // brackets.
+        let arrow = at > 0
+            && matches!(&before[at - 1], TokenTree::Punct(p) if p.spacing() == Spacing::Joint && matches!(p.as_char(), '-' | '='));
+        match punct.as_char() {
+            '>' if !arrow => depth += 1,
+            '<' => {
+                depth -= 1;
+                if depth == 0 {
+                    return matches!(
+                        before[..at].last(),
+                        Some(TokenTree::Ident(ident)) if ident == "impl" || ident == "for"
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 /// The `crate = path` of `#[api(...)]` attributes, if one is written (read
@@ -106,6 +141,7 @@ mod tests {
     fn absolute_paths_start_at_the_root_and_others_are_left() {
         let root: syn::Path = syn::parse_quote!(my_common::rebuff);
         let tokens = quote! {
+            impl<T: Into<Vec<u8>>, F: Fn() -> T> ::rebuff::ApiError for E<T, F> where T: ::rebuff::Retryable {}
             impl ::rebuff::ApiError for E {
                 fn f(x: &::rebuff::Context) -> ::rebuff::Style {
                     let y = <T as ::rebuff::ApiError>::CATALOG;
@@ -119,7 +155,7 @@ mod tests {
         let out = reroot(tokens, &root).to_string();
         // Every `rebuff` is either started at the root or a later segment.
         let rerooted = out.matches("my_common :: rebuff ::").count();
-        assert_eq!(rerooted, 8, "{out}");
+        assert_eq!(rerooted, 10, "{out}");
         assert_eq!(out.matches(":: rebuff ::").count(), rerooted + 2, "{out}");
         assert!(out.contains("other :: rebuff :: Kept"), "{out}");
         assert!(out.contains("> :: rebuff :: kept"), "{out}");

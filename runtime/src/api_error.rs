@@ -141,7 +141,10 @@ pub trait ApiError {
     /// ([`Policy::attempt_timeout`](crate::Policy::attempt_timeout), or the
     /// deadline): the variant marked `#[api(timeout)]`. `None` (the
     /// default) for a type that has none: its attempts then run to
-    /// completion, whatever the policy's timeout or deadline.
+    /// completion, whatever the policy's timeout or deadline. A type of
+    /// your own that returns `Some` here implements
+    /// [`CanTimeOut`](crate::CanTimeOut) too, which
+    /// `#[retry(attempt_timeout = ...)]` asks of it.
     #[must_use]
     fn from_timeout() -> Option<fn(crate::retry::TimedOut) -> Self>
     where

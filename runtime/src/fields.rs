@@ -15,7 +15,7 @@
 //! |---|---|---|
 //! | a `details` field (every shown field) | [`DetailField`] | `T: serde::Serialize` |
 //! | `#[api(retry_after)]` | [`RetryAfterField`] | integers (whole seconds), `Duration`, `Option`, `&T`, `Box<T>` of them |
-//! | `#[api(errors)]` | [`ErrorsField`] | `Vec`, slices and arrays of messages (`String`, `&str`, any `T: AsRef<str>`), `Option`, `&T`, `Box<T>` of them |
+//! | `#[api(errors)]` | [`ErrorsField`] | `Vec`, slices, arrays, `VecDeque` and `BTreeSet` of messages (`String`, `&str`, any `T: AsRef<str>`), `Option`, `&T`, `Box<T>`, `Arc<T>` of them |
 //! | `#[api(rate_limit)]` | [`RateLimitField`] | [`RateLimit`], `Option`, `&T` of it |
 //! | a 4xx variant without `message` | [`DisplayMessage`] | `T: Display` |
 //! | `#[api(decode)]`, a field read back | [`DecodeField`] | `T: serde::de::DeserializeOwned` |
@@ -127,9 +127,10 @@ impl<T: RetryAfterField + ?Sized> RetryAfterField for Box<T> {
 /// in `details`), which clients read back as
 /// [`RemoteError::errors`](crate::client::RemoteError::errors).
 ///
-/// Implemented for `Vec<T>`, `[T]` and `[T; N]` of messages (any
-/// `T: AsRef<str>`: `String`, `&str`, `Cow<str>`, ...), and `Option`
-/// (none: an empty list), `&T` and `Box<T>` of those.
+/// Implemented for `Vec<T>`, `[T]`, `[T; N]`, `VecDeque<T>` and
+/// `BTreeSet<T>` of messages (any `T: AsRef<str>`: `String`, `&str`,
+/// `Cow<str>`, ...), and `Option` (none: an empty list), `&T`, `Box<T>` and
+/// `Arc<T>` of those.
 #[diagnostic::on_unimplemented(
     message = "`#[api(errors)]` field has type `{Self}`, which is not a list of messages",
     label = "expected a `Vec`, slice or array of `String` or `&str`",
@@ -169,6 +170,24 @@ impl<T: AsRef<str>, const N: usize> ErrorsField for [T; N] {
 }
 
 impl<L: ErrorsField + ?Sized> ErrorsField for &L {
+    fn __rebuff_serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        (**self).__rebuff_serialize(serializer)
+    }
+}
+
+impl<T: AsRef<str>> ErrorsField for std::collections::VecDeque<T> {
+    fn __rebuff_serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter().map(AsRef::as_ref))
+    }
+}
+
+impl<T: AsRef<str>> ErrorsField for std::collections::BTreeSet<T> {
+    fn __rebuff_serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter().map(AsRef::as_ref))
+    }
+}
+
+impl<L: ErrorsField + ?Sized> ErrorsField for std::sync::Arc<L> {
     fn __rebuff_serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         (**self).__rebuff_serialize(serializer)
     }

@@ -145,6 +145,9 @@ pub trait CanTimeOut: Retryable {}
 
 impl CanTimeOut for io::Error {}
 
+/// A boxed error times out as the error it holds.
+impl<T: ApiError + CanTimeOut> CanTimeOut for Box<T> {}
+
 // Not offered as the fix when a type is not `Retryable`: the message of
 // `Retryable` itself says both ways to make it one.
 #[diagnostic::do_not_recommend]

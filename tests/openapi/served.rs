@@ -266,6 +266,22 @@ async fn the_document_shows_what_the_surface_sends() {
     assert_eq!(replay.headers["idempotent-replayed"], "true");
     assert_eq!(replay.body, first.body);
     fits(create_op, &replay, "a replay");
+    // A kept error is replayed too, and documented so; a 5xx is not kept.
+    let duplicate = [
+        ("idempotency-key", "order-2"),
+        ("authorization", "Bearer k1"),
+        ("x-duplicate", "1"),
+    ];
+    send(&app, posted(&duplicate, "{}")).await;
+    let replayed_error = send(&app, posted(&duplicate, "{}")).await;
+    assert_eq!(replayed_error.status, 409);
+    assert_eq!(replayed_error.headers["idempotent-replayed"], "true");
+    fits(create_op, &replayed_error, "a replayed error");
+    assert!(
+        create_op["responses"]["500"]["headers"]
+            .get("Idempotent-Replayed")
+            .is_none()
+    );
     let parameters = |op: &Value| -> Vec<String> {
         op["parameters"]
             .as_array()

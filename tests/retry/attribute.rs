@@ -122,6 +122,53 @@ fn an_argument_the_body_never_names_is_not_cloned() {
     assert_eq!(calls.load(Ordering::SeqCst), 2);
 }
 
+/// An argument a body names only in a format string (`{id}`) is cloned for
+/// each attempt too: the future of each attempt takes its own.
+#[retry(max_retries = 2, initial_delay = "1ms")]
+fn label(
+    id: String,
+    calls: &AtomicU32,
+) -> impl std::future::Future<Output = Result<String, CallError>> + '_ {
+    async move {
+        step(calls, 1, CallError::Unavailable)?;
+        Ok(format!("lead {id}"))
+    }
+}
+
+#[tokio::test]
+async fn an_argument_named_in_a_format_string_is_cloned_per_attempt() {
+    let _test_mode = testing::enable();
+    let calls = AtomicU32::new(0);
+    assert_eq!(
+        label("l1".to_owned(), &calls).await,
+        Ok("lead l1".to_owned())
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 2);
+}
+
+/// A boxed error that can time out can have its attempts cut off.
+#[derive(Debug, thiserror::Error, ApiError)]
+enum Slow {
+    #[error("timed out")]
+    #[api(status = 504, timeout)]
+    TimedOut,
+}
+
+#[retry(max_retries = 0, attempt_timeout = "50ms")]
+async fn never_answers() -> Result<u32, Box<Slow>> {
+    std::future::pending::<()>().await;
+    Ok(1)
+}
+
+#[tokio::test]
+async fn a_boxed_error_that_can_time_out_cuts_attempts_off() {
+    let result = tokio::time::timeout(Duration::from_secs(5), never_answers()).await;
+    assert!(
+        matches!(result, Ok(Err(ref slow)) if matches!(**slow, Slow::TimedOut)),
+        "{result:?}"
+    );
+}
+
 #[test]
 fn blocking_function_retries_retryable_errors_only() {
     let test_mode = testing::enable();

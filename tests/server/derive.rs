@@ -223,6 +223,33 @@ fn a_delay_and_a_list_have_one_shape_whatever_their_type() {
     );
 }
 
+/// A 4xx whose `Display` is a function of its own (thiserror's `fmt`) is
+/// not read for its cause; a code with braces is no format string to the
+/// checks of a transparent variant beside it.
+#[derive(Debug, thiserror::Error, ApiError)]
+enum Formatted {
+    #[error(fmt = shown)]
+    #[api(status = 400)]
+    Shown(#[source] std::io::Error),
+    #[error("braced")]
+    #[api(status = 409, code = "lead{version}", message = "Braced")]
+    Braced,
+    #[error(transparent)]
+    #[api(transparent)]
+    Held(Throttle),
+}
+
+fn shown(_: &std::io::Error, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+    f.write_str("the upload could not be read")
+}
+
+#[test]
+fn a_display_of_its_own_and_a_braced_code_derive() {
+    let err = Formatted::Shown(std::io::Error::other("disk"));
+    assert_eq!(err.message().to_string(), "the upload could not be read");
+    assert_eq!(Formatted::Braced.code(), "lead{version}");
+}
+
 #[derive(Debug, thiserror::Error, ApiError)]
 #[api(rename_all = "camelCase", code_case = "kebab-case")]
 enum Shapes {

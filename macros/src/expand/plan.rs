@@ -81,9 +81,14 @@ fn display_hides_cause(cx: &Ctxt, variant: &Variant<'_>) {
         if !attr.path().is_ident(ERROR) {
             continue;
         }
+        // A format string, `transparent`, or something else (thiserror's
+        // `fmt = path`), which is not read.
         let Ok(shown) = attr.parse_args_with(|input: syn::parse::ParseStream<'_>| {
             let shown = if input.peek(syn::LitStr) {
-                Some(input.parse::<syn::LitStr>()?)
+                Some(Ok(input.parse::<syn::LitStr>()?))
+            } else if input.peek(syn::Ident) && input.peek2(syn::parse::End) {
+                let ident: syn::Ident = input.parse()?;
+                (ident == "transparent").then_some(Err(()))
             } else {
                 None
             };
@@ -92,7 +97,8 @@ fn display_hides_cause(cx: &Ctxt, variant: &Variant<'_>) {
         }) else {
             continue;
         };
-        let Some(lit) = shown else {
+        let Some(shown) = shown else { continue };
+        let Ok(lit) = shown else {
             // `#[error(transparent)]`: the cause's own `Display`.
             if variant.fields.iter().any(|f| f.is_cause) {
                 cx.error_spanned_by(attr, "this 4xx has no `message`, so its client is sent its `Display`, which `#[error(transparent)]` makes its cause's: the cause never leaves the server; set `message = \"...\"` to what the client should read");

@@ -180,7 +180,7 @@ pub(super) fn clashes(input: &Input<'_>, plans: &[Plan<'_, '_>]) -> TokenStream 
                 );
                 quote_spanned! {variant.ident.span()=>
                     const _: () = if ::rebuff::__private::has_code(<#ty as ::rebuff::ApiError>::CATALOG, #code) {
-                        ::core::panic!(#why)
+                        ::core::panic!("{}", #why)
                     };
                 }
             });

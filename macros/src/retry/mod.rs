@@ -113,7 +113,7 @@ fn try_expand(args: TokenStream, mut function: RetryFn) -> syn::Result<TokenStre
     args.validate(&cx);
     check_signature(&cx, &function.sig);
     check_attempt_name(&cx, &args, &function.sig);
-    check_stacked(&cx, &function.attrs);
+    check_stacked(&cx, &args, &function.attrs);
     let kind = kind_of(&function.sig);
     check_kind(&cx, &args, &function, &kind);
     let output = result_type(&cx, &function.sig, &kind);
@@ -260,9 +260,15 @@ fn check_attempt_name(cx: &Ctxt, args: &Args, sig: &Signature) {
     }
 }
 
-/// A second `#[retry]` on the function would retry every attempt of the
-/// first: 3 retries each make 16 calls, not 4.
-fn check_stacked(cx: &Ctxt, attrs: &[Attribute]) {
+/// A second `#[retry]` on the function (`retry`, `rebuff::retry`, or under
+/// `crate = errs`, `errs::retry`) would retry every attempt of the first:
+/// 3 retries each make 16 calls, not 4.
+fn check_stacked(cx: &Ctxt, args: &Args, attrs: &[Attribute]) {
+    let root = args
+        .krate
+        .as_ref()
+        .and_then(|root| root.value.segments.first())
+        .map(|first| first.ident.to_string());
     for attr in attrs {
         let path = attr.path();
         let named = path
@@ -270,10 +276,9 @@ fn check_stacked(cx: &Ctxt, attrs: &[Attribute]) {
             .last()
             .is_some_and(|last| last.ident == "retry");
         let ours = path.segments.len() == 1
-            || path
-                .segments
-                .first()
-                .is_some_and(|first| first.ident == "rebuff");
+            || path.segments.first().is_some_and(|first| {
+                first.ident == "rebuff" || root.as_deref().is_some_and(|root| first.ident == root)
+            });
         if named && ours {
             cx.error_spanned_by(
                 attr,

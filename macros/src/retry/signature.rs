@@ -94,12 +94,18 @@ fn moved_into_async_block(tokens: TokenStream, name: &str) -> bool {
     })
 }
 
-/// Whether `tokens` name `name` anywhere.
+/// Whether `tokens` name `name` anywhere, a format string's inline
+/// argument (`"{name}"`, `"{name:?}"`) included.
 pub(super) fn names(tokens: TokenStream, name: &str) -> bool {
     tokens.into_iter().any(|token| match token {
         TokenTree::Ident(ident) => ident == name,
         TokenTree::Group(group) => names(group.stream(), name),
-        _ => false,
+        TokenTree::Literal(literal) => {
+            let text = literal.to_string();
+            text.starts_with(['"', 'r'])
+                && (text.contains(&format!("{{{name}}}")) || text.contains(&format!("{{{name}:")))
+        }
+        TokenTree::Punct(_) => false,
     })
 }
 

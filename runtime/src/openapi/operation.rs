@@ -89,12 +89,26 @@ pub(super) fn add(operation: &mut Operation, additions: &Additions<'_>) {
                     .retain(|have, _| !have.eq_ignore_ascii_case(name));
             }
         }
-        if keys.is_some() && status.starts_with('2') {
+        if keys.is_some() && replayable(status) {
             add_header(response, "Idempotent-Replayed", &replayed_header());
         }
     }
     if let Some(max_key) = keys {
         add_key_parameter(operation, max_key);
+    }
+}
+
+/// Whether an answer of `status` (`"201"`, `"4XX"`, `"default"`) can be
+/// one kept for its key and replayed: not a 5xx, nor one that asks to be
+/// retried (408, 429, ...), as the keys keep them.
+fn replayable(status: &str) -> bool {
+    match status
+        .parse::<u16>()
+        .ok()
+        .and_then(|code| http::StatusCode::from_u16(code).ok())
+    {
+        Some(code) => !code.is_server_error() && !crate::retryable_status(code),
+        None => status.starts_with(['2', '3', '4']),
     }
 }
 

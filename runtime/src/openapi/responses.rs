@@ -373,8 +373,11 @@ impl<E: Documented> Responses<E> {
     /// the surface does to every response: `X-Request-Id` on each; no
     /// `application/problem+json` beside the envelope's content type when
     /// it does not negotiate problem details; no rate-limit header its
-    /// limiter does not send; with idempotency keys, the `Idempotency-Key`
-    /// request header and a success's `Idempotent-Replayed`.
+    /// limiter does not send (by name: an `X-RateLimit-Limit` the route
+    /// documents of its own goes too, when the limiter sends none); with
+    /// idempotency keys, the `Idempotency-Key` request header, and
+    /// `Idempotent-Replayed` on the answers a key can replay (not a 5xx,
+    /// nor one asking to be retried).
     pub fn add_to(&self, operation: &mut Operation) {
         self.add(operation, &self.build(), true);
     }

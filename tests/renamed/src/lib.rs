@@ -25,6 +25,20 @@ pub enum LeadError {
     Other,
 }
 
+/// A generic error: its impls' headers (`impl<T> ::rebuff::...`) start at
+/// the renamed crate too.
+#[derive(Debug, thiserror::Error, ApiError)]
+#[api(crate = errs)]
+pub enum Wrapped<T: std::fmt::Display + std::fmt::Debug + errs::serde::Serialize> {
+    /// Refused, with what was asked.
+    #[error("refused {asked}")]
+    #[api(status = 409, message = "Refused {asked}")]
+    Refused {
+        /// What was asked.
+        asked: T,
+    },
+}
+
 /// Fails `fails` times, then answers.
 #[retry(crate = errs, max_retries = 3, initial_delay = "1ms", attempt_timeout = "1s")]
 pub async fn fetch(calls: &std::sync::atomic::AtomicU32, fails: u32) -> Result<u32, LeadError> {
@@ -55,6 +69,15 @@ mod tests {
         assert_eq!(body["error"]["code"], "lead_not_found");
         assert_eq!(body["error"]["message"], "Lead lead_1 not found");
         assert_eq!(err.status(), 404);
+    }
+
+    #[test]
+    fn a_generic_type_derives_through_the_renamed_crate() {
+        let err = Wrapped::Refused { asked: 7u32 };
+        let body: serde_json::Value =
+            serde_json::from_slice(&errs::to_vec(&err, &Context::new())).unwrap();
+        assert_eq!(body["error"]["message"], "Refused 7");
+        assert_eq!(body["error"]["details"]["asked"], 7);
     }
 
     #[tokio::test]
