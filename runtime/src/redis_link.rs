@@ -122,6 +122,13 @@ impl Link<ConnectionManager> {
     /// ([`connect_lazily`]), and afresh on `READONLY` or a refusal of the
     /// connection.
     pub(crate) fn open(url: &str) -> Result<Self, StoreError> {
+        // redis-rs's connection manager starts on the runtime's tasks, and
+        // panics where none runs.
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(StoreError::new(
+                "a Redis store is opened inside a tokio runtime (it connects on the runtime's tasks): open it in async code, or within Runtime::enter",
+            ));
+        }
         let connection = connect_lazily(url)?;
         let url = url.to_owned();
         Ok(Link::reopening(connection, move || {
@@ -284,6 +291,19 @@ mod tests {
         redis::parse_redis_value(format!("{line}\r\n").as_bytes())
             .and_then(redis::Value::extract_error)
             .expect_err("an error reply")
+    }
+
+    #[test]
+    fn a_store_opened_outside_a_runtime_is_an_error_not_a_panic() {
+        let err = Link::open("redis://127.0.0.1:1")
+            .err()
+            .expect("no runtime here");
+        assert!(err.to_string().contains("tokio runtime"), "{err}");
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let _inside = runtime.enter();
+        assert!(Link::open("redis://127.0.0.1:1").is_ok());
     }
 
     #[test]

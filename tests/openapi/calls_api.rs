@@ -53,7 +53,6 @@ fn documents_every_error(doc: &Value) {
         ("422", &["idempotency_key_reused"]),
         ("429", &["rate_limit_exceeded"]),
         ("500", &["internal_error"]),
-        ("503", &["temporarily_unavailable"]),
     ]);
     assert_eq!(codes(analyze, "/error/code"), expected);
     assert!(analyze["responses"]["200"].is_object());

@@ -99,7 +99,6 @@ fn documents_every_error(doc: &Value) {
             ("422", &["IDEMPOTENCY_KEY_REUSED"]),
             ("429", &["RATE_LIMIT_EXCEEDED"]),
             ("500", &["INTERNAL_ERROR"]),
-            ("503", &["TEMPORARILY_UNAVAILABLE"]),
         ])
     );
     assert!(create["responses"]["201"].is_object());

@@ -46,7 +46,7 @@
 //! `Responses::surface` (with the `axum` or `actix` feature) adds what a
 //! server's [`Surface`](crate::server::Surface) answers any route with,
 //! as it is configured: its 500 and 413, its rate limiter's 429s and
-//! headers, its idempotency keys' 409, 422, 400 and 503; with
+//! headers, its idempotency keys' 409, 422, 400 (and 503 in a store that can fail); with
 //! [`Responses::add_to_every_operation`], the whole error surface of the
 //! one setup call is in the document, the keys' answers only on the
 //! operations of methods keys apply to (POST, PATCH). A status an

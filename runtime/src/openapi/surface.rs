@@ -15,7 +15,9 @@ impl<E: Documented> Responses<E> {
     ///   the limit set).
     /// - The rate limiter's 429s, and its header families on every
     ///   response.
-    /// - The idempotency keys' 400, 409, 422 and 503. A route of a method
+    /// - The idempotency keys' 400, 409 and 422, and their 503 when their
+    ///   store can fail ([`IdempotencyStore::can_fail`](crate::server::idempotency::IdempotencyStore::can_fail):
+    ///   Redis's, not the in-process one). A route of a method
     ///   keys do not apply to never gives them:
     ///   [`add_to_every_operation`](Self::add_to_every_operation) puts
     ///   them only on POST and PATCH operations, and
@@ -44,7 +46,7 @@ impl<E: Documented> Responses<E> {
     /// let every_route = Responses::<OrderError>::none().surface(&surface).build();
     /// assert_eq!(
     ///     every_route.keys().collect::<Vec<_>>(),
-    ///     ["400", "409", "413", "422", "429", "500", "503"]
+    ///     ["400", "409", "413", "422", "429", "500"]
     /// );
     /// # }
     /// ```
@@ -101,7 +103,7 @@ impl<E: Documented> Responses<E> {
     /// let get = Responses::<OrderError>::none().surface_on(&surface, &Method::GET).build();
     /// assert_eq!(get.keys().collect::<Vec<_>>(), ["413", "500"]);
     /// let post = Responses::<OrderError>::none().surface_on(&surface, &Method::POST).build();
-    /// assert_eq!(post.keys().collect::<Vec<_>>(), ["400", "409", "413", "422", "500", "503"]);
+    /// assert_eq!(post.keys().collect::<Vec<_>>(), ["400", "409", "413", "422", "500"]);
     /// ```
     #[cfg(any(feature = "axum", feature = "actix"))]
     #[cfg_attr(docsrs, doc(cfg(any(feature = "axum", feature = "actix"))))]

@@ -196,8 +196,9 @@ impl<E: ApiError> Surface<E> {
     /// 502 or 504 rebuff did not render), a 413 with a body limit, the rate limiter's
     /// 429s (over the limit, and blocked with escalation; a 503 on the
     /// requests that fail closed), the idempotency keys' 409, 422, 503 (the
-    /// store away, listed whatever the store, though a `MemoryStore` never
-    /// is), 400s (an unusable `Idempotency-Key`, a keyed body that cannot
+    /// store away: only for a store that
+    /// [can fail](super::idempotency::IdempotencyStore::can_fail), not a
+    /// `MemoryStore`), 400s (an unusable `Idempotency-Key`, a keyed body that cannot
     /// be read) and 413 (a keyed body too large to fingerprint), which
     /// only routes of methods keys apply to answer
     /// ([`rejections_on`](Self::rejections_on) leaves them out for the
@@ -238,15 +239,11 @@ impl<E: ApiError> Surface<E> {
         if let Some(limiter) = &self.limiter {
             answers.extend(limiter.answers().0);
         }
-        if self.idempotency.is_some() && keyed {
-            answers.extend([
-                RequestInProgress,
-                IdempotencyKeyReused,
-                Unavailable,
-                InvalidHeader,
-                BadRequest,
-                PayloadTooLarge,
-            ]);
+        if let Some(keys) = self.idempotency.as_ref().filter(|_| keyed) {
+            answers.extend([RequestInProgress, IdempotencyKeyReused]);
+            // A store that cannot fail never refuses a claim with a 503.
+            answers.extend(keys.store().can_fail().then_some(Unavailable));
+            answers.extend([InvalidHeader, BadRequest, PayloadTooLarge]);
         }
         // Each once (a 503 can be both the limiter's and the keys').
         let mut kinds = Vec::with_capacity(answers.len());

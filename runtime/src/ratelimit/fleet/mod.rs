@@ -108,7 +108,6 @@ impl RedisStore<ConnectionManager> {
     /// which the store opens afresh when Redis answers as a read-only
     /// replica after a failover). It connects on first use, so a server
     /// starts while Redis is away (and decides alone until it is back).
-    /// Call it inside a Tokio runtime.
     ///
     /// Over TLS (1.2 or 1.3) the server's certificate is always checked,
     /// against the system's root certificates (or those the file
@@ -126,7 +125,9 @@ impl RedisStore<ConnectionManager> {
     ///
     /// When `url` is not a Redis URL, asks for TLS (`rediss://`) without
     /// the `redis-tls` feature, or asks for TLS without checking the
-    /// server's certificate (`#insecure`).
+    /// server's certificate (`#insecure`); and outside a tokio runtime (the
+    /// connection runs on its tasks: open the store in async code, or
+    /// within `Runtime::enter`).
     pub fn open(url: &str) -> Result<Self, StoreError> {
         Ok(RedisStore::on(Link::open(url)?))
     }

@@ -253,6 +253,11 @@ impl IdempotencyStore for MemoryStore {
         Box::pin(core::future::ready(Ok(())))
     }
 
+    /// In this process: a claim cannot fail.
+    fn can_fail(&self) -> bool {
+        false
+    }
+
     fn max_response_bytes(&self) -> usize {
         self.max_response
     }

@@ -245,6 +245,15 @@ pub trait IdempotencyStore: Send + Sync + 'static {
         None
     }
 
+    /// Whether the store can fail (`true`, the default: a store across
+    /// the network can). A keyed request whose claim fails is answered
+    /// with a 503; a store that cannot fail, such as [`MemoryStore`], says
+    /// `false`, and the server's API document then lists no such 503. A
+    /// store that wraps another must forward this.
+    fn can_fail(&self) -> bool {
+        true
+    }
+
     /// The largest response body kept for replay (default 1 MiB). A larger
     /// one, or one of unknown length (streamed), is sent as it is and not
     /// kept: a retry with its key does the work again. A store that wraps
@@ -288,6 +297,10 @@ impl<S: IdempotencyStore + ?Sized> IdempotencyStore for std::sync::Arc<S> {
 
     fn renew_every(&self) -> Option<core::time::Duration> {
         (**self).renew_every()
+    }
+
+    fn can_fail(&self) -> bool {
+        (**self).can_fail()
     }
 
     fn max_response_bytes(&self) -> usize {

@@ -134,14 +134,15 @@ impl RedisStore<ConnectionManager> {
     /// with the `redis-tls` feature, as the rate limits'
     /// [`RedisStore::open`](crate::ratelimit::RedisStore::open) says),
     /// keeping responses for `ttl`; it connects on first use, and afresh
-    /// when Redis answers as a read-only replica after a failover. Call it
-    /// inside a Tokio runtime.
+    /// when Redis answers as a read-only replica after a failover.
     ///
     /// # Errors
     ///
     /// When `url` is not a Redis URL, asks for TLS (`rediss://`) without
     /// the `redis-tls` feature, or asks for TLS without checking the
-    /// server's certificate (`#insecure`).
+    /// server's certificate (`#insecure`); and outside a tokio runtime (the
+    /// connection runs on its tasks: open the store in async code, or
+    /// within `Runtime::enter`).
     pub fn open(url: &str, ttl: Duration) -> Result<Self, StoreError> {
         Ok(RedisStore::on(Link::open(url)?, ttl))
     }
