@@ -27,6 +27,9 @@ const HEADER_NAMES: &[&str] = &[
     "x-request-id",
     "request-id",
     "cf-ray",
+    "retry-after-ms",
+    "www-authenticate",
+    "x-dropbox-request-id",
 ];
 
 fn headers() -> impl Strategy<Value = HeaderMap> {

@@ -8,7 +8,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use http::{HeaderMap, StatusCode};
 
-use super::names::{CODE_HEADERS, REQUEST_ID_HEADERS};
+use super::names::{CODE_HEADERS, REQUEST_ID_HEADERS, REQUEST_ID_SUFFIX};
 use crate::RateLimit;
 use crate::retry::parse_retry_after;
 
@@ -27,8 +27,14 @@ pub(super) struct Seen<'h> {
     ratelimit: Option<&'h str>,
     /// The IETF `RateLimit-Policy` field (`"default";q=100;w=60`).
     ratelimit_policy: Option<&'h str>,
+    /// `Retry-After` in milliseconds (`retry-after-ms`, as OpenAI and
+    /// Azure send it beside or instead of `Retry-After`).
+    retry_after_ms: Option<&'h str>,
+    /// RFC 6750's `WWW-Authenticate: Bearer error="...", error_description="..."`.
+    www_authenticate: Option<&'h str>,
     pub(super) request_id: Option<&'h str>,
-    /// Rank of `request_id` in [`REQUEST_ID_HEADERS`].
+    /// Rank of `request_id` in [`REQUEST_ID_HEADERS`] (one past it for a
+    /// name that only ends like one).
     request_id_rank: usize,
     /// A code the body may lack (`x-amzn-errortype`).
     pub(super) code: Option<&'h str>,
@@ -60,11 +66,23 @@ impl<'h> Seen<'h> {
                 "x-ratelimit-reset-after" => &mut seen.reset_after,
                 "ratelimit" => &mut seen.ratelimit,
                 "ratelimit-policy" => &mut seen.ratelimit_policy,
+                "retry-after-ms" | "x-ms-retry-after-ms" => &mut seen.retry_after_ms,
+                "www-authenticate" => &mut seen.www_authenticate,
                 other => {
                     if value.is_empty() {
                         continue;
                     }
-                    if let Some(rank) = REQUEST_ID_HEADERS.iter().position(|n| *n == other) {
+                    // A vendor's own name (`x-dropbox-request-id`) ranks
+                    // after every name the parser knows.
+                    let rank = REQUEST_ID_HEADERS
+                        .iter()
+                        .position(|n| *n == other)
+                        .or_else(|| {
+                            other
+                                .ends_with(REQUEST_ID_SUFFIX)
+                                .then_some(REQUEST_ID_HEADERS.len())
+                        });
+                    if let Some(rank) = rank {
                         if rank < seen.request_id_rank {
                             seen.request_id = Some(value);
                             seen.request_id_rank = rank;
@@ -83,6 +101,87 @@ impl<'h> Seen<'h> {
         }
         seen
     }
+}
+
+impl Seen<'_> {
+    /// The delay the server asked for in a header: `Retry-After` (seconds
+    /// or a date, read against `clock`), else `retry-after-ms`.
+    fn asked_delay(&self, clock: impl FnOnce() -> SystemTime) -> Option<Duration> {
+        if let Some(value) = self.retry_after {
+            return parse_retry_after(value, clock());
+        }
+        let millis: f64 = self.retry_after_ms?.parse().ok()?;
+        Duration::try_from_secs_f64(millis / 1000.0).ok()
+    }
+
+    /// RFC 6750's error code and description, from a `Bearer` challenge
+    /// (`WWW-Authenticate: Bearer error="invalid_token",
+    /// error_description="The access token expired"`).
+    pub(super) fn bearer_error(&self) -> (Option<String>, Option<String>) {
+        let Some(challenge) = self.www_authenticate else {
+            return (None, None);
+        };
+        let Some((scheme, params)) = challenge.split_once(' ') else {
+            return (None, None);
+        };
+        if !scheme.eq_ignore_ascii_case("bearer") {
+            return (None, None);
+        }
+        let mut code = None;
+        let mut description = None;
+        for (name, value) in auth_params(params) {
+            if name.eq_ignore_ascii_case("error") {
+                code = Some(value);
+            } else if name.eq_ignore_ascii_case("error_description") {
+                description = Some(value);
+            }
+        }
+        (
+            code.filter(|c| !c.is_empty()),
+            description.filter(|d| !d.is_empty()),
+        )
+    }
+}
+
+/// A challenge's `name=value` parameters, a value a token or a quoted
+/// string (`\` escapes undone); reading stops at one that is neither.
+fn auth_params(mut rest: &str) -> Vec<(&str, String)> {
+    let mut params = Vec::new();
+    loop {
+        rest = rest.trim_start_matches([' ', '\t', ',']);
+        let Some((name, after)) = rest.split_once('=') else {
+            break;
+        };
+        let name = name.trim();
+        let after = after.trim_start();
+        let (value, next) = if let Some(quoted) = after.strip_prefix('"') {
+            let mut value = String::new();
+            let mut chars = quoted.char_indices();
+            let mut end = None;
+            while let Some((at, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, escaped)) = chars.next() {
+                            value.push(escaped);
+                        }
+                    }
+                    '"' => {
+                        end = Some(at + 1);
+                        break;
+                    }
+                    c => value.push(c),
+                }
+            }
+            let Some(end) = end else { break };
+            (value, &quoted[end..])
+        } else {
+            let end = after.find([',', ' ']).unwrap_or(after.len());
+            (after[..end].to_owned(), &after[end..])
+        };
+        params.push((name, value));
+        rest = next;
+    }
+    params
 }
 
 /// A reset time: Unix seconds (possibly fractional, possibly milliseconds)
@@ -132,9 +231,7 @@ pub(super) fn read_timing(
         || seen.ratelimit.is_some();
     if !limits {
         // Most error responses say nothing of rate limits.
-        let header_hint = seen
-            .retry_after
-            .and_then(|v| parse_retry_after(v, server_clock(seen, &now)));
+        let header_hint = seen.asked_delay(|| server_clock(seen, &now));
         return (header_hint.or(body_hint), None);
     }
     read_limits(status, seen, body_hint, now)
@@ -188,9 +285,7 @@ fn read_limits(
         reset: reset.unwrap_or(0),
     });
 
-    let header_hint = seen
-        .retry_after
-        .and_then(|v| parse_retry_after(v, server_now()));
+    let header_hint = seen.asked_delay(server_now);
     let reset_after = seen.reset_after.and_then(|v| {
         let secs: f64 = v.parse().ok()?;
         Duration::try_from_secs_f64(secs).ok()
@@ -269,6 +364,57 @@ fn param(value: &str, keys: &[&str]) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_bearer_challenge_gives_its_error_and_description() {
+        let bearer = |value: &str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("www-authenticate", value.parse().unwrap());
+            let seen = Seen::read(&headers);
+            seen.bearer_error()
+        };
+        assert_eq!(
+            bearer(
+                r#"Bearer realm="api", error="invalid_token", error_description="The \"token\" expired""#
+            ),
+            (
+                Some("invalid_token".into()),
+                Some(r#"The "token" expired"#.into())
+            )
+        );
+        assert_eq!(
+            bearer("bearer error=insufficient_scope, scope=\"read\""),
+            (Some("insufficient_scope".into()), None)
+        );
+        // Another scheme, no error, or a broken quote: nothing.
+        assert_eq!(bearer(r#"Basic realm="api""#), (None, None));
+        assert_eq!(bearer(r#"Bearer realm="api""#), (None, None));
+        assert_eq!(bearer(r#"Bearer error="unclosed"#), (None, None));
+        assert_eq!(bearer("Bearer"), (None, None));
+        for garbage in ["Bearer ===", "Bearer \",\"", "Bearer error=\"\\"] {
+            let _ = bearer(garbage);
+        }
+    }
+
+    #[test]
+    fn retry_after_ms_is_read_when_retry_after_is_absent() {
+        let mut headers = HeaderMap::new();
+        headers.insert("retry-after-ms", "1500".parse().unwrap());
+        let seen = Seen::read(&headers);
+        assert_eq!(
+            seen.asked_delay(SystemTime::now),
+            Some(Duration::from_millis(1500))
+        );
+        headers.insert("retry-after", "3".parse().unwrap());
+        let seen = Seen::read(&headers);
+        assert_eq!(
+            seen.asked_delay(SystemTime::now),
+            Some(Duration::from_secs(3))
+        );
+        let mut bad = HeaderMap::new();
+        bad.insert("retry-after-ms", "-5".parse().unwrap());
+        assert_eq!(Seen::read(&bad).asked_delay(SystemTime::now), None);
+    }
 
     fn timing(
         status: u16,

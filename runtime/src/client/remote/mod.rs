@@ -106,10 +106,18 @@ impl RemoteError {
             .request_id
             .take()
             .or_else(|| seen.request_id.map(|id| Cow::Owned(id.to_owned())));
-        let code = found
+        let mut code = found
             .code
             .take()
             .or_else(|| seen.code.map(|code| Cow::Owned(code.to_owned())));
+        // An OAuth resource server's answer is often only its challenge.
+        if code.is_none() || found.message.is_none() {
+            let (bearer_code, description) = seen.bearer_error();
+            code = code.or(bearer_code.map(Cow::Owned));
+            if found.message.is_none() {
+                found.message = description.map(Cow::Owned);
+            }
+        }
         let (retry_after, rate_limit) = read_timing(status, &seen, found.retry_after, now);
         RemoteError {
             status,

@@ -18,8 +18,15 @@ pub(super) const REQUEST_ID_HEADERS: &[&str] = &[
     "x-guploader-uploadid",
     "x-correlation-id",
     "x-trace-id",
+    "apim-request-id",
+    "x-amz-cf-id",
+    "x-vercel-id",
     "cf-ray",
 ];
+
+/// The end of a vendor's own request-id header (`x-dropbox-request-id`),
+/// read after every name above.
+pub(super) const REQUEST_ID_SUFFIX: &str = "-request-id";
 
 /// Body members that hold the request id, most specific first. The member
 /// of the error object itself beats one at the top level of the body.

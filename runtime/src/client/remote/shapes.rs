@@ -212,8 +212,14 @@ pub(super) fn read_json<'a>(
     // RFC 9457: by content type, or by its members.
     let problem_type = content_type
         .is_some_and(|v| v.len() >= 24 && v[..24].eq_ignore_ascii_case("application/problem+json"));
+    // By its members: `type` or `title`, with `detail` or `status`; not a
+    // body whose own `message` says what went wrong, with neither `title`
+    // nor `detail` (Box's `{"type":"error","status":404,"message":...}`).
+    let own_message = f.message.is_some() && f.title.is_none() && f.detail.is_none();
     if problem_type
-        || ((f.kind.is_some() || f.title.is_some()) && (f.detail.is_some() || f.status.is_some()))
+        || ((f.kind.is_some() || f.title.is_some())
+            && (f.detail.is_some() || f.status.is_some())
+            && !own_message)
     {
         let kind = string(f.kind).filter(|k| k != "about:blank" && !pick::is_status_link(k));
         found.code = string(f.code).or(kind);
@@ -247,6 +253,11 @@ pub(super) fn read_json<'a>(
         .or_else(|| found.details.as_ref().and_then(pick::details_retry_after));
     found.code = pick::code(f, Level::Top);
     found.message = pick::message(f);
+    if found.message.is_none() {
+        // `errors` as one message (Shopify's `{"errors":"Exceeded 2 calls
+        // per second..."}`).
+        found.message = string(f.errors.filter(|e| e.get().starts_with('"')));
+    }
     if found.message.is_none() {
         // `errors` as one error object (Phoenix), or keyed by field name.
         if let Some(errors) = f.errors.filter(|e| e.get().starts_with('{')) {
