@@ -67,9 +67,11 @@ pub(crate) struct Page {
     pub(crate) message: Option<String>,
 }
 
-/// The message of an HTML error page: Cloudflare's error pages put the
-/// error number in the first `<h1>` and the reason in the first `<h2>`;
-/// other pages (nginx, load balancers) say it in `<title>`, else in `<h1>`.
+/// The message of an HTML error page: Cloudflare's 5xx pages (520 to 527)
+/// put the reason and "Error code 522" in the first `<h1>`, its 1xxx pages
+/// the error number in the first `<h1>` and the reason in the first
+/// `<h2>`; other pages (nginx, load balancers) say it in `<title>`, else
+/// in `<h1>`.
 pub(crate) fn html_error(page: &str) -> Page {
     let lower = page.to_ascii_lowercase();
     let element = |name: &str| -> Option<String> {
@@ -92,7 +94,24 @@ pub(crate) fn html_error(page: &str) -> Page {
     };
     let cloudflare = lower.contains("cf-error") || lower.contains("cloudflare ray id");
     if cloudflare {
-        let code = element("h1")
+        let heading = element("h1");
+        // `<h1><span>Connection timed out</span><span>Error code 522</span></h1>`
+        if let Some((reason, number)) = heading
+            .as_deref()
+            .and_then(|h| h.rsplit_once("Error code "))
+        {
+            let (reason, number) = (reason.trim(), number.trim());
+            if !reason.is_empty()
+                && !number.is_empty()
+                && number.bytes().all(|b| b.is_ascii_digit())
+            {
+                return Page {
+                    code: Some(number.to_owned()),
+                    message: Some(cut(reason).to_owned()),
+                };
+            }
+        }
+        let code = heading
             .map(|h| h.trim_start_matches("Error").trim().to_owned())
             .filter(|c| !c.is_empty() && c.chars().all(|c| c.is_ascii_digit()));
         if let Some(message) = element("h2") {
@@ -211,6 +230,11 @@ mod tests {
             Some("Service Unavailable & more")
         );
         let cloudflare = "<html><head><title>Access denied</title></head><body><div class=\"cf-error-details\"><h1><span>1015</span></h1><h2 class=a>You are being rate limited</h2></div></body></html>";
+        let origin = html_error(
+            "<html><head><title>api.example.com | 522: Connection timed out</title></head><body><div id=\"cf-error-details\"><h1 class=x>\n  <span class=\"inline-block\">Connection timed out</span>\n  <span class=\"code-label\">Error code 522</span>\n</h1><h2>What happened?</h2></div></body></html>",
+        );
+        assert_eq!(origin.code.as_deref(), Some("522"));
+        assert_eq!(origin.message.as_deref(), Some("Connection timed out"));
         let page = html_error(cloudflare);
         assert_eq!(page.code.as_deref(), Some("1015"));
         assert_eq!(page.message.as_deref(), Some("You are being rate limited"));
