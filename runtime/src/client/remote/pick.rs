@@ -202,9 +202,24 @@ pub(super) fn message_text(raw: &RawValue) -> Option<Cow<'_, str>> {
             let texts: Vec<&str> = items.iter().filter_map(serde_json::Value::as_str).collect();
             (!texts.is_empty()).then(|| Cow::Owned(texts.join("; ")))
         }
-        b'{' => field_message(raw.get()).map(Cow::Owned),
+        b'{' => odata_text(raw.get())
+            .or_else(|| field_message(raw.get()))
+            .map(Cow::Owned),
         _ => None,
     }
+}
+
+/// A localised message, `{"lang": "en-US", "value": "..."}`, as the
+/// `OData` services of Microsoft and SAP write it: its `value`.
+fn odata_text(raw: &str) -> Option<String> {
+    #[derive(Deserialize)]
+    struct Localised {
+        #[serde(rename = "lang")]
+        _lang: serde::de::IgnoredAny,
+        value: String,
+    }
+    let localised: Localised = serde_json::from_str(raw).ok()?;
+    (!localised.value.is_empty()).then_some(localised.value)
 }
 
 /// The first field's first message of an object keyed by field name: a

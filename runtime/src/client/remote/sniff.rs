@@ -52,7 +52,8 @@ pub(super) fn read_body<'a>(
         t.contains("xml") && !t.contains("html")
     });
     let xml_root = trimmed.len() > 1 && trimmed[0] == b'<' && trimmed[1].is_ascii_uppercase();
-    if lower_start.starts_with("<?xml")
+    // An XHTML page declares itself XML too, and is read as a page.
+    if (lower_start.starts_with("<?xml") && !html)
         || lower_start.starts_with("<error")
         || (!html && trimmed[0] == b'<' && (xml_type || xml_root))
     {
