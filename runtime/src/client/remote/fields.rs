@@ -14,7 +14,7 @@ use super::names;
 #[derive(Default)]
 pub(super) struct Fields<'a> {
     pub(super) code: Option<&'a RawValue>,
-    /// `error_code`, `errorCode`, `serviceErrorCode`.
+    /// `error_code`, `errorCode`, `serviceErrorCode`, `ErrorCode`.
     pub(super) error_code: Option<&'a RawValue>,
     pub(super) status: Option<&'a RawValue>,
     /// `type`.
@@ -30,7 +30,8 @@ pub(super) struct Fields<'a> {
     pub(super) detail: Option<&'a RawValue>,
     pub(super) title: Option<&'a RawValue>,
     /// `description`, `error_description`, `errorSummary`, `msg`,
-    /// `error_message`, `errorMessage`: the text under another name.
+    /// `error_message`, `errorMessage`, `ErrorMessage`: the text under
+    /// another name.
     pub(super) description: Option<&'a RawValue>,
     pub(super) details: Option<&'a RawValue>,
     pub(super) errors: Option<&'a RawValue>,
@@ -99,7 +100,7 @@ impl<'a> Fields<'a> {
             "title" => (&mut self.title, bit::TITLE),
             "detail" => (&mut self.detail, bit::DETAIL),
             "errors" => (&mut self.errors, bit::ERRORS),
-            "error_code" | "errorCode" | "serviceErrorCode" => {
+            "error_code" | "errorCode" | "serviceErrorCode" | "ErrorCode" => {
                 (&mut self.error_code, bit::ERROR_CODE)
             }
             "name" => (&mut self.name, bit::NAME),
@@ -108,7 +109,7 @@ impl<'a> Fields<'a> {
             "id" => (&mut self.id, bit::ID),
             "__type" => (&mut self.aws_type, bit::AWS_TYPE),
             "description" | "error_description" | "errorSummary" | "msg" | "error_message"
-            | "errorMessage" => (&mut self.description, bit::DESCRIPTION),
+            | "errorMessage" | "ErrorMessage" => (&mut self.description, bit::DESCRIPTION),
             "error_codes" | "errorCodes" => (&mut self.error_codes, bit::ERROR_CODES),
             "errorMessages" | "error_messages" => (&mut self.error_messages, bit::ERROR_MESSAGES),
             "issue" => (&mut self.issue, bit::ISSUE),

@@ -43,6 +43,7 @@ pub(super) const REQUEST_ID_MEMBERS: &[&str] = &[
     "errorId",
     "fbtrace_id",
     "pspReference",
+    "ErrorIdentifier",
 ];
 
 /// Rank of `key` among [`REQUEST_ID_MEMBERS`], if it is one.
