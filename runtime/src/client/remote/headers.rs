@@ -105,10 +105,14 @@ impl<'h> Seen<'h> {
 
 impl Seen<'_> {
     /// The delay the server asked for in a header: `Retry-After` (seconds
-    /// or a date, read against `clock`), else `retry-after-ms`.
+    /// or a date, read against `clock`), else (absent, or unreadable)
+    /// `retry-after-ms`.
     fn asked_delay(&self, clock: impl FnOnce() -> SystemTime) -> Option<Duration> {
-        if let Some(value) = self.retry_after {
-            return parse_retry_after(value, clock());
+        if let Some(delay) = self
+            .retry_after
+            .and_then(|value| parse_retry_after(value, clock()))
+        {
+            return Some(delay);
         }
         let millis: f64 = self.retry_after_ms?.parse().ok()?;
         Duration::try_from_secs_f64(millis / 1000.0).ok()
@@ -414,6 +418,13 @@ mod tests {
         let mut bad = HeaderMap::new();
         bad.insert("retry-after-ms", "-5".parse().unwrap());
         assert_eq!(Seen::read(&bad).asked_delay(SystemTime::now), None);
+        // A `Retry-After` that cannot be read leaves the milliseconds.
+        bad.insert("retry-after-ms", "250".parse().unwrap());
+        bad.insert("retry-after", "soon".parse().unwrap());
+        assert_eq!(
+            Seen::read(&bad).asked_delay(SystemTime::now),
+            Some(Duration::from_millis(250))
+        );
     }
 
     fn timing(
