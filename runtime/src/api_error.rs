@@ -232,6 +232,14 @@ pub const fn retryable_status(status: StatusCode) -> bool {
     matches!(status.as_u16(), 408 | 429 | 500 | 502 | 503 | 504)
 }
 
+/// Whether an answer of `status` may be kept for its idempotency key and
+/// replayed: not a 5xx, nor one that asks to be retried. (A `Retry-After`
+/// or a body too large keeps it from being kept too.)
+#[cfg(any(feature = "openapi", feature = "axum", feature = "actix"))]
+pub(crate) fn replayable_status(status: StatusCode) -> bool {
+    !status.is_server_error() && !retryable_status(status)
+}
+
 /// A boxed error is the error it holds: a `transparent` variant may box a
 /// large error type (as clippy's `large_enum_variant` suggests) and still
 /// delegate everything to it.

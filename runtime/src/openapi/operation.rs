@@ -107,7 +107,7 @@ fn replayable(status: &str) -> bool {
         .ok()
         .and_then(|code| http::StatusCode::from_u16(code).ok())
     {
-        Some(code) => !code.is_server_error() && !crate::retryable_status(code),
+        Some(code) => crate::api_error::replayable_status(code),
         None => status.starts_with(['2', '3', '4']),
     }
 }

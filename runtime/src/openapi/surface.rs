@@ -59,7 +59,7 @@ impl<E: Documented> Responses<E> {
     {
         let any = surface.rejections_on(&http::Method::GET);
         let all = surface.rejections();
-        let keys_apply = all.len() > any.len();
+        let keys_apply = surface.idempotency_keys().is_some();
         let keyed: Vec<RejectionKind> = all
             .iter()
             .copied()
@@ -113,7 +113,8 @@ impl<E: Documented> Responses<E> {
         E: ApiError,
     {
         let all = surface.rejections_on(method);
-        let keys_apply = all.len() > surface.rejections_on(&http::Method::GET).len();
+        let keys_apply =
+            surface.idempotency_keys().is_some() && !crate::client::is_idempotent(method);
         self.surface_with(surface, &all, keys_apply)
     }
 

@@ -253,10 +253,9 @@ fn renew_while_served<St: IdempotencyStore + ?Sized>(
 
 /// [`Claimed::keeps`], for bodies of at most `max_body` bytes.
 fn keeps(status: StatusCode, headers: &HeaderMap, length: Option<u64>, max_body: usize) -> bool {
-    !(status.is_server_error()
-        || crate::retryable_status(status)
-        || headers.contains_key(http::header::RETRY_AFTER)
-        || length.is_none_or(|length| length > max_body as u64))
+    crate::api_error::replayable_status(status)
+        && !headers.contains_key(http::header::RETRY_AFTER)
+        && length.is_some_and(|length| length <= max_body as u64)
 }
 
 impl<St: IdempotencyStore + ?Sized> Claimed<St> {
