@@ -13,8 +13,10 @@ use super::names;
 /// wins); request ids are ranked by [`names::REQUEST_ID_MEMBERS`].
 #[derive(Default)]
 pub(super) struct Fields<'a> {
+    /// `code`, `Code`.
     pub(super) code: Option<&'a RawValue>,
-    /// `error_code`, `errorCode`, `serviceErrorCode`, `ErrorCode`.
+    /// `error_code`, `errorCode`, `serviceErrorCode`, `ErrorCode`,
+    /// `errorcode`.
     pub(super) error_code: Option<&'a RawValue>,
     pub(super) status: Option<&'a RawValue>,
     /// `type`.
@@ -29,11 +31,12 @@ pub(super) struct Fields<'a> {
     pub(super) message: Option<&'a RawValue>,
     pub(super) detail: Option<&'a RawValue>,
     pub(super) title: Option<&'a RawValue>,
-    /// `description`, `error_description`, `errorSummary`, `msg`,
-    /// `error_message`, `errorMessage`, `ErrorMessage`: the text under
-    /// another name.
+    /// `description`, `error_description`, `errorSummary`, `error_summary`,
+    /// `msg`, `err`, `error_message`, `errorMessage`, `ErrorMessage`,
+    /// `faultstring`: the text under another name.
     pub(super) description: Option<&'a RawValue>,
     pub(super) details: Option<&'a RawValue>,
+    /// `errors`; `Error` (the entries of `QuickBooks`' `Fault`).
     pub(super) errors: Option<&'a RawValue>,
     /// `error_codes`, `errorCodes`.
     pub(super) error_codes: Option<&'a RawValue>,
@@ -46,7 +49,8 @@ pub(super) struct Fields<'a> {
     pub(super) request_id: Option<(u8, &'a RawValue)>,
     /// `innerError` (Microsoft Graph), which holds the request id.
     pub(super) inner_error: Option<&'a RawValue>,
-    /// `retry_after`, `retryAfter`, `retryDelay`.
+    /// `retry_after`, `retryAfter`, `retryDelay`, `estimated_time` (Hugging
+    /// Face's seconds until a model is loaded).
     pub(super) retry_after: Option<RetryAfterSecs>,
     /// `parameters` (Telegram's `ResponseParameters`), which holds a
     /// `retry_after`.
@@ -90,17 +94,17 @@ impl<'a> Fields<'a> {
         // Compared in order: the members most bodies have come first.
         let (slot, bit) = match key {
             "message" | "Message" => (&mut self.message, bit::MESSAGE),
-            "code" => (&mut self.code, bit::CODE),
+            "code" | "Code" => (&mut self.code, bit::CODE),
             "details" => (&mut self.details, bit::DETAILS),
-            "retry_after" | "retryAfter" | "retryDelay" => {
+            "retry_after" | "retryAfter" | "retryDelay" | "estimated_time" => {
                 return Some(Slot::RetryAfter(&mut self.retry_after));
             }
             "status" => (&mut self.status, bit::STATUS),
             "type" => (&mut self.kind, bit::KIND),
             "title" => (&mut self.title, bit::TITLE),
             "detail" => (&mut self.detail, bit::DETAIL),
-            "errors" => (&mut self.errors, bit::ERRORS),
-            "error_code" | "errorCode" | "serviceErrorCode" | "ErrorCode" => {
+            "errors" | "Error" => (&mut self.errors, bit::ERRORS),
+            "error_code" | "errorCode" | "serviceErrorCode" | "ErrorCode" | "errorcode" => {
                 (&mut self.error_code, bit::ERROR_CODE)
             }
             "name" => (&mut self.name, bit::NAME),
@@ -108,8 +112,10 @@ impl<'a> Fields<'a> {
             "category" => (&mut self.category, bit::CATEGORY),
             "id" => (&mut self.id, bit::ID),
             "__type" => (&mut self.aws_type, bit::AWS_TYPE),
-            "description" | "error_description" | "errorSummary" | "msg" | "error_message"
-            | "errorMessage" | "ErrorMessage" => (&mut self.description, bit::DESCRIPTION),
+            "description" | "error_description" | "errorSummary" | "error_summary" | "msg"
+            | "err" | "error_message" | "errorMessage" | "ErrorMessage" | "faultstring" => {
+                (&mut self.description, bit::DESCRIPTION)
+            }
             "error_codes" | "errorCodes" => (&mut self.error_codes, bit::ERROR_CODES),
             "errorMessages" | "error_messages" => (&mut self.error_messages, bit::ERROR_MESSAGES),
             "issue" => (&mut self.issue, bit::ISSUE),
@@ -153,6 +159,8 @@ pub(super) struct Top<'a> {
     pub(super) error: Option<ErrorMember<'a>>,
     pub(super) success: Option<&'a RawValue>,
     pub(super) ok: Option<&'a RawValue>,
+    /// `JSend`'s `data`: on a `"fail"`, the rejected fields.
+    pub(super) data: Option<&'a RawValue>,
     pub(super) fields: Fields<'a>,
 }
 
@@ -184,6 +192,7 @@ impl Top<'_> {
             f.parameters,
             self.success,
             self.ok,
+            self.data,
         ];
         raw.iter().filter(|slot| slot.is_some()).count()
             + usize::from(self.error.is_some())
@@ -197,9 +206,15 @@ impl<'a> Slots<'a> for Top<'a> {
 
     fn slot(&mut self, key: &str) -> Option<Slot<'_, 'a, ErrorObject<'a>>> {
         match key {
-            "error" => Some(Slot::Object(&mut self.error)),
+            // The error object under other names: AWS's query protocols in
+            // JSON (`Error`), Apigee (`fault`), QuickBooks (`Fault`),
+            // OData v3 (`odata.error`). The first of them in the body wins.
+            "error" | "Error" | "fault" | "Fault" | "odata.error" => {
+                Some(Slot::Object(&mut self.error))
+            }
             "success" => Some(Slot::Raw(&mut self.success)),
             "ok" => Some(Slot::Raw(&mut self.ok)),
+            "data" => Some(Slot::Raw(&mut self.data)),
             _ => self.fields.field(key),
         }
     }

@@ -44,6 +44,7 @@ pub(super) const REQUEST_ID_MEMBERS: &[&str] = &[
     "fbtrace_id",
     "pspReference",
     "ErrorIdentifier",
+    "RequestId",
 ];
 
 /// Rank of `key` among [`REQUEST_ID_MEMBERS`], if it is one.

@@ -91,7 +91,8 @@ pub(super) enum Level {
 /// 5. a name-like `name`, then (error objects) `type`;
 /// 6. the first entry of `errors`: its name-like `reason` or `code`;
 /// 7. the first of `error_codes`;
-/// 8. a numeric `code`, then `error_code`.
+/// 8. the name-like `errorcode` of a `detail` object (Apigee's faults);
+/// 9. a numeric `code`, then `error_code`.
 #[inline]
 pub(super) fn code<'a>(f: &Fields<'a>, level: Level) -> Option<Cow<'a, str>> {
     // Most objects have one of these or none: the empty case is inlined.
@@ -105,7 +106,8 @@ pub(super) fn code<'a>(f: &Fields<'a>, level: Level) -> Option<Cow<'a, str>> {
         | bit::NAME
         | bit::KIND
         | bit::ERRORS
-        | bit::ERROR_CODES;
+        | bit::ERROR_CODES
+        | bit::DETAIL;
     let none = f.filled & CODES == 0;
     if none { None } else { code_of(f, level) }
 }
@@ -125,8 +127,17 @@ fn code_of<'a>(f: &Fields<'a>, level: Level) -> Option<Cow<'a, str>> {
             first_entry(f.errors).and_then(|first| named(first.reason).or(named(first.code)))
         })
         .or_else(|| first_string(f.error_codes))
+        .or_else(|| detail_code(f.detail))
         .or_else(|| string(f.code))
         .or_else(|| string(f.error_code))
+}
+
+/// The code in a `detail` object (`{"detail":{"errorcode":"..."}}`).
+#[inline]
+fn detail_code(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    let raw = raw.filter(|r| r.get().starts_with('{'))?;
+    let detail: Fields<'_> = object(Some(raw))?;
+    named(detail.error_code)
 }
 
 /// The message of an object, first match wins: `message` (a string, a list
@@ -210,7 +221,8 @@ pub(super) fn message_text(raw: &RawValue) -> Option<Cow<'_, str>> {
 }
 
 /// A localised message, `{"lang": "en-US", "value": "..."}`, as the
-/// `OData` services of Microsoft and SAP write it: its `value`.
+/// `OData` services of Microsoft and SAP write it: its `value`, without
+/// the `RequestId:` and `Time:` lines Azure Storage ends it with.
 fn odata_text(raw: &str) -> Option<String> {
     #[derive(Deserialize)]
     struct Localised {
@@ -219,6 +231,9 @@ fn odata_text(raw: &str) -> Option<String> {
         value: String,
     }
     let localised: Localised = serde_json::from_str(raw).ok()?;
+    if localised.value.contains('\n') {
+        return super::text::prose_and_request_id(&localised.value).0;
+    }
     (!localised.value.is_empty()).then_some(localised.value)
 }
 
@@ -226,13 +241,25 @@ fn odata_text(raw: &str) -> Option<String> {
 /// fragment reads after the field (`"email can't be blank"`), a sentence
 /// after a colon (`"email: This field is required."`).
 pub(super) fn field_message(raw: &str) -> Option<String> {
-    let (field, message) = first_field_message(raw)?;
+    first_field_message(raw, false).map(field_text)
+}
+
+/// [`field_message`] of a whole body, read only when the body is nothing
+/// but fields and their messages (every member a string or a list of
+/// strings, as Django REST framework and Rails send them): any other
+/// member (a number, an object, a list of objects) says the body is of
+/// another shape, whose strings (a time, an outcome) are no message.
+pub(super) fn field_map_message(raw: &str) -> Option<String> {
+    first_field_message(raw, true).map(field_text)
+}
+
+fn field_text((field, message): (String, String)) -> String {
     let fragment = message.starts_with(|c: char| c.is_lowercase());
-    Some(if fragment {
+    if fragment {
         format!("{field} {message}")
     } else {
         format!("{field}: {message}")
-    })
+    }
 }
 
 /// Whether a problem document's `type` only points at the HTTP
@@ -275,9 +302,12 @@ fn first_string_of(raw: &RawValue) -> Option<Cow<'_, str>> {
 
 /// The first member of an object keyed by field name whose value is a
 /// message or a list of them (`{"email":["can't be blank"]}`): the field
-/// and its first message. Other members are skipped.
-fn first_field_message(raw: &str) -> Option<(String, String)> {
-    struct Visit;
+/// and its first message. Other members are skipped, unless `strict`, where
+/// any makes it `None`.
+fn first_field_message(raw: &str, strict: bool) -> Option<(String, String)> {
+    struct Visit {
+        strict: bool,
+    }
     impl<'de> serde::de::Visitor<'de> for Visit {
         type Value = Option<(String, String)>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -287,23 +317,42 @@ fn first_field_message(raw: &str) -> Option<(String, String)> {
             self,
             mut map: M,
         ) -> Result<Self::Value, M::Error> {
+            let mut first = None;
             while let Some(Key(field)) = map.next_key()? {
                 let messages: FieldMessages = map.next_value()?;
-                if let Some(first) = messages.0 {
+                if self.strict && !messages.texts_only {
                     drain(&mut map)?;
-                    return Ok(Some((field.into_owned(), first)));
+                    return Ok(None);
+                }
+                if let (None, Some(text)) = (&first, messages.first) {
+                    first = Some((field.into_owned(), text));
+                    if !self.strict {
+                        drain(&mut map)?;
+                        break;
+                    }
                 }
             }
-            Ok(None)
+            Ok(first)
         }
     }
     let mut reader = serde_json::Deserializer::from_str(raw);
-    serde::Deserializer::deserialize_map(&mut reader, Visit).ok()?
+    serde::Deserializer::deserialize_map(&mut reader, Visit { strict }).ok()?
 }
 
-/// A field's messages: a string, or the first string of a list; `None`
-/// for anything else.
-struct FieldMessages(Option<String>);
+/// A field's messages: a string, or the first string of a list (`first`
+/// is `None` for anything else); `texts_only` if the value was a string or
+/// a list holding only strings.
+struct FieldMessages {
+    first: Option<String>,
+    texts_only: bool,
+}
+
+impl FieldMessages {
+    const OTHER: Self = FieldMessages {
+        first: None,
+        texts_only: false,
+    };
+}
 
 impl<'de> Deserialize<'de> for FieldMessages {
     fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
@@ -314,41 +363,48 @@ impl<'de> Deserialize<'de> for FieldMessages {
                 f.write_str("field messages")
             }
             fn visit_str<E>(self, text: &str) -> Result<FieldMessages, E> {
-                Ok(FieldMessages(Some(text.to_owned())))
+                Ok(FieldMessages {
+                    first: Some(text.to_owned()),
+                    texts_only: true,
+                })
             }
             fn visit_seq<A: serde::de::SeqAccess<'de>>(
                 self,
                 mut seq: A,
             ) -> Result<FieldMessages, A::Error> {
                 let mut first = None;
+                let mut texts_only = true;
                 while let Some(item) = seq.next_element::<serde_json::Value>()? {
-                    if first.is_none() {
-                        first = item.as_str().map(str::to_owned);
+                    match item {
+                        serde_json::Value::String(text) => {
+                            first.get_or_insert(text);
+                        }
+                        _ => texts_only = false,
                     }
                 }
-                Ok(FieldMessages(first))
+                Ok(FieldMessages { first, texts_only })
             }
             fn visit_map<M: serde::de::MapAccess<'de>>(
                 self,
                 mut map: M,
             ) -> Result<FieldMessages, M::Error> {
                 drain(&mut map)?;
-                Ok(FieldMessages(None))
+                Ok(FieldMessages::OTHER)
             }
             fn visit_bool<E>(self, _: bool) -> Result<FieldMessages, E> {
-                Ok(FieldMessages(None))
+                Ok(FieldMessages::OTHER)
             }
             fn visit_i64<E>(self, _: i64) -> Result<FieldMessages, E> {
-                Ok(FieldMessages(None))
+                Ok(FieldMessages::OTHER)
             }
             fn visit_u64<E>(self, _: u64) -> Result<FieldMessages, E> {
-                Ok(FieldMessages(None))
+                Ok(FieldMessages::OTHER)
             }
             fn visit_f64<E>(self, _: f64) -> Result<FieldMessages, E> {
-                Ok(FieldMessages(None))
+                Ok(FieldMessages::OTHER)
             }
             fn visit_unit<E>(self) -> Result<FieldMessages, E> {
-                Ok(FieldMessages(None))
+                Ok(FieldMessages::OTHER)
             }
         }
         deserializer.deserialize_any(Visit)
@@ -394,6 +450,29 @@ mod tests {
         );
         assert_eq!(field_message(r#"{"a":{"b":1},"c":[1]}"#), None);
         assert_eq!(field_message("[1]"), None);
+    }
+
+    #[test]
+    fn a_whole_body_is_read_as_fields_only_when_it_is_nothing_else() {
+        assert_eq!(
+            field_map_message(r#"{"non_field_errors":["Invalid token."],"email":"Taken."}"#)
+                .as_deref(),
+            Some("non_field_errors: Invalid token.")
+        );
+        // A member of another kind anywhere: the strings are no messages.
+        for body in [
+            r#"{"time":"2015-01-27T11:17:09","Fault":{"type":"x"}}"#,
+            r#"{"status":"fail","data":{"title":"A title is required"}}"#,
+            r#"{"err":"Not found","status":404}"#,
+            r#"{"email":["can't be blank",{"code":"blank"}]}"#,
+        ] {
+            assert_eq!(field_map_message(body), None, "{body}");
+        }
+        // Within another member, other values are skipped.
+        assert_eq!(
+            field_message(r#"{"n":1,"email":["can't be blank",{"x":1}]}"#).as_deref(),
+            Some("email can't be blank")
+        );
     }
 
     #[test]

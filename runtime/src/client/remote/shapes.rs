@@ -163,7 +163,12 @@ pub(super) fn read_json<'a>(
     if let Some(ErrorMember::Object(inner)) = &mut top.error {
         let e = &inner.fields;
         found.code = pick::code(e, Level::Error);
-        found.message = pick::message(e);
+        // An error object without text of its own: its first entry's
+        // (QuickBooks' `Fault`), else the body's beside it (Dropbox's
+        // `error_summary`).
+        found.message = pick::message(e)
+            .or_else(|| pick::first_entry(e.errors).and_then(|first| pick::message(&first)))
+            .or_else(|| pick::message(f));
         found.details = inner.details.take().or_else(|| value(f.details));
         found.request_id = pick::request_id(e).or(found.request_id.take());
         found.retry_after = pick::retry_after(e)
@@ -276,9 +281,15 @@ pub(super) fn read_json<'a>(
         }
         return Some(Format::Message);
     }
+    if found.message.is_none() && string(f.status).as_deref() == Some("fail") {
+        // JSend's `"fail"`: the rejected fields under `data`.
+        if let Some(data) = top.data.filter(|d| d.get().starts_with('{')) {
+            found.message = pick::field_message(data.get()).map(Cow::Owned);
+        }
+    }
     if found.message.is_none() && found.code.is_none() && unknown > 0 {
         // The whole body keyed by field name (Django REST framework, Rails).
-        found.message = pick::field_message(text).map(Cow::Owned);
+        found.message = pick::field_map_message(text).map(Cow::Owned);
     }
     Some(Format::Json)
 }
@@ -324,7 +335,10 @@ fn read_error_list<'a>(
     if first.message.is_some()
         && (first.extensions.is_some() || first.locations.is_some() || first.path.is_some())
     {
-        found.code = object(first.extensions).and_then(|ext| string(ext.code));
+        // The code in `extensions`, or in `type` (GitHub's).
+        found.code = object(first.extensions)
+            .and_then(|ext| string(ext.code))
+            .or_else(|| string(first.kind).filter(|kind| pick::name_like(kind)));
         found.message = string(first.message);
         found.errors = collect(&list, |e| string(e.message));
         return Some(Format::GraphQl);
