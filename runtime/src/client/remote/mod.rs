@@ -119,14 +119,15 @@ impl RemoteError {
             }
         }
         let (retry_after, rate_limit) = read_timing(status, &seen, found.retry_after, now);
+        let message = found
+            .message
+            .map(|m| Text::keep(cap(pick::without_code(trim(&m), code.as_deref())), kept))
+            .filter(|m| !m.is_empty());
         RemoteError {
             status,
             format,
             code: code.map(|c| Text::keep(cap(&c), kept)),
-            message: found
-                .message
-                .map(|m| Text::keep(cap(trim(&m)), kept))
-                .filter(|m| !m.is_empty()),
+            message,
             details: found.details,
             errors: found.errors,
             request_id: request_id.map(|r| Text::keep(cap(&r), kept)),
@@ -226,7 +227,10 @@ impl RemoteError {
 
     /// The rate-limit state from `X-RateLimit-*` (or `X-Rate-Limit-*`,
     /// `RateLimit-*`, or the IETF `RateLimit` and `RateLimit-Policy`
-    /// fields), with the reset as Unix seconds.
+    /// fields), with the reset as Unix seconds. `None` unless the response
+    /// gives the limit or the remaining count; a member it does not give
+    /// reads as 0 (a response with only `X-RateLimit-Remaining: 0` has a
+    /// `limit` of 0: unknown, not a quota of none).
     #[must_use]
     pub fn rate_limit(&self) -> Option<RateLimit> {
         self.rate_limit

@@ -89,10 +89,12 @@ pub(super) enum Level {
 /// 3. a name-like `reason`, `category`, `id`;
 /// 4. the `issue` of the first entry of `details` (PayPal's specific issue);
 /// 5. a name-like `name`, then (error objects) `type`;
-/// 6. the first entry of `errors`: its name-like `reason` or `code`;
-/// 7. the first of `error_codes`;
-/// 8. the name-like `errorcode` of a `detail` object (Apigee's faults);
-/// 9. a numeric `code`, then `error_code`.
+/// 6. (error objects) a `message` that starts with its own code
+///    ([`message_code`]);
+/// 7. the first entry of `errors`: its name-like `reason` or `code`;
+/// 8. the first of `error_codes`;
+/// 9. the name-like `errorcode` of a `detail` object (Apigee's faults);
+/// 10. a numeric `code`, then `error_code`.
 #[inline]
 pub(super) fn code<'a>(f: &Fields<'a>, level: Level) -> Option<Cow<'a, str>> {
     // Most objects have one of these or none: the empty case is inlined.
@@ -123,6 +125,7 @@ fn code_of<'a>(f: &Fields<'a>, level: Level) -> Option<Cow<'a, str>> {
         .or_else(|| first_entry(f.details).and_then(|first| string(first.issue)))
         .or_else(|| named(f.name))
         .or_else(|| if error { named(f.kind) } else { None })
+        .or_else(|| if error { message_code(f.message) } else { None })
         .or_else(|| {
             first_entry(f.errors).and_then(|first| named(first.reason).or(named(first.code)))
         })
@@ -130,6 +133,39 @@ fn code_of<'a>(f: &Fields<'a>, level: Level) -> Option<Cow<'a, str>> {
         .or_else(|| detail_code(f.detail))
         .or_else(|| string(f.code))
         .or_else(|| string(f.error_code))
+}
+
+/// The code a message starts with, as Firebase writes them: a message that
+/// is one upper-case token with an underscore (`"EMAIL_EXISTS"`), alone or
+/// followed by a colon and the text (`"WEAK_PASSWORD : Password should be
+/// at least 6 characters"`).
+fn message_code(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
+    let text = string(raw)?;
+    let token = |text: &str| -> Option<usize> {
+        let end = text
+            .bytes()
+            .position(|b| !(b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
+            .unwrap_or(text.len());
+        let head = &text.as_bytes()[..end];
+        let coded = end >= 3 && head[0].is_ascii_uppercase() && head.contains(&b'_');
+        let rest = text[end..].trim_start();
+        (coded && (rest.is_empty() || rest.starts_with(':'))).then_some(end)
+    };
+    let end = token(&text)?;
+    Some(match text {
+        Cow::Borrowed(text) => Cow::Borrowed(&text[..end]),
+        Cow::Owned(text) => Cow::Owned(text[..end].to_owned()),
+    })
+}
+
+/// A message without the code it starts with (`"E1: Card declined"` with
+/// code `E1` reads `"Card declined"`): the code is said apart.
+pub(super) fn without_code<'t>(message: &'t str, code: Option<&str>) -> &'t str {
+    code.and_then(|code| message.strip_prefix(code))
+        .and_then(|rest| rest.trim_start().strip_prefix(':'))
+        .map(str::trim)
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(message)
 }
 
 /// The code in a `detail` object (`{"detail":{"errorcode":"..."}}`).
@@ -436,6 +472,38 @@ mod tests {
         assert!(error_is_code("403", StatusCode::FORBIDDEN));
         assert!(!error_is_code("Unauthorized", StatusCode::UNAUTHORIZED));
         assert!(!error_is_code("not found", StatusCode::NOT_FOUND));
+    }
+
+    #[test]
+    fn a_message_may_start_with_its_code() {
+        let raw = |json: &str| RawValue::from_string(json.to_owned()).unwrap();
+        for (message, code) in [
+            (r#""EMAIL_EXISTS""#, Some("EMAIL_EXISTS")),
+            (
+                r#""WEAK_PASSWORD : Password is short""#,
+                Some("WEAK_PASSWORD"),
+            ),
+            (r#""INVALID_ID_TOKEN: expired""#, Some("INVALID_ID_TOKEN")),
+            (r#""Not found""#, None),
+            (r#""NOTFOUND""#, None),
+            (r#""API_KEY invalid""#, None),
+            (r#""_X_: y""#, None),
+            (r#""A_\u0042""#, Some("A_B")),
+        ] {
+            let raw = raw(message);
+            assert_eq!(message_code(Some(&raw)).as_deref(), code, "{message}");
+        }
+        assert_eq!(
+            without_code("E1: Card declined", Some("E1")),
+            "Card declined"
+        );
+        assert_eq!(
+            without_code("E1 : Card declined", Some("E1")),
+            "Card declined"
+        );
+        assert_eq!(without_code("E1:", Some("E1")), "E1:");
+        assert_eq!(without_code("E12 left", Some("E1")), "E12 left");
+        assert_eq!(without_code("Card declined", None), "Card declined");
     }
 
     #[test]
