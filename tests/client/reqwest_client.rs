@@ -154,7 +154,10 @@ async fn error_bodies_are_read_up_to_the_cap() {
     let err = response.check::<LeadError>(64 * 1024).await.unwrap_err();
     let remote = err.remote().unwrap();
     assert_eq!(remote.status(), 404);
-    // The cut body is no longer JSON: read as text, the status still known.
+    // The cut body is read as far as its last whole member.
+    assert_eq!(remote.format(), rebuff::client::Format::Flat);
+    assert_eq!(remote.code(), Some("LEAD_NOT_FOUND"));
+    assert_eq!(remote.message(), "Lead not found");
     assert!(remote.body_truncated());
     assert!(remote.body().len() <= 4096);
 }

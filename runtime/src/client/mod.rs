@@ -48,7 +48,10 @@
 //! | retry hint | `Retry-After` (seconds, or an HTTP-date read against the response's `Date`, so a client whose clock is off still waits what the server meant), else `retry-after-ms` / `x-ms-retry-after-ms` (milliseconds, as OpenAI, Azure OpenAI and Cosmos DB send it); the error object's `retry_after` / `retryAfter` / `retryDelay` / `estimated_time` (Hugging Face's seconds until a model is loaded), then a `retry_after` in its `details` or a gRPC `RetryInfo` entry of them (`"retryDelay": "30s"`); the top level's, then its `parameters.retry_after`, then its `details`; then, when the response refuses a spent limit (a 429, or a 403 with none remaining, as GitHub answers), the IETF `RateLimit` field's `t=` of the exhausted limit (`RateLimit: "default";r=0;t=17`), `X-RateLimit-Reset-After`, then the reset time of `X-RateLimit-Reset` / `X-Rate-Limit-Reset` / `RateLimit-Reset` (epoch seconds or milliseconds, or seconds from now). Any other error that used up the quota was refused for its own reason: its reset is no hint, and does not make it retryable |
 //!
 //! A *name-like* value has no whitespace, is not a number and not a link;
-//! *prose* has whitespace. At the top level `type` is an object's kind
+//! *prose* has whitespace. A JSON document cut short (by the limit on
+//! what the client integrations read of an error body, or a dropped
+//! connection) is read as far as its last whole member: its code and
+//! message usually come before the long part. At the top level `type` is an object's kind
 //! (`"error.list"`) and `status` the outcome (`"error"`, `"Failure"`), so
 //! neither is a code there. XML documents give `Code`, `Message` (its
 //! trailing `Key:value` lines are data, not text) and `RequestId` /

@@ -72,6 +72,21 @@ pub(super) struct Found<'a> {
     pub(super) retry_after: Option<Duration>,
 }
 
+impl Found<'_> {
+    /// The same parts, borrowing nothing.
+    pub(super) fn into_owned(self) -> Found<'static> {
+        let owned = |text: Option<Cow<'_, str>>| text.map(|t| Cow::Owned(t.into_owned()));
+        Found {
+            code: owned(self.code),
+            message: owned(self.message),
+            details: self.details,
+            errors: self.errors,
+            request_id: owned(self.request_id),
+            retry_after: self.retry_after,
+        }
+    }
+}
+
 /// Lets the lenient reader (of objects that are almost JSON) fill the
 /// same fields.
 pub(super) fn found_setter<'f>(found: &'f mut Found<'_>) -> impl FnMut(&str, String) + 'f {
