@@ -23,7 +23,8 @@ use super::{names, text};
 #[non_exhaustive]
 pub enum Format {
     /// `{"error":{"code","message","details",...}}`: the nested envelope,
-    /// Stripe, OpenAI, Anthropic, Google, Microsoft Graph.
+    /// Stripe, OpenAI, Anthropic, Google, Microsoft Graph; also the error
+    /// object under `Error`, `fault`, `Fault` or `odata.error`.
     Nested,
     /// `{"success":false,"error":{...},"request_id",...}`: the success envelope.
     Success,
