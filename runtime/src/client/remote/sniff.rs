@@ -240,5 +240,11 @@ mod tests {
                 String::from_utf8_lossy(cut)
             );
         }
+        // Closing a deep cut document takes no stack, nor does reading it.
+        let deep = format!("{}1,", "[{\"a\":".repeat(100_000));
+        let closed = close(deep.as_bytes()).unwrap();
+        assert!(closed.ends_with("}]}]"));
+        let err = RemoteError::parse(StatusCode::BAD_REQUEST, &HeaderMap::new(), deep.as_bytes());
+        assert_eq!(err.status(), StatusCode::BAD_REQUEST);
     }
 }
