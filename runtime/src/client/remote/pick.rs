@@ -141,17 +141,16 @@ fn code_of<'a>(f: &Fields<'a>, level: Level) -> Option<Cow<'a, str>> {
 /// at least 6 characters"`).
 fn message_code(raw: Option<&RawValue>) -> Option<Cow<'_, str>> {
     let text = string(raw)?;
-    let token = |text: &str| -> Option<usize> {
-        let end = text
-            .bytes()
-            .position(|b| !(b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
-            .unwrap_or(text.len());
-        let head = &text.as_bytes()[..end];
-        let coded = end >= 3 && head[0].is_ascii_uppercase() && head.contains(&b'_');
-        let rest = text[end..].trim_start();
-        (coded && (rest.is_empty() || rest.starts_with(':'))).then_some(end)
-    };
-    let end = token(&text)?;
+    let end = text
+        .bytes()
+        .position(|b| !(b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_'))
+        .unwrap_or(text.len());
+    let head = &text.as_bytes()[..end];
+    let coded = end >= 3 && head[0].is_ascii_uppercase() && head.contains(&b'_');
+    let rest = text[end..].trim_start();
+    if !(coded && (rest.is_empty() || rest.starts_with(':'))) {
+        return None;
+    }
     Some(match text {
         Cow::Borrowed(text) => Cow::Borrowed(&text[..end]),
         Cow::Owned(text) => Cow::Owned(text[..end].to_owned()),
