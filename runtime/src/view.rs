@@ -99,6 +99,17 @@ impl<'a> RequestView<'a> {
         }
     }
 
+    /// Every value of header `name`, in the order sent, as its bytes (a
+    /// value may hold bytes that are not text, in one part of it only).
+    #[cfg(any(feature = "axum", feature = "actix", feature = "ratelimit"))]
+    pub(crate) fn header_values(&self, name: &str) -> HeaderValues<'a> {
+        match self.headers {
+            Headers::Http(headers) => HeaderValues::Http(headers.get_all(name).iter()),
+            #[cfg(feature = "actix")]
+            Headers::Actix(headers) => HeaderValues::Actix(headers.get_all(name)),
+        }
+    }
+
     /// The `Bearer` token of `Authorization`, if any.
     #[must_use]
     pub fn bearer(&self) -> Option<&'a str> {
@@ -115,22 +126,27 @@ impl<'a> RequestView<'a> {
     pub fn peer(&self) -> Option<IpAddr> {
         self.peer
     }
+}
 
-    /// Each value of header `name`, as its bytes (a value may hold bytes
-    /// that are not text, in one part of it only).
-    #[cfg(feature = "ratelimit")]
-    pub(crate) fn all(&self, name: &str, mut each: impl FnMut(&[u8])) {
-        match self.headers {
-            Headers::Http(headers) => headers
-                .get_all(name)
-                .iter()
-                .map(http::HeaderValue::as_bytes)
-                .for_each(&mut each),
+/// The values of one header ([`RequestView::header_values`]).
+#[cfg(any(feature = "axum", feature = "actix", feature = "ratelimit"))]
+pub(crate) enum HeaderValues<'a> {
+    Http(http::header::ValueIter<'a, http::HeaderValue>),
+    #[cfg(feature = "actix")]
+    Actix(core::slice::Iter<'a, actix_web::http::header::HeaderValue>),
+}
+
+#[cfg(any(feature = "axum", feature = "actix", feature = "ratelimit"))]
+impl<'a> Iterator for HeaderValues<'a> {
+    type Item = &'a [u8];
+
+    fn next(&mut self) -> Option<&'a [u8]> {
+        match self {
+            HeaderValues::Http(values) => values.next().map(http::HeaderValue::as_bytes),
             #[cfg(feature = "actix")]
-            Headers::Actix(headers) => headers
-                .get_all(name)
-                .map(actix_web::http::header::HeaderValue::as_bytes)
-                .for_each(&mut each),
+            HeaderValues::Actix(values) => values
+                .next()
+                .map(actix_web::http::header::HeaderValue::as_bytes),
         }
     }
 }

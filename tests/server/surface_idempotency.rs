@@ -445,7 +445,8 @@ async fn a_surface_with_keys_and_a_hand_composed_layer_claim_each_key_once() {
     }
 }
 
-/// A key the server cannot honour (empty, or past 255 characters) is a 400
+/// A key the server cannot honour (empty, past 255 characters, or sent
+/// twice) is a 400
 /// in the type's style, and the handler never runs: served without it, the
 /// request would run again on every retry. The same from the surface's
 /// keys and from a hand-composed layer inside it; a layer outside the
@@ -490,6 +491,21 @@ async fn an_unusable_key_is_refused_not_ignored() {
                 .await
                 .unwrap();
             assert_eq!(refused.status(), 400, "{on}");
+            // Two keys: which one the client meant is not known.
+            let refused = client()
+                .post(&url)
+                .header("x-api-key", "alice")
+                .header("idempotency-key", "k1")
+                .header("idempotency-key", "k2")
+                .body("{}")
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(refused.status(), 400, "{on}");
+            if !on.ends_with("Some(Outside)") {
+                let body: serde_json::Value = refused.json().await.unwrap();
+                assert_eq!(body["code"], "INVALID_HEADER", "{on}: {body}");
+            }
             assert_eq!(effects.count(), 0, "{on}");
             let longest = "k".repeat(255);
             let served = post(&url, "alice", Some(&longest), "{}").await;

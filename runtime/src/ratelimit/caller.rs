@@ -204,10 +204,10 @@ pub fn client_ip(
     // leave readable the hops the proxies appended to the same line.
     let mut hops: Vec<Option<IpAddr>> = Vec::new();
     match header {
-        ProxyHeader::XForwardedFor => view.all("x-forwarded-for", |value| {
+        ProxyHeader::XForwardedFor => view.header_values("x-forwarded-for").for_each(|value| {
             hops.extend(elements(value).map(|hop| hop.and_then(node)));
         }),
-        ProxyHeader::Forwarded => view.all("forwarded", |value| {
+        ProxyHeader::Forwarded => view.header_values("forwarded").for_each(|value| {
             for element in unquoted_pieces(value, b',') {
                 let Some(element) = element.map(str::trim) else {
                     hops.push(None);

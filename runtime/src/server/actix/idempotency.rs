@@ -176,7 +176,7 @@ where
         let service = Rc::clone(&self.service);
         let key = req
             .headers()
-            .get("idempotency-key")
+            .get_all("idempotency-key")
             .map(header::HeaderValue::as_bytes);
         // Honoured already, by a surface or a middleware outside: claiming
         // it again would find it in flight, and wait for itself.

@@ -54,20 +54,29 @@ impl Keyed {
     /// stale), and for a caller `scope` cannot tell apart from others (an
     /// empty scope; logged once, as a warning). A 400 for a key that is
     /// empty, longer than 255 bytes or not printable ASCII (spaces
-    /// allowed, as in a structured-field string): served without its key,
-    /// such a request would run again on every retry, which is what its
-    /// client sent the key against.
-    pub(crate) fn of(
+    /// allowed, as in a structured-field string), and for a header sent
+    /// more than once (which of the keys the client meant is not known):
+    /// served without its key, such a request would run again on every
+    /// retry, which is what its client sent the key against. `sent` is
+    /// every value of the header, in order.
+    pub(crate) fn of<'a>(
         method: &str,
         path: &str,
-        key: Option<&[u8]>,
+        sent: impl IntoIterator<Item = &'a [u8]>,
         scope: impl FnOnce() -> Vec<u8>,
     ) -> Result<Option<Self>, Rejection> {
-        let Some(key) = key else {
+        let mut sent = sent.into_iter();
+        let Some(key) = sent.next() else {
             return Ok(None);
         };
         if crate::client::idempotent_method(method) {
             return Ok(None);
+        }
+        if sent.next().is_some() {
+            return Err(Rejection::InvalidHeader {
+                name: "Idempotency-Key".into(),
+                reason: "an idempotency key is sent once".into(),
+            });
         }
         let printable = |b: &u8| (0x20..0x7f).contains(b);
         let key = core::str::from_utf8(key)
@@ -456,7 +465,7 @@ mod tests {
             Mutex::new(Vec::new()),
             false,
         ));
-        let keyed = Keyed::of("POST", "/orders", Some(b"k"), || b"caller".to_vec())
+        let keyed = Keyed::of("POST", "/orders", [&b"k"[..]], || b"caller".to_vec())
             .unwrap()
             .unwrap();
         let key = keyed.key.clone();
@@ -515,7 +524,7 @@ mod tests {
     async fn a_claim_the_store_was_never_asked_is_not_given_back() {
         for sent in [true, false] {
             let store = Arc::new(Failing(Mutex::new(0), sent));
-            let keyed = Keyed::of("POST", "/orders", Some(b"k"), || b"caller".to_vec())
+            let keyed = Keyed::of("POST", "/orders", [&b"k"[..]], || b"caller".to_vec())
                 .unwrap()
                 .unwrap();
             let begin = keyed.begin(&store, "", b"{}").await;
@@ -537,7 +546,7 @@ mod tests {
             Mutex::new(Vec::new()),
             true,
         ));
-        let keyed = Keyed::of("POST", "/orders", Some(b"k"), || b"caller".to_vec())
+        let keyed = Keyed::of("POST", "/orders", [&b"k"[..]], || b"caller".to_vec())
             .unwrap()
             .unwrap();
         let Begin::Serve(claimed) = keyed.begin(&store, "", b"{}").await else {
@@ -621,7 +630,7 @@ mod tests {
     async fn renewals_further_apart_than_the_clock_counts_are_none() {
         let store = Arc::new(NeverLapses(MemoryStore::new(Duration::from_secs(60))));
         assert!(renew_while_served(&store, "k", Owner::new()).is_none());
-        let keyed = Keyed::of("POST", "/orders", Some(b"k"), || b"caller".to_vec())
+        let keyed = Keyed::of("POST", "/orders", [&b"k"[..]], || b"caller".to_vec())
             .unwrap()
             .unwrap();
         assert!(matches!(

@@ -180,12 +180,12 @@ impl IdempotencyKeys {
     /// The key of `request` (the surface's view of it, with the whole
     /// path), scoped, if it carries one; a 400 if it is unusable.
     pub(crate) fn keyed(&self, request: &RequestView<'_>) -> Result<Option<Keyed>, Rejection> {
-        let Some(key) = request.header_bytes("idempotency-key") else {
-            return Ok(None);
-        };
-        Keyed::of(request.method(), request.path(), Some(key), || {
-            (self.scope)(request)
-        })
+        Keyed::of(
+            request.method(),
+            request.path(),
+            request.header_values("idempotency-key"),
+            || (self.scope)(request),
+        )
     }
 }
 
@@ -236,6 +236,24 @@ mod tests {
             keys().keyed(&view),
             Err(Rejection::InvalidHeader { .. })
         ));
+    }
+
+    #[test]
+    fn a_key_sent_twice_is_refused_on_the_methods_that_honour_one() {
+        let mut twice = headers(&[("authorization", "Bearer a")]);
+        for key in ["k1", "k2"] {
+            twice.append("idempotency-key", http::HeaderValue::from_static(key));
+        }
+        let view = RequestView::new("POST", "/orders", &twice, None);
+        let Err(Rejection::InvalidHeader { name, reason }) = keys().keyed(&view) else {
+            panic!("two keys honoured");
+        };
+        assert_eq!(
+            (&*name, &*reason),
+            ("Idempotency-Key", "an idempotency key is sent once")
+        );
+        // Not a key the server reads on a GET: no reason to refuse it.
+        assert_eq!(key("GET", &twice, None), None);
     }
 
     #[test]

@@ -220,14 +220,12 @@ where
             return Box::pin(self.inner.call(req));
         }
         let (parts, body) = req.into_parts();
-        let key = parts
-            .headers
-            .get("idempotency-key")
-            .map(http::HeaderValue::as_bytes);
         // The whole path: a `Router::nest` strips its prefix from the URI
         // this layer sees, and two nests would share their keys.
         let keyed = crate::server::with_whole_path(parts.uri.path(), |path| {
-            Keyed::of(parts.method.as_str(), path, key, || (self.scope)(&parts))
+            let sent = parts.headers.get_all("idempotency-key").iter();
+            let sent = sent.map(http::HeaderValue::as_bytes);
+            Keyed::of(parts.method.as_str(), path, sent, || (self.scope)(&parts))
         });
         req = http::Request::from_parts(parts, body);
         let keyed = match keyed {

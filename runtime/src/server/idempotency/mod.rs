@@ -19,7 +19,8 @@
 //!
 //! A key is 1 to 255 printable ASCII characters (a UUID, say; spaces are
 //! allowed, tabs and other bytes not). A request whose key is empty,
-//! longer or of other bytes is refused with a 400
+//! longer or of other bytes, or that sends the header more than once
+//! (which key it meant is not known), is refused with a 400
 //! (`invalid_header`): served without its key, it would run again on each
 //! retry its client sent the key to make safe.
 //!
