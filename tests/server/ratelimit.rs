@@ -110,6 +110,20 @@ mod actix_server {
             .expect("listen")
             .run()
         }};
+        ($listener:expr, $inner:expr, $outer:expr) => {{
+            let (inner, outer) = ($inner, $outer);
+            actix_web::HttpServer::new(move || {
+                actix_web::App::new()
+                    .configure(routes)
+                    .wrap(inner.clone())
+                    .wrap(outer.clone())
+            })
+            .workers(1)
+            .disable_signals()
+            .listen($listener)
+            .expect("listen")
+            .run()
+        }};
     }
 
     pub(super) fn serve(
@@ -124,14 +138,27 @@ mod actix_server {
                     rebuff::server::actix::RateLimit::<ApiErr>::new(*limiter)
                 )
             }
+            super::Mount::LayerInSurface(limiter) => serve!(
+                listener,
+                rebuff::server::actix::RateLimit::<ApiErr>::new((*limiter).clone()),
+                rebuff::server::Surface::<ApiErr>::new().rate_limit(*limiter)
+            ),
+            super::Mount::SurfaceInSurface(limiter) => serve!(
+                listener,
+                rebuff::server::Surface::<ApiErr>::new().rate_limit((*limiter).clone()),
+                rebuff::server::Surface::<ApiErr>::new().rate_limit(*limiter)
+            ),
         }
     }
 }
 
-/// How the limiter is mounted: inside the surface, or alone.
+/// How the limiter is mounted: inside the surface, alone, or twice (its
+/// layer inside a surface with it, or two surfaces with it).
 enum Mount {
     Surface(Surface<ApiErr>),
     Alone(Box<RateLimiter>),
+    LayerInSurface(Box<RateLimiter>),
+    SurfaceInSurface(Box<RateLimiter>),
 }
 
 async fn start(framework: Framework, limiter: RateLimiter) -> String {
@@ -154,6 +181,14 @@ async fn mount(framework: Framework, mount: Mount) -> String {
                 Mount::Alone(limiter) => axum_server::routes().layer(
                     rebuff::server::axum::RateLimitLayer::<ApiErr>::new(*limiter),
                 ),
+                Mount::LayerInSurface(limiter) => axum_server::routes()
+                    .layer(rebuff::server::axum::RateLimitLayer::<ApiErr>::new(
+                        (*limiter).clone(),
+                    ))
+                    .layer(Surface::<ApiErr>::new().rate_limit(*limiter)),
+                Mount::SurfaceInSurface(limiter) => axum_server::routes()
+                    .layer(Surface::<ApiErr>::new().rate_limit((*limiter).clone()))
+                    .layer(Surface::<ApiErr>::new().rate_limit(*limiter)),
             };
             let app = app.into_make_service_with_connect_info::<SocketAddr>();
             tokio::spawn(axum::serve(listener, app).into_future());
@@ -225,6 +260,34 @@ async fn every_response_carries_the_headers_and_remaining_counts_down() {
             [(200, 59), (404, 58), (503, 57), (200, 56), (404, 55)],
             "{framework:?}"
         );
+    }
+}
+
+/// A limiter mounted twice on one route (its layer inside a surface with
+/// it, or a surface nested in another) charges a request once.
+#[tokio::test]
+async fn a_limiter_mounted_twice_charges_a_request_once() {
+    for framework in FRAMEWORKS {
+        for twice in [Mount::LayerInSurface, Mount::SurfaceInSurface] {
+            let clock = TestClock::at_secs(1_700_000_000);
+            let base = mount(framework, twice(Box::new(limiter(&clock, &[])))).await;
+            let client = client_from("127.0.0.1");
+            let mut remaining = Vec::new();
+            for _ in 0..3 {
+                let response = get(&client, format!("{base}/ok"), Some("free_k1")).await;
+                remaining.push(number(&response, "x-ratelimit-remaining"));
+                assert_eq!(
+                    response
+                        .headers()
+                        .get_all("x-ratelimit-remaining")
+                        .iter()
+                        .count(),
+                    1,
+                    "{framework:?}"
+                );
+            }
+            assert_eq!(remaining, [59, 58, 57], "{framework:?}");
+        }
     }
 }
 

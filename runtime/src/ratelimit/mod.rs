@@ -21,6 +21,11 @@
 //!   `w` is the period in whole seconds, rounded up);
 //! - on a 429, `Retry-After`, never earlier than the reset announced.
 //!
+//! A request is decided once per limiter: mounted twice on a route (its
+//! layer inside a surface that has it, a surface nested in another), the
+//! outermost decides and sets the headers, and the caller is charged one
+//! request. Two limiters on different stores both decide.
+//!
 //! The reset (`X-RateLimit-Reset`, and `t` in `RateLimit`) is when the
 //! window is whole again while requests remain, and once none remain,
 //! when the next one is admitted (the limits refill steadily, one
@@ -79,6 +84,8 @@
 //! ([`RateLimiter::stats`]).
 
 mod caller;
+#[cfg(any(feature = "axum", feature = "actix"))]
+mod decided;
 #[cfg(feature = "redis")]
 mod fleet;
 mod gcra;
@@ -107,6 +114,8 @@ pub use store::{
 };
 pub use verdict::Verdict;
 
+#[cfg(any(feature = "axum", feature = "actix"))]
+pub(crate) use decided::Decided;
 use headers::{Families, PlanHeaders};
 
 /// Maps a request to its caller; `None` for traffic it does not recognise

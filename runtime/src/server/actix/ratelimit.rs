@@ -7,13 +7,14 @@ use core::pin::Pin;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use actix_web::HttpMessage as _;
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{Service, ServiceRequest, ServiceResponse, Transform};
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 
 use super::to_actix;
 use crate::ApiError;
-use crate::ratelimit::{Check, RateLimiter, RequestView, Verdict};
+use crate::ratelimit::{Check, Decided, RateLimiter, RequestView, Verdict};
 use crate::rejection::Rejection;
 
 /// A request's check by a limiter, made before the request moves on.
@@ -23,13 +24,17 @@ pub(super) struct Checked {
 }
 
 /// Checks `req` against `limiter`.
-pub(super) fn check(limiter: &Arc<RateLimiter>, req: &ServiceRequest) -> Checked {
+pub(super) fn check(limiter: &Arc<RateLimiter>, req: &ServiceRequest) -> Option<Checked> {
+    // Decided already, by a surface or a middleware outside with this
+    // limiter: charged once, its headers written there.
+    let decided = limiter.claim(req.extensions().get::<Decided>())?;
+    req.extensions_mut().insert(decided);
     let peer = req.peer_addr().map(|addr| addr.ip());
     let view = RequestView::actix(req.method().as_str(), req.path(), req.headers(), peer);
-    Checked {
+    Some(Checked {
         limiter: limiter.clone(),
         check: limiter.check(&view),
-    }
+    })
 }
 
 impl Checked {
@@ -189,7 +194,10 @@ where
     actix_web::dev::forward_ready!(service);
 
     fn call(&self, req: ServiceRequest) -> Self::Future {
-        let checked = check(&self.limit.limiter, &req);
+        let Some(checked) = check(&self.limit.limiter, &req) else {
+            let served = self.service.call(req);
+            return Box::pin(async move { Ok(served.await?.map_into_left_body()) });
+        };
         let service = Rc::clone(&self.service);
         Box::pin(async move {
             let mut said = checked.settle().await;

@@ -272,7 +272,7 @@ fn finish_headers(headers: &mut header::HeaderMap, said: Option<Said>, id: Optio
 fn check<E: ApiError>(surface: &Surface<E>, req: &ServiceRequest) -> Option<Checked> {
     surface
         .limiter()
-        .map(|limiter| super::ratelimit::check(limiter, req))
+        .and_then(|limiter| super::ratelimit::check(limiter, req))
 }
 
 /// Without the `ratelimit` feature there is no limiter.

@@ -12,7 +12,7 @@ use axum::extract::Request;
 use axum::response::Response;
 
 use crate::ApiError;
-use crate::ratelimit::{Check, RateLimiter, Verdict};
+use crate::ratelimit::{Check, Decided, RateLimiter, Verdict};
 
 /// `limiter` as a tower layer on its own: the rate-limit headers on every
 /// response, a caller over its limit answered with a 429 rendered as `E`'s
@@ -113,8 +113,19 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: Request) -> Self::Future {
+    fn call(&mut self, mut req: Request) -> Self::Future {
         let limiter = &self.layer.limiter;
+        // Decided already, by a surface or a layer outside with this
+        // limiter: charged once, its headers written there.
+        let Some(decided) = limiter.claim(req.extensions().get::<Decided>()) else {
+            return RateLimitFuture {
+                state: State::Admitted {
+                    future: self.inner.call(req),
+                    verdict: None,
+                },
+            };
+        };
+        req.extensions_mut().insert(decided);
         let view = super::request_view(&req);
         match limiter.check(&view) {
             Check::Now(verdict) => self.decided(req, verdict),

@@ -25,7 +25,7 @@ use crate::server::{
 use crate::{ApiError, Context, X_REQUEST_ID};
 
 #[cfg(feature = "ratelimit")]
-use crate::ratelimit::{Check, Pending, RateLimiter, Verdict};
+use crate::ratelimit::{Check, Decided, Pending, RateLimiter, Verdict};
 
 /// Without the `ratelimit` feature no decision is ever pending.
 #[cfg(not(feature = "ratelimit"))]
@@ -142,9 +142,18 @@ where
     // future on its way out of `call`.
     #[allow(clippy::inline_always)]
     #[inline(always)]
-    fn start(&mut self, req: Request, ctx: &Context) -> Inner<S, A> {
+    fn start(
+        &mut self,
+        #[cfg_attr(not(feature = "ratelimit"), allow(unused_mut))] mut req: Request,
+        ctx: &Context,
+    ) -> Inner<S, A> {
         #[cfg(feature = "ratelimit")]
-        if let Some(limiter) = self.surface.limiter() {
+        if let Some((limiter, decided)) = self.surface.limiter().and_then(|limiter| {
+            // Decided already by a surface or a layer outside with this
+            // limiter: charged once, its headers written there.
+            Some((limiter, limiter.claim(req.extensions().get::<Decided>())?))
+        }) {
+            req.extensions_mut().insert(decided);
             let view = super::request_view(&req);
             // The resolver is the application's code: its panic is
             // answered as a handler's is.
