@@ -111,6 +111,7 @@ async fn axum_answers_rebuff_did_not_render_are_in_the_envelope() {
         .await
         .unwrap();
     assert_eq!(response.status(), 501);
+    assert_eq!(response.text().await.unwrap(), "not yet");
 
     // A bare 503 stays a 503, its wait read.
     let seen = send::<FlatError>(client().get(format!("{base}/busy"))).await;
@@ -227,6 +228,16 @@ async fn actix_answers_rebuff_did_not_render_are_in_the_envelope() {
                 }),
             )
             .route(
+                "/unimplemented",
+                web::get().to(|| async {
+                    Err::<HttpResponse, _>(actix_web::error::ErrorNotImplemented("not yet"))
+                }),
+            )
+            .route(
+                "/unimplemented-response",
+                web::get().to(|| async { HttpResponse::NotImplemented().body("not yet") }),
+            )
+            .route(
                 "/maintenance",
                 web::get().to(|| async {
                     HttpResponse::ServiceUnavailable()
@@ -311,6 +322,16 @@ async fn actix_answers_rebuff_did_not_render_are_in_the_envelope() {
         (500, &Value::from("INTERNAL_ERROR"))
     );
     assert!(!body.to_string().contains("10.0.0.7"), "{body}");
+
+    // A 501, which a client does not retry, is not made a 500 it would:
+    // as an error and as a response alike, as on axum.
+    for uri in ["/unimplemented", "/unimplemented-response"] {
+        let request = test::TestRequest::get().uri(uri).to_request();
+        let (status, headers, body) =
+            actix_answer(test::try_call_service(&app, request).await).await;
+        assert_eq!((status, body), (501, Value::from("not yet")), "{uri}");
+        assert!(headers.contains_key("x-request-id"), "{uri}: {headers:?}");
+    }
 
     // A middleware's 5xx error is logged once, with its cause.
     let id = "req_foreignmwfail";

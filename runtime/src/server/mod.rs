@@ -43,9 +43,11 @@
 //!   code case, key case and problem-type base; a variant of the type can
 //!   answer one itself (`#[api(rejection = NotFound)]`). On actix-web, an
 //!   error of another type (a handler's or a middleware's) is answered as
-//!   the rejection it stands for; one whose 4xx status no rejection has (an
-//!   auth middleware's 401, a 403) goes out as it is, with the request id,
-//!   rather than become a 400. On axum, read bodies, paths and queries with
+//!   the rejection it stands for (an extractor's by its type, a 400 with
+//!   its reason, a 413 or 5xx as below); one whose status no rejection has
+//!   (an auth middleware's 401, a 403, a 415 or 429 of a type rebuff does
+//!   not know, a 501) goes out as it is, with the request id, rather than
+//!   become another status. On axum, read bodies, paths and queries with
 //!   [`axum`]'s extractors: axum's own answer their failures in plain
 //!   text, which the surface cannot tell from the application's own 4xx.
 //! - **no framework's text in place of an error**: on both frameworks, a 413,
@@ -53,9 +55,12 @@
 //!   stated type, or empty (a framework's, a middleware's, a handler's own
 //!   `(StatusCode::BAD_GATEWAY, "...")`) is answered in the envelope, its
 //!   text never sent: a 503 as [`Rejection::Unavailable`] (its
-//!   `Retry-After` kept, 1 s without one), any other 5xx as a 500, a 413
-//!   as the body limit's. A JSON or
-//!   HTML error response of the application's goes out as it is.
+//!   `Retry-After` kept, 1 s without one), a 500, 502 or 504 as a 500, a
+//!   413 as the body limit's. The same holds for an actix-web error of a
+//!   type rebuff does not know with such a status. A 501 or 505, which a
+//!   client does not retry, is not made a 500 it would retry, and goes out
+//!   as it is. A JSON or HTML error response of the application's goes out
+//!   as it is.
 //! - **the request context**: the request id (the client's `X-Request-Id`
 //!   if it is safe, the one tower-http's `SetRequestIdLayer` chose, or a
 //!   new `req_` + 16 random characters), echoed on every response and

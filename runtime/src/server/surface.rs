@@ -400,11 +400,26 @@ pub(crate) fn unrendered(
     if !(response.bare || response.plain_text) {
         return None;
     }
-    match response.status.as_u16() {
+    by_status(response.status, response.retry_after, body_limit)
+}
+
+/// The rejection an error rebuff did not render stands for by its status
+/// alone, when nothing else tells more of it (a framework's plain-text
+/// response, an actix-web error of a type rebuff does not know): a 413 the
+/// body limit's; a 500, 502, 503 or 504 the 5xx a client retries
+/// ([`server_error`]). Any other status goes out as it is: a 501 or a 505,
+/// which a client does not retry, would become a 500 it would; a 4xx
+/// other than the router's (an auth layer's 401, a 409, a 415, another
+/// limiter's 429) would lose what it tells the client, or state what
+/// rebuff cannot know (the type a 415 expects).
+pub(crate) fn by_status(
+    status: StatusCode,
+    retry_after: Option<&[u8]>,
+    body_limit: Option<u64>,
+) -> Option<Rejection> {
+    match status.as_u16() {
         413 => Some(overflowed(body_limit)),
-        // The 5xx a client retries; a 501 or a 505 (which it does not
-        // retry) would become a retryable 500, and goes out as it is.
-        500 | 502..=504 => Some(server_error(response.status, response.retry_after)),
+        500 | 502..=504 => Some(server_error(status, retry_after)),
         _ => None,
     }
 }

@@ -13,7 +13,7 @@ use actix_web::http::header::{self, HeaderValue};
 
 use super::{Rendered, to_actix};
 use crate::server::surface::{
-    Replaced, Unrendered, bare_rejection, is_plain_text, keeps_header, overflowed, server_error,
+    Replaced, Unrendered, bare_rejection, by_status, is_plain_text, keeps_header, overflowed,
     unrendered,
 };
 use crate::server::{Rejection, Surface, respond_rejection_for, respond_rejection_in, text};
@@ -172,10 +172,11 @@ pub(super) fn restyle_error(
 }
 
 /// The rejection an actix-web error stands for: the extractors' by their
-/// type, anything else by its status (a 5xx says nothing of itself, and a
-/// 503 stays one); none for a 4xx status no rejection stands for (an auth
-/// middleware's 401, a 403), which in the envelope would become a 400 and
-/// no longer tell the client to authenticate: it goes out as it is.
+/// type; the router's 404 and 405; a 400 of another type (a multipart
+/// stream's) with its own reason; anything else by its status as a
+/// response of that status would be ([`by_status`]): a 5xx a client
+/// retries says nothing of itself, a 503 stays one, and what no rejection
+/// stands for (an auth middleware's 401, a 501) goes out as it is.
 fn from_actix(
     err: &actix_web::Error,
     status: http::StatusCode,
@@ -239,17 +240,16 @@ fn from_actix(
     if let Some(rejection) = bare_rejection(status, method, path) {
         return Some(rejection);
     }
-    Some(match status.as_u16() {
-        413 => overflowed(body_limit),
+    match status.as_u16() {
         // An error of another type (a multipart stream's) over the body
         // the limit cut off: whatever its own reason, the request was
         // over the limit.
-        400 if body.overflowed => overflowed(body_limit),
-        400 => Rejection::BadRequest { reason: text(err) },
-        401..=499 => return None,
-        // Logged where it is answered, with the error as its cause.
-        _ => server_error(status, retry_after),
-    })
+        400 if body.overflowed => Some(overflowed(body_limit)),
+        400 => Some(Rejection::BadRequest { reason: text(err) }),
+        // As a response of that status would be; a 5xx logged where it
+        // is answered, with the error as its cause.
+        _ => by_status(status, retry_after, body_limit),
+    }
 }
 
 /// What the request's body came to, for the rejection of an error over it.
