@@ -3,7 +3,8 @@
 //! (its first answer would be stale), callers are kept apart by their
 //! credentials (and one without is not honoured), every keyed body the surface's limit
 //! admits is honoured, and one too large to fingerprint is refused rather
-//! than served twice.
+//! than served twice; a request refused before its handler ran keeps no
+//! answer, so that corrected it is served with the same key.
 
 use std::time::Duration;
 
@@ -19,7 +20,10 @@ fn keys() -> IdempotencyKeys {
 }
 
 /// A server of `framework` behind `surface`: `POST /orders` counts and
-/// answers `order #<n> (<body length>)`, `GET /count` answers the count.
+/// answers `order #<n> (<body length>)`, `POST /items` reads a JSON item
+/// (the framework's extractor on actix-web, rebuff's on axum) and answers
+/// `item #<n>`, `GET /count` answers the count; an unknown route is
+/// answered by rebuff's fallback, a wrong method by the router.
 /// axum is served with the peer's address known, as actix-web always
 /// knows it: the keys do not scope by it all the same.
 async fn start(framework: Framework, surface: Surface<OrderError>) -> (String, Effects) {
@@ -29,7 +33,7 @@ async fn start(framework: Framework, surface: Surface<OrderError>) -> (String, E
     match framework {
         Framework::Axum => {
             use axum::routing::{get, post};
-            let (orders, count) = (effects.clone(), effects.clone());
+            let (orders, items, count) = (effects.clone(), effects.clone(), effects.clone());
             let app = axum::Router::new()
                 .route(
                     "/orders",
@@ -42,12 +46,20 @@ async fn start(framework: Framework, surface: Surface<OrderError>) -> (String, E
                     }),
                 )
                 .route(
+                    "/items",
+                    post(move |_: rebuff::server::axum::Json<Item>| {
+                        let n = items.next();
+                        async move { (axum::http::StatusCode::CREATED, format!("item #{n}")) }
+                    }),
+                )
+                .route(
                     "/count",
                     get(move || {
                         let n = count.count();
                         async move { n.to_string() }
                     }),
                 )
+                .fallback(rebuff::server::axum::not_found)
                 .layer(surface);
             listener.set_nonblocking(true).unwrap();
             let listener = tokio::net::TcpListener::from_std(listener).unwrap();
@@ -58,7 +70,7 @@ async fn start(framework: Framework, surface: Surface<OrderError>) -> (String, E
             use actix_web::{App, HttpResponse, web};
             let served = effects.clone();
             let server = actix_web::HttpServer::new(move || {
-                let (orders, count) = (served.clone(), served.clone());
+                let (orders, items, count) = (served.clone(), served.clone(), served.clone());
                 App::new()
                     .route(
                         "/orders",
@@ -69,6 +81,12 @@ async fn start(framework: Framework, surface: Surface<OrderError>) -> (String, E
                             }
                         }),
                     )
+                    .service(web::resource("/items").route(web::post().to(
+                        move |_: web::Json<Item>| {
+                            let n = items.next();
+                            async move { HttpResponse::Created().body(format!("item #{n}")) }
+                        },
+                    )))
                     .route(
                         "/count",
                         web::get().to(move || {
@@ -76,6 +94,7 @@ async fn start(framework: Framework, surface: Surface<OrderError>) -> (String, E
                             async move { n.to_string() }
                         }),
                     )
+                    .default_service(web::to(rebuff::server::actix::not_found))
                     .wrap(surface.clone())
             })
             .workers(1)
@@ -87,6 +106,13 @@ async fn start(framework: Framework, surface: Surface<OrderError>) -> (String, E
         }
     }
     (base, effects)
+}
+
+/// The body `POST /items` reads.
+#[derive(serde::Deserialize)]
+struct Item {
+    #[allow(dead_code)] // read by serde only
+    name: String,
 }
 
 /// What a request got: status, replayed or not, body.
@@ -194,5 +220,52 @@ async fn a_keyed_body_larger_than_the_keys_take_is_refused_not_served() {
             .header("x-api-key", "alice")
             .body(body.clone());
         assert_eq!(send(unkeyed).await.0, 201, "{framework:?}");
+    }
+}
+
+/// A request refused before its handler ran (a body its extractor cannot
+/// read, an unknown route, a wrong method) did no work: its answer is not
+/// kept, so the client can correct the request and send it again with the
+/// same key, and have it served rather than refused as the key reused.
+#[tokio::test]
+async fn a_request_refused_before_its_handler_keeps_no_answer() {
+    for framework in FRAMEWORKS {
+        let (base, effects) = start(framework, Surface::new().idempotency(keys())).await;
+        let keyed = |method: reqwest::Method, path: &str, body: &'static str| {
+            client()
+                .request(method, format!("{base}{path}"))
+                .header("x-api-key", "alice")
+                .header("idempotency-key", "item-1")
+                .header("content-type", "application/json")
+                .body(body)
+        };
+        for _ in 0..2 {
+            let (status, replayed, text) =
+                send(keyed(reqwest::Method::POST, "/items", "{oops")).await;
+            assert_eq!((status, replayed), (400, false), "{framework:?}: {text}");
+            assert!(text.contains("INVALID_JSON"), "{framework:?}: {text}");
+        }
+        let fixed = r#"{"name":"pen"}"#;
+        for replayed in [false, true] {
+            let answer = send(keyed(reqwest::Method::POST, "/items", fixed)).await;
+            assert_eq!(answer, (201, replayed, "item #1".into()), "{framework:?}");
+        }
+        // An unknown route (rebuff's fallback) and a wrong method (the
+        // router's bare 405, restyled), each sent twice: never replayed.
+        for (method, path) in [
+            (reqwest::Method::POST, "/nowhere"),
+            (reqwest::Method::PATCH, "/items"),
+        ] {
+            for _ in 0..2 {
+                let (status, replayed, text) = send(keyed(method.clone(), path, fixed)).await;
+                let expected = if path == "/nowhere" { 404 } else { 405 };
+                assert_eq!(
+                    (status, replayed),
+                    (expected, false),
+                    "{framework:?} {method} {path}: {text}"
+                );
+            }
+        }
+        assert_eq!(effects.count(), 1, "{framework:?}");
     }
 }

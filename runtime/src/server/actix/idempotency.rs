@@ -288,12 +288,8 @@ where
         BodySize::Stream => None,
     };
     let headers = to_http(response.headers());
-    // Behind the surface (its context is in the request), an answer it
-    // will restyle is the framework's, not kept.
-    let behind_surface = response.request().extensions().contains::<crate::Context>();
-    if !claimed.keeps(http_status(response.status()), &headers, length)
-        || (behind_surface && super::restyle::restyled(&response))
-    {
+    let rejection = super::restyle::is_rejection(&response);
+    if !claimed.keeps(http_status(response.status()), &headers, length, rejection) {
         return Ok(response.map_into_left_body());
     }
     let (req, response) = response.into_parts();

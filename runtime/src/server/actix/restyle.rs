@@ -131,13 +131,20 @@ fn is_bare<B: MessageBody>(response: &actix_web::HttpResponse<B>) -> bool {
         && matches!(response.body().size(), BodySize::None | BodySize::Sized(0))
 }
 
-/// Whether the surface will answer this response in the envelope in its
-/// place ([`stands_for`]). Such a response is the framework's, not the
-/// application's: the idempotency middleware inside the surface does not
-/// keep it, so that a retry is answered in the envelope too.
-pub(crate) fn restyled<B: MessageBody>(response: &ServiceResponse<B>) -> bool {
+/// Whether a response is a rejection rather than the application's
+/// answer: a rebuff [`Rejection`] (an extractor's, the default service's),
+/// or one the surface answers as a rejection in its place ([`stands_for`]:
+/// an actix-web extractor's error, the router's bare 404 and 405). The
+/// idempotency middleware does not keep it (see `Claimed::keeps`).
+pub(crate) fn is_rejection<B: MessageBody>(response: &ServiceResponse<B>) -> bool {
     let request = response.request();
     let response = response.response();
+    if response
+        .error()
+        .is_some_and(|err| err.as_error::<Rejection>().is_some())
+    {
+        return true;
+    }
     stands_for(
         response,
         response.error(),

@@ -68,6 +68,7 @@ use http::{Method, StatusCode, Uri};
 
 #[cfg(feature = "ratelimit")]
 pub use self::ratelimit::{RateLimitFuture, RateLimitLayer, RateLimitService};
+pub(crate) use self::surface::is_rejection;
 pub use self::surface::{SurfaceFuture, SurfaceService};
 use super::{Rejection, context};
 use crate::{ApiError, Context};
@@ -104,9 +105,17 @@ impl<E> From<E> for Api<E> {
 /// type's, or the default style outside one.
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        super::respond_rejection(&self).map(Body::from)
+        let mut response = super::respond_rejection(&self).map(Body::from);
+        response.extensions_mut().insert(Rejected);
+        response
     }
 }
+
+/// Marks a response rendered from a [`Rejection`] (an extractor's, a
+/// fallback's): a request refused, not the application's answer, which
+/// idempotency keys do not keep ([`is_rejection`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rejected;
 
 /// Fallback handler for unknown routes: a 404 [`Rejection`] (the
 /// [`Surface`](crate::server::Surface) layer answers the router's own bodyless 404 the same way).

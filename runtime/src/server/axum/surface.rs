@@ -535,9 +535,32 @@ fn write_said(said: Said, _: &mut http::HeaderMap) {
 /// text 413 or 5xx (axum's own, a middleware's) whose text must not reach
 /// the client ([`unrendered`]). Any other response as it is.
 fn restyle(response: Response, method: &Method, ctx: &Context) -> Response {
+    let Some(seen) = unrendered_of(&response) else {
+        return response;
+    };
+    let path = ctx.get_instance().unwrap_or_default();
+    let limit = ctx.get_body_limit();
+    let Some(rejection) = unrendered(seen, method.as_str(), path, limit) else {
+        return response;
+    };
+    let headers = response.headers();
+    let replaced = Replaced {
+        status: seen.status,
+        content_type: headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes),
+    };
+    let mut restyled = respond_rejection_for(&rejection, &replaced, ctx);
+    keep_headers(headers, restyled.headers_mut());
+    restyled.map(Body::from)
+}
+
+/// What [`unrendered`] reads of an error response rebuff may not have
+/// rendered; none for a response that goes out as it is without a closer
+/// look (a success, a rendered 413 or 5xx, an error with a body of
+/// another status).
+fn unrendered_of(response: &Response) -> Option<Unrendered<'_>> {
     let status = response.status();
     if status.as_u16() < 400 {
-        return response;
+        return None;
     }
     // The body's size next: it is known without a lookup, and most errors
     // the application renders have a body and are neither 413 nor 5xx.
@@ -545,28 +568,27 @@ fn restyle(response: Response, method: &Method, ctx: &Context) -> Response {
     let answerable = status == StatusCode::PAYLOAD_TOO_LARGE || status.is_server_error();
     if (!empty && !answerable) || (answerable && response.extensions().get::<Rendered>().is_some())
     {
-        return response;
+        return None;
     }
     let headers = response.headers();
     let content_type = headers.get(header::CONTENT_TYPE).map(HeaderValue::as_bytes);
-    let seen = Unrendered {
+    Some(Unrendered {
         status,
         bare: empty && content_type.is_none(),
         plain_text: content_type.is_none_or(is_plain_text),
         retry_after: headers.get(header::RETRY_AFTER).map(HeaderValue::as_bytes),
-    };
-    let path = ctx.get_instance().unwrap_or_default();
-    let limit = ctx.get_body_limit();
-    let Some(rejection) = unrendered(seen, method.as_str(), path, limit) else {
-        return response;
-    };
-    let replaced = Replaced {
-        status,
-        content_type,
-    };
-    let mut restyled = respond_rejection_for(&rejection, &replaced, ctx);
-    keep_headers(headers, restyled.headers_mut());
-    restyled.map(Body::from)
+    })
+}
+
+/// Whether a response is a rejection rather than the application's
+/// answer: rendered from a [`Rejection`](crate::Rejection) (an
+/// extractor's, a fallback's), or one the surface answers as a rejection
+/// in its place ([`unrendered`]: the router's bare 404 and 405, axum's own
+/// plain-text 413). Idempotency keys do not keep it (see
+/// `Claimed::keeps`).
+pub(crate) fn is_rejection(response: &Response) -> bool {
+    response.extensions().get::<super::Rejected>().is_some()
+        || unrendered_of(response).is_some_and(|seen| unrendered(seen, "", "", None).is_some())
 }
 
 /// Echoes the request id (an error's response has it already).

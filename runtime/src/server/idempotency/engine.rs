@@ -270,17 +270,23 @@ fn keeps(status: StatusCode, headers: &HeaderMap, length: Option<u64>, max_body:
 impl<St: IdempotencyStore + ?Sized> Claimed<St> {
     /// Whether a response is kept for replay. Not kept, so that a retry
     /// with the key does the work again: a 5xx, an answer that asks to be
-    /// retried (408, 429, any `Retry-After`), and a body of unknown length
-    /// or over the store's
+    /// retried (408, 429, any `Retry-After`), a body of unknown length or
+    /// over the store's
     /// [`max_response_bytes`](IdempotencyStore::max_response_bytes)
-    /// (streamed through as it is).
+    /// (streamed through as it is), and a `rejection`: the request refused
+    /// before its handler did any work (an extractor's rejection, the
+    /// router's 404 or 405, a body over the limit). The work was never
+    /// done, so the key is given back: the client can correct its request
+    /// and send it again with the same key, and have it served rather than
+    /// refused as a key reused with another body.
     pub(crate) fn keeps(
         &self,
         status: StatusCode,
         headers: &HeaderMap,
         length: Option<u64>,
+        rejection: bool,
     ) -> bool {
-        keeps(status, headers, length, self.max_body())
+        !rejection && keeps(status, headers, length, self.max_body())
     }
 
     /// The largest body kept, to read a response up to.

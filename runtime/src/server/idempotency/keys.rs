@@ -40,7 +40,9 @@ type Scope = dyn for<'a> Fn(&RequestView<'a>) -> Vec<u8> + Send + Sync;
 /// - A duplicate that arrives while the first is still being served
 ///   waits for its answer (up to 5 s, then a retryable 409).
 /// - A 5xx, an answer asking to be retried and a streamed or large
-///   response are not kept.
+///   response are not kept; nor is a request refused before its handler
+///   ran (an extractor's rejection, an unknown route, a wrong method),
+///   whose key is given back for the corrected request.
 /// - Inside the surface the key is honoured after the rate limit (a
 ///   refused request claims no key) and under the body limit: every
 ///   keyed body the limit admits is fingerprinted, unless

@@ -294,7 +294,8 @@ where
     let request = http::Request::from_parts(parts, Body::from(body));
     let response = inner.call(request).await?;
     let length = axum::body::HttpBody::size_hint(response.body()).upper();
-    if !claimed.keeps(response.status(), response.headers(), length) {
+    let rejection = crate::server::axum::is_rejection(&response);
+    if !claimed.keeps(response.status(), response.headers(), length, rejection) {
         return Ok(response);
     }
     let (parts, body) = response.into_parts();

@@ -24,6 +24,14 @@
 //! (`invalid_header`): served without its key, it would run again on each
 //! retry its client sent the key to make safe.
 //!
+//! An answer is kept for the key's retries when the request was served:
+//! not a 5xx or an answer that asks to be retried (408, 429, any
+//! `Retry-After`), which a retry is served again for, and not a request
+//! refused before its handler did any work (an extractor's rejection, an
+//! unknown route, a wrong method, a body over the limit). Such a refusal
+//! gives the key back, so that the client can correct its request and send
+//! it again with the same key.
+//!
 //! In the server surface's one call it is [`IdempotencyKeys`], given to
 //! [`Surface::idempotency`](crate::server::Surface::idempotency), the same
 //! on both frameworks. To compose by hand: on axum [`IdempotencyLayer`]
